@@ -1,0 +1,106 @@
+#include "info_command.hpp"
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hv/backend_registry.hpp"
+#include "json_writer.hpp"
+
+namespace hvctl {
+
+namespace {
+
+struct CapabilityRow {
+  hv::Capability capability;
+  std::optional<std::uint64_t> value;  // empty: unsupported
+  std::string reason;
+};
+
+struct BackendReport {
+  hv::BackendStatus status;
+  std::uint32_t api_version = 0;
+  std::vector<CapabilityRow> capabilities;
+};
+
+std::vector<BackendReport> collect() {
+  std::vector<BackendReport> reports;
+  for (auto& status : hv::list_backends()) {
+    BackendReport report{status, 0, {}};
+    if (status.availability.available) {
+      auto hypervisor = hv::open_hypervisor(status.name);
+      if (!hypervisor) {
+        report.status.availability = {false, hypervisor.error().to_string()};
+      } else {
+        report.api_version = (*hypervisor)->api_version();
+        for (auto c : hv::kAllCapabilities) {
+          auto v = (*hypervisor)->capability(c);
+          report.capabilities.push_back({c, v ? std::optional(*v) : std::nullopt, v ? "" : v.error().message()});
+        }
+      }
+    }
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+void print_json(const std::vector<BackendReport>& reports) {
+  JsonWriter w;
+  w.begin_object().key("backends").begin_array();
+  for (const auto& r : reports) {
+    w.begin_object().key("name").value(r.status.name).key("available").value(r.status.availability.available);
+    if (!r.status.availability.available) {
+      w.key("reason").value(r.status.availability.reason);
+    } else {
+      w.key("api_version").value(std::uint64_t{r.api_version}).key("capabilities").begin_object();
+      for (const auto& c : r.capabilities) {
+        w.key(hv::to_string(c.capability));
+        if (c.value) w.value(*c.value); else w.null();
+      }
+      w.end_object();
+    }
+    w.end_object();
+  }
+  w.end_array().end_object();
+  std::printf("%s\n", w.str().c_str());
+}
+
+void print_text(const std::vector<BackendReport>& reports) {
+  if (reports.empty()) std::printf("no backends registered\n");
+  for (const auto& r : reports) {
+    if (!r.status.availability.available) {
+      std::printf("%-10s unavailable: %s\n", r.status.name.c_str(), r.status.availability.reason.c_str());
+      continue;
+    }
+    std::printf("%-10s available, API version %u\n", r.status.name.c_str(), r.api_version);
+    for (const auto& c : r.capabilities) {
+      const std::string name(hv::to_string(c.capability));
+      if (c.value) {
+        std::printf("  %-20s %llu\n", name.c_str(), static_cast<unsigned long long>(*c.value));
+      } else {
+        std::printf("  %-20s unsupported (%s)\n", name.c_str(), c.reason.c_str());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int info_command(std::span<const std::string_view> args) {
+  bool json = false;
+  for (auto a : args) {
+    if (a == "--json") {
+      json = true;
+    } else {
+      std::fprintf(stderr, "hvctl info: unknown option '%.*s'\nusage: hvctl info [--json]\n",
+                   static_cast<int>(a.size()), a.data());
+      return 2;
+    }
+  }
+  const auto reports = collect();
+  if (json) print_json(reports); else print_text(reports);
+  return 0;
+}
+
+}  // namespace hvctl

@@ -1,0 +1,40 @@
+// hvctl: hvkit's command-line tool for operators and VMM authors.
+
+#include <cstdio>
+#include <string_view>
+#include <vector>
+
+#include "hv/builtin_backends.hpp"
+#include "info_command.hpp"
+
+namespace {
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: hvctl <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  info [--json]    list hypervisor backends, their availability and capabilities\n"
+               "  help             this text\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hv::register_builtin_backends();
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    usage(stderr);
+    return 2;
+  }
+  const auto command = args.front();
+  const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
+  if (command == "info") return hvctl::info_command(rest);
+  if (command == "help" || command == "--help" || command == "-h") {
+    usage(stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "hvctl: unknown command '%.*s'\n", static_cast<int>(command.size()), command.data());
+  usage(stderr);
+  return 2;
+}

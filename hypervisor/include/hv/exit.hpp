@@ -1,0 +1,64 @@
+#pragma once
+// What Vcpu::run() returns. Each alternative is a small trivially-copyable value: decoding an exit
+// allocates nothing. Spans inside an exit point into the vCPU's own buffers and stay valid until the
+// next call on that vCPU.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <variant>
+
+namespace hv {
+
+enum class AccessDirection : std::uint8_t { Read, Write };
+
+// A port I/O instruction (IN/OUT, or INS/OUTS with `count` elements).
+// For a Write, `data` holds size*count bytes the guest wrote. For a Read, the VMM answers with
+// Vcpu::complete_read() before the next run(); a read left unanswered returns all-ones bytes to the
+// guest, as an unclaimed port does on real hardware.
+struct IoExit {
+  std::uint16_t port = 0;
+  std::uint8_t size = 0;  // 1, 2 or 4
+  AccessDirection direction = AccessDirection::Read;
+  std::uint32_t count = 1;
+  std::span<const std::uint8_t> data;
+};
+
+// An access to guest-physical memory that no RAM region backs (or a write to a read-only region).
+// Same completion rule as IoExit.
+struct MmioExit {
+  std::uint64_t address = 0;
+  std::uint8_t size = 0;  // 1, 2, 4 or 8
+  AccessDirection direction = AccessDirection::Read;
+  std::span<const std::uint8_t> data;
+};
+
+struct HaltExit {};          // HLT with no in-kernel interrupt controller to wait on
+struct ShutdownExit {};      // triple fault or an explicit shutdown
+struct InterruptedExit {};   // Vcpu::kick() or a pending signal ended the run
+
+enum class SystemEventKind : std::uint8_t { Shutdown, Reset, Crash, Other };
+struct SystemEventExit {
+  SystemEventKind kind = SystemEventKind::Other;
+  std::uint64_t raw = 0;
+};
+
+// The backend could not run or emulate the guest; `code` is backend-specific.
+struct InternalErrorExit {
+  std::uint32_t code = 0;
+  std::uint64_t detail = 0;
+};
+
+// An exit hvkit does not decode.
+struct UnknownExit {
+  std::string_view backend;  // static storage
+  std::uint64_t raw_reason = 0;
+};
+
+using Exit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, InterruptedExit, SystemEventExit,
+                          InternalErrorExit, UnknownExit>;
+
+// A short human-readable label ("io", "mmio", "halt", ...).
+std::string_view exit_name(const Exit& exit) noexcept;
+
+}  // namespace hv

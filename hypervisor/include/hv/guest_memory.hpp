@@ -1,0 +1,109 @@
+#pragma once
+// Guest RAM as the host sees it: regions of host memory, each at a guest-physical base, with
+// bounds-checked access. Both backends map these regions into VMs and every device reads and writes
+// guest memory through GuestMemory, so one set of checks guards all of them.
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "hv/address_range.hpp"
+#include "hv/error.hpp"
+#include "hv/unique_fd.hpp"
+
+namespace hv {
+
+enum class Backing : std::uint8_t {
+  Anonymous,  // private anonymous memory
+  Memfd,      // a sealed-size memfd, shareable with an out-of-process device (vhost-user)
+};
+
+// The largest single region hvkit creates (1 TiB); larger requests are a caller bug, not a VM.
+inline constexpr std::uint64_t kMaxRegionSize = std::uint64_t{1} << 40;
+
+// One contiguous guest-physical range backed by one host mapping. Shared ownership: a Vm that maps the
+// region keeps it alive, so host memory can never be unmapped while a guest can still reach it.
+class GuestRegion {
+ public:
+  // guest_base and size must be page-aligned; size in (0, kMaxRegionSize].
+  static Result<std::shared_ptr<GuestRegion>> create(std::uint64_t guest_base, std::uint64_t size,
+                                                     Backing backing = Backing::Anonymous);
+  GuestRegion(const GuestRegion&) = delete;
+  GuestRegion& operator=(const GuestRegion&) = delete;
+  ~GuestRegion();
+
+  [[nodiscard]] AddressRange range() const noexcept { return range_; }
+  [[nodiscard]] std::uint64_t guest_base() const noexcept { return range_.start(); }
+  [[nodiscard]] std::uint64_t size() const noexcept { return range_.size(); }
+  [[nodiscard]] Backing backing() const noexcept { return backing_; }
+  // -1 for anonymous memory.
+  [[nodiscard]] int memfd() const noexcept { return memfd_.get(); }
+  // The whole host mapping. The guest may write it concurrently: treat its contents as untrusted.
+  [[nodiscard]] std::span<std::uint8_t> host() const noexcept { return {host_, range_.size()}; }
+
+ private:
+  GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd) noexcept;
+  AddressRange range_;
+  Backing backing_;
+  std::uint8_t* host_;
+  UniqueFd memfd_;
+};
+
+// Whether one access may continue from one region into the next adjacent one.
+enum class CrossRegion : std::uint8_t { Deny, Allow };
+
+struct RegionSpec {
+  std::uint64_t guest_base = 0;
+  std::uint64_t size = 0;
+};
+
+// A set of non-overlapping regions, sorted by guest address; lookups are O(log n).
+// Layout changes (add/remove) must not race with accesses; accesses may run concurrently.
+class GuestMemory {
+ public:
+  GuestMemory() = default;
+  static Result<GuestMemory> create(std::span<const RegionSpec> specs, Backing backing = Backing::Anonymous);
+
+  // Overlap with an existing region is rejected.
+  Result<void> add_region(std::shared_ptr<GuestRegion> region);
+  // NotFound unless a region starts exactly at guest_base.
+  Result<std::shared_ptr<GuestRegion>> remove_region(std::uint64_t guest_base);
+
+  [[nodiscard]] std::span<const std::shared_ptr<GuestRegion>> regions() const noexcept { return regions_; }
+  // The region containing gpa, or nullptr.
+  [[nodiscard]] const std::shared_ptr<GuestRegion>* find_region(std::uint64_t gpa) const noexcept;
+
+  // Each either copies every byte or none: a failed check leaves memory and `out` untouched.
+  Result<void> read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross = CrossRegion::Deny) const;
+  Result<void> write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross = CrossRegion::Deny) const;
+
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  Result<T> read_obj(std::uint64_t gpa) const {
+    std::array<std::uint8_t, sizeof(T)> bytes;
+    auto r = read(gpa, bytes);
+    if (!r) return tl::unexpected(std::move(r.error()));
+    return std::bit_cast<T>(bytes);
+  }
+
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  Result<void> write_obj(std::uint64_t gpa, const T& value) const {
+    const auto bytes = std::bit_cast<std::array<std::uint8_t, sizeof(T)>>(value);
+    return write(gpa, bytes);
+  }
+
+  // Host view of [gpa, gpa + len) when it lies inside one region.
+  Result<std::span<std::uint8_t>> slice(std::uint64_t gpa, std::uint64_t len) const;
+
+ private:
+  // Checks that [gpa, gpa + len) is fully backed; returns the index of the first region.
+  Result<std::size_t> locate(const char* operation, std::uint64_t gpa, std::uint64_t len, CrossRegion cross) const;
+  std::vector<std::shared_ptr<GuestRegion>> regions_;  // sorted by guest_base
+};
+
+}  // namespace hv

@@ -1,0 +1,144 @@
+#pragma once
+// The backend-neutral interface a VMM programs against: Hypervisor -> Vm -> Vcpu.
+// Ownership: a Vm and each Vcpu are independent objects; a Vcpu may outlive nothing it needs, but a
+// VMM normally destroys its vCPUs before the Vm.
+// Threads: a Vcpu is driven by one thread at a time (run/complete_read/get/set); kick() may be called
+// from any thread. Vm calls are safe from any thread.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "hv/error.hpp"
+#include "hv/event_fd.hpp"
+#include "hv/exit.hpp"
+#include "hv/guest_memory.hpp"
+#include "hv/interrupts.hpp"
+#include "hv/x86_registers.hpp"
+
+namespace hv {
+
+enum class Capability : std::uint8_t {
+  ReadOnlyMemory,    // map_memory with read_only: guest writes exit as MMIO
+  DirtyLog,          // dirty page logging per mapped region
+  Irqfd,             // eventfd -> guest interrupt
+  Ioeventfd,         // guest write -> eventfd, no userspace exit
+  MsiSignal,         // Vm::signal_msi
+  GsiRouting,        // Vm::set_gsi_routing (value: number of routes)
+  InKernelIrqchip,   // VmOptions::in_kernel_irqchip (PIC/IOAPIC/LAPIC in the kernel)
+  InKernelPit,       // VmOptions::in_kernel_pit
+  Xsave,             // Vcpu::get_xsave / set_xsave
+  MaxVcpus,          // value: most vCPUs per VM
+  MaxMemorySlots,    // value: most mapped regions per VM
+};
+inline constexpr Capability kAllCapabilities[] = {
+    Capability::ReadOnlyMemory, Capability::DirtyLog,        Capability::Irqfd,
+    Capability::Ioeventfd,      Capability::MsiSignal,       Capability::GsiRouting,
+    Capability::InKernelIrqchip, Capability::InKernelPit,    Capability::Xsave,
+    Capability::MaxVcpus,       Capability::MaxMemorySlots};
+std::string_view to_string(Capability capability) noexcept;
+
+struct VmOptions {
+  // In-kernel PIC, IOAPIC and LAPIC. Needed for irqfd, MSI and LAPIC state. Note: with it, HLT waits
+  // in the kernel for an interrupt and does not exit to the VMM.
+  bool in_kernel_irqchip = false;
+  // In-kernel i8254 PIT; requires in_kernel_irqchip.
+  bool in_kernel_pit = false;
+};
+
+struct MapOptions {
+  bool read_only = false;  // guest writes exit as MmioExit; reads come from memory
+  bool log_dirty = false;  // start with dirty logging on
+};
+
+// Handle of a mapped region within one Vm.
+struct MemorySlot {
+  std::uint32_t id = 0;
+  bool operator==(const MemorySlot&) const = default;
+};
+
+// Pages written since the previous fetch: bit i of `bits` covers guest_base + i * kPageSize.
+struct DirtyBitmap {
+  std::uint64_t guest_base = 0;
+  std::uint64_t pages = 0;
+  std::vector<std::uint64_t> bits;
+  [[nodiscard]] bool is_dirty(std::uint64_t page) const noexcept {
+    return page < pages && ((bits[page / 64] >> (page % 64)) & 1U) != 0;
+  }
+  [[nodiscard]] std::vector<std::uint64_t> dirty_addresses() const;
+};
+
+class Vcpu {
+ public:
+  virtual ~Vcpu() = default;
+  [[nodiscard]] virtual std::uint32_t id() const noexcept = 0;
+
+  // Runs the guest until it needs the VMM. The hot path: allocates nothing.
+  virtual Result<Exit> run() = 0;
+  // Answers the pending IO or MMIO read with exactly size*count bytes. InvalidArgument on a length
+  // mismatch; NotFound when no read is pending.
+  virtual Result<void> complete_read(std::span<const std::uint8_t> data) = 0;
+  // Makes a run() in progress (or the next one) return InterruptedExit promptly. Any thread; one
+  // kick produces one InterruptedExit.
+  virtual void kick() noexcept = 0;
+
+  virtual Result<GeneralRegisters> get_registers() const = 0;
+  virtual Result<void> set_registers(const GeneralRegisters& regs) = 0;
+  virtual Result<SpecialRegisters> get_special_registers() const = 0;
+  virtual Result<void> set_special_registers(const SpecialRegisters& sregs) = 0;
+  virtual Result<FpuState> get_fpu() const = 0;
+  virtual Result<void> set_fpu(const FpuState& fpu) = 0;
+  virtual Result<XsaveArea> get_xsave() const = 0;
+  virtual Result<void> set_xsave(const XsaveArea& xsave) = 0;
+  // Fills in `entries[i].value` for each index; fails naming the first MSR the backend refuses.
+  virtual Result<void> get_msrs(std::span<MsrEntry> entries) const = 0;
+  virtual Result<void> set_msrs(std::span<const MsrEntry> entries) = 0;
+  // What CPUID returns to this guest. Set before the first run().
+  virtual Result<void> set_cpuid(std::span<const CpuidEntry> entries) = 0;
+  virtual Result<std::vector<CpuidEntry>> get_cpuid() const = 0;
+  // Unsupported unless the VM has an in-kernel irqchip.
+  virtual Result<LapicState> get_lapic() const = 0;
+  virtual Result<void> set_lapic(const LapicState& lapic) = 0;
+};
+
+class Vm {
+ public:
+  virtual ~Vm() = default;
+
+  // Maps `region` at its guest base. Page-aligned by construction; Overlap when it collides with a
+  // mapped region. The Vm holds the region until unmap_memory or destruction.
+  virtual Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options = {}) = 0;
+  virtual Result<void> unmap_memory(MemorySlot slot) = 0;
+
+  // OutOfRange for an id >= Capability::MaxVcpus; AlreadyExists for an id in use.
+  virtual Result<std::unique_ptr<Vcpu>> create_vcpu(std::uint32_t id) = 0;
+
+  virtual Result<void> register_irqfd(const EventFd& event, std::uint32_t gsi) = 0;
+  virtual Result<void> unregister_irqfd(const EventFd& event, std::uint32_t gsi) = 0;
+  virtual Result<void> register_ioeventfd(const EventFd& event, const IoEventAddress& where) = 0;
+  virtual Result<void> unregister_ioeventfd(const EventFd& event, const IoEventAddress& where) = 0;
+  virtual Result<void> signal_msi(const MsiMessage& message) = 0;
+  virtual Result<void> set_gsi_routing(std::span<const GsiRoute> routes) = 0;
+  // Drives an in-kernel irqchip input (edge: true then false).
+  virtual Result<void> set_irq_line(std::uint32_t gsi, bool level) = 0;
+
+  virtual Result<void> enable_dirty_log(MemorySlot slot) = 0;
+  virtual Result<DirtyBitmap> fetch_and_clear_dirty_log(MemorySlot slot) = 0;
+  virtual Result<void> disable_dirty_log(MemorySlot slot) = 0;
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+  [[nodiscard]] virtual std::uint32_t api_version() const noexcept = 0;
+  // The capability's value (1 for yes/no capabilities) or Unsupported with the reason.
+  virtual Result<std::uint64_t> capability(Capability capability) const = 0;
+  // The CPUID values this host can offer a guest.
+  virtual Result<std::vector<CpuidEntry>> supported_cpuid() const = 0;
+  virtual Result<std::unique_ptr<Vm>> create_vm(const VmOptions& options = {}) = 0;
+};
+
+}  // namespace hv

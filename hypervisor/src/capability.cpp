@@ -1,0 +1,22 @@
+#include "hv/hypervisor.hpp"
+
+namespace hv {
+
+std::string_view to_string(Capability capability) noexcept {
+  switch (capability) {
+    case Capability::ReadOnlyMemory: return "read_only_memory";
+    case Capability::DirtyLog: return "dirty_log";
+    case Capability::Irqfd: return "irqfd";
+    case Capability::Ioeventfd: return "ioeventfd";
+    case Capability::MsiSignal: return "msi_signal";
+    case Capability::GsiRouting: return "gsi_routing";
+    case Capability::InKernelIrqchip: return "in_kernel_irqchip";
+    case Capability::InKernelPit: return "in_kernel_pit";
+    case Capability::Xsave: return "xsave";
+    case Capability::MaxVcpus: return "max_vcpus";
+    case Capability::MaxMemorySlots: return "max_memory_slots";
+  }
+  return "unknown";
+}
+
+}  // namespace hv

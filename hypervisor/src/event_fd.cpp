@@ -1,0 +1,43 @@
+#include "hv/event_fd.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <gsl/narrow>
+
+namespace hv {
+
+Result<EventFd> EventFd::create() {
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return fail_errno("eventfd", errno);
+  return EventFd(UniqueFd(fd));
+}
+
+Result<void> EventFd::signal(std::uint64_t value) const {
+  for (;;) {
+    if (::eventfd_write(fd_.get(), value) == 0) return {};
+    if (errno != EINTR) return fail_errno("eventfd_write", errno);
+  }
+}
+
+Result<std::uint64_t> EventFd::consume() const {
+  for (;;) {
+    eventfd_t value = 0;
+    if (::eventfd_read(fd_.get(), &value) == 0) return value;
+    if (errno == EAGAIN) return fail(ErrorKind::Busy, "eventfd_read", "counter is zero");
+    if (errno != EINTR) return fail_errno("eventfd_read", errno);
+  }
+}
+
+Result<bool> EventFd::wait_for(std::chrono::milliseconds timeout) const {
+  pollfd p{.fd = fd_.get(), .events = POLLIN, .revents = 0};
+  for (;;) {
+    int r = ::poll(&p, 1, gsl::narrow<int>(timeout.count()));
+    if (r >= 0) return r > 0;
+    if (errno != EINTR) return fail_errno("poll(eventfd)", errno);
+  }
+}
+
+}  // namespace hv

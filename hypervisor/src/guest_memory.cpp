@@ -1,0 +1,152 @@
+#include "hv/guest_memory.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include <gsl/assert>
+
+#include "host_mapping.hpp"
+
+namespace hv {
+
+namespace {
+std::string hex(std::uint64_t v) {
+  char buf[19];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+}  // namespace
+
+GuestRegion::GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd) noexcept
+    : range_(range), backing_(backing), host_(host), memfd_(std::move(memfd)) {}
+
+GuestRegion::~GuestRegion() { detail::unmap_host_memory(host_, range_.size()); }
+
+Result<std::shared_ptr<GuestRegion>> GuestRegion::create(std::uint64_t guest_base, std::uint64_t size,
+                                                         Backing backing) {
+  constexpr const char* op = "GuestRegion::create";
+  auto range = AddressRange::make(guest_base, size, op);
+  if (!range) return tl::unexpected(range.error());
+  if (!range->page_aligned()) {
+    return fail(ErrorKind::InvalidArgument, op,
+                "base " + hex(guest_base) + " and size " + hex(size) + " must be multiples of 4 KiB");
+  }
+  if (size > kMaxRegionSize) {
+    return fail(ErrorKind::OutOfRange, op, "size " + hex(size) + " exceeds the 1 TiB region limit");
+  }
+  auto mapping = detail::map_host_memory(size, backing);
+  if (!mapping) return tl::unexpected(mapping.error());
+  return std::shared_ptr<GuestRegion>(new GuestRegion(*range, backing, mapping->address, std::move(mapping->memfd)));
+}
+
+Result<GuestMemory> GuestMemory::create(std::span<const RegionSpec> specs, Backing backing) {
+  GuestMemory memory;
+  for (const auto& spec : specs) {
+    auto region = GuestRegion::create(spec.guest_base, spec.size, backing);
+    if (!region) return tl::unexpected(region.error());
+    if (auto added = memory.add_region(std::move(*region)); !added) return tl::unexpected(added.error());
+  }
+  return memory;
+}
+
+Result<void> GuestMemory::add_region(std::shared_ptr<GuestRegion> region) {
+  if (!region) return fail(ErrorKind::InvalidArgument, "GuestMemory::add_region", "null region");
+  auto pos = std::upper_bound(regions_.begin(), regions_.end(), region->guest_base(),
+                              [](std::uint64_t base, const auto& r) { return base < r->guest_base(); });
+  const bool hits_previous = pos != regions_.begin() && (*std::prev(pos))->range().overlaps(region->range());
+  const bool hits_next = pos != regions_.end() && (*pos)->range().overlaps(region->range());
+  if (hits_previous || hits_next) {
+    const auto& other = hits_previous ? *std::prev(pos) : *pos;
+    return fail(ErrorKind::Overlap, "GuestMemory::add_region",
+                "region " + hex(region->guest_base()) + "+" + hex(region->size()) + " overlaps " +
+                    hex(other->guest_base()) + "+" + hex(other->size()));
+  }
+  regions_.insert(pos, std::move(region));
+  return {};
+}
+
+Result<std::shared_ptr<GuestRegion>> GuestMemory::remove_region(std::uint64_t guest_base) {
+  auto it = std::find_if(regions_.begin(), regions_.end(),
+                         [&](const auto& r) { return r->guest_base() == guest_base; });
+  if (it == regions_.end()) {
+    return fail(ErrorKind::NotFound, "GuestMemory::remove_region", "no region starts at " + hex(guest_base));
+  }
+  auto region = std::move(*it);
+  regions_.erase(it);
+  return region;
+}
+
+const std::shared_ptr<GuestRegion>* GuestMemory::find_region(std::uint64_t gpa) const noexcept {
+  auto pos = std::upper_bound(regions_.begin(), regions_.end(), gpa,
+                              [](std::uint64_t a, const auto& r) { return a < r->guest_base(); });
+  if (pos == regions_.begin()) return nullptr;
+  const auto& candidate = *std::prev(pos);
+  return candidate->range().contains(gpa) ? &candidate : nullptr;
+}
+
+Result<std::size_t> GuestMemory::locate(const char* operation, std::uint64_t gpa, std::uint64_t len,
+                                        CrossRegion cross) const {
+  auto range = AddressRange::make(gpa, len, operation);
+  if (!range) return tl::unexpected(range.error());
+  const auto* first = find_region(gpa);
+  if (first == nullptr) return fail(ErrorKind::OutOfRange, operation, "address " + hex(gpa) + " is not guest RAM");
+  const auto first_index = static_cast<std::size_t>(first - regions_.data());
+  if ((*first)->range().contains(*range)) return first_index;
+  if (cross == CrossRegion::Deny) {
+    return fail(ErrorKind::OutOfRange, operation,
+                hex(len) + " bytes at " + hex(gpa) + " cross the end of the region at " + hex((*first)->guest_base()));
+  }
+  // Walk forward through adjacent regions; the loop is bounded by the number of regions.
+  std::uint64_t covered_last = (*first)->range().last();
+  for (std::size_t i = first_index + 1; i < regions_.size() && covered_last < range->last(); ++i) {
+    if (regions_[i]->guest_base() != covered_last + 1) break;
+    covered_last = regions_[i]->range().last();
+  }
+  if (covered_last < range->last()) {
+    return fail(ErrorKind::OutOfRange, operation, "guest RAM ends at " + hex(covered_last) + " inside the " +
+                                                      hex(len) + "-byte access at " + hex(gpa));
+  }
+  return first_index;
+}
+
+// The guest may write these bytes concurrently from a vCPU; the copy gives a snapshot and callers
+// validate what they read before acting on it.
+Result<void> GuestMemory::read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const {
+  auto index = locate("GuestMemory::read", gpa, out.size(), cross);
+  if (!index) return tl::unexpected(index.error());
+  for (std::size_t i = *index; !out.empty(); ++i) {
+    Expects(i < regions_.size());
+    const auto& region = *regions_[i];
+    const std::uint64_t offset = gpa - region.guest_base();
+    const std::size_t n = std::min<std::uint64_t>(out.size(), region.size() - offset);
+    std::memcpy(out.data(), region.host().data() + offset, n);
+    out = out.subspan(n);
+    gpa += n;
+  }
+  return {};
+}
+
+Result<void> GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross) const {
+  auto index = locate("GuestMemory::write", gpa, in.size(), cross);
+  if (!index) return tl::unexpected(index.error());
+  for (std::size_t i = *index; !in.empty(); ++i) {
+    Expects(i < regions_.size());
+    const auto& region = *regions_[i];
+    const std::uint64_t offset = gpa - region.guest_base();
+    const std::size_t n = std::min<std::uint64_t>(in.size(), region.size() - offset);
+    std::memcpy(region.host().data() + offset, in.data(), n);
+    in = in.subspan(n);
+    gpa += n;
+  }
+  return {};
+}
+
+Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t gpa, std::uint64_t len) const {
+  auto index = locate("GuestMemory::slice", gpa, len, CrossRegion::Deny);
+  if (!index) return tl::unexpected(index.error());
+  const auto& region = *regions_[*index];
+  return region.host().subspan(gpa - region.guest_base(), len);
+}
+
+}  // namespace hv

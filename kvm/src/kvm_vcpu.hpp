@@ -1,0 +1,70 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <pthread.h>
+
+#include "hv/hypervisor.hpp"
+#include "hv/unique_fd.hpp"
+#include "kvm_exit_decoder.hpp"
+
+namespace hv::kvm::detail {
+
+// Owns the mmap of a vCPU's kvm_run page(s).
+class KvmRunMapping {
+ public:
+  static Result<KvmRunMapping> map(int vcpu_fd, std::size_t size);
+  KvmRunMapping(KvmRunMapping&& other) noexcept;
+  KvmRunMapping& operator=(KvmRunMapping&&) = delete;
+  KvmRunMapping(const KvmRunMapping&) = delete;
+  ~KvmRunMapping();
+  [[nodiscard]] std::span<std::uint8_t> bytes() const noexcept { return {address_, size_}; }
+  [[nodiscard]] std::uint8_t& immediate_exit() const noexcept;
+
+ private:
+  KvmRunMapping(std::uint8_t* address, std::size_t size) noexcept : address_(address), size_(size) {}
+  std::uint8_t* address_;
+  std::size_t size_;
+};
+
+struct KvmVcpuConfig {
+  std::uint32_t id = 0;
+  std::size_t xsave_size = 4096;  // KVM_CAP_XSAVE2's answer, at least 4096
+  bool has_xsave = false;
+  bool has_lapic = false;
+};
+
+class KvmVcpu final : public Vcpu {
+ public:
+  KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept;
+
+  [[nodiscard]] std::uint32_t id() const noexcept override { return config_.id; }
+  Result<Exit> run() override;
+  Result<void> complete_read(std::span<const std::uint8_t> data) override;
+  void kick() noexcept override;
+
+  Result<GeneralRegisters> get_registers() const override;
+  Result<void> set_registers(const GeneralRegisters& regs) override;
+  Result<SpecialRegisters> get_special_registers() const override;
+  Result<void> set_special_registers(const SpecialRegisters& sregs) override;
+  Result<FpuState> get_fpu() const override;
+  Result<void> set_fpu(const FpuState& fpu) override;
+  Result<XsaveArea> get_xsave() const override;
+  Result<void> set_xsave(const XsaveArea& xsave) override;
+  Result<void> get_msrs(std::span<MsrEntry> entries) const override;
+  Result<void> set_msrs(std::span<const MsrEntry> entries) override;
+  Result<void> set_cpuid(std::span<const CpuidEntry> entries) override;
+  Result<std::vector<CpuidEntry>> get_cpuid() const override;
+  Result<LapicState> get_lapic() const override;
+  Result<void> set_lapic(const LapicState& lapic) override;
+
+ private:
+  UniqueFd fd_;
+  KvmRunMapping run_;
+  KvmVcpuConfig config_;
+  PendingRead pending_read_;
+  std::atomic<bool> kick_pending_{false};
+  std::atomic<pthread_t> thread_{};  // the thread last seen in run(); 0 before the first run
+};
+
+}  // namespace hv::kvm::detail
