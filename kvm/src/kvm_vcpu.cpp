@@ -7,8 +7,10 @@
 #include <sys/mman.h>
 
 #include <gsl/narrow>
+#include <gsl/util>
 
 #include "kvm_abi.hpp"
+#include "kvm_fxsave_layout.hpp"
 #include "kvm_ioctl.hpp"
 #include "kvm_kick_signal.hpp"
 #include "kvm_register_conversion.hpp"
@@ -66,11 +68,19 @@ KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept
 //            KVM_RUN leaves immediate_exit set, so the next KVM_RUN returns EINTR at once.
 Result<Exit> KvmVcpu::run() {
   pending_read_ = {};
-  const pthread_t self = ::pthread_self();
-  if (thread_.load(std::memory_order_relaxed) != self) {
+  thread_local bool kick_signal_unblocked = false;
+  if (!kick_signal_unblocked) {
     unblock_kick_signal_in_this_thread();
-    thread_.store(self, std::memory_order_release);
+    kick_signal_unblocked = true;
   }
+  {
+    std::lock_guard lock(thread_mutex_);
+    running_thread_ = ::pthread_self();
+  }
+  auto leave = gsl::finally([this] {
+    std::lock_guard lock(thread_mutex_);
+    running_thread_.reset();
+  });
   std::atomic_ref<std::uint8_t> immediate_exit(run_.immediate_exit());
   int eagain_left = kMaxConsecutiveEagain;
   for (;;) {
@@ -93,8 +103,8 @@ Result<Exit> KvmVcpu::run() {
 void KvmVcpu::kick() noexcept {
   kick_pending_.store(true, std::memory_order_release);
   std::atomic_ref<std::uint8_t>(run_.immediate_exit()).store(1, std::memory_order_release);
-  const pthread_t thread = thread_.load(std::memory_order_acquire);
-  if (thread != pthread_t{}) ::pthread_kill(thread, kick_signal());
+  std::lock_guard lock(thread_mutex_);
+  if (running_thread_) ::pthread_kill(*running_thread_, kick_signal());
 }
 
 Result<void> KvmVcpu::complete_read(std::span<const std::uint8_t> data) {
@@ -140,12 +150,26 @@ Result<void> KvmVcpu::set_special_registers(const SpecialRegisters& sregs) {
 }
 
 Result<FpuState> KvmVcpu::get_fpu() const {
+  if (config_.has_xsave) {
+    auto area = get_xsave();
+    if (!area) return tl::unexpected(area.error());
+    if (area->bytes.size() < fxsave::kMinimumSize) return fail(ErrorKind::Internal, "Vcpu::get_fpu", "XSAVE area too small");
+    return fxsave::read(area->bytes);
+  }
+  // Without XSAVE, KVM_GET_FPU is all there is; it does not report MXCSR.
   kvm_fpu fpu{};
   if (auto r = kvm_ioctl(fd_.get(), abi::kGetFpu, "KVM_GET_FPU", &fpu); !r) return tl::unexpected(r.error());
   return from_kvm(fpu);
 }
 
 Result<void> KvmVcpu::set_fpu(const FpuState& fpu) {
+  if (config_.has_xsave) {
+    auto area = get_xsave();
+    if (!area) return tl::unexpected(area.error());
+    if (area->bytes.size() < fxsave::kMinimumSize) return fail(ErrorKind::Internal, "Vcpu::set_fpu", "XSAVE area too small");
+    fxsave::write(area->bytes, fpu);
+    return set_xsave(*area);
+  }
   kvm_fpu k = to_kvm(fpu);
   if (auto r = kvm_ioctl(fd_.get(), abi::kSetFpu, "KVM_SET_FPU", &k); !r) return tl::unexpected(r.error());
   return {};

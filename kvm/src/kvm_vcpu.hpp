@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <mutex>
+#include <optional>
 #include <pthread.h>
 
 #include "hv/hypervisor.hpp"
@@ -64,7 +66,10 @@ class KvmVcpu final : public Vcpu {
   KvmVcpuConfig config_;
   PendingRead pending_read_;
   std::atomic<bool> kick_pending_{false};
-  std::atomic<pthread_t> thread_{};  // the thread last seen in run(); 0 before the first run
+  // The thread inside run(), published only while it is there, so kick() never signals a thread
+  // that may have exited. The lock is held for a few instructions by run() and kick() only.
+  std::mutex thread_mutex_;
+  std::optional<pthread_t> running_thread_;
 };
 
 }  // namespace hv::kvm::detail

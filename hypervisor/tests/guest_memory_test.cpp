@@ -1,0 +1,160 @@
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "hv/guest_memory.hpp"
+
+namespace {
+
+constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+
+hv::GuestMemory two_adjacent_regions_and_a_gap() {
+  // [0x0000, 0x2000) [0x2000, 0x3000)  gap  [0x5000, 0x6000)
+  const hv::RegionSpec specs[] = {{0x0, 0x2000}, {0x2000, 0x1000}, {0x5000, 0x1000}};
+  auto m = hv::GuestMemory::create(specs);
+  EXPECT_TRUE(m) << m.error().to_string();
+  return std::move(*m);
+}
+
+TEST(GuestRegion, RejectsBadGeometry) {
+  struct Case { std::uint64_t base, size; hv::ErrorKind kind; };
+  const Case cases[] = {
+      {0x1000, 0, hv::ErrorKind::InvalidArgument},               // zero length
+      {0x1001, 0x1000, hv::ErrorKind::InvalidArgument},          // misaligned base
+      {0x1000, 0x1001, hv::ErrorKind::InvalidArgument},          // misaligned size
+      {kMax - 0xfff, 0x2000, hv::ErrorKind::OutOfRange},         // wraps past 2^64
+      {0, hv::kMaxRegionSize + 0x1000, hv::ErrorKind::OutOfRange},  // absurd size
+  };
+  for (const auto& c : cases) {
+    auto r = hv::GuestRegion::create(c.base, c.size);
+    ASSERT_FALSE(r) << std::hex << c.base << "+" << c.size;
+    EXPECT_EQ(r.error().kind(), c.kind) << r.error().to_string();
+  }
+}
+
+TEST(GuestRegion, MemfdBackingIsShareableAndSizeSealed) {
+  auto r = hv::GuestRegion::create(0x100000, 0x4000, hv::Backing::Memfd);
+  ASSERT_TRUE(r) << r.error().to_string();
+  const int fd = (*r)->memfd();
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(::ftruncate(fd, 0x1000), 0) << "a peer must not be able to shrink guest RAM under us";
+  (*r)->host()[5] = 0xab;
+  std::uint8_t byte = 0;
+  ASSERT_EQ(::pread(fd, &byte, 1, 5), 1);
+  EXPECT_EQ(byte, 0xab);
+}
+
+TEST(GuestRegion, AnonymousHasNoFdAndStartsZeroed) {
+  auto r = hv::GuestRegion::create(0, 0x2000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)->memfd(), -1);
+  for (auto b : (*r)->host()) ASSERT_EQ(b, 0);
+}
+
+TEST(GuestMemory, RejectsOverlappingRegions) {
+  auto m = two_adjacent_regions_and_a_gap();
+  auto overlapping = hv::GuestRegion::create(0x2000, 0x4000);  // hits [0x2000,0x3000) and [0x5000,..)
+  ASSERT_TRUE(overlapping);
+  auto r = m.add_region(*overlapping);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::Overlap);
+  EXPECT_EQ(m.regions().size(), 3U);
+  auto filler = hv::GuestRegion::create(0x3000, 0x2000);  // exactly the gap
+  ASSERT_TRUE(filler);
+  EXPECT_TRUE(m.add_region(*filler));
+  EXPECT_EQ(m.regions().size(), 4U);
+}
+
+TEST(GuestMemory, ReadBackWhatWasWritten) {
+  auto m = two_adjacent_regions_and_a_gap();
+  std::array<std::uint8_t, 16> in{};
+  std::iota(in.begin(), in.end(), 1);
+  ASSERT_TRUE(m.write(0x5010, in));
+  std::array<std::uint8_t, 16> out{};
+  ASSERT_TRUE(m.read(0x5010, out));
+  EXPECT_EQ(in, out);
+  ASSERT_TRUE(m.write_obj<std::uint64_t>(0x1ff8, 0x1122334455667788ULL));
+  auto v = m.read_obj<std::uint64_t>(0x1ff8);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 0x1122334455667788ULL);
+}
+
+TEST(GuestMemory, ZeroLengthAndWrappingAccessesAreRejected) {
+  auto m = two_adjacent_regions_and_a_gap();
+  std::array<std::uint8_t, 4> buf{};
+  auto zero = m.read(0x10, std::span<std::uint8_t>());
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().kind(), hv::ErrorKind::InvalidArgument);
+  auto wrap = m.read(kMax - 1, buf);
+  ASSERT_FALSE(wrap);
+  EXPECT_EQ(wrap.error().kind(), hv::ErrorKind::OutOfRange);
+  auto unmapped = m.write(0x4000, buf);
+  ASSERT_FALSE(unmapped);
+  EXPECT_EQ(unmapped.error().kind(), hv::ErrorKind::OutOfRange);
+}
+
+TEST(GuestMemory, CrossingRegionsOnlyWhenAsked) {
+  auto m = two_adjacent_regions_and_a_gap();
+  const std::array<std::uint8_t, 8> in{1, 2, 3, 4, 5, 6, 7, 8};
+  auto denied = m.write(0x1ffc, in);  // 4 bytes in each of two adjacent regions
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().kind(), hv::ErrorKind::OutOfRange);
+  ASSERT_TRUE(m.write(0x1ffc, in, hv::CrossRegion::Allow));
+  std::array<std::uint8_t, 8> out{};
+  ASSERT_TRUE(m.read(0x1ffc, out, hv::CrossRegion::Allow));
+  EXPECT_EQ(in, out);
+  EXPECT_EQ(m.regions()[1]->host()[0], 5);
+}
+
+TEST(GuestMemory, AFailedAccessChangesNothing) {
+  auto m = two_adjacent_regions_and_a_gap();
+  // 0x2ffc..0x3003 runs from the second region into the gap: the whole write must be refused,
+  // including the four bytes that would have fit.
+  const std::array<std::uint8_t, 8> in{9, 9, 9, 9, 9, 9, 9, 9};
+  auto r = m.write(0x2ffc, in, hv::CrossRegion::Allow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::OutOfRange);
+  for (std::size_t i = 0xffc; i < 0x1000; ++i) EXPECT_EQ(m.regions()[1]->host()[i], 0) << i;
+  std::array<std::uint8_t, 8> out{7, 7, 7, 7, 7, 7, 7, 7};
+  ASSERT_FALSE(m.read(0x2ffc, out, hv::CrossRegion::Allow));
+  for (auto b : out) EXPECT_EQ(b, 7);
+}
+
+TEST(GuestMemory, SliceStaysInsideOneRegion) {
+  auto m = two_adjacent_regions_and_a_gap();
+  auto s = m.slice(0x5000, 0x1000);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->size(), 0x1000U);
+  EXPECT_FALSE(m.slice(0x5000, 0x1001));
+  EXPECT_FALSE(m.slice(0x1000, 0x2000));
+}
+
+TEST(GuestMemory, FindAndRemoveRegions) {
+  auto m = two_adjacent_regions_and_a_gap();
+  EXPECT_NE(m.find_region(0x2fff), nullptr);
+  EXPECT_EQ(m.find_region(0x3000), nullptr);
+  EXPECT_EQ(m.find_region(kMax), nullptr);
+  auto missing = m.remove_region(0x1000);  // not the start of a region
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind(), hv::ErrorKind::NotFound);
+  auto removed = m.remove_region(0x2000);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ((*removed)->guest_base(), 0x2000U);
+  EXPECT_EQ(m.find_region(0x2000), nullptr);
+}
+
+TEST(GuestMemory, RegionAtTopOfAddressSpace) {
+  auto r = hv::GuestRegion::create(kMax - 0xfff, 0x1000);
+  ASSERT_TRUE(r) << r.error().to_string();
+  hv::GuestMemory m;
+  ASSERT_TRUE(m.add_region(*r));
+  std::array<std::uint8_t, 2> buf{};
+  EXPECT_TRUE(m.read(kMax - 1, buf));
+  EXPECT_FALSE(m.read(kMax, buf));  // would wrap
+}
+
+}  // namespace
