@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <gsl/narrow>
 #include <gsl/util>
@@ -63,9 +64,10 @@ KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept
 }
 
 // Kick protocol (no kick is lost, one kick gives one InterruptedExit):
-//   kick():  kick_pending = true; immediate_exit = 1; signal the thread in run(), if any.
-//   run():   on EINTR, clear immediate_exit, then consume kick_pending. A kick that lands outside
-//            KVM_RUN leaves immediate_exit set, so the next KVM_RUN returns EINTR at once.
+//   kick():  kick_pending = true; immediate_exit = 1; signal running_tid if set.
+//   run():   publish running_tid, then KVM_RUN; on EINTR, clear immediate_exit, then consume
+//            kick_pending. Both sides order their store before their load (seq_cst), so either kick()
+//            sees the tid and signals, or KVM_RUN sees immediate_exit and returns at once.
 Result<Exit> KvmVcpu::run() {
   pending_read_ = {};
   thread_local bool kick_signal_unblocked = false;
@@ -73,14 +75,9 @@ Result<Exit> KvmVcpu::run() {
     unblock_kick_signal_in_this_thread();
     kick_signal_unblocked = true;
   }
-  {
-    std::lock_guard lock(thread_mutex_);
-    running_thread_ = ::pthread_self();
-  }
-  auto leave = gsl::finally([this] {
-    std::lock_guard lock(thread_mutex_);
-    running_thread_.reset();
-  });
+  thread_local const pid_t this_tid = ::gettid();
+  running_tid_.store(this_tid, std::memory_order_seq_cst);
+  auto leave = gsl::finally([this] { running_tid_.store(0, std::memory_order_relaxed); });
   std::atomic_ref<std::uint8_t> immediate_exit(run_.immediate_exit());
   int eagain_left = kMaxConsecutiveEagain;
   for (;;) {
@@ -102,9 +99,9 @@ Result<Exit> KvmVcpu::run() {
 
 void KvmVcpu::kick() noexcept {
   kick_pending_.store(true, std::memory_order_release);
-  std::atomic_ref<std::uint8_t>(run_.immediate_exit()).store(1, std::memory_order_release);
-  std::lock_guard lock(thread_mutex_);
-  if (running_thread_) ::pthread_kill(*running_thread_, kick_signal());
+  std::atomic_ref<std::uint8_t>(run_.immediate_exit()).store(1, std::memory_order_seq_cst);
+  const pid_t tid = running_tid_.load(std::memory_order_seq_cst);
+  if (tid != 0) ::tgkill(::getpid(), tid, kick_signal());
 }
 
 Result<void> KvmVcpu::complete_read(std::span<const std::uint8_t> data) {

@@ -2,9 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
-#include <mutex>
-#include <optional>
-#include <pthread.h>
+#include <sys/types.h>
 
 #include "hv/hypervisor.hpp"
 #include "hv/unique_fd.hpp"
@@ -66,10 +64,10 @@ class KvmVcpu final : public Vcpu {
   KvmVcpuConfig config_;
   PendingRead pending_read_;
   std::atomic<bool> kick_pending_{false};
-  // The thread inside run(), published only while it is there, so kick() never signals a thread
-  // that may have exited. The lock is held for a few instructions by run() and kick() only.
-  std::mutex thread_mutex_;
-  std::optional<pthread_t> running_thread_;
+  // Kernel thread id of the thread inside run(), 0 outside it. A tid (unlike a pthread_t) stays safe to
+  // signal after its thread exits: tgkill then fails with ESRCH or, after tid reuse, reaches another
+  // thread whose kick handler does nothing.
+  std::atomic<pid_t> running_tid_{0};
 };
 
 }  // namespace hv::kvm::detail

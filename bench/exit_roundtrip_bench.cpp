@@ -1,0 +1,87 @@
+// PIO and MMIO exit round trips: the same real-mode guest loop driven by hvkit and by bare ioctls.
+#include <array>
+#include <cstdint>
+#include <variant>
+
+#include <benchmark/benchmark.h>
+#include <linux/kvm.h>
+
+#include "hv/kvm/kvm.hpp"
+#include "hv/x86_boot.hpp"
+#include "paired_reporter.hpp"
+#include "raw_kvm_guest.hpp"
+
+namespace {
+
+// out dx, al ; jmp back — one PIO exit per iteration (dx = 0 after reset, any port exits).
+constexpr std::array<std::uint8_t, 3> kPioLoop = {0xEE, 0xEB, 0xFD};
+// mov [0x9000], al ; jmp back — 0x9000 is beyond RAM in both setups: one MMIO exit per iteration.
+constexpr std::array<std::uint8_t, 5> kMmioLoop = {0xA2, 0x00, 0x90, 0xEB, 0xFB};
+
+struct HvkitGuest {
+  std::unique_ptr<hv::Hypervisor> hypervisor;
+  std::unique_ptr<hv::Vm> vm;
+  std::unique_ptr<hv::Vcpu> vcpu;
+  std::string error;
+
+  explicit HvkitGuest(std::span<const std::uint8_t> code) {
+    auto h = hv::kvm::open();
+    if (!h) { error = h.error().to_string(); return; }
+    hypervisor = std::move(*h);
+    auto v = hypervisor->create_vm();
+    if (!v) { error = v.error().to_string(); return; }
+    vm = std::move(*v);
+    auto ram = hv::GuestRegion::create(0, 0x8000);
+    if (!ram) { error = ram.error().to_string(); return; }
+    std::copy(code.begin(), code.end(), (*ram)->host().begin() + 0x1000);
+    if (auto s = vm->map_memory(*ram); !s) { error = s.error().to_string(); return; }
+    auto c = vm->create_vcpu(0);
+    if (!c) { error = c.error().to_string(); return; }
+    vcpu = std::move(*c);
+    if (auto r = hv::x86::enter_real_mode(*vcpu, 0x1000, 0x7000); !r) error = r.error().to_string();
+  }
+};
+
+template <class ExitType>
+void hvkit_loop(benchmark::State& state, std::span<const std::uint8_t> code) {
+  HvkitGuest guest(code);
+  if (!guest.error.empty()) { state.SkipWithError(guest.error.c_str()); return; }
+  for (auto _ : state) {
+    auto exit = guest.vcpu->run();
+    if (!exit || !std::holds_alternative<ExitType>(*exit)) { state.SkipWithError("unexpected exit"); break; }
+    benchmark::DoNotOptimize(exit);
+  }
+}
+
+void raw_loop(benchmark::State& state, std::span<const std::uint8_t> code, int expected_reason) {
+  hvbench::RawKvmGuest guest(code);
+  if (!guest.error().empty()) { state.SkipWithError(guest.error().c_str()); return; }
+  for (auto _ : state) {
+    const int reason = guest.run();
+    if (reason != expected_reason) { state.SkipWithError("unexpected exit"); break; }
+    benchmark::DoNotOptimize(reason);
+  }
+}
+
+void BM_PioHvkit(benchmark::State& s) { hvkit_loop<hv::IoExit>(s, kPioLoop); }
+void BM_PioRaw(benchmark::State& s) { raw_loop(s, kPioLoop, KVM_EXIT_IO); }
+void BM_MmioHvkit(benchmark::State& s) { hvkit_loop<hv::MmioExit>(s, kMmioLoop); }
+void BM_MmioRaw(benchmark::State& s) { raw_loop(s, kMmioLoop, KVM_EXIT_MMIO); }
+
+// Interleaved so that drift in host load affects both halves of a pair alike.
+BENCHMARK(BM_PioRaw)->Name("pio/raw_ioctl")->Repetitions(3)->ReportAggregatesOnly(false);
+BENCHMARK(BM_PioHvkit)->Name("pio/hvkit")->Repetitions(3);
+BENCHMARK(BM_MmioRaw)->Name("mmio/raw_ioctl")->Repetitions(3);
+BENCHMARK(BM_MmioHvkit)->Name("mmio/hvkit")->Repetitions(3);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  hvbench::PairedReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios();
+  benchmark::Shutdown();
+  return 0;
+}
