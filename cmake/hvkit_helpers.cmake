@@ -26,3 +26,12 @@ function(hvkit_gtest target)
     DISCOVERY_TIMEOUT 60
     PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]" TIMEOUT 120)
 endfunction()
+
+# hvkit_fuzzer(<target> SOURCES ... DEPENDS ...)
+# A libFuzzer binary; its seed corpus lives in corpus/<target without _fuzz> beside the sources.
+function(hvkit_fuzzer target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  add_executable(${target} ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE ${ARG_DEPENDS})
+  target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+endfunction()

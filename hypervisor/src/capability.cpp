@@ -8,6 +8,7 @@ std::string_view to_string(Capability capability) noexcept {
     case Capability::DirtyLog: return "dirty_log";
     case Capability::Irqfd: return "irqfd";
     case Capability::Ioeventfd: return "ioeventfd";
+    case Capability::IoeventfdPio: return "ioeventfd_pio";
     case Capability::MsiSignal: return "msi_signal";
     case Capability::GsiRouting: return "gsi_routing";
     case Capability::InKernelIrqchip: return "in_kernel_irqchip";

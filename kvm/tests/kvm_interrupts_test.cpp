@@ -42,7 +42,7 @@ TEST_F(KvmVmTest, MmioIoeventfdWithDatamatchFiresWithoutAnExit) {
 
 TEST_F(KvmVmTest, PioIoeventfdWithoutDatamatch) {
   auto ev = make_eventfd();
-  ASSERT_TRUE(vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Pio, .address = 0x510, .length = 1}));
+  ASSERT_TRUE(vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Pio, .address = 0x510, .length = 1, .datamatch = std::nullopt}));
   load({0xBA, 0x10, 0x05, 0xB0, 0x07, 0xEE, 0xF4});  // mov dx, 0x510; mov al, 7; out dx, al; hlt
   auto e = run_once();
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(e)) << hv::exit_name(e);
@@ -53,10 +53,10 @@ TEST_F(KvmVmTest, PioIoeventfdWithoutDatamatch) {
 
 TEST_F(KvmVmTest, IoeventfdArgumentsAreValidated) {
   auto ev = make_eventfd();
-  auto bad_len = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 3});
+  auto bad_len = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 3, .datamatch = std::nullopt});
   ASSERT_FALSE(bad_len);
   EXPECT_EQ(bad_len.error().kind(), hv::ErrorKind::InvalidArgument);
-  auto bad_port = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Pio, .address = 0xffff, .length = 2});
+  auto bad_port = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Pio, .address = 0xffff, .length = 2, .datamatch = std::nullopt});
   ASSERT_FALSE(bad_port);
   EXPECT_EQ(bad_port.error().kind(), hv::ErrorKind::OutOfRange);
   auto bad_match = vm->register_ioeventfd(
@@ -64,7 +64,7 @@ TEST_F(KvmVmTest, IoeventfdArgumentsAreValidated) {
   ASSERT_FALSE(bad_match);
   EXPECT_EQ(bad_match.error().kind(), hv::ErrorKind::InvalidArgument);
   auto wraps = vm->register_ioeventfd(
-      ev, {.space = hv::IoEventSpace::Mmio, .address = 0xfffffffffffffffcULL, .length = 8});
+      ev, {.space = hv::IoEventSpace::Mmio, .address = 0xfffffffffffffffcULL, .length = 8, .datamatch = std::nullopt});
   ASSERT_FALSE(wraps);
   EXPECT_EQ(wraps.error().kind(), hv::ErrorKind::OutOfRange);
 }

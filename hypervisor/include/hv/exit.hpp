@@ -16,6 +16,8 @@ enum class AccessDirection : std::uint8_t { Read, Write };
 // For a Write, `data` holds size*count bytes the guest wrote. For a Read, the VMM answers with
 // Vcpu::complete_read() before the next run(); a read left unanswered returns all-ones bytes to the
 // guest, as an unclaimed port does on real hardware.
+// A REP string instruction may arrive as several exits, each with count >= 1 and at most one page
+// of data; the backend resumes the remaining iterations on the next run().
 struct IoExit {
   std::uint16_t port = 0;
   std::uint8_t size = 0;  // 1, 2 or 4
@@ -25,7 +27,9 @@ struct IoExit {
 };
 
 // An access to guest-physical memory that no RAM region backs (or a write to a read-only region).
-// Same completion rule as IoExit.
+// Same completion rule as IoExit. One guest instruction may produce several MmioExits (a
+// read-modify-write, XCHG, MOVS between two device addresses): on backends that emulate the
+// instruction in userspace (MSHV), run() returns the next access without re-entering the guest.
 struct MmioExit {
   std::uint64_t address = 0;
   std::uint8_t size = 0;  // 1, 2, 4 or 8

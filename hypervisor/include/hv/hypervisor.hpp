@@ -24,7 +24,8 @@ enum class Capability : std::uint8_t {
   ReadOnlyMemory,    // map_memory with read_only: guest writes exit as MMIO
   DirtyLog,          // dirty page logging per mapped region
   Irqfd,             // eventfd -> guest interrupt
-  Ioeventfd,         // guest write -> eventfd, no userspace exit
+  Ioeventfd,         // MMIO guest write -> eventfd, no userspace exit
+  IoeventfdPio,      // the same for port I/O (MSHV has MMIO ioeventfds only)
   MsiSignal,         // Vm::signal_msi
   GsiRouting,        // Vm::set_gsi_routing (value: number of routes)
   InKernelIrqchip,   // VmOptions::in_kernel_irqchip (PIC/IOAPIC/LAPIC in the kernel)
@@ -35,7 +36,7 @@ enum class Capability : std::uint8_t {
 };
 inline constexpr Capability kAllCapabilities[] = {
     Capability::ReadOnlyMemory, Capability::DirtyLog,        Capability::Irqfd,
-    Capability::Ioeventfd,      Capability::MsiSignal,       Capability::GsiRouting,
+    Capability::Ioeventfd,      Capability::IoeventfdPio,    Capability::MsiSignal,       Capability::GsiRouting,
     Capability::InKernelIrqchip, Capability::InKernelPit,    Capability::Xsave,
     Capability::MaxVcpus,       Capability::MaxMemorySlots};
 std::string_view to_string(Capability capability) noexcept;
@@ -76,6 +77,9 @@ class Vcpu {
   [[nodiscard]] virtual std::uint32_t id() const noexcept = 0;
 
   // Runs the guest until it needs the VMM. The hot path: allocates nothing.
+  // Between an IO/MMIO exit and the next run() the instruction is not yet complete: whether RIP
+  // already points past it is backend-defined. Completion (read data, RIP advance) happens when
+  // run() is next called.
   virtual Result<Exit> run() = 0;
   // Answers the pending IO or MMIO read with exactly size*count bytes. InvalidArgument on a length
   // mismatch; NotFound when no read is pending.

@@ -30,7 +30,7 @@ struct Segment {
   bool l = false;         // 64-bit code segment
   bool g = false;         // limit granularity 4 KiB
   bool avl = false;
-  bool unusable = false;
+  bool unusable = false;  // VMX's "segment unusable"; backends without it derive it as !present
   bool operator==(const Segment&) const = default;
 };
 
@@ -64,6 +64,7 @@ struct FpuState {
 };
 
 // The XSAVE area in standard (non-compacted) format, as large as the host's enabled features need.
+// Backends whose hypervisor uses the compacted format convert (CPUID leaf 0xD gives the offsets).
 struct XsaveArea {
   std::vector<std::uint8_t> bytes;
   bool operator==(const XsaveArea&) const = default;
