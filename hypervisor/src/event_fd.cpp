@@ -5,7 +5,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <gsl/narrow>
+#include <algorithm>
+#include <cstdint>
 
 namespace hv {
 
@@ -32,9 +33,13 @@ Result<std::uint64_t> EventFd::consume() const {
 }
 
 Result<bool> EventFd::wait_for(std::chrono::milliseconds timeout) const {
+  if (timeout.count() < 0) return fail(ErrorKind::InvalidArgument, "EventFd::wait_for", "negative timeout");
+  // Signals may interrupt poll() any number of times: wait against a deadline, not a fresh timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::milliseconds(INT32_MAX));
   pollfd p{.fd = fd_.get(), .events = POLLIN, .revents = 0};
   for (;;) {
-    int r = ::poll(&p, 1, gsl::narrow<int>(timeout.count()));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
     if (r >= 0) return r > 0;
     if (errno != EINTR) return fail_errno("poll(eventfd)", errno);
   }

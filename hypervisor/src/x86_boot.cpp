@@ -11,6 +11,7 @@ constexpr std::uint64_t kCr0Pe = 1ULL << 0, kCr0Mp = 1ULL << 1, kCr0Et = 1ULL <<
 constexpr std::uint64_t kCr0Wp = 1ULL << 16, kCr0Pg = 1ULL << 31;
 constexpr std::uint64_t kCr4Pae = 1ULL << 5, kCr4Osfxsr = 1ULL << 9, kCr4Osxmmexcpt = 1ULL << 10;
 constexpr std::uint64_t kEferLme = 1ULL << 8, kEferLma = 1ULL << 10;
+constexpr std::uint64_t kIdentityMapped = 4ULL << 30;
 constexpr std::uint64_t kPtePresent = 1, kPteWritable = 2, kPteHuge = 1ULL << 7;
 
 // Flat descriptors: 64-bit code, 32-bit data, 32-bit code (base 0, limit 4 GiB).
@@ -33,6 +34,7 @@ Result<void> enter_real_mode(Vcpu& vcpu, std::uint16_t entry, std::uint16_t stac
   if (!sregs) return tl::unexpected(sregs.error());
   sregs->cs = real_mode_segment(0xb);
   sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = real_mode_segment(0x3);
+  sregs->idt = {.base = 0, .limit = 0x3ff};  // the real-mode interrupt vector table
   sregs->cr0 &= ~(kCr0Pe | kCr0Pg);
   sregs->efer &= ~(kEferLme | kEferLma);
   if (auto r = vcpu.set_special_registers(*sregs); !r) return r;
@@ -46,6 +48,10 @@ Result<void> enter_long_mode(const GuestMemory& memory, Vcpu& vcpu, std::uint64_
                              std::uint64_t stack) {
   constexpr const char* op = "x86::enter_long_mode";
   if (tables % kPageSize != 0) return fail(ErrorKind::InvalidArgument, op, "page tables must be page-aligned");
+  // The GDT base is a linear address: it must lie inside the identity-mapped first 4 GiB.
+  if (tables > kIdentityMapped - kLongModeTablesSize) {
+    return fail(ErrorKind::OutOfRange, op, "page tables must lie below 4 GiB");
+  }
   auto area = memory.slice(tables, kLongModeTablesSize);
   if (!area) return tl::unexpected(area.error());
   std::fill(area->begin(), area->end(), std::uint8_t{0});

@@ -31,4 +31,12 @@ TEST(EventFd, ConsumeOnZeroIsBusyAndWaitTimesOut) {
   EXPECT_FALSE(*waited);
 }
 
+TEST(EventFd, NegativeTimeoutIsRejected) {
+  auto e = hv::EventFd::create();
+  ASSERT_TRUE(e);
+  auto waited = e->wait_for(-1ms);
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().kind(), hv::ErrorKind::InvalidArgument);
+}
+
 }  // namespace

@@ -31,10 +31,16 @@ struct IrqRoutingHeader {  // struct kvm_irq_routing, followed by nr kvm_irq_rou
   __u32 nr;
   __u32 flags;
 };
+struct SignalMaskHeader {  // struct kvm_signal_mask, followed by len bytes of kernel sigset
+  __u32 len;
+};
 struct Xsave {           // struct kvm_xsave without the KVM_GET_XSAVE2 tail
   __u32 region[1024];
 };
 static_assert(sizeof(MsrsHeader) == 8 && sizeof(Cpuid2Header) == 8 && sizeof(IrqRoutingHeader) == 8);
+static_assert(sizeof(SignalMaskHeader) == 4);
+// The kernel's sigset_t for KVM_SET_SIGNAL_MASK is 64 bits on x86-64 (not glibc's 1024-bit sigset_t).
+inline constexpr __u32 kKernelSigsetSize = 8;
 static_assert(sizeof(Xsave) == 4096);
 
 static_assert(sizeof(kvm_regs) == 144);
@@ -102,6 +108,7 @@ HVKIT_KVM_IOCTL(kGetSregs, 0x8138AE83, _IOR(KVMIO, 0x83, kvm_sregs));
 HVKIT_KVM_IOCTL(kSetSregs, 0x4138AE84, _IOW(KVMIO, 0x84, kvm_sregs));
 HVKIT_KVM_IOCTL(kGetMsrs, 0xC008AE88, _IOWR(KVMIO, 0x88, MsrsHeader));
 HVKIT_KVM_IOCTL(kSetMsrs, 0x4008AE89, _IOW(KVMIO, 0x89, MsrsHeader));
+HVKIT_KVM_IOCTL(kSetSignalMask, 0x4004AE8B, _IOW(KVMIO, 0x8b, SignalMaskHeader));
 HVKIT_KVM_IOCTL(kGetFpu, 0x81A0AE8C, _IOR(KVMIO, 0x8c, kvm_fpu));
 HVKIT_KVM_IOCTL(kSetFpu, 0x41A0AE8D, _IOW(KVMIO, 0x8d, kvm_fpu));
 HVKIT_KVM_IOCTL(kGetLapic, 0x8400AE8E, _IOR(KVMIO, 0x8e, kvm_lapic_state));

@@ -1,7 +1,8 @@
 #pragma once
 // The legacy FXSAVE region at the start of an XSAVE area (Intel SDM vol. 1, 10.5.1 and 13.4), and the
-// XSAVE header. KVM_GET_FPU/KVM_SET_FPU neither carry MXCSR nor set XSTATE_BV, so a value written with
-// them can be dropped as "init state" on the next XRSTOR; hvkit reads and writes FPU state here instead.
+// XSAVE header. hvkit reads and writes FPU state here rather than with KVM_GET_FPU/KVM_SET_FPU: on the
+// hosts hvkit was developed on, KVM_GET_FPU reported MXCSR 0 while the XSAVE area held 0x1f80, and
+// KVM_SET_FPU left XSTATE_BV clear, so values could be taken as "init state" by the next XRSTOR.
 
 #include <array>
 #include <cstdint>

@@ -110,6 +110,10 @@ Result<std::unique_ptr<Hypervisor>> open(const std::string& device_path) {
   auto mmap_size = detail::kvm_ioctl(host->fd.get(), abi::kGetVcpuMmapSize, "KVM_GET_VCPU_MMAP_SIZE");
   if (!mmap_size) return tl::unexpected(mmap_size.error());
   host->vcpu_mmap_size = static_cast<std::size_t>(*mmap_size);
+  // kick() relies on kvm_run.immediate_exit (Linux 4.11+): without it a kick can be lost.
+  if (host->check_extension(KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+    return fail(ErrorKind::Unsupported, "open(kvm)", "KVM_CAP_IMMEDIATE_EXIT is absent (kernel older than 4.11)");
+  }
   return std::unique_ptr<Hypervisor>(std::make_unique<KvmHypervisor>(std::move(host)));
 }
 

@@ -1,6 +1,7 @@
 #include "kvm_kick_signal.hpp"
 
-#include <csignal>
+#include <cerrno>
+#include <mutex>
 #include <pthread.h>
 
 namespace hv::kvm::detail {
@@ -9,26 +10,36 @@ namespace {
 extern "C" void ignore_kick(int /*signal*/) {}
 }  // namespace
 
-int kick_signal() noexcept {
-  static const int signal_number = [] {
-    const int sig = SIGRTMIN;
-    struct sigaction action {};
-    action.sa_handler = ignore_kick;
-    sigemptyset(&action.sa_mask);
-    // SA_RESTART keeps a kick that lands outside KVM_RUN from failing the VMM's other system calls;
-    // KVM_RUN itself returns EINTR regardless.
-    action.sa_flags = SA_RESTART;
-    ::sigaction(sig, &action, nullptr);
-    return sig;
-  }();
-  return signal_number;
+Result<int> install_kick_signal() {
+  static std::mutex mutex;
+  static bool installed = false;
+  std::lock_guard lock(mutex);
+  const int sig = SIGRTMIN;
+  if (installed) return sig;
+  struct sigaction current {};
+  if (::sigaction(sig, nullptr, &current) != 0) return fail_errno("sigaction(SIGRTMIN)", errno);
+  const bool ours = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == ignore_kick;
+  if (!ours && !((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL)) {
+    return fail(ErrorKind::Busy, "install_kick_signal",
+                "SIGRTMIN already has a handler; hvkit needs it to kick vCPUs");
+  }
+  struct sigaction action {};
+  action.sa_handler = ignore_kick;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  if (::sigaction(sig, &action, nullptr) != 0) return fail_errno("sigaction(SIGRTMIN)", errno);
+  installed = true;
+  return sig;
 }
 
-void unblock_kick_signal_in_this_thread() noexcept {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, kick_signal());
-  ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+sigset_t block_kick_signal_in_this_thread() {
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, SIGRTMIN);
+  sigset_t previous;
+  ::pthread_sigmask(SIG_BLOCK, &kick, &previous);
+  sigdelset(&previous, SIGRTMIN);
+  return previous;
 }
 
 }  // namespace hv::kvm::detail

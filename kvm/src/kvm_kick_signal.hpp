@@ -1,12 +1,19 @@
 #pragma once
 // The signal Vcpu::kick() sends to a vCPU thread inside KVM_RUN. Its handler does nothing: the signal
-// exists only to make KVM_RUN return EINTR. hvkit owns this signal (SIGRTMIN); a VMM must not use it.
+// exists only to make KVM_RUN return EINTR. hvkit owns this signal (SIGRTMIN). vCPU threads keep it
+// blocked, and each vCPU's KVM signal mask unblocks it only while the thread is inside KVM_RUN, so a
+// kick never interrupts the VMM's own system calls.
+
+#include <csignal>
+
+#include "hv/error.hpp"
 
 namespace hv::kvm::detail {
 
-// Installs the empty handler once per process and returns the signal number.
-int kick_signal() noexcept;
-// Unblocks the kick signal in the calling thread, so a kick can interrupt KVM_RUN there.
-void unblock_kick_signal_in_this_thread() noexcept;
+// Installs the empty handler once per process; fails if the VMM already handles SIGRTMIN.
+Result<int> install_kick_signal();
+// Blocks the kick signal in the calling thread and returns the thread's mask as it should be inside
+// KVM_RUN: the previous mask without the kick signal.
+sigset_t block_kick_signal_in_this_thread();
 
 }  // namespace hv::kvm::detail

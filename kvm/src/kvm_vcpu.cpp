@@ -59,23 +59,35 @@ std::uint8_t& KvmRunMapping::immediate_exit() const noexcept {
 // --- run and kick ----------------------------------------------------------------------------------
 
 KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept
-    : fd_(std::move(fd)), run_(std::move(run)), config_(config) {
-  kick_signal();  // install the handler before any thread can kick
+    : fd_(std::move(fd)), run_(std::move(run)), config_(config) {}
+
+// The first run() on a thread blocks the kick signal there and tells KVM to unblock it only while
+// this vCPU is inside KVM_RUN. A kick that reaches the thread elsewhere stays pending and makes the
+// next KVM_RUN return EINTR at once, which run() tells apart from a real kick by kick_pending.
+Result<void> KvmVcpu::adopt_calling_thread(pid_t tid) {
+  const sigset_t inside_run = block_kick_signal_in_this_thread();
+  VarStruct<abi::SignalMaskHeader, std::uint8_t> mask(abi::kKernelSigsetSize);
+  mask.header()->len = abi::kKernelSigsetSize;
+  // glibc's sigset_t begins with the kernel's 64-bit set of signals 1..64.
+  static_assert(sizeof(sigset_t) >= abi::kKernelSigsetSize);
+  std::memcpy(mask.entries().data(), &inside_run, abi::kKernelSigsetSize);
+  auto r = kvm_ioctl(fd_.get(), abi::kSetSignalMask, "KVM_SET_SIGNAL_MASK", mask.data());
+  if (!r) return tl::unexpected(r.error());
+  masked_tid_ = tid;
+  return {};
 }
 
-// Kick protocol (no kick is lost, one kick gives one InterruptedExit):
+// Kick protocol (no kick is lost; kicks before a run() coalesce into one InterruptedExit):
 //   kick():  kick_pending = true; immediate_exit = 1; signal running_tid if set.
 //   run():   publish running_tid, then KVM_RUN; on EINTR, clear immediate_exit, then consume
 //            kick_pending. Both sides order their store before their load (seq_cst), so either kick()
 //            sees the tid and signals, or KVM_RUN sees immediate_exit and returns at once.
 Result<Exit> KvmVcpu::run() {
   pending_read_ = {};
-  thread_local bool kick_signal_unblocked = false;
-  if (!kick_signal_unblocked) {
-    unblock_kick_signal_in_this_thread();
-    kick_signal_unblocked = true;
-  }
   thread_local const pid_t this_tid = ::gettid();
+  if (masked_tid_ != this_tid) {
+    if (auto r = adopt_calling_thread(this_tid); !r) return tl::unexpected(r.error());
+  }
   running_tid_.store(this_tid, std::memory_order_seq_cst);
   auto leave = gsl::finally([this] { running_tid_.store(0, std::memory_order_relaxed); });
   std::atomic_ref<std::uint8_t> immediate_exit(run_.immediate_exit());
@@ -101,7 +113,7 @@ void KvmVcpu::kick() noexcept {
   kick_pending_.store(true, std::memory_order_release);
   std::atomic_ref<std::uint8_t>(run_.immediate_exit()).store(1, std::memory_order_seq_cst);
   const pid_t tid = running_tid_.load(std::memory_order_seq_cst);
-  if (tid != 0) ::tgkill(::getpid(), tid, kick_signal());
+  if (tid != 0) ::tgkill(::getpid(), tid, SIGRTMIN);
 }
 
 Result<void> KvmVcpu::complete_read(std::span<const std::uint8_t> data) {

@@ -37,6 +37,7 @@ struct KvmVcpuConfig {
 class KvmVcpu final : public Vcpu {
  public:
   KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept;
+  // The kick signal must be installed (install_kick_signal) before a KvmVcpu exists.
 
   [[nodiscard]] std::uint32_t id() const noexcept override { return config_.id; }
   Result<Exit> run() override;
@@ -62,12 +63,15 @@ class KvmVcpu final : public Vcpu {
   UniqueFd fd_;
   KvmRunMapping run_;
   KvmVcpuConfig config_;
+  Result<void> adopt_calling_thread(pid_t tid);
   PendingRead pending_read_;
   std::atomic<bool> kick_pending_{false};
   // Kernel thread id of the thread inside run(), 0 outside it. A tid (unlike a pthread_t) stays safe to
   // signal after its thread exits: tgkill then fails with ESRCH or, after tid reuse, reaches another
   // thread whose kick handler does nothing.
   std::atomic<pid_t> running_tid_{0};
+  // The thread whose signal mask KVM_SET_SIGNAL_MASK was last given; run() redoes it on a new thread.
+  pid_t masked_tid_ = 0;
 };
 
 }  // namespace hv::kvm::detail

@@ -7,6 +7,7 @@
 
 #include "kvm_abi.hpp"
 #include "kvm_ioctl.hpp"
+#include "kvm_kick_signal.hpp"
 #include "kvm_var_struct.hpp"
 #include "kvm_vcpu.hpp"
 
@@ -165,6 +166,7 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
     return fail(ErrorKind::OutOfRange, op, "vcpu id " + std::to_string(id) + " is not below " + std::to_string(max_vcpu_id_));
   }
   if (vcpu_ids_.contains(id)) return fail(ErrorKind::AlreadyExists, op, "vcpu " + std::to_string(id) + " exists");
+  if (auto sig = install_kick_signal(); !sig) return tl::unexpected(sig.error());
   if (default_cpuid_.empty()) {
     auto cpuid = host_->supported_cpuid();
     if (!cpuid) return tl::unexpected(cpuid.error());
@@ -173,6 +175,8 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
   auto fd = kvm_ioctl(fd_.get(), abi::kCreateVcpu, "KVM_CREATE_VCPU", static_cast<unsigned long>(id));
   if (!fd) return tl::unexpected(fd.error());
   UniqueFd vcpu_fd(*fd);
+  // KVM cannot destroy a vCPU: the id is taken from here on even if the setup below fails.
+  vcpu_ids_.insert(id);
   auto run = KvmRunMapping::map(vcpu_fd.get(), host_->vcpu_mmap_size);
   if (!run) return tl::unexpected(run.error());
   const int xsave2 = host_->check_extension(KVM_CAP_XSAVE2);
@@ -186,7 +190,6 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
   auto cpuid = default_cpuid_;
   set_apic_id(cpuid, id);
   if (auto r = vcpu->set_cpuid(cpuid); !r) return tl::unexpected(r.error());
-  vcpu_ids_.insert(id);
   return std::unique_ptr<Vcpu>(std::move(vcpu));
 }
 
@@ -199,18 +202,29 @@ Result<void> KvmVm::require_irqchip(const char* operation) const {
   return {};
 }
 
+namespace {
+Result<__u32> event_fd_number(const EventFd& event, const char* operation) {
+  if (event.fd() < 0) return fail(ErrorKind::InvalidArgument, operation, "the EventFd holds no descriptor (moved from?)");
+  return static_cast<__u32>(event.fd());
+}
+}  // namespace
+
 Result<void> KvmVm::register_irqfd(const EventFd& event, std::uint32_t gsi) {
   if (auto r = require_irqchip("Vm::register_irqfd"); !r) return r;
+  auto fd = event_fd_number(event, "Vm::register_irqfd");
+  if (!fd) return tl::unexpected(fd.error());
   kvm_irqfd irqfd{};
-  irqfd.fd = gsl::narrow<__u32>(event.fd());
+  irqfd.fd = *fd;
   irqfd.gsi = gsi;
   return ok_or(kvm_ioctl(fd_.get(), abi::kIrqfd, "KVM_IRQFD", &irqfd));
 }
 
 Result<void> KvmVm::unregister_irqfd(const EventFd& event, std::uint32_t gsi) {
   if (auto r = require_irqchip("Vm::unregister_irqfd"); !r) return r;
+  auto fd = event_fd_number(event, "Vm::unregister_irqfd");
+  if (!fd) return tl::unexpected(fd.error());
   kvm_irqfd irqfd{};
-  irqfd.fd = gsl::narrow<__u32>(event.fd());
+  irqfd.fd = *fd;
   irqfd.gsi = gsi;
   irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
   return ok_or(kvm_ioctl(fd_.get(), abi::kIrqfd, "KVM_IRQFD(deassign)", &irqfd));
@@ -230,10 +244,12 @@ Result<void> KvmVm::ioeventfd(const EventFd& event, const IoEventAddress& where,
   if (where.datamatch && len < 8 && (*where.datamatch >> (len * 8)) != 0) {
     return fail(ErrorKind::InvalidArgument, op, "datamatch " + hex(*where.datamatch) + " does not fit in " + std::to_string(len) + " bytes");
   }
+  auto fd = event_fd_number(event, op);
+  if (!fd) return tl::unexpected(fd.error());
   kvm_ioeventfd k{};
   k.addr = where.address;
   k.len = len;
-  k.fd = event.fd();
+  k.fd = static_cast<__s32>(*fd);
   k.datamatch = where.datamatch.value_or(0);
   k.flags = (where.datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0U) |
             (where.space == IoEventSpace::Pio ? KVM_IOEVENTFD_FLAG_PIO : 0U) |

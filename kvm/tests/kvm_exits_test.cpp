@@ -128,6 +128,12 @@ TEST_F(KvmVmTest, LongModeEntryRejectsBadTableAddresses) {
   auto outside = hv::x86::enter_long_mode(memory, *vcpu, 0x6000, hvtest::kCodeAddress, 0x7000);  // runs past RAM
   ASSERT_FALSE(outside);
   EXPECT_EQ(outside.error().kind(), hv::ErrorKind::OutOfRange);
+  auto high = hv::GuestRegion::create(5ULL << 30, hv::x86::kLongModeTablesSize);  // RAM, but not identity-mapped
+  ASSERT_TRUE(high);
+  ASSERT_TRUE(memory.add_region(*high));
+  auto above_4g = hv::x86::enter_long_mode(memory, *vcpu, 5ULL << 30, hvtest::kCodeAddress, 0x7000);
+  ASSERT_FALSE(above_4g);
+  EXPECT_EQ(above_4g.error().kind(), hv::ErrorKind::OutOfRange);
 }
 
 TEST_F(KvmVmTest, CompleteReadChecksThatAReadIsPendingAndItsSize) {

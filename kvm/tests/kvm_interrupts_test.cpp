@@ -69,6 +69,14 @@ TEST_F(KvmVmTest, IoeventfdArgumentsAreValidated) {
   EXPECT_EQ(wraps.error().kind(), hv::ErrorKind::OutOfRange);
 }
 
+TEST_F(KvmVmTest, MovedFromEventFdIsAnError) {
+  auto ev = make_eventfd();
+  auto moved = std::move(ev);
+  auto r = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 4, .datamatch = std::nullopt});  // NOLINT(bugprone-use-after-move): the point of the test
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument);
+}
+
 TEST_F(KvmVmTest, InterruptCallsNeedAnIrqchip) {
   auto ev = make_eventfd();
   for (auto r : {vm->register_irqfd(ev, 5), vm->signal_msi({.address = 0xfee00000, .data = 0x30}),

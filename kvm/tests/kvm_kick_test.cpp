@@ -1,5 +1,9 @@
 // kick() from another thread must end a run() of a guest spinning forever.
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <ctime>
+#include <tuple>
 #include <future>
 #include <thread>
 
@@ -37,6 +41,47 @@ TEST_F(KvmVmTest, KickBeforeRunIsNotLostAndIsConsumedOnce) {
   auto second = vcpu->run();
   ASSERT_TRUE(second);
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*second)) << hv::exit_name(*second);
+}
+
+TEST_F(KvmVmTest, KickOutsideRunDoesNotInterruptTheThreadsOwnSyscalls) {
+  load({0xF4, 0xEB, 0xFE});  // hlt; jmp $
+  std::promise<void> sleeping;
+  auto worker = std::async(std::launch::async, [&] {
+    auto first = vcpu->run();  // adopts this thread: the kick signal is blocked outside KVM_RUN
+    EXPECT_TRUE(first && std::holds_alternative<hv::HaltExit>(*first));
+    sleeping.set_value();
+    timespec nap{.tv_sec = 0, .tv_nsec = 300'000'000};
+    const int slept = ::nanosleep(&nap, nullptr);
+    const int err = errno;
+    auto second = vcpu->run();  // the kick that arrived during the nap is still pending
+    return std::make_tuple(slept, err, std::move(second));
+  });
+  sleeping.get_future().wait();
+  std::this_thread::sleep_for(50ms);
+  vcpu->kick();
+  ASSERT_EQ(worker.wait_for(kKickDeadline), std::future_status::ready);
+  auto [slept, err, second] = worker.get();
+  EXPECT_EQ(slept, 0) << "nanosleep was interrupted (errno " << err << ")";
+  ASSERT_TRUE(second) << second.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::InterruptedExit>(*second)) << hv::exit_name(*second);
+}
+
+extern "C" void foreign_handler(int) {}
+
+TEST(KvmKickSignal, RefusesToReplaceAForeignSigrtminHandler) {
+  if (!hv::kvm::probe().available) GTEST_SKIP() << "KVM unavailable: " << hv::kvm::probe().reason;
+  // The kick handler is installed once per process, so check in a fresh child process.
+  EXPECT_EXIT(
+      {
+        struct sigaction action {};
+        action.sa_handler = foreign_handler;
+        ::sigaction(SIGRTMIN, &action, nullptr);
+        auto h = hv::kvm::open();
+        auto vm = (*h)->create_vm();
+        auto vcpu = (*vm)->create_vcpu(0);
+        std::exit(!vcpu && vcpu.error().kind() == hv::ErrorKind::Busy ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

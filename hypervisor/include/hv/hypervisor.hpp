@@ -84,8 +84,8 @@ class Vcpu {
   // Answers the pending IO or MMIO read with exactly size*count bytes. InvalidArgument on a length
   // mismatch; NotFound when no read is pending.
   virtual Result<void> complete_read(std::span<const std::uint8_t> data) = 0;
-  // Makes a run() in progress (or the next one) return InterruptedExit promptly. Any thread; one
-  // kick produces one InterruptedExit.
+  // Makes a run() in progress (or the next one) return InterruptedExit promptly. Any thread. Kicks
+  // that arrive before run() sees them coalesce into one InterruptedExit.
   virtual void kick() noexcept = 0;
 
   virtual Result<GeneralRegisters> get_registers() const = 0;
