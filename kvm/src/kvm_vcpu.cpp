@@ -240,6 +240,23 @@ Result<void> KvmVcpu::set_msrs(std::span<const MsrEntry> entries) {
     return fail(ErrorKind::InvalidArgument, "KVM_SET_MSRS",
                 "MSR " + hex(entries[*done].index) + " rejected value " + hex(entries[*done].value));
   }
+  return verify_tsc_write(entries);
+}
+
+// Some hosts (seen on KVM running on PVM) accept a TSC write and ignore it. A VMM restoring a guest
+// must not be told that worked: read the TSC back and report the host's limitation instead.
+Result<void> KvmVcpu::verify_tsc_write(std::span<const MsrEntry> entries) const {
+  constexpr std::uint64_t kTolerance = std::uint64_t{1} << 32;  // > 1 s of ticks at any real TSC rate
+  for (const auto& e : entries) {
+    if (e.index != msr::kTsc) continue;
+    MsrEntry now[] = {{msr::kTsc, 0}};
+    if (auto r = get_msrs(now); !r) return r;
+    if (now[0].value < e.value || now[0].value - e.value > kTolerance) {
+      return fail(ErrorKind::Unsupported, "KVM_SET_MSRS(IA32_TSC)",
+                  "this host accepted TSC " + hex(e.value) + " but the TSC reads " + hex(now[0].value) +
+                      ": it does not apply TSC writes");
+    }
+  }
   return {};
 }
 

@@ -64,6 +64,7 @@ class KvmVcpu final : public Vcpu {
   KvmRunMapping run_;
   KvmVcpuConfig config_;
   Result<void> adopt_calling_thread(pid_t tid);
+  Result<void> verify_tsc_write(std::span<const MsrEntry> entries) const;
   PendingRead pending_read_;
   std::atomic<bool> kick_pending_{false};
   // Kernel thread id of the thread inside run(), 0 outside it. A tid (unlike a pthread_t) stays safe to

@@ -44,15 +44,28 @@ TEST_F(KvmVmTest, SpecialRegistersRoundTrip) {
 
 TEST_F(KvmVmTest, MsrsRoundTrip) {
   const hv::MsrEntry set[] = {{hv::msr::kSysenterCs, 0x10}, {hv::msr::kSysenterEsp, 0xffff8000},
-                              {hv::msr::kSysenterEip, 0xffffffff81000000ULL}, {hv::msr::kTsc, 1'000'000'000}};
+                              {hv::msr::kSysenterEip, 0xffffffff81000000ULL}};
   ASSERT_TRUE(vcpu->set_msrs(set));
-  hv::MsrEntry get[] = {{hv::msr::kSysenterCs, 0}, {hv::msr::kSysenterEsp, 0}, {hv::msr::kSysenterEip, 0},
-                        {hv::msr::kTsc, 0}};
+  hv::MsrEntry get[] = {{hv::msr::kSysenterCs, 0}, {hv::msr::kSysenterEsp, 0}, {hv::msr::kSysenterEip, 0}};
   ASSERT_TRUE(vcpu->get_msrs(get));
   EXPECT_EQ(get[0].value, 0x10U);
   EXPECT_EQ(get[1].value, 0xffff8000U);
   EXPECT_EQ(get[2].value, 0xffffffff81000000ULL);
-  EXPECT_GE(get[3].value, 1'000'000'000U) << "the TSC counts up from the value set";
+}
+
+TEST_F(KvmVmTest, TscWriteTakesEffectOrIsReportedUnsupported) {
+  constexpr std::uint64_t kValue = std::uint64_t{1} << 40;
+  const hv::MsrEntry tsc[] = {{hv::msr::kTsc, kValue}};
+  auto r = vcpu->set_msrs(tsc);
+  hv::MsrEntry now[] = {{hv::msr::kTsc, 0}};
+  ASSERT_TRUE(vcpu->get_msrs(now));
+  if (r) {
+    EXPECT_GE(now[0].value, kValue) << "set_msrs reported success for a TSC write that did not apply";
+    EXPECT_LT(now[0].value - kValue, std::uint64_t{1} << 32);
+  } else {
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::Unsupported) << r.error().to_string();
+    EXPECT_NE(r.error().message().find("does not apply TSC writes"), std::string::npos);
+  }
 }
 
 TEST_F(KvmVmTest, UnknownOrTooManyMsrsAreErrors) {

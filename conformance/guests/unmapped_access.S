@@ -1,0 +1,9 @@
+# unmapped_access — see docs/conformance.md
+  .include "guest.inc"
+  .code64
+  .globl _start
+_start:
+  mov $0x7ff00000, %esi
+  mov (%rsi), %eax
+  out %eax, $REPORT_PORT
+  hlt

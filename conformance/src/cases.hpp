@@ -1,0 +1,31 @@
+#pragma once
+// Every conformance case; case_registry.cpp lists them with their descriptions.
+
+#include "hv/conformance/suite.hpp"
+
+namespace hv::conformance::cases {
+
+#define HVCONF_CASES(X)                                                              \
+  X(real_mode_entry) X(long_mode_entry) X(halt) X(triple_fault_is_shutdown)          \
+  X(pio_out_byte) X(pio_out_word) X(pio_out_dword) X(pio_in_byte) X(pio_in_word)     \
+  X(pio_in_dword) X(pio_in_unanswered_reads_all_ones) X(string_outsb_rep)            \
+  X(string_insw_rep)                                                                 \
+  X(mmio_write_byte) X(mmio_write_word_imm) X(mmio_write_dword_sib)                  \
+  X(mmio_write_qword_rex) X(mmio_write_moffs) X(mmio_read_byte)                      \
+  X(mmio_read_word_movzx) X(mmio_read_dword_movsxd) X(mmio_read_qword)               \
+  X(mmio_read_moffs) X(unmapped_access_exits)                                        \
+  X(readonly_region) X(map_unmap_remap) X(guest_writes_visible_to_host)              \
+  X(host_writes_visible_to_guest) X(dirty_log_exact_pages)                           \
+  X(reg_gprs_roundtrip) X(reg_rip_rflags) X(reg_segments) X(reg_control_registers)   \
+  X(reg_efer) X(reg_gdt_idt) X(reg_msr_tsc) X(reg_msr_sysenter) X(reg_fpu_state)     \
+  X(cpuid_values_reach_guest)                                                        \
+  X(two_vcpus_concurrent_io) X(four_vcpus_concurrent_io) X(kick_stops_spinning_guest) \
+  X(ioeventfd_mmio_datamatch) X(ioeventfd_pio) X(irqfd_interrupt_reaches_handler)   \
+  X(msi_interrupt_reaches_handler)                                                   \
+  X(error_overlapping_region) X(error_vcpu_id) X(error_bad_sizes)
+
+#define HVCONF_DECLARE(name) CaseResult name(Hypervisor& hypervisor);
+HVCONF_CASES(HVCONF_DECLARE)
+#undef HVCONF_DECLARE
+
+}  // namespace hv::conformance::cases
