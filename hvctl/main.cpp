@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hv/builtin_backends.hpp"
+#include "conformance_command.hpp"
 #include "info_command.hpp"
 
 namespace {
@@ -15,6 +16,8 @@ void usage(std::FILE* out) {
                "\n"
                "commands:\n"
                "  info [--json]    list hypervisor backends, their availability and capabilities\n"
+               "  conformance [--backend NAME|all] [--filter GLOB] [--json]\n"
+               "                   run the conformance suite on this host (exit 1 if any case fails)\n"
                "  help             this text\n");
 }
 
@@ -30,6 +33,7 @@ int main(int argc, char** argv) {
   const auto command = args.front();
   const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   if (command == "info") return hvctl::info_command(rest);
+  if (command == "conformance") return hvctl::conformance_command(rest);
   if (command == "help" || command == "--help" || command == "-h") {
     usage(stdout);
     return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# hvkit's main job on this host: install dependencies, build, report the hypervisor backends this
-# host offers, then run the example guest through hvkit.
+# hvkit's main job on this host: install dependencies, build, run the conformance report on every
+# backend this host offers, then run the demo guest through hvkit.
+# Exit status: non-zero when a conformance case fails or the demo guest does not do what it should.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +12,8 @@ cmake --build --preset dev > /dev/null
 echo "== hvctl info"
 ./build/dev/hvctl/hvctl info
 echo
-echo "== example guest (examples/consumer)"
+echo "== hvctl conformance"
+./build/dev/hvctl/hvctl conformance
+echo
+echo "== demo guest (examples/consumer)"
 ./build/dev/examples/hello_guest
