@@ -14,7 +14,7 @@ class FaultyVcpu final : public hv::Vcpu {
   hv::Result<hv::Exit> run() override {
     auto exit = real_->run();
     if (exit && fault_ == Fault::MisreportMmioSize) {
-      if (auto* mmio = std::get_if<hv::MmioExit>(&*exit)) mmio->size = mmio->size == 1 ? 2 : mmio->size / 2;
+      if (auto* mmio = std::get_if<hv::MmioExit>(&*exit)) mmio->size = static_cast<std::uint8_t>(mmio->size == 1 ? 2 : mmio->size / 2);
     }
     return exit;
   }

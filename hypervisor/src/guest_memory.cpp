@@ -110,36 +110,37 @@ Result<std::size_t> GuestMemory::locate(const char* operation, std::uint64_t gpa
   return first_index;
 }
 
-// The guest may write these bytes concurrently from a vCPU; the copy gives a snapshot and callers
-// validate what they read before acting on it.
-Result<void> GuestMemory::read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const {
-  auto index = locate("GuestMemory::read", gpa, out.size(), cross);
+// Calls copy(host_chunk, offset_in_access) for each region-sized piece of [gpa, gpa + len), after
+// locate() has checked that all of it is backed.
+template <class Copy>
+Result<void> GuestMemory::for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross,
+                                         Copy copy) const {
+  auto index = locate(operation, gpa, len, cross);
   if (!index) return tl::unexpected(index.error());
-  for (std::size_t i = *index; !out.empty(); ++i) {
+  std::size_t done = 0;
+  for (std::size_t i = *index; done < len; ++i) {
     Expects(i < regions_.size());
     const auto& region = *regions_[i];
-    const std::uint64_t offset = gpa - region.guest_base();
-    const std::size_t n = std::min<std::uint64_t>(out.size(), region.size() - offset);
-    std::memcpy(out.data(), region.host().data() + offset, n);
-    out = out.subspan(n);
-    gpa += n;
+    const std::uint64_t offset = gpa + done - region.guest_base();
+    const std::size_t n = std::min<std::uint64_t>(len - done, region.size() - offset);
+    copy(region.host().subspan(offset, n), done);
+    done += n;
   }
   return {};
 }
 
+// The guest may write these bytes concurrently from a vCPU; the copy gives a snapshot and callers
+// validate what they read before acting on it.
+Result<void> GuestMemory::read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const {
+  return for_each_chunk("GuestMemory::read", gpa, out.size(), cross, [&](std::span<std::uint8_t> host, std::size_t at) {
+    std::memcpy(out.data() + at, host.data(), host.size());
+  });
+}
+
 Result<void> GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross) const {
-  auto index = locate("GuestMemory::write", gpa, in.size(), cross);
-  if (!index) return tl::unexpected(index.error());
-  for (std::size_t i = *index; !in.empty(); ++i) {
-    Expects(i < regions_.size());
-    const auto& region = *regions_[i];
-    const std::uint64_t offset = gpa - region.guest_base();
-    const std::size_t n = std::min<std::uint64_t>(in.size(), region.size() - offset);
-    std::memcpy(region.host().data() + offset, in.data(), n);
-    in = in.subspan(n);
-    gpa += n;
-  }
-  return {};
+  return for_each_chunk("GuestMemory::write", gpa, in.size(), cross, [&](std::span<std::uint8_t> host, std::size_t at) {
+    std::memcpy(host.data(), in.data() + at, host.size());
+  });
 }
 
 Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t gpa, std::uint64_t len) const {

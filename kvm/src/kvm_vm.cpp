@@ -209,26 +209,20 @@ Result<__u32> event_fd_number(const EventFd& event, const char* operation) {
 }
 }  // namespace
 
-Result<void> KvmVm::register_irqfd(const EventFd& event, std::uint32_t gsi) {
-  if (auto r = require_irqchip("Vm::register_irqfd"); !r) return r;
-  auto fd = event_fd_number(event, "Vm::register_irqfd");
+Result<void> KvmVm::irqfd(const EventFd& event, std::uint32_t gsi, bool deassign) {
+  const char* op = deassign ? "Vm::unregister_irqfd" : "Vm::register_irqfd";
+  if (auto r = require_irqchip(op); !r) return r;
+  auto fd = event_fd_number(event, op);
   if (!fd) return tl::unexpected(fd.error());
   kvm_irqfd irqfd{};
   irqfd.fd = *fd;
   irqfd.gsi = gsi;
-  return ok_or(kvm_ioctl(fd_.get(), abi::kIrqfd, "KVM_IRQFD", &irqfd));
+  irqfd.flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0U;
+  return ok_or(kvm_ioctl(fd_.get(), abi::kIrqfd, deassign ? "KVM_IRQFD(deassign)" : "KVM_IRQFD", &irqfd));
 }
 
-Result<void> KvmVm::unregister_irqfd(const EventFd& event, std::uint32_t gsi) {
-  if (auto r = require_irqchip("Vm::unregister_irqfd"); !r) return r;
-  auto fd = event_fd_number(event, "Vm::unregister_irqfd");
-  if (!fd) return tl::unexpected(fd.error());
-  kvm_irqfd irqfd{};
-  irqfd.fd = *fd;
-  irqfd.gsi = gsi;
-  irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
-  return ok_or(kvm_ioctl(fd_.get(), abi::kIrqfd, "KVM_IRQFD(deassign)", &irqfd));
-}
+Result<void> KvmVm::register_irqfd(const EventFd& event, std::uint32_t gsi) { return irqfd(event, gsi, false); }
+Result<void> KvmVm::unregister_irqfd(const EventFd& event, std::uint32_t gsi) { return irqfd(event, gsi, true); }
 
 Result<void> KvmVm::ioeventfd(const EventFd& event, const IoEventAddress& where, bool deassign) {
   constexpr const char* op = "Vm::ioeventfd";

@@ -40,6 +40,7 @@ class KvmVm final : public Vm {
   Result<void> set_dirty_logging(MemorySlot slot, bool on);
   Result<void> require_irqchip(const char* operation) const;
   Result<void> ioeventfd(const EventFd& event, const IoEventAddress& where, bool deassign);
+  Result<void> irqfd(const EventFd& event, std::uint32_t gsi, bool deassign);
 
   std::shared_ptr<const KvmHost> host_;
   UniqueFd fd_;

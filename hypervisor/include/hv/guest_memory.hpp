@@ -103,6 +103,8 @@ class GuestMemory {
  private:
   // Checks that [gpa, gpa + len) is fully backed; returns the index of the first region.
   Result<std::size_t> locate(const char* operation, std::uint64_t gpa, std::uint64_t len, CrossRegion cross) const;
+  template <class Copy>
+  Result<void> for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross, Copy copy) const;
   std::vector<std::shared_ptr<GuestRegion>> regions_;  // sorted by guest_base
 };
 
