@@ -1,0 +1,68 @@
+#pragma once
+// Where a device's output goes (the UART's transmitter), with limits so a guest cannot fill the
+// host's disk or flood a log.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+
+namespace hv::dev {
+
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void write(std::span<const std::uint8_t> bytes) = 0;
+};
+
+// Writes to a file descriptor (stdout, a log file); a failed write drops the bytes.
+class FdSink final : public ByteSink {
+ public:
+  explicit FdSink(int fd) noexcept : fd_(fd) {}
+  void write(std::span<const std::uint8_t> bytes) override;
+
+ private:
+  int fd_;
+};
+
+// Keeps everything in memory, up to a bound: for tests and small captures.
+class BufferSink final : public ByteSink {
+ public:
+  explicit BufferSink(std::size_t capacity = 1 << 20) : capacity_(capacity) {}
+  void write(std::span<const std::uint8_t> bytes) override;
+  std::string contents() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::size_t capacity_;
+  std::string data_;
+};
+
+struct OutputLimits {
+  std::uint64_t max_total_bytes = 0;     // 0: unlimited
+  std::uint64_t max_bytes_per_second = 0;  // 0: unlimited; bursts up to one second's worth
+};
+
+// Forwards to `inner` within the limits and drops (and counts) the rest. The guest never blocks.
+class LimitedSink final : public ByteSink {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  LimitedSink(ByteSink& inner, OutputLimits limits, Clock clock = std::chrono::steady_clock::now);
+  void write(std::span<const std::uint8_t> bytes) override;
+  std::uint64_t forwarded() const;
+  std::uint64_t dropped() const;
+
+ private:
+  ByteSink& inner_;
+  OutputLimits limits_;
+  Clock clock_;
+  mutable std::mutex mutex_;
+  std::uint64_t forwarded_ = 0;
+  std::uint64_t dropped_ = 0;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace hv::dev

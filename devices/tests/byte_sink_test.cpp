@@ -1,0 +1,38 @@
+#include <gtest/gtest.h>
+
+#include "hv/dev/byte_sink.hpp"
+
+namespace {
+
+TEST(LimitedSink, TotalLimitDropsTheRest) {
+  hv::dev::BufferSink inner;
+  hv::dev::LimitedSink sink(inner, {.max_total_bytes = 10, .max_bytes_per_second = 0});
+  const std::string chunk = "0123456";
+  for (int i = 0; i < 1000; ++i) sink.write(std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+  EXPECT_EQ(inner.contents(), "0123456012");
+  EXPECT_EQ(sink.forwarded(), 10U);
+  EXPECT_EQ(sink.dropped(), 7000U - 10U);
+}
+
+TEST(LimitedSink, RateLimitAllowsOneSecondBurstThenTheRate) {
+  hv::dev::BufferSink inner;
+  auto now = std::chrono::steady_clock::time_point{};
+  hv::dev::LimitedSink sink(inner, {.max_total_bytes = 0, .max_bytes_per_second = 100}, [&] { return now; });
+  const std::vector<std::uint8_t> big(1000, 'x');
+  sink.write(big);
+  EXPECT_EQ(sink.forwarded(), 100U) << "burst of one second's worth";
+  sink.write(big);
+  EXPECT_EQ(sink.forwarded(), 100U) << "no time passed";
+  now += std::chrono::milliseconds(500);
+  sink.write(big);
+  EXPECT_EQ(sink.forwarded(), 150U);
+}
+
+TEST(BufferSink, IsBounded) {
+  hv::dev::BufferSink sink(8);
+  const std::vector<std::uint8_t> big(100, 'y');
+  sink.write(big);
+  EXPECT_EQ(sink.contents().size(), 8U);
+}
+
+}  // namespace

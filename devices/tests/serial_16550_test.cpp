@@ -1,0 +1,108 @@
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "hv/dev/serial_16550.hpp"
+#include "recording_line.hpp"
+
+namespace {
+
+class Uart : public ::testing::Test {
+ protected:
+  std::uint8_t in(std::uint64_t reg) {
+    std::uint8_t b = 0;
+    uart.read(reg, std::span(&b, 1));
+    return b;
+  }
+  void out(std::uint64_t reg, std::uint8_t v) { uart.write(reg, std::span<const std::uint8_t>(&v, 1)); }
+
+  hv::dev::BufferSink sink;
+  hvtest::RecordingLine irq;
+  hv::dev::Serial16550 uart{sink, irq};
+};
+
+TEST_F(Uart, TransmitsToTheSinkAndAlwaysReportsTransmitterEmpty) {
+  for (char c : std::string("hello")) out(0, static_cast<std::uint8_t>(c));
+  EXPECT_EQ(sink.contents(), "hello");
+  EXPECT_EQ(in(5) & 0x60, 0x60) << "THRE and TEMT";
+}
+
+// The sequence the Linux 8250 driver's autoconfig() runs to recognise a 16550A.
+TEST_F(Uart, PassesTheLinux8250Probe) {
+  out(7, 0xa5);
+  EXPECT_EQ(in(7), 0xa5) << "scratch register";
+  out(3, 0x80);  // DLAB
+  out(0, 0x01);
+  out(1, 0x00);
+  EXPECT_EQ(in(0), 0x01) << "divisor latch low";
+  out(3, 0x03);  // 8N1, DLAB off
+  out(4, 0x1a);  // loopback | OUT2 | RTS
+  EXPECT_EQ(in(6) & 0xf0, 0x90) << "loopback maps RTS->CTS and OUT2->DCD";
+  out(4, 0x1f);
+  EXPECT_EQ(in(6) & 0xf0, 0xf0);
+  out(4, 0x00);
+  out(2, 0x01);  // enable FIFOs
+  EXPECT_EQ(in(2) & 0xc0, 0xc0) << "IIR bits 7:6 identify a 16550A with working FIFOs";
+  out(2, 0x00);
+  EXPECT_EQ(in(2) & 0xc0, 0x00);
+}
+
+TEST_F(Uart, LoopbackDeliversToTheReceiverNotTheSink) {
+  out(4, 0x10);
+  out(0, 'x');
+  EXPECT_EQ(sink.contents(), "");
+  EXPECT_EQ(in(5) & 0x01, 0x01) << "data ready";
+  EXPECT_EQ(in(0), 'x');
+  EXPECT_EQ(in(5) & 0x01, 0x00);
+  const std::uint8_t host[] = {'h'};
+  EXPECT_EQ(uart.enqueue_input(host), 0U) << "the line is disconnected in loopback";
+}
+
+TEST_F(Uart, InterruptPrioritiesAndAcknowledgement) {
+  out(1, 0x02);  // THR-empty interrupt: pending at once, THR is empty
+  EXPECT_TRUE(irq.level);
+  EXPECT_EQ(in(2) & 0x0f, 0x02);
+  EXPECT_FALSE(irq.level) << "reading IIR acknowledges THR empty";
+  EXPECT_EQ(in(2) & 0x0f, 0x01);
+  out(1, 0x07);  // + received data + line status
+  const std::uint8_t host[] = {'a'};
+  ASSERT_EQ(uart.enqueue_input(host), 1U);
+  EXPECT_EQ(in(2) & 0x0f, 0x04) << "received data outranks THR empty";
+  EXPECT_EQ(in(0), 'a');
+  // Loopback overrun: fill the FIFO, one more byte is lost and flagged.
+  out(4, 0x10);
+  for (std::size_t i = 0; i <= hv::dev::Serial16550::kFifoSize; ++i) out(0, static_cast<std::uint8_t>(i));
+  EXPECT_EQ(in(2) & 0x0f, 0x06) << "line status (overrun) outranks everything";
+  EXPECT_EQ(in(5) & 0x02, 0x02) << "LSR reports the overrun";
+  EXPECT_EQ(in(5) & 0x02, 0x00) << "and reading LSR clears it";
+  EXPECT_EQ(in(2) & 0x0f, 0x04);
+}
+
+TEST_F(Uart, HostInputIsBoundedByTheFifo) {
+  std::string flood(1 << 20, 'z');
+  std::size_t accepted = 0;
+  for (int round = 0; round < 100; ++round) {
+    accepted += uart.enqueue_input(std::span(reinterpret_cast<const std::uint8_t*>(flood.data()), flood.size()));
+  }
+  EXPECT_EQ(accepted, hv::dev::Serial16550::kFifoSize) << "a host flood stops at 64 bytes: the caller keeps the rest";
+  EXPECT_EQ(uart.input_space(), 0U);
+  EXPECT_EQ(in(0), 'z');
+  EXPECT_EQ(uart.input_space(), 1U);
+}
+
+TEST_F(Uart, FifoResetAndWideAccesses) {
+  const std::uint8_t host[] = {'1', '2'};
+  ASSERT_EQ(uart.enqueue_input(host), 2U);
+  out(2, 0x03);  // enable + clear receive FIFO
+  EXPECT_EQ(in(5) & 0x01, 0);
+  std::uint8_t wide[2] = {};
+  uart.read(0, wide);
+  EXPECT_EQ(wide[0], 0xff) << "16-bit accesses do not reach registers";
+  const std::uint8_t bytes[] = {'A', 'B'};
+  uart.write(0, bytes);
+  EXPECT_EQ(sink.contents(), "");
+  uart.write(99, std::span(bytes, 1));  // beyond the register block
+  EXPECT_EQ(sink.contents(), "");
+}
+
+}  // namespace
