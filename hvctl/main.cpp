@@ -7,6 +7,7 @@
 #include "hv/builtin_backends.hpp"
 #include "conformance_command.hpp"
 #include "info_command.hpp"
+#include "run_command.hpp"
 
 namespace {
 
@@ -18,6 +19,8 @@ void usage(std::FILE* out) {
                "  info [--json]    list hypervisor backends, their availability and capabilities\n"
                "  conformance [--backend NAME|all] [--filter GLOB] [--json]\n"
                "                   run the conformance suite on this host (exit 1 if any case fails)\n"
+               "  run [options] [IMAGE]\n"
+               "                   boot IMAGE (or the demo guest) with the legacy devices; see hvctl run --help\n"
                "  help             this text\n");
 }
 
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
   const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   if (command == "info") return hvctl::info_command(rest);
   if (command == "conformance") return hvctl::conformance_command(rest);
+  if (command == "run") return hvctl::run_command(rest);
   if (command == "help" || command == "--help" || command == "-h") {
     usage(stdout);
     return 0;

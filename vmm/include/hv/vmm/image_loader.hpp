@@ -1,0 +1,30 @@
+#pragma once
+// Loads a guest image into guest memory: a raw binary at an address, or an ELF64 executable by its
+// PT_LOAD segments. Images come from users and are untrusted: every header field is checked before it
+// is used, and all copies go through GuestMemory's bounds checks.
+
+#include <cstdint>
+#include <span>
+
+#include "hv/error.hpp"
+#include "hv/guest_memory.hpp"
+
+namespace hv::vmm {
+
+struct LoadedImage {
+  std::uint64_t entry = 0;         // guest-physical entry point
+  std::uint64_t lowest = 0;        // first byte written
+  std::uint64_t highest = 0;       // last byte written
+};
+
+inline constexpr std::size_t kMaxElfSegments = 64;
+
+bool looks_like_elf(std::span<const std::uint8_t> image) noexcept;
+
+Result<LoadedImage> load_raw(const GuestMemory& memory, std::span<const std::uint8_t> image, std::uint64_t address);
+
+// ELF64, little-endian, x86-64, ET_EXEC. Segments load at p_paddr; the entry is e_entry translated
+// from the virtual to the physical address of the PT_LOAD segment that contains it.
+Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::uint8_t> image);
+
+}  // namespace hv::vmm

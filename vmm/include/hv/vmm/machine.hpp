@@ -1,0 +1,79 @@
+#pragma once
+// A small example VMM: guest RAM, the legacy devices, one thread per vCPU, exit dispatch to the buses,
+// and an orderly stop. It is the same code on every backend; read it as the template for your own
+// run loop.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hv/dev/byte_sink.hpp"
+#include "hv/dev/device_manager.hpp"
+#include "hv/dev/interrupt_line.hpp"
+#include "hv/dev/serial_16550.hpp"
+#include "hv/guest_memory.hpp"
+#include "hv/hypervisor.hpp"
+
+namespace hv::vmm {
+
+enum class BootMode : std::uint8_t { Real, Long };
+
+struct MachineConfig {
+  std::uint64_t memory_bytes = 64ULL << 20;
+  std::uint32_t vcpus = 1;
+  BootMode mode = BootMode::Long;
+  std::vector<std::uint8_t> image;          // raw binary or ELF64
+  std::optional<std::uint64_t> load_address;  // raw images; default 0x7c00 (real) or 0x100000 (long)
+  std::optional<std::uint64_t> entry;         // default: the load address or ELF e_entry
+  bool testdev = false;                     // scratch MMIO at 0xd8000000 and PIO at 0xe0
+  bool in_kernel_irqchip = false;           // UART interrupts through IRQ 4 (HLT then waits in the kernel)
+  dev::ByteSink* console = nullptr;         // UART output; required
+};
+
+// How the guest ended.
+struct MachineExit {
+  enum class Reason : std::uint8_t { DebugExit, Halted, Shutdown, Reset, Error };
+  Reason reason = Reason::Error;
+  std::uint32_t status = 0;  // the debug-exit value; 0 when halted
+  std::string message;
+};
+
+class Machine {
+ public:
+  static Result<std::unique_ptr<Machine>> create(Hypervisor& hypervisor, MachineConfig config);
+  ~Machine();
+
+  // Runs every vCPU in its own thread until the guest writes the debug-exit port, all vCPUs halt, the
+  // guest shuts down, triple-faults or asks for a reset, or an error occurs.
+  MachineExit run();
+  // Asks the machine to stop with `exit` (first request wins); safe from any thread, including devices.
+  void request_stop(MachineExit exit);
+
+  dev::Serial16550& uart() { return *uart_; }
+  GuestMemory& memory() { return memory_; }
+  const dev::DeviceManager& devices() const { return devices_; }
+
+ private:
+  Machine() = default;
+  Result<void> load_and_enter(const MachineConfig& config);
+  Result<void> add_devices(const MachineConfig& config);
+  void vcpu_loop(std::size_t index);
+
+  std::unique_ptr<Vm> vm_;
+  GuestMemory memory_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  dev::DeviceManager devices_;
+  std::unique_ptr<dev::InterruptLine> uart_irq_;
+  dev::NullInterruptLine no_irq_;
+  std::shared_ptr<dev::Serial16550> uart_;
+  std::atomic<bool> stopping_{false};
+  std::mutex exit_mutex_;
+  MachineExit exit_;
+  std::atomic<std::uint32_t> running_vcpus_{0};
+};
+
+}  // namespace hv::vmm

@@ -1,0 +1,153 @@
+#include "hv/vmm/machine.hpp"
+
+#include <thread>
+
+#include "hv/dev/cmos_rtc.hpp"
+#include "hv/dev/debug_exit.hpp"
+#include "hv/dev/i8042.hpp"
+#include "hv/dev/scratch_device.hpp"
+#include "hv/vmm/image_loader.hpp"
+#include "hv/x86_boot.hpp"
+
+namespace hv::vmm {
+
+namespace {
+constexpr std::uint64_t kUartBase = 0x3f8;
+constexpr std::uint32_t kUartGsi = 4;
+constexpr std::uint64_t kFourGiB = 4ULL << 30;
+constexpr std::uint64_t kRealModeStack = 0x7000;
+}  // namespace
+
+Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, MachineConfig config) {
+  constexpr const char* op = "Machine::create";
+  if (config.console == nullptr) return fail(ErrorKind::InvalidArgument, op, "a console sink is required");
+  if (config.vcpus == 0) return fail(ErrorKind::InvalidArgument, op, "at least one vCPU");
+  if (config.memory_bytes < (1ULL << 20) || config.memory_bytes % kPageSize != 0) {
+    return fail(ErrorKind::InvalidArgument, op, "memory must be at least 1 MiB and page-aligned");
+  }
+  std::unique_ptr<Machine> m(new Machine());
+  auto vm = hypervisor.create_vm({.in_kernel_irqchip = config.in_kernel_irqchip, .in_kernel_pit = false});
+  if (!vm) return tl::unexpected(vm.error());
+  m->vm_ = std::move(*vm);
+  auto ram = GuestRegion::create(0, config.memory_bytes, Backing::Memfd);
+  if (!ram) return tl::unexpected(ram.error());
+  if (auto r = m->memory_.add_region(*ram); !r) return tl::unexpected(r.error());
+  if (auto r = m->vm_->map_memory(*ram); !r) return tl::unexpected(r.error());
+  for (std::uint32_t i = 0; i < config.vcpus; ++i) {
+    auto vcpu = m->vm_->create_vcpu(i);
+    if (!vcpu) return tl::unexpected(vcpu.error());
+    m->vcpus_.push_back(std::move(*vcpu));
+  }
+  if (auto r = m->add_devices(config); !r) return tl::unexpected(r.error());
+  if (auto r = m->load_and_enter(config); !r) return tl::unexpected(r.error());
+  return m;
+}
+
+Machine::~Machine() { request_stop({MachineExit::Reason::Error, 1, "machine destroyed"}); }
+
+Result<void> Machine::add_devices(const MachineConfig& config) {
+  if (config.in_kernel_irqchip) uart_irq_ = std::make_unique<dev::VmInterruptLine>(*vm_, kUartGsi);
+  uart_ = std::make_shared<dev::Serial16550>(*config.console, uart_irq_ ? *uart_irq_ : no_irq_);
+  if (auto r = devices_.add_pio(uart_, kUartBase, dev::Serial16550::kRegisterCount); !r) return r;
+  auto reset = [this] { request_stop({MachineExit::Reason::Reset, 0, "the guest asked for a reset (i8042)"}); };
+  if (auto r = devices_.add_pio(std::make_shared<dev::I8042>(reset, no_irq_), dev::I8042::kBase, dev::I8042::kSize); !r) return r;
+  if (auto r = devices_.add_pio(std::make_shared<dev::CmosRtc>(), dev::CmosRtc::kBase, dev::CmosRtc::kSize); !r) return r;
+  auto on_exit = [this](std::uint32_t status) {
+    request_stop({MachineExit::Reason::DebugExit, status, "debug-exit " + std::to_string(status)});
+  };
+  if (auto r = devices_.add_pio(std::make_shared<dev::DebugExit>(on_exit), dev::DebugExit::kDefaultPort, dev::DebugExit::kSize); !r) {
+    return r;
+  }
+  if (config.testdev) {
+    using dev::ScratchDevice;
+    if (auto r = devices_.add_mmio(std::make_shared<ScratchDevice>(ScratchDevice::kMmioSize), ScratchDevice::kMmioBase,
+                                   ScratchDevice::kMmioSize); !r) {
+      return r;
+    }
+    if (auto r = devices_.add_pio(std::make_shared<ScratchDevice>(ScratchDevice::kPioSize), ScratchDevice::kPioBase,
+                                  ScratchDevice::kPioSize); !r) {
+      return r;
+    }
+  }
+  return {};
+}
+
+Result<void> Machine::load_and_enter(const MachineConfig& config) {
+  constexpr const char* op = "Machine::load";
+  if (config.image.empty()) return fail(ErrorKind::InvalidArgument, op, "no guest image");
+  const bool real = config.mode == BootMode::Real;
+  Result<LoadedImage> loaded = looks_like_elf(config.image)
+                                   ? load_elf64(memory_, config.image)
+                                   : load_raw(memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
+  if (!loaded) return tl::unexpected(loaded.error());
+  const std::uint64_t entry = config.entry.value_or(loaded->entry);
+  if (real) {
+    if (entry > 0xffff) return fail(ErrorKind::OutOfRange, op, "real-mode entry must be below 64 KiB");
+    for (auto& vcpu : vcpus_) {
+      if (auto r = x86::enter_real_mode(*vcpu, static_cast<std::uint16_t>(entry), kRealModeStack); !r) return r;
+    }
+    return {};
+  }
+  // Page tables at the top of RAM below 4 GiB; the stack grows down from just below them.
+  const std::uint64_t top = std::min(config.memory_bytes, kFourGiB);
+  const std::uint64_t tables = (top - x86::kLongModeTablesSize) & ~(kPageSize - 1);
+  if (loaded->highest >= tables) return fail(ErrorKind::OutOfRange, op, "the image overlaps the page tables at the top of RAM");
+  for (std::size_t i = 0; i < vcpus_.size(); ++i) {
+    if (auto r = x86::enter_long_mode(memory_, *vcpus_[i], tables, entry, tables - i * 0x10000); !r) return r;
+  }
+  return {};
+}
+
+void Machine::request_stop(MachineExit exit) {
+  {
+    std::lock_guard lock(exit_mutex_);
+    if (stopping_.exchange(true)) return;  // the first reason to stop is the one reported
+    exit_ = std::move(exit);
+  }
+  for (auto& vcpu : vcpus_) vcpu->kick();
+}
+
+void Machine::vcpu_loop(std::size_t index) {
+  Vcpu& vcpu = *vcpus_[index];
+  while (!stopping_.load(std::memory_order_acquire)) {
+    auto exit = vcpu.run();
+    if (!exit) {
+      request_stop({MachineExit::Reason::Error, 1, exit.error().to_string()});
+      break;
+    }
+    auto handled = devices_.dispatch(vcpu, *exit);
+    if (!handled) {
+      request_stop({MachineExit::Reason::Error, 1, handled.error().to_string()});
+      break;
+    }
+    if (*handled || std::holds_alternative<InterruptedExit>(*exit)) continue;
+    if (std::holds_alternative<HaltExit>(*exit)) {
+      // This vCPU is done; the machine ends when the last one halts.
+      if (running_vcpus_.fetch_sub(1) == 1) request_stop({MachineExit::Reason::Halted, 0, "all vCPUs halted"});
+      return;
+    }
+    if (std::holds_alternative<ShutdownExit>(*exit)) {
+      request_stop({MachineExit::Reason::Shutdown, 0, "vCPU " + std::to_string(index) + ": shutdown (triple fault)"});
+    } else if (const auto* event = std::get_if<SystemEventExit>(&*exit)) {
+      const bool reset = event->kind == SystemEventKind::Reset;
+      request_stop({reset ? MachineExit::Reason::Reset : MachineExit::Reason::Shutdown, 0,
+                    std::string("system event: ") + (reset ? "reset" : "shutdown")});
+    } else {
+      request_stop({MachineExit::Reason::Error, 1, "vCPU " + std::to_string(index) + ": unexpected exit " +
+                                                       std::string(exit_name(*exit))});
+    }
+    break;
+  }
+}
+
+MachineExit Machine::run() {
+  running_vcpus_ = static_cast<std::uint32_t>(vcpus_.size());
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < vcpus_.size(); ++i) threads.emplace_back([this, i] { vcpu_loop(i); });
+  }  // jthreads join here
+  std::lock_guard lock(exit_mutex_);
+  return exit_;
+}
+
+}  // namespace hv::vmm

@@ -1,0 +1,80 @@
+// A guest that floods the UART with output and a host that floods it with input both hit the
+// documented bounds: output stops at the sink's limit, input at the 64-byte receive FIFO.
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "hv/kvm/kvm.hpp"
+#include "hv/vmm/machine.hpp"
+
+namespace {
+
+std::vector<std::uint8_t> test_guest(const char* name) {
+  std::ifstream f(std::string(HVKIT_TEST_GUESTS) + "/" + name + ".bin", std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+class MachineFlood : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto availability = hv::kvm::probe();
+    if (!availability.available) GTEST_SKIP() << "KVM unavailable: " << availability.reason;
+    auto h = hv::kvm::open();
+    ASSERT_TRUE(h);
+    hypervisor = std::move(*h);
+  }
+  std::unique_ptr<hv::Hypervisor> hypervisor;
+};
+
+TEST_F(MachineFlood, GuestOutputFloodStopsAtTheSinkLimit) {
+  hv::dev::BufferSink captured(1 << 20);
+  hv::dev::LimitedSink console(captured, {.max_total_bytes = 4096, .max_bytes_per_second = 0});
+  auto image = test_guest("flood_uart");
+  ASSERT_FALSE(image.empty());
+  hv::vmm::MachineConfig config;
+  config.image = image;
+  config.load_address = 0x1000;
+  config.console = &console;
+  auto machine = hv::vmm::Machine::create(*hypervisor, std::move(config));
+  ASSERT_TRUE(machine) << machine.error().to_string();
+  const auto exit = (*machine)->run();
+  EXPECT_EQ(exit.reason, hv::vmm::MachineExit::Reason::DebugExit) << exit.message;
+  EXPECT_EQ(captured.contents().size(), 4096U);
+  EXPECT_EQ(console.forwarded(), 4096U);
+  EXPECT_EQ(console.dropped(), 65536U - 4096U);
+}
+
+TEST_F(MachineFlood, HostInputFloodStopsAtTheFifo) {
+  hv::dev::BufferSink console;
+  auto image = test_guest("uart_echo");
+  ASSERT_FALSE(image.empty());
+  hv::vmm::MachineConfig config;
+  config.image = image;
+  config.load_address = 0x1000;
+  config.console = &console;
+  auto machine = hv::vmm::Machine::create(*hypervisor, std::move(config));
+  ASSERT_TRUE(machine) << machine.error().to_string();
+  std::atomic<bool> done{false};
+  std::uint64_t offered = 0, accepted = 0;
+  std::thread flood([&] {
+    const std::vector<std::uint8_t> chunk(1 << 16, 'a');
+    while (!done) {
+      offered += chunk.size();
+      accepted += (*machine)->uart().enqueue_input(chunk);
+      std::this_thread::yield();
+    }
+  });
+  const auto exit = (*machine)->run();
+  done = true;
+  flood.join();
+  EXPECT_EQ(exit.reason, hv::vmm::MachineExit::Reason::DebugExit) << exit.message;
+  EXPECT_EQ(console.contents(), "AAAAA");
+  // The guest consumed 5 bytes; everything else the host offered was refused, not buffered.
+  EXPECT_LE(accepted, hv::dev::Serial16550::kFifoSize + 5);
+  EXPECT_GT(offered, accepted);
+}
+
+}  // namespace

@@ -1,0 +1,19 @@
+# Runs hvctl with ARGS and checks its exit status and (optionally) a regex over stdout+stderr.
+# The guest's reason for ending is in the output, so a wrong status names itself.
+# STDIN: text given to the guest's UART through hvctl's standard input (default: none).
+set(input /dev/null)
+if(DEFINED STDIN AND NOT "${STDIN}" STREQUAL "")
+  string(MD5 tag "${ARGS}${STDIN}")
+  set(input "${CMAKE_CURRENT_BINARY_DIR}/hvctl_stdin_${tag}.txt")
+  file(WRITE "${input}" "${STDIN}")
+endif()
+execute_process(COMMAND ${HVCTL} run ${ARGS} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err
+                INPUT_FILE "${input}" TIMEOUT 60)
+set(all "${out}${err}")
+if(NOT "${status}" STREQUAL "${EXPECT_EXIT}")
+  message(FATAL_ERROR "hvctl run ${ARGS}: exit status ${status}, expected ${EXPECT_EXIT}\n${all}")
+endif()
+if(NOT "${EXPECT_OUTPUT}" STREQUAL "" AND NOT "${all}" MATCHES "${EXPECT_OUTPUT}")
+  message(FATAL_ERROR "hvctl run ${ARGS}: output does not match '${EXPECT_OUTPUT}':\n${all}")
+endif()
+message(STATUS "hvctl run ${ARGS}: exit ${status} as expected")
