@@ -5,28 +5,12 @@
 #include <cstring>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "hv/guest_memory.hpp"
 
 namespace {
 
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  template <class T>
-  T take() {
-    T v{};
-    const std::size_t n = std::min(sizeof(T), size_ - pos_);
-    std::memcpy(&v, data_ + pos_, n);
-    pos_ += n;
-    return v;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-};
+using Input = hvfuzz::FuzzInput;
 
 constexpr std::uint64_t kMaxAccess = 3 * hv::kPageSize;
 
