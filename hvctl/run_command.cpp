@@ -1,6 +1,7 @@
 #include "run_command.hpp"
 
 #include <atomic>
+#include <csignal>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -161,6 +162,8 @@ int run_command(std::span<const std::string_view> args) {
     std::fprintf(stderr, "hvctl run: %s\n", hypervisor.error().to_string().c_str());
     return kHypervisorError;
   }
+  // A closed stdout pipe must cost the guest its output, not kill hvctl.
+  ::signal(SIGPIPE, SIG_IGN);
   hv::dev::FdSink stdout_sink(STDOUT_FILENO);
   hv::dev::LimitedSink console(stdout_sink, limits);
   config.console = &console;
@@ -179,6 +182,10 @@ int run_command(std::span<const std::string_view> args) {
   if (console.dropped() > 0) {
     std::fprintf(stderr, "hvctl run: console limit reached, %llu bytes of guest output dropped\n",
                  static_cast<unsigned long long>(console.dropped()));
+  }
+  if (stdout_sink.dropped() > 0) {
+    std::fprintf(stderr, "hvctl run: stdout was not writable, %llu bytes of guest output dropped\n",
+                 static_cast<unsigned long long>(stdout_sink.dropped()));
   }
   using Reason = hv::vmm::MachineExit::Reason;
   switch (exit.reason) {

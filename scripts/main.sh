@@ -15,5 +15,5 @@ echo
 echo "== hvctl conformance"
 ./build/dev/hvctl/hvctl conformance
 echo
-echo "== demo guest (examples/consumer)"
-./build/dev/examples/hello_guest
+echo "== hvctl run (the embedded demo guest)"
+./build/dev/hvctl/hvctl run

@@ -44,38 +44,27 @@ const Bus::Entry* Bus::find(std::uint64_t address, std::size_t size) const {
   return &e;
 }
 
+Bus::Claim Bus::claim(std::uint64_t address, std::size_t size) const {
+  std::shared_lock lock(mutex_);
+  const Entry* e = find(address, size);
+  if (e == nullptr) return {};
+  return {e->device, address - e->range.start()};
+}
+
 bool Bus::read(std::uint64_t address, std::span<std::uint8_t> data) const {
-  std::shared_ptr<BusDevice> device;
-  std::uint64_t offset = 0;
-  {
-    std::shared_lock lock(mutex_);
-    const Entry* e = find(address, data.size());
-    if (e != nullptr) {
-      device = e->device;
-      offset = address - e->range.start();
-    }
-  }
-  if (!device) {
+  const auto claimed = claim(address, data.size());
+  if (!claimed.device) {
     std::memset(data.data(), 0xff, data.size());
     return false;
   }
-  device->read(offset, data);
+  claimed.device->read(claimed.offset, data);
   return true;
 }
 
 bool Bus::write(std::uint64_t address, std::span<const std::uint8_t> data) const {
-  std::shared_ptr<BusDevice> device;
-  std::uint64_t offset = 0;
-  {
-    std::shared_lock lock(mutex_);
-    const Entry* e = find(address, data.size());
-    if (e != nullptr) {
-      device = e->device;
-      offset = address - e->range.start();
-    }
-  }
-  if (!device) return false;
-  device->write(offset, data);
+  const auto claimed = claim(address, data.size());
+  if (!claimed.device) return false;
+  claimed.device->write(claimed.offset, data);
   return true;
 }
 

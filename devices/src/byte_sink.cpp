@@ -2,17 +2,23 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <poll.h>
 #include <unistd.h>
 
 namespace hv::dev {
 
 void FdSink::write(std::span<const std::uint8_t> bytes) {
+  // The caller may be a vCPU thread inside a device: never block it on a slow or stalled reader.
+  // A descriptor that is not writable right now loses these bytes (counted), as a UART line would.
   while (!bytes.empty()) {
+    pollfd p{.fd = fd_, .events = POLLOUT, .revents = 0};
+    if (::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) break;
     const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the sink is gone or full: the guest's output is dropped, never blocked on
+    if (n <= 0) break;  // gone (EPIPE, EBADF) or full
     bytes = bytes.subspan(static_cast<std::size_t>(n));
   }
+  dropped_.fetch_add(bytes.size(), std::memory_order_relaxed);
 }
 
 void BufferSink::write(std::span<const std::uint8_t> bytes) {

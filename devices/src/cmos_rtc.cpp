@@ -56,7 +56,8 @@ std::uint8_t CmosRtc::read_register(std::uint8_t index) {
   if (index == 0x01 || index == 0x03 || index == 0x05) return ram_[index];  // alarm registers
   const std::time_t now = clock_();
   std::tm t{};
-  gmtime_r(&now, &t);
+  if (gmtime_r(&now, &t) == nullptr) t = std::tm{};  // a clock gmtime cannot represent reads as 1900-01-00
+  const long long year = static_cast<long long>(t.tm_year) + 1900;  // 64-bit: tm_year may be near INT_MAX
   switch (index) {
     case kSeconds: return encode(static_cast<unsigned>(std::min(t.tm_sec, 59)));
     case kMinutes: return encode(static_cast<unsigned>(t.tm_min));
@@ -69,8 +70,8 @@ std::uint8_t CmosRtc::read_register(std::uint8_t index) {
     case kWeekday: return encode(static_cast<unsigned>(t.tm_wday) + 1);  // Sunday = 1
     case kDay: return encode(static_cast<unsigned>(t.tm_mday));
     case kMonth: return encode(static_cast<unsigned>(t.tm_mon) + 1);
-    case kYear: return encode(static_cast<unsigned>(t.tm_year % 100));
-    case kCentury: return encode(static_cast<unsigned>((t.tm_year + 1900) / 100));
+    case kYear: return encode(static_cast<unsigned>(((year % 100) + 100) % 100));
+    case kCentury: return encode(static_cast<unsigned>(((year / 100) % 100 + 100) % 100));
     default: return ram_[index];
   }
 }

@@ -71,6 +71,26 @@ TEST(DeviceManager, UnclaimedReadsAreAllOnesAndCounted) {
   EXPECT_FALSE(*halt) << "not an IO exit: the run loop handles it";
 }
 
+// A device that ignores reads (leaves the buffer as it found it).
+class SilentDevice final : public hv::dev::BusDevice {
+ public:
+  void read(std::uint64_t, std::span<std::uint8_t>) override {}
+  void write(std::uint64_t, std::span<const std::uint8_t>) override {}
+};
+
+TEST(DeviceManager, BytesADeviceLeavesUnwrittenReadAsOpenBus) {
+  hv::dev::DeviceManager devices;
+  ASSERT_TRUE(devices.add_mmio(std::make_shared<SilentDevice>(), 0x1000, 0x100));
+  ASSERT_TRUE(devices.add_pio(std::make_shared<SilentDevice>(), 0x100, 4));
+  AnsweringVcpu vcpu;
+  std::uint8_t buffer[8] = {};
+  ASSERT_TRUE(devices.dispatch(vcpu, hv::MmioExit{.address = 0x1000, .size = 8, .direction = hv::AccessDirection::Read, .data = buffer}));
+  EXPECT_EQ(vcpu.answer, std::vector<std::uint8_t>(8, 0xff)) << "no host stack may reach the guest";
+  std::uint8_t io[4] = {};
+  ASSERT_TRUE(devices.dispatch(vcpu, hv::IoExit{.port = 0x100, .size = 4, .direction = hv::AccessDirection::Read, .count = 1, .data = io}));
+  EXPECT_EQ(vcpu.answer, std::vector<std::uint8_t>(4, 0xff));
+}
+
 TEST(DeviceManager, InconsistentExitIsAnError) {
   hv::dev::DeviceManager devices;
   AnsweringVcpu vcpu;

@@ -1,3 +1,5 @@
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "hv/dev/cmos_rtc.hpp"
@@ -82,6 +84,18 @@ TEST(CmosRtc, BcdBinaryAnd12HourModes) {
   out(rtc, 0, 0x0b);
   out(rtc, 1, 0x00);  // BCD, 12-hour
   EXPECT_EQ(reg(0x04), 0x80 | 0x11);
+}
+
+TEST(CmosRtc, ClockValuesGmtimeCannotRepresentStayDefined) {
+  for (std::time_t t : {std::numeric_limits<std::time_t>::max(), std::numeric_limits<std::time_t>::min(),
+                        std::time_t{67767976233532799}, std::time_t{-62135596800}}) {
+    hv::dev::CmosRtc rtc([t] { return t; });
+    for (std::uint8_t index : {std::uint8_t{0x00}, std::uint8_t{0x04}, std::uint8_t{0x09}, std::uint8_t{0x32}}) {
+      out(rtc, 0, index);
+      const auto v = in(rtc, 1);
+      EXPECT_LE(v & 0x0f, 9) << "index " << int(index);  // still BCD digits (UBSan checks the arithmetic)
+    }
+  }
 }
 
 TEST(CmosRtc, RamIndexMaskAndReadOnlyRegisters) {

@@ -60,6 +60,10 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
   }
   if (config.testdev) {
     using dev::ScratchDevice;
+    if (config.memory_bytes > ScratchDevice::kMmioBase) {
+      return fail(ErrorKind::InvalidArgument, "Machine::create",
+                  "with --testdev, RAM must end below 0xd8000000 (the scratch window)");
+    }
     if (auto r = devices_.add_mmio(std::make_shared<ScratchDevice>(ScratchDevice::kMmioSize), ScratchDevice::kMmioBase,
                                    ScratchDevice::kMmioSize); !r) {
       return r;

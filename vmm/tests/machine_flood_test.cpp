@@ -26,21 +26,26 @@ class MachineFlood : public ::testing::Test {
     ASSERT_TRUE(h);
     hypervisor = std::move(*h);
   }
+  // A machine running test guest `name` (linked at 0x1000) with its UART on `console`.
+  std::unique_ptr<hv::vmm::Machine> make_machine(const char* name, hv::dev::ByteSink& console) {
+    hv::vmm::MachineConfig config;
+    config.image = test_guest(name);
+    EXPECT_FALSE(config.image.empty()) << name;
+    config.load_address = 0x1000;
+    config.console = &console;
+    auto machine = hv::vmm::Machine::create(*hypervisor, std::move(config));
+    EXPECT_TRUE(machine) << machine.error().to_string();
+    return machine ? std::move(*machine) : nullptr;
+  }
   std::unique_ptr<hv::Hypervisor> hypervisor;
 };
 
 TEST_F(MachineFlood, GuestOutputFloodStopsAtTheSinkLimit) {
   hv::dev::BufferSink captured(1 << 20);
   hv::dev::LimitedSink console(captured, {.max_total_bytes = 4096, .max_bytes_per_second = 0});
-  auto image = test_guest("flood_uart");
-  ASSERT_FALSE(image.empty());
-  hv::vmm::MachineConfig config;
-  config.image = image;
-  config.load_address = 0x1000;
-  config.console = &console;
-  auto machine = hv::vmm::Machine::create(*hypervisor, std::move(config));
-  ASSERT_TRUE(machine) << machine.error().to_string();
-  const auto exit = (*machine)->run();
+  auto machine = make_machine("flood_uart", console);
+  ASSERT_TRUE(machine);
+  const auto exit = machine->run();
   EXPECT_EQ(exit.reason, hv::vmm::MachineExit::Reason::DebugExit) << exit.message;
   EXPECT_EQ(captured.contents().size(), 4096U);
   EXPECT_EQ(console.forwarded(), 4096U);
@@ -49,25 +54,19 @@ TEST_F(MachineFlood, GuestOutputFloodStopsAtTheSinkLimit) {
 
 TEST_F(MachineFlood, HostInputFloodStopsAtTheFifo) {
   hv::dev::BufferSink console;
-  auto image = test_guest("uart_echo");
-  ASSERT_FALSE(image.empty());
-  hv::vmm::MachineConfig config;
-  config.image = image;
-  config.load_address = 0x1000;
-  config.console = &console;
-  auto machine = hv::vmm::Machine::create(*hypervisor, std::move(config));
-  ASSERT_TRUE(machine) << machine.error().to_string();
+  auto machine = make_machine("uart_echo", console);
+  ASSERT_TRUE(machine);
   std::atomic<bool> done{false};
   std::uint64_t offered = 0, accepted = 0;
   std::thread flood([&] {
     const std::vector<std::uint8_t> chunk(1 << 16, 'a');
     while (!done) {
       offered += chunk.size();
-      accepted += (*machine)->uart().enqueue_input(chunk);
+      accepted += machine->uart().enqueue_input(chunk);
       std::this_thread::yield();
     }
   });
-  const auto exit = (*machine)->run();
+  const auto exit = machine->run();
   done = true;
   flood.join();
   EXPECT_EQ(exit.reason, hv::vmm::MachineExit::Reason::DebugExit) << exit.message;

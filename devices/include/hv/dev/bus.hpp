@@ -36,8 +36,14 @@ class Bus {
     AddressRange range;
     std::shared_ptr<BusDevice> device;
   };
-  // The entry whose range contains the whole access, or nullptr.
+  // The entry whose range contains the whole access, or nullptr. Caller holds mutex_.
   const Entry* find(std::uint64_t address, std::size_t size) const;
+  // The device (kept alive for the call, without holding the lock) and the offset into it.
+  struct Claim {
+    std::shared_ptr<BusDevice> device;
+    std::uint64_t offset = 0;
+  };
+  Claim claim(std::uint64_t address, std::size_t size) const;
 
   std::uint64_t limit_;
   mutable std::shared_mutex mutex_;

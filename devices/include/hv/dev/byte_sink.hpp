@@ -2,6 +2,7 @@
 // Where a device's output goes (the UART's transmitter), with limits so a guest cannot fill the
 // host's disk or flood a log.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -17,14 +18,17 @@ class ByteSink {
   virtual void write(std::span<const std::uint8_t> bytes) = 0;
 };
 
-// Writes to a file descriptor (stdout, a log file); a failed write drops the bytes.
+// Writes to a file descriptor (stdout, a log file) without ever blocking: bytes the descriptor cannot
+// take right now (a stalled pipe reader, a closed pipe) are dropped and counted.
 class FdSink final : public ByteSink {
  public:
   explicit FdSink(int fd) noexcept : fd_(fd) {}
   void write(std::span<const std::uint8_t> bytes) override;
+  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   int fd_;
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 // Keeps everything in memory, up to a bound: for tests and small captures.
