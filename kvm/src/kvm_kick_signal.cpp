@@ -42,4 +42,14 @@ sigset_t block_kick_signal_in_this_thread() {
   return previous;
 }
 
+void drain_kick_signal() noexcept {
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, SIGRTMIN);
+  const timespec no_wait{0, 0};
+  // Real-time signals queue: take every instance, bounded in case of a kick storm.
+  for (int i = 0; i < 64 && ::sigtimedwait(&kick, nullptr, &no_wait) > 0; ++i) {
+  }
+}
+
 }  // namespace hv::kvm::detail

@@ -15,5 +15,9 @@ Result<int> install_kick_signal();
 // Blocks the kick signal in the calling thread and returns the thread's mask as it should be inside
 // KVM_RUN: the previous mask without the kick signal.
 sigset_t block_kick_signal_in_this_thread();
+// Consumes a kick signal pending in the calling thread. After a kick interrupts KVM_RUN, KVM restores
+// the thread's mask (kick signal blocked) before the signal can be delivered, so it stays pending and
+// would make every later KVM_RUN on this thread return EINTR at once.
+void drain_kick_signal() noexcept;
 
 }  // namespace hv::kvm::detail

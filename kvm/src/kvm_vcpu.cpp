@@ -79,8 +79,8 @@ Result<void> KvmVcpu::adopt_calling_thread(pid_t tid) {
 
 // Kick protocol (no kick is lost; kicks before a run() coalesce into one InterruptedExit):
 //   kick():  kick_pending = true; immediate_exit = 1; signal running_tid if set.
-//   run():   publish running_tid, then KVM_RUN; on EINTR, clear immediate_exit, then consume
-//            kick_pending. Both sides order their store before their load (seq_cst), so either kick()
+//   run():   publish running_tid, then KVM_RUN; on EINTR, consume the pending kick signal, clear
+//            immediate_exit, then consume kick_pending. Both sides order their store before their load (seq_cst), so either kick()
 //            sees the tid and signals, or KVM_RUN sees immediate_exit and returns at once.
 Result<Exit> KvmVcpu::run() {
   pending_read_ = {};
@@ -96,6 +96,7 @@ Result<Exit> KvmVcpu::run() {
     if (::ioctl(fd_.get(), abi::kRun, 0) == 0) break;
     const int err = errno;
     if (err == EINTR) {
+      drain_kick_signal();
       immediate_exit.store(0, std::memory_order_relaxed);
       if (kick_pending_.exchange(false, std::memory_order_acq_rel)) return InterruptedExit{};
       continue;  // a signal meant for someone else (a profiler, a debugger): keep running

@@ -66,6 +66,27 @@ TEST_F(KvmVmTest, KickOutsideRunDoesNotInterruptTheThreadsOwnSyscalls) {
   EXPECT_TRUE(std::holds_alternative<hv::InterruptedExit>(*second)) << hv::exit_name(*second);
 }
 
+TEST_F(KvmVmTest, SameThreadRunsNormallyAfterBeingKicked) {
+  // A kick leaves the signal pending in the vCPU thread once KVM_RUN returns (it is blocked outside
+  // KVM_RUN); if it were not consumed, every later KVM_RUN on this thread would fail with EINTR.
+  load({0xEB, 0xFE});          // 0x1000: jmp $
+  load({0xF4}, 0x1100);        // 0x1100: hlt
+  auto worker = std::async(std::launch::async, [&] {
+    auto first = vcpu->run();  // spins until kicked
+    EXPECT_TRUE(first && std::holds_alternative<hv::InterruptedExit>(*first));
+    auto regs = vcpu->get_registers();
+    regs->rip = 0x1100;
+    EXPECT_TRUE(vcpu->set_registers(*regs));
+    return vcpu->run();        // same thread: must reach the HLT
+  });
+  std::this_thread::sleep_for(50ms);
+  vcpu->kick();
+  ASSERT_EQ(worker.wait_for(kKickDeadline), std::future_status::ready) << "the thread spun on a stale kick signal";
+  auto second = worker.get();
+  ASSERT_TRUE(second) << second.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*second)) << hv::exit_name(*second);
+}
+
 extern "C" void foreign_handler(int) {}
 
 TEST(KvmKickSignal, RefusesToReplaceAForeignSigrtminHandler) {
