@@ -1,6 +1,7 @@
 #include "run_command.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <charconv>
 #include <chrono>
@@ -33,8 +34,9 @@ const char* const kUsage =
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
     "Real mode: raw images load at 0x7c00; the entry must be below 64 KiB.\n"
-    "Exit status: the debug-exit value; 0 when all vCPUs halt; 3 on shutdown, triple fault or reset;\n"
-    "4 on a hypervisor error; 2 on a usage error.\n";
+    "Exit status: the debug-exit value modulo 256 (the guest can choose any status, including the ones\n"
+    "below; the message on stderr says which ended the run); 0 when all vCPUs halt; 3 on shutdown,\n"
+    "triple fault or reset; 4 on a hypervisor error; 2 on a usage error. Real mode runs one vCPU.\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "hvctl run: %s\n%s", message.c_str(), kUsage);
@@ -81,6 +83,7 @@ void pump_stdin(hv::dev::Serial16550& uart, const std::atomic<bool>& stop) {
     pollfd p{.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return;  // EOF or error: no more input
     std::span<const std::uint8_t> pending(chunk, static_cast<std::size_t>(n));
     while (!pending.empty() && !stop.load()) {

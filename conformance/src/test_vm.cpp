@@ -104,10 +104,11 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
   for (std::uint32_t i = 0; i < spec.vcpus; ++i) {
     auto vcpu = t->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
+    const std::uint64_t stack = spec.mode == CpuMode::Real ? kRealModeStack - i * 0x800 : kLongModeStack - i * 0x4000;
+    t->stacks_.push_back(stack);
     auto entered = spec.mode == CpuMode::Real
-                       ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress),
-                                              static_cast<std::uint16_t>(kRealModeStack - i * 0x800))
-                       : x86::enter_long_mode(t->memory_, **vcpu, kTables, kGuestLoadAddress, kLongModeStack - i * 0x4000);
+                       ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress), static_cast<std::uint16_t>(stack))
+                       : x86::enter_long_mode(t->memory_, **vcpu, kTables, kGuestLoadAddress, stack);
     if (!entered) return tl::unexpected(entered.error());
     t->vcpus_.push_back(std::move(*vcpu));
   }
@@ -126,7 +127,7 @@ Result<void> TestVm::restart(std::size_t vcpu_index) {
   auto regs = cpu.get_registers();
   if (!regs) return tl::unexpected(regs.error());
   regs->rip = kGuestLoadAddress;
-  regs->rsp = mode_ == CpuMode::Real ? kRealModeStack : kLongModeStack;
+  regs->rsp = stacks_.at(vcpu_index);
   return cpu.set_registers(*regs);
 }
 

@@ -91,8 +91,8 @@ class TestVm {
   // Runs until an exit other than IO/MMIO (halt, shutdown, ...), answering reads with `responder`.
   Trace run(std::size_t vcpu_index = 0, const ReadResponder& responder = {}, RunLimits limits = {});
 
-  // Re-enters the guest at its first instruction in the boot mode, keeping memory and registers
-  // the VMM set (other than RIP/RSP/segments).
+  // Re-enters the guest at its first instruction: RIP and this vCPU's own boot stack are reset;
+  // other registers, segments and memory are kept (no guest here changes its segments).
   Result<void> restart(std::size_t vcpu_index = 0);
 
  private:
@@ -102,6 +102,7 @@ class TestVm {
   GuestMemory memory_;
   std::uint64_t image_size_ = 0;
   CpuMode mode_ = CpuMode::Long;
+  std::vector<std::uint64_t> stacks_;  // each vCPU's boot stack
 };
 
 // Builds a failure message from streamable parts: why("rax was ", hex(x)).

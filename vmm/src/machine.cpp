@@ -1,5 +1,6 @@
 #include "hv/vmm/machine.hpp"
 
+#include <system_error>
 #include <thread>
 
 #include "hv/dev/cmos_rtc.hpp"
@@ -16,6 +17,7 @@ constexpr std::uint64_t kUartBase = 0x3f8;
 constexpr std::uint32_t kUartGsi = 4;
 constexpr std::uint64_t kFourGiB = 4ULL << 30;
 constexpr std::uint64_t kRealModeStack = 0x7000;
+constexpr std::uint64_t kStackSize = 0x10000;  // per vCPU in long mode
 }  // namespace
 
 Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, MachineConfig config) {
@@ -87,17 +89,23 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
   const std::uint64_t entry = config.entry.value_or(loaded->entry);
   if (real) {
     if (entry > 0xffff) return fail(ErrorKind::OutOfRange, op, "real-mode entry must be below 64 KiB");
+    // Without INIT/SIPI emulation every vCPU would start at the same IP on the same stack.
+    if (vcpus_.size() > 1) return fail(ErrorKind::InvalidArgument, op, "real mode supports one vCPU");
     for (auto& vcpu : vcpus_) {
       if (auto r = x86::enter_real_mode(*vcpu, static_cast<std::uint16_t>(entry), kRealModeStack); !r) return r;
     }
     return {};
   }
-  // Page tables at the top of RAM below 4 GiB; the stack grows down from just below them.
+  // Page tables at the top of RAM below 4 GiB; below them one 64 KiB stack per vCPU. The image must
+  // end below the lowest stack.
   const std::uint64_t top = std::min(config.memory_bytes, kFourGiB);
   const std::uint64_t tables = (top - x86::kLongModeTablesSize) & ~(kPageSize - 1);
-  if (loaded->highest >= tables) return fail(ErrorKind::OutOfRange, op, "the image overlaps the page tables at the top of RAM");
+  const std::uint64_t stacks = std::uint64_t{vcpus_.size()} * kStackSize;
+  if (tables < stacks || loaded->highest >= tables - stacks) {
+    return fail(ErrorKind::OutOfRange, op, "the image overlaps the vCPU stacks and page tables at the top of RAM");
+  }
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
-    if (auto r = x86::enter_long_mode(memory_, *vcpus_[i], tables, entry, tables - i * 0x10000); !r) return r;
+    if (auto r = x86::enter_long_mode(memory_, *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
   }
   return {};
 }
@@ -148,7 +156,12 @@ MachineExit Machine::run() {
   running_vcpus_ = static_cast<std::uint32_t>(vcpus_.size());
   {
     std::vector<std::jthread> threads;
-    for (std::size_t i = 0; i < vcpus_.size(); ++i) threads.emplace_back([this, i] { vcpu_loop(i); });
+    try {
+      for (std::size_t i = 0; i < vcpus_.size(); ++i) threads.emplace_back([this, i] { vcpu_loop(i); });
+    } catch (const std::system_error& e) {
+      // Stop the vCPUs already started, or joining them below would wait forever.
+      request_stop({MachineExit::Reason::Error, 1, std::string("cannot start a vCPU thread: ") + e.what()});
+    }
   }  // jthreads join here
   std::lock_guard lock(exit_mutex_);
   return exit_;

@@ -30,7 +30,9 @@ struct MachineConfig {
   std::optional<std::uint64_t> load_address;  // raw images; default 0x7c00 (real) or 0x100000 (long)
   std::optional<std::uint64_t> entry;         // default: the load address or ELF e_entry
   bool testdev = false;                     // scratch MMIO at 0xd8000000 and PIO at 0xe0
-  bool in_kernel_irqchip = false;           // UART interrupts through IRQ 4 (HLT then waits in the kernel)
+  // UART interrupts through IRQ 4. HLT then waits in the kernel (the machine no longer ends when all
+  // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
+  bool in_kernel_irqchip = false;
   dev::ByteSink* console = nullptr;         // UART output; required
 };
 
@@ -45,6 +47,7 @@ struct MachineExit {
 class Machine {
  public:
   static Result<std::unique_ptr<Machine>> create(Hypervisor& hypervisor, MachineConfig config);
+  // run() must have returned before the Machine is destroyed.
   ~Machine();
 
   // Runs every vCPU in its own thread until the guest writes the debug-exit port, all vCPUs halt, the
@@ -66,9 +69,10 @@ class Machine {
   std::unique_ptr<Vm> vm_;
   GuestMemory memory_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  dev::DeviceManager devices_;
+  // The interrupt lines outlive the devices that hold references to them (members die in reverse).
   std::unique_ptr<dev::InterruptLine> uart_irq_;
   dev::NullInterruptLine no_irq_;
+  dev::DeviceManager devices_;
   std::shared_ptr<dev::Serial16550> uart_;
   std::atomic<bool> stopping_{false};
   std::mutex exit_mutex_;
