@@ -46,6 +46,13 @@ class Watchdog {
     std::lock_guard lock(mutex_);
     return fired_;
   }
+  // Prevents a later kick; returns whether the watchdog had already kicked.
+  bool stop() {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    cv_.notify_all();
+    return fired_;
+  }
 
  private:
   std::mutex mutex_;
@@ -106,6 +113,7 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
     if (!vcpu) return tl::unexpected(vcpu.error());
     const std::uint64_t stack = spec.mode == CpuMode::Real ? kRealModeStack - i * 0x800 : kLongModeStack - i * 0x4000;
     t->stacks_.push_back(stack);
+    t->stale_kick_.push_back(false);
     auto entered = spec.mode == CpuMode::Real
                        ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress), static_cast<std::uint16_t>(stack))
                        : x86::enter_long_mode(t->memory_, **vcpu, kTables, kGuestLoadAddress, stack);
@@ -134,9 +142,15 @@ Result<void> TestVm::restart(std::size_t vcpu_index) {
 Trace TestVm::run(std::size_t vcpu_index, const ReadResponder& responder, RunLimits limits) {
   Trace trace;
   auto& cpu = vcpu(vcpu_index);
+  bool absorb_stale_kick = stale_kick_.at(vcpu_index);
+  stale_kick_.at(vcpu_index) = false;
   Watchdog watchdog(cpu, limits.deadline);
   for (std::size_t n = 0; n < limits.max_exits; ++n) {
     auto exit = cpu.run();
+    if (exit && absorb_stale_kick && std::holds_alternative<InterruptedExit>(*exit)) {
+      absorb_stale_kick = false;
+      continue;
+    }
     if (!exit) {
       trace.error = exit.error().to_string();
       trace.final_exit = "error";
@@ -165,7 +179,10 @@ Trace TestVm::run(std::size_t vcpu_index, const ReadResponder& responder, RunLim
       continue;
     }
     trace.final_exit = std::string(exit_name(*exit));
-    trace.timed_out = std::holds_alternative<InterruptedExit>(*exit) && watchdog.fired();
+    const bool interrupted = std::holds_alternative<InterruptedExit>(*exit);
+    trace.timed_out = interrupted && watchdog.fired();
+    // Stop the watchdog now; if it already fired but the run ended some other way, its kick is pending.
+    if (!interrupted && watchdog.stop()) stale_kick_.at(vcpu_index) = true;
     return trace;
   }
   trace.final_exit = "too-many-exits";

@@ -103,6 +103,9 @@ class TestVm {
   std::uint64_t image_size_ = 0;
   CpuMode mode_ = CpuMode::Long;
   std::vector<std::uint64_t> stacks_;  // each vCPU's boot stack
+  // A watchdog that fired after its run had already ended leaves one kick pending on that vCPU; the
+  // next run() absorbs exactly that one InterruptedExit.
+  std::vector<bool> stale_kick_;
 };
 
 // Builds a failure message from streamable parts: why("rax was ", hex(x)).

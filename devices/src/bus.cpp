@@ -54,7 +54,7 @@ Bus::Claim Bus::claim(std::uint64_t address, std::size_t size) const {
 bool Bus::read(std::uint64_t address, std::span<std::uint8_t> data) const {
   const auto claimed = claim(address, data.size());
   if (!claimed.device) {
-    std::memset(data.data(), 0xff, data.size());
+    std::fill(data.begin(), data.end(), std::uint8_t{0xff});  // memset on an empty span's null data() is UB
     return false;
   }
   claimed.device->read(claimed.offset, data);

@@ -11,13 +11,13 @@ void ScratchDevice::read(std::uint64_t offset, std::span<std::uint8_t> data) {
     std::fill(data.begin(), data.end(), std::uint8_t{0xff});
     return;
   }
-  std::memcpy(data.data(), bytes_.data() + offset, data.size());
+  std::copy_n(bytes_.begin() + static_cast<std::ptrdiff_t>(offset), data.size(), data.begin());
 }
 
 void ScratchDevice::write(std::uint64_t offset, std::span<const std::uint8_t> data) {
   std::lock_guard lock(mutex_);
   if (!inside(offset, data.size())) return;
-  std::memcpy(bytes_.data() + offset, data.data(), data.size());
+  std::copy_n(data.begin(), data.size(), bytes_.begin() + static_cast<std::ptrdiff_t>(offset));
 }
 
 }  // namespace hv::dev
