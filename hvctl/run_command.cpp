@@ -6,7 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
+#include <memory>
 #include <optional>
 #include <poll.h>
 #include <string>
@@ -56,19 +56,19 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 }
 
 std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std::string& error) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) {
     error = "cannot open " + path;
     return std::nullopt;
   }
-  const auto size = static_cast<std::uint64_t>(file.tellg());
-  if (size == 0 || size > kMaxImageBytes) {
-    error = path + ": size " + std::to_string(size) + " is not between 1 byte and 1 GiB";
+  const long end = std::ftell(file.get());
+  if (end <= 0 || static_cast<std::uint64_t>(end) > kMaxImageBytes) {
+    error = path + ": size " + std::to_string(end) + " is not between 1 byte and 1 GiB";
     return std::nullopt;
   }
-  std::vector<std::uint8_t> bytes(size);
-  file.seekg(0);
-  if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {  // NOLINT: istream takes char*
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(end));
+  std::rewind(file.get());
+  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) {
     error = "cannot read " + path;
     return std::nullopt;
   }
