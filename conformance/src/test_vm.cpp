@@ -1,7 +1,6 @@
 #include "test_vm.hpp"
 
 #include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -72,12 +71,6 @@ std::vector<std::uint8_t> answer_read(const ReadResponder& responder, std::uint6
 }
 
 }  // namespace
-
-std::string hex(std::uint64_t value) {
-  char buf[19];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
 
 CaseResult from_error(const Error& error, std::string_view during) {
   auto detail = why(during, ": ", error.to_string());

@@ -115,7 +115,7 @@ std::string why(const Parts&... parts) {
   (out << ... << parts);
   return out.str();
 }
-std::string hex(std::uint64_t value);
+using hv::hex;
 
 // Turns an hv::Error into a case result: Unsupported errors become unsupported, others fail.
 CaseResult from_error(const Error& error, std::string_view during);

@@ -1,6 +1,7 @@
 #include "hv/error.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace hv {
@@ -22,6 +23,12 @@ std::string_view to_string(ErrorKind kind) noexcept {
     case ErrorKind::Internal: return "internal";
   }
   return "unknown";
+}
+
+std::string hex(std::uint64_t value) {
+  char buf[19];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
 }
 
 namespace {

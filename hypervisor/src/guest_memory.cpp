@@ -11,11 +11,6 @@
 namespace hv {
 
 namespace {
-std::string hex(std::uint64_t v) {
-  char buf[19];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 }  // namespace
 
 GuestRegion::GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd) noexcept

@@ -9,9 +9,11 @@ namespace {
 
 constexpr const char* kOp = "x86::execute";
 
-std::uint64_t* gpr(GeneralRegisters& r, std::uint8_t index) noexcept {
-  std::uint64_t* const table[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                                    &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+// Register `index` in x86 numbering (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15); const follows `r`.
+template <class Registers>
+auto* gpr(Registers& r, std::uint8_t index) noexcept {
+  decltype(&r.rax) const table[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+                                      &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
   return index < 16 ? table[index] : nullptr;
 }
 
@@ -46,17 +48,16 @@ void write_register(GeneralRegisters& regs, const Operand& o, std::uint64_t valu
 Result<std::uint64_t> linear_address(const Instruction& insn, const Operand& o, CpuMode mode, const SegmentBases& segments,
                                      const GeneralRegisters& regs) {
   const auto& m = o.memory;
-  auto& mut = const_cast<GeneralRegisters&>(regs);  // gpr() is shared with writers; nothing is written here
   std::uint64_t address = static_cast<std::uint64_t>(m.displacement);
   if (m.base == kRipBase) {
     address += regs.rip + insn.length;
   } else if (m.base != kNoRegister) {
-    if (gpr(mut, m.base) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "base register out of range");
-    address += *gpr(mut, m.base);
+    if (gpr(regs, m.base) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "base register out of range");
+    address += *gpr(regs, m.base);
   }
   if (m.index != kNoRegister) {
-    if (gpr(mut, m.index) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "index register out of range");
-    address += *gpr(mut, m.index) * m.scale;
+    if (gpr(regs, m.index) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "index register out of range");
+    address += *gpr(regs, m.index) * m.scale;
   }
   address &= mask(insn.address_size);
   const auto seg = static_cast<std::size_t>(m.segment);

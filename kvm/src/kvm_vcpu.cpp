@@ -26,11 +26,6 @@ constexpr std::size_t kMaxCpuidEntries = 1024;
 // KVM_RUN may answer EAGAIN transiently; more than this many in a row is a real failure.
 constexpr int kMaxConsecutiveEagain = 16;
 
-std::string hex(std::uint64_t v) {
-  char buf[19];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 }  // namespace
 
 // --- kvm_run mapping -------------------------------------------------------------------------------

@@ -17,11 +17,6 @@ namespace {
 // Intel VMX needs three pages for the real-mode TSS below 4 GiB; this is where QEMU puts them.
 constexpr unsigned long kTssAddress = 0xfffbd000;
 
-std::string hex(std::uint64_t v) {
-  char buf[19];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Leaf 1 EBX[31:24] and the x2APIC leaves' EDX carry the APIC id the guest reads for itself.
 void set_apic_id(std::vector<CpuidEntry>& cpuid, std::uint32_t id) {

@@ -28,6 +28,9 @@ enum class ErrorKind : std::uint8_t {
 
 std::string_view to_string(ErrorKind kind) noexcept;
 
+// "0x1f": how addresses and values appear in error messages.
+std::string hex(std::uint64_t value);
+
 class Error {
  public:
   Error(ErrorKind kind, std::string operation, std::string message);
