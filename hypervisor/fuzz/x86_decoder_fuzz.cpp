@@ -1,6 +1,8 @@
 // decode() and execute() on arbitrary bytes and register values in every mode: no crash, no read past
 // the input (ASan), whatever decode accepts is self-consistent, and execution touches memory only
-// through the callback, within the access sizes it announced.
+// through the callback, within the access sizes it announced, with balanced atomic brackets and work
+// bounded by ExecutionLimits.
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -32,6 +34,15 @@ class WindowMemory final : public hv::x86::LinearMemory {
     std::memcpy(bytes_.data() + (linear - base_), data.data(), data.size());
     return {};
   }
+  void begin_atomic(std::uint64_t, std::uint8_t size) override {
+    if (atomic_ || (size != 1 && size != 2 && size != 4 && size != 8)) __builtin_trap();  // no nesting
+    atomic_ = true;
+  }
+  void end_atomic() noexcept override {
+    if (!atomic_) __builtin_trap();  // every end has a begin
+    atomic_ = false;
+  }
+  bool in_atomic() const { return atomic_; }
 
  private:
   bool check(std::uint64_t a, std::size_t n) const {
@@ -40,6 +51,7 @@ class WindowMemory final : public hv::x86::LinearMemory {
   }
   std::uint64_t base_;
   std::array<std::uint8_t, 4096> bytes_{};
+  bool atomic_ = false;
 };
 }  // namespace
 
@@ -65,7 +77,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   WindowMemory memory(in.take<std::uint64_t>() & ~std::uint64_t{0xfff});
   hv::x86::SegmentBases bases{};
+  const hv::x86::ExecutionLimits limits{static_cast<std::uint32_t>(in.take<std::uint8_t>())};
   const auto before = regs;
-  if (!hv::x86::execute(*insn, mode, bases, regs, memory) && !(regs == before)) __builtin_trap();  // errors change nothing
+  auto done = hv::x86::execute(*insn, mode, bases, regs, memory, limits);
+  if (!done && !(regs == before)) __builtin_trap();  // errors change nothing
+  if (memory.in_atomic()) __builtin_trap();           // the atomic bracket is always closed
+  // Work per call is bounded by the limit (at least one element), and only an unfinished REP keeps RIP.
+  if (done && done->iterations > std::max<std::uint32_t>(limits.max_string_iterations, 1)) __builtin_trap();
+  if (done && !done->complete && (insn->rep == hv::x86::RepPrefix::None || regs.rip != before.rip)) __builtin_trap();
   return 0;
 }

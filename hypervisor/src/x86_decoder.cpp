@@ -227,8 +227,24 @@ Result<Instruction> Decoder::unsupported(std::uint8_t op, bool two_byte) const {
 
 Result<Instruction> Decoder::string_op(Mnemonic m, std::uint8_t op) {
   insn_.mnemonic = m;
-  insn_.operand_size = (op & 1) == 0 ? 1 : full_size();
-  // Operands are implicit (RSI/RDI/RAX); the executor derives them from mnemonic and address size.
+  const std::uint8_t size = (op & 1) == 0 ? 1 : full_size();
+  insn_.operand_size = size;
+  // The implicit operands, spelled out: [seg:RSI] (DS unless overridden), [ES:RDI] (never
+  // overridable), and the accumulator. The executor wraps RSI/RDI to the address size.
+  Operand source_string;
+  source_string.kind = Operand::Kind::Memory;
+  source_string.size = size;
+  source_string.memory.base = 6;
+  source_string.memory.segment = p_.segment_override ? p_.segment : SegmentRegister::Ds;
+  Operand destination_string = source_string;
+  destination_string.memory.base = 7;
+  destination_string.memory.segment = SegmentRegister::Es;
+  const Operand accumulator = register_operand(0, size);
+  switch (m) {
+    case Mnemonic::Movs: case Mnemonic::Cmps: insn_.destination = destination_string; insn_.source = source_string; break;
+    case Mnemonic::Stos: case Mnemonic::Scas: insn_.destination = destination_string; insn_.source = accumulator; break;
+    default: insn_.destination = accumulator; insn_.source = source_string; break;  // LODS
+  }
   return finish();
 }
 

@@ -1,131 +1,224 @@
-#include <array>
-#include <cstring>
+#include <string>
 
 #include "hv/x86_emulator.hpp"
+#include "x86_alu.hpp"
+#include "x86_operand_access.hpp"
+#include "x86_string_executor.hpp"
 
 namespace hv::x86 {
 
 namespace {
 
+using detail::Location;
+using detail::OperandAccess;
+
 constexpr const char* kOp = "x86::execute";
 
-// Register `index` in x86 numbering (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15); const follows `r`.
-template <class Registers>
-auto* gpr(Registers& r, std::uint8_t index) noexcept {
-  decltype(&r.rax) const table[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                                      &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
-  return index < 16 ? table[index] : nullptr;
+// Holds LinearMemory's atomic bracket for the lifetime of a locked read-modify-write.
+class AtomicScope {
+ public:
+  AtomicScope(LinearMemory& memory, const Location& at, bool atomic) : memory_(atomic && at.in_memory ? &memory : nullptr) {
+    if (memory_ != nullptr) memory_->begin_atomic(at.linear, at.size);
+  }
+  ~AtomicScope() {
+    if (memory_ != nullptr) memory_->end_atomic();
+  }
+  AtomicScope(const AtomicScope&) = delete;
+  AtomicScope& operator=(const AtomicScope&) = delete;
+
+ private:
+  LinearMemory* memory_;
+};
+
+Result<void> move(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  auto value = a.read(insn.source);
+  if (!value) return tl::unexpected(value.error());
+  std::uint64_t v = *value;
+  const bool sign_extends = insn.mnemonic == Mnemonic::Movsx || insn.mnemonic == Mnemonic::Movsxd ||
+                            (insn.mnemonic == Mnemonic::Mov && insn.source.kind == Operand::Kind::Immediate);
+  if (sign_extends) v = detail::sign_extend(v, insn.source.size);
+  auto to = a.resolve(insn.destination);
+  if (!to) return tl::unexpected(to.error());
+  return a.write(*to, v);
 }
 
-std::uint64_t mask(std::uint8_t size) noexcept { return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1; }
-
-std::uint64_t sign_extend(std::uint64_t v, std::uint8_t from) noexcept {
-  if (from >= 8) return v;
-  const std::uint64_t sign = std::uint64_t{1} << (8 * from - 1);
-  v &= mask(from);
-  return (v ^ sign) - sign;
+// ADD OR ADC SBB AND SUB XOR CMP TEST (two operands) and INC DEC NEG NOT (one).
+Result<void> arithmetic(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  const Mnemonic m = insn.mnemonic;
+  const bool unary = m == Mnemonic::Inc || m == Mnemonic::Dec || m == Mnemonic::Neg || m == Mnemonic::Not;
+  const bool writes = m != Mnemonic::Cmp && m != Mnemonic::Test;
+  auto to = a.resolve(insn.destination);
+  if (!to) return tl::unexpected(to.error());
+  AtomicScope atomic(a.memory(), *to, insn.lock);
+  auto lhs = a.read(*to);
+  if (!lhs) return tl::unexpected(lhs.error());
+  std::uint64_t rhs = 0;
+  if (!unary) {
+    auto r = a.read(insn.source);
+    if (!r) return tl::unexpected(r.error());
+    rhs = detail::sign_extend(*r, insn.source.size);  // an imm8 of an /r form widens to the operation's size
+  }
+  GeneralRegisters& regs = a.registers();
+  const auto result = detail::alu(m, *lhs, rhs, to->size, regs.rflags);
+  if (writes) {
+    if (auto w = a.write(*to, result.value); !w) return w;
+  }
+  regs.rflags = result.rflags;
+  return {};
 }
 
-Result<std::uint64_t> read_register(GeneralRegisters& regs, const Operand& o) {
-  std::uint64_t* r = gpr(regs, o.reg);
-  if (r == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "register operand out of range");
-  if (o.high_byte) return (*r >> 8) & 0xff;
-  return *r & mask(o.size);
+Result<void> exchange(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  auto to = a.resolve(insn.destination);
+  auto from = a.resolve(insn.source);
+  if (!to) return tl::unexpected(to.error());
+  if (!from) return tl::unexpected(from.error());
+  AtomicScope atomic(a.memory(), *to, true);  // XCHG with memory is locked whether or not LOCK is given
+  auto old_destination = a.read(*to);
+  if (!old_destination) return tl::unexpected(old_destination.error());
+  auto old_source = a.read(*from);
+  if (!old_source) return tl::unexpected(old_source.error());
+  if (auto w = a.write(*to, *old_source); !w) return w;
+  return a.write(*from, *old_destination);
 }
 
-// x86 register write rules: 32-bit writes zero the upper half; 8- and 16-bit writes keep the rest.
-void write_register(GeneralRegisters& regs, const Operand& o, std::uint64_t value) {
-  std::uint64_t* r = gpr(regs, o.reg);
-  if (o.high_byte) {
-    *r = (*r & ~std::uint64_t{0xff00}) | ((value & 0xff) << 8);
-  } else if (o.size == 4) {
-    *r = value & 0xffffffff;
+Result<void> compare_exchange(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  auto to = a.resolve(insn.destination);
+  auto from = a.resolve(insn.source);
+  if (!to) return tl::unexpected(to.error());
+  if (!from) return tl::unexpected(from.error());
+  AtomicScope atomic(a.memory(), *to, insn.lock);
+  auto current = a.read(*to);
+  if (!current) return tl::unexpected(current.error());
+  auto replacement = a.read(*from);
+  if (!replacement) return tl::unexpected(replacement.error());
+  const Location accumulator{.reg = 0, .size = to->size};
+  auto expected = a.read(accumulator);
+  if (!expected) return tl::unexpected(expected.error());
+  GeneralRegisters& regs = a.registers();
+  const auto compared = detail::alu(Mnemonic::Cmp, *expected, *current, to->size, regs.rflags);
+  const bool equal = (compared.rflags & detail::kZero) != 0;
+  // On a mismatch the CPU writes a memory destination back with its old value, so a device sees the
+  // bus cycles it would see from hardware; a register destination is left alone (the host CPU keeps
+  // bits 63:32 of a 32-bit one, which a write-back would clear).
+  if (equal || to->in_memory) {
+    if (auto w = a.write(*to, equal ? *replacement : *current); !w) return w;
+  }
+  if (!equal) {
+    if (auto w = a.write(accumulator, *current); !w) return w;
+  }
+  regs.rflags = compared.rflags;
+  return {};
+}
+
+Result<void> exchange_add(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  auto to = a.resolve(insn.destination);
+  auto from = a.resolve(insn.source);
+  if (!to) return tl::unexpected(to.error());
+  if (!from) return tl::unexpected(from.error());
+  AtomicScope atomic(a.memory(), *to, insn.lock);
+  auto destination = a.read(*to);
+  if (!destination) return tl::unexpected(destination.error());
+  auto source = a.read(*from);
+  if (!source) return tl::unexpected(source.error());
+  GeneralRegisters& regs = a.registers();
+  const auto sum = detail::alu(Mnemonic::Add, *destination, *source, to->size, regs.rflags);
+  // SRC <- DEST, then DEST <- SUM: with the same register as both, the sum wins, as on hardware. The
+  // memory write goes first so a failing device write leaves the register copy unused.
+  if (to->in_memory) {
+    if (auto w = a.write(*to, sum.value); !w) return w;
+    if (auto w = a.write(*from, *destination); !w) return w;
   } else {
-    *r = (*r & ~mask(o.size)) | (value & mask(o.size));
+    if (auto w = a.write(*from, *destination); !w) return w;
+    if (auto w = a.write(*to, sum.value); !w) return w;
   }
+  regs.rflags = sum.rflags;
+  return {};
 }
 
-Result<std::uint64_t> linear_address(const Instruction& insn, const Operand& o, CpuMode mode, const SegmentBases& segments,
-                                     const GeneralRegisters& regs) {
-  const auto& m = o.memory;
-  std::uint64_t address = static_cast<std::uint64_t>(m.displacement);
-  if (m.base == kRipBase) {
-    address += regs.rip + insn.length;
-  } else if (m.base != kNoRegister) {
-    if (gpr(regs, m.base) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "base register out of range");
-    address += *gpr(regs, m.base);
+// BT BTS BTR BTC. A register bit offset into memory is signed and may select a bit outside the
+// addressed operand (a bit string): the access moves by whole operands, as on hardware.
+Result<void> bit_test(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  auto offset_value = a.read(insn.source);
+  if (!offset_value) return tl::unexpected(offset_value.error());
+  const std::uint8_t size = insn.destination.size;
+  const std::uint64_t bits = 8ULL * size;
+  std::uint64_t bit = *offset_value & (bits - 1);
+  std::int64_t displacement = 0;
+  if (insn.destination.kind == Operand::Kind::Memory && insn.source.kind == Operand::Kind::Register) {
+    // Arithmetic shift: floor division by the operand width in bits, for negative offsets too.
+    const auto offset = static_cast<std::int64_t>(detail::sign_extend(*offset_value, insn.source.size));
+    displacement = (offset >> (size == 2 ? 4 : size == 4 ? 5 : 6)) * size;
   }
-  if (m.index != kNoRegister) {
-    if (gpr(regs, m.index) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "index register out of range");
-    address += *gpr(regs, m.index) * m.scale;
+  auto to = a.resolve(insn.destination, displacement);
+  if (!to) return tl::unexpected(to.error());
+  AtomicScope atomic(a.memory(), *to, insn.lock);
+  auto value = a.read(*to);
+  if (!value) return tl::unexpected(value.error());
+  const std::uint64_t mask = std::uint64_t{1} << bit;
+  const bool was_set = (*value & mask) != 0;
+  std::uint64_t next = *value;
+  switch (insn.mnemonic) {
+    case Mnemonic::Bts: next |= mask; break;
+    case Mnemonic::Btr: next &= ~mask; break;
+    case Mnemonic::Btc: next ^= mask; break;
+    default: break;
   }
-  address &= mask(insn.address_size);
-  const auto seg = static_cast<std::size_t>(m.segment);
-  if (mode != CpuMode::Long64 || m.segment == SegmentRegister::Fs || m.segment == SegmentRegister::Gs) {
-    address += segments.at(seg);
+  if (insn.mnemonic != Mnemonic::Bt) {
+    if (auto w = a.write(*to, next); !w) return w;
   }
-  if (mode != CpuMode::Long64) address &= 0xffffffff;
-  return address;
+  GeneralRegisters& regs = a.registers();
+  regs.rflags = (regs.rflags & ~detail::kCarry) | (was_set ? detail::kCarry : 0);
+  return {};
 }
 
-Result<std::uint64_t> read_operand(const Instruction& insn, const Operand& o, CpuMode mode, const SegmentBases& segments,
-                                   GeneralRegisters& regs, LinearMemory& memory) {
-  switch (o.kind) {
-    case Operand::Kind::Register: return read_register(regs, o);
-    case Operand::Kind::Immediate: return o.immediate & mask(o.size);
-    case Operand::Kind::Memory: {
-      auto address = linear_address(insn, o, mode, segments, regs);
-      if (!address) return tl::unexpected(address.error());
-      std::array<std::uint8_t, 8> bytes{};
-      if (auto r = memory.read(*address, std::span(bytes).first(o.size)); !r) return tl::unexpected(r.error());
-      std::uint64_t v = 0;
-      std::memcpy(&v, bytes.data(), o.size);
-      return v;
-    }
-    case Operand::Kind::None: break;
-  }
-  return fail(ErrorKind::InvalidArgument, kOp, "missing operand");
+Result<void> set_on_condition(OperandAccess& a) {
+  const Instruction& insn = a.instruction();
+  auto to = a.resolve(insn.destination);
+  if (!to) return tl::unexpected(to.error());
+  return a.write(*to, detail::condition_holds(insn.condition, a.registers().rflags) ? 1 : 0);
 }
 
-Result<void> write_operand(const Instruction& insn, const Operand& o, CpuMode mode, const SegmentBases& segments,
-                           GeneralRegisters& regs, LinearMemory& memory, std::uint64_t value) {
-  if (o.kind == Operand::Kind::Register) {
-    if (gpr(regs, o.reg) == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "register operand out of range");
-    write_register(regs, o, value);
-    return {};
+Result<Execution> dispatch(OperandAccess& a, ExecutionLimits limits) {
+  const Instruction& insn = a.instruction();
+  Result<void> done;
+  switch (insn.mnemonic) {
+    case Mnemonic::Mov: case Mnemonic::Movzx: case Mnemonic::Movsx: case Mnemonic::Movsxd: done = move(a); break;
+    case Mnemonic::Movs: case Mnemonic::Stos: case Mnemonic::Lods: case Mnemonic::Cmps: case Mnemonic::Scas:
+      return detail::execute_string(a, limits.max_string_iterations);
+    case Mnemonic::Add: case Mnemonic::Or: case Mnemonic::Adc: case Mnemonic::Sbb: case Mnemonic::And:
+    case Mnemonic::Sub: case Mnemonic::Xor: case Mnemonic::Cmp: case Mnemonic::Test:
+    case Mnemonic::Inc: case Mnemonic::Dec: case Mnemonic::Neg: case Mnemonic::Not: done = arithmetic(a); break;
+    case Mnemonic::Xchg: done = exchange(a); break;
+    case Mnemonic::Cmpxchg: done = compare_exchange(a); break;
+    case Mnemonic::Xadd: done = exchange_add(a); break;
+    case Mnemonic::Bt: case Mnemonic::Bts: case Mnemonic::Btr: case Mnemonic::Btc: done = bit_test(a); break;
+    case Mnemonic::Setcc: done = set_on_condition(a); break;
+    default: return fail(ErrorKind::Unsupported, kOp, std::string(to_string(insn.mnemonic)) + " is not executed");
   }
-  if (o.kind != Operand::Kind::Memory) return fail(ErrorKind::InvalidArgument, kOp, "destination is not writable");
-  auto address = linear_address(insn, o, mode, segments, regs);
-  if (!address) return tl::unexpected(address.error());
-  std::array<std::uint8_t, 8> bytes{};
-  std::memcpy(bytes.data(), &value, sizeof value);
-  return memory.write(*address, std::span<const std::uint8_t>(bytes).first(o.size));
+  if (!done) return tl::unexpected(done.error());
+  return Execution{};
 }
 
 }  // namespace
 
-Result<void> execute(const Instruction& insn, CpuMode mode, const SegmentBases& segments, GeneralRegisters& regs,
-                     LinearMemory& memory) {
+Result<Execution> execute(const Instruction& insn, CpuMode mode, const SegmentBases& segments, GeneralRegisters& regs,
+                          LinearMemory& memory, ExecutionLimits limits) {
   GeneralRegisters out = regs;  // work on a copy: an error leaves the caller's registers untouched
-  switch (insn.mnemonic) {
-    case Mnemonic::Mov:
-    case Mnemonic::Movzx:
-    case Mnemonic::Movsx:
-    case Mnemonic::Movsxd: {
-      auto value = read_operand(insn, insn.source, mode, segments, out, memory);
-      if (!value) return tl::unexpected(value.error());
-      std::uint64_t v = *value;
-      if (insn.mnemonic == Mnemonic::Movsx || insn.mnemonic == Mnemonic::Movsxd) v = sign_extend(v, insn.source.size);
-      if (insn.mnemonic == Mnemonic::Mov && insn.source.kind == Operand::Kind::Immediate) v = sign_extend(v, insn.source.size);
-      if (auto r = write_operand(insn, insn.destination, mode, segments, out, memory, v); !r) return r;
-      break;
-    }
-    default:
-      return fail(ErrorKind::Unsupported, kOp, std::string(to_string(insn.mnemonic)) + " is decoded but not executed yet");
+  OperandAccess access(insn, mode, segments, out, memory);
+  auto result = dispatch(access, limits);
+  if (!result) return result;
+  if (result->complete) {
+    out.rip += insn.length;
+    if (mode != CpuMode::Long64) out.rip &= detail::width_mask(mode == CpuMode::Real16 ? 2 : 4);
   }
-  out.rip = (mode == CpuMode::Long64) ? out.rip + insn.length : ((out.rip + insn.length) & mask(mode == CpuMode::Real16 ? 2 : 4));
   regs = out;
-  return {};
+  return result;
 }
 
 }  // namespace hv::x86

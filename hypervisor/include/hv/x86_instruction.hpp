@@ -2,8 +2,9 @@
 // The x86 instruction decoder behind MMIO emulation (MSHV, like WHP and HVF, reports "this instruction
 // touched device memory" and leaves decoding and execution to the VMM). decode() turns instruction bytes
 // into an Instruction or an error; it never reads past the span and never accepts more than the
-// architectural 15 bytes. The executor that applies an Instruction to registers and memory is a
-// separate, later component (see docs/x86-emulator.md).
+// architectural 15 bytes. hv/x86_emulator.hpp applies an Instruction to registers and memory
+// (docs/x86-emulator.md). String instructions carry their implicit operands spelled out: [seg:RSI],
+// [ES:RDI] and the accumulator.
 
 #include <array>
 #include <cstdint>
