@@ -17,15 +17,15 @@ void PairedReporter::ReportRuns(const std::vector<Run>& runs) {
 }
 
 void PairedReporter::PrintRatios() const {
-  std::printf("\nhvkit vs baseline (same run, median real time per exit):\n");
+  std::printf("\nhvkit vs %s (same run, median real time per %s):\n", baseline_.c_str(), unit_.c_str());
   for (const auto& [name, ns] : real_time_ns_) {
     const auto slash = name.rfind("/hvkit");
     if (slash == std::string::npos) continue;
     const auto base = name.substr(0, slash);
-    auto raw = real_time_ns_.find(base + "/raw_ioctl");
-    if (raw == real_time_ns_.end() || raw->second <= 0) continue;
-    std::printf("  %-8s hvkit %9.0f ns   raw ioctl %9.0f ns   ratio %.3f\n", base.c_str(), ns, raw->second,
-                ns / raw->second);
+    auto baseline = real_time_ns_.find(base + "/" + baseline_);
+    if (baseline == real_time_ns_.end() || baseline->second <= 0) continue;
+    std::printf("  %-28s hvkit %9.1f ns   %s %9.1f ns   ratio %.3f\n", base.c_str(), ns, baseline_.c_str(),
+                baseline->second, ns / baseline->second);
   }
 }
 
