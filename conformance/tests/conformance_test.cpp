@@ -39,7 +39,12 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   hv::register_builtin_backends();
   for (const auto& backend : hv::list_backends()) {
-    const std::string suite = "Conformance_" + backend.name;
+    // GoogleTest filters read '-' as "exclude": a suite named after "mshv-sim" would match nothing
+    // under CTest's per-test filter and pass without running. Backend names become identifiers.
+    std::string suite = "Conformance_" + backend.name;
+    for (char& c : suite) {
+      if (c == '-') c = '_';
+    }
     if (!backend.availability.available) {
       const std::string reason = backend.name + " unavailable: " + backend.availability.reason;
       ::testing::RegisterTest(suite.c_str(), "BackendUnavailable", nullptr, nullptr, __FILE__, __LINE__,

@@ -1,6 +1,7 @@
 #include "hv/event_fd.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -14,6 +15,12 @@ Result<EventFd> EventFd::create() {
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return fail_errno("eventfd", errno);
   return EventFd(UniqueFd(fd));
+}
+
+Result<EventFd> EventFd::duplicate(int fd) {
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return fail_errno("fcntl(F_DUPFD_CLOEXEC)", errno);
+  return EventFd(UniqueFd(copy));
 }
 
 Result<void> EventFd::signal(std::uint64_t value) const {

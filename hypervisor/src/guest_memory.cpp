@@ -13,10 +13,24 @@ namespace hv {
 namespace {
 }  // namespace
 
-GuestRegion::GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd) noexcept
-    : range_(range), backing_(backing), host_(host), memfd_(std::move(memfd)) {}
+GuestRegion::GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd, bool owned) noexcept
+    : range_(range), backing_(backing), host_(host), memfd_(std::move(memfd)), owned_(owned) {}
 
-GuestRegion::~GuestRegion() { detail::unmap_host_memory(host_, range_.size()); }
+GuestRegion::~GuestRegion() {
+  if (owned_) detail::unmap_host_memory(host_, range_.size());
+}
+
+Result<std::shared_ptr<GuestRegion>> GuestRegion::borrow(std::uint64_t guest_base, std::span<std::uint8_t> host) {
+  constexpr const char* op = "GuestRegion::borrow";
+  auto range = AddressRange::make(guest_base, host.size(), op);
+  if (!range) return tl::unexpected(range.error());
+  const auto address = reinterpret_cast<std::uintptr_t>(host.data());  // alignment check only
+  if (!range->page_aligned() || address % kPageSize != 0) {
+    return fail(ErrorKind::InvalidArgument, op, "guest base, host address and size must be multiples of 4 KiB");
+  }
+  if (host.size() > kMaxRegionSize) return fail(ErrorKind::OutOfRange, op, "size exceeds the 1 TiB region limit");
+  return std::shared_ptr<GuestRegion>(new GuestRegion(*range, Backing::Anonymous, host.data(), UniqueFd{}, false));
+}
 
 Result<std::shared_ptr<GuestRegion>> GuestRegion::create(std::uint64_t guest_base, std::uint64_t size,
                                                          Backing backing) {

@@ -118,6 +118,7 @@ HVKIT_KVM_IOCTL(kGetCpuid2, 0xC008AE91, _IOWR(KVMIO, 0x91, Cpuid2Header));
 HVKIT_KVM_IOCTL(kGetXsave, 0x9000AEA4, _IOR(KVMIO, 0xa4, Xsave));
 HVKIT_KVM_IOCTL(kSetXsave, 0x5000AEA5, _IOW(KVMIO, 0xa5, Xsave));
 HVKIT_KVM_IOCTL(kSignalMsi, 0x4020AEA5, _IOW(KVMIO, 0xa5, kvm_msi));
+HVKIT_KVM_IOCTL(kSetGuestDebug, 0x4048AE9B, _IOW(KVMIO, 0x9b, kvm_guest_debug));
 HVKIT_KVM_IOCTL(kGetXsave2, 0x9000AECF, _IOR(KVMIO, 0xcf, Xsave));
 #undef HVKIT_KVM_IOCTL
 

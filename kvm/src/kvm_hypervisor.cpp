@@ -6,6 +6,7 @@
 #include "kvm_abi.hpp"
 #include "kvm_host.hpp"
 #include "kvm_ioctl.hpp"
+#include "kvm_vcpu.hpp"
 #include "kvm_vm.hpp"
 
 namespace hv::kvm {
@@ -119,6 +120,12 @@ Result<std::unique_ptr<Hypervisor>> open(const std::string& device_path) {
 
 BackendDescriptor backend_descriptor() {
   return {.name = "kvm", .probe = [] { return probe(); }, .open = [] { return open(); }};
+}
+
+Result<void> set_single_step(Vcpu& vcpu, bool enabled) {
+  auto* kvm_vcpu = dynamic_cast<detail::KvmVcpu*>(&vcpu);
+  if (kvm_vcpu == nullptr) return fail(ErrorKind::InvalidArgument, "kvm::set_single_step", "not a KVM vCPU");
+  return kvm_vcpu->set_single_step(enabled);
 }
 
 }  // namespace hv::kvm

@@ -308,4 +308,11 @@ Result<void> KvmVcpu::set_lapic(const LapicState& lapic) {
   return {};
 }
 
+Result<void> KvmVcpu::set_single_step(bool enabled) {
+  kvm_guest_debug debug{};
+  debug.control = enabled ? (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0;
+  if (auto r = kvm_ioctl(fd_.get(), abi::kSetGuestDebug, "KVM_SET_GUEST_DEBUG", &debug); !r) return tl::unexpected(r.error());
+  return {};
+}
+
 }  // namespace hv::kvm::detail

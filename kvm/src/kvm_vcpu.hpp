@@ -58,6 +58,7 @@ class KvmVcpu final : public Vcpu {
   Result<std::vector<CpuidEntry>> get_cpuid() const override;
   Result<LapicState> get_lapic() const override;
   Result<void> set_lapic(const LapicState& lapic) override;
+  Result<void> set_single_step(bool enabled);
 
  private:
   UniqueFd fd_;

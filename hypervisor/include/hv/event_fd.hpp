@@ -13,6 +13,10 @@ class EventFd {
  public:
   // Non-blocking, close-on-exec.
   static Result<EventFd> create();
+  // A second descriptor for an eventfd someone else holds (F_DUPFD_CLOEXEC): for code that receives
+  // eventfds by number, as a kernel does (the MSHV ABI simulator). BadDescriptor-style errors come back
+  // as SystemError; whether `fd` is an eventfd is checked by whoever uses it.
+  static Result<EventFd> duplicate(int fd);
 
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
   Result<void> signal(std::uint64_t value = 1) const;

@@ -32,6 +32,10 @@ class GuestRegion {
   // guest_base and size must be page-aligned; size in (0, kMaxRegionSize].
   static Result<std::shared_ptr<GuestRegion>> create(std::uint64_t guest_base, std::uint64_t size,
                                                      Backing backing = Backing::Anonymous);
+  // A region over host memory someone else mapped and keeps mapped for the region's whole lifetime
+  // (the region never unmaps it). For code that receives guest RAM by address, as a kernel does: the
+  // MSHV ABI simulator. Same alignment and size rules as create(); Backing::Anonymous, no memfd.
+  static Result<std::shared_ptr<GuestRegion>> borrow(std::uint64_t guest_base, std::span<std::uint8_t> host);
   GuestRegion(const GuestRegion&) = delete;
   GuestRegion& operator=(const GuestRegion&) = delete;
   ~GuestRegion();
@@ -46,11 +50,12 @@ class GuestRegion {
   [[nodiscard]] std::span<std::uint8_t> host() const noexcept { return {host_, range_.size()}; }
 
  private:
-  GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd) noexcept;
+  GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd, bool owned = true) noexcept;
   AddressRange range_;
   Backing backing_;
   std::uint8_t* host_;
   UniqueFd memfd_;
+  bool owned_ = true;
 };
 
 // Whether one access may continue from one region into the next adjacent one.

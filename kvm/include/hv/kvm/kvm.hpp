@@ -18,4 +18,11 @@ Result<std::unique_ptr<Hypervisor>> open(const std::string& device_path = kDefau
 // Name "kvm": pass to hv::register_backend() to make the backend discoverable by name.
 BackendDescriptor backend_descriptor();
 
+// KVM-only extension (not in the neutral interface): single-step `vcpu`, which must come from this
+// backend (InvalidArgument otherwise). Each run() then returns after one guest instruction with
+// UnknownExit{"kvm", kDebugExitReason}, unless the instruction exits for another reason first. The
+// MSHV ABI simulator uses it to know every instruction's starting state.
+inline constexpr std::uint64_t kDebugExitReason = 4;  // KVM_EXIT_DEBUG
+Result<void> set_single_step(Vcpu& vcpu, bool enabled);
+
 }  // namespace hv::kvm

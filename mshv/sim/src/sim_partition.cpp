@@ -1,0 +1,376 @@
+#include "sim_partition.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sim_vp.hpp"
+
+namespace hv::mshv::sim {
+
+namespace {
+
+constexpr std::uint64_t kPage = 4096;
+
+// The kernel requires the userspace range to be a mapped VMA [§4]; mincore fails with ENOMEM otherwise.
+bool mapped(std::uint64_t address, std::uint64_t size) {
+  std::vector<unsigned char> residency((size + kPage - 1) / kPage);
+  // The simulator receives guest RAM by address, as the kernel does; this only asks whether it is mapped.
+  return ::mincore(reinterpret_cast<void*>(address), size, residency.data()) == 0;
+}
+
+bool all_zero(std::span<const std::uint8_t> bytes) {
+  for (auto b : bytes) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Partition::~Partition() {
+  // Drop the KVM objects before the regions' host memory can go away with the backend.
+  irqfds_.clear();
+  ioeventfds_.clear();
+  vm_.reset();
+}
+
+long Partition::initialize() {
+  std::lock_guard lock(mutex_);
+  initialized_ = true;  // idempotent [§4]
+  return 0;
+}
+
+long Partition::create_vp(const abi::CreateVp& args, std::shared_ptr<Vp>& out) {
+  std::lock_guard lock(mutex_);
+  if (!initialized_) return -EINVAL;  // VPs come after INITIALIZE_PARTITION [§4, INF: errno]
+  if (args.vp_index >= abi::kMaxVps) return -EINVAL;
+  if (auto it = vps_.find(args.vp_index); it != vps_.end() && !it->second.expired()) return -EEXIST;
+  auto vcpu = vm_->create_vcpu(args.vp_index);
+  if (!vcpu) return -ENOMEM;
+  out = std::make_shared<Vp>(args.vp_index, shared_from_this(), std::move(*vcpu));
+  vps_[args.vp_index] = out;
+  return 0;
+}
+
+std::shared_ptr<Vp> Partition::find_vp(std::uint32_t index) const {
+  std::lock_guard lock(mutex_);
+  auto it = vps_.find(index);
+  return it == vps_.end() ? nullptr : it->second.lock();
+}
+
+long Partition::set_guest_memory(const abi::UserMemRegion& r) {
+  std::lock_guard lock(mutex_);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const auto host_page = static_cast<std::uint64_t>(page > 0 ? page : 4096);
+  if (r.size == 0 || r.size % host_page != 0 || r.userspace_addr % host_page != 0) return -EINVAL;
+  if ((r.flags & ~abi::kSetMemFlagsMask) != 0 || !all_zero(r.rsvd)) return -EINVAL;
+  if (r.guest_pfn > (~0ULL >> 12) || r.size > (~0ULL - (r.guest_pfn << 12))) return -EINVAL;
+  const std::uint64_t gpa = r.guest_pfn << 12;
+  if ((r.flags & (1U << abi::kSetMemBitUnmap)) != 0) {
+    // Unmap names an existing region exactly [§4].
+    for (auto it = regions_.begin(); it != regions_.end(); ++it) {
+      if (it->gpa == gpa && it->size == r.size && it->userspace_addr == r.userspace_addr) {
+        if (!vm_->unmap_memory(it->slot)) return -EIO;
+        regions_.erase(it);
+        return 0;
+      }
+    }
+    return -EINVAL;
+  }
+  if (!mapped(r.userspace_addr, r.size)) return -EINVAL;
+  for (const auto& existing : regions_) {
+    if (gpa < existing.gpa + existing.size && existing.gpa < gpa + r.size) return -EEXIST;
+  }
+  // The simulator maps the caller's memory into KVM by address, as the kernel pins it [§4].
+  auto region = GuestRegion::borrow(gpa, std::span(reinterpret_cast<std::uint8_t*>(r.userspace_addr), r.size));
+  if (!region) return -EINVAL;
+  // GPA read is always granted; without WRITABLE the region is read-only and writes intercept.
+  const MapOptions options{.read_only = (r.flags & (1U << abi::kSetMemBitWritable)) == 0};
+  auto slot = vm_->map_memory(*region, options);
+  if (!slot) return slot.error().kind() == ErrorKind::Overlap ? -EEXIST : -EINVAL;
+  regions_.push_back({gpa, r.size, r.userspace_addr, r.flags, *slot});
+  return 0;
+}
+
+bool Partition::is_ram(std::uint64_t gpa) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& r : regions_) {
+    if (gpa >= r.gpa && gpa - r.gpa < r.size) return true;
+  }
+  return false;
+}
+
+bool Partition::read_physical(std::uint64_t gpa, std::span<std::uint8_t> out) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& r : regions_) {
+    if (gpa >= r.gpa && gpa - r.gpa < r.size && out.size() <= r.size - (gpa - r.gpa)) {
+      std::memcpy(out.data(), reinterpret_cast<const void*>(r.userspace_addr + (gpa - r.gpa)), out.size());
+      return true;
+    }
+  }
+  return false;
+}
+
+long Partition::apply_routing() {
+  std::vector<GsiRoute> routes;
+  for (const auto& [gsi, e] : routes_) {
+    routes.push_back(MsiRoute{gsi, MsiMessage{e.address_lo, e.data}});
+  }
+  return vm_->set_gsi_routing(routes) ? 0 : -EINVAL;
+}
+
+long Partition::set_msi_routing(const void* table) {
+  abi::UserIrqTableHeader header{};
+  std::memcpy(&header, table, sizeof header);
+  if (header.rsvd != 0 || header.nr > abi::kMaxGuestIrqs) return -EINVAL;
+  std::map<std::uint32_t, abi::UserIrqEntry> routes;
+  const auto* bytes = static_cast<const std::uint8_t*>(table) + sizeof header;
+  for (std::uint32_t i = 0; i < header.nr; ++i) {
+    abi::UserIrqEntry e{};
+    std::memcpy(&e, bytes + i * sizeof e, sizeof e);
+    if (e.gsi >= abi::kMaxGuestIrqs || e.address_hi != 0 || routes.count(e.gsi) != 0) return -EINVAL;  // [§11]
+    routes[e.gsi] = e;
+  }
+  std::lock_guard lock(mutex_);
+  if (!lapic()) return -EINVAL;  // no interrupt controller to deliver to [INF]
+  routes_ = std::move(routes);  // the table is replaced as a whole [§11]
+  return apply_routing();
+}
+
+long Partition::irqfd(const abi::UserIrqfd& args) {
+  std::lock_guard lock(mutex_);
+  if ((args.flags & ~((1U << abi::kIrqfdBitDeassign) | (1U << abi::kIrqfdBitResample))) != 0) return -EINVAL;
+  if (args.gsi >= abi::kMaxGuestIrqs) return -EINVAL;
+  if ((args.flags & (1U << abi::kIrqfdBitDeassign)) != 0) {
+    for (auto it = irqfds_.begin(); it != irqfds_.end(); ++it) {
+      if (it->fd == args.fd && it->gsi == args.gsi) {
+        (void)vm_->unregister_irqfd(it->event, it->gsi);
+        irqfds_.erase(it);
+        return 0;
+      }
+    }
+    return 0;  // the kernel ignores a deassign of something not assigned [INF]
+  }
+  if ((args.flags & (1U << abi::kIrqfdBitResample)) != 0) return -EINVAL;  // needs a level route; not simulated
+  if (!lapic()) return -EINVAL;
+  for (const auto& existing : irqfds_) {
+    if (existing.fd == args.fd) return -EBUSY;  // same eventfd twice [§11]
+  }
+  auto event = EventFd::duplicate(args.fd);
+  if (!event) return -EBADF;
+  if (!vm_->register_irqfd(*event, args.gsi)) return -EINVAL;
+  irqfds_.push_back({args.fd, args.gsi, std::move(*event)});
+  return 0;
+}
+
+long Partition::ioeventfd(const abi::UserIoeventfd& args) {
+  std::lock_guard lock(mutex_);
+  constexpr std::uint32_t known = (1U << abi::kIoeventfdBitDatamatch) | (1U << abi::kIoeventfdBitPio) |
+                                  (1U << abi::kIoeventfdBitDeassign);
+  if ((args.flags & ~known) != 0 || !all_zero(args.rsvd)) return -EINVAL;
+  if ((args.flags & (1U << abi::kIoeventfdBitPio)) != 0) return -EOPNOTSUPP;  // MMIO only [§11]
+  if (args.len != 0 && args.len != 1 && args.len != 2 && args.len != 4 && args.len != 8) return -EINVAL;
+  const bool datamatch = (args.flags & (1U << abi::kIoeventfdBitDatamatch)) != 0;
+  const auto same = [&](const Ioeventfd& e) {
+    const bool e_match = (e.args.flags & (1U << abi::kIoeventfdBitDatamatch)) != 0;
+    return e.args.addr == args.addr && e.args.len == args.len && e_match == datamatch &&
+           (!datamatch || e.args.datamatch == args.datamatch);
+  };
+  if ((args.flags & (1U << abi::kIoeventfdBitDeassign)) != 0) {
+    for (auto it = ioeventfds_.begin(); it != ioeventfds_.end(); ++it) {
+      if (same(*it) && it->args.fd == args.fd) {
+        IoEventAddress where{IoEventSpace::Mmio, it->args.addr, it->args.len,
+                             datamatch ? std::optional(args.datamatch) : std::nullopt};
+        (void)vm_->unregister_ioeventfd(it->event, where);
+        ioeventfds_.erase(it);
+        return 0;
+      }
+    }
+    return -ENOENT;
+  }
+  for (const auto& e : ioeventfds_) {
+    if (same(e)) return -EEXIST;
+  }
+  if (args.len == 0) return -EINVAL;  // "any size" has no KVM counterpart here; not simulated
+  auto event = EventFd::duplicate(args.fd);
+  if (!event) return -EBADF;
+  IoEventAddress where{IoEventSpace::Mmio, args.addr, args.len, datamatch ? std::optional(args.datamatch) : std::nullopt};
+  if (!vm_->register_ioeventfd(*event, where)) return -EINVAL;
+  ioeventfds_.push_back({args, std::move(*event)});
+  return 0;
+}
+
+long Partition::gpap_access_bitmap(abi::GpapAccessBitmap& args) {
+  std::lock_guard lock(mutex_);
+  if (!all_zero(args.rsvd) || args.access_type != abi::kGpapAccessTypeDirty || args.bitmap_ptr == 0) return -EINVAL;
+  if (properties_[abi::kPropertyGpaPageAccessTracking] != 1) return -EINVAL;  // tracking not enabled [§11, INF]
+  for (auto& r : regions_) {
+    if (args.gpap_base != r.gpa >> 12 || args.page_count != r.size >> 12) continue;
+    auto log = vm_->fetch_and_clear_dirty_log(r.slot);
+    if (!log) return -EINVAL;
+    // One bit per page, u8 granularity [§3.2]; KVM's log is in u64 words.
+    auto* out = reinterpret_cast<std::uint8_t*>(args.bitmap_ptr);  // the caller's buffer, by address
+    std::memset(out, 0, (args.page_count + 7) / 8);
+    for (std::uint64_t page = 0; page < args.page_count; ++page) {
+      if (log->is_dirty(page)) out[page / 8] = static_cast<std::uint8_t>(out[page / 8] | (1U << (page % 8)));
+    }
+    return 0;
+  }
+  return -EINVAL;  // the simulator answers whole regions only [INF]
+}
+
+std::uint16_t Partition::partition_property(abi::RootHvcall& call, bool set) {
+  if (set) {
+    if (call.in_sz < sizeof(abi::HvInputSetPartitionProperty)) return abi::kHvStatusInvalidHypercallInput;
+    abi::HvInputSetPartitionProperty in{};
+    std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+    std::lock_guard lock(mutex_);
+    if (in.property_code == abi::kPropertyGpaPageAccessTracking) {
+      if (in.property_value > 1) return abi::kHvStatusInvalidParameter;
+      for (auto& r : regions_) {
+        if ((r.flags & (1U << abi::kSetMemBitWritable)) == 0) continue;
+        auto done = in.property_value == 1 ? vm_->enable_dirty_log(r.slot) : vm_->disable_dirty_log(r.slot);
+        if (!done) return abi::kHvStatusInvalidParameter;
+      }
+    }
+    properties_[in.property_code] = in.property_value;
+    return abi::kHvStatusSuccess;
+  }
+  if (call.in_sz < sizeof(abi::HvInputGetPartitionProperty) || call.out_sz < 8 || call.out_ptr == 0) {
+    return abi::kHvStatusInvalidHypercallInput;
+  }
+  abi::HvInputGetPartitionProperty in{};
+  std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+  std::lock_guard lock(mutex_);
+  auto it = properties_.find(in.property_code);
+  if (it == properties_.end()) return abi::kHvStatusUnknownProperty;
+  std::memcpy(reinterpret_cast<void*>(call.out_ptr), &it->second, 8);
+  return abi::kHvStatusSuccess;
+}
+
+std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
+  abi::HvInputVpRegistersHeader header{};
+  if (call.in_sz < sizeof header) return abi::kHvStatusInvalidHypercallInput;
+  const auto* in = reinterpret_cast<const std::uint8_t*>(call.in_ptr);  // the caller's hypercall input, by address
+  std::memcpy(&header, in, sizeof header);
+  auto vp = find_vp(header.vp_index);
+  if (vp == nullptr) return abi::kHvStatusInvalidVpIndex;
+  if (header.input_vtl != 0) return abi::kHvStatusInvalidParameter;
+  std::uint16_t done = 0;
+  std::uint16_t status = 0;
+  if (set) {
+    if (call.in_sz < sizeof header + std::size_t{call.reps} * sizeof(abi::HvRegisterAssoc)) return abi::kHvStatusInvalidHypercallInput;
+    std::vector<abi::HvRegisterAssoc> assocs(call.reps);
+    std::memcpy(assocs.data(), in + sizeof header, assocs.size() * sizeof(abi::HvRegisterAssoc));
+    status = vp->set_registers(assocs, done);
+  } else {
+    if (call.in_sz < sizeof header + std::size_t{call.reps} * 4 || call.out_ptr == 0 ||
+        call.out_sz < std::size_t{call.reps} * sizeof(abi::HvRegisterValue)) {
+      return abi::kHvStatusInvalidHypercallInput;
+    }
+    std::vector<std::uint32_t> names(call.reps);
+    std::memcpy(names.data(), in + sizeof header, names.size() * 4);
+    std::vector<abi::HvRegisterValue> values(call.reps);
+    status = vp->get_registers(names, values, done);
+    std::memcpy(reinterpret_cast<void*>(call.out_ptr), values.data(), std::size_t{done} * sizeof(abi::HvRegisterValue));
+  }
+  call.reps = done;
+  return status;
+}
+
+std::uint16_t Partition::translate(abi::RootHvcall& call) {
+  abi::HvInputTranslateVirtualAddress in{};
+  if (call.in_sz < sizeof in || call.out_ptr == 0 || call.out_sz < sizeof(abi::HvOutputTranslateVirtualAddress)) {
+    return abi::kHvStatusInvalidHypercallInput;
+  }
+  std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+  auto vp = find_vp(in.vp_index);
+  if (vp == nullptr) return abi::kHvStatusInvalidVpIndex;
+  std::uint64_t gpa = 0;
+  abi::HvOutputTranslateVirtualAddress out{};
+  const std::uint16_t status = vp->translate(in.gva_page << 12, (in.control_flags & abi::kTranslateValidateWrite) != 0, gpa, out.result_code);
+  if (status != abi::kHvStatusSuccess) return status;
+  out.gpa_page = gpa >> 12;
+  if (out.result_code == abi::kTranslateResultSuccess && !is_ram(gpa)) out.result_code = abi::kTranslateResultGpaUnmapped;
+  std::memcpy(reinterpret_cast<void*>(call.out_ptr), &out, sizeof out);
+  return abi::kHvStatusSuccess;
+}
+
+std::uint16_t Partition::assert_interrupt(abi::RootHvcall& call) {
+  abi::HvInputAssertVirtualInterrupt in{};
+  if (call.in_sz < sizeof in) return abi::kHvStatusInvalidHypercallInput;
+  std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+  if (!lapic()) return abi::kHvStatusInvalidPartitionState;
+  const std::uint64_t type = in.control & 0xffffffff;
+  if (type != abi::kInterruptTypeFixed && type != abi::kInterruptTypeLowestPriority && type != abi::kInterruptTypeNmi) {
+    return abi::kHvStatusInvalidParameter;
+  }
+  if (in.vector > 0xff || in.dest_addr > 0xff) return abi::kHvStatusInvalidParameter;
+  // Delivered as the equivalent MSI: destination in address bits 19:12, vector and type in data.
+  MsiMessage msi;
+  msi.address = 0xfee00000ULL | (in.dest_addr << 12) | ((in.control & abi::kInterruptControlLogical) != 0 ? 4 : 0);
+  msi.data = static_cast<std::uint32_t>(in.vector | (type << 8) | ((in.control & abi::kInterruptControlLevel) != 0 ? 1U << 15 : 0));
+  std::lock_guard lock(mutex_);
+  return vm_->signal_msi(msi) ? abi::kHvStatusSuccess : abi::kHvStatusInvalidParameter;
+}
+
+long Partition::hvcall(abi::RootHvcall& call) {
+  // Validation the kernel does before the hypervisor sees the call [§5].
+  if (call.status != 0 || !all_zero(call.rsvd) || call.in_ptr == 0 || call.in_sz < 8 || call.in_sz > abi::kHvcallMaxInput) {
+    return -EINVAL;
+  }
+  if (call.out_ptr != 0 && (call.out_sz < 1 || call.out_sz > abi::kHvcallMaxInput)) return -EINVAL;
+  std::uint16_t status = abi::kHvStatusSuccess;
+  switch (call.code) {
+    case abi::kHvcallGetVpRegisters: status = get_set_registers(call, false); break;
+    case abi::kHvcallSetVpRegisters: status = get_set_registers(call, true); break;
+    case abi::kHvcallTranslateVirtualAddress: status = translate(call); break;
+    case abi::kHvcallAssertVirtualInterrupt: status = assert_interrupt(call); break;
+    case abi::kHvcallGetPartitionProperty: status = partition_property(call, false); break;
+    case abi::kHvcallSetPartitionProperty: status = partition_property(call, true); break;
+    case abi::kHvcallRegisterInterceptResult: {
+      // CPUID results only (intercept type X64_CPUID = 2, parameters at byte 16) [§6].
+      std::uint8_t in[60] = {};
+      if (call.in_sz < sizeof in) return -EINVAL;
+      std::memcpy(in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+      std::uint32_t vp_index = 0, type = 0, fields[11] = {};
+      std::memcpy(&vp_index, in + 8, 4);
+      std::memcpy(&type, in + 12, 4);
+      std::memcpy(fields, in + 16, sizeof fields);
+      auto vp = find_vp(vp_index);
+      if (vp == nullptr) {
+        status = abi::kHvStatusInvalidVpIndex;
+      } else if (type != 2) {
+        status = abi::kHvStatusInvalidParameter;
+      } else {
+        CpuidEntry entry;
+        entry.function = fields[0];
+        entry.index = fields[1];
+        entry.index_significant = (fields[2] & 0xff) != 0;
+        entry.eax = fields[3];
+        entry.ebx = fields[5];
+        entry.ecx = fields[7];
+        entry.edx = fields[9];
+        vp->register_cpuid(entry);
+      }
+      break;
+    }
+    case abi::kHvcallInstallIntercept:
+    case abi::kHvcallClearVirtualInterrupt:
+    case abi::kHvcallGetGpaPagesAccessStates:
+    case abi::kHvcallSignalEventDirect:
+    case abi::kHvcallPostMessageDirect:
+    case abi::kHvcallGetVpCpuidValues:
+    case abi::kHvcallGetPartitionPropertyEx:
+      status = abi::kHvStatusInvalidHypercallCode;  // allowed by the kernel, not simulated
+      break;
+    default: return -EINVAL;  // not in the kernel's allow-list [§5]
+  }
+  call.status = status;
+  return status == abi::kHvStatusSuccess ? 0 : -EIO;
+}
+
+}  // namespace hv::mshv::sim

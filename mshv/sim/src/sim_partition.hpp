@@ -1,0 +1,76 @@
+#pragma once
+// One simulated partition: what MSHV_CREATE_PARTITION creates, backed by a KVM VM. Holds the guest
+// memory regions (by userspace address, as the kernel receives them), the VPs, the MSI routing table,
+// irqfds, ioeventfds and partition properties. Every entry point validates its arguments the way the
+// reference says the kernel does and returns the kernel's result: >= 0, or -errno.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "hv/event_fd.hpp"
+#include "hv/hypervisor.hpp"
+#include "mshv_abi.hpp"
+
+namespace hv::mshv::sim {
+
+class Vp;
+
+class Partition : public std::enable_shared_from_this<Partition> {
+ public:
+  Partition(std::uint64_t pt_flags, std::unique_ptr<Vm> vm) : pt_flags_(pt_flags), vm_(std::move(vm)) {}
+  ~Partition();
+
+  long initialize();
+  long create_vp(const abi::CreateVp& args, std::shared_ptr<Vp>& out);
+  long set_guest_memory(const abi::UserMemRegion& region);
+  long irqfd(const abi::UserIrqfd& args);
+  long ioeventfd(const abi::UserIoeventfd& args);
+  long set_msi_routing(const void* table);
+  long gpap_access_bitmap(abi::GpapAccessBitmap& args);
+  // A hypercall through MSHV_ROOT_HVCALL on the partition fd or a VP fd (then `via` is that VP).
+  long hvcall(abi::RootHvcall& call);
+
+  // Guest-physical reads for the VPs' instruction fetch and translation; false outside RAM.
+  bool read_physical(std::uint64_t gpa, std::span<std::uint8_t> out) const;
+  bool is_ram(std::uint64_t gpa) const;
+  bool lapic() const noexcept { return (pt_flags_ & (1ULL << abi::kPtBitLapic)) != 0; }
+  std::shared_ptr<Vp> find_vp(std::uint32_t index) const;
+
+ private:
+  struct Region {
+    std::uint64_t gpa = 0, size = 0, userspace_addr = 0;
+    std::uint8_t flags = 0;
+    MemorySlot slot;
+  };
+  struct Irqfd {
+    int fd = -1;  // the caller's number, for DEASSIGN
+    std::uint32_t gsi = 0;
+    EventFd event;
+  };
+  struct Ioeventfd {
+    abi::UserIoeventfd args;
+    EventFd event;
+  };
+  std::uint16_t get_set_registers(abi::RootHvcall& call, bool set);
+  std::uint16_t translate(abi::RootHvcall& call);
+  std::uint16_t assert_interrupt(abi::RootHvcall& call);
+  std::uint16_t partition_property(abi::RootHvcall& call, bool set);
+  long apply_routing();
+
+  mutable std::mutex mutex_;
+  std::uint64_t pt_flags_;
+  std::unique_ptr<Vm> vm_;
+  bool initialized_ = false;
+  std::vector<Region> regions_;
+  std::map<std::uint32_t, std::weak_ptr<Vp>> vps_;
+  std::map<std::uint32_t, abi::UserIrqEntry> routes_;
+  std::vector<Irqfd> irqfds_;
+  std::vector<Ioeventfd> ioeventfds_;
+  std::map<std::uint32_t, std::uint64_t> properties_;
+};
+
+}  // namespace hv::mshv::sim

@@ -1,0 +1,161 @@
+// The simulator's descriptor table and ioctl dispatch: which requests each kind of descriptor
+// accepts [§2], and the kernel's answer for everything else (ENOTTY for an unknown request, EBADF for
+// an unknown descriptor).
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <variant>
+
+#include "hv/kvm/kvm.hpp"
+#include "hv/mshv/simulator.hpp"
+#include "mshv_abi.hpp"
+#include "sim_partition.hpp"
+#include "sim_vp.hpp"
+
+namespace hv::mshv {
+
+namespace {
+
+struct DeviceHandle {};
+using Handle = std::variant<DeviceHandle, std::shared_ptr<sim::Partition>, std::shared_ptr<sim::Vp>>;
+
+class SimSystem final : public MshvSystem {
+ public:
+  explicit SimSystem(std::unique_ptr<Hypervisor> kvm) : kvm_(std::move(kvm)) {}
+
+  int open_device() noexcept override { return add(DeviceHandle{}); }
+
+  void close(int fd) noexcept override {
+    std::lock_guard lock(mutex_);
+    handles_.erase(fd);
+  }
+
+  [[nodiscard]] std::string describe() const override { return "mshv-sim"; }
+
+  long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {
+    Handle handle;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = handles_.find(fd);
+      if (it == handles_.end()) return -EBADF;
+      handle = it->second;
+    }
+    if (arg == nullptr && request != abi::kInitializePartition) return -EFAULT;
+    if (std::holds_alternative<DeviceHandle>(handle)) return device_ioctl(request, arg);
+    if (auto* p = std::get_if<std::shared_ptr<sim::Partition>>(&handle)) return partition_ioctl(**p, request, arg);
+    return vp_ioctl(*std::get<std::shared_ptr<sim::Vp>>(handle), request, arg);
+  }
+
+ private:
+  int add(Handle handle) {
+    std::lock_guard lock(mutex_);
+    // Numbers far above any real descriptor: a stray real syscall on one fails with EBADF.
+    const int fd = next_fd_++;
+    handles_[fd] = std::move(handle);
+    return fd;
+  }
+
+  long device_ioctl(std::uint32_t request, void* arg) {
+    if (request != abi::kCreatePartition) return -ENOTTY;
+    abi::CreatePartition args{};
+    std::memcpy(&args, arg, sizeof args);
+    // The simulator models a 6.15-6.18 kernel: three flag bits, no v2 struct, isolation NONE [§3.1].
+    if ((args.pt_flags & ~abi::kPtFlagsMask618) != 0 || args.pt_isolation != abi::kPtIsolationNone) return -EINVAL;
+    VmOptions options;
+    options.in_kernel_irqchip = (args.pt_flags & (1ULL << abi::kPtBitLapic)) != 0;
+    auto vm = kvm_->create_vm(options);
+    if (!vm) return -ENOMEM;
+    return add(std::make_shared<sim::Partition>(args.pt_flags, std::move(*vm)));
+  }
+
+  long partition_ioctl(sim::Partition& p, std::uint32_t request, void* arg) {
+    switch (request) {
+      case abi::kInitializePartition: return p.initialize();
+      case abi::kCreateVp: {
+        abi::CreateVp args{};
+        std::memcpy(&args, arg, sizeof args);
+        std::shared_ptr<sim::Vp> vp;
+        if (long r = p.create_vp(args, vp); r != 0) return r;
+        return add(std::move(vp));
+      }
+      case abi::kSetGuestMemory: {
+        abi::UserMemRegion args{};
+        std::memcpy(&args, arg, sizeof args);
+        return p.set_guest_memory(args);
+      }
+      case abi::kIrqfd: {
+        abi::UserIrqfd args{};
+        std::memcpy(&args, arg, sizeof args);
+        return p.irqfd(args);
+      }
+      case abi::kIoeventfd: {
+        abi::UserIoeventfd args{};
+        std::memcpy(&args, arg, sizeof args);
+        return p.ioeventfd(args);
+      }
+      case abi::kSetMsiRouting: return p.set_msi_routing(arg);
+      case abi::kGetGpapAccessBitmap: {
+        abi::GpapAccessBitmap args{};
+        std::memcpy(&args, arg, sizeof args);
+        return p.gpap_access_bitmap(args);
+      }
+      case abi::kRootHvcall: return hvcall(p, arg);
+      default: return -ENOTTY;
+    }
+  }
+
+  long vp_ioctl(sim::Vp& vp, std::uint32_t request, void* arg) {
+    switch (request) {
+      case abi::kRunVp: {
+        abi::RunVp out{};
+        const long r = vp.run(out);
+        if (r == 0) std::memcpy(arg, &out, sizeof out);
+        return r;
+      }
+      case abi::kGetVpState: {
+        abi::GetSetVpState args{};
+        std::memcpy(&args, arg, sizeof args);
+        const long r = vp.get_state(args);
+        std::memcpy(arg, &args, sizeof args);  // buf_sz is written back either way [§4]
+        return r;
+      }
+      case abi::kSetVpState: {
+        abi::GetSetVpState args{};
+        std::memcpy(&args, arg, sizeof args);
+        return vp.set_state(args);
+      }
+      case abi::kRootHvcall: return hvcall(*vp.partition(), arg);
+      default: return -ENOTTY;
+    }
+  }
+
+  static long hvcall(sim::Partition& p, void* arg) {
+    abi::RootHvcall call{};
+    std::memcpy(&call, arg, sizeof call);
+    const long r = p.hvcall(call);
+    std::memcpy(arg, &call, sizeof call);  // status, reps and the output are always written back [§5]
+    return r;
+  }
+
+  std::unique_ptr<Hypervisor> kvm_;
+  std::mutex mutex_;
+  std::map<int, Handle> handles_;
+  int next_fd_ = 1 << 24;
+};
+
+}  // namespace
+
+BackendAvailability probe_simulator() {
+  auto kvm = hv::kvm::probe();
+  if (!kvm.available) return {false, "mshv-sim runs on KVM: " + kvm.reason};
+  return {true, {}};
+}
+
+Result<std::shared_ptr<MshvSystem>> make_simulator() {
+  auto kvm = hv::kvm::open();
+  if (!kvm) return tl::unexpected(kvm.error());
+  return std::shared_ptr<MshvSystem>(std::make_shared<SimSystem>(std::move(*kvm)));
+}
+
+}  // namespace hv::mshv

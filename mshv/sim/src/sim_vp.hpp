@@ -1,0 +1,52 @@
+#pragma once
+// One simulated VP: a KVM vCPU single-stepped so that the state before every instruction is known.
+// RUN_VP runs until an instruction needs the VMM, completes that instruction's KVM exit internally,
+// puts the registers back as they were before it, and returns the intercept message the reference
+// describes (RIP of the intercepted instruction, nothing completed: the VMM emulates and advances).
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "hv/hypervisor.hpp"
+#include "mshv_abi.hpp"
+
+namespace hv::mshv::sim {
+
+class Partition;
+
+class Vp {
+ public:
+  Vp(std::uint32_t index, std::shared_ptr<Partition> partition, std::unique_ptr<Vcpu> vcpu)
+      : index_(index), partition_(std::move(partition)), vcpu_(std::move(vcpu)) {}
+
+  long run(abi::RunVp& out);
+  long get_state(abi::GetSetVpState& args);
+  long set_state(const abi::GetSetVpState& args);
+  // HVCALL_GET/SET_VP_REGISTERS on this VP. `names`/`assocs` are the hypercall's rep array.
+  std::uint16_t get_registers(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> out, std::uint16_t& done);
+  std::uint16_t set_registers(std::span<const abi::HvRegisterAssoc> assocs, std::uint16_t& done);
+  // CPUID results registered with HVCALL_REGISTER_INTERCEPT_RESULT, applied before the next run.
+  void register_cpuid(const CpuidEntry& entry);
+  std::uint16_t translate(std::uint64_t gva, bool write, std::uint64_t& gpa, std::uint32_t& result);
+  std::shared_ptr<Partition> partition() const { return partition_; }
+  std::uint32_t index() const noexcept { return index_; }
+
+ private:
+  long build_io_intercept(const GeneralRegisters& before, const IoExit& io, abi::HvMessage& message);
+  long build_memory_intercept(const GeneralRegisters& before, const MmioExit& mmio, abi::HvMessage& message);
+  void fill_header(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint8_t length,
+                   std::uint8_t access, abi::HvInterceptHeader& header) const;
+  long discard_kvm_completion(const GeneralRegisters& before);
+  long apply_cpuid();
+
+  std::uint32_t index_;
+  std::shared_ptr<Partition> partition_;
+  std::unique_ptr<Vcpu> vcpu_;
+  std::mutex mutex_;  // VP ioctls serialize, as the kernel's VP mutex does
+  bool stepping_ = false;
+  std::vector<CpuidEntry> cpuid_overrides_;
+  bool cpuid_dirty_ = false;
+};
+
+}  // namespace hv::mshv::sim

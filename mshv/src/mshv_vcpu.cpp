@@ -1,0 +1,594 @@
+#include "mshv_vcpu.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "mshv_registers.hpp"
+
+namespace hv::mshv::detail {
+
+namespace reg = abi::reg;
+
+namespace {
+
+constexpr const char* kRun = "Vcpu::run";
+
+extern "C" void ignore_mshv_kick(int /*signal*/) {}
+
+pid_t this_thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+std::uint64_t width_mask(std::uint8_t bytes) { return bytes >= 8 ? ~0ULL : (1ULL << (8 * bytes)) - 1; }
+
+// Writes the low `size` bytes of `value` into `reg` the way IN does: AL/AX keep the rest of RAX,
+// a 32-bit IN zero-extends into RAX.
+std::uint64_t merge_in(std::uint64_t rax, std::uint64_t value, std::uint8_t size) {
+  if (size == 4) return value & 0xffffffffULL;
+  return (rax & ~width_mask(size)) | (value & width_mask(size));
+}
+
+// What the intercept header says about the CPU mode (execution state bits and CS.L/CS.D) [§9.3].
+x86::CpuMode mode_of(const abi::HvInterceptHeader& h) {
+  const bool long_mode = (h.execution_state & abi::kExecStateEferLma) != 0;
+  const bool cs_l = (h.cs.attributes & (1U << 13)) != 0;
+  const bool cs_d = (h.cs.attributes & (1U << 14)) != 0;
+  if (long_mode && cs_l) return x86::CpuMode::Long64;
+  if ((h.execution_state & abi::kExecStateCr0Pe) != 0 && cs_d) return x86::CpuMode::Protected32;
+  return x86::CpuMode::Real16;
+}
+
+// Prefix scan of an IN/OUT/INS/OUTS: address size (67h) and the segment override, if any.
+struct IoPrefixes {
+  bool address_override = false;
+  int segment = -1;  // SegmentRegister index, -1 for none
+};
+IoPrefixes io_prefixes(std::span<const std::uint8_t> bytes) {
+  IoPrefixes p;
+  for (std::uint8_t b : bytes) {
+    switch (b) {
+      case 0x67: p.address_override = true; break;
+      case 0x26: p.segment = 0; break;
+      case 0x2e: p.segment = 1; break;
+      case 0x36: p.segment = 2; break;
+      case 0x3e: p.segment = 3; break;
+      case 0x64: p.segment = 4; break;
+      case 0x65: p.segment = 5; break;
+      case 0x66: case 0xf2: case 0xf3: case 0xf0: break;
+      default:
+        if ((b & 0xf0) == 0x40) break;  // REX
+        return p;
+    }
+  }
+  return p;
+}
+
+// A sentinel error kind the emulation memory uses to say "this access needs the VMM".
+constexpr ErrorKind kNeedsDevice = ErrorKind::Busy;
+
+// LinearMemory for one emulation attempt: RAM through the partition's mappings, device accesses
+// answered from the log of accesses the VMM already completed, the first new one recorded and the
+// attempt stopped.
+class InterceptMemory final : public x86::LinearMemory {
+ public:
+  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, const std::vector<DeviceAccess>& answered)
+      : vcpu_(vcpu), memory_(memory), answered_(answered) {}
+
+  Result<void> read(std::uint64_t linear, std::span<std::uint8_t> data) override { return access(linear, data.data(), data.size(), false); }
+  Result<void> write(std::uint64_t linear, std::span<const std::uint8_t> data) override {
+    return access(linear, const_cast<std::uint8_t*>(data.data()), data.size(), true);  // only read from when writing
+  }
+  const std::optional<DeviceAccess>& needed() const { return needed_; }
+
+ private:
+  Result<void> access(std::uint64_t linear, std::uint8_t* data, std::size_t size, bool write) {
+    auto gpa = vcpu_.translate(linear, write);
+    if (!gpa) return tl::unexpected(gpa.error());
+    // An access that crosses into the next page: each page translated on its own.
+    const std::size_t first = std::min<std::size_t>(size, 4096 - (linear & 0xfff));
+    if (first < size) {
+      auto second = vcpu_.translate(linear + first, write);
+      if (!second) return tl::unexpected(second.error());
+      const bool ram = memory_.contains(*gpa, first, write) && memory_.contains(*second, size - first, write);
+      if (ram) {
+        return copy(*gpa, data, first, write) && copy(*second, data + first, size - first, write)
+                   ? Result<void>{}
+                   : fail(ErrorKind::Internal, kRun, "RAM changed during emulation");
+      }
+      // A device access split over two pages: emulated as one access at the first address.
+    } else if (memory_.contains(*gpa, size, write)) {
+      return copy(*gpa, data, size, write) ? Result<void>{} : fail(ErrorKind::Internal, kRun, "RAM changed during emulation");
+    }
+    const auto direction = write ? AccessDirection::Write : AccessDirection::Read;
+    if (next_ < answered_.size()) {
+      const DeviceAccess& a = answered_[next_++];
+      if (a.gpa != *gpa || a.size != size || a.direction != direction) {
+        return fail(ErrorKind::InvalidArgument, kRun, "the instruction's accesses changed while it was emulated");
+      }
+      if (!write) std::memcpy(data, a.data.data(), size);
+      return {};
+    }
+    DeviceAccess a;
+    a.gpa = *gpa;
+    a.size = static_cast<std::uint8_t>(size);
+    a.direction = direction;
+    if (write) std::memcpy(a.data.data(), data, size);
+    needed_ = a;
+    return fail(kNeedsDevice, kRun, "needs the device");
+  }
+  bool copy(std::uint64_t gpa, std::uint8_t* data, std::size_t size, bool write) const {
+    return write ? memory_.write(gpa, std::span<const std::uint8_t>(data, size)) : memory_.read(gpa, std::span(data, size));
+  }
+
+  const MshvVcpu& vcpu_;
+  const PartitionMemory& memory_;
+  const std::vector<DeviceAccess>& answered_;
+  std::size_t next_ = 0;
+  std::optional<DeviceAccess> needed_;
+};
+
+}  // namespace
+
+Result<int> install_mshv_kick_signal() {
+  static std::once_flag once;
+  static int result = 0;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_handler = ignore_mshv_kick;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: RUN_VP must return EINTR, not restart
+    result = ::sigaction(SIGRTMIN + 1, &action, nullptr) == 0 ? 0 : errno;
+  });
+  if (result != 0) return fail_errno("sigaction(SIGRTMIN+1)", result);
+  return SIGRTMIN + 1;
+}
+
+MshvVcpu::MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory)
+    : vp_(std::move(vp)), index_(index), memory_(std::move(memory)) {
+  (void)install_mshv_kick_signal();
+  resender_ = std::thread([this] { resend_kicks(); });
+}
+
+MshvVcpu::~MshvVcpu() {
+  {
+    std::lock_guard lock(kick_mutex_);
+    stopping_ = true;
+  }
+  kick_cv_.notify_all();
+  resender_.join();
+}
+
+void MshvVcpu::kick() noexcept {
+  kick_pending_.store(true, std::memory_order_seq_cst);
+  kick_cv_.notify_all();
+}
+
+// Signals the thread inside run() every millisecond while a kick is pending: one signal can land
+// between run()'s check and the RUN_VP ioctl and be lost; the next one interrupts the ioctl.
+void MshvVcpu::resend_kicks() {
+  std::unique_lock lock(kick_mutex_);
+  while (!stopping_) {
+    kick_cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_ || kick_pending_.load(); });
+    while (!stopping_ && kick_pending_.load()) {
+      const pid_t tid = running_tid_.load();
+      if (tid != 0) ::syscall(SYS_tgkill, ::getpid(), tid, SIGRTMIN + 1);
+      kick_cv_.wait_for(lock, std::chrono::milliseconds(1));
+    }
+  }
+}
+
+Result<void> MshvVcpu::set(std::span<const abi::HvRegisterAssoc> assocs) const { return set_vp_registers(vp_, index_, assocs); }
+
+Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
+  abi::HvInputTranslateVirtualAddress in{};
+  in.vp_index = index_;
+  in.control_flags = (write ? abi::kTranslateValidateWrite : abi::kTranslateValidateRead) | abi::kTranslatePrivilegeExempt;
+  in.gva_page = gva >> 12;
+  std::uint8_t input[sizeof in];
+  std::memcpy(input, &in, sizeof in);
+  std::uint8_t output[sizeof(abi::HvOutputTranslateVirtualAddress)] = {};
+  auto r = hypercall(vp_, abi::kHvcallTranslateVirtualAddress, 0, input, output, "HVCALL_TRANSLATE_VIRTUAL_ADDRESS");
+  if (!r) return tl::unexpected(r.error());
+  abi::HvOutputTranslateVirtualAddress out{};
+  std::memcpy(&out, output, sizeof out);
+  // An unmapped GPA is what MMIO is; anything else is a guest page fault hvkit cannot inject.
+  if (out.result_code != abi::kTranslateResultSuccess && out.result_code != abi::kTranslateResultGpaUnmapped) {
+    return fail(ErrorKind::InvalidArgument, kRun,
+                "guest address " + hex(gva) + " does not translate (result " + std::to_string(out.result_code) + "): a guest page fault");
+  }
+  return (out.gpa_page << 12) | (gva & 0xfff);
+}
+
+Result<Exit> MshvVcpu::run() {
+  struct Running {
+    std::atomic<pid_t>& tid;
+    explicit Running(std::atomic<pid_t>& t) : tid(t) { tid.store(this_thread_id()); }
+    ~Running() { tid.store(0); }
+  } running(running_tid_);
+
+  // Finish what the previous exit began; it may yield the next exit without entering the guest.
+  if (io_) {
+    auto next = finish_io();
+    if (!next) return tl::unexpected(next.error());
+    if (*next) return **next;
+  } else if (emulation_) {
+    if (emulation_->current.direction == AccessDirection::Read) {
+      if (read_answer_) {
+        std::memcpy(emulation_->current.data.data(), read_answer_->data(), emulation_->current.size);
+      } else {
+        emulation_->current.data.fill(0xff);  // unanswered reads see all-ones, as from an unclaimed bus
+      }
+    }
+    emulation_->answered.push_back(emulation_->current);
+    read_answer_.reset();
+    auto next = emulate();
+    if (!next) return tl::unexpected(next.error());
+    if (*next) return **next;
+  }
+  read_answer_.reset();
+
+  for (;;) {
+    if (kick_pending_.exchange(false)) return InterruptedExit{};
+    abi::RunVp message{};
+    bool interrupted = false;
+    if (auto r = vp_.call_once(abi::kRunVp, &message, "MSHV_RUN_VP", interrupted); !r) return tl::unexpected(r.error());
+    if (interrupted) continue;  // a kick shows as kick_pending; anything else: run again [§4]
+    abi::HvMessageHeader header{};
+    std::memcpy(&header, message.msg_buf, sizeof header);
+    const std::uint8_t* payload = message.msg_buf + sizeof header;
+    Result<std::optional<Exit>> exit = std::optional<Exit>{};
+    switch (header.message_type) {
+      case abi::kMsgX64IoPortIntercept: exit = on_io_intercept(payload); break;
+      case abi::kMsgUnmappedGpa:
+      case abi::kMsgGpaIntercept: exit = on_memory_intercept(payload); break;
+      case abi::kMsgX64Halt: return HaltExit{};
+      case abi::kMsgUnrecoverableException: return ShutdownExit{};
+      case abi::kMsgX64ApicEoi: break;  // no userspace interrupt controller listens for EOIs
+      default: return UnknownExit{.backend = "mshv", .raw_reason = header.message_type};
+    }
+    if (!exit) return tl::unexpected(exit.error());
+    if (*exit) return **exit;
+  }
+}
+
+Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payload) {
+  abi::HvIoPortIntercept m{};
+  std::memcpy(&m, payload, sizeof m);
+  const std::uint8_t size = m.access_info & abi::kIoAccessSizeMask;
+  if (size != 1 && size != 2 && size != 4) return fail(ErrorKind::Internal, kRun, "IO intercept with access size " + std::to_string(size));
+  const std::uint8_t length = m.header.instruction_length_and_cr8 & 0xf;
+  PendingIo io;
+  io.in = m.header.intercept_access_type == abi::kAccessRead;
+  io.string = (m.access_info & abi::kIoAccessString) != 0;
+  io.rep = (m.access_info & abi::kIoAccessRep) != 0;
+  io.port = m.port_number;
+  io.size = size;
+  io.next_rip = m.header.rip + length;
+  io.rax = m.rax;
+  io.rcx = m.rcx;
+  io.rsi = m.rsi;
+  io.rdi = m.rdi;
+  io.rflags = m.header.rflags;
+  const auto mode = mode_of(m.header);
+  if (mode != x86::CpuMode::Long64) io.next_rip &= mode == x86::CpuMode::Protected32 ? 0xffffffffULL : 0xffffULL;
+  if (!io.string) {
+    io_ = io;
+    exit_data_.assign(size, 0);
+    if (!io.in) std::memcpy(exit_data_.data(), &m.rax, size);
+    // For a read the span is the size of the answer complete_read() expects (its bytes are zero).
+    return std::optional<Exit>(IoExit{io.port, size, io.in ? AccessDirection::Read : AccessDirection::Write, 1, exit_data_});
+  }
+  // INS/OUTS: the VMM moves the data between the device and guest memory [§12.1].
+  const auto prefixes = io_prefixes(std::span(m.instruction_bytes, std::min<std::size_t>(m.instruction_byte_count, 16)));
+  const bool wide = mode == x86::CpuMode::Long64 ? !prefixes.address_override
+                                                 : (mode == x86::CpuMode::Protected32) != prefixes.address_override;
+  io.address_size = mode == x86::CpuMode::Long64 ? (prefixes.address_override ? 4 : 8) : (wide ? 4 : 2);
+  const bool long_mode = mode == x86::CpuMode::Long64;
+  if (io.in) {
+    io.segment_base = long_mode ? 0 : m.es.base;  // INS writes ES:rDI, never overridable
+  } else if (prefixes.segment < 0 || prefixes.segment == 3) {
+    io.segment_base = long_mode ? 0 : m.ds.base;
+  } else if (prefixes.segment == 0) {
+    io.segment_base = long_mode ? 0 : m.es.base;
+  } else {
+    static constexpr std::uint32_t kNames[] = {reg::kEs, reg::kCs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
+    abi::HvRegisterValue value{};
+    const std::uint32_t name = kNames[prefixes.segment];
+    if (auto r = get_vp_registers(vp_, index_, std::span(&name, 1), std::span(&value, 1)); !r) return tl::unexpected(r.error());
+    abi::HvSegmentRegister s{};
+    std::memcpy(&s, &value, sizeof s);
+    io.segment_base = (long_mode && prefixes.segment < 4) ? 0 : s.base;
+  }
+  io.remaining = io.rep ? (io.rcx & width_mask(io.address_size)) : 1;
+  io_ = io;
+  if (io.remaining == 0) {  // REP with a zero count: nothing to move, just step over it
+    auto done = finish_io();
+    if (!done) return tl::unexpected(done.error());
+    return *done;
+  }
+  return next_io_chunk();
+}
+
+// Builds the IoExit for the next at-most-a-page of a string IO instruction (OUTS: reads the data).
+Result<std::optional<Exit>> MshvVcpu::next_io_chunk() {
+  PendingIo& io = *io_;
+  io.chunk = static_cast<std::uint32_t>(std::min<std::uint64_t>(io.remaining, 4096 / io.size));
+  exit_data_.assign(std::size_t{io.chunk} * io.size, 0);
+  if (!io.in) {
+    const bool down = (io.rflags & (1ULL << 10)) != 0;
+    for (std::uint32_t i = 0; i < io.chunk; ++i) {
+      const std::uint64_t offset = (io.rsi + (down ? -1 : 1) * static_cast<std::int64_t>(i * io.size)) & width_mask(io.address_size);
+      auto gpa = translate(io.segment_base + offset, false);
+      if (!gpa) return tl::unexpected(gpa.error());
+      if (!memory_->read(*gpa, std::span(exit_data_.data() + std::size_t{i} * io.size, io.size))) {
+        return fail(ErrorKind::Unsupported, kRun, "OUTS from " + hex(*gpa) + ", which is not RAM");
+      }
+    }
+  }
+  return std::optional<Exit>(IoExit{io.port, io.size, io.in ? AccessDirection::Read : AccessDirection::Write, io.chunk, exit_data_});
+}
+
+// Completes the outstanding IO exit: data into RAX or guest memory, registers advanced; for a string
+// with elements left, the next chunk's exit (the guest is not re-entered between chunks).
+Result<std::optional<Exit>> MshvVcpu::finish_io() {
+  PendingIo& io = *io_;
+  std::vector<std::uint8_t> data;
+  if (io.in) {
+    const std::size_t expected = std::size_t{io.string ? io.chunk : 1} * io.size;
+    data = read_answer_ ? *read_answer_ : std::vector<std::uint8_t>(expected, 0xff);
+    read_answer_.reset();
+  }
+  if (!io.string) {
+    std::vector<abi::HvRegisterAssoc> regs = {assoc(reg::kRip, io.next_rip)};
+    if (io.in) {
+      std::uint64_t value = 0;
+      std::memcpy(&value, data.data(), io.size);
+      regs.push_back(assoc(reg::kRax, merge_in(io.rax, value, io.size)));
+    }
+    io_.reset();
+    if (auto r = set(regs); !r) return tl::unexpected(r.error());
+    return std::optional<Exit>{};
+  }
+  const bool down = (io.rflags & (1ULL << 10)) != 0;
+  const std::uint64_t step = (down ? -1ULL : 1ULL) * io.size;
+  if (io.remaining > 0 && io.chunk > 0) {
+    for (std::uint32_t i = 0; i < io.chunk; ++i) {
+      if (io.in) {
+        const std::uint64_t offset = io.rdi & width_mask(io.address_size);
+        auto gpa = translate(io.segment_base + offset, true);
+        if (!gpa) return tl::unexpected(gpa.error());
+        if (!memory_->write(*gpa, std::span<const std::uint8_t>(data.data() + std::size_t{i} * io.size, io.size))) {
+          return fail(ErrorKind::Unsupported, kRun, "INS into " + hex(*gpa) + ", which is not writable RAM");
+        }
+        io.rdi = (io.rdi & ~width_mask(io.address_size)) | ((io.rdi + step) & width_mask(io.address_size));
+      } else {
+        io.rsi = (io.rsi & ~width_mask(io.address_size)) | ((io.rsi + step) & width_mask(io.address_size));
+      }
+    }
+    io.remaining -= io.chunk;
+    if (io.rep) io.rcx = (io.rcx & ~width_mask(io.address_size)) | ((io.rcx - io.chunk) & width_mask(io.address_size));
+  }
+  if (io.remaining > 0) return next_io_chunk();
+  // 32-bit register writes zero-extend in 64-bit mode.
+  const auto fix = [&](std::uint64_t v) { return io.address_size == 4 ? v & 0xffffffffULL : v; };
+  std::vector<abi::HvRegisterAssoc> regs = {assoc(reg::kRip, io.next_rip)};
+  if (io.in) {
+    regs.push_back(assoc(reg::kRax + 7, fix(io.rdi)));
+  } else {
+    regs.push_back(assoc(reg::kRax + 6, fix(io.rsi)));
+  }
+  if (io.rep) regs.push_back(assoc(reg::kRax + 1, fix(io.rcx)));
+  io_.reset();
+  if (auto r = set(regs); !r) return tl::unexpected(r.error());
+  return std::optional<Exit>{};
+}
+
+Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* payload) {
+  abi::HvMemoryIntercept m{};
+  std::memcpy(&m, payload, sizeof m);
+  PendingEmulation e;
+  e.mode = mode_of(m.header);
+  // The message carries RIP, RFLAGS and CS but not the other registers the instruction may use.
+  const auto names = general_register_names();
+  std::vector<abi::HvRegisterValue> values(names.size());
+  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
+  e.registers = to_general(values);
+  e.registers.rip = m.header.rip;
+  e.registers.rflags = m.header.rflags;
+  // Decode the bytes the hypervisor read at RIP; fetch them ourselves if it gave fewer than needed.
+  std::array<std::uint8_t, 16> bytes{};
+  std::size_t count = std::min<std::size_t>(m.instruction_byte_count, 16);
+  std::memcpy(bytes.data(), m.instruction_bytes, count);
+  auto insn = x86::decode(std::span(bytes).first(count), e.mode);
+  if (!insn && count < 16) {
+    const std::uint64_t rip_linear = m.header.cs.base + m.header.rip;
+    for (count = 0; count < 16; ++count) {
+      auto gpa = translate(rip_linear + count, false);
+      if (!gpa || !memory_->read(*gpa, std::span(bytes.data() + count, 1))) break;
+    }
+    insn = x86::decode(std::span(bytes).first(count), e.mode);
+  }
+  if (!insn) {
+    return fail(insn.error().kind(), kRun, "cannot emulate the instruction at RIP " + hex(m.header.rip) + ": " + insn.error().message());
+  }
+  e.instruction = *insn;
+  // Segment bases: in 64-bit mode only FS and GS have one, and only an override selects them.
+  e.segments[static_cast<std::size_t>(x86::SegmentRegister::Cs)] = m.header.cs.base;
+  const bool long_mode = e.mode == x86::CpuMode::Long64;
+  const auto seg = [](const x86::Operand& o) { return o.kind == x86::Operand::Kind::Memory ? o.memory.segment : x86::SegmentRegister::Ds; };
+  const bool needs_fs_gs = seg(insn->source) == x86::SegmentRegister::Fs || seg(insn->source) == x86::SegmentRegister::Gs ||
+                           seg(insn->destination) == x86::SegmentRegister::Fs || seg(insn->destination) == x86::SegmentRegister::Gs;
+  if (!long_mode || needs_fs_gs) {
+    const std::uint32_t seg_names[] = {reg::kEs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
+    const x86::SegmentRegister which[] = {x86::SegmentRegister::Es, x86::SegmentRegister::Ss, x86::SegmentRegister::Ds,
+                                          x86::SegmentRegister::Fs, x86::SegmentRegister::Gs};
+    abi::HvRegisterValue seg_values[5] = {};
+    if (auto r = get_vp_registers(vp_, index_, seg_names, seg_values); !r) return tl::unexpected(r.error());
+    for (int i = 0; i < 5; ++i) {
+      abi::HvSegmentRegister s{};
+      std::memcpy(&s, &seg_values[i], sizeof s);
+      e.segments[static_cast<std::size_t>(which[i])] = s.base;
+    }
+  }
+  emulation_ = std::move(e);
+  return emulate();
+}
+
+// One emulation attempt with the device answers so far. Ends in a new device access (an exit), or
+// the instruction done (registers written back, guest resumed).
+Result<std::optional<Exit>> MshvVcpu::emulate() {
+  PendingEmulation& e = *emulation_;
+  GeneralRegisters regs = e.registers;
+  InterceptMemory memory(*this, *memory_, e.answered);
+  // A small REP budget per attempt: attempts replay earlier accesses, so work grows with its square.
+  auto done = x86::execute(e.instruction, e.mode, e.segments, regs, memory, {.max_string_iterations = 64});
+  if (!done) {
+    if (done.error().kind() == kNeedsDevice && memory.needed()) {
+      e.current = *memory.needed();
+      exit_data_.assign(e.current.data.begin(), e.current.data.begin() + e.current.size);  // zeros for a read
+      return std::optional<Exit>(MmioExit{e.current.gpa, e.current.size, e.current.direction, exit_data_});
+    }
+    emulation_.reset();
+    return fail(done.error().kind(), kRun, "emulating " + std::string(x86::to_string(e.instruction.mnemonic)) + " at RIP " +
+                                               hex(e.registers.rip) + ": " + done.error().message());
+  }
+  // Write back what changed (RIP always: unless a REP stopped early, it moved past the instruction).
+  const auto before = from_general(e.registers);
+  const auto after = from_general(regs);
+  std::vector<abi::HvRegisterAssoc> changed;
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    if (after[i].value.low != before[i].value.low) changed.push_back(after[i]);
+  }
+  emulation_.reset();
+  if (!changed.empty()) {
+    if (auto r = set(changed); !r) return tl::unexpected(r.error());
+  }
+  return std::optional<Exit>{};
+}
+
+Result<void> MshvVcpu::complete_read(std::span<const std::uint8_t> data) {
+  constexpr const char* op = "Vcpu::complete_read";
+  std::size_t expected = 0;
+  if (io_ && io_->in) {
+    expected = std::size_t{io_->size} * (io_->string ? io_->chunk : 1);
+  } else if (emulation_ && emulation_->current.direction == AccessDirection::Read) {
+    expected = emulation_->current.size;
+  } else {
+    return fail(ErrorKind::NotFound, op, "no read is pending");
+  }
+  if (data.size() != expected) {
+    return fail(ErrorKind::InvalidArgument, op, "expected " + std::to_string(expected) + " bytes, got " + std::to_string(data.size()));
+  }
+  read_answer_.emplace(data.begin(), data.end());
+  return {};
+}
+
+Result<GeneralRegisters> MshvVcpu::get_registers() const {
+  const auto names = general_register_names();
+  std::vector<abi::HvRegisterValue> values(names.size());
+  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
+  return to_general(values);
+}
+
+Result<void> MshvVcpu::set_registers(const GeneralRegisters& regs) { return set(from_general(regs)); }
+
+Result<SpecialRegisters> MshvVcpu::get_special_registers() const {
+  const auto names = special_register_names();
+  std::vector<abi::HvRegisterValue> values(names.size());
+  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
+  return to_special(values);
+}
+
+Result<void> MshvVcpu::set_special_registers(const SpecialRegisters& sregs) { return set(from_special(sregs)); }
+
+Result<FpuState> MshvVcpu::get_fpu() const {
+  const auto names = fpu_register_names();
+  std::vector<abi::HvRegisterValue> values(names.size());
+  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
+  return to_fpu(values);
+}
+
+Result<void> MshvVcpu::set_fpu(const FpuState& fpu) { return set(from_fpu(fpu)); }
+
+Result<XsaveArea> MshvVcpu::get_xsave() const {
+  return fail(ErrorKind::Unsupported, "Vcpu::get_xsave", "not implemented on MSHV yet (VP state XSAVE is in compacted format)");
+}
+Result<void> MshvVcpu::set_xsave(const XsaveArea&) {
+  return fail(ErrorKind::Unsupported, "Vcpu::set_xsave", "not implemented on MSHV yet (VP state XSAVE is in compacted format)");
+}
+
+Result<void> MshvVcpu::get_msrs(std::span<MsrEntry> entries) const {
+  for (auto& e : entries) {
+    auto name = msr_register_name(e.index);
+    if (!name) return fail(ErrorKind::Unsupported, "Vcpu::get_msrs", "MSR " + hex(e.index) + " has no Hyper-V register name");
+    abi::HvRegisterValue value{};
+    if (auto r = get_vp_registers(vp_, index_, std::span(&*name, 1), std::span(&value, 1)); !r) return r;
+    e.value = value.low;
+  }
+  return {};
+}
+
+Result<void> MshvVcpu::set_msrs(std::span<const MsrEntry> entries) {
+  std::vector<abi::HvRegisterAssoc> assocs;
+  for (const auto& e : entries) {
+    auto name = msr_register_name(e.index);
+    if (!name) return fail(ErrorKind::Unsupported, "Vcpu::set_msrs", "MSR " + hex(e.index) + " has no Hyper-V register name");
+    assocs.push_back(assoc(*name, e.value));
+  }
+  if (auto r = set(assocs); !r) return r;
+  // A TSC write the hypervisor accepted but did not apply must not look applied to a VMM restoring
+  // a guest: read it back (the simulator shows this on hosts that ignore TSC writes).
+  constexpr std::uint64_t kTolerance = std::uint64_t{1} << 32;
+  for (const auto& e : entries) {
+    if (e.index != 0x10) continue;
+    MsrEntry now{0x10, 0};
+    if (auto r = get_msrs(std::span(&now, 1)); !r) return r;
+    if (now.value < e.value || now.value - e.value > kTolerance) {
+      return fail(ErrorKind::Unsupported, "Vcpu::set_msrs(IA32_TSC)",
+                  "the hypervisor accepted TSC " + hex(e.value) + " but the TSC reads " + hex(now.value) + ": TSC writes are not applied");
+    }
+  }
+  return {};
+}
+
+// CPUID results are registered per leaf with HVCALL_REGISTER_INTERCEPT_RESULT (type X64_CPUID) [§6].
+Result<void> MshvVcpu::set_cpuid(std::span<const CpuidEntry> entries) {
+  for (const auto& e : entries) {
+    std::uint8_t in[60] = {};
+    const std::uint32_t type = 2;  // HV_INTERCEPT_TYPE_X64_CPUID
+    std::memcpy(in + 8, &index_, 4);
+    std::memcpy(in + 12, &type, 4);
+    std::uint8_t* p = in + 16;
+    const std::uint32_t all = 0xffffffff;
+    std::memcpy(p + 0, &e.function, 4);
+    std::memcpy(p + 4, &e.index, 4);
+    p[8] = e.index_significant ? 1 : 0;
+    p[9] = 1;  // always override
+    std::memcpy(p + 12, &e.eax, 4);
+    std::memcpy(p + 16, &all, 4);
+    std::memcpy(p + 20, &e.ebx, 4);
+    std::memcpy(p + 24, &all, 4);
+    std::memcpy(p + 28, &e.ecx, 4);
+    std::memcpy(p + 32, &all, 4);
+    std::memcpy(p + 36, &e.edx, 4);
+    std::memcpy(p + 40, &all, 4);
+    auto r = hypercall(vp_, abi::kHvcallRegisterInterceptResult, 0, in, {}, "HVCALL_REGISTER_INTERCEPT_RESULT");
+    if (!r) return tl::unexpected(r.error());
+  }
+  cpuid_.assign(entries.begin(), entries.end());
+  return {};
+}
+
+// What set_cpuid registered; the hypervisor's own defaults are not readable without a guest.
+Result<std::vector<CpuidEntry>> MshvVcpu::get_cpuid() const { return cpuid_; }
+
+Result<LapicState> MshvVcpu::get_lapic() const {
+  return fail(ErrorKind::Unsupported, "Vcpu::get_lapic", "not implemented on MSHV yet");
+}
+Result<void> MshvVcpu::set_lapic(const LapicState&) { return fail(ErrorKind::Unsupported, "Vcpu::set_lapic", "not implemented on MSHV yet"); }
+
+}  // namespace hv::mshv::detail

@@ -1,0 +1,243 @@
+#include "mshv_vm.hpp"
+
+#include <cstring>
+#include <variant>
+
+#include "mshv_vcpu.hpp"
+
+namespace hv::mshv::detail {
+
+namespace {
+
+constexpr std::uint8_t bit(std::uint8_t n) { return static_cast<std::uint8_t>(1U << n); }
+
+}  // namespace
+
+Result<std::unique_ptr<MshvVm>> MshvVm::create(std::shared_ptr<MshvSystem> system, const VmOptions& options) {
+  constexpr const char* op = "MSHV_CREATE_PARTITION";
+  if (options.in_kernel_pit) return fail(ErrorKind::Unsupported, "Hypervisor::create_vm", "MSHV has no in-hypervisor PIT");
+  const int device_fd = system->open_device();
+  if (device_fd < 0) return fail_errno("open " + system->describe(), -device_fd);
+  const MshvFd device(system, device_fd);
+  abi::CreatePartition args{};
+  // The hypervisor's LAPIC (and x2APIC) is what interrupts are delivered to: the MSHV counterpart of
+  // an in-kernel irqchip. Only flags every 6.15+ kernel knows [§3.1].
+  if (options.in_kernel_irqchip) args.pt_flags = (1ULL << abi::kPtBitLapic) | (1ULL << abi::kPtBitX2apic);
+  args.pt_isolation = abi::kPtIsolationNone;
+  auto fd = device.call(abi::kCreatePartition, &args, op);
+  if (!fd) return tl::unexpected(fd.error());
+  auto vm = std::unique_ptr<MshvVm>(new MshvVm(MshvFd(system, static_cast<int>(*fd)), options));
+  if (auto r = vm->partition_.call(abi::kInitializePartition, nullptr, "MSHV_INITIALIZE_PARTITION"); !r) {
+    return tl::unexpected(r.error());
+  }
+  return vm;
+}
+
+Result<void> MshvVm::set_property(std::uint32_t code, std::uint64_t value, const char* operation) const {
+  abi::HvInputSetPartitionProperty in{};
+  in.property_code = code;
+  in.property_value = value;
+  std::uint8_t bytes[sizeof in];
+  std::memcpy(bytes, &in, sizeof in);
+  auto r = hypercall(partition_, abi::kHvcallSetPartitionProperty, 0, bytes, {}, operation);
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> MshvVm::set_memory(const GuestRegion& region, std::uint8_t flags, const char* operation) const {
+  abi::UserMemRegion r{};
+  r.size = region.size();
+  r.guest_pfn = region.guest_base() >> 12;
+  // The kernel maps (and pins) this host range into the partition by address.
+  r.userspace_addr = reinterpret_cast<std::uint64_t>(region.host().data());
+  r.flags = flags;
+  auto done = partition_.call(abi::kSetGuestMemory, &r, operation);
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<MemorySlot> MshvVm::map_memory(std::shared_ptr<GuestRegion> region, MapOptions options) {
+  constexpr const char* op = "Vm::map_memory";
+  if (!region) return fail(ErrorKind::InvalidArgument, op, "no region");
+  std::lock_guard lock(mutex_);
+  if (memory_->overlaps(region->guest_base(), region->size())) {
+    return fail(ErrorKind::Overlap, op, "region at " + hex(region->guest_base()) + " overlaps a mapped region");
+  }
+  // Read and execute always; WRITABLE unless read-only, whose writes then arrive as GPA intercepts [§4].
+  const std::uint8_t flags = static_cast<std::uint8_t>(bit(abi::kSetMemBitExecutable) | (options.read_only ? 0 : bit(abi::kSetMemBitWritable)));
+  if (auto r = set_memory(*region, flags, "MSHV_SET_GUEST_MEMORY"); !r) {
+    if (r.error().sys_errno() == EEXIST) return fail(ErrorKind::Overlap, op, r.error().to_string());
+    return tl::unexpected(r.error());
+  }
+  const std::uint32_t slot = next_slot_++;
+  memory_->add(slot, region, !options.read_only);
+  slots_[slot] = options.read_only;
+  if (options.log_dirty) {
+    mutex_.unlock();
+    auto on = enable_dirty_log(MemorySlot{slot});
+    mutex_.lock();
+    if (!on) return tl::unexpected(on.error());
+  }
+  return MemorySlot{slot};
+}
+
+Result<void> MshvVm::unmap_memory(MemorySlot slot) {
+  std::lock_guard lock(mutex_);
+  auto region = memory_->region(slot.id);
+  if (!region) return fail(ErrorKind::NotFound, "Vm::unmap_memory", "no slot " + std::to_string(slot.id));
+  const std::uint8_t flags = static_cast<std::uint8_t>(bit(abi::kSetMemBitUnmap));
+  if (auto r = set_memory(*region, flags, "MSHV_SET_GUEST_MEMORY (unmap)"); !r) return r;
+  memory_->remove(slot.id);
+  slots_.erase(slot.id);
+  dirty_slots_.erase(slot.id);
+  return {};
+}
+
+Result<std::unique_ptr<Vcpu>> MshvVm::create_vcpu(std::uint32_t id) {
+  constexpr const char* op = "Vm::create_vcpu";
+  if (id >= abi::kMaxVps) return fail(ErrorKind::OutOfRange, op, "vCPU id " + std::to_string(id) + " >= " + std::to_string(abi::kMaxVps));
+  std::lock_guard lock(mutex_);
+  if (vp_indices_.count(id) != 0) return fail(ErrorKind::AlreadyExists, op, "vCPU " + std::to_string(id) + " exists");
+  abi::CreateVp args{id};
+  auto fd = partition_.call(abi::kCreateVp, &args, "MSHV_CREATE_VP");
+  if (!fd) return tl::unexpected(fd.error());
+  vp_indices_.insert(id);
+  return std::unique_ptr<Vcpu>(new MshvVcpu(MshvFd(partition_.shared_system(), static_cast<int>(*fd)), id, memory_));
+}
+
+Result<void> MshvVm::require_lapic(const char* operation) const {
+  if (!options_.in_kernel_irqchip) {
+    return fail(ErrorKind::Unsupported, operation, "needs VmOptions::in_kernel_irqchip (the hypervisor's LAPIC)");
+  }
+  return {};
+}
+
+Result<void> MshvVm::register_irqfd(const EventFd& event, std::uint32_t gsi) {
+  if (auto r = require_lapic("Vm::register_irqfd"); !r) return r;
+  abi::UserIrqfd args{event.fd(), 0, gsi, 0};
+  auto r = partition_.call(abi::kIrqfd, &args, "MSHV_IRQFD");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> MshvVm::unregister_irqfd(const EventFd& event, std::uint32_t gsi) {
+  abi::UserIrqfd args{event.fd(), 0, gsi, 1U << abi::kIrqfdBitDeassign};
+  auto r = partition_.call(abi::kIrqfd, &args, "MSHV_IRQFD (deassign)");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> MshvVm::ioeventfd(const EventFd& event, const IoEventAddress& where, bool deassign) const {
+  constexpr const char* op = "Vm::register_ioeventfd";
+  if (where.space == IoEventSpace::Pio) return fail(ErrorKind::Unsupported, op, "MSHV ioeventfds are MMIO only");
+  if (where.length != 1 && where.length != 2 && where.length != 4 && where.length != 8) {
+    return fail(ErrorKind::InvalidArgument, op, "length must be 1, 2, 4 or 8");
+  }
+  abi::UserIoeventfd args{};
+  args.addr = where.address;
+  args.len = where.length;
+  args.fd = event.fd();
+  if (where.datamatch) {
+    args.datamatch = *where.datamatch;
+    args.flags |= 1U << abi::kIoeventfdBitDatamatch;
+  }
+  if (deassign) args.flags |= 1U << abi::kIoeventfdBitDeassign;
+  auto r = partition_.call(abi::kIoeventfd, &args, "MSHV_IOEVENTFD");
+  if (!r) {
+    if (r.error().sys_errno() == EEXIST) return fail(ErrorKind::AlreadyExists, op, r.error().to_string());
+    if (r.error().sys_errno() == ENOENT) return fail(ErrorKind::NotFound, op, r.error().to_string());
+    return tl::unexpected(r.error());
+  }
+  return {};
+}
+
+Result<void> MshvVm::register_ioeventfd(const EventFd& event, const IoEventAddress& where) { return ioeventfd(event, where, false); }
+Result<void> MshvVm::unregister_ioeventfd(const EventFd& event, const IoEventAddress& where) { return ioeventfd(event, where, true); }
+
+Result<void> MshvVm::signal_msi(const MsiMessage& message) {
+  constexpr const char* op = "Vm::signal_msi";
+  if (auto r = require_lapic(op); !r) return r;
+  if ((message.address >> 32) != 0 || (message.address & 0xfff00000ULL) != 0xfee00000ULL) {
+    return fail(ErrorKind::InvalidArgument, op, "MSI address " + hex(message.address) + " is not in the 0xfee00000 window");
+  }
+  // The MSI decoded the way the kernel decodes routed ones [§11], then asserted directly [§6].
+  abi::HvInputAssertVirtualInterrupt in{};
+  in.control = ((message.data >> 8) & 7) | ((message.data & (1U << 15)) != 0 ? abi::kInterruptControlLevel : 0) |
+               ((message.address & 4) != 0 ? abi::kInterruptControlLogical : 0);
+  in.dest_addr = (message.address >> 12) & 0xff;
+  in.vector = message.data & 0xff;
+  std::uint8_t bytes[sizeof in];
+  std::memcpy(bytes, &in, sizeof in);
+  auto r = hypercall(partition_, abi::kHvcallAssertVirtualInterrupt, 0, bytes, {}, "HVCALL_ASSERT_VIRTUAL_INTERRUPT");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> MshvVm::set_gsi_routing(std::span<const GsiRoute> routes) {
+  constexpr const char* op = "Vm::set_gsi_routing";
+  if (auto r = require_lapic(op); !r) return r;
+  if (routes.size() > abi::kMaxGuestIrqs) return fail(ErrorKind::InvalidArgument, op, "more than 4096 routes");
+  std::vector<std::uint8_t> table(sizeof(abi::UserIrqTableHeader) + routes.size() * sizeof(abi::UserIrqEntry));
+  abi::UserIrqTableHeader header{static_cast<std::uint32_t>(routes.size()), 0};
+  std::memcpy(table.data(), &header, sizeof header);
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const auto* msi = std::get_if<MsiRoute>(&routes[i]);
+    if (msi == nullptr) return fail(ErrorKind::Unsupported, op, "MSHV has no PIC/IOAPIC pins to route to: MSI routes only");
+    if ((msi->message.address >> 32) != 0) return fail(ErrorKind::InvalidArgument, op, "MSI address_hi must be 0 on MSHV");
+    const abi::UserIrqEntry e{msi->gsi, static_cast<std::uint32_t>(msi->message.address), 0, msi->message.data};
+    std::memcpy(table.data() + sizeof header + i * sizeof e, &e, sizeof e);
+  }
+  auto r = partition_.call(abi::kSetMsiRouting, table.data(), "MSHV_SET_MSI_ROUTING");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> MshvVm::set_irq_line(std::uint32_t, bool) {
+  return fail(ErrorKind::Unsupported, "Vm::set_irq_line", "MSHV has no in-hypervisor PIC or IOAPIC");
+}
+
+Result<void> MshvVm::enable_dirty_log(MemorySlot slot) {
+  std::lock_guard lock(mutex_);
+  if (!memory_->region(slot.id)) return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot.id));
+  // Tracking is partition-wide [§11]: on with the first logged slot.
+  if (dirty_slots_.empty()) {
+    if (auto r = set_property(abi::kPropertyGpaPageAccessTracking, 1, "enable dirty tracking"); !r) return r;
+  }
+  dirty_slots_.insert(slot.id);
+  return {};
+}
+
+Result<void> MshvVm::disable_dirty_log(MemorySlot slot) {
+  std::lock_guard lock(mutex_);
+  if (dirty_slots_.erase(slot.id) == 0) return {};
+  if (dirty_slots_.empty()) return set_property(abi::kPropertyGpaPageAccessTracking, 0, "disable dirty tracking");
+  return {};
+}
+
+Result<DirtyBitmap> MshvVm::fetch_and_clear_dirty_log(MemorySlot slot) {
+  constexpr const char* op = "Vm::fetch_and_clear_dirty_log";
+  std::lock_guard lock(mutex_);
+  auto region = memory_->region(slot.id);
+  if (!region) return fail(ErrorKind::NotFound, op, "no slot " + std::to_string(slot.id));
+  if (dirty_slots_.count(slot.id) == 0) return fail(ErrorKind::InvalidArgument, op, "dirty logging is off for this slot");
+  const std::uint64_t pages = region->size() / kPageSize;
+  std::vector<std::uint8_t> bytes((pages + 7) / 8);
+  abi::GpapAccessBitmap args{};
+  args.access_type = abi::kGpapAccessTypeDirty;
+  args.access_op = abi::kGpapAccessOpClear;
+  args.page_count = pages;
+  args.gpap_base = region->guest_base() >> 12;
+  args.bitmap_ptr = reinterpret_cast<std::uint64_t>(bytes.data());  // the kernel fills it by address
+  auto r = partition_.call(abi::kGetGpapAccessBitmap, &args, "MSHV_GET_GPAP_ACCESS_BITMAP");
+  if (!r) return tl::unexpected(r.error());
+  DirtyBitmap out;
+  out.guest_base = region->guest_base();
+  out.pages = pages;
+  out.bits.assign((pages + 63) / 64, 0);
+  for (std::uint64_t page = 0; page < pages; ++page) {
+    if ((bytes[page / 8] >> (page % 8)) & 1U) out.bits[page / 64] |= std::uint64_t{1} << (page % 64);
+  }
+  return out;
+}
+
+}  // namespace hv::mshv::detail
