@@ -67,6 +67,29 @@ IoPrefixes io_prefixes(std::span<const std::uint8_t> bytes) {
   return p;
 }
 
+// Translations of one string IO chunk, one hypercall per page rather than per element. An element
+// that straddles two pages is translated at its first byte, as a chunk's elements are contiguous.
+class PageTranslations {
+ public:
+  PageTranslations(const MshvVcpu& vcpu, bool write) : vcpu_(vcpu), write_(write) {}
+  Result<std::uint64_t> translate(std::uint64_t gva) {
+    if (!valid_ || (gva >> 12) != gva_page_) {
+      auto gpa = vcpu_.translate(gva & ~0xfffULL, write_);
+      if (!gpa) return gpa;
+      gva_page_ = gva >> 12;
+      gpa_page_ = *gpa >> 12;
+      valid_ = true;
+    }
+    return (gpa_page_ << 12) | (gva & 0xfff);
+  }
+
+ private:
+  const MshvVcpu& vcpu_;
+  bool write_;
+  bool valid_ = false;
+  std::uint64_t gva_page_ = 0, gpa_page_ = 0;
+};
+
 // A sentinel error kind the emulation memory uses to say "this access needs the VMM".
 constexpr ErrorKind kNeedsDevice = ErrorKind::Busy;
 
@@ -134,22 +157,29 @@ class InterceptMemory final : public x86::LinearMemory {
 }  // namespace
 
 Result<int> install_mshv_kick_signal() {
-  static std::once_flag once;
-  static int result = 0;
-  std::call_once(once, [] {
-    struct sigaction action {};
-    action.sa_handler = ignore_mshv_kick;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;  // no SA_RESTART: RUN_VP must return EINTR, not restart
-    result = ::sigaction(SIGRTMIN + 1, &action, nullptr) == 0 ? 0 : errno;
-  });
-  if (result != 0) return fail_errno("sigaction(SIGRTMIN+1)", result);
-  return SIGRTMIN + 1;
+  static std::mutex mutex;
+  static bool installed = false;
+  std::lock_guard lock(mutex);
+  const int sig = SIGRTMIN + 1;
+  if (installed) return sig;
+  struct sigaction current {};
+  if (::sigaction(sig, nullptr, &current) != 0) return fail_errno("sigaction(SIGRTMIN+1)", errno);
+  const bool unset = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL;
+  const bool ours = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == ignore_mshv_kick;
+  if (!unset && !ours) {
+    return fail(ErrorKind::Busy, "install_mshv_kick_signal", "SIGRTMIN+1 already has a handler; hvkit's MSHV backend needs it to kick vCPUs");
+  }
+  struct sigaction action {};
+  action.sa_handler = ignore_mshv_kick;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: RUN_VP must return EINTR, not restart
+  if (::sigaction(sig, &action, nullptr) != 0) return fail_errno("sigaction(SIGRTMIN+1)", errno);
+  installed = true;
+  return sig;
 }
 
 MshvVcpu::MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory)
     : vp_(std::move(vp)), index_(index), memory_(std::move(memory)) {
-  (void)install_mshv_kick_signal();
   resender_ = std::thread([this] { resend_kicks(); });
 }
 
@@ -320,9 +350,10 @@ Result<std::optional<Exit>> MshvVcpu::next_io_chunk() {
   exit_data_.assign(std::size_t{io.chunk} * io.size, 0);
   if (!io.in) {
     const bool down = (io.rflags & (1ULL << 10)) != 0;
+    PageTranslations pages(*this, false);
     for (std::uint32_t i = 0; i < io.chunk; ++i) {
       const std::uint64_t offset = (io.rsi + (down ? -1 : 1) * static_cast<std::int64_t>(i * io.size)) & width_mask(io.address_size);
-      auto gpa = translate(io.segment_base + offset, false);
+      auto gpa = pages.translate(io.segment_base + offset);
       if (!gpa) return tl::unexpected(gpa.error());
       if (!memory_->read(*gpa, std::span(exit_data_.data() + std::size_t{i} * io.size, io.size))) {
         return fail(ErrorKind::Unsupported, kRun, "OUTS from " + hex(*gpa) + ", which is not RAM");
@@ -356,10 +387,11 @@ Result<std::optional<Exit>> MshvVcpu::finish_io() {
   const bool down = (io.rflags & (1ULL << 10)) != 0;
   const std::uint64_t step = (down ? -1ULL : 1ULL) * io.size;
   if (io.remaining > 0 && io.chunk > 0) {
+    PageTranslations pages(*this, true);
     for (std::uint32_t i = 0; i < io.chunk; ++i) {
       if (io.in) {
         const std::uint64_t offset = io.rdi & width_mask(io.address_size);
-        auto gpa = translate(io.segment_base + offset, true);
+        auto gpa = pages.translate(io.segment_base + offset);
         if (!gpa) return tl::unexpected(gpa.error());
         if (!memory_->write(*gpa, std::span<const std::uint8_t>(data.data() + std::size_t{i} * io.size, io.size))) {
           return fail(ErrorKind::Unsupported, kRun, "INS into " + hex(*gpa) + ", which is not writable RAM");

@@ -96,6 +96,7 @@ Result<void> MshvVm::unmap_memory(MemorySlot slot) {
 Result<std::unique_ptr<Vcpu>> MshvVm::create_vcpu(std::uint32_t id) {
   constexpr const char* op = "Vm::create_vcpu";
   if (id >= abi::kMaxVps) return fail(ErrorKind::OutOfRange, op, "vCPU id " + std::to_string(id) + " >= " + std::to_string(abi::kMaxVps));
+  if (auto sig = install_mshv_kick_signal(); !sig) return tl::unexpected(sig.error());
   std::lock_guard lock(mutex_);
   if (vp_indices_.count(id) != 0) return fail(ErrorKind::AlreadyExists, op, "vCPU " + std::to_string(id) + " exists");
   abi::CreateVp args{id};

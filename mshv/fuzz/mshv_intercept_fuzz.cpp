@@ -1,0 +1,122 @@
+// The MSHV backend's exit path on messages a fuzzer writes: a fake /dev/mshv (an MshvSystem) returns
+// fuzzer-chosen intercept messages from RUN_VP, register values from GET_VP_REGISTERS and results
+// from TRANSLATE_VIRTUAL_ADDRESS; the VMM side answers reads with fuzzer-chosen bytes (sometimes the
+// wrong number). Invariants: no crash or sanitizer report, exits are well-formed (IO sizes 1/2/4 and
+// data = size x count; MMIO sizes 1/2/4/8 and data = size), and every run ends.
+#include <cerrno>
+#include <cstring>
+#include <variant>
+#include <vector>
+
+#include "../../hypervisor/fuzz/fuzz_input.hpp"
+#include "hv/guest_memory.hpp"
+#include "hv/mshv/mshv.hpp"
+#include "mshv_abi.hpp"
+
+namespace {
+
+namespace abi = hv::mshv::abi;
+
+class FuzzedSystem final : public hv::mshv::MshvSystem {
+ public:
+  explicit FuzzedSystem(hvfuzz::FuzzInput& in) : in_(in) {}
+  int open_device() noexcept override { return 100; }
+  void close(int) noexcept override {}
+  [[nodiscard]] std::string describe() const override { return "fuzz"; }
+  long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {
+    if (fd == 100 && request == abi::kCreatePartition) return 101;
+    if (fd == 101 && request == abi::kInitializePartition) return 0;
+    if (fd == 101 && request == abi::kCreateVp) return 102;
+    if (fd == 101 && request == abi::kSetGuestMemory) return 0;
+    if (request == abi::kRootHvcall) return hvcall(*static_cast<abi::RootHvcall*>(arg));
+    if (fd == 102 && request == abi::kRunVp) {
+      if (in_.empty()) return -EIO;  // the input is used up: end the run
+      auto* run = static_cast<abi::RunVp*>(arg);
+      std::memset(run->msg_buf, 0, sizeof run->msg_buf);
+      // A mostly valid message type, then the payload from the input.
+      static constexpr std::uint32_t kTypes[] = {abi::kMsgX64IoPortIntercept, abi::kMsgUnmappedGpa, abi::kMsgGpaIntercept,
+                                                 abi::kMsgX64Halt, abi::kMsgX64ApicEoi, abi::kMsgUnrecoverableException};
+      const std::uint8_t pick = in_.take<std::uint8_t>();
+      const std::uint32_t type = pick < 240 ? kTypes[pick % std::size(kTypes)] : in_.take<std::uint32_t>();
+      std::memcpy(run->msg_buf, &type, 4);
+      const auto payload = in_.bytes(sizeof run->msg_buf - 16);
+      std::memcpy(run->msg_buf + 16, payload.data(), payload.size());
+      return in_.take<std::uint8_t>() == 0xee ? -EINTR : 0;
+    }
+    return -ENOTTY;
+  }
+
+ private:
+  long hvcall(abi::RootHvcall& call) {
+    if (call.out_ptr != 0 && call.out_sz > 0) {
+      // Register values and translations straight from the input (bounded by the output page).
+      auto* out = reinterpret_cast<std::uint8_t*>(call.out_ptr);  // the backend's own output buffer
+      std::memset(out, 0, call.out_sz);
+      const auto bytes = in_.bytes(call.out_sz);
+      std::memcpy(out, bytes.data(), bytes.size());
+      if (call.code == abi::kHvcallTranslateVirtualAddress && call.out_sz >= 16) {
+        out[0] = static_cast<std::uint8_t>(out[0] % 6);  // mostly small result codes
+        std::uint64_t page = 0;
+        std::memcpy(&page, out + 8, 8);
+        page %= 32;  // mostly inside or just past the 64 KiB of RAM
+        std::memcpy(out + 8, &page, 8);
+      }
+    }
+    call.status = in_.take<std::uint8_t>() == 0x5a ? abi::kHvStatusInvalidParameter : abi::kHvStatusSuccess;
+    return call.status == 0 ? 0 : -EIO;
+  }
+  hvfuzz::FuzzInput& in_;
+};
+
+void check(const hv::Exit& exit) {
+  if (const auto* io = std::get_if<hv::IoExit>(&exit)) {
+    if ((io->size != 1 && io->size != 2 && io->size != 4) || io->count == 0 || io->data.size() != std::size_t{io->size} * io->count) {
+      __builtin_trap();
+    }
+  }
+  if (const auto* mmio = std::get_if<hv::MmioExit>(&exit)) {
+    if ((mmio->size != 1 && mmio->size != 2 && mmio->size != 4 && mmio->size != 8) || mmio->data.size() != mmio->size) __builtin_trap();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  hvfuzz::FuzzInput in(data, size);
+  auto system = std::make_shared<FuzzedSystem>(in);
+  auto hypervisor = hv::mshv::open(system, "mshv-fuzz");
+  if (!hypervisor) return 0;
+  auto vm = (*hypervisor)->create_vm();
+  if (!vm) return 0;
+  auto ram = hv::GuestRegion::create(0, 0x10000);
+  if (!ram || !(*vm)->map_memory(*ram)) return 0;
+  auto vcpu = (*vm)->create_vcpu(0);
+  if (!vcpu) return 0;
+  for (int i = 0; i < 64; ++i) {
+    auto exit = (*vcpu)->run();
+    if (!exit) {
+      if (in.empty()) break;
+      continue;  // an error is an answer; the next run() must still behave
+    }
+    check(*exit);
+    const hv::Exit copy = *exit;
+    const auto* io = std::get_if<hv::IoExit>(&copy);
+    const auto* mmio = std::get_if<hv::MmioExit>(&copy);
+    const bool read = (io != nullptr && io->direction == hv::AccessDirection::Read) ||
+                      (mmio != nullptr && mmio->direction == hv::AccessDirection::Read);
+    if (read) {
+      const std::size_t want = io != nullptr ? std::size_t{io->size} * io->count : mmio->size;
+      const std::uint8_t mode = in.take<std::uint8_t>();
+      // Mostly the right length, sometimes wrong (must be refused), sometimes no answer at all.
+      const std::size_t give = mode < 200 ? want : mode < 230 ? want + 1 : 0;
+      if (mode < 230) {
+        std::vector<std::uint8_t> answer(give);
+        const auto bytes = in.bytes(give);
+        std::memcpy(answer.data(), bytes.data(), bytes.size());
+        const bool accepted = static_cast<bool>((*vcpu)->complete_read(answer));
+        if (accepted != (give == want)) __builtin_trap();
+      }
+    }
+  }
+  return 0;
+}
