@@ -83,6 +83,10 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
   if (!mapped(r.userspace_addr, r.size)) return -EINVAL;
   for (const auto& existing : regions_) {
     if (gpa < existing.gpa + existing.size && existing.gpa < gpa + r.size) return -EEXIST;
+    // 6.15-6.18 also refuse overlapping userspace ranges [§4]; the simulator models those kernels.
+    if (r.userspace_addr < existing.userspace_addr + existing.size && existing.userspace_addr < r.userspace_addr + r.size) {
+      return -EEXIST;
+    }
   }
   // The simulator maps the caller's memory into KVM by address, as the kernel pins it [§4].
   auto region = GuestRegion::borrow(gpa, std::span(reinterpret_cast<std::uint8_t*>(r.userspace_addr), r.size));
@@ -161,7 +165,8 @@ long Partition::irqfd(const abi::UserIrqfd& args) {
   }
   auto event = EventFd::duplicate(args.fd);
   if (!event) return -EBADF;
-  if (!vm_->register_irqfd(*event, args.gsi)) return -EINVAL;
+  // Another descriptor of an eventfd already bound: KVM refuses it with EBUSY, as MSHV does [§11].
+  if (auto bound = vm_->register_irqfd(*event, args.gsi); !bound) return bound.error().sys_errno() == EBUSY ? -EBUSY : -EINVAL;
   irqfds_.push_back({args.fd, args.gsi, std::move(*event)});
   return 0;
 }
@@ -252,6 +257,8 @@ std::uint16_t Partition::partition_property(abi::RootHvcall& call, bool set) {
 }
 
 std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
+  const std::uint16_t reps = call.reps;
+  call.reps = 0;  // reps completed is written back on failure too [§5]
   abi::HvInputVpRegistersHeader header{};
   if (call.in_sz < sizeof header) return abi::kHvStatusInvalidHypercallInput;
   const auto* in = reinterpret_cast<const std::uint8_t*>(call.in_ptr);  // the caller's hypercall input, by address
@@ -262,18 +269,18 @@ std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
   std::uint16_t done = 0;
   std::uint16_t status = 0;
   if (set) {
-    if (call.in_sz < sizeof header + std::size_t{call.reps} * sizeof(abi::HvRegisterAssoc)) return abi::kHvStatusInvalidHypercallInput;
-    std::vector<abi::HvRegisterAssoc> assocs(call.reps);
+    if (call.in_sz < sizeof header + std::size_t{reps} * sizeof(abi::HvRegisterAssoc)) return abi::kHvStatusInvalidHypercallInput;
+    std::vector<abi::HvRegisterAssoc> assocs(reps);
     std::memcpy(assocs.data(), in + sizeof header, assocs.size() * sizeof(abi::HvRegisterAssoc));
     status = vp->set_registers(assocs, done);
   } else {
-    if (call.in_sz < sizeof header + std::size_t{call.reps} * 4 || call.out_ptr == 0 ||
-        call.out_sz < std::size_t{call.reps} * sizeof(abi::HvRegisterValue)) {
+    if (call.in_sz < sizeof header + std::size_t{reps} * 4 || call.out_ptr == 0 ||
+        call.out_sz < std::size_t{reps} * sizeof(abi::HvRegisterValue)) {
       return abi::kHvStatusInvalidHypercallInput;
     }
-    std::vector<std::uint32_t> names(call.reps);
+    std::vector<std::uint32_t> names(reps);
     std::memcpy(names.data(), in + sizeof header, names.size() * 4);
-    std::vector<abi::HvRegisterValue> values(call.reps);
+    std::vector<abi::HvRegisterValue> values(reps);
     status = vp->get_registers(names, values, done);
     std::memcpy(reinterpret_cast<void*>(call.out_ptr), values.data(), std::size_t{done} * sizeof(abi::HvRegisterValue));
   }
@@ -317,12 +324,13 @@ std::uint16_t Partition::assert_interrupt(abi::RootHvcall& call) {
   return vm_->signal_msi(msi) ? abi::kHvStatusSuccess : abi::kHvStatusInvalidParameter;
 }
 
-long Partition::hvcall(abi::RootHvcall& call) {
+long Partition::hvcall(abi::RootHvcall& call, bool via_vp) {
   // Validation the kernel does before the hypervisor sees the call [§5].
   if (call.status != 0 || !all_zero(call.rsvd) || call.in_ptr == 0 || call.in_sz < 8 || call.in_sz > abi::kHvcallMaxInput) {
     return -EINVAL;
   }
   if (call.out_ptr != 0 && (call.out_sz < 1 || call.out_sz > abi::kHvcallMaxInput)) return -EINVAL;
+  if (via_vp && call.code == abi::kHvcallSetPartitionProperty) return -EINVAL;  // partition fd only [§5]
   std::uint16_t status = abi::kHvStatusSuccess;
   switch (call.code) {
     case abi::kHvcallGetVpRegisters: status = get_set_registers(call, false); break;

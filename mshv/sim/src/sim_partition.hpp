@@ -31,8 +31,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   long ioeventfd(const abi::UserIoeventfd& args);
   long set_msi_routing(const void* table);
   long gpap_access_bitmap(abi::GpapAccessBitmap& args);
-  // A hypercall through MSHV_ROOT_HVCALL on the partition fd or a VP fd (then `via` is that VP).
-  long hvcall(abi::RootHvcall& call);
+  // A hypercall through MSHV_ROOT_HVCALL on the partition fd, or on a VP fd (`via_vp`).
+  long hvcall(abi::RootHvcall& call, bool via_vp);
 
   // Guest-physical reads for the VPs' instruction fetch and translation; false outside RAM.
   bool read_physical(std::uint64_t gpa, std::span<std::uint8_t> out) const;

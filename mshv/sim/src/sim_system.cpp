@@ -100,7 +100,7 @@ class SimSystem final : public MshvSystem {
         std::memcpy(&args, arg, sizeof args);
         return p.gpap_access_bitmap(args);
       }
-      case abi::kRootHvcall: return hvcall(p, arg);
+      case abi::kRootHvcall: return hvcall(p, arg, false);
       default: return -ENOTTY;
     }
   }
@@ -125,15 +125,15 @@ class SimSystem final : public MshvSystem {
         std::memcpy(&args, arg, sizeof args);
         return vp.set_state(args);
       }
-      case abi::kRootHvcall: return hvcall(*vp.partition(), arg);
+      case abi::kRootHvcall: return hvcall(*vp.partition(), arg, true);
       default: return -ENOTTY;
     }
   }
 
-  static long hvcall(sim::Partition& p, void* arg) {
+  static long hvcall(sim::Partition& p, void* arg, bool via_vp) {
     abi::RootHvcall call{};
     std::memcpy(&call, arg, sizeof call);
-    const long r = p.hvcall(call);
+    const long r = p.hvcall(call, via_vp);
     std::memcpy(arg, &call, sizeof call);  // status, reps and the output are always written back [§5]
     return r;
   }
