@@ -69,32 +69,48 @@ Result<void> arithmetic(OperandAccess& a) {
   return {};
 }
 
-Result<void> exchange(OperandAccess& a) {
+// XCHG, CMPXCHG and XADD: both operands resolved, then read destination first (the order of the
+// bus cycles on hardware). The atomic bracket is the caller's, opened before these reads.
+struct TwoOperands {
+  Location destination, source;
+  std::uint64_t destination_value = 0, source_value = 0;
+};
+Result<TwoOperands> resolve_two(OperandAccess& a) {
   const Instruction& insn = a.instruction();
   auto to = a.resolve(insn.destination);
-  auto from = a.resolve(insn.source);
   if (!to) return tl::unexpected(to.error());
+  auto from = a.resolve(insn.source);
   if (!from) return tl::unexpected(from.error());
-  AtomicScope atomic(a.memory(), *to, true);  // XCHG with memory is locked whether or not LOCK is given
-  auto old_destination = a.read(*to);
-  if (!old_destination) return tl::unexpected(old_destination.error());
-  auto old_source = a.read(*from);
-  if (!old_source) return tl::unexpected(old_source.error());
-  if (auto w = a.write(*to, *old_source); !w) return w;
-  return a.write(*from, *old_destination);
+  return TwoOperands{*to, *from};
+}
+Result<void> read_two(OperandAccess& a, TwoOperands& ops) {
+  auto d = a.read(ops.destination);
+  if (!d) return tl::unexpected(d.error());
+  auto s = a.read(ops.source);
+  if (!s) return tl::unexpected(s.error());
+  ops.destination_value = *d;
+  ops.source_value = *s;
+  return {};
+}
+
+Result<void> exchange(OperandAccess& a) {
+  auto ops = resolve_two(a);
+  if (!ops) return tl::unexpected(ops.error());
+  AtomicScope atomic(a.memory(), ops->destination, true);  // XCHG with memory is locked whether or not LOCK is given
+  if (auto r = read_two(a, *ops); !r) return r;
+  if (auto w = a.write(ops->destination, ops->source_value); !w) return w;
+  return a.write(ops->source, ops->destination_value);
 }
 
 Result<void> compare_exchange(OperandAccess& a) {
   const Instruction& insn = a.instruction();
-  auto to = a.resolve(insn.destination);
-  auto from = a.resolve(insn.source);
-  if (!to) return tl::unexpected(to.error());
-  if (!from) return tl::unexpected(from.error());
+  auto ops = resolve_two(a);
+  if (!ops) return tl::unexpected(ops.error());
+  const Location* to = &ops->destination;
   AtomicScope atomic(a.memory(), *to, insn.lock);
-  auto current = a.read(*to);
-  if (!current) return tl::unexpected(current.error());
-  auto replacement = a.read(*from);
-  if (!replacement) return tl::unexpected(replacement.error());
+  if (auto r = read_two(a, *ops); !r) return r;
+  const std::uint64_t* current = &ops->destination_value;
+  const std::uint64_t* replacement = &ops->source_value;
   const Location accumulator{.reg = 0, .size = to->size};
   auto expected = a.read(accumulator);
   if (!expected) return tl::unexpected(expected.error());
@@ -116,15 +132,14 @@ Result<void> compare_exchange(OperandAccess& a) {
 
 Result<void> exchange_add(OperandAccess& a) {
   const Instruction& insn = a.instruction();
-  auto to = a.resolve(insn.destination);
-  auto from = a.resolve(insn.source);
-  if (!to) return tl::unexpected(to.error());
-  if (!from) return tl::unexpected(from.error());
+  auto ops = resolve_two(a);
+  if (!ops) return tl::unexpected(ops.error());
+  const Location* to = &ops->destination;
+  const Location* from = &ops->source;
   AtomicScope atomic(a.memory(), *to, insn.lock);
-  auto destination = a.read(*to);
-  if (!destination) return tl::unexpected(destination.error());
-  auto source = a.read(*from);
-  if (!source) return tl::unexpected(source.error());
+  if (auto r = read_two(a, *ops); !r) return r;
+  const std::uint64_t* destination = &ops->destination_value;
+  const std::uint64_t* source = &ops->source_value;
   GeneralRegisters& regs = a.registers();
   const auto sum = detail::alu(Mnemonic::Add, *destination, *source, to->size, regs.rflags);
   // SRC <- DEST, then DEST <- SUM: with the same register as both, the sum wins, as on hardware. The

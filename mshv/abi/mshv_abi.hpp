@@ -248,7 +248,9 @@ struct HvOutputTranslateVirtualAddress {
 inline constexpr std::uint64_t kTranslateValidateRead = 0x1, kTranslateValidateWrite = 0x2,
                                kTranslateValidateExecute = 0x4, kTranslatePrivilegeExempt = 0x8;
 inline constexpr std::uint32_t kTranslateResultSuccess = 0, kTranslateResultPageNotPresent = 1,
-                               kTranslateResultPrivilegeViolation = 2, kTranslateResultGpaUnmapped = 4;
+                               kTranslateResultPrivilegeViolation = 2, kTranslateResultInvalidPageTableFlags = 3,
+                               kTranslateResultGpaUnmapped = 4, kTranslateResultGpaNoReadAccess = 5,
+                               kTranslateResultGpaNoWriteAccess = 6, kTranslateResultIntercept = 8;
 
 // Partition property codes [§8, HVK/RV].
 inline constexpr std::uint32_t kPropertySyntheticProcFeatures = 0x00010001;

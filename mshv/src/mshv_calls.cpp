@@ -38,10 +38,11 @@ Result<std::uint16_t> hypercall(const MshvFd& fd, std::uint16_t code, std::uint1
   call.out_ptr = output.empty() ? 0 : reinterpret_cast<std::uint64_t>(output.data());
   for (int attempt = 0;; ++attempt) {
     const long r = fd.system().ioctl(fd.get(), abi::kRootHvcall, &call);
-    if (r == -EINTR) continue;
     // 6.15-era kernels deposit a page on INSUFFICIENT_MEMORY and ask for the same call again [§5].
-    if (r == -EAGAIN && attempt < 16) {
+    // The kernel wrote back status and reps completed: the retry is the original call.
+    if (r == -EINTR || (r == -EAGAIN && attempt < 16)) {
       call.status = 0;
+      call.reps = reps;
       continue;
     }
     if (call.status != abi::kHvStatusSuccess) {

@@ -7,7 +7,10 @@ namespace hv::mshv::detail {
 
 void PartitionMemory::add(std::uint32_t slot, std::shared_ptr<GuestRegion> region, bool writable) {
   std::unique_lock lock(mutex_);
-  slots_[slot] = Entry{std::move(region), writable};
+  Entry entry;
+  entry.region = std::move(region);
+  entry.writable = writable;
+  slots_[slot] = std::move(entry);
 }
 
 std::shared_ptr<GuestRegion> PartitionMemory::remove(std::uint32_t slot) {
@@ -60,8 +63,31 @@ bool PartitionMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in)
   std::shared_lock lock(mutex_);
   const Entry* e = find(gpa, in.size());
   if (e == nullptr || !e->writable) return false;
-  std::memcpy(e->region->host().data() + (gpa - e->region->guest_base()), in.data(), in.size());
+  const std::uint64_t offset = gpa - e->region->guest_base();
+  std::memcpy(e->region->host().data() + offset, in.data(), in.size());
+  if (!e->dirty.empty() && !in.empty()) {
+    for (std::uint64_t page = offset / kPageSize; page <= (offset + in.size() - 1) / kPageSize; ++page) {
+      e->dirty[page / 64].fetch_or(std::uint64_t{1} << (page % 64));
+    }
+  }
   return true;
+}
+
+void PartitionMemory::set_logging(std::uint32_t slot, bool on) {
+  std::unique_lock lock(mutex_);
+  auto it = slots_.find(slot);
+  if (it == slots_.end()) return;
+  const std::uint64_t pages = it->second.region->size() / kPageSize;
+  it->second.dirty = on ? std::vector<std::atomic<std::uint64_t>>((pages + 63) / 64) : std::vector<std::atomic<std::uint64_t>>{};
+}
+
+std::vector<std::uint64_t> PartitionMemory::take_dirty(std::uint32_t slot) {
+  std::shared_lock lock(mutex_);
+  auto it = slots_.find(slot);
+  std::vector<std::uint64_t> out;
+  if (it == slots_.end()) return out;
+  for (auto& word : it->second.dirty) out.push_back(word.exchange(0));
+  return out;
 }
 
 }  // namespace hv::mshv::detail

@@ -3,11 +3,13 @@
 // string IO and emulated instructions (the hypervisor gives it GPAs, not data). Shared by the VM and
 // its vCPUs; map/unmap take the lock exclusively, accesses share it.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <shared_mutex>
 #include <span>
+#include <vector>
 
 #include "hv/guest_memory.hpp"
 
@@ -24,11 +26,18 @@ class PartitionMemory {
   bool write(std::uint64_t gpa, std::span<const std::uint8_t> in) const;
   std::shared_ptr<GuestRegion> region(std::uint32_t slot) const;
   bool overlaps(std::uint64_t gpa, std::uint64_t size) const;
+  // The hypervisor's dirty bitmap sees only the guest's own writes; what the backend writes for it
+  // (INS data, emulated stores) is logged here while the slot's dirty log is on.
+  void set_logging(std::uint32_t slot, bool on);
+  // The pages the backend wrote since the last call (bit i = page i of the slot), then cleared.
+  std::vector<std::uint64_t> take_dirty(std::uint32_t slot);
 
  private:
   struct Entry {
     std::shared_ptr<GuestRegion> region;
     bool writable = true;
+    // Empty while not logging; words are set by concurrent writers holding the shared lock.
+    mutable std::vector<std::atomic<std::uint64_t>> dirty;
   };
   const Entry* find(std::uint64_t gpa, std::size_t size) const;
   mutable std::shared_mutex mutex_;

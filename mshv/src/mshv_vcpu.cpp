@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <tuple>
 
 #include "mshv_registers.hpp"
 
@@ -18,6 +19,8 @@ namespace reg = abi::reg;
 namespace {
 
 constexpr const char* kRun = "Vcpu::run";
+// Pages of string IO one intercept may move before the guest is resumed on the same instruction.
+constexpr std::uint32_t kStringChunksPerIntercept = 16;
 
 extern "C" void ignore_mshv_kick(int /*signal*/) {}
 
@@ -67,11 +70,11 @@ IoPrefixes io_prefixes(std::span<const std::uint8_t> bytes) {
   return p;
 }
 
-// Translations of one string IO chunk, one hypercall per page rather than per element. An element
-// that straddles two pages is translated at its first byte, as a chunk's elements are contiguous.
+// Translations of one string IO chunk: one hypercall per page rather than per element.
 class PageTranslations {
  public:
   PageTranslations(const MshvVcpu& vcpu, bool write) : vcpu_(vcpu), write_(write) {}
+  [[nodiscard]] bool writes() const noexcept { return write_; }
   Result<std::uint64_t> translate(std::uint64_t gva) {
     if (!valid_ || (gva >> 12) != gva_page_) {
       auto gpa = vcpu_.translate(gva & ~0xfffULL, write_);
@@ -89,6 +92,33 @@ class PageTranslations {
   bool valid_ = false;
   std::uint64_t gva_page_ = 0, gpa_page_ = 0;
 };
+
+// rSI/rDI moved by one element in the direction DF says, within the address size.
+std::uint64_t step_index(std::uint64_t index, const PendingIo& io) {
+  const bool down = (io.rflags & (1ULL << 10)) != 0;
+  const std::uint64_t moved = down ? index - io.size : index + io.size;
+  return (index & ~width_mask(io.address_size)) | (moved & width_mask(io.address_size));
+}
+
+// Copies one string IO element between guest-virtual `gva` and `data` (OUTS reads guest memory, INS
+// writes it), translating each page it touches: an element may straddle two pages.
+Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory, std::uint64_t gva, std::uint8_t* data,
+                          std::size_t size) {
+  const std::size_t first = std::min<std::size_t>(size, 4096 - (gva & 0xfff));
+  for (const auto& [at, offset, n] : {std::tuple{gva, std::size_t{0}, first}, std::tuple{gva + first, first, size - first}}) {
+    if (n == 0) continue;
+    auto gpa = pages.translate(at);
+    if (!gpa) return tl::unexpected(gpa.error());
+    const bool ok = pages.writes() ? memory.write(*gpa, std::span<const std::uint8_t>(data + offset, n))
+                                   : memory.read(*gpa, std::span(data + offset, n));
+    if (!ok) {
+      return fail(ErrorKind::Unsupported, kRun,
+                  std::string(pages.writes() ? "INS into " : "OUTS from ") + hex(*gpa) + ", which is not " +
+                      (pages.writes() ? "writable RAM" : "RAM"));
+    }
+  }
+  return {};
+}
 
 // A sentinel error kind the emulation memory uses to say "this access needs the VMM".
 constexpr ErrorKind kNeedsDevice = ErrorKind::Busy;
@@ -135,6 +165,7 @@ class InterceptMemory final : public x86::LinearMemory {
       if (!write) std::memcpy(data, a.data.data(), size);
       return {};
     }
+    if (size > 8) return fail(ErrorKind::Internal, kRun, "an emulated access wider than 8 bytes");
     DeviceAccess a;
     a.gpa = *gpa;
     a.size = static_cast<std::uint8_t>(size);
@@ -193,19 +224,23 @@ MshvVcpu::~MshvVcpu() {
 }
 
 void MshvVcpu::kick() noexcept {
-  kick_pending_.store(true, std::memory_order_seq_cst);
+  {
+    std::lock_guard lock(kick_mutex_);
+    kick_pending_.store(true, std::memory_order_seq_cst);
+  }
   kick_cv_.notify_all();
 }
 
 // Signals the thread inside run() every millisecond while a kick is pending: one signal can land
-// between run()'s check and the RUN_VP ioctl and be lost; the next one interrupts the ioctl.
+// between run()'s check and the RUN_VP ioctl and be lost; the next one interrupts the ioctl. The tid is
+// read and signalled under the mutex run() clears it with, so no signal reaches the thread after it
+// has left run() (where it would interrupt the VMM's own system calls).
 void MshvVcpu::resend_kicks() {
   std::unique_lock lock(kick_mutex_);
   while (!stopping_) {
-    kick_cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_ || kick_pending_.load(); });
-    while (!stopping_ && kick_pending_.load()) {
-      const pid_t tid = running_tid_.load();
-      if (tid != 0) ::syscall(SYS_tgkill, ::getpid(), tid, SIGRTMIN + 1);
+    kick_cv_.wait(lock, [this] { return stopping_ || (kick_pending_.load() && running_tid_.load() != 0); });
+    while (!stopping_ && kick_pending_.load() && running_tid_.load() != 0) {
+      ::syscall(SYS_tgkill, ::getpid(), running_tid_.load(), SIGRTMIN + 1);
       kick_cv_.wait_for(lock, std::chrono::milliseconds(1));
     }
   }
@@ -225,8 +260,13 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
   if (!r) return tl::unexpected(r.error());
   abi::HvOutputTranslateVirtualAddress out{};
   std::memcpy(&out, output, sizeof out);
-  // An unmapped GPA is what MMIO is; anything else is a guest page fault hvkit cannot inject.
-  if (out.result_code != abi::kTranslateResultSuccess && out.result_code != abi::kTranslateResultGpaUnmapped) {
+  // The guest's page tables gave a GPA: unmapped (MMIO), or mapped without the access (a read-only
+  // region's write intercept), or claimed by an intercept [§6]. The backend routes the GPA itself.
+  // Anything else is a guest page fault hvkit cannot inject.
+  const bool gpa_valid = out.result_code == abi::kTranslateResultSuccess || out.result_code == abi::kTranslateResultGpaUnmapped ||
+                         out.result_code == abi::kTranslateResultGpaNoReadAccess ||
+                         out.result_code == abi::kTranslateResultGpaNoWriteAccess || out.result_code == abi::kTranslateResultIntercept;
+  if (!gpa_valid) {
     return fail(ErrorKind::InvalidArgument, kRun,
                 "guest address " + hex(gva) + " does not translate (result " + std::to_string(out.result_code) + "): a guest page fault");
   }
@@ -234,16 +274,41 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
 }
 
 Result<Exit> MshvVcpu::run() {
+  // The kick signal must reach this thread: a VMM may have blocked it here.
+  thread_local bool kick_signal_unblocked = false;
+  if (!kick_signal_unblocked) {
+    sigset_t kick;
+    sigemptyset(&kick);
+    sigaddset(&kick, SIGRTMIN + 1);
+    ::pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+    kick_signal_unblocked = true;
+  }
   struct Running {
-    std::atomic<pid_t>& tid;
-    explicit Running(std::atomic<pid_t>& t) : tid(t) { tid.store(this_thread_id()); }
-    ~Running() { tid.store(0); }
-  } running(running_tid_);
+    MshvVcpu& vcpu;
+    explicit Running(MshvVcpu& v) : vcpu(v) {
+      {
+        std::lock_guard lock(vcpu.kick_mutex_);
+        vcpu.running_tid_.store(this_thread_id());
+      }
+      vcpu.kick_cv_.notify_all();  // a kick that came before run() now has a thread to signal
+    }
+    ~Running() {
+      std::lock_guard lock(vcpu.kick_mutex_);
+      vcpu.running_tid_.store(0);
+    }
+  } running(*this);
 
   // Finish what the previous exit began; it may yield the next exit without entering the guest.
+  // An error abandons what was pending: the guest re-executes the instruction on the next run().
+  const auto abandon = [this](const Error& error) -> Result<Exit> {
+    io_.reset();
+    emulation_.reset();
+    read_answer_.reset();
+    return tl::unexpected(error);
+  };
   if (io_) {
     auto next = finish_io();
-    if (!next) return tl::unexpected(next.error());
+    if (!next) return abandon(next.error());
     if (*next) return **next;
   } else if (emulation_) {
     if (emulation_->current.direction == AccessDirection::Read) {
@@ -256,7 +321,7 @@ Result<Exit> MshvVcpu::run() {
     emulation_->answered.push_back(emulation_->current);
     read_answer_.reset();
     auto next = emulate();
-    if (!next) return tl::unexpected(next.error());
+    if (!next) return abandon(next.error());
     if (*next) return **next;
   }
   read_answer_.reset();
@@ -275,12 +340,25 @@ Result<Exit> MshvVcpu::run() {
       case abi::kMsgX64IoPortIntercept: exit = on_io_intercept(payload); break;
       case abi::kMsgUnmappedGpa:
       case abi::kMsgGpaIntercept: exit = on_memory_intercept(payload); break;
-      case abi::kMsgX64Halt: return HaltExit{};
+      case abi::kMsgX64Halt: {
+        // The header's RIP is the HLT's [§9.3]; whether the hypervisor has moved past it is not
+        // documented (§14), so RIP is advanced here unless it already was.
+        abi::HvInterceptHeader h{};
+        std::memcpy(&h, payload, sizeof h);
+        const std::uint32_t rip_name = reg::kRip;
+        abi::HvRegisterValue rip{};
+        if (auto r = get_vp_registers(vp_, index_, std::span(&rip_name, 1), std::span(&rip, 1)); !r) return tl::unexpected(r.error());
+        if (rip.low == h.rip) {
+          const abi::HvRegisterAssoc past = assoc(reg::kRip, h.rip + std::max<std::uint8_t>(h.instruction_length_and_cr8 & 0xf, 1));
+          if (auto r = set(std::span(&past, 1)); !r) return tl::unexpected(r.error());
+        }
+        return HaltExit{};
+      }
       case abi::kMsgUnrecoverableException: return ShutdownExit{};
       case abi::kMsgX64ApicEoi: break;  // no userspace interrupt controller listens for EOIs
       default: return UnknownExit{.backend = "mshv", .raw_reason = header.message_type};
     }
-    if (!exit) return tl::unexpected(exit.error());
+    if (!exit) return abandon(exit.error());
     if (*exit) return **exit;
   }
 }
@@ -291,6 +369,8 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
   const std::uint8_t size = m.access_info & abi::kIoAccessSizeMask;
   if (size != 1 && size != 2 && size != 4) return fail(ErrorKind::Internal, kRun, "IO intercept with access size " + std::to_string(size));
   const std::uint8_t length = m.header.instruction_length_and_cr8 & 0xf;
+  // RIP + 0 would run the same IO instruction forever.
+  if (length == 0) return fail(ErrorKind::Internal, kRun, "IO intercept without an instruction length at RIP " + hex(m.header.rip));
   PendingIo io;
   io.in = m.header.intercept_access_type == abi::kAccessRead;
   io.string = (m.access_info & abi::kIoAccessString) != 0;
@@ -349,22 +429,24 @@ Result<std::optional<Exit>> MshvVcpu::next_io_chunk() {
   io.chunk = static_cast<std::uint32_t>(std::min<std::uint64_t>(io.remaining, 4096 / io.size));
   exit_data_.assign(std::size_t{io.chunk} * io.size, 0);
   if (!io.in) {
-    const bool down = (io.rflags & (1ULL << 10)) != 0;
     PageTranslations pages(*this, false);
+    std::uint64_t rsi = io.rsi;
     for (std::uint32_t i = 0; i < io.chunk; ++i) {
-      const std::uint64_t offset = (io.rsi + (down ? -1 : 1) * static_cast<std::int64_t>(i * io.size)) & width_mask(io.address_size);
-      auto gpa = pages.translate(io.segment_base + offset);
-      if (!gpa) return tl::unexpected(gpa.error());
-      if (!memory_->read(*gpa, std::span(exit_data_.data() + std::size_t{i} * io.size, io.size))) {
-        return fail(ErrorKind::Unsupported, kRun, "OUTS from " + hex(*gpa) + ", which is not RAM");
+      if (auto r = copy_element(pages, *memory_, io.segment_base + (rsi & width_mask(io.address_size)),
+                                exit_data_.data() + std::size_t{i} * io.size, io.size);
+          !r) {
+        return tl::unexpected(r.error());
       }
+      rsi = step_index(rsi, io);
     }
   }
   return std::optional<Exit>(IoExit{io.port, io.size, io.in ? AccessDirection::Read : AccessDirection::Write, io.chunk, exit_data_});
 }
 
 // Completes the outstanding IO exit: data into RAX or guest memory, registers advanced; for a string
-// with elements left, the next chunk's exit (the guest is not re-entered between chunks).
+// with elements left, the next chunk's exit (the guest is not re-entered between chunks), unless a
+// kick is pending or the instruction has had its share: then its progress is written back and the
+// guest resumes on the same instruction, as the CPU stops a REP between iterations for an interrupt.
 Result<std::optional<Exit>> MshvVcpu::finish_io() {
   PendingIo& io = *io_;
   std::vector<std::uint8_t> data;
@@ -384,35 +466,36 @@ Result<std::optional<Exit>> MshvVcpu::finish_io() {
     if (auto r = set(regs); !r) return tl::unexpected(r.error());
     return std::optional<Exit>{};
   }
-  const bool down = (io.rflags & (1ULL << 10)) != 0;
-  const std::uint64_t step = (down ? -1ULL : 1ULL) * io.size;
   if (io.remaining > 0 && io.chunk > 0) {
-    PageTranslations pages(*this, true);
-    for (std::uint32_t i = 0; i < io.chunk; ++i) {
-      if (io.in) {
-        const std::uint64_t offset = io.rdi & width_mask(io.address_size);
-        auto gpa = pages.translate(io.segment_base + offset);
-        if (!gpa) return tl::unexpected(gpa.error());
-        if (!memory_->write(*gpa, std::span<const std::uint8_t>(data.data() + std::size_t{i} * io.size, io.size))) {
-          return fail(ErrorKind::Unsupported, kRun, "INS into " + hex(*gpa) + ", which is not writable RAM");
+    // Index registers move only once the whole chunk has been transferred.
+    std::uint64_t rdi = io.rdi;
+    if (io.in) {
+      PageTranslations pages(*this, true);
+      for (std::uint32_t i = 0; i < io.chunk; ++i) {
+        if (auto r = copy_element(pages, *memory_, io.segment_base + (rdi & width_mask(io.address_size)),
+                                  data.data() + std::size_t{i} * io.size, io.size);
+            !r) {
+          return tl::unexpected(r.error());
         }
-        io.rdi = (io.rdi & ~width_mask(io.address_size)) | ((io.rdi + step) & width_mask(io.address_size));
-      } else {
-        io.rsi = (io.rsi & ~width_mask(io.address_size)) | ((io.rsi + step) & width_mask(io.address_size));
+        rdi = step_index(rdi, io);
       }
+      io.rdi = rdi;
+    } else {
+      for (std::uint32_t i = 0; i < io.chunk; ++i) io.rsi = step_index(io.rsi, io);
     }
     io.remaining -= io.chunk;
     if (io.rep) io.rcx = (io.rcx & ~width_mask(io.address_size)) | ((io.rcx - io.chunk) & width_mask(io.address_size));
+    ++io.chunks_done;
   }
-  if (io.remaining > 0) return next_io_chunk();
   // 32-bit register writes zero-extend in 64-bit mode.
   const auto fix = [&](std::uint64_t v) { return io.address_size == 4 ? v & 0xffffffffULL : v; };
-  std::vector<abi::HvRegisterAssoc> regs = {assoc(reg::kRip, io.next_rip)};
-  if (io.in) {
-    regs.push_back(assoc(reg::kRax + 7, fix(io.rdi)));
+  std::vector<abi::HvRegisterAssoc> regs;
+  if (io.remaining > 0) {
+    if (!kick_pending_.load() && io.chunks_done < kStringChunksPerIntercept) return next_io_chunk();
   } else {
-    regs.push_back(assoc(reg::kRax + 6, fix(io.rsi)));
+    regs.push_back(assoc(reg::kRip, io.next_rip));
   }
+  regs.push_back(io.in ? assoc(reg::kRax + 7, fix(io.rdi)) : assoc(reg::kRax + 6, fix(io.rsi)));
   if (io.rep) regs.push_back(assoc(reg::kRax + 1, fix(io.rcx)));
   io_.reset();
   if (auto r = set(regs); !r) return tl::unexpected(r.error());
@@ -422,6 +505,10 @@ Result<std::optional<Exit>> MshvVcpu::finish_io() {
 Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* payload) {
   abi::HvMemoryIntercept m{};
   std::memcpy(&m, payload, sizeof m);
+  if (m.header.intercept_access_type == abi::kAccessExecute) {
+    return fail(ErrorKind::Unsupported, kRun,
+                "the guest executes from GPA " + hex(m.guest_physical_address) + ", which is not RAM (RIP " + hex(m.header.rip) + ")");
+  }
   PendingEmulation e;
   e.mode = mode_of(m.header);
   // The message carries RIP, RFLAGS and CS but not the other registers the instruction may use.

@@ -41,6 +41,7 @@ struct PendingIo {
   std::uint64_t segment_base = 0;       // DS (or the override) for OUTS, ES for INS
   std::uint64_t remaining = 0;          // elements still to transfer, this exit's included
   std::uint32_t chunk = 0;              // elements in this exit
+  std::uint32_t chunks_done = 0;        // exits of this intercept so far
 };
 struct PendingEmulation {
   x86::Instruction instruction;

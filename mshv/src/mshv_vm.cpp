@@ -73,10 +73,13 @@ Result<MemorySlot> MshvVm::map_memory(std::shared_ptr<GuestRegion> region, MapOp
   memory_->add(slot, region, !options.read_only);
   slots_[slot] = options.read_only;
   if (options.log_dirty) {
-    mutex_.unlock();
-    auto on = enable_dirty_log(MemorySlot{slot});
-    mutex_.lock();
-    if (!on) return tl::unexpected(on.error());
+    if (auto on = enable_dirty_log_locked(slot); !on) {
+      // Undo the mapping: the caller gets no slot to unmap it with.
+      (void)set_memory(*region, bit(abi::kSetMemBitUnmap), "MSHV_SET_GUEST_MEMORY (unmap)");
+      memory_->remove(slot);
+      slots_.erase(slot);
+      return tl::unexpected(on.error());
+    }
   }
   return MemorySlot{slot};
 }
@@ -89,7 +92,9 @@ Result<void> MshvVm::unmap_memory(MemorySlot slot) {
   if (auto r = set_memory(*region, flags, "MSHV_SET_GUEST_MEMORY (unmap)"); !r) return r;
   memory_->remove(slot.id);
   slots_.erase(slot.id);
-  dirty_slots_.erase(slot.id);
+  if (dirty_slots_.erase(slot.id) != 0 && dirty_slots_.empty()) {
+    return set_property(abi::kPropertyGpaPageAccessTracking, 0, "disable dirty tracking");
+  }
   return {};
 }
 
@@ -199,18 +204,24 @@ Result<void> MshvVm::set_irq_line(std::uint32_t, bool) {
 
 Result<void> MshvVm::enable_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
-  if (!memory_->region(slot.id)) return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot.id));
+  return enable_dirty_log_locked(slot.id);
+}
+
+Result<void> MshvVm::enable_dirty_log_locked(std::uint32_t slot) {
+  if (!memory_->region(slot)) return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot));
   // Tracking is partition-wide [§11]: on with the first logged slot.
   if (dirty_slots_.empty()) {
     if (auto r = set_property(abi::kPropertyGpaPageAccessTracking, 1, "enable dirty tracking"); !r) return r;
   }
-  dirty_slots_.insert(slot.id);
+  dirty_slots_.insert(slot);
+  memory_->set_logging(slot, true);
   return {};
 }
 
 Result<void> MshvVm::disable_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   if (dirty_slots_.erase(slot.id) == 0) return {};
+  memory_->set_logging(slot.id, false);
   if (dirty_slots_.empty()) return set_property(abi::kPropertyGpaPageAccessTracking, 0, "disable dirty tracking");
   return {};
 }
@@ -238,6 +249,9 @@ Result<DirtyBitmap> MshvVm::fetch_and_clear_dirty_log(MemorySlot slot) {
   for (std::uint64_t page = 0; page < pages; ++page) {
     if ((bytes[page / 8] >> (page % 8)) & 1U) out.bits[page / 64] |= std::uint64_t{1} << (page % 64);
   }
+  // Plus what the backend itself wrote into guest RAM (INS data, emulated stores).
+  const auto own = memory_->take_dirty(slot.id);
+  for (std::size_t i = 0; i < own.size() && i < out.bits.size(); ++i) out.bits[i] |= own[i];
   return out;
 }
 

@@ -36,6 +36,7 @@ class MshvVm final : public Vm {
   Result<void> ioeventfd(const EventFd& event, const IoEventAddress& where, bool deassign) const;
   Result<void> set_property(std::uint32_t code, std::uint64_t value, const char* operation) const;
   Result<void> require_lapic(const char* operation) const;
+  Result<void> enable_dirty_log_locked(std::uint32_t slot);  // mutex_ held
 
   MshvFd partition_;
   VmOptions options_;

@@ -15,10 +15,17 @@ namespace {
 constexpr std::uint64_t kPage = 4096;
 
 // The kernel requires the userspace range to be a mapped VMA [§4]; mincore fails with ENOMEM otherwise.
+// Asked in fixed windows, so the caller's size decides no allocation.
 bool mapped(std::uint64_t address, std::uint64_t size) {
-  std::vector<unsigned char> residency((size + kPage - 1) / kPage);
-  // The simulator receives guest RAM by address, as the kernel does; this only asks whether it is mapped.
-  return ::mincore(reinterpret_cast<void*>(address), size, residency.data()) == 0;
+  constexpr std::uint64_t kWindowPages = 512;
+  unsigned char residency[kWindowPages];
+  for (std::uint64_t done = 0; done < size;) {
+    const std::uint64_t n = std::min(size - done, kWindowPages * kPage);
+    // The simulator receives guest RAM by address, as the kernel does; this only asks whether it is mapped.
+    if (::mincore(reinterpret_cast<void*>(address + done), n, residency) != 0) return false;
+    done += n;
+  }
+  return true;
 }
 
 bool all_zero(std::span<const std::uint8_t> bytes) {
@@ -47,7 +54,8 @@ long Partition::create_vp(const abi::CreateVp& args, std::shared_ptr<Vp>& out) {
   std::lock_guard lock(mutex_);
   if (!initialized_) return -EINVAL;  // VPs come after INITIALIZE_PARTITION [§4, INF: errno]
   if (args.vp_index >= abi::kMaxVps) return -EINVAL;
-  if (auto it = vps_.find(args.vp_index); it != vps_.end() && !it->second.expired()) return -EEXIST;
+  // A VP lives as long as its partition, whatever happens to its descriptor [§4, INF].
+  if (vps_.count(args.vp_index) != 0) return -EEXIST;
   auto vcpu = vm_->create_vcpu(args.vp_index);
   if (!vcpu) return -ENOMEM;
   out = std::make_shared<Vp>(args.vp_index, shared_from_this(), std::move(*vcpu));
@@ -68,6 +76,7 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
   if (r.size == 0 || r.size % host_page != 0 || r.userspace_addr % host_page != 0) return -EINVAL;
   if ((r.flags & ~abi::kSetMemFlagsMask) != 0 || !all_zero(r.rsvd)) return -EINVAL;
   if (r.guest_pfn > (~0ULL >> 12) || r.size > (~0ULL - (r.guest_pfn << 12))) return -EINVAL;
+  if (r.size > kMaxRegionSize) return -EINVAL;  // the simulator's limit, far above any test's [INF]
   const std::uint64_t gpa = r.guest_pfn << 12;
   if ((r.flags & (1U << abi::kSetMemBitUnmap)) != 0) {
     // Unmap names an existing region exactly [§4].
@@ -92,7 +101,9 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
   auto region = GuestRegion::borrow(gpa, std::span(reinterpret_cast<std::uint8_t*>(r.userspace_addr), r.size));
   if (!region) return -EINVAL;
   // GPA read is always granted; without WRITABLE the region is read-only and writes intercept.
-  const MapOptions options{.read_only = (r.flags & (1U << abi::kSetMemBitWritable)) == 0};
+  const bool writable = (r.flags & (1U << abi::kSetMemBitWritable)) != 0;
+  // A region mapped while dirty tracking is on is tracked too (tracking is partition-wide, §11).
+  const MapOptions options{.read_only = !writable, .log_dirty = writable && properties_[abi::kPropertyGpaPageAccessTracking] == 1};
   auto slot = vm_->map_memory(*region, options);
   if (!slot) return slot.error().kind() == ErrorKind::Overlap ? -EEXIST : -EINVAL;
   regions_.push_back({gpa, r.size, r.userspace_addr, r.flags, *slot});
@@ -103,6 +114,14 @@ bool Partition::is_ram(std::uint64_t gpa) const {
   std::lock_guard lock(mutex_);
   for (const auto& r : regions_) {
     if (gpa >= r.gpa && gpa - r.gpa < r.size) return true;
+  }
+  return false;
+}
+
+bool Partition::is_writable(std::uint64_t gpa) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& r : regions_) {
+    if (gpa >= r.gpa && gpa - r.gpa < r.size) return (r.flags & (1U << abi::kSetMemBitWritable)) != 0;
   }
   return false;
 }
@@ -301,7 +320,14 @@ std::uint16_t Partition::translate(abi::RootHvcall& call) {
   const std::uint16_t status = vp->translate(in.gva_page << 12, (in.control_flags & abi::kTranslateValidateWrite) != 0, gpa, out.result_code);
   if (status != abi::kHvStatusSuccess) return status;
   out.gpa_page = gpa >> 12;
-  if (out.result_code == abi::kTranslateResultSuccess && !is_ram(gpa)) out.result_code = abi::kTranslateResultGpaUnmapped;
+  if (out.result_code == abi::kTranslateResultSuccess) {
+    const bool write = (in.control_flags & abi::kTranslateValidateWrite) != 0;
+    if (!is_ram(gpa)) {
+      out.result_code = abi::kTranslateResultGpaUnmapped;
+    } else if (write && !is_writable(gpa)) {
+      out.result_code = abi::kTranslateResultGpaNoWriteAccess;  // a read-only region [§6]
+    }
+  }
   std::memcpy(reinterpret_cast<void*>(call.out_ptr), &out, sizeof out);
   return abi::kHvStatusSuccess;
 }

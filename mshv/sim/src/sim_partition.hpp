@@ -37,6 +37,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Guest-physical reads for the VPs' instruction fetch and translation; false outside RAM.
   bool read_physical(std::uint64_t gpa, std::span<std::uint8_t> out) const;
   bool is_ram(std::uint64_t gpa) const;
+  bool is_writable(std::uint64_t gpa) const;
   bool lapic() const noexcept { return (pt_flags_ & (1ULL << abi::kPtBitLapic)) != 0; }
   std::shared_ptr<Vp> find_vp(std::uint32_t index) const;
 
@@ -66,7 +67,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::unique_ptr<Vm> vm_;
   bool initialized_ = false;
   std::vector<Region> regions_;
-  std::map<std::uint32_t, std::weak_ptr<Vp>> vps_;
+  std::map<std::uint32_t, std::weak_ptr<Vp>> vps_;  // every VP ever created, for the partition's life
   std::map<std::uint32_t, abi::UserIrqEntry> routes_;
   std::vector<Irqfd> irqfds_;
   std::vector<Ioeventfd> ioeventfds_;

@@ -61,6 +61,17 @@ void Vp::fill_header(const GeneralRegisters& before, const SpecialRegisters& sre
   h.rflags = before.rflags;
 }
 
+// A message whose payload is the intercept header alone (HALT, UNRECOVERABLE_EXCEPTION).
+long Vp::header_only_message(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint32_t type,
+                             std::uint8_t length, abi::HvMessage& message) const {
+  abi::HvInterceptHeader h{};
+  fill_header(before, sregs, length, abi::kAccessExecute, h);
+  message.header.message_type = type;
+  message.header.payload_size = sizeof h;
+  std::memcpy(message.payload, &h, sizeof h);
+  return 0;
+}
+
 long Vp::build_io_intercept(const GeneralRegisters& before, const IoExit& io, abi::HvMessage& message) {
   auto sregs = vcpu_->get_special_registers();
   if (!sregs) return -EIO;
@@ -185,20 +196,11 @@ long Vp::run(abi::RunVp& out) {
       // Without the hypervisor LAPIC, HLT reaches the VMM; RIP is left past it [INF].
       auto sregs = vcpu_->get_special_registers();
       if (!sregs) return -EIO;
-      abi::HvInterceptHeader h{};
-      fill_header(*before, *sregs, 1, abi::kAccessExecute, h);
-      message.header.message_type = abi::kMsgX64Halt;
-      message.header.payload_size = sizeof h;
-      std::memcpy(message.payload, &h, sizeof h);
-      result = 0;
+      result = header_only_message(*before, *sregs, abi::kMsgX64Halt, 1, message);
     } else if (std::holds_alternative<ShutdownExit>(*exit) || std::holds_alternative<SystemEventExit>(*exit)) {
       auto sregs = vcpu_->get_special_registers();
-      abi::HvInterceptHeader h{};
-      if (sregs) fill_header(*before, *sregs, 0, abi::kAccessExecute, h);
-      message.header.message_type = abi::kMsgUnrecoverableException;  // triple fault [§9.2]
-      message.header.payload_size = sizeof h;
-      std::memcpy(message.payload, &h, sizeof h);
-      result = 0;
+      if (!sregs) return -EIO;
+      result = header_only_message(*before, *sregs, abi::kMsgUnrecoverableException, 0, message);  // triple fault [§9.2]
     } else if (std::holds_alternative<InternalErrorExit>(*exit)) {
       return -EIO;
     }
@@ -213,12 +215,7 @@ long Vp::run(abi::RunVp& out) {
           const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> o) { return partition_->read_physical(gpa, o); };
           std::array<std::uint8_t, 16> bytes{};
           if (fetch_instruction(*sregs, sregs->cs.base + before->rip, read, bytes) >= 1 && bytes[0] == 0xf4) {
-            abi::HvInterceptHeader h{};
-            fill_header(*before, *sregs, 1, abi::kAccessExecute, h);
-            message.header.message_type = abi::kMsgX64Halt;
-            message.header.payload_size = sizeof h;
-            std::memcpy(message.payload, &h, sizeof h);
-            result = 0;
+            result = header_only_message(*before, *sregs, abi::kMsgX64Halt, 1, message);
           }
         }
       }

@@ -35,6 +35,8 @@ class Vp {
  private:
   long build_io_intercept(const GeneralRegisters& before, const IoExit& io, abi::HvMessage& message);
   long build_memory_intercept(const GeneralRegisters& before, const MmioExit& mmio, abi::HvMessage& message);
+  long header_only_message(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint32_t type,
+                           std::uint8_t length, abi::HvMessage& message) const;
   void fill_header(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint8_t length,
                    std::uint8_t access, abi::HvInterceptHeader& header) const;
   long discard_kvm_completion(const GeneralRegisters& before);
