@@ -6,7 +6,9 @@
 
 #include <vector>
 
+#include "hv/virtio/packed_queue.hpp"
 #include "hv/virtio/split_queue.hpp"
+#include "hv/virtio/testing/mock_packed_driver.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
 #include "paired_reporter.hpp"
 
@@ -14,6 +16,7 @@ namespace {
 
 using hv::virtio::SplitQueue;
 using hv::virtio::testing::BufferSpec;
+using hv::virtio::testing::MockPackedDriver;
 using hv::virtio::testing::MockSplitDriver;
 
 constexpr std::uint16_t kQueueSize = 256;
@@ -91,6 +94,56 @@ void raw_walk(benchmark::State& state, std::size_t chains, std::size_t length, b
   }
 }
 
+MockPackedDriver packed_layout(std::size_t chains, std::size_t length, bool indirect) {
+  MockPackedDriver d(memory(), kRings, kQueueSize, false, kIndirect);
+  const auto b = buffers(length);
+  for (std::size_t i = 0; i < chains; ++i) {
+    const auto id = static_cast<std::uint16_t>(i);
+    indirect ? d.add_indirect_chain(b, id) : d.add_chain(b, id);
+  }
+  return d;
+}
+
+void packed_pop_all(benchmark::State& state, std::size_t chains, std::size_t length, bool indirect) {
+  const auto d = packed_layout(chains, length, indirect);
+  for (auto _ : state) {
+    auto q = hv::virtio::PackedQueue::create(memory(), d.config());
+    for (std::size_t i = 0; i < chains; ++i) {
+      auto c = q->pop();
+      if (!c || !*c) {
+        state.SkipWithError("pop failed");
+        return;
+      }
+      benchmark::DoNotOptimize(c);
+    }
+  }
+}
+
+// The same descriptor reads in ring order with no checks.
+void packed_raw_walk(benchmark::State& state, std::size_t chains, std::size_t length, bool indirect) {
+  const auto d = packed_layout(chains, length, indirect);
+  const auto c = d.config();
+  for (auto _ : state) {
+    std::uint64_t slot = 0;
+    for (std::size_t i = 0; i < chains; ++i) {
+      std::vector<std::uint64_t> seen;
+      for (;;) {
+        const auto desc = memory().read_obj<RawDescriptor>(c.descriptor_ring + 16 * slot++).value();
+        if ((desc.next & 4) != 0) {  // packed: the flags are the last u16
+          for (std::uint64_t e = 0; e < desc.len / 16; ++e) {
+            const auto entry = memory().read_obj<RawDescriptor>(desc.addr + 16 * e).value();
+            seen.push_back(entry.addr + entry.len);
+          }
+          break;
+        }
+        seen.push_back(desc.addr + desc.len);
+        if ((desc.next & 1) == 0) break;
+      }
+      benchmark::DoNotOptimize(seen);
+    }
+  }
+}
+
 void add_used(benchmark::State& state) {
   const auto d = layout(0, 1, false);
   for (auto _ : state) {
@@ -123,6 +176,14 @@ void register_all() {
   for (const auto& s : shapes) {
     benchmark::RegisterBenchmark((std::string(s.name) + "/raw").c_str(), raw_walk, s.chains, s.length, s.indirect)->Repetitions(3);
     benchmark::RegisterBenchmark((std::string(s.name) + "/hvkit").c_str(), pop_all, s.chains, s.length, s.indirect)->Repetitions(3);
+  }
+  const Shape packed[] = {{"packed/one_chain_128_descriptors", 1, 128, false},
+                          {"packed/128_one_descriptor_chains", 128, 1, false},
+                          {"packed_indirect/one_chain_128_descriptors", 1, 128, true},
+                          {"packed_indirect/128_one_descriptor_chains", 128, 1, true}};
+  for (const auto& s : packed) {
+    benchmark::RegisterBenchmark((std::string(s.name) + "/raw").c_str(), packed_raw_walk, s.chains, s.length, s.indirect)->Repetitions(3);
+    benchmark::RegisterBenchmark((std::string(s.name) + "/hvkit").c_str(), packed_pop_all, s.chains, s.length, s.indirect)->Repetitions(3);
   }
   benchmark::RegisterBenchmark("split/128_add_used/raw", raw_add_used)->Repetitions(3);
   benchmark::RegisterBenchmark("split/128_add_used/hvkit", add_used)->Repetitions(3);

@@ -1,0 +1,56 @@
+#pragma once
+// The device side of a packed virtqueue (virtio 1.2 §2.8): one descriptor ring the driver and the
+// device both write, with wrap counters instead of indices, and an event suppression structure each.
+// Same contract as SplitQueue (hv/virtio/split_queue.hpp): everything in guest memory is driver
+// controlled and validated; errors mean the driver broke the protocol. Memory ordering: a head
+// descriptor's flags are read before the rest of its chain (acquire), a used descriptor's id and
+// length are written before its flags (release), event suppression is read after a full fence.
+
+#include <cstdint>
+#include <optional>
+
+#include "hv/error.hpp"
+#include "hv/guest_memory.hpp"
+#include "hv/virtio/descriptor_chain.hpp"
+#include "hv/virtio/split_queue.hpp"
+
+namespace hv::virtio {
+
+struct PackedQueueConfig {
+  std::uint16_t size = 0;              // 1..kMaxQueueSize (a power of two is not required, §2.8.10.1)
+  std::uint64_t descriptor_ring = 0;   // 16-byte aligned
+  std::uint64_t driver_event = 0;      // driver event suppression, 4-byte aligned (the device reads it)
+  std::uint64_t device_event = 0;      // device event suppression, 4-byte aligned (the device writes it)
+  bool event_idx = false;              // VIRTIO_F_RING_EVENT_IDX negotiated
+};
+
+class PackedQueue {
+ public:
+  static Result<PackedQueue> create(const GuestMemory& memory, const PackedQueueConfig& config);
+
+  // The next available chain (head = its buffer ID), or nullopt.
+  Result<std::optional<DescriptorChain>> pop();
+  // Marks buffer `id` used with `written` bytes; `ring_slots` is the popped chain's.
+  Result<void> add_used(std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots);
+  Result<bool> should_notify();
+  Result<void> enable_notification();
+
+  [[nodiscard]] const PackedQueueConfig& config() const noexcept { return config_; }
+
+ private:
+  PackedQueue(const GuestMemory& memory, const PackedQueueConfig& config) : memory_(&memory), config_(config) {}
+  // Position in the 2 x size cycle the (index, wrap counter) pairs run through.
+  [[nodiscard]] std::uint32_t cycle(std::uint16_t index, bool wrap) const noexcept {
+    return index + (wrap ? 0U : config_.size);
+  }
+
+  const GuestMemory* memory_;
+  PackedQueueConfig config_;
+  std::uint16_t next_avail_ = 0;
+  bool avail_wrap_ = true;   // both counters start at 1 (§2.8.1)
+  std::uint16_t next_used_ = 0;
+  bool used_wrap_ = true;
+  std::uint32_t signalled_ = 0;  // cycle position of next_used_ at the last should_notify()
+};
+
+}  // namespace hv::virtio

@@ -1,0 +1,157 @@
+#include "hv/virtio/packed_queue.hpp"
+
+#include <atomic>
+#include <string>
+
+namespace hv::virtio {
+
+namespace {
+
+constexpr const char* kOp = "virtio::PackedQueue";
+constexpr std::uint16_t kNext = 1, kWrite = 2, kIndirect = 4;
+constexpr std::uint16_t kAvail = 1U << 7, kUsed = 1U << 15;  // §2.8.1
+constexpr std::uint16_t kEventEnable = 0, kEventDisable = 1, kEventDesc = 2;  // §2.8.10
+constexpr std::uint64_t kDescriptorSize = 16;
+constexpr std::uint32_t kMaxIndirectDescriptors = kMaxQueueSize;
+
+struct PackedDescriptor {
+  std::uint64_t addr;
+  std::uint32_t len;
+  std::uint16_t id;
+  std::uint16_t flags;
+};
+static_assert(sizeof(PackedDescriptor) == kDescriptorSize);
+
+Error broken(const std::string& what) { return Error(ErrorKind::InvalidArgument, kOp, what); }
+
+bool available(std::uint16_t flags, bool wrap) {
+  return ((flags & kAvail) != 0) == wrap && ((flags & kUsed) != 0) != wrap;
+}
+
+// Adds one buffer to the chain with the checks every buffer gets (ordering, overflow, 4 GiB).
+Result<void> append(DescriptorChain& chain, bool& seen_writable, std::uint64_t addr, std::uint32_t len, bool writable) {
+  if (!writable && seen_writable) return tl::unexpected(broken("a device-readable buffer after a device-writable one"));
+  seen_writable = seen_writable || writable;
+  if (len > ~std::uint64_t{0} - addr) return tl::unexpected(broken("buffer address + length overflows"));
+  (writable ? chain.writable_bytes : chain.readable_bytes) += len;
+  if (chain.readable_bytes + chain.writable_bytes > 0xffffffffULL) return tl::unexpected(broken("chain longer than 4 GiB"));
+  chain.buffers.push_back({addr, len, writable});
+  return {};
+}
+
+}  // namespace
+
+Result<PackedQueue> PackedQueue::create(const GuestMemory& memory, const PackedQueueConfig& c) {
+  if (c.size == 0 || c.size > kMaxQueueSize) {
+    return tl::unexpected(broken("queue size " + std::to_string(c.size) + " is not in 1..32768"));
+  }
+  if (c.descriptor_ring % 16 != 0 || c.driver_event % 4 != 0 || c.device_event % 4 != 0) {
+    return tl::unexpected(broken("ring addresses misaligned (descriptors 16, event suppression 4)"));
+  }
+  if (!memory.slice(c.descriptor_ring, kDescriptorSize * c.size) || !memory.slice(c.driver_event, 4) ||
+      !memory.slice(c.device_event, 4)) {
+    return tl::unexpected(broken("descriptor ring or event suppression outside guest RAM"));
+  }
+  return PackedQueue(memory, c);
+}
+
+Result<std::optional<DescriptorChain>> PackedQueue::pop() {
+  const std::uint64_t ring = config_.descriptor_ring;
+  auto head_flags = memory_->read_obj<std::uint16_t>(ring + kDescriptorSize * next_avail_ + 14);
+  if (!head_flags) return tl::unexpected(head_flags.error());
+  if (!available(*head_flags, avail_wrap_)) return std::optional<DescriptorChain>{};
+  // The driver makes the head available last (§2.8.6): read the chain after its flags.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  DescriptorChain chain;
+  bool seen_writable = false;
+  std::uint16_t index = next_avail_;
+  bool wrap = avail_wrap_;
+  for (std::uint16_t slots = 1;; ++slots) {
+    // A list is at most the queue size (§2.8.5): more means the driver's NEXT flags loop the ring.
+    if (slots > config_.size) return tl::unexpected(broken("descriptor list longer than the queue"));
+    auto d = memory_->read_obj<PackedDescriptor>(ring + kDescriptorSize * index);
+    if (!d) return tl::unexpected(d.error());
+    if (!available(d->flags, wrap)) return tl::unexpected(broken("a descriptor in the middle of a list is not available"));
+    if ((d->flags & kIndirect) != 0) {
+      // An indirect descriptor is a list of its own (§2.8.7); its WRITE flag is ignored.
+      if ((d->flags & kNext) != 0 || slots != 1) return tl::unexpected(broken("an indirect descriptor inside a list"));
+      if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
+        return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
+      }
+      if (d->addr % kDescriptorSize != 0 || !memory_->slice(d->addr, d->len)) {
+        return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
+      }
+      // Entries are consecutive; only their WRITE flag means anything (§2.8.7).
+      for (std::uint32_t i = 0; i < d->len / kDescriptorSize; ++i) {
+        auto e = memory_->read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
+        if (!e) return tl::unexpected(e.error());
+        if (auto r = append(chain, seen_writable, e->addr, e->len, (e->flags & kWrite) != 0); !r) return tl::unexpected(r.error());
+      }
+    } else if (auto r = append(chain, seen_writable, d->addr, d->len, (d->flags & kWrite) != 0); !r) {
+      return tl::unexpected(r.error());
+    }
+    index = static_cast<std::uint16_t>(index + 1);
+    if (index == config_.size) {
+      index = 0;
+      wrap = !wrap;
+    }
+    if ((d->flags & kNext) == 0 || (d->flags & kIndirect) != 0) {
+      chain.head = d->id;  // the buffer ID is in the last descriptor (§2.8.6)
+      chain.ring_slots = slots;
+      break;
+    }
+  }
+  next_avail_ = index;
+  avail_wrap_ = wrap;
+  return std::optional<DescriptorChain>(std::move(chain));
+}
+
+Result<void> PackedQueue::add_used(std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots) {
+  if (ring_slots == 0 || ring_slots > config_.size) return tl::unexpected(broken("used chain of " + std::to_string(ring_slots) + " slots"));
+  const std::uint64_t at = config_.descriptor_ring + kDescriptorSize * next_used_;
+  if (auto r = memory_->write_obj<std::uint32_t>(at + 8, written); !r) return r;
+  if (auto r = memory_->write_obj<std::uint16_t>(at + 12, id); !r) return r;
+  // The flags publish the used descriptor: everything else first (§2.8.1).
+  std::atomic_thread_fence(std::memory_order_release);
+  const auto flags = static_cast<std::uint16_t>((used_wrap_ ? (kAvail | kUsed) : 0) | (written > 0 ? kWrite : 0));
+  if (auto r = memory_->write_obj<std::uint16_t>(at + 14, flags); !r) return r;
+  const std::uint32_t next = next_used_ + ring_slots;
+  if (next >= config_.size) used_wrap_ = !used_wrap_;
+  next_used_ = static_cast<std::uint16_t>(next % config_.size);
+  return {};
+}
+
+Result<bool> PackedQueue::should_notify() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint32_t period = 2U * config_.size;
+  const std::uint32_t old = signalled_;
+  const std::uint32_t now = cycle(next_used_, used_wrap_);
+  signalled_ = now;
+  if (old == now) return false;  // nothing used since the last notification
+  auto off_wrap = memory_->read_obj<std::uint16_t>(config_.driver_event);
+  auto flags = memory_->read_obj<std::uint16_t>(config_.driver_event + 2);
+  if (!off_wrap || !flags) return tl::unexpected(!off_wrap ? off_wrap.error() : flags.error());
+  switch (*flags & 3) {
+    case kEventDisable: return false;
+    case kEventDesc: {
+      if (!config_.event_idx) return true;  // only valid with RING_EVENT_IDX; otherwise as ENABLE
+      const std::uint16_t offset = *off_wrap & 0x7fff;
+      if (offset >= config_.size) return true;  // a position outside the ring: do not lose the interrupt
+      // Notify when the descriptor at (offset, wrap) is among those used since the last notification.
+      const std::uint32_t event = cycle(offset, (*off_wrap & 0x8000) != 0);
+      return (event + period - old) % period < (now + period - old) % period;
+    }
+    default: return true;  // ENABLE (and the reserved value 3)
+  }
+}
+
+Result<void> PackedQueue::enable_notification() {
+  // Device event suppression: ENABLE, or with RING_EVENT_IDX the next descriptor the device expects.
+  const std::uint16_t off_wrap = static_cast<std::uint16_t>(next_avail_ | (avail_wrap_ ? 0x8000 : 0));
+  if (auto r = memory_->write_obj<std::uint16_t>(config_.device_event, config_.event_idx ? off_wrap : 0); !r) return r;
+  if (auto r = memory_->write_obj<std::uint16_t>(config_.device_event + 2, config_.event_idx ? kEventDesc : kEventEnable); !r) return r;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return {};
+}
+
+}  // namespace hv::virtio

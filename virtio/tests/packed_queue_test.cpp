@@ -1,0 +1,184 @@
+// The packed virtqueue against a mock driver: traffic across several wraps of the ring, indirect
+// lists, every structural error a driver can make, no stale lists after a reset, and notification
+// suppression (ENABLE, DISABLE, DESC with RING_EVENT_IDX across a wrap).
+#include <gtest/gtest.h>
+
+#include "hv/virtio/packed_queue.hpp"
+#include "hv/virtio/testing/mock_packed_driver.hpp"
+
+namespace {
+
+using hv::virtio::PackedQueue;
+using hv::virtio::testing::BufferSpec;
+using hv::virtio::testing::MockPackedDriver;
+
+constexpr std::uint64_t kRing = 0x10000, kIndirect = 0x40000, kData = 0x80000;
+constexpr std::uint16_t kNext = 1, kWrite = 2, kIndirectFlag = 4, kAvail = 1U << 7, kUsed = 1U << 15;
+
+class PackedQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const hv::RegionSpec spec{0, 0x100000};
+    auto memory = hv::GuestMemory::create(std::span(&spec, 1));
+    ASSERT_TRUE(memory);
+    memory_ = std::move(*memory);
+  }
+  MockPackedDriver driver(std::uint16_t size = 8, bool event_idx = false) {
+    return MockPackedDriver(memory_, kRing, size, event_idx, kIndirect);
+  }
+  PackedQueue queue(const MockPackedDriver& d) {
+    auto q = PackedQueue::create(memory_, d.config());
+    EXPECT_TRUE(q) << q.error().to_string();
+    return std::move(*q);
+  }
+  void expect_broken(PackedQueue& q, const char* why) {
+    auto r = q.pop();
+    ASSERT_FALSE(r) << why;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
+  }
+  hv::GuestMemory memory_;
+};
+
+TEST_F(PackedQueueTest, ListsAcrossSeveralWrapsOfTheRing) {
+  auto d = driver(5);  // not a power of two: allowed for packed rings
+  auto q = queue(d);
+  const BufferSpec list[] = {{kData, 16, false}, {kData + 0x100, 32, true}};
+  for (std::uint16_t round = 0; round < 12; ++round) {  // 24 slots through a 5-slot ring
+    const std::uint16_t head = d.add_chain(list, static_cast<std::uint16_t>(100 + round));
+    auto c = q.pop();
+    ASSERT_TRUE(c && *c) << "round " << round << ": " << (c ? "nothing available" : c.error().to_string());
+    EXPECT_EQ((*c)->head, 100 + round);
+    EXPECT_EQ((*c)->ring_slots, 2);
+    ASSERT_EQ((*c)->buffers.size(), 2U);
+    EXPECT_TRUE((*c)->buffers[1].device_writable);
+    auto none = q.pop();
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    ASSERT_TRUE(q.add_used((*c)->head, 7, (*c)->ring_slots));
+    const auto used = d.descriptor(head);
+    EXPECT_EQ(used.id, 100 + round);
+    EXPECT_EQ(used.length, 7U);
+    const bool wrap_bit = (used.flags & kUsed) != 0;
+    EXPECT_EQ((used.flags & kAvail) != 0, wrap_bit) << "a used descriptor has AVAIL == USED";
+    EXPECT_TRUE(used.flags & kWrite);
+  }
+}
+
+TEST_F(PackedQueueTest, IndirectListsAreFollowed) {
+  auto d = driver();
+  auto q = queue(d);
+  const BufferSpec buffers[] = {{kData, 8, false}, {kData + 8, 8, false}, {kData + 0x100, 64, true}};
+  d.add_indirect_chain(buffers, 9);
+  auto c = q.pop();
+  ASSERT_TRUE(c && *c) << (c ? "" : c.error().to_string());
+  EXPECT_EQ((*c)->head, 9);
+  EXPECT_EQ((*c)->ring_slots, 1);
+  ASSERT_EQ((*c)->buffers.size(), 3U);
+  EXPECT_EQ((*c)->writable_bytes, 64U);
+}
+
+TEST_F(PackedQueueTest, ConfigurationIsValidated) {
+  auto d = driver();
+  auto c = d.config();
+  c.size = 0;
+  EXPECT_FALSE(PackedQueue::create(memory_, c));
+  c = d.config();
+  c.descriptor_ring += 8;
+  EXPECT_FALSE(PackedQueue::create(memory_, c));
+  c = d.config();
+  c.driver_event += 2;
+  EXPECT_FALSE(PackedQueue::create(memory_, c));
+  c = d.config();
+  c.device_event = 0x200000;
+  EXPECT_FALSE(PackedQueue::create(memory_, c));
+}
+
+TEST_F(PackedQueueTest, StructuralErrorsAreRefused) {
+  struct Case {
+    const char* name;
+    void (*build)(MockPackedDriver&);
+  };
+  const Case cases[] = {
+      {"list longer than the queue (NEXT everywhere)", [](MockPackedDriver& d) {
+         for (std::uint16_t i = 0; i < 8; ++i) d.write_descriptor(i, kData, 4, 0, d.avail_flags() | kNext);
+       }},
+      {"a list member that is not available", [](MockPackedDriver& d) {
+         d.write_descriptor(1, kData, 4, 0, 0);  // zero flags: not available in the first wrap
+         d.write_descriptor(0, kData, 4, 0, d.avail_flags() | kNext);
+       }},
+      {"readable after writable", [](MockPackedDriver& d) {
+         d.write_descriptor(1, kData, 4, 0, d.avail_flags());
+         d.write_descriptor(0, kData, 0, 0, d.avail_flags() | kWrite | kNext);
+       }},
+      {"address + length overflows", [](MockPackedDriver& d) { d.write_descriptor(0, ~0ULL - 2, 16, 0, d.avail_flags()); }},
+      {"4 GiB", [](MockPackedDriver& d) {
+         d.write_descriptor(1, kData, 0x80000000U, 0, d.avail_flags());
+         d.write_descriptor(0, kData, 0x80000000U, 0, d.avail_flags() | kNext);
+       }},
+      {"indirect with next", [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 16, 0, d.avail_flags() | kIndirectFlag | kNext); }},
+      {"indirect inside a list", [](MockPackedDriver& d) {
+         d.write_descriptor(1, kIndirect, 16, 0, d.avail_flags() | kIndirectFlag);
+         d.write_descriptor(0, kData, 4, 0, d.avail_flags() | kNext);
+       }},
+      {"indirect length 0", [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 0, 0, d.avail_flags() | kIndirectFlag); }},
+      {"indirect length 24", [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 24, 0, d.avail_flags() | kIndirectFlag); }},
+      {"indirect table outside RAM", [](MockPackedDriver& d) {
+         d.write_descriptor(0, 0xfffff000, 32, 0, d.avail_flags() | kIndirectFlag);
+       }},
+  };
+  for (const auto& c : cases) {
+    auto d = driver(8);
+    auto q = queue(d);
+    c.build(d);
+    expect_broken(q, c.name);
+  }
+}
+
+TEST_F(PackedQueueTest, NoStaleListsAfterAReset) {
+  auto d = driver(8);
+  auto q = queue(d);
+  const BufferSpec one[] = {{kData, 4, false}};
+  d.add_chain(one, 1);
+  d.add_chain(one, 2);
+  ASSERT_TRUE(q.pop());
+  MockPackedDriver fresh(memory_, kRing, 8, false, kIndirect);  // the driver zeroes its ring again
+  auto after = queue(fresh);
+  auto r = after.pop();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r) << "a list from before the reset came back";
+}
+
+TEST_F(PackedQueueTest, NotificationSuppression) {
+  auto d = driver(4, true);
+  auto q = queue(d);
+  EXPECT_FALSE(*q.should_notify()) << "nothing used yet";
+  ASSERT_TRUE(q.add_used(0, 0, 1));
+  d.set_driver_event(0, 1);  // DISABLE
+  EXPECT_FALSE(*q.should_notify());
+  ASSERT_TRUE(q.add_used(1, 0, 1));
+  d.set_driver_event(0, 0);  // ENABLE
+  EXPECT_TRUE(*q.should_notify());
+  // DESC: notify once the descriptor at offset 1 of the next wrap (wrap counter 0) is used.
+  d.set_driver_event(1 | 0x0000, 2);
+  ASSERT_TRUE(q.add_used(2, 0, 1));  // slot 2
+  EXPECT_FALSE(*q.should_notify());
+  ASSERT_TRUE(q.add_used(3, 0, 1));  // slot 3, then the ring wraps
+  EXPECT_FALSE(*q.should_notify());
+  ASSERT_TRUE(q.add_used(4, 0, 1));  // slot 0 of wrap 0
+  EXPECT_FALSE(*q.should_notify());
+  ASSERT_TRUE(q.add_used(5, 0, 1));  // slot 1 of wrap 0: the event
+  EXPECT_TRUE(*q.should_notify());
+  // enable_notification publishes the next descriptor the device expects, with its wrap counter.
+  ASSERT_TRUE(q.enable_notification());
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().device_event).value(), 0x8000);  // slot 0, wrap 1
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().device_event + 2).value(), 2);
+}
+
+TEST_F(PackedQueueTest, AddUsedChecksTheSlotCount) {
+  auto d = driver(8);
+  auto q = queue(d);
+  EXPECT_FALSE(q.add_used(0, 0, 0));
+  EXPECT_FALSE(q.add_used(0, 0, 9));
+}
+
+}  // namespace
