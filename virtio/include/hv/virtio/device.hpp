@@ -1,0 +1,48 @@
+#pragma once
+// What a virtio device implements, independent of the transport (virtio 1.2 §2, §5). The transport
+// (hv/virtio/mmio_transport.hpp) owns feature negotiation, the status state machine and queue setup;
+// it activates the device with its queues once the driver sets DRIVER_OK and resets it on a reset.
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "hv/error.hpp"
+#include "hv/guest_memory.hpp"
+#include "hv/virtio/queue.hpp"
+
+namespace hv::virtio {
+
+// Feature bits the transport handles (§6).
+inline constexpr std::uint64_t kFeatureIndirectDesc = 1ULL << 28;
+inline constexpr std::uint64_t kFeatureEventIdx = 1ULL << 29;
+inline constexpr std::uint64_t kFeatureVersion1 = 1ULL << 32;
+inline constexpr std::uint64_t kFeatureRingPacked = 1ULL << 34;
+
+// How a device tells the driver that it used buffers (the transport sets the interrupt status and
+// raises the line).
+using UsedBufferNotifier = std::function<void()>;
+
+class VirtioDevice {
+ public:
+  virtual ~VirtioDevice() = default;
+  [[nodiscard]] virtual std::uint32_t device_id() const noexcept = 0;
+  // Device-specific feature bits; the transport adds the ring features it supports.
+  [[nodiscard]] virtual std::uint64_t features() const noexcept = 0;
+  [[nodiscard]] virtual std::uint16_t queue_count() const noexcept = 0;
+  [[nodiscard]] virtual std::uint16_t queue_max_size() const noexcept = 0;
+  // Device configuration space (§2.5); out-of-range parts read as zero and writes there are ignored.
+  virtual void read_config(std::uint64_t offset, std::span<std::uint8_t> data) = 0;
+  virtual void write_config(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
+  // The driver set DRIVER_OK: `queues` holds one entry per queue the driver enabled (index, queue).
+  // An error makes the transport set DEVICE_NEEDS_RESET.
+  virtual Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+                                std::vector<std::pair<std::uint16_t, Queue>> queues, UsedBufferNotifier notify) = 0;
+  // Queue `index` has new buffers (an MMIO write to QueueNotify, or its ioeventfd fired).
+  virtual void notify(std::uint16_t index) = 0;
+  // Drop every queue and in-flight request; after this the device holds no guest addresses.
+  virtual void reset() = 0;
+};
+
+}  // namespace hv::virtio

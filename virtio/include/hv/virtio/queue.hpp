@@ -1,0 +1,38 @@
+#pragma once
+// One virtqueue of either layout, as a device uses it: the transport builds it from what the driver
+// programmed and the negotiated features (VIRTIO_F_RING_PACKED picks the packed layout).
+
+#include <optional>
+#include <variant>
+
+#include "hv/virtio/packed_queue.hpp"
+#include "hv/virtio/split_queue.hpp"
+
+namespace hv::virtio {
+
+class Queue {
+ public:
+  explicit Queue(SplitQueue q) : q_(std::move(q)) {}
+  explicit Queue(PackedQueue q) : q_(std::move(q)) {}
+
+  Result<std::optional<DescriptorChain>> pop() {
+    return std::visit([](auto& q) { return q.pop(); }, q_);
+  }
+  // Returns `chain` as used with `written` bytes written into its device-writable buffers.
+  Result<void> add_used(const DescriptorChain& chain, std::uint32_t written) {
+    if (auto* split = std::get_if<SplitQueue>(&q_)) return split->add_used(chain.head, written);
+    return std::get<PackedQueue>(q_).add_used(chain.head, written, chain.ring_slots);
+  }
+  Result<bool> should_notify() {
+    return std::visit([](auto& q) { return q.should_notify(); }, q_);
+  }
+  Result<void> enable_notification() {
+    return std::visit([](auto& q) { return q.enable_notification(); }, q_);
+  }
+  [[nodiscard]] bool packed() const noexcept { return std::holds_alternative<PackedQueue>(q_); }
+
+ private:
+  std::variant<SplitQueue, PackedQueue> q_;
+};
+
+}  // namespace hv::virtio
