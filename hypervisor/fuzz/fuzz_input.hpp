@@ -35,4 +35,14 @@ class FuzzInput {
   std::size_t pos_ = 0;
 };
 
+// Fills `out` with `pattern` repeated (zeros when the pattern is empty): lets a short input describe
+// a whole guest memory area.
+inline void fill_repeating(std::span<std::uint8_t> out, std::span<const std::uint8_t> pattern) noexcept {
+  std::memset(out.data(), 0, out.size());
+  if (pattern.empty()) return;
+  for (std::size_t at = 0; at < out.size(); at += pattern.size()) {
+    std::memcpy(out.data() + at, pattern.data(), std::min(pattern.size(), out.size() - at));
+  }
+}
+
 }  // namespace hvfuzz

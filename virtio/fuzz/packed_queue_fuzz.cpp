@@ -19,14 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.driver_event = 0x18000 + (in.take<std::uint16_t>() & 0x3ffc);
   config.device_event = 0x1c000 + (in.take<std::uint16_t>() & 0x3ffc);
   config.event_idx = (in.take<std::uint8_t>() & 1) != 0;
-  const auto bytes = in.bytes(0x1c000);
-  auto ram = memory.slice(0, 0x1c000).value();
-  std::memset(ram.data(), 0, ram.size());
-  if (!bytes.empty()) {
-    for (std::size_t at = 0; at < ram.size(); at += bytes.size()) {
-      std::memcpy(ram.data() + at, bytes.data(), std::min(bytes.size(), ram.size() - at));
-    }
-  }
+  hvfuzz::fill_repeating(memory.slice(0, 0x1c000).value(), in.bytes(0x1c000));
   auto queue = hv::virtio::PackedQueue::create(memory, config);
   if (!queue) return 0;
   for (int i = 0; i < 64; ++i) {

@@ -1,5 +1,7 @@
 #include "hv/virtio/packed_queue.hpp"
 
+#include "chain_builder.hpp"
+
 #include <atomic>
 #include <string>
 
@@ -28,17 +30,6 @@ bool available(std::uint16_t flags, bool wrap) {
   return ((flags & kAvail) != 0) == wrap && ((flags & kUsed) != 0) != wrap;
 }
 
-// Adds one buffer to the chain with the checks every buffer gets (ordering, overflow, 4 GiB).
-Result<void> append(DescriptorChain& chain, bool& seen_writable, std::uint64_t addr, std::uint32_t len, bool writable) {
-  if (!writable && seen_writable) return tl::unexpected(broken("a device-readable buffer after a device-writable one"));
-  seen_writable = seen_writable || writable;
-  if (len > ~std::uint64_t{0} - addr) return tl::unexpected(broken("buffer address + length overflows"));
-  (writable ? chain.writable_bytes : chain.readable_bytes) += len;
-  if (chain.readable_bytes + chain.writable_bytes > 0xffffffffULL) return tl::unexpected(broken("chain longer than 4 GiB"));
-  chain.buffers.push_back({addr, len, writable});
-  return {};
-}
-
 }  // namespace
 
 Result<PackedQueue> PackedQueue::create(const GuestMemory& memory, const PackedQueueConfig& c) {
@@ -62,8 +53,8 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
   if (!available(*head_flags, avail_wrap_)) return std::optional<DescriptorChain>{};
   // The driver makes the head available last (§2.8.6): read the chain after its flags.
   std::atomic_thread_fence(std::memory_order_acquire);
-  DescriptorChain chain;
-  bool seen_writable = false;
+  detail::ChainBuilder builder(kOp);
+  DescriptorChain& chain = builder.chain();
   std::uint16_t index = next_avail_;
   bool wrap = avail_wrap_;
   for (std::uint16_t slots = 1;; ++slots) {
@@ -85,9 +76,9 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
       for (std::uint32_t i = 0; i < d->len / kDescriptorSize; ++i) {
         auto e = memory_->read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
         if (!e) return tl::unexpected(e.error());
-        if (auto r = append(chain, seen_writable, e->addr, e->len, (e->flags & kWrite) != 0); !r) return tl::unexpected(r.error());
+        if (auto r = builder.add(e->addr, e->len, (e->flags & kWrite) != 0); !r) return tl::unexpected(r.error());
       }
-    } else if (auto r = append(chain, seen_writable, d->addr, d->len, (d->flags & kWrite) != 0); !r) {
+    } else if (auto r = builder.add(d->addr, d->len, (d->flags & kWrite) != 0); !r) {
       return tl::unexpected(r.error());
     }
     index = static_cast<std::uint16_t>(index + 1);

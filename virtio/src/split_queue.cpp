@@ -1,5 +1,7 @@
 #include "hv/virtio/split_queue.hpp"
 
+#include "chain_builder.hpp"
+
 #include <atomic>
 #include <string>
 
@@ -56,14 +58,13 @@ Result<SplitQueue> SplitQueue::create(const GuestMemory& memory, const SplitQueu
 }
 
 Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
-  DescriptorChain chain;
-  chain.head = head;
+  detail::ChainBuilder builder(kOp);
+  builder.chain().head = head;
   std::uint64_t table = config_.descriptor_table;
   std::uint32_t table_size = config_.size;
   std::uint32_t index = head;
   std::uint32_t visited = 0;
   bool in_indirect = false;
-  bool seen_writable = false;
   for (;;) {
     // A chain visits each descriptor of its table at most once: more means a loop (§2.7.5.2).
     if (index >= table_size) return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
@@ -86,21 +87,8 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
       in_indirect = true;
       continue;
     }
-    const bool writable = (d->flags & kDescWrite) != 0;
-    // By position, not by byte count: a zero-length writable buffer still ends the readable part
-    // (the fuzz target found the byte-count version accepting readable-after-writable).
-    if (!writable && seen_writable) return tl::unexpected(broken("a device-readable buffer after a device-writable one"));
-    seen_writable = seen_writable || writable;
-    if (d->len > ~std::uint64_t{0} - d->addr) return tl::unexpected(broken("buffer address + length overflows"));
-    if (writable) {
-      chain.writable_bytes += d->len;
-    } else {
-      chain.readable_bytes += d->len;
-    }
-    // The used length is 32 bits: a chain whose buffers add up to 4 GiB or more cannot be answered.
-    if (chain.readable_bytes + chain.writable_bytes > 0xffffffffULL) return tl::unexpected(broken("chain longer than 4 GiB"));
-    chain.buffers.push_back({d->addr, d->len, writable});
-    if ((d->flags & kDescNext) == 0) return chain;
+    if (auto r = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0); !r) return tl::unexpected(r.error());
+    if ((d->flags & kDescNext) == 0) return std::move(builder.chain());
     index = d->next;
   }
 }

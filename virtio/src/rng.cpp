@@ -1,0 +1,95 @@
+#include "hv/virtio/rng.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+namespace hv::virtio {
+
+namespace {
+
+// Fills `out` from the kernel's CSPRNG; false if it fails (no partial fills are reported as random).
+bool random_bytes(std::span<std::uint8_t> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
+                                 UsedBufferNotifier notify) {
+  std::lock_guard lock(mutex_);
+  if (queues.size() != 1 || queues.front().first != 0) {
+    return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
+  }
+  memory_ = &memory;
+  queue_.emplace(std::move(queues.front().second));
+  notify_ = std::move(notify);
+  broken_ = false;
+  return {};
+}
+
+void RngDevice::notify(std::uint16_t index) {
+  std::lock_guard lock(mutex_);
+  if (index != 0 || !queue_ || broken_) return;
+  std::array<std::uint8_t, 4096> chunk{};
+  bool used_any = false;
+  // At most a queue's worth of requests per notification; the driver notifies again for more.
+  for (int n = 0; n < queue_max_size(); ++n) {
+    auto chain = queue_->pop();
+    if (!chain) {
+      broken_ = true;  // the driver broke the protocol: stop until reset
+      break;
+    }
+    if (!*chain) break;
+    std::uint32_t written = 0;
+    for (const auto& buffer : (*chain)->buffers) {
+      if (!buffer.device_writable) continue;  // requests are device-writable; anything else is ignored
+      std::uint32_t offset = 0;
+      while (offset < buffer.length && written < kMaxBytesPerRequest) {
+        const std::uint32_t n_bytes = std::min({buffer.length - offset, kMaxBytesPerRequest - written,
+                                                static_cast<std::uint32_t>(chunk.size())});
+        const auto piece = std::span(chunk).first(n_bytes);
+        // Bounds are checked here, at the time of the write: the driver may have changed memory.
+        if (!random_bytes(piece) || !memory_->write(buffer.address + offset, piece)) break;
+        offset += n_bytes;
+        written += n_bytes;
+      }
+      if (offset < buffer.length) break;  // a short buffer ends the request: the used length says so
+    }
+    if (!queue_->add_used(**chain, written)) {
+      broken_ = true;
+      break;
+    }
+    used_any = true;
+  }
+  if (used_any) {
+    auto interrupt = queue_->should_notify();
+    if (interrupt && *interrupt && notify_) notify_();
+  }
+}
+
+void RngDevice::reset() {
+  std::lock_guard lock(mutex_);
+  queue_.reset();
+  memory_ = nullptr;
+  notify_ = nullptr;
+  broken_ = false;
+}
+
+bool RngDevice::broken() const {
+  std::lock_guard lock(mutex_);
+  return broken_;
+}
+
+}  // namespace hv::virtio
