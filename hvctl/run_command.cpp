@@ -16,6 +16,8 @@
 #include "demo_guest.hpp"
 #include "hv/backend_registry.hpp"
 #include "hv/dev/byte_sink.hpp"
+#include "hv/virtio/block.hpp"
+#include "hv/virtio/rng.hpp"
 #include "hv/vmm/machine.hpp"
 
 namespace hvctl {
@@ -27,11 +29,16 @@ constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
-    "                 [--entry ADDR] [--testdev] [--console-max-bytes N] [--console-rate BYTES_PER_S] [IMAGE]\n"
+    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro]]... [--rng] [--console-max-bytes N]\n"
+    "                 [--console-rate BYTES_PER_S] [IMAGE]\n"
     "Boots IMAGE (raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the embedded demo guest.\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
     "debug-exit at 0x501 (a write of v ends the VM with status v); --testdev adds a 4 KiB scratch MMIO\n"
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
+    "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the file PATH, read-only\n"
+    "with ,ro; repeatable) and --rng attach devices at guest-physical 0xd0000000 + 0x1000 * n in the\n"
+    "order given, each with its own interrupt line (unconnected here: drivers poll the used ring).\n"
+    "RAM must then end below 0xd0000000.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
     "Real mode: raw images load at 0x7c00; the entry must be below 64 KiB.\n"
     "Exit status: the debug-exit value modulo 256 (the guest can choose any status, including the ones\n"
@@ -137,6 +144,17 @@ int run_command(std::span<const std::string_view> args) {
       (a == "--load" ? config.load_address : config.entry) = *v;
     } else if (a == "--testdev") {
       config.testdev = true;
+    } else if (a == "--blk") {
+      auto v = value();
+      if (!v || v->empty()) return usage_error("--blk takes PATH or PATH,ro");
+      std::string path(*v);
+      const bool read_only = path.size() > 3 && path.ends_with(",ro");
+      if (read_only) path.resize(path.size() - 3);
+      auto disk = hv::virtio::BlockDevice::open(path, read_only);
+      if (!disk) return usage_error("--blk " + path + ": " + disk.error().to_string());
+      config.virtio.push_back(*disk);
+    } else if (a == "--rng") {
+      config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
     } else if (a == "--console-max-bytes" || a == "--console-rate") {
       auto v = number();
       if (!v) return usage_error(std::string(a) + " takes a number");

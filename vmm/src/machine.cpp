@@ -7,6 +7,7 @@
 #include "hv/dev/debug_exit.hpp"
 #include "hv/dev/i8042.hpp"
 #include "hv/dev/scratch_device.hpp"
+#include "hv/virtio/mmio_transport.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/x86_boot.hpp"
 
@@ -59,6 +60,23 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
   };
   if (auto r = devices_.add_pio(std::make_shared<dev::DebugExit>(on_exit), dev::DebugExit::kDefaultPort, dev::DebugExit::kSize); !r) {
     return r;
+  }
+  if (!config.virtio.empty()) {
+    if (config.virtio.size() > kMaxVirtioDevices) {
+      return fail(ErrorKind::InvalidArgument, "Machine::create", "at most 8 virtio devices");
+    }
+    if (config.memory_bytes > kVirtioBase) {
+      return fail(ErrorKind::InvalidArgument, "Machine::create", "with virtio devices, RAM must end below 0xd0000000");
+    }
+    for (std::size_t n = 0; n < config.virtio.size(); ++n) {
+      if (config.in_kernel_irqchip) {
+        virtio_irqs_.push_back(std::make_unique<dev::VmInterruptLine>(*vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n)));
+      } else {
+        virtio_irqs_.push_back(std::make_unique<dev::NullInterruptLine>());
+      }
+      auto transport = std::make_shared<virtio::MmioTransport>(memory_, config.virtio[n], *virtio_irqs_.back());
+      if (auto r = devices_.add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
+    }
   }
   if (config.testdev) {
     using dev::ScratchDevice;

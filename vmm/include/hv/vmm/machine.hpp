@@ -17,6 +17,7 @@
 #include "hv/dev/serial_16550.hpp"
 #include "hv/guest_memory.hpp"
 #include "hv/hypervisor.hpp"
+#include "hv/virtio/device.hpp"
 
 namespace hv::vmm {
 
@@ -34,7 +35,15 @@ struct MachineConfig {
   // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
   bool in_kernel_irqchip = false;
   dev::ByteSink* console = nullptr;         // UART output; required
+  // virtio-mmio devices, in this order at kVirtioBase + kVirtioStride * n; each has its own
+  // interrupt line (GSI kVirtioFirstGsi + n with in_kernel_irqchip, unconnected otherwise: poll).
+  std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio;
 };
+
+inline constexpr std::uint64_t kVirtioBase = 0xd0000000;
+inline constexpr std::uint64_t kVirtioStride = 0x1000;
+inline constexpr std::uint32_t kVirtioFirstGsi = 16;
+inline constexpr std::size_t kMaxVirtioDevices = 8;
 
 // How the guest ended.
 struct MachineExit {
@@ -72,6 +81,7 @@ class Machine {
   // The interrupt lines outlive the devices that hold references to them (members die in reverse).
   std::unique_ptr<dev::InterruptLine> uart_irq_;
   dev::NullInterruptLine no_irq_;
+  std::vector<std::unique_ptr<dev::InterruptLine>> virtio_irqs_;
   dev::DeviceManager devices_;
   std::shared_ptr<dev::Serial16550> uart_;
   std::atomic<bool> stopping_{false};
