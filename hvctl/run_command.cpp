@@ -17,6 +17,7 @@
 #include "hv/backend_registry.hpp"
 #include "hv/dev/byte_sink.hpp"
 #include "hv/virtio/block.hpp"
+#include "hv/virtio/console.hpp"
 #include "hv/virtio/rng.hpp"
 #include "hv/vmm/machine.hpp"
 
@@ -29,16 +30,16 @@ constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
-    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro]]... [--rng] [--console-max-bytes N]\n"
+    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro]]... [--rng] [--console] [--console-max-bytes N]\n"
     "                 [--console-rate BYTES_PER_S] [IMAGE]\n"
     "Boots IMAGE (raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the embedded demo guest.\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
     "debug-exit at 0x501 (a write of v ends the VM with status v); --testdev adds a 4 KiB scratch MMIO\n"
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
     "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the file PATH, read-only\n"
-    "with ,ro; repeatable) and --rng attach devices at guest-physical 0xd0000000 + 0x1000 * n in the\n"
-    "order given, each with its own interrupt line (unconnected here: drivers poll the used ring).\n"
-    "RAM must then end below 0xd0000000.\n"
+    "with ,ro; repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer\n"
+    "reads) attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its\n"
+    "own interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
     "Real mode: raw images load at 0x7c00; the entry must be below 64 KiB.\n"
     "Exit status: the debug-exit value modulo 256 (the guest can choose any status, including the ones\n"
@@ -84,7 +85,10 @@ std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std:
 
 // Feeds stdin to the UART's receive FIFO. Memory stays bounded: at most one 64-byte chunk is held
 // while the FIFO is full, and the pump waits (rather than buffering) until the guest drains it.
-void pump_stdin(hv::dev::Serial16550& uart, const std::atomic<bool>& stop) {
+// Feeds standard input to the guest through `enqueue` (returns how many bytes it took), waiting while
+// the device's input buffer is full.
+template <class Enqueue>
+void pump_stdin(Enqueue enqueue, const std::atomic<bool>& stop) {
   std::uint8_t chunk[64];
   while (!stop.load()) {
     pollfd p{.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
@@ -94,7 +98,7 @@ void pump_stdin(hv::dev::Serial16550& uart, const std::atomic<bool>& stop) {
     if (n <= 0) return;  // EOF or error: no more input
     std::span<const std::uint8_t> pending(chunk, static_cast<std::size_t>(n));
     while (!pending.empty() && !stop.load()) {
-      const std::size_t accepted = uart.enqueue_input(pending);
+      const std::size_t accepted = enqueue(pending);
       pending = pending.subspan(accepted);
       if (accepted == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -108,6 +112,7 @@ int run_command(std::span<const std::string_view> args) {
   std::string backend;
   std::string image_path;
   hv::dev::OutputLimits limits;
+  std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -155,6 +160,10 @@ int run_command(std::span<const std::string_view> args) {
       config.virtio.push_back(*disk);
     } else if (a == "--rng") {
       config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
+    } else if (a == "--console") {
+      if (console_slot) return usage_error("--console can be given once");
+      console_slot = config.virtio.size();
+      config.virtio.push_back(nullptr);  // made below, once the output sink exists
     } else if (a == "--console-max-bytes" || a == "--console-rate") {
       auto v = number();
       if (!v) return usage_error(std::string(a) + " takes a number");
@@ -188,6 +197,12 @@ int run_command(std::span<const std::string_view> args) {
   hv::dev::FdSink stdout_sink(STDOUT_FILENO);
   hv::dev::LimitedSink console(stdout_sink, limits);
   config.console = &console;
+  std::shared_ptr<hv::virtio::ConsoleDevice> virtio_console;
+  if (console_slot) {
+    // The virtio console shares the UART's output limits and takes the host's input instead of it.
+    virtio_console = std::make_shared<hv::virtio::ConsoleDevice>(console);
+    config.virtio[*console_slot] = virtio_console;
+  }
   auto machine = hv::vmm::Machine::create(**hypervisor, std::move(config));
   if (!machine) {
     std::fprintf(stderr, "hvctl run: %s\n", machine.error().to_string().c_str());
@@ -196,7 +211,13 @@ int run_command(std::span<const std::string_view> args) {
                : kHypervisorError;
   }
   std::atomic<bool> stop{false};
-  std::thread input([&] { pump_stdin((*machine)->uart(), stop); });
+  std::thread input([&] {
+    if (virtio_console) {
+      pump_stdin([&](std::span<const std::uint8_t> bytes) { return virtio_console->enqueue_input(bytes); }, stop);
+    } else {
+      pump_stdin([&](std::span<const std::uint8_t> bytes) { return (*machine)->uart().enqueue_input(bytes); }, stop);
+    }
+  });
   const auto exit = (*machine)->run();
   stop = true;
   input.join();

@@ -1,0 +1,118 @@
+#include "hv/virtio/console.hpp"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "hv/virtio/chain_io.hpp"
+
+namespace hv::virtio {
+
+void ConsoleDevice::read_config(std::uint64_t, std::span<std::uint8_t> data) { std::fill(data.begin(), data.end(), std::uint8_t{0}); }
+
+Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
+                                     UsedBufferNotifier notify) {
+  std::lock_guard lock(mutex_);
+  for (auto& [index, queue] : queues) {
+    if (index == 0) receive_.emplace(std::move(queue));
+    if (index == 1) transmit_.emplace(std::move(queue));
+  }
+  if (!receive_ || !transmit_) {
+    receive_.reset();
+    transmit_.reset();
+    return fail(ErrorKind::InvalidArgument, "virtio-console activate", "receiveq (0) and transmitq (1) must be ready");
+  }
+  memory_ = &memory;
+  notify_ = std::move(notify);
+  broken_ = false;
+  return {};
+}
+
+void ConsoleDevice::transmit_locked(bool& used) {
+  std::array<std::uint8_t, 4096> chunk{};
+  for (int n = 0; n < queue_max_size(); ++n) {
+    auto chain = transmit_->pop();
+    if (!chain) {
+      broken_ = true;
+      return;
+    }
+    if (!*chain) return;
+    const ChainIo io(*memory_, **chain);
+    const std::uint64_t total = std::min<std::uint64_t>(io.readable(), kMaxOutputPerRequest);
+    for (std::uint64_t done = 0; done < total;) {
+      const auto piece = std::span(chunk).first(static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - done)));
+      if (!io.read(done, piece)) break;  // memory changed under the request: send what was readable
+      output_.write(piece);
+      done += piece.size();
+    }
+    if (!transmit_->add_used(**chain, 0)) {
+      broken_ = true;
+      return;
+    }
+    used = true;
+  }
+}
+
+void ConsoleDevice::receive_locked(bool& used) {
+  while (!input_.empty()) {
+    auto chain = receive_->pop();
+    if (!chain) {
+      broken_ = true;
+      return;
+    }
+    if (!*chain) return;  // no receive buffer: the input waits
+    const ChainIo io(*memory_, **chain);
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(io.writable(), input_.size()));
+    std::vector<std::uint8_t> bytes(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
+    const bool delivered = io.write(0, bytes).has_value();
+    if (delivered) input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (!receive_->add_used(**chain, delivered ? static_cast<std::uint32_t>(n) : 0)) {
+      broken_ = true;
+      return;
+    }
+    used = true;
+  }
+}
+
+void ConsoleDevice::notify(std::uint16_t index) {
+  std::lock_guard lock(mutex_);
+  if (!transmit_ || broken_) return;
+  bool used_tx = false, used_rx = false;
+  if (index == 1) transmit_locked(used_tx);
+  if (index == 0 && !broken_) receive_locked(used_rx);
+  if (used_tx) {
+    auto interrupt = transmit_->should_notify();
+    if (interrupt && *interrupt && notify_) notify_();
+  }
+  if (used_rx) {
+    auto interrupt = receive_->should_notify();
+    if (interrupt && *interrupt && notify_) notify_();
+  }
+}
+
+std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  const std::size_t taken = std::min(bytes.size(), kInputCapacity - input_.size());
+  input_.insert(input_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(taken));
+  if (receive_ && !broken_) {
+    bool used = false;
+    receive_locked(used);
+    if (used) {
+      auto interrupt = receive_->should_notify();
+      if (interrupt && *interrupt && notify_) notify_();
+    }
+  }
+  return taken;
+}
+
+void ConsoleDevice::reset() {
+  std::lock_guard lock(mutex_);
+  receive_.reset();
+  transmit_.reset();
+  memory_ = nullptr;
+  notify_ = nullptr;
+  broken_ = false;
+  input_.clear();  // in-flight input belongs to the session the reset ended
+}
+
+}  // namespace hv::virtio
