@@ -1,6 +1,7 @@
 #include "hv/guest_memory.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <string>
 
@@ -24,7 +25,7 @@ Result<std::shared_ptr<GuestRegion>> GuestRegion::borrow(std::uint64_t guest_bas
   constexpr const char* op = "GuestRegion::borrow";
   auto range = AddressRange::make(guest_base, host.size(), op);
   if (!range) return tl::unexpected(range.error());
-  const auto address = reinterpret_cast<std::uintptr_t>(host.data());  // alignment check only
+  const auto address = std::bit_cast<std::uintptr_t>(host.data());  // for the alignment check only
   if (!range->page_aligned() || address % kPageSize != 0) {
     return fail(ErrorKind::InvalidArgument, op, "guest base, host address and size must be multiples of 4 KiB");
   }

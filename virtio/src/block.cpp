@@ -217,22 +217,13 @@ std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorCha
 void BlockDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
-  bool used_any = false;
-  for (int n = 0; n < queue_max_size(); ++n) {  // a queue's worth per notification
-    auto chain = queue_->pop();
-    if (!chain) {
-      broken_ = true;  // the driver broke the queue protocol: stop until reset
-      break;
-    }
-    if (!*chain) break;
-    const std::uint32_t written = handle(*memory_, **chain);
-    if (!queue_->add_used(**chain, written)) {
-      broken_ = true;
-      break;
-    }
-    used_any = true;
+  // A queue's worth per notification; the driver notifies again for more.
+  auto used = serve_available(*queue_, queue_max_size(), [this](const DescriptorChain& chain) { return handle(*memory_, chain); });
+  if (!used) {
+    broken_ = true;  // the driver broke the queue protocol: stop until reset
+    return;
   }
-  if (used_any) {
+  if (*used) {
     auto interrupt = queue_->should_notify();
     if (interrupt && *interrupt && notify_) notify_();
   }

@@ -30,14 +30,8 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t, s
 
 void ConsoleDevice::transmit_locked(bool& used) {
   std::array<std::uint8_t, 4096> chunk{};
-  for (int n = 0; n < queue_max_size(); ++n) {
-    auto chain = transmit_->pop();
-    if (!chain) {
-      broken_ = true;
-      return;
-    }
-    if (!*chain) return;
-    const ChainIo io(*memory_, **chain);
+  auto served = serve_available(*transmit_, queue_max_size(), [&](const DescriptorChain& chain) {
+    const ChainIo io(*memory_, chain);
     const std::uint64_t total = std::min<std::uint64_t>(io.readable(), kMaxOutputPerRequest);
     for (std::uint64_t done = 0; done < total;) {
       const auto piece = std::span(chunk).first(static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - done)));
@@ -45,12 +39,13 @@ void ConsoleDevice::transmit_locked(bool& used) {
       output_.write(piece);
       done += piece.size();
     }
-    if (!transmit_->add_used(**chain, 0)) {
-      broken_ = true;
-      return;
-    }
-    used = true;
+    return std::uint32_t{0};  // nothing written into the guest's buffers
+  });
+  if (!served) {
+    broken_ = true;
+    return;
   }
+  used = *served;
 }
 
 void ConsoleDevice::receive_locked(bool& used) {

@@ -42,41 +42,36 @@ Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t, std::
 void RngDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
-  std::array<std::uint8_t, 4096> chunk{};
-  bool used_any = false;
-  // At most a queue's worth of requests per notification; the driver notifies again for more.
-  for (int n = 0; n < queue_max_size(); ++n) {
-    auto chain = queue_->pop();
-    if (!chain) {
-      broken_ = true;  // the driver broke the protocol: stop until reset
-      break;
-    }
-    if (!*chain) break;
-    std::uint32_t written = 0;
-    for (const auto& buffer : (*chain)->buffers) {
-      if (!buffer.device_writable) continue;  // requests are device-writable; anything else is ignored
-      std::uint32_t offset = 0;
-      while (offset < buffer.length && written < kMaxBytesPerRequest) {
-        const std::uint32_t n_bytes = std::min({buffer.length - offset, kMaxBytesPerRequest - written,
-                                                static_cast<std::uint32_t>(chunk.size())});
-        const auto piece = std::span(chunk).first(n_bytes);
-        // Bounds are checked here, at the time of the write: the driver may have changed memory.
-        if (!random_bytes(piece) || !memory_->write(buffer.address + offset, piece)) break;
-        offset += n_bytes;
-        written += n_bytes;
-      }
-      if (offset < buffer.length) break;  // a short buffer ends the request: the used length says so
-    }
-    if (!queue_->add_used(**chain, written)) {
-      broken_ = true;
-      break;
-    }
-    used_any = true;
+  auto used = serve_available(*queue_, queue_max_size(), [this](const DescriptorChain& chain) { return fill(chain); });
+  if (!used) {
+    broken_ = true;  // the driver broke the protocol: stop until reset
+    return;
   }
-  if (used_any) {
+  if (*used) {
     auto interrupt = queue_->should_notify();
     if (interrupt && *interrupt && notify_) notify_();
   }
+}
+
+// Fills the chain's device-writable buffers (readable ones are ignored) up to kMaxBytesPerRequest.
+std::uint32_t RngDevice::fill(const DescriptorChain& chain) {
+  std::array<std::uint8_t, 4096> chunk{};
+  std::uint32_t written = 0;
+  for (const auto& buffer : chain.buffers) {
+    if (!buffer.device_writable) continue;
+    std::uint32_t offset = 0;
+    while (offset < buffer.length && written < kMaxBytesPerRequest) {
+      const std::uint32_t n_bytes = std::min({buffer.length - offset, kMaxBytesPerRequest - written,
+                                              static_cast<std::uint32_t>(chunk.size())});
+      const auto piece = std::span(chunk).first(n_bytes);
+      // Bounds are checked here, at the time of the write: the driver may have changed memory.
+      if (!random_bytes(piece) || !memory_->write(buffer.address + offset, piece)) break;
+      offset += n_bytes;
+      written += n_bytes;
+    }
+    if (offset < buffer.length) break;  // a short buffer ends the request: the used length says so
+  }
+  return written;
 }
 
 void RngDevice::reset() {

@@ -35,4 +35,20 @@ class Queue {
   std::variant<SplitQueue, PackedQueue> q_;
 };
 
+// Takes up to `max` available chains from `queue` and returns each as used with the byte count
+// `handle(chain)` gives. True when any chain was used; an error means the driver broke the queue
+// protocol (the device should stop using the queue until it is reset).
+template <class Handler>
+Result<bool> serve_available(Queue& queue, std::uint32_t max, Handler handle) {
+  bool used = false;
+  for (std::uint32_t n = 0; n < max; ++n) {
+    auto chain = queue.pop();
+    if (!chain) return tl::unexpected(chain.error());
+    if (!*chain) break;
+    if (auto r = queue.add_used(**chain, handle(**chain)); !r) return tl::unexpected(r.error());
+    used = true;
+  }
+  return used;
+}
+
 }  // namespace hv::virtio

@@ -31,6 +31,7 @@ class RngDevice final : public VirtioDevice {
   [[nodiscard]] bool broken() const;
 
  private:
+  std::uint32_t fill(const DescriptorChain& chain);  // mutex_ held
   mutable std::mutex mutex_;
   const GuestMemory* memory_ = nullptr;
   std::optional<Queue> queue_;
