@@ -1,5 +1,7 @@
 #include "hv/vmm/machine.hpp"
 
+#include <poll.h>
+
 #include <system_error>
 #include <thread>
 
@@ -76,6 +78,7 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       }
       auto transport = std::make_shared<virtio::MmioTransport>(memory_, config.virtio[n], *virtio_irqs_.back());
       if (auto r = devices_.add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
+      if (auto r = add_virtio_doorbells(n, transport, config.virtio[n]->queue_count()); !r) return r;
     }
   }
   if (config.testdev) {
@@ -170,10 +173,50 @@ void Machine::vcpu_loop(std::size_t index) {
   }
 }
 
+// Where the backend has MMIO ioeventfds, each queue's notification (a 4-byte write of the queue index
+// to QueueNotify) signals an eventfd in the kernel instead of exiting to this process. Without them,
+// the write exits and reaches the transport through the MMIO bus as any register does.
+Result<void> Machine::add_virtio_doorbells(std::size_t device, const std::shared_ptr<virtio::MmioTransport>& transport,
+                                           std::uint16_t queues) {
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    auto event = EventFd::create();
+    if (!event) return tl::unexpected(event.error());
+    const IoEventAddress where{IoEventSpace::Mmio, kVirtioBase + kVirtioStride * device + virtio::MmioTransport::notify_offset(), 4,
+                               std::uint64_t{q}};
+    if (auto r = vm_->register_ioeventfd(*event, where); !r) {
+      if (r.error().kind() == ErrorKind::Unsupported) return {};  // notifications exit instead
+      return r;
+    }
+    doorbells_.push_back({std::move(*event), transport, q});
+  }
+  return {};
+}
+
+// Runs while the vCPUs do: hands every rung doorbell to its transport, polling so that it notices
+// the machine stopping within 50 ms.
+void Machine::serve_doorbells() {
+  std::vector<pollfd> fds;
+  for (const auto& d : doorbells_) fds.push_back({.fd = d.event.fd(), .events = POLLIN, .revents = 0});
+  while (!stopping_.load()) {
+    if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if ((fds[i].revents & POLLIN) == 0) continue;
+      if (doorbells_[i].event.consume()) doorbells_[i].transport->notify(doorbells_[i].queue);
+    }
+  }
+}
+
 MachineExit Machine::run() {
   running_vcpus_ = static_cast<std::uint32_t>(vcpus_.size());
   {
     std::vector<std::jthread> threads;
+    if (!doorbells_.empty()) {
+      try {
+        threads.emplace_back([this] { serve_doorbells(); });
+      } catch (const std::system_error& e) {
+        request_stop({MachineExit::Reason::Error, 1, std::string("cannot start the doorbell thread: ") + e.what()});
+      }
+    }
     try {
       for (std::size_t i = 0; i < vcpus_.size(); ++i) threads.emplace_back([this, i] { vcpu_loop(i); });
     } catch (const std::system_error& e) {

@@ -17,7 +17,9 @@
 #include "hv/dev/serial_16550.hpp"
 #include "hv/guest_memory.hpp"
 #include "hv/hypervisor.hpp"
+#include "hv/event_fd.hpp"
 #include "hv/virtio/device.hpp"
+#include "hv/virtio/mmio_transport.hpp"
 
 namespace hv::vmm {
 
@@ -68,12 +70,17 @@ class Machine {
   dev::Serial16550& uart() { return *uart_; }
   GuestMemory& memory() { return memory_; }
   const dev::DeviceManager& devices() const { return devices_; }
+  // Queue notifications served through ioeventfds (0 where the backend has none: they exit instead).
+  [[nodiscard]] std::size_t virtio_doorbells() const noexcept { return doorbells_.size(); }
 
  private:
   Machine() = default;
   Result<void> load_and_enter(const MachineConfig& config);
   Result<void> add_devices(const MachineConfig& config);
   void vcpu_loop(std::size_t index);
+  Result<void> add_virtio_doorbells(std::size_t device, const std::shared_ptr<virtio::MmioTransport>& transport,
+                                    std::uint16_t queues);
+  void serve_doorbells();
 
   std::unique_ptr<Vm> vm_;
   GuestMemory memory_;
@@ -82,6 +89,14 @@ class Machine {
   std::unique_ptr<dev::InterruptLine> uart_irq_;
   dev::NullInterruptLine no_irq_;
   std::vector<std::unique_ptr<dev::InterruptLine>> virtio_irqs_;
+  // Queue notifications that the hypervisor turns into eventfd signals (ioeventfd) instead of exits:
+  // a thread of run() waits on them and hands each to its transport.
+  struct Doorbell {
+    EventFd event;
+    std::shared_ptr<virtio::MmioTransport> transport;
+    std::uint16_t queue = 0;
+  };
+  std::vector<Doorbell> doorbells_;
   dev::DeviceManager devices_;
   std::shared_ptr<dev::Serial16550> uart_;
   std::atomic<bool> stopping_{false};
