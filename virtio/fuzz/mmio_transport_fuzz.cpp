@@ -19,13 +19,13 @@ class CheckingDevice final : public hv::virtio::VirtioDevice {
     if (data.size() > 8) __builtin_trap();
   }
   hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t, std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues,
-                            hv::virtio::UsedBufferNotifier notify) override {
+                            hv::virtio::DeviceSignals signals) override {
     if (active) __builtin_trap();  // activated twice without a reset
     for (const auto& [index, queue] : queues) {
       if (index >= queue_count()) __builtin_trap();
     }
     active = true;
-    notifier = std::move(notify);
+    notifier = std::move(signals.used_buffers);
     return {};
   }
   void notify(std::uint16_t index) override {
@@ -34,7 +34,7 @@ class CheckingDevice final : public hv::virtio::VirtioDevice {
   }
   void reset() override { active = false; }
   bool active = false;
-  hv::virtio::UsedBufferNotifier notifier;
+  std::function<void()> notifier;
 };
 
 class Line final : public hv::dev::InterruptLine {

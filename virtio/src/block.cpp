@@ -107,15 +107,16 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
   std::memcpy(data.data(), config.data() + offset, n);
 }
 
-Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                                   UsedBufferNotifier notify) {
+Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t features,
+                                   std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
+  write_cache_visible_ = (features & kFlushFeature) != 0;
   if (queues.size() != 1 || queues.front().first != 0) {
     return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "the request queue (0) must be ready");
   }
   memory_ = &memory;
   queue_.emplace(std::move(queues.front().second));
-  notify_ = std::move(notify);
+  signals_ = std::move(signals);
   broken_ = false;
   return {};
 }
@@ -150,7 +151,9 @@ std::uint8_t BlockDevice::discard_or_zero(const ChainIo& io, bool zero) {
   for (std::uint64_t i = 0; i < payload / sizeof(DiscardSegment); ++i) {
     DiscardSegment s{};
     if (!read_struct(io, sizeof(RequestHeader) + i * sizeof s, s)) return kIoError;
-    if (s.sectors > kMaxDiscardSectors || !in_range(s.sector, s.sectors) || (s.flags & ~1U) != 0) return kIoError;
+    // Unknown flags, and "unmap" on a discard, are UNSUPP (§5.2.6.2).
+    if ((s.flags & ~1U) != 0 || (!zero && (s.flags & 1U) != 0)) return kUnsupported;
+    if (s.sectors > kMaxDiscardSectors || !in_range(s.sector, s.sectors)) return kIoError;
     const auto offset = static_cast<off_t>(s.sector * kSectorSize);
     const auto length = static_cast<off_t>(std::uint64_t{s.sectors} * kSectorSize);
     if (zero) {
@@ -209,6 +212,9 @@ std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorCha
       case kWriteZeroes: status = discard_or_zero(io, true); break;
       default: status = kUnsupported; break;
     }
+    // A driver that did not accept FLUSH may treat every completed write as stable (§5.2.6.2).
+    const bool wrote = header.type == kOut || header.type == kDiscard || header.type == kWriteZeroes;
+    if (wrote && status == kOk && !write_cache_visible_ && ::fdatasync(file_.get()) != 0) status = kIoError;
   }
   if (!io.write(status_at, std::span(&status, 1))) return written;
   return written + 1;
@@ -220,12 +226,13 @@ void BlockDevice::notify(std::uint16_t index) {
   // A queue's worth per notification; the driver notifies again for more.
   auto used = serve_available(*queue_, queue_max_size(), [this](const DescriptorChain& chain) { return handle(*memory_, chain); });
   if (!used) {
-    broken_ = true;  // the driver broke the queue protocol: stop until reset
+    broken_ = true;  // the driver broke the queue protocol: stop until reset, and say so
+    if (signals_.needs_reset) signals_.needs_reset();
     return;
   }
   if (*used) {
     auto interrupt = queue_->should_notify();
-    if (interrupt && *interrupt && notify_) notify_();
+    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
   }
 }
 
@@ -233,7 +240,7 @@ void BlockDevice::reset() {
   std::lock_guard lock(mutex_);
   queue_.reset();
   memory_ = nullptr;
-  notify_ = nullptr;
+  signals_ = {};
   broken_ = false;
 }
 

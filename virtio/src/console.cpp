@@ -11,7 +11,7 @@ namespace hv::virtio {
 void ConsoleDevice::read_config(std::uint64_t, std::span<std::uint8_t> data) { std::fill(data.begin(), data.end(), std::uint8_t{0}); }
 
 Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                                     UsedBufferNotifier notify) {
+                                     DeviceSignals signals) {
   std::lock_guard lock(mutex_);
   for (auto& [index, queue] : queues) {
     if (index == 0) receive_.emplace(std::move(queue));
@@ -23,7 +23,7 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t, s
     return fail(ErrorKind::InvalidArgument, "virtio-console activate", "receiveq (0) and transmitq (1) must be ready");
   }
   memory_ = &memory;
-  notify_ = std::move(notify);
+  signals_ = std::move(signals);
   broken_ = false;
   return {};
 }
@@ -75,13 +75,17 @@ void ConsoleDevice::notify(std::uint16_t index) {
   bool used_tx = false, used_rx = false;
   if (index == 1) transmit_locked(used_tx);
   if (index == 0 && !broken_) receive_locked(used_rx);
+  if (broken_) {
+    if (signals_.needs_reset) signals_.needs_reset();  // the driver broke a queue: stop, and say so
+    return;
+  }
   if (used_tx) {
     auto interrupt = transmit_->should_notify();
-    if (interrupt && *interrupt && notify_) notify_();
+    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
   }
   if (used_rx) {
     auto interrupt = receive_->should_notify();
-    if (interrupt && *interrupt && notify_) notify_();
+    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
   }
 }
 
@@ -92,9 +96,13 @@ std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
   if (receive_ && !broken_) {
     bool used = false;
     receive_locked(used);
+    if (broken_) {
+      if (signals_.needs_reset) signals_.needs_reset();
+      return taken;
+    }
     if (used) {
       auto interrupt = receive_->should_notify();
-      if (interrupt && *interrupt && notify_) notify_();
+      if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
     }
   }
   return taken;
@@ -105,7 +113,7 @@ void ConsoleDevice::reset() {
   receive_.reset();
   transmit_.reset();
   memory_ = nullptr;
-  notify_ = nullptr;
+  signals_ = {};
   broken_ = false;
   input_.clear();  // in-flight input belongs to the session the reset ended
 }

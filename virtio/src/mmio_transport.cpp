@@ -25,6 +25,11 @@ void set_high(std::uint64_t& v, std::uint32_t high) { v = (v & 0xffffffffULL) | 
 MmioTransport::MmioTransport(const GuestMemory& memory, std::shared_ptr<VirtioDevice> device, dev::InterruptLine& interrupt)
     : memory_(memory), device_(std::move(device)), interrupt_(interrupt), queues_(device_->queue_count()) {}
 
+MmioTransport::~MmioTransport() {
+  std::unique_lock control(control_mutex_);
+  device_->reset();
+}
+
 std::uint64_t MmioTransport::offered_features() const noexcept {
   return device_->features() | kFeatureVersion1 | kFeatureRingPacked | kFeatureEventIdx | kFeatureIndirectDesc;
 }
@@ -83,7 +88,8 @@ void MmioTransport::write(std::uint64_t offset, std::span<const std::uint8_t> da
   std::uint32_t value = 0;
   std::memcpy(&value, data.data(), 4);
   if (offset == kQueueNotify) {
-    notify(static_cast<std::uint16_t>(value));  // outside the lock: the device may signal used buffers
+    // Without VIRTIO_F_NOTIFICATION_DATA the value is the queue index, nothing else (§4.2.2).
+    if (value <= 0xffff) notify(static_cast<std::uint16_t>(value));
     return;
   }
   if (offset == kStatus) {
@@ -152,48 +158,45 @@ std::optional<Queue> MmioTransport::build_queue(const QueueSetup& q) const {
 }
 
 void MmioTransport::write_status(std::uint32_t value) {
+  std::unique_lock control(control_mutex_);
+  if (value == 0) {
+    // The device first (it may be finishing a request), then the registers: Status reads 0 only once
+    // the device holds nothing (§2.4).
+    device_->reset();
+    std::lock_guard lock(mutex_);
+    reset_locked();
+    return;
+  }
   std::vector<std::pair<std::uint16_t, Queue>> activate;
   std::uint64_t features = 0;
   {
     std::lock_guard lock(mutex_);
-    if (value == 0) {
-      reset_locked();
-    } else {
-      // Bits are only ever added, in order (§3.1.1), except FAILED, which the driver may set anytime.
-      const std::uint32_t added = value & ~status_;
-      const bool keeps_all = (value & status_) == status_;
-      const bool ordered = (!(added & kStatusDriver) || (value & kStatusAcknowledge)) &&
-                           (!(added & kStatusFeaturesOk) || (value & kStatusDriver)) &&
-                           (!(added & kStatusDriverOk) || (value & kStatusFeaturesOk)) && !(added & kStatusDeviceNeedsReset);
-      if (!keeps_all || !ordered) return;  // illegal: ignored, the old status reads back
-      if ((added & kStatusFeaturesOk) != 0) {
-        // The driver may only accept what was offered, and must accept VERSION_1 (§6.1).
-        const bool acceptable = (driver_features_ & ~offered_features()) == 0 && (driver_features_ & kFeatureVersion1) != 0;
-        if (!acceptable) value &= ~kStatusFeaturesOk;
+    // Bits are only ever added, in order (§3.1.1), except FAILED, which the driver may set anytime.
+    const std::uint32_t added = value & ~status_;
+    const bool keeps_all = (value & status_) == status_;
+    const bool ordered = (!(added & kStatusDriver) || (value & kStatusAcknowledge)) &&
+                         (!(added & kStatusFeaturesOk) || (value & kStatusDriver)) &&
+                         (!(added & kStatusDriverOk) || (value & kStatusFeaturesOk)) && !(added & kStatusDeviceNeedsReset);
+    if (!keeps_all || !ordered) return;  // illegal: ignored, the old status reads back
+    if ((added & kStatusFeaturesOk) != 0) {
+      // The driver may only accept what was offered, and must accept VERSION_1 (§6.1). Refused, the
+      // write cannot also make the device live.
+      const bool acceptable = (driver_features_ & ~offered_features()) == 0 && (driver_features_ & kFeatureVersion1) != 0;
+      if (!acceptable) value &= ~(kStatusFeaturesOk | kStatusDriverOk);
+    }
+    status_ = value;
+    if ((added & kStatusDriverOk) != 0 && (value & kStatusDriverOk) != 0) {
+      for (std::size_t i = 0; i < queues_.size(); ++i) {
+        if (!queues_[i].ready) continue;
+        if (auto q = build_queue(queues_[i])) activate.emplace_back(static_cast<std::uint16_t>(i), std::move(*q));
       }
-      status_ = value;
-      if ((added & kStatusDriverOk) != 0) {
-        for (std::size_t i = 0; i < queues_.size(); ++i) {
-          if (!queues_[i].ready) continue;
-          if (auto q = build_queue(queues_[i])) activate.emplace_back(static_cast<std::uint16_t>(i), std::move(*q));
-        }
-        features = driver_features_;
-      }
+      features = driver_features_;
     }
   }
-  if (value == 0) {
-    device_->reset();
-    return;
-  }
-  if ((value & kStatusDriverOk) != 0 && features != 0) {
-    auto started = device_->activate(memory_, features, std::move(activate), [this] { raise(kInterruptUsedBuffer); });
-    if (!started) {
-      std::lock_guard lock(mutex_);
-      status_ |= kStatusDeviceNeedsReset;
-      interrupt_status_ |= kInterruptConfigChange;
-      interrupt_.set_level(true);
-    }
-  }
+  if (features == 0) return;
+  // Activation runs with notifications excluded: no kick reaches the device before it has its queues.
+  DeviceSignals signals{[this] { raise(kInterruptUsedBuffer); }, [this] { device_needs_reset(); }};
+  if (!device_->activate(memory_, features, std::move(activate), std::move(signals))) device_needs_reset();
 }
 
 void MmioTransport::reset_locked() {
@@ -206,18 +209,29 @@ void MmioTransport::reset_locked() {
 }
 
 void MmioTransport::notify(std::uint16_t queue) {
+  std::shared_lock control(control_mutex_);
   {
     std::lock_guard lock(mutex_);
     if ((status_ & kStatusDriverOk) == 0 || (status_ & kStatusDeviceNeedsReset) != 0) return;
     if (queue >= queues_.size() || !queues_[queue].ready) return;
   }
-  device_->notify(queue);
+  device_->notify(queue);  // outside mutex_: the device signals used buffers through raise()
 }
 
 void MmioTransport::raise(std::uint32_t bits) {
   std::lock_guard lock(mutex_);
+  if ((status_ & kStatusDriverOk) == 0) return;  // a late signal from before a reset
   interrupt_status_ |= bits;
   interrupt_.set_level(true);
+}
+
+void MmioTransport::device_needs_reset() {
+  {
+    std::lock_guard lock(mutex_);
+    if ((status_ & kStatusDriverOk) == 0) return;
+    status_ |= kStatusDeviceNeedsReset;
+  }
+  raise(kInterruptConfigChange);
 }
 
 void MmioTransport::config_changed() {

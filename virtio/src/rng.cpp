@@ -27,14 +27,14 @@ bool random_bytes(std::span<std::uint8_t> out) {
 }  // namespace
 
 Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                                 UsedBufferNotifier notify) {
+                                 DeviceSignals signals) {
   std::lock_guard lock(mutex_);
   if (queues.size() != 1 || queues.front().first != 0) {
     return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
   }
   memory_ = &memory;
   queue_.emplace(std::move(queues.front().second));
-  notify_ = std::move(notify);
+  signals_ = std::move(signals);
   broken_ = false;
   return {};
 }
@@ -44,12 +44,13 @@ void RngDevice::notify(std::uint16_t index) {
   if (index != 0 || !queue_ || broken_) return;
   auto used = serve_available(*queue_, queue_max_size(), [this](const DescriptorChain& chain) { return fill(chain); });
   if (!used) {
-    broken_ = true;  // the driver broke the protocol: stop until reset
+    broken_ = true;  // the driver broke the protocol: stop until reset, and say so
+    if (signals_.needs_reset) signals_.needs_reset();
     return;
   }
   if (*used) {
     auto interrupt = queue_->should_notify();
-    if (interrupt && *interrupt && notify_) notify_();
+    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
   }
 }
 
@@ -78,7 +79,7 @@ void RngDevice::reset() {
   std::lock_guard lock(mutex_);
   queue_.reset();
   memory_ = nullptr;
-  notify_ = nullptr;
+  signals_ = {};
   broken_ = false;
 }
 

@@ -98,8 +98,19 @@ Result<std::optional<DescriptorChain>> SplitQueue::pop() {
   if (!avail_idx) return tl::unexpected(avail_idx.error());
   // The entries up to avail_idx were written before it (§2.7.13.2): read them after it.
   std::atomic_thread_fence(std::memory_order_acquire);
-  const auto pending = static_cast<std::uint16_t>(*avail_idx - next_avail_);
-  if (pending == 0) return std::optional<DescriptorChain>{};
+  auto pending = static_cast<std::uint16_t>(*avail_idx - next_avail_);
+  if (pending == 0) {
+    if (!config_.event_idx) return std::optional<DescriptorChain>{};
+    // With EVENT_IDX the driver notifies only when its index passes avail_event (§2.7.10): keep it at
+    // the device's position, or a Linux driver stops notifying after the first request. Then look
+    // again: a chain made available meanwhile was not announced.
+    if (auto r = enable_notification(); !r) return tl::unexpected(r.error());
+    avail_idx = memory_->read_obj<std::uint16_t>(config_.available_ring + 2);
+    if (!avail_idx) return tl::unexpected(avail_idx.error());
+    std::atomic_thread_fence(std::memory_order_acquire);
+    pending = static_cast<std::uint16_t>(*avail_idx - next_avail_);
+    if (pending == 0) return std::optional<DescriptorChain>{};
+  }
   // More than a queue's worth ahead is impossible for a correct driver; following it would re-read
   // entries forever (the rust-vmm hang).
   if (pending > config_.size) {

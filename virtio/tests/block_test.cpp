@@ -167,6 +167,14 @@ TEST_F(BlockTest, FlushGetIdDiscardWriteZeroesAndUnknownTypes) {
   ASSERT_TRUE(memory_.write_obj(kData, std::array<std::uint64_t, 2>{100, 5000}));
   (*dev)->handle(memory_, chain({{kHeader, 16, false}, {kData, 16, false}, {kStatus, 1, true}}));
   EXPECT_EQ(status(), 1);
+  put_header(11, 0);  // DISCARD with "unmap", and any unknown flag: UNSUPP (§5.2.6.2)
+  ASSERT_TRUE(memory_.write_obj(kData, std::array<std::uint64_t, 2>{100, 1ULL << 32 | 4}));
+  (*dev)->handle(memory_, chain({{kHeader, 16, false}, {kData, 16, false}, {kStatus, 1, true}}));
+  EXPECT_EQ(status(), 2);
+  put_header(13, 0);
+  ASSERT_TRUE(memory_.write_obj(kData, std::array<std::uint64_t, 2>{100, 2ULL << 32 | 4}));
+  (*dev)->handle(memory_, chain({{kHeader, 16, false}, {kData, 16, false}, {kStatus, 1, true}}));
+  EXPECT_EQ(status(), 2);
   put_header(99, 0);
   (*dev)->handle(memory_, chain({{kHeader, 16, false}, {kStatus, 1, true}}));
   EXPECT_EQ(status(), 2);  // UNSUPP

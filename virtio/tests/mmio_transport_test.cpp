@@ -33,12 +33,12 @@ class FakeDevice final : public VirtioDevice {
     last_config_write = offset + data.size();
   }
   hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t negotiated, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                            UsedBufferNotifier notify) override {
+                            DeviceSignals given) override {
     ++activations;
     negotiated_features = negotiated;
     active_queues = queues.size();
     packed = !queues.empty() && queues.front().second.packed();
-    notifier = std::move(notify);
+    signals = std::move(given);
     if (fail_activation) return hv::fail(hv::ErrorKind::InvalidArgument, "activate", "refused");
     return {};
   }
@@ -51,7 +51,7 @@ class FakeDevice final : public VirtioDevice {
   bool packed = false, fail_activation = false;
   std::uint64_t last_config_write = 0;
   std::vector<std::uint16_t> notified;
-  UsedBufferNotifier notifier;
+  DeviceSignals signals;
 };
 
 class MmioTransportTest : public ::testing::Test {
@@ -132,7 +132,7 @@ TEST_F(MmioTransportTest, FullInitializationActivatesTheDeviceAndRoutesNotificat
   wr(0x50, 0);
   wr(0x50, 1);  // queue 1 was never made ready: ignored
   EXPECT_EQ(device_->notified, std::vector<std::uint16_t>{0});
-  device_->notifier();
+  device_->signals.used_buffers();
   EXPECT_EQ(rd(0x60), 1U);
   EXPECT_TRUE(line_.level);
   wr(0x64, 1);
@@ -211,7 +211,7 @@ TEST_F(MmioTransportTest, ResetDropsEverythingAndResetsTheDevice) {
   hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
   setup_queue(0, driver.config());
   wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
-  device_->notifier();
+  device_->signals.used_buffers();
   ASSERT_TRUE(line_.level);
   wr(0x70, 0);
   EXPECT_EQ(device_->resets, 1);
@@ -237,11 +237,52 @@ TEST_F(MmioTransportTest, AFailedActivationAsksForAReset) {
   EXPECT_TRUE(device_->notified.empty());
 }
 
-TEST_F(MmioTransportTest, ConfigChangesBumpTheGeneration) {
+TEST_F(MmioTransportTest, ConfigChangesBumpTheGenerationAndInterruptOnlyALiveDevice) {
   const auto before = rd(0xfc);
   transport_->config_changed();
   EXPECT_EQ(rd(0xfc), before + 1);
+  EXPECT_EQ(rd(0x60) & 2, 0U) << "no notification before DRIVER_OK";
+  negotiate(kFeatureVersion1);
+  hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
+  setup_queue(0, driver.config());
+  wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  transport_->config_changed();
   EXPECT_EQ(rd(0x60) & 2, 2U);
+}
+
+TEST_F(MmioTransportTest, RefusedFeaturesCannotMakeTheDeviceLiveInTheSameWrite) {
+  wr(0x70, kStatusAcknowledge);
+  wr(0x70, kStatusAcknowledge | kStatusDriver);
+  wr(0x24, 1);
+  wr(0x20, 0);  // no VERSION_1
+  wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  EXPECT_EQ(rd(0x70), kStatusAcknowledge | kStatusDriver);
+  EXPECT_EQ(device_->activations, 0);
+}
+
+TEST_F(MmioTransportTest, ABrokenQueueSetsNeedsResetAndNotifiesTheDriver) {
+  negotiate(kFeatureVersion1);
+  hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
+  setup_queue(0, driver.config());
+  wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  device_->signals.needs_reset();
+  EXPECT_NE(rd(0x70) & kStatusDeviceNeedsReset, 0U);
+  EXPECT_EQ(rd(0x60) & 2, 2U);
+  wr(0x50, 0);
+  EXPECT_TRUE(device_->notified.empty()) << "a device that needs a reset gets no notifications";
+  wr(0x70, 0);
+  device_->signals.used_buffers();  // a late signal after the reset
+  EXPECT_EQ(rd(0x60), 0U);
+  EXPECT_FALSE(line_.level);
+}
+
+TEST_F(MmioTransportTest, QueueNotifyValuesBeyondAQueueIndexAreIgnored) {
+  negotiate(kFeatureVersion1);
+  hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
+  setup_queue(0, driver.config());
+  wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  wr(0x50, 0x10000);  // would be queue 0 if truncated to 16 bits
+  EXPECT_TRUE(device_->notified.empty());
 }
 
 }  // namespace

@@ -99,6 +99,8 @@ TEST_F(RngTest, ABrokenQueueStopsTheDeviceUntilReset) {
   wr(0x50, 0);
   EXPECT_TRUE(rng_->broken());
   EXPECT_EQ(driver.used_index(), 0);
+  EXPECT_NE(transport_->status() & kStatusDeviceNeedsReset, 0U) << "the driver is told to reset";
+  EXPECT_TRUE(line_.level);
   wr(0x70, 0);  // reset
   EXPECT_FALSE(rng_->broken());
   wr(0x50, 0);  // not active: nothing happens

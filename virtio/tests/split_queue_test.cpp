@@ -199,6 +199,22 @@ TEST_F(SplitQueueTest, StructuralErrorsAreRefused) {
   }
 }
 
+TEST_F(SplitQueueTest, WithEventIdxAnEmptyQueueKeepsAvailEventAtTheDevice) {
+  // A Linux driver notifies only when its index passes avail_event: an empty pop() must publish it.
+  auto d = driver(16, true);
+  auto q = queue(d);
+  const BufferSpec one[] = {{kData, 4, false}};
+  for (std::uint16_t round = 1; round <= 3; ++round) {
+    d.make_available(d.add_chain(one));
+    auto c = q.pop();
+    ASSERT_TRUE(c && *c);
+    auto empty = q.pop();
+    ASSERT_TRUE(empty);
+    EXPECT_FALSE(*empty);
+    EXPECT_EQ(d.avail_event(), round) << "avail_event must follow the device";
+  }
+}
+
 TEST_F(SplitQueueTest, AddUsedChecksTheHead) {
   auto d = driver(16);
   auto q = queue(d);

@@ -35,7 +35,7 @@ class BlockDevice final : public VirtioDevice {
   void read_config(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}  // writeback toggling not offered
   Result<void> activate(const GuestMemory& memory, std::uint64_t features, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                        UsedBufferNotifier notify) override;
+                        DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
 
@@ -63,8 +63,9 @@ class BlockDevice final : public VirtioDevice {
   mutable std::mutex mutex_;
   const GuestMemory* memory_ = nullptr;
   std::optional<Queue> queue_;
-  UsedBufferNotifier notify_;
+  DeviceSignals signals_;
   bool broken_ = false;
+  bool write_cache_visible_ = false;  // FLUSH negotiated: the driver flushes; otherwise writes are synced
 };
 
 }  // namespace hv::virtio

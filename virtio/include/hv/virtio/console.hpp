@@ -30,7 +30,7 @@ class ConsoleDevice final : public VirtioDevice {
   void read_config(std::uint64_t, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
   Result<void> activate(const GuestMemory& memory, std::uint64_t features, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                        UsedBufferNotifier notify) override;
+                        DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
 
@@ -46,7 +46,7 @@ class ConsoleDevice final : public VirtioDevice {
   std::mutex mutex_;
   const GuestMemory* memory_ = nullptr;
   std::optional<Queue> receive_, transmit_;
-  UsedBufferNotifier notify_;
+  DeviceSignals signals_;
   bool broken_ = false;
   std::deque<std::uint8_t> input_;
 };

@@ -20,9 +20,14 @@ inline constexpr std::uint64_t kFeatureEventIdx = 1ULL << 29;
 inline constexpr std::uint64_t kFeatureVersion1 = 1ULL << 32;
 inline constexpr std::uint64_t kFeatureRingPacked = 1ULL << 34;
 
-// How a device tells the driver that it used buffers (the transport sets the interrupt status and
-// raises the line).
-using UsedBufferNotifier = std::function<void()>;
+// How a device reaches the driver through its transport.
+struct DeviceSignals {
+  // Buffers were used: the transport sets InterruptStatus bit 0 and raises the line.
+  std::function<void()> used_buffers;
+  // The driver broke the protocol and the device stopped: DEVICE_NEEDS_RESET and a configuration
+  // interrupt (§2.1.2), so the driver resets instead of waiting forever.
+  std::function<void()> needs_reset;
+};
 
 class VirtioDevice {
  public:
@@ -38,7 +43,7 @@ class VirtioDevice {
   // The driver set DRIVER_OK: `queues` holds one entry per queue the driver enabled (index, queue).
   // An error makes the transport set DEVICE_NEEDS_RESET.
   virtual Result<void> activate(const GuestMemory& memory, std::uint64_t features,
-                                std::vector<std::pair<std::uint16_t, Queue>> queues, UsedBufferNotifier notify) = 0;
+                                std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) = 0;
   // Queue `index` has new buffers (an MMIO write to QueueNotify, or its ioeventfd fired).
   virtual void notify(std::uint16_t index) = 0;
   // Drop every queue and in-flight request; after this the device holds no guest addresses.

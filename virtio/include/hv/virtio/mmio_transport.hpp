@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <vector>
 
@@ -31,6 +32,10 @@ inline constexpr std::uint32_t kStatusAcknowledge = 1, kStatusDriver = 2, kStatu
 class MmioTransport final : public dev::BusDevice {
  public:
   MmioTransport(const GuestMemory& memory, std::shared_ptr<VirtioDevice> device, dev::InterruptLine& interrupt);
+  // Resets the device: it holds guest addresses and this transport's callbacks only while attached.
+  ~MmioTransport() override;
+  MmioTransport(const MmioTransport&) = delete;
+  MmioTransport& operator=(const MmioTransport&) = delete;
 
   void read(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
@@ -54,12 +59,17 @@ class MmioTransport final : public dev::BusDevice {
   void reset_locked();
   std::optional<Queue> build_queue(const QueueSetup& q) const;
   void raise(std::uint32_t bits);
+  void device_needs_reset();
   [[nodiscard]] std::uint64_t offered_features() const noexcept;
 
   const GuestMemory& memory_;
   std::shared_ptr<VirtioDevice> device_;
   dev::InterruptLine& interrupt_;
-  mutable std::mutex mutex_;
+  // Status changes (with the device's reset and activation) exclude notifications to the device, so
+  // a reset cannot interleave with a notification or an activation (§2.4: the reset is complete when
+  // Status reads 0). Order: control_mutex_, then the device's own lock, then mutex_.
+  std::shared_mutex control_mutex_;
+  mutable std::mutex mutex_;  // the register state below
   std::uint32_t status_ = 0;
   std::uint32_t device_features_select_ = 0, driver_features_select_ = 0;
   std::uint64_t driver_features_ = 0;
