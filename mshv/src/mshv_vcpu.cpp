@@ -128,8 +128,8 @@ constexpr ErrorKind kNeedsDevice = ErrorKind::Busy;
 // attempt stopped.
 class InterceptMemory final : public x86::LinearMemory {
  public:
-  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, const std::vector<DeviceAccess>& answered)
-      : vcpu_(vcpu), memory_(memory), answered_(answered) {}
+  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, PendingEmulation& emulation)
+      : vcpu_(vcpu), memory_(memory), answered_(emulation.answered), translations_(emulation.translations) {}
 
   Result<void> read(std::uint64_t linear, std::span<std::uint8_t> data) override { return access(linear, data.data(), data.size(), false); }
   Result<void> write(std::uint64_t linear, std::span<const std::uint8_t> data) override {
@@ -138,13 +138,22 @@ class InterceptMemory final : public x86::LinearMemory {
   const std::optional<DeviceAccess>& needed() const { return needed_; }
 
  private:
-  Result<void> access(std::uint64_t linear, std::uint8_t* data, std::size_t size, bool write) {
+  Result<std::uint64_t> translate(std::uint64_t linear, bool write) {
+    for (const auto& t : translations_) {
+      if (t.gva_page == linear >> 12 && t.write == write) return (t.gpa_page << 12) | (linear & 0xfff);
+    }
     auto gpa = vcpu_.translate(linear, write);
+    if (gpa) translations_.push_back({linear >> 12, write, *gpa >> 12});
+    return gpa;
+  }
+
+  Result<void> access(std::uint64_t linear, std::uint8_t* data, std::size_t size, bool write) {
+    auto gpa = translate(linear, write);
     if (!gpa) return tl::unexpected(gpa.error());
     // An access that crosses into the next page: each page translated on its own.
     const std::size_t first = std::min<std::size_t>(size, 4096 - (linear & 0xfff));
     if (first < size) {
-      auto second = vcpu_.translate(linear + first, write);
+      auto second = translate(linear + first, write);
       if (!second) return tl::unexpected(second.error());
       const bool ram = memory_.contains(*gpa, first, write) && memory_.contains(*second, size - first, write);
       if (ram) {
@@ -181,6 +190,7 @@ class InterceptMemory final : public x86::LinearMemory {
   const MshvVcpu& vcpu_;
   const PartitionMemory& memory_;
   const std::vector<DeviceAccess>& answered_;
+  std::vector<PendingEmulation::Translation>& translations_;
   std::size_t next_ = 0;
   std::optional<DeviceAccess> needed_;
 };
@@ -286,11 +296,15 @@ Result<Exit> MshvVcpu::run() {
   struct Running {
     MshvVcpu& vcpu;
     explicit Running(MshvVcpu& v) : vcpu(v) {
+      bool kick_waiting = false;
       {
         std::lock_guard lock(vcpu.kick_mutex_);
         vcpu.running_tid_.store(this_thread_id());
+        kick_waiting = vcpu.kick_pending_.load();
       }
-      vcpu.kick_cv_.notify_all();  // a kick that came before run() now has a thread to signal
+      // A kick that came before run() now has a thread to signal; otherwise the resender sleeps on
+      // (waking it on every exit would cost a context switch per exit).
+      if (kick_waiting) vcpu.kick_cv_.notify_all();
     }
     ~Running() {
       std::lock_guard lock(vcpu.kick_mutex_);
@@ -562,7 +576,7 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
 Result<std::optional<Exit>> MshvVcpu::emulate() {
   PendingEmulation& e = *emulation_;
   GeneralRegisters regs = e.registers;
-  InterceptMemory memory(*this, *memory_, e.answered);
+  InterceptMemory memory(*this, *memory_, e);
   // A small REP budget per attempt: attempts replay earlier accesses, so work grows with its square.
   auto done = x86::execute(e.instruction, e.mode, e.segments, regs, memory, {.max_string_iterations = 64});
   if (!done) {

@@ -50,6 +50,14 @@ struct PendingEmulation {
   GeneralRegisters registers;           // before the instruction
   std::vector<DeviceAccess> answered;   // in the order the instruction makes them
   DeviceAccess current;                 // the access of the exit now outstanding
+  // The instruction's guest-virtual -> guest-physical translations, kept across its attempts (as a
+  // TLB keeps them for one instruction), so a replay costs no translation hypercall.
+  struct Translation {
+    std::uint64_t gva_page = 0;
+    bool write = false;
+    std::uint64_t gpa_page = 0;
+  };
+  std::vector<Translation> translations;
 };
 
 class MshvVcpu final : public Vcpu {
