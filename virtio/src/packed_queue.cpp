@@ -76,10 +76,10 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
       for (std::uint32_t i = 0; i < d->len / kDescriptorSize; ++i) {
         auto e = memory_->read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
         if (!e) return tl::unexpected(e.error());
-        if (auto r = builder.add(e->addr, e->len, (e->flags & kWrite) != 0); !r) return tl::unexpected(r.error());
+        if (const char* why = builder.add(e->addr, e->len, (e->flags & kWrite) != 0)) return tl::unexpected(builder.broken(why));
       }
-    } else if (auto r = builder.add(d->addr, d->len, (d->flags & kWrite) != 0); !r) {
-      return tl::unexpected(r.error());
+    } else if (const char* why = builder.add(d->addr, d->len, (d->flags & kWrite) != 0)) {
+      return tl::unexpected(builder.broken(why));
     }
     index = static_cast<std::uint16_t>(index + 1);
     if (index == config_.size) {

@@ -87,7 +87,7 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
       in_indirect = true;
       continue;
     }
-    if (auto r = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0); !r) return tl::unexpected(r.error());
+    if (const char* why = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0)) return tl::unexpected(builder.broken(why));
     if ((d->flags & kDescNext) == 0) return std::move(builder.chain());
     index = d->next;
   }
