@@ -50,10 +50,11 @@ MockSplitDriver layout(std::size_t chains, std::size_t length, bool indirect) {
   return d;
 }
 
-void pop_all(benchmark::State& state, std::size_t chains, std::size_t length, bool indirect) {
-  const auto d = layout(chains, length, indirect);
+// Creates the queue (its checks included) over the driver's rings and pops all `chains` chains.
+template <class QueueType, class Driver>
+void pop_each(benchmark::State& state, const Driver& driver, std::size_t chains) {
   for (auto _ : state) {
-    auto q = SplitQueue::create(memory(), d.config());
+    auto q = QueueType::create(memory(), driver.config());
     for (std::size_t i = 0; i < chains; ++i) {
       auto c = q->pop();
       if (!c || !*c) {
@@ -63,6 +64,10 @@ void pop_all(benchmark::State& state, std::size_t chains, std::size_t length, bo
       benchmark::DoNotOptimize(c);
     }
   }
+}
+
+void pop_all(benchmark::State& state, std::size_t chains, std::size_t length, bool indirect) {
+  pop_each<SplitQueue>(state, layout(chains, length, indirect), chains);
 }
 
 // The same reads with no checks: avail index, each head, each descriptor (following next, or the
@@ -105,18 +110,7 @@ MockPackedDriver packed_layout(std::size_t chains, std::size_t length, bool indi
 }
 
 void packed_pop_all(benchmark::State& state, std::size_t chains, std::size_t length, bool indirect) {
-  const auto d = packed_layout(chains, length, indirect);
-  for (auto _ : state) {
-    auto q = hv::virtio::PackedQueue::create(memory(), d.config());
-    for (std::size_t i = 0; i < chains; ++i) {
-      auto c = q->pop();
-      if (!c || !*c) {
-        state.SkipWithError("pop failed");
-        return;
-      }
-      benchmark::DoNotOptimize(c);
-    }
-  }
+  pop_each<hv::virtio::PackedQueue>(state, packed_layout(chains, length, indirect), chains);
 }
 
 // The same descriptor reads in ring order with no checks.

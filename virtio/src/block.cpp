@@ -223,16 +223,10 @@ std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorCha
 void BlockDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
-  // A queue's worth per notification; the driver notifies again for more.
-  auto used = serve_available(*queue_, queue_max_size(), [this](const DescriptorChain& chain) { return handle(*memory_, chain); });
-  if (!used) {
-    broken_ = true;  // the driver broke the queue protocol: stop until reset, and say so
-    if (signals_.needs_reset) signals_.needs_reset();
-    return;
-  }
-  if (*used) {
-    auto interrupt = queue_->should_notify();
-    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
+  // A queue's worth per notification; the driver notifies again for more. A broken queue stops the
+  // device until reset.
+  if (!serve_and_signal(*queue_, queue_max_size(), signals_, [this](const DescriptorChain& chain) { return handle(*memory_, chain); })) {
+    broken_ = true;
   }
 }
 

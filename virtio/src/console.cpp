@@ -76,17 +76,11 @@ void ConsoleDevice::notify(std::uint16_t index) {
   if (index == 1) transmit_locked(used_tx);
   if (index == 0 && !broken_) receive_locked(used_rx);
   if (broken_) {
-    if (signals_.needs_reset) signals_.needs_reset();  // the driver broke a queue: stop, and say so
+    signals_.broken();  // the driver broke a queue: stop, and say so
     return;
   }
-  if (used_tx) {
-    auto interrupt = transmit_->should_notify();
-    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
-  }
-  if (used_rx) {
-    auto interrupt = receive_->should_notify();
-    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
-  }
+  if (used_tx) signals_.used(*transmit_);
+  if (used_rx) signals_.used(*receive_);
 }
 
 std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
@@ -97,13 +91,10 @@ std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
     bool used = false;
     receive_locked(used);
     if (broken_) {
-      if (signals_.needs_reset) signals_.needs_reset();
+      signals_.broken();
       return taken;
     }
-    if (used) {
-      auto interrupt = receive_->should_notify();
-      if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
-    }
+    if (used) signals_.used(*receive_);
   }
   return taken;
 }

@@ -42,15 +42,9 @@ Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t, std::
 void RngDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
-  auto used = serve_available(*queue_, queue_max_size(), [this](const DescriptorChain& chain) { return fill(chain); });
-  if (!used) {
-    broken_ = true;  // the driver broke the protocol: stop until reset, and say so
-    if (signals_.needs_reset) signals_.needs_reset();
-    return;
-  }
-  if (*used) {
-    auto interrupt = queue_->should_notify();
-    if (interrupt && *interrupt && signals_.used_buffers) signals_.used_buffers();
+  // A broken queue stops the device until reset.
+  if (!serve_and_signal(*queue_, queue_max_size(), signals_, [this](const DescriptorChain& chain) { return fill(chain); })) {
+    broken_ = true;
   }
 }
 

@@ -27,7 +27,29 @@ struct DeviceSignals {
   // The driver broke the protocol and the device stopped: DEVICE_NEEDS_RESET and a configuration
   // interrupt (§2.1.2), so the driver resets instead of waiting forever.
   std::function<void()> needs_reset;
+
+  // After the device used buffers of `queue`: the interrupt, if the driver asked for one.
+  void used(Queue& queue) const {
+    auto wanted = queue.should_notify();
+    if (wanted && *wanted && used_buffers) used_buffers();
+  }
+  void broken() const {
+    if (needs_reset) needs_reset();
+  }
 };
+
+// serve_available() and its report to the driver: an interrupt when it wants one, a reset request
+// when it broke the queue protocol. False in the latter case: the device stops until it is reset.
+template <class Handler>
+bool serve_and_signal(Queue& queue, std::uint32_t max, const DeviceSignals& signals, Handler handle) {
+  auto used = serve_available(queue, max, handle);
+  if (!used) {
+    signals.broken();
+    return false;
+  }
+  if (*used) signals.used(queue);
+  return true;
+}
 
 class VirtioDevice {
  public:
