@@ -64,16 +64,10 @@ Result<Execution> execute_string(OperandAccess& a, std::uint32_t max_iterations)
   const std::uint64_t count_mask = width_mask(insn.address_size);
   const std::uint64_t limit = std::max<std::uint32_t>(max_iterations, 1);
   Execution done;
-  if (repeated && insn.address_size == 4 && a.mode() == CpuMode::Long64) {
-    // With a zero count the host CPU still writes ECX, and for MOVS and STOS also ESI/EDI, clearing
-    // bits 63:32; CMPS and SCAS leave RSI/RDI alone. The SDM does not say; the differential test
-    // pins this host behaviour (docs/x86-emulator.md).
-    a.set_reg(kRcx, 4, a.reg(kRcx));
-    if (insn.mnemonic == Mnemonic::Movs || insn.mnemonic == Mnemonic::Stos) {
-      if (uses_source(insn.mnemonic)) a.set_reg(kRsi, 4, a.reg(kRsi));
-      a.set_reg(kRdi, 4, a.reg(kRdi));
-    }
-  }
+  // A zero count runs no iteration and writes no register, also with 32-bit addressing in 64-bit mode,
+  // where Intel CPUs would still clear bits 63:32 of RCX (and of RSI/RDI for MOVS/STOS) and AMD CPUs
+  // would not: bits 31:0, the only ones both vendors define, are unchanged either way
+  // (docs/x86-emulator.md, "Where Intel and AMD differ").
   for (;;) {
     if (repeated && (a.reg(kRcx) & count_mask) == 0) return done;  // count exhausted (or zero to begin with)
     if (done.iterations == limit) {
