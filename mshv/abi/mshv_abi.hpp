@@ -2,12 +2,12 @@
 // The upstream Linux /dev/mshv ABI (include/uapi/linux/mshv.h) and the Hyper-V structures that travel
 // through it (hypercall inputs, register names, intercept messages), as hvkit uses them. Both sides of
 // the contract include this file and nothing else in common: the MSHV backend (mshv/src) and the ABI
-// simulator (mshv/sim). Every fact comes from ../shared/reference/mshv-abi.md; its section is cited
-// as [§n] and its provenance tag kept ([UAPI] upstream header, [HVK] kernel hypervisor headers, [RV]
-// rust-vmm, [OV] openvmm, [INF] inference). Nothing here was checked on a Hyper-V host.
+// simulator (mshv/sim). Every fact comes from docs/mshv-abi.md; its section is cited as [§n] and its
+// provenance tag kept ([UAPI] upstream header, [KDRV] kernel driver, [HVK] kernel hypervisor headers,
+// [RV] rust-vmm, [OV] openvmm, [INF] inference). Nothing here was checked on a Hyper-V host.
 //
-// The structs are plain little-endian C layouts; the static assertions pin every size and offset to the
-// reference, so a layout change fails the build. hvkit defines them itself because the kernel does not
+// The structs are plain little-endian C layouts; the static assertions pin every size and offset to
+// docs/mshv-abi.md, so a layout change fails the build. hvkit defines them itself because the kernel does not
 // ship the hypervisor structs in its UAPI and Debian 12's headers predate mshv.h.
 
 #include <cstddef>
@@ -114,7 +114,7 @@ struct GetSetVpState {         // struct mshv_get_set_vp_state
 inline constexpr std::uint8_t kVpStateLapic = 0, kVpStateXsave = 1, kVpStateSimp = 2, kVpStateSiefp = 3,
                               kVpStateSyntheticTimers = 4, kVpStateCount = 5;
 
-// ---- The ioctl table [§2, UAPI], computed from the encoding and pinned to the reference's values ----
+// ---- The ioctl table [§2, UAPI], computed from the encoding and pinned to docs/mshv-abi.md's values --
 inline constexpr std::uint32_t kCreatePartition = ioc(kIocWrite, 0x00, sizeof(CreatePartition));       // /dev/mshv
 inline constexpr std::uint32_t kInitializePartition = ioc(kIocNone, 0x00, 0);                          // partition
 inline constexpr std::uint32_t kCreateVp = ioc(kIocWrite, 0x01, sizeof(CreateVp));                     // partition

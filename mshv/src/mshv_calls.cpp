@@ -16,7 +16,7 @@ Result<long> MshvFd::call_once(std::uint32_t request, void* arg, const char* ope
   interrupted = false;
   const long r = system_->ioctl(fd_, request, arg);
   if (r >= 0) return r;
-  if (r == -EINTR || r == -EAGAIN) {  // both mean "call RUN_VP again" [§4]
+  if (r == -EINTR || r == -EAGAIN) {  // both mean "call RUN_VP again" [docs/mshv-abi.md §4]
     interrupted = true;
     return 0;
   }
@@ -38,7 +38,8 @@ Result<std::uint16_t> hypercall(const MshvFd& fd, std::uint16_t code, std::uint1
   call.out_ptr = output.empty() ? 0 : reinterpret_cast<std::uint64_t>(output.data());
   for (int attempt = 0;; ++attempt) {
     const long r = fd.system().ioctl(fd.get(), abi::kRootHvcall, &call);
-    // 6.15-era kernels deposit a page on INSUFFICIENT_MEMORY and ask for the same call again [§5].
+    // 6.15-era kernels deposit a page on INSUFFICIENT_MEMORY and ask for the same call again
+    // [docs/mshv-abi.md §5].
     // The kernel wrote back status and reps completed: the retry is the original call.
     if (r == -EINTR || (r == -EAGAIN && attempt < 16)) {
       call.status = 0;

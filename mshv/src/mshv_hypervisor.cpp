@@ -14,7 +14,7 @@ class MshvHypervisor final : public Hypervisor {
  public:
   MshvHypervisor(std::shared_ptr<MshvSystem> system, std::string name) : system_(std::move(system)), name_(std::move(name)) {}
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
-  // There is no version ioctl [§2]: hvkit's number for the upstream ABI it speaks (6.15+).
+  // There is no version ioctl [docs/mshv-abi.md §2]: hvkit's number for the upstream ABI it speaks (6.15+).
   [[nodiscard]] std::uint32_t api_version() const noexcept override { return 1; }
 
   Result<std::uint64_t> capability(Capability c) const override {

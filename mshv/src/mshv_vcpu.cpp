@@ -1,3 +1,4 @@
+// [§n] cites a section of docs/mshv-abi.md, the ABI facts this file relies on.
 #include "mshv_vcpu.hpp"
 
 #include <pthread.h>

@@ -1,7 +1,7 @@
 #pragma once
 // A VP. run() turns intercept messages into hvkit exits and completes them the MSHV way: there is no
 // "complete" ioctl, so the backend writes the results (RAX, RSI/RDI/RCX, memory) and advances RIP
-// itself before the next RUN_VP [§12.1]. Memory intercepts are decoded and executed with hvkit's x86
+// itself before the next RUN_VP [docs/mshv-abi.md §12.1]. Memory intercepts are decoded and executed with hvkit's x86
 // emulator; each device access it makes becomes one MmioExit, and the instruction is re-executed
 // with the answers so far until it completes (accesses already answered are replayed, not repeated).
 

@@ -1,13 +1,13 @@
-// Golden byte layouts of the /dev/mshv ABI structs in mshv_abi.hpp, checked against the reference
-// (shared/reference/mshv-abi.md §2, §3, §6, §7, §9, §10.3) rather than against the header itself.
-// The header's static_asserts compare the structs with offsets copied from the same reference, so a
-// wrong type, a missed field or a misread table would slip past both; here every struct is filled
-// field by field, copied out as bytes and compared with a byte array written down from the reference's
-// offset tables (little-endian). In the struct-to-bytes tests each field holds a value whose bytes are
-// its reference offset + 1, so the golden array reads 01 02 03 ... and a failure names the byte that
-// moved. The message tests go the other way: a 256-byte RUN_VP buffer written as the kernel would
-// (header at 0, payload at 16) is copied into the structs and every field is read back.
-// The register page (§10.1) is left out: the reference marks its layout as conflicting/unverified.
+// Golden byte layouts of the /dev/mshv ABI structs in mshv_abi.hpp, checked against the tables of
+// docs/mshv-abi.md (§2, §3, §6, §7, §9, §10.3; [§n] below cites that file) rather than against the
+// header itself. The header's static_asserts compare the structs with offsets copied from the same
+// document, so a wrong type, a missed field or a misread table would slip past both; here every struct
+// is filled field by field, copied out as bytes and compared with a byte array written down from the
+// document's offset tables (little-endian). In the struct-to-bytes tests each field holds a value whose
+// bytes are its documented offset + 1, so the golden array reads 01 02 03 ... and a failure names the
+// byte that moved. The message tests go the other way: a 256-byte RUN_VP buffer written as the kernel
+// would (header at 0, payload at 16) is copied into the structs and every field is read back.
+// The register page (§10.1) is left out: docs/mshv-abi.md records its layout as disputed.
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -35,7 +35,7 @@ void put32(std::array<std::uint8_t, N>& b, std::size_t off, std::uint32_t v) { p
 template <std::size_t N>
 void put64(std::array<std::uint8_t, N>& b, std::size_t off, std::uint64_t v) { put_le(b, off, v, 8); }
 
-// A value whose little-endian bytes are off+1, off+2, ...: the "tag" of a field at reference offset `off`.
+// A value whose little-endian bytes are off+1, off+2, ...: the "tag" of a field at documented offset `off`.
 constexpr std::uint64_t tag(std::size_t off, std::size_t width) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < width; ++i) v |= static_cast<std::uint64_t>((off + 1 + i) & 0xFF) << (8 * i);
@@ -56,7 +56,7 @@ HexByte hex(std::uint8_t b) {
 }
 
 // Compares the bytes of `value` with the golden array. The golden array must itself read 01 02 03 ...
-// (every byte written exactly once from the reference table): that catches a slip in the test.
+// (every byte written exactly once from the docs/mshv-abi.md table): that catches a slip in the test.
 template <typename T, std::size_t N>
 ::testing::AssertionResult matches_golden(const T& value, const std::array<std::uint8_t, N>& want) {
   for (std::size_t i = 0; i < N; ++i) {
@@ -849,7 +849,7 @@ TEST(MshvAbiGolden, HvLocalInterruptControllerState) {  // §10.3, 176 bytes of 
 
 // ---- Intercept messages, kernel bytes to structs [§9] ------------------------------------------------
 // Each buffer is what MSHV_RUN_VP leaves in msg_buf: hv_message header at 0, payload at 16, payload
-// fields at 16 + the reference's offset. Values are realistic and every field differs.
+// fields at 16 + the offset docs/mshv-abi.md gives. Values are realistic and every field differs.
 
 using MessageBytes = std::array<std::uint8_t, 256>;
 

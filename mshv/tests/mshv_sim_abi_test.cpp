@@ -1,5 +1,5 @@
-// The /dev/mshv ABI as the simulator (mshv/sim) answers it, checked against the reference
-// (shared/reference/mshv-abi.md §2-§5, §9, §11). The simulator is the other side of the MSHV backend's
+// The /dev/mshv ABI as the simulator (mshv/sim) answers it, checked against docs/mshv-abi.md
+// (§2-§5, §9, §11; [§n] below cites that file). The simulator is the other side of the MSHV backend's
 // contract: whatever it accepts, the backend's tests accept too, so it must reject what the kernel
 // rejects, with the kernel's errno, and write back what the kernel writes back. These tests drive it
 // only through MshvSystem::ioctl with the ABI structs of mshv_abi.hpp, as a VMM would, and look only
@@ -8,8 +8,8 @@
 // control shows that valid argument being accepted.
 //
 // The simulator models an upstream 6.15-6.18 kernel (MSHV_PT_BIT_COUNT = 3, no v2 create struct).
-// Tests named DISABLED_* are written from the reference where the simulator currently disagrees with
-// it; each says which reference statement it checks. Run them with --gtest_also_run_disabled_tests.
+// Tests named DISABLED_* are written from docs/mshv-abi.md where the simulator currently disagrees
+// with it; each says which of its statements it checks. Run them with --gtest_also_run_disabled_tests.
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -347,7 +347,7 @@ TEST_F(MshvSimDispatch, UnknownDescriptorIsEbadf) {
 TEST_F(MshvSimCreateVp, NeedsAnInitializedPartition) {
   const long pt = create_partition(0);
   ASSERT_GE(pt, 0);
-  EXPECT_LT(create_vp(static_cast<int>(pt), 0), 0);  // the reference gives no errno, only the order
+  EXPECT_LT(create_vp(static_cast<int>(pt), 0), 0);  // docs/mshv-abi.md gives no errno, only the order
   ASSERT_EQ(initialize(static_cast<int>(pt)), 0);
   EXPECT_GE(create_vp(static_cast<int>(pt), 0), 0);
 }
@@ -462,7 +462,7 @@ TEST_F(MshvSimGuestMemory, UnmapMustNameTheRegionExactly) {
   EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), ram.size(), kWritable)), 0);
 }
 
-// [§4] "6.15-6.18 also rejected userspace-address overlap" and the simulator models 6.15-6.18
+// [§4] 6.15-6.18 also refuse a region overlapping an existing one in userspace, and the simulator models 6.15-6.18
 // (sim_system.cpp: three flag bits); it checks GPA overlap only.
 TEST_F(MshvSimGuestMemory, UserspaceOverlapIsEexistOn618) {
   ASSERT_NO_FATAL_FAILURE(make_partition(0, /*with_vp=*/false));
@@ -559,7 +559,7 @@ TEST_F(MshvSimRootHvcall, MissingVpIndexWritesBackHvStatus) {
   }
 }
 
-// [§5] "on return `reps` = reps completed and `status` = HV_STATUS_* (always written back)". The
+// [§5] reps completed and the HV status are written back whether the call succeeded or not. The
 // simulator returns from get_set_registers before writing reps when the VP index is invalid.
 TEST_F(MshvSimRootHvcall, FailedRepCallWritesBackZeroRepsCompleted) {
   ASSERT_NO_FATAL_FAILURE(make_partition());
@@ -604,7 +604,7 @@ TEST_F(MshvSimRootHvcall, RegistersRoundTripWithRepsCompleted) {
   EXPECT_EQ(g1.value(0).low, rip + 2);
 }
 
-// [§5] "SET_PARTITION_PROPERTY is 'async' and is only accepted on the partition fd." The simulator
+// [§5] SET_PARTITION_PROPERTY (asynchronous) is accepted on the partition fd only. The simulator
 // forwards ROOT_HVCALL on a VP fd to the partition without that restriction.
 TEST_F(MshvSimRootHvcall, SetPartitionPropertyOnlyOnPartitionFd) {
   ASSERT_NO_FATAL_FAILURE(make_partition());
@@ -703,7 +703,7 @@ TEST_F(MshvSimIoeventfd, DuplicateIsEexist) {
   EXPECT_EQ(ioctl(pt_, abi::kIoeventfd, wildcard2), 0);
 }
 
-// [§3.2, §11] "len 0 = any size". The simulator rejects len 0 with EINVAL (not simulated).
+// [§3.2, §11] len 0 matches writes of any size. The simulator rejects len 0 with EINVAL (not simulated).
 TEST_F(MshvSimIoeventfd, DISABLED_LengthZeroMeansAnySize) {
   ASSERT_NO_FATAL_FAILURE(make_partition(0, /*with_vp=*/false));
   OwnedEventfd e;
@@ -760,7 +760,7 @@ TEST_F(MshvSimIrqfd, SameEventfdTwiceIsEbusy) {
   EXPECT_EQ(ioctl(pt_, abi::kIrqfd, again), 0);
 }
 
-// [§11] "Same eventfd twice → EBUSY": a dup() of the descriptor is the same eventfd. The simulator
+// [§11] an eventfd already bound is EBUSY, and a dup() of the descriptor is the same eventfd. The simulator
 // compares descriptor numbers; KVM then refuses the second binding and the simulator maps that to EINVAL.
 TEST_F(MshvSimIrqfd, DuplicatedDescriptorOfTheSameEventfdIsEbusy) {
   ASSERT_NO_FATAL_FAILURE(make_partition(kPtLapic, /*with_vp=*/false));
@@ -775,7 +775,7 @@ TEST_F(MshvSimIrqfd, DuplicatedDescriptorOfTheSameEventfdIsEbusy) {
   ::close(duplicate);
 }
 
-// [§11] "RESAMPLE (bit 1) requires a level-triggered route (EINVAL otherwise)": with a level-triggered
+// [§11] RESAMPLE (bit 1) needs a level-triggered route, else EINVAL: with a level-triggered
 // route it is accepted. The simulator rejects every RESAMPLE with EINVAL.
 TEST_F(MshvSimIrqfd, DISABLED_ResampleWithALevelTriggeredRouteIsAccepted) {
   ASSERT_NO_FATAL_FAILURE(make_partition(kPtLapic, /*with_vp=*/false));
@@ -851,8 +851,8 @@ TEST_F(MshvSimRunVp, IoPortInterceptThenHalt) {
   EXPECT_EQ(h.rip, code + 2) << "header.rip is the HLT's address [§9.3]";
 }
 
-// [§4] "GPA read is always granted (+WRITABLE/+EXECUTABLE per flags) ... accesses violating region
-// permissions [arrive] as HVMSG_GPA_INTERCEPT"; §9.5: intercept_access_type = execute. The simulator
+// [§4] read access is always granted, write and execute per flags, and an access the region forbids
+// comes back as a GPA_INTERCEPT message; §9.5: intercept_access_type = execute. The simulator
 // maps only WRITABLE to KVM (read-only or not) and runs code from a region mapped without EXECUTABLE.
 TEST_F(MshvSimRunVp, DISABLED_FetchFromANonExecutableRegionIsAGpaIntercept) {
   ASSERT_NO_FATAL_FAILURE(make_partition(0));
@@ -894,7 +894,7 @@ TEST_F(MshvSimVpState, DISABLED_LapicStateRoundTrips) {
   EXPECT_EQ(ioctl(vp_, abi::kSetVpState, set), 0);
 }
 
-// [§4] "XSAVE data is in compacted XSAVE format (XCOMP_BV bit 63 set)". The simulator returns KVM's
+// [§4] XSAVE VP state is in the compacted format (XCOMP_BV bit 63 set). The simulator returns KVM's
 // standard-format buffer.
 TEST_F(MshvSimVpState, DISABLED_XsaveStateIsCompacted) {
   ASSERT_NO_FATAL_FAILURE(make_partition(0));
@@ -911,7 +911,7 @@ TEST_F(MshvSimVpState, DISABLED_XsaveStateIsCompacted) {
 
 // ---- MSHV_GET_GPAP_ACCESS_BITMAP [§3.2, §11] -----------------------------------------------------------
 
-// [§11] "GET_GPAP_ACCESS_BITMAP (bit i <-> gpap_base + i; ACCESSED or DIRTY)". The simulator accepts
+// [§11] GET_GPAP_ACCESS_BITMAP: bit i is page gpap_base + i, of the ACCESSED or DIRTY state. The simulator accepts
 // only DIRTY and only a range equal to a whole region.
 TEST_F(MshvSimAccessBitmap, DISABLED_AccessedTypeAndSubRangesAreAccepted) {
   ASSERT_NO_FATAL_FAILURE(make_partition(0, /*with_vp=*/false));

@@ -1,3 +1,4 @@
+// [§n] cites a section of docs/mshv-abi.md, the ABI facts this file relies on.
 #include "sim_partition.hpp"
 
 #include <sys/mman.h>

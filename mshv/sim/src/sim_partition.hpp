@@ -1,8 +1,8 @@
 #pragma once
 // One simulated partition: what MSHV_CREATE_PARTITION creates, backed by a KVM VM. Holds the guest
 // memory regions (by userspace address, as the kernel receives them), the VPs, the MSI routing table,
-// irqfds, ioeventfds and partition properties. Every entry point validates its arguments the way the
-// reference says the kernel does and returns the kernel's result: >= 0, or -errno.
+// irqfds, ioeventfds and partition properties. Every entry point validates its arguments the way
+// docs/mshv-abi.md says the kernel does and returns the kernel's result: >= 0, or -errno.
 
 #include <cstdint>
 #include <map>

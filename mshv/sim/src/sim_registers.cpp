@@ -81,7 +81,7 @@ void apply_segment_attributes(std::uint16_t a, Segment& s) {
   s.l = (a >> 13) & 1;
   s.db = (a >> 14) & 1;
   s.g = (a >> 15) & 1;
-  s.unusable = !s.present;  // Hyper-V has no "unusable" bit [§7.1]
+  s.unusable = !s.present;  // Hyper-V has no "unusable" bit [docs/mshv-abi.md §7.1]
 }
 
 bool RegisterBatch::load_general() {

@@ -1,6 +1,6 @@
-// The simulator's descriptor table and ioctl dispatch: which requests each kind of descriptor
-// accepts [§2], and the kernel's answer for everything else (ENOTTY for an unknown request, EBADF for
-// an unknown descriptor).
+// The simulator's descriptor table and ioctl dispatch ([§n] cites docs/mshv-abi.md): which requests
+// each kind of descriptor accepts [§2], and the kernel's answer for everything else (ENOTTY for an
+// unknown request, EBADF for an unknown descriptor).
 #include <cerrno>
 #include <cstring>
 #include <map>

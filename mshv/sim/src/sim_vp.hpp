@@ -1,8 +1,8 @@
 #pragma once
 // One simulated VP: a KVM vCPU single-stepped so that the state before every instruction is known.
 // RUN_VP runs until an instruction needs the VMM, completes that instruction's KVM exit internally,
-// puts the registers back as they were before it, and returns the intercept message the reference
-// describes (RIP of the intercepted instruction, nothing completed: the VMM emulates and advances).
+// puts the registers back as they were before it, and returns the intercept message docs/mshv-abi.md
+// describes (§9; RIP of the intercepted instruction, nothing completed: the VMM emulates and advances).
 
 #include <cstdint>
 #include <memory>

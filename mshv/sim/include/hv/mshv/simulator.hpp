@@ -1,9 +1,9 @@
 #pragma once
 // mshv-sim: an in-process simulator of the upstream /dev/mshv ABI, built on KVM. It accepts the ioctls
-// of mshv/abi/mshv_abi.hpp with the same structs, validates them with the errno values the reference
-// gives (../shared/reference/mshv-abi.md), runs guest code with KVM, and returns the intercept messages
-// the reference describes. It is the other side of the MSHV backend's contract and shares no code
-// with it above the ABI definitions. docs/mshv.md says what it models and what it does not.
+// of mshv/abi/mshv_abi.hpp with the same structs, validates them with the errno values docs/mshv-abi.md
+// gives, runs guest code with KVM, and returns the intercept messages that document describes. It is
+// the other side of the MSHV backend's contract and shares no code with it above the ABI definitions.
+// docs/mshv.md says what it models and what it does not.
 
 #include <memory>
 
