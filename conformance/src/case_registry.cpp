@@ -5,7 +5,7 @@ namespace hv::conformance {
 namespace {
 using namespace cases;
 // The descriptions are the short form of docs/conformance.md.
-constexpr CaseInfo kCases[] = {
+constexpr auto kCases = std::to_array<CaseInfo>({
     {"real_mode_entry", "a guest starts in real mode at the VMM's CS:IP and stack", real_mode_entry},
     {"long_mode_entry", "a guest starts in 64-bit mode with identity paging and runs 64-bit code", long_mode_entry},
     {"halt", "HLT without an in-kernel irqchip exits as Halt with RIP after the HLT", halt},
@@ -55,7 +55,7 @@ constexpr CaseInfo kCases[] = {
     {"error_overlapping_region", "overlapping and wrapping regions are refused; the VM still runs", error_overlapping_region},
     {"error_vcpu_id", "out-of-range and duplicate vCPU ids are refused; the VM still runs", error_vcpu_id},
     {"error_bad_sizes", "bad ioeventfd, region and read-answer sizes are refused; the VM still runs", error_bad_sizes},
-};
+});
 }  // namespace
 
 std::span<const CaseInfo> all_cases() { return kCases; }

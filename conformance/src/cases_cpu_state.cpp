@@ -1,19 +1,27 @@
 // Register state the VMM sets is what the guest sees, and what the guest sets is what the VMM reads.
 #include <array>
 
+#include <gsl/gsl>
+
 #include "cases.hpp"
 #include "test_vm.hpp"
 
 namespace hv::conformance::cases {
 
 namespace {
-constexpr std::array<std::uint64_t GeneralRegisters::*, 15> kGprs = {
-    &GeneralRegisters::rax, &GeneralRegisters::rbx, &GeneralRegisters::rcx, &GeneralRegisters::rdx,
-    &GeneralRegisters::rsi, &GeneralRegisters::rdi, &GeneralRegisters::rbp, &GeneralRegisters::r8,
-    &GeneralRegisters::r9,  &GeneralRegisters::r10, &GeneralRegisters::r11, &GeneralRegisters::r12,
-    &GeneralRegisters::r13, &GeneralRegisters::r14, &GeneralRegisters::r15};
-constexpr const char* kGprNames[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",
-                                     "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+struct Gpr {
+  std::uint64_t GeneralRegisters::*member;
+  const char* name;
+};
+// In the order the guest's table lists them.
+constexpr std::array<Gpr, 15> kGprs = {{{&GeneralRegisters::rax, "rax"}, {&GeneralRegisters::rbx, "rbx"},
+                                        {&GeneralRegisters::rcx, "rcx"}, {&GeneralRegisters::rdx, "rdx"},
+                                        {&GeneralRegisters::rsi, "rsi"}, {&GeneralRegisters::rdi, "rdi"},
+                                        {&GeneralRegisters::rbp, "rbp"}, {&GeneralRegisters::r8, "r8"},
+                                        {&GeneralRegisters::r9, "r9"},   {&GeneralRegisters::r10, "r10"},
+                                        {&GeneralRegisters::r11, "r11"}, {&GeneralRegisters::r12, "r12"},
+                                        {&GeneralRegisters::r13, "r13"}, {&GeneralRegisters::r14, "r14"},
+                                        {&GeneralRegisters::r15, "r15"}}};
 }  // namespace
 
 CaseResult reg_gprs_roundtrip(Hypervisor& hypervisor) {
@@ -22,21 +30,25 @@ CaseResult reg_gprs_roundtrip(Hypervisor& hypervisor) {
   auto& cpu = (*t)->vcpu();
   auto regs = cpu.get_registers();
   CONF_TRY(regs, "get_registers");
-  for (std::size_t i = 0; i < kGprs.size(); ++i) {
-    (*regs).*kGprs[i] = 0xa000000000000000ULL | (i << 32) | (0x1111 * (i + 1));
+  std::uint64_t i = 0;
+  for (const auto& gpr : kGprs) {
+    (*regs).*gpr.member = 0xa000000000000000ULL | (i << 32) | (0x1111 * (i + 1));
     CONF_TRY((*t)->memory().write_obj(kScratch + 0x100 + 8 * i, 0x5000000000000000ULL | (i << 40) | i), "write table");
+    ++i;
   }
   CONF_TRY(cpu.set_registers(*regs), "set_registers");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
   auto after = cpu.get_registers();
   CONF_TRY(after, "get_registers");
-  for (std::size_t i = 0; i < kGprs.size(); ++i) {
+  i = 0;
+  for (const auto& gpr : kGprs) {
     auto seen = (*t)->memory().read_obj<std::uint64_t>(kScratch + 8 * i);
     CONF_TRY(seen, "read guest memory");
-    CONF_CHECK(*seen == (*regs).*kGprs[i], "guest saw ", kGprNames[i], " = ", hex(*seen), ", VMM set ", hex((*regs).*kGprs[i]));
+    CONF_CHECK(*seen == (*regs).*gpr.member, "guest saw ", gpr.name, " = ", hex(*seen), ", VMM set ", hex((*regs).*gpr.member));
     const std::uint64_t loaded = 0x5000000000000000ULL | (i << 40) | i;
-    CONF_CHECK((*after).*kGprs[i] == loaded, "VMM read ", kGprNames[i], " = ", hex((*after).*kGprs[i]), ", guest loaded ", hex(loaded));
+    CONF_CHECK((*after).*gpr.member == loaded, "VMM read ", gpr.name, " = ", hex((*after).*gpr.member), ", guest loaded ", hex(loaded));
+    ++i;
   }
   return CaseResult::pass();
 }
@@ -106,7 +118,7 @@ CaseResult reg_efer(Hypervisor& hypervisor) {
   CONF_TRY(t, "boot");
   auto sregs = (*t)->vcpu().get_special_registers();
   CONF_TRY(sregs, "get_special_registers");
-  MsrEntry efer[] = {{msr::kEfer, 0}};
+  std::array<MsrEntry, 1> efer = {{{msr::kEfer, 0}}};
   CONF_TRY((*t)->vcpu().get_msrs(efer), "get_msrs(EFER)");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
@@ -146,7 +158,7 @@ CaseResult reg_msr_tsc(Hypervisor& hypervisor) {
   auto t = TestVm::boot(hypervisor, {.guest = "reg_msr_tsc"});
   CONF_TRY(t, "boot");
   constexpr std::uint64_t kStart = 1ULL << 40;
-  const MsrEntry tsc[] = {{msr::kTsc, kStart}};
+  const std::array<MsrEntry, 1> tsc = {{{msr::kTsc, kStart}}};
   CONF_TRY((*t)->vcpu().set_msrs(tsc), "set_msrs(TSC)");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
@@ -161,22 +173,31 @@ CaseResult reg_msr_tsc(Hypervisor& hypervisor) {
 CaseResult reg_msr_sysenter(Hypervisor& hypervisor) {
   auto t = TestVm::boot(hypervisor, {.guest = "reg_msr_sysenter"});
   CONF_TRY(t, "boot");
-  const MsrEntry set[] = {{msr::kSysenterCs, 0x10}, {msr::kSysenterEsp, 0xffff800000001000ULL},
-                          {msr::kSysenterEip, 0xffffffff81000000ULL}};
+  const std::array<MsrEntry, 3> set = {{{msr::kSysenterCs, 0x10},
+                                        {msr::kSysenterEsp, 0xffff800000001000ULL},
+                                        {msr::kSysenterEip, 0xffffffff81000000ULL}}};
   CONF_TRY((*t)->vcpu().set_msrs(set), "set_msrs");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
-  for (std::size_t i = 0; i < 3; ++i) {
-    auto seen = (*t)->memory().read_obj<std::uint64_t>(kScratch + 8 * i);
+  std::uint64_t slot = kScratch;
+  for (const auto& entry : set) {
+    auto seen = (*t)->memory().read_obj<std::uint64_t>(slot);
     CONF_TRY(seen, "read guest memory");
-    CONF_CHECK(*seen == set[i].value, "guest RDMSR(", hex(set[i].index), ") = ", hex(*seen), ", VMM set ", hex(set[i].value));
+    CONF_CHECK(*seen == entry.value, "guest RDMSR(", hex(entry.index), ") = ", hex(*seen), ", VMM set ", hex(entry.value));
+    slot += 8;
   }
-  MsrEntry get[] = {{msr::kSysenterCs, 0}, {msr::kSysenterEsp, 0}, {msr::kSysenterEip, 0}};
+  // What the guest wrote with WRMSR, in the same order.
+  std::array<MsrEntry, 3> get = {{{msr::kSysenterCs, 0x23},
+                                  {msr::kSysenterEsp, 0xffffffff81234000ULL},
+                                  {msr::kSysenterEip, 0xffffffff81235000ULL}}};
+  const auto expected = get;
+  for (auto& entry : get) entry.value = 0;
   CONF_TRY((*t)->vcpu().get_msrs(get), "get_msrs");
-  const std::uint64_t expected[] = {0x23, 0xffffffff81234000ULL, 0xffffffff81235000ULL};
-  for (std::size_t i = 0; i < 3; ++i) {
-    CONF_CHECK(get[i].value == expected[i], "VMM reads MSR ", hex(get[i].index), " = ", hex(get[i].value),
-               ", guest wrote ", hex(expected[i]));
+  for (std::size_t i = 0; i < get.size(); ++i) {
+    const auto& seen = gsl::at(get, static_cast<gsl::index>(i));
+    const auto& want = gsl::at(expected, static_cast<gsl::index>(i));
+    CONF_CHECK(seen.value == want.value, "VMM reads MSR ", hex(seen.index), " = ", hex(seen.value),
+               ", guest wrote ", hex(want.value));
   }
   return CaseResult::pass();
 }
@@ -198,12 +219,12 @@ CaseResult reg_fpu_state(Hypervisor& hypervisor) {
   image[25] = 0x1f;
   image[28] = 0xff;  // MXCSR_MASK
   image[29] = 0xff;
-  std::fill_n(image.begin() + 160 + 7 * 16, 16, std::uint8_t{0x77});
+  std::fill_n(image.begin() + 160 + std::ptrdiff_t{7} * 16, 16, std::uint8_t{0x77});
   CONF_TRY((*t)->memory().write(kScratch + 0x400, image), "write FXRSTOR image");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
   auto mxcsr = (*t)->memory().read_obj<std::uint32_t>(kScratch + 24);
-  auto xmm3 = (*t)->memory().read_obj<std::uint64_t>(kScratch + 160 + 3 * 16);
+  auto xmm3 = (*t)->memory().read_obj<std::uint64_t>(kScratch + 160 + std::uint64_t{3} * 16);
   CONF_TRY(xmm3, "read FXSAVE image");
   CONF_CHECK(*mxcsr == 0x7f80, "guest FXSAVE shows MXCSR ", hex(*mxcsr), ", VMM set 0x7f80");
   CONF_CHECK(*xmm3 == 0x9abcdef012345678ULL, "guest FXSAVE shows XMM3 ", hex(*xmm3));

@@ -14,6 +14,7 @@ CaseResult expect_error(const R& result, ErrorKind kind, std::string_view what) 
   return CaseResult::pass();
 }
 
+// Returns from the calling case, as CONF_TRY does. NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
 #define CONF_EXPECT_ERROR(expr, kind, what)                                        \
   do {                                                                             \
     if (auto conf_e_ = expect_error((expr), (kind), (what)); conf_e_.outcome != Outcome::Pass) return conf_e_; \
@@ -65,9 +66,9 @@ CaseResult error_bad_sizes(Hypervisor& hypervisor) {
   auto in = cpu.run();
   CONF_TRY(in, "run");
   CONF_CHECK(std::holds_alternative<IoExit>(*in), "expected the guest's IN, got ", exit_name(*in));
-  const std::uint8_t two[] = {1, 2};
+  const std::array<std::uint8_t, 2> two = {1, 2};
   CONF_EXPECT_ERROR(cpu.complete_read(two), ErrorKind::InvalidArgument, "answering a 1-byte IN with 2 bytes");
-  const std::uint8_t one[] = {0x7e};
+  const std::array<std::uint8_t, 1> one = {0x7e};
   CONF_TRY(cpu.complete_read(one), "complete_read");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");

@@ -73,7 +73,7 @@ CaseResult irqfd_interrupt_reaches_handler(Hypervisor& hypervisor) {
   CONF_TRY(event, "eventfd");
   return interrupt_reaches_handler(hypervisor, [&](TestVm& t) {
     constexpr std::uint32_t kGsi = 24;  // above the IOAPIC's pins
-    const GsiRoute routes[] = {MsiRoute{.gsi = kGsi, .message = kMsiToApic0}};
+    const std::array<GsiRoute, 1> routes = {MsiRoute{.gsi = kGsi, .message = kMsiToApic0}};
     CONF_TRY(t.vm().set_gsi_routing(routes), "set_gsi_routing");
     CONF_TRY(t.vm().register_irqfd(*event, kGsi), "register_irqfd");
     CONF_TRY(event->signal(), "signal eventfd");

@@ -104,7 +104,7 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
   for (std::uint32_t i = 0; i < spec.vcpus; ++i) {
     auto vcpu = t->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
-    const std::uint64_t stack = spec.mode == CpuMode::Real ? kRealModeStack - i * 0x800 : kLongModeStack - i * 0x4000;
+    const std::uint64_t stack = spec.mode == CpuMode::Real ? kRealModeStack - std::uint64_t{i} * 0x800 : kLongModeStack - std::uint64_t{i} * 0x4000;
     t->stacks_.push_back(stack);
     t->stale_kick_.push_back(false);
     auto entered = spec.mode == CpuMode::Real

@@ -112,7 +112,7 @@ class TestVm {
 template <class... Parts>
 std::string why(const Parts&... parts) {
   std::ostringstream out;
-  (out << ... << parts);
+  (out << ... << parts);  // NOLINT(cppcoreguidelines-pro-bounds-array-to-pointer-decay): literals stream as C strings
   return out.str();
 }
 using hv::hex;
@@ -122,7 +122,8 @@ CaseResult from_error(const Error& error, std::string_view during);
 
 }  // namespace hv::conformance
 
-// Early-return helpers for case bodies.
+// Early-return helpers for case bodies: they return from the calling case, which no function can do.
+// NOLINTBEGIN(cppcoreguidelines-macro-usage)
 #define CONF_TRY(expr, during)                                                               \
   do {                                                                                       \
     if (auto&& conf_r_ = (expr); !conf_r_) return ::hv::conformance::from_error(conf_r_.error(), during); \
@@ -138,3 +139,4 @@ CaseResult from_error(const Error& error, std::string_view during);
           "guest ended with '", (trace).final_exit, "' instead of '", (name), "'",           \
           (trace).timed_out ? " (watchdog: timed out)" : "", (trace).error.empty() ? "" : " error: ", (trace).error)); \
   } while (0)
+// NOLINTEND(cppcoreguidelines-macro-usage)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <gsl/gsl>
+
 namespace hv::dev {
 
 namespace {
@@ -38,7 +40,7 @@ void CmosRtc::write(std::uint64_t offset, std::span<const std::uint8_t> data) {
       break;  // the host clock is the source of truth
     case kStatusA: ram_[kStatusA] = data[0] & 0x7f; break;  // UIP is read-only
     case kStatusC: case kStatusD: break;                     // read-only
-    default: ram_[index_] = data[0]; break;
+    default: gsl::at(ram_, index_) = data[0]; break;
   }
 }
 
@@ -51,9 +53,9 @@ std::uint8_t CmosRtc::read_register(std::uint8_t index) {
   if (index > kYear && index != kCentury) {
     if (index == kStatusC) return std::exchange(ram_[kStatusC], 0);  // reading clears the flags
     if (index == kStatusD) return kStatusDValid;
-    return ram_[index];
+    return gsl::at(ram_, index);
   }
-  if (index == 0x01 || index == 0x03 || index == 0x05) return ram_[index];  // alarm registers
+  if (index == 0x01 || index == 0x03 || index == 0x05) return gsl::at(ram_, index);  // alarm registers
   const std::time_t now = clock_();
   std::tm t{};
   if (gmtime_r(&now, &t) == nullptr) t = std::tm{};  // a clock gmtime cannot represent reads as 1900-01-00
@@ -72,7 +74,7 @@ std::uint8_t CmosRtc::read_register(std::uint8_t index) {
     case kMonth: return encode(static_cast<unsigned>(t.tm_mon) + 1);
     case kYear: return encode(static_cast<unsigned>(((year % 100) + 100) % 100));
     case kCentury: return encode(static_cast<unsigned>(((year / 100) % 100 + 100) % 100));
-    default: return ram_[index];
+    default: return gsl::at(ram_, index);
   }
 }
 

@@ -46,7 +46,7 @@ Result<void> DeviceManager::handle_io(Vcpu& vcpu, const IoExit& io) {
     return {};
   }
   // Pre-filled with open-bus bytes: a device that leaves bytes unwritten must not leak host stack.
-  std::array<std::uint8_t, kMaxExitBytes> buffer;
+  std::array<std::uint8_t, kMaxExitBytes> buffer{};
   std::fill_n(buffer.begin(), io.data.size(), std::uint8_t{0xff});
   for (std::size_t i = 0; i < io.count; ++i) {
     if (!pio_.read(io.port, std::span(buffer).subspan(i * size, size))) unclaimed_.fetch_add(1, std::memory_order_relaxed);
@@ -62,7 +62,7 @@ Result<void> DeviceManager::handle_mmio(Vcpu& vcpu, const MmioExit& mmio) {
     if (!mmio_.write(mmio.address, mmio.data)) unclaimed_.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
-  std::array<std::uint8_t, 16> buffer;
+  std::array<std::uint8_t, 16> buffer{};
   buffer.fill(0xff);
   const auto answer = std::span(buffer).first(mmio.size);
   if (!mmio_.read(mmio.address, answer)) unclaimed_.fetch_add(1, std::memory_order_relaxed);

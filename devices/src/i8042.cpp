@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <gsl/gsl>
+
 namespace hv::dev {
 
 namespace {
@@ -22,7 +24,7 @@ void I8042::read(std::uint64_t offset, std::span<std::uint8_t> out) {
     out[0] = static_cast<std::uint8_t>(status_ | (count_ > 0 ? kStatusOutputFull : 0));
   } else if (offset == kDataPort) {
     if (count_ > 0) {
-      last_output_ = queue_[head_];
+      last_output_ = gsl::at(queue_, static_cast<gsl::index>(head_));
       head_ = (head_ + 1) % kOutputQueue;
       --count_;
     }
@@ -90,7 +92,7 @@ void I8042::data(std::uint8_t value) {
 
 void I8042::push(std::uint8_t byte) {
   if (count_ == kOutputQueue) return;  // a guest that never reads loses bytes, never memory
-  queue_[(head_ + count_) % kOutputQueue] = byte;
+  gsl::at(queue_, static_cast<gsl::index>((head_ + count_) % kOutputQueue)) = byte;
   ++count_;
   update_interrupt();
 }

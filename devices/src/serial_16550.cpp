@@ -1,5 +1,7 @@
 #include "hv/dev/serial_16550.hpp"
 
+#include <gsl/gsl>
+
 namespace hv::dev {
 
 namespace {
@@ -43,7 +45,7 @@ std::uint8_t Serial16550::read_register(std::uint64_t offset) {
       if (dlab) return divisor_low_;
       std::uint8_t byte = 0;
       if (rx_count_ > 0) {
-        byte = rx_[rx_head_];
+        byte = gsl::at(rx_, static_cast<gsl::index>(rx_head_));
         rx_head_ = (rx_head_ + 1) % kFifoSize;
         --rx_count_;
       }
@@ -117,7 +119,7 @@ void Serial16550::transmit(std::uint8_t byte) {
 
 bool Serial16550::push_rx(std::uint8_t byte) {
   if (rx_count_ == kFifoSize) return false;
-  rx_[(rx_head_ + rx_count_) % kFifoSize] = byte;
+  gsl::at(rx_, static_cast<gsl::index>((rx_head_ + rx_count_) % kFifoSize)) = byte;
   ++rx_count_;
   return true;
 }

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 
 namespace hv {
 
@@ -26,9 +27,9 @@ std::string_view to_string(ErrorKind kind) noexcept {
 }
 
 std::string hex(std::uint64_t value) {
-  char buf[19];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
+  std::ostringstream text;
+  text << "0x" << std::hex << value;
+  return text.str();
 }
 
 namespace {

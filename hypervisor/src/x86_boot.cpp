@@ -60,8 +60,10 @@ Result<void> enter_long_mode(const GuestMemory& memory, Vcpu& vcpu, std::uint64_
   const std::uint64_t pml4 = tables + kPageSize;
   const std::uint64_t pdpt = pml4 + kPageSize;
   const std::uint64_t pd = pdpt + kPageSize;  // four consecutive page directories
-  for (std::size_t i = 0; i < kGdt.size(); ++i) {
-    if (auto r = memory.write_obj(gdt + i * 8, kGdt[i]); !r) return r;
+  std::uint64_t descriptor = gdt;
+  for (const auto& gdt_entry : kGdt) {
+    if (auto r = memory.write_obj(descriptor, gdt_entry); !r) return r;
+    descriptor += sizeof gdt_entry;
   }
   if (auto r = memory.write_obj(pml4, pdpt | kPtePresent | kPteWritable); !r) return r;
   for (std::uint64_t gib = 0; gib < 4; ++gib) {

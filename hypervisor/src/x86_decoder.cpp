@@ -1,16 +1,20 @@
+#include <array>
 #include <string>
+#include <string_view>
+
+#include <gsl/gsl>
 
 #include "hv/x86_instruction.hpp"
 
 namespace hv::x86 {
 
 const char* to_string(Mnemonic m) noexcept {
-  static constexpr const char* kNames[] = {"mov", "movzx", "movsx", "movsxd", "movs", "stos", "lods", "cmps", "scas",
+  static constexpr std::array<const char*, 30> kNames = {"mov", "movzx", "movsx", "movsxd", "movs", "stos", "lods", "cmps", "scas",
                                            "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test",
                                            "inc", "dec", "neg", "not", "xchg", "cmpxchg", "xadd",
                                            "bt", "bts", "btr", "btc", "setcc"};
   const auto i = static_cast<std::size_t>(m);
-  return i < std::size(kNames) ? kNames[i] : "?";
+  return i < kNames.size() ? gsl::at(kNames, static_cast<gsl::index>(i)) : "?";
 }
 
 namespace {
@@ -167,13 +171,13 @@ Result<void> Decoder::memory_operand(std::uint8_t mod, std::uint8_t rm, Operand&
   const std::uint8_t asize = address_size();
   bool stack_default = false;
   if (asize == 2) {
-    static constexpr std::uint8_t kBase16[] = {3, 3, 5, 5, kNoRegister, kNoRegister, 5, 3};  // BX, BX, BP, BP, -, -, BP, BX
-    static constexpr std::uint8_t kIndex16[] = {6, 7, 6, 7, 6, 7, kNoRegister, kNoRegister};  // SI, DI, SI, DI, SI, DI
+    static constexpr std::array<std::uint8_t, 8> kBase16 = {3, 3, 5, 5, kNoRegister, kNoRegister, 5, 3};  // BX, BX, BP, BP, -, -, BP, BX
+    static constexpr std::array<std::uint8_t, 8> kIndex16 = {6, 7, 6, 7, 6, 7, kNoRegister, kNoRegister};  // SI, DI, SI, DI, SI, DI
     if (mod == 0 && rm == 6) {
       m.displacement = static_cast<std::int64_t>(in_.value(2, false));  // disp16, no base
     } else {
-      m.base = kBase16[rm];
-      m.index = kIndex16[rm];
+      m.base = gsl::at(kBase16, rm & 7);
+      m.index = gsl::at(kIndex16, rm & 7);
       stack_default = m.base == 5;
       if (mod == 1) m.displacement = static_cast<std::int64_t>(in_.value(1, true));
       if (mod == 2) m.displacement = static_cast<std::int64_t>(in_.value(2, true));
@@ -220,9 +224,9 @@ Result<void> Decoder::modrm(std::uint8_t size, Operand& rm_operand, std::uint8_t
 }
 
 Result<Instruction> Decoder::unsupported(std::uint8_t op, bool two_byte) const {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "opcode %s%02x is not emulated", two_byte ? "0f " : "", op);
-  return fail(ErrorKind::Unsupported, kOp, buf);
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  const std::string opcode{kDigits[op >> 4], kDigits[op & 0xf]};
+  return fail(ErrorKind::Unsupported, kOp, std::string("opcode ") + (two_byte ? "0f " : "") + opcode + " is not emulated");
 }
 
 Result<Instruction> Decoder::string_op(Mnemonic m, std::uint8_t op) {
@@ -249,13 +253,13 @@ Result<Instruction> Decoder::string_op(Mnemonic m, std::uint8_t op) {
 }
 
 Result<Instruction> Decoder::one_byte(std::uint8_t op) {
-  static constexpr Mnemonic kAlu[] = {Mnemonic::Add, Mnemonic::Or, Mnemonic::Adc, Mnemonic::Sbb,
+  static constexpr std::array<Mnemonic, 8> kAlu = {Mnemonic::Add, Mnemonic::Or, Mnemonic::Adc, Mnemonic::Sbb,
                                       Mnemonic::And, Mnemonic::Sub, Mnemonic::Xor, Mnemonic::Cmp};
   std::uint8_t reg = 0;
   Operand rm;
   // 00..3F: the eight ALU families, forms 0..5.
   if (op < 0x40 && (op & 7) < 6) {
-    insn_.mnemonic = kAlu[op >> 3];
+    insn_.mnemonic = gsl::at(kAlu, op >> 3);
     const std::uint8_t size = (op & 1) == 0 ? 1 : full_size();
     insn_.operand_size = size;
     switch (op & 7) {
@@ -286,7 +290,7 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       const std::uint8_t size = op == 0x80 ? 1 : full_size();
       insn_.operand_size = size;
       if (auto r = modrm(size, rm, reg); !r) return tl::unexpected(r.error());
-      insn_.mnemonic = kAlu[reg & 7];
+      insn_.mnemonic = gsl::at(kAlu, reg & 7);
       insn_.destination = rm;
       insn_.source = immediate(op == 0x81 ? (size == 8 ? 4 : size) : 1, size, true);
       return finish();
@@ -390,9 +394,9 @@ Result<Instruction> Decoder::two_byte(std::uint8_t op) {
     case 0xba: {
       insn_.operand_size = full_size();
       if (auto r = modrm(insn_.operand_size, rm, reg); !r) return tl::unexpected(r.error());
-      static constexpr Mnemonic kBt[] = {Mnemonic::Bt, Mnemonic::Bts, Mnemonic::Btr, Mnemonic::Btc};
+      static constexpr std::array<Mnemonic, 4> kBt = {Mnemonic::Bt, Mnemonic::Bts, Mnemonic::Btr, Mnemonic::Btc};
       if ((reg & 7) < 4) return fail(ErrorKind::InvalidArgument, kOp, "0f ba /0-/3 is undefined");
-      insn_.mnemonic = kBt[(reg & 7) - 4];
+      insn_.mnemonic = gsl::at(kBt, (reg & 7) - 4);
       insn_.destination = rm;
       insn_.source = immediate(1, 1, false);
       return finish();

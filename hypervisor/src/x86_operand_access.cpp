@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include <gsl/gsl>
+
 #include "x86_alu.hpp"
 
 namespace hv::x86::detail {
@@ -14,9 +16,9 @@ constexpr const char* kOp = "x86::execute";
 // Register `index` in x86 numbering (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15); const follows `r`.
 template <class Registers>
 auto* gpr(Registers& r, std::uint8_t index) noexcept {
-  decltype(&r.rax) const table[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+  const std::array<decltype(&r.rax), 16> table = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
                                       &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
-  return index < 16 ? table[index] : nullptr;
+  return index < table.size() ? gsl::at(table, index) : nullptr;
 }
 
 }  // namespace

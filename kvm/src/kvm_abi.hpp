@@ -82,10 +82,13 @@ static_assert(KVM_EXIT_IO_IN == 0 && KVM_EXIT_IO_OUT == 1);
 static_assert(KVM_SYSTEM_EVENT_SHUTDOWN == 1 && KVM_SYSTEM_EVENT_RESET == 2 && KVM_SYSTEM_EVENT_CRASH == 3);
 
 // ioctl numbers: the kernel's values as literals, each checked against _IO/_IOR/_IOW/_IOWR over the
-// C layout, so a typo in either fails the build.
+// C layout, so a typo in either fails the build. A macro because it declares a name and stringises it
+// for the static_assert message; no function can do either.
+// NOLINTBEGIN(cppcoreguidelines-macro-usage,bugprone-macro-parentheses): `name` is a declarator.
 #define HVKIT_KVM_IOCTL(name, value, expr) \
   inline constexpr unsigned long name = value; \
   static_assert(name == (expr), #name)
+// NOLINTEND(cppcoreguidelines-macro-usage,bugprone-macro-parentheses)
 HVKIT_KVM_IOCTL(kGetApiVersion, 0xAE00, _IO(KVMIO, 0x00));
 HVKIT_KVM_IOCTL(kCreateVm, 0xAE01, _IO(KVMIO, 0x01));
 HVKIT_KVM_IOCTL(kCheckExtension, 0xAE03, _IO(KVMIO, 0x03));

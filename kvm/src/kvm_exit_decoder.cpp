@@ -23,7 +23,7 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
   if (page.size() < sizeof(kvm_run)) return malformed("kvm_run mapping smaller than struct kvm_run");
   // Sound: the mapping is at least sizeof(kvm_run) bytes, page-aligned (mmap), and the kernel lays a
   // struct kvm_run at its start.
-  auto* run = reinterpret_cast<kvm_run*>(page.data());
+  auto* run = reinterpret_cast<kvm_run*>(page.data());  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): sound, see above
 
   switch (run->exit_reason) {
     case KVM_EXIT_IO: {

@@ -25,8 +25,8 @@ CapabilityQuery query_for(Capability c) noexcept {
     case Capability::ReadOnlyMemory: return {KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM"};
     case Capability::DirtyLog: return {-1, "KVM_GET_DIRTY_LOG"};
     case Capability::Irqfd: return {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"};
-    case Capability::Ioeventfd: return {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"};
-    case Capability::IoeventfdPio: return {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"};
+    case Capability::Ioeventfd:
+    case Capability::IoeventfdPio: return {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"};  // one capability covers both
     case Capability::MsiSignal: return {KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI"};
     case Capability::GsiRouting: return {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"};
     case Capability::InKernelIrqchip: return {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"};

@@ -17,8 +17,10 @@ class VarStruct {
   // Sound: storage_ is a byte array from operator new (aligned for any fundamental type, which covers the
   // 8-byte alignment of these C structs); byte arrays implicitly create implicit-lifetime objects such
   // as these trivially-copyable structs, and the offsets below stay inside the allocation.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): sound, see above
   Header* header() noexcept { return reinterpret_cast<Header*>(storage_.data()); }
   std::span<Entry> entries() noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): sound, see above
     return {reinterpret_cast<Entry*>(storage_.data() + sizeof(Header)), count_};
   }
   void* data() noexcept { return storage_.data(); }

@@ -198,7 +198,9 @@ Result<void> KvmVcpu::set_xsave(const XsaveArea& xsave) {
                 "XSAVE area must be " + std::to_string(config_.xsave_size) + " bytes, got " +
                     std::to_string(xsave.bytes.size()));
   }
-  // KVM reads at most xsave_size bytes from this buffer; it is exactly that long.
+  // KVM reads at most xsave_size bytes from this buffer; it is exactly that long. KVM_SET_XSAVE is an
+  // _IOW ioctl: the kernel only reads through the pointer, which ioctl(2) takes as non-const.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): see above
   auto r = kvm_ioctl(fd_.get(), abi::kSetXsave, "KVM_SET_XSAVE", const_cast<std::uint8_t*>(xsave.bytes.data()));
   if (!r) return tl::unexpected(r.error());
   return {};

@@ -17,6 +17,7 @@ class KvmRunMapping {
   KvmRunMapping(KvmRunMapping&& other) noexcept;
   KvmRunMapping& operator=(KvmRunMapping&&) = delete;
   KvmRunMapping(const KvmRunMapping&) = delete;
+  KvmRunMapping& operator=(const KvmRunMapping&) = delete;
   ~KvmRunMapping();
   [[nodiscard]] std::span<std::uint8_t> bytes() const noexcept { return {address_, size_}; }
   [[nodiscard]] std::uint8_t& immediate_exit() const noexcept;

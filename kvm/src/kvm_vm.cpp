@@ -33,13 +33,15 @@ Result<void> ok_or(Result<int> r) {
 }  // namespace
 
 KvmVm::KvmVm(std::shared_ptr<const KvmHost> host, UniqueFd fd, const VmOptions& options)
-    : host_(std::move(host)), fd_(std::move(fd)), options_(options) {
+    : host_(std::move(host)),
+      fd_(std::move(fd)),
+      options_(options),
+      read_only_memory_(host_->check_extension(KVM_CAP_READONLY_MEM) > 0) {
   const int slots = host_->check_extension(KVM_CAP_NR_MEMSLOTS);
   max_slots_ = slots > 0 ? static_cast<std::uint32_t>(slots) : 32U;
   const int max_id = host_->check_extension(KVM_CAP_MAX_VCPU_ID);
   const int max_vcpus = host_->check_extension(KVM_CAP_MAX_VCPUS);
   max_vcpu_id_ = static_cast<std::uint32_t>(max_id > 0 ? max_id : (max_vcpus > 0 ? max_vcpus : 4));
-  read_only_memory_ = host_->check_extension(KVM_CAP_READONLY_MEM) > 0;
 }
 
 Result<std::unique_ptr<KvmVm>> KvmVm::create(std::shared_ptr<const KvmHost> host, const VmOptions& options) {
@@ -75,6 +77,7 @@ Result<void> KvmVm::set_user_memory_region(std::uint32_t slot, const Mapping& ma
   region.memory_size = remove ? 0 : mapping.region->size();
   // The kernel takes the host address as an integer; the region keeps that memory mapped for as long
   // as this Vm holds it in mappings_.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the ABI field is the address as an integer
   region.userspace_addr = reinterpret_cast<std::uintptr_t>(mapping.region->host().data());
   return ok_or(kvm_ioctl(fd_.get(), abi::kSetUserMemoryRegion, "KVM_SET_USER_MEMORY_REGION", &region));
 }

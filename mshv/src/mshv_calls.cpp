@@ -34,8 +34,8 @@ Result<std::uint16_t> hypercall(const MshvFd& fd, std::uint16_t code, std::uint1
   call.in_sz = static_cast<std::uint16_t>(input.size());
   call.out_sz = static_cast<std::uint16_t>(output.size());
   // The ABI passes buffers by address; the kernel (or simulator) copies them in and out.
-  call.in_ptr = reinterpret_cast<std::uint64_t>(input.data());
-  call.out_ptr = output.empty() ? 0 : reinterpret_cast<std::uint64_t>(output.data());
+  call.in_ptr = user_address(input.data());
+  call.out_ptr = output.empty() ? 0 : user_address(output.data());
   for (int attempt = 0;; ++attempt) {
     const long r = fd.system().ioctl(fd.get(), abi::kRootHvcall, &call);
     // 6.15-era kernels deposit a page on INSUFFICIENT_MEMORY and ask for the same call again

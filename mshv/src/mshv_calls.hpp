@@ -39,6 +39,15 @@ class MshvFd {
   int fd_ = -1;
 };
 
+// A buffer as the ABI's __u64 address fields carry it (RootHvcall::in_ptr/out_ptr,
+// UserMemRegion::userspace_addr, GpapAccessBitmap::bitmap_ptr): the kernel (or the simulator) copies
+// through this address.
+static_assert(sizeof(std::uintptr_t) == sizeof(std::uint64_t), "an address field holds any pointer");
+inline std::uint64_t user_address(const void* buffer) noexcept {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): pointer to integer for a __u64 address field
+  return reinterpret_cast<std::uintptr_t>(buffer);
+}
+
 // MSHV_ROOT_HVCALL: `input` and `output` are the hypercall's pages. Returns the reps completed; a
 // non-success HV status is ErrorKind::HypervisorError carrying that status.
 Result<std::uint16_t> hypercall(const MshvFd& fd, std::uint16_t code, std::uint16_t reps, std::span<std::uint8_t> input,

@@ -2,7 +2,9 @@
 #include "mshv_registers.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <gsl/gsl>
 
 namespace hv::mshv::detail {
 
@@ -119,19 +121,21 @@ std::vector<std::uint32_t> general_register_names() {
 
 GeneralRegisters to_general(std::span<const abi::HvRegisterValue> v) {
   GeneralRegisters r;
-  std::uint64_t* const order[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                                    &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
-  for (std::size_t i = 0; i < 16; ++i) *order[i] = v[i].low;
+  const std::array<std::uint64_t*, 16> order = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+                                                &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+  for (gsl::index i = 0; i < std::ssize(order); ++i) *gsl::at(order, i) = v[i].low;
   r.rip = v[16].low;
   r.rflags = v[17].low;
   return r;
 }
 
 std::vector<abi::HvRegisterAssoc> from_general(const GeneralRegisters& r) {
-  const std::uint64_t order[16] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
-                                   r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  const std::array<std::uint64_t, 16> order = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+                                               r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
   std::vector<abi::HvRegisterAssoc> out;
-  for (std::uint32_t i = 0; i < 16; ++i) out.push_back(assoc(reg::kRax + i, order[i]));
+  out.reserve(order.size() + 2);
+  std::uint32_t name = reg::kRax;  // RAX..R15 are consecutive names in this order
+  for (const std::uint64_t value : order) out.push_back(assoc(name++, value));
   out.push_back(assoc(reg::kRip, r.rip));
   out.push_back(assoc(reg::kRflags, r.rflags));
   return out;
@@ -144,8 +148,8 @@ std::vector<std::uint32_t> special_register_names() {
 
 SpecialRegisters to_special(std::span<const abi::HvRegisterValue> v) {
   SpecialRegisters s;
-  Segment* const segments[8] = {&s.es, &s.cs, &s.ss, &s.ds, &s.fs, &s.gs, &s.ldt, &s.tr};
-  for (std::size_t i = 0; i < 8; ++i) *segments[i] = to_segment(v[i]);
+  const std::array<Segment*, 8> segments = {&s.es, &s.cs, &s.ss, &s.ds, &s.fs, &s.gs, &s.ldt, &s.tr};
+  for (gsl::index i = 0; i < std::ssize(segments); ++i) *gsl::at(segments, i) = to_segment(v[i]);
   s.gdt = to_table(v[8]);
   s.idt = to_table(v[9]);
   s.cr0 = v[10].low;
@@ -160,9 +164,11 @@ SpecialRegisters to_special(std::span<const abi::HvRegisterValue> v) {
 
 std::vector<abi::HvRegisterAssoc> from_special(const SpecialRegisters& s) {
   const auto names = special_register_names();
-  const Segment* const segments[8] = {&s.es, &s.cs, &s.ss, &s.ds, &s.fs, &s.gs, &s.ldt, &s.tr};
+  const std::array<const Segment*, 8> segments = {&s.es, &s.cs, &s.ss, &s.ds, &s.fs, &s.gs, &s.ldt, &s.tr};
   std::vector<abi::HvRegisterAssoc> out;
-  for (std::size_t i = 0; i < 8; ++i) out.push_back(assoc_raw(names[i], from_segment(*segments[i])));
+  for (gsl::index i = 0; i < std::ssize(segments); ++i) {
+    out.push_back(assoc_raw(names[i], from_segment(*gsl::at(segments, i))));
+  }
   out.push_back(assoc_raw(reg::kGdtr, from_table(s.gdt)));
   out.push_back(assoc_raw(reg::kIdtr, from_table(s.idt)));
   out.push_back(assoc(reg::kCr0, s.cr0));
@@ -186,7 +192,7 @@ std::vector<std::uint32_t> fpu_register_names() {
 
 FpuState to_fpu(std::span<const abi::HvRegisterValue> v) {
   FpuState f;
-  for (std::size_t i = 0; i < 8; ++i) std::memcpy(f.fpr[i].data(), &v[i], 16);
+  for (gsl::index i = 0; i < std::ssize(f.fpr); ++i) std::memcpy(gsl::at(f.fpr, i).data(), &v[i], 16);
   // FP control/status [§7.1]: fcw, fsw, abridged tag, reserved, last opcode, last FP RIP.
   std::uint8_t b[16];
   std::memcpy(b, &v[8], 16);
@@ -199,13 +205,14 @@ FpuState to_fpu(std::span<const abi::HvRegisterValue> v) {
   std::memcpy(b, &v[9], 16);
   std::memcpy(&f.last_dp, b + 0, 8);
   std::memcpy(&f.mxcsr, b + 8, 4);
-  for (std::size_t i = 0; i < 16; ++i) std::memcpy(f.xmm[i].data(), &v[10 + i], 16);
+  for (gsl::index i = 0; i < std::ssize(f.xmm); ++i) std::memcpy(gsl::at(f.xmm, i).data(), &v[10 + i], 16);
   return f;
 }
 
 std::vector<abi::HvRegisterAssoc> from_fpu(const FpuState& f) {
   std::vector<abi::HvRegisterAssoc> out;
-  for (std::uint32_t i = 0; i < 8; ++i) out.push_back(assoc_raw(reg::kFpMmx0 + i, raw(f.fpr[i].data())));
+  std::uint32_t name = reg::kFpMmx0;  // FP_MMX0..7 are consecutive names
+  for (const auto& fpr : f.fpr) out.push_back(assoc_raw(name++, raw(fpr.data())));
   std::uint8_t b[16] = {};
   std::memcpy(b + 0, &f.fcw, 2);
   std::memcpy(b + 2, &f.fsw, 2);
@@ -217,7 +224,8 @@ std::vector<abi::HvRegisterAssoc> from_fpu(const FpuState& f) {
   std::memcpy(b + 0, &f.last_dp, 8);
   std::memcpy(b + 8, &f.mxcsr, 4);
   out.push_back(assoc_raw(reg::kXmmControlStatus, raw(b)));
-  for (std::uint32_t i = 0; i < 16; ++i) out.push_back(assoc_raw(reg::kXmm0 + i, raw(f.xmm[i].data())));
+  name = reg::kXmm0;  // XMM0..15 are consecutive names
+  for (const auto& xmm : f.xmm) out.push_back(assoc_raw(name++, raw(xmm.data())));
   return out;
 }
 

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
+#include <gsl/gsl>
 #include <tuple>
+#include <type_traits>
 
 #include "mshv_registers.hpp"
 
@@ -132,10 +135,8 @@ class InterceptMemory final : public x86::LinearMemory {
   InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, PendingEmulation& emulation)
       : vcpu_(vcpu), memory_(memory), answered_(emulation.answered), translations_(emulation.translations) {}
 
-  Result<void> read(std::uint64_t linear, std::span<std::uint8_t> data) override { return access(linear, data.data(), data.size(), false); }
-  Result<void> write(std::uint64_t linear, std::span<const std::uint8_t> data) override {
-    return access(linear, const_cast<std::uint8_t*>(data.data()), data.size(), true);  // only read from when writing
-  }
+  Result<void> read(std::uint64_t linear, std::span<std::uint8_t> data) override { return access(linear, data); }
+  Result<void> write(std::uint64_t linear, std::span<const std::uint8_t> data) override { return access(linear, data); }
   const std::optional<DeviceAccess>& needed() const { return needed_; }
 
  private:
@@ -148,7 +149,11 @@ class InterceptMemory final : public x86::LinearMemory {
     return gpa;
   }
 
-  Result<void> access(std::uint64_t linear, std::uint8_t* data, std::size_t size, bool write) {
+  // Byte is const for a write (the bytes are only read from) and mutable for a read (they are filled in).
+  template <class Byte>
+  Result<void> access(std::uint64_t linear, std::span<Byte> data) {
+    constexpr bool write = std::is_const_v<Byte>;
+    const std::size_t size = data.size();
     auto gpa = translate(linear, write);
     if (!gpa) return tl::unexpected(gpa.error());
     // An access that crosses into the next page: each page translated on its own.
@@ -158,13 +163,13 @@ class InterceptMemory final : public x86::LinearMemory {
       if (!second) return tl::unexpected(second.error());
       const bool ram = memory_.contains(*gpa, first, write) && memory_.contains(*second, size - first, write);
       if (ram) {
-        return copy(*gpa, data, first, write) && copy(*second, data + first, size - first, write)
+        return copy(*gpa, data.first(first)) && copy(*second, data.subspan(first))
                    ? Result<void>{}
                    : fail(ErrorKind::Internal, kRun, "RAM changed during emulation");
       }
       // A device access split over two pages: emulated as one access at the first address.
     } else if (memory_.contains(*gpa, size, write)) {
-      return copy(*gpa, data, size, write) ? Result<void>{} : fail(ErrorKind::Internal, kRun, "RAM changed during emulation");
+      return copy(*gpa, data) ? Result<void>{} : fail(ErrorKind::Internal, kRun, "RAM changed during emulation");
     }
     const auto direction = write ? AccessDirection::Write : AccessDirection::Read;
     if (next_ < answered_.size()) {
@@ -172,7 +177,7 @@ class InterceptMemory final : public x86::LinearMemory {
       if (a.gpa != *gpa || a.size != size || a.direction != direction) {
         return fail(ErrorKind::InvalidArgument, kRun, "the instruction's accesses changed while it was emulated");
       }
-      if (!write) std::memcpy(data, a.data.data(), size);
+      if constexpr (!write) std::memcpy(data.data(), a.data.data(), size);
       return {};
     }
     if (size > 8) return fail(ErrorKind::Internal, kRun, "an emulated access wider than 8 bytes");
@@ -180,12 +185,17 @@ class InterceptMemory final : public x86::LinearMemory {
     a.gpa = *gpa;
     a.size = static_cast<std::uint8_t>(size);
     a.direction = direction;
-    if (write) std::memcpy(a.data.data(), data, size);
+    if constexpr (write) std::memcpy(a.data.data(), data.data(), size);
     needed_ = a;
     return fail(kNeedsDevice, kRun, "needs the device");
   }
-  bool copy(std::uint64_t gpa, std::uint8_t* data, std::size_t size, bool write) const {
-    return write ? memory_.write(gpa, std::span<const std::uint8_t>(data, size)) : memory_.read(gpa, std::span(data, size));
+  template <class Byte>
+  bool copy(std::uint64_t gpa, std::span<Byte> data) const {
+    if constexpr (std::is_const_v<Byte>) {
+      return memory_.write(gpa, data);
+    } else {
+      return memory_.read(gpa, data);
+    }
   }
 
   const MshvVcpu& vcpu_;
@@ -311,6 +321,8 @@ Result<Exit> MshvVcpu::run() {
       std::lock_guard lock(vcpu.kick_mutex_);
       vcpu.running_tid_.store(0);
     }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
   } running(*this);
 
   // Finish what the previous exit began; it may yield the next exit without entering the guest.
@@ -413,16 +425,14 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
                                                  : (mode == x86::CpuMode::Protected32) != prefixes.address_override;
   io.address_size = mode == x86::CpuMode::Long64 ? (prefixes.address_override ? 4 : 8) : (wide ? 4 : 2);
   const bool long_mode = mode == x86::CpuMode::Long64;
-  if (io.in) {
-    io.segment_base = long_mode ? 0 : m.es.base;  // INS writes ES:rDI, never overridable
+  if (io.in || prefixes.segment == 0) {
+    io.segment_base = long_mode ? 0 : m.es.base;  // INS writes ES:rDI, never overridable; OUTS with an ES override
   } else if (prefixes.segment < 0 || prefixes.segment == 3) {
     io.segment_base = long_mode ? 0 : m.ds.base;
-  } else if (prefixes.segment == 0) {
-    io.segment_base = long_mode ? 0 : m.es.base;
   } else {
-    static constexpr std::uint32_t kNames[] = {reg::kEs, reg::kCs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
+    static constexpr std::array<std::uint32_t, 6> kNames = {reg::kEs, reg::kCs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
     abi::HvRegisterValue value{};
-    const std::uint32_t name = kNames[prefixes.segment];
+    const std::uint32_t name = gsl::at(kNames, prefixes.segment);
     if (auto r = get_vp_registers(vp_, index_, std::span(&name, 1), std::span(&value, 1)); !r) return tl::unexpected(r.error());
     abi::HvSegmentRegister s{};
     std::memcpy(&s, &value, sizeof s);
@@ -557,15 +567,16 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
   const bool needs_fs_gs = seg(insn->source) == x86::SegmentRegister::Fs || seg(insn->source) == x86::SegmentRegister::Gs ||
                            seg(insn->destination) == x86::SegmentRegister::Fs || seg(insn->destination) == x86::SegmentRegister::Gs;
   if (!long_mode || needs_fs_gs) {
-    const std::uint32_t seg_names[] = {reg::kEs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
-    const x86::SegmentRegister which[] = {x86::SegmentRegister::Es, x86::SegmentRegister::Ss, x86::SegmentRegister::Ds,
-                                          x86::SegmentRegister::Fs, x86::SegmentRegister::Gs};
-    abi::HvRegisterValue seg_values[5] = {};
+    const std::array<std::uint32_t, 5> seg_names = {reg::kEs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
+    const std::array<x86::SegmentRegister, 5> which = {x86::SegmentRegister::Es, x86::SegmentRegister::Ss,
+                                                       x86::SegmentRegister::Ds, x86::SegmentRegister::Fs,
+                                                       x86::SegmentRegister::Gs};
+    std::array<abi::HvRegisterValue, 5> seg_values{};
     if (auto r = get_vp_registers(vp_, index_, seg_names, seg_values); !r) return tl::unexpected(r.error());
-    for (int i = 0; i < 5; ++i) {
+    for (gsl::index i = 0; i < std::ssize(which); ++i) {
       abi::HvSegmentRegister s{};
-      std::memcpy(&s, &seg_values[i], sizeof s);
-      e.segments[static_cast<std::size_t>(which[i])] = s.base;
+      std::memcpy(&s, &gsl::at(seg_values, i), sizeof s);
+      e.segments[static_cast<std::size_t>(gsl::at(which, i))] = s.base;
     }
   }
   emulation_ = std::move(e);

@@ -64,6 +64,9 @@ class MshvVcpu final : public Vcpu {
  public:
   MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory);
   ~MshvVcpu() override;
+  // Pinned: the resender thread holds `this`.
+  MshvVcpu(const MshvVcpu&) = delete;
+  MshvVcpu& operator=(const MshvVcpu&) = delete;
 
   [[nodiscard]] std::uint32_t id() const noexcept override { return index_; }
   Result<Exit> run() override;

@@ -14,7 +14,7 @@ constexpr std::uint8_t bit(std::uint8_t n) { return static_cast<std::uint8_t>(1U
 
 }  // namespace
 
-Result<std::unique_ptr<MshvVm>> MshvVm::create(std::shared_ptr<MshvSystem> system, const VmOptions& options) {
+Result<std::unique_ptr<MshvVm>> MshvVm::create(const std::shared_ptr<MshvSystem>& system, const VmOptions& options) {
   constexpr const char* op = "MSHV_CREATE_PARTITION";
   if (options.in_kernel_pit) return fail(ErrorKind::Unsupported, "Hypervisor::create_vm", "MSHV has no in-hypervisor PIT");
   const int device_fd = system->open_device();
@@ -50,7 +50,7 @@ Result<void> MshvVm::set_memory(const GuestRegion& region, std::uint8_t flags, c
   r.size = region.size();
   r.guest_pfn = region.guest_base() >> 12;
   // The kernel maps (and pins) this host range into the partition by address.
-  r.userspace_addr = reinterpret_cast<std::uint64_t>(region.host().data());
+  r.userspace_addr = user_address(region.host().data());
   r.flags = flags;
   auto done = partition_.call(abi::kSetGuestMemory, &r, operation);
   if (!done) return tl::unexpected(done.error());
@@ -240,7 +240,7 @@ Result<DirtyBitmap> MshvVm::fetch_and_clear_dirty_log(MemorySlot slot) {
   args.access_op = abi::kGpapAccessOpClear;
   args.page_count = pages;
   args.gpap_base = region->guest_base() >> 12;
-  args.bitmap_ptr = reinterpret_cast<std::uint64_t>(bytes.data());  // the kernel fills it by address
+  args.bitmap_ptr = user_address(bytes.data());  // the kernel fills it by address
   auto r = partition_.call(abi::kGetGpapAccessBitmap, &args, "MSHV_GET_GPAP_ACCESS_BITMAP");
   if (!r) return tl::unexpected(r.error());
   DirtyBitmap out;

@@ -14,7 +14,7 @@ namespace hv::mshv::detail {
 // A partition: created, given its early properties, initialized; then memory, VPs and interrupts.
 class MshvVm final : public Vm {
  public:
-  static Result<std::unique_ptr<MshvVm>> create(std::shared_ptr<MshvSystem> system, const VmOptions& options);
+  static Result<std::unique_ptr<MshvVm>> create(const std::shared_ptr<MshvSystem>& system, const VmOptions& options);
 
   Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options) override;
   Result<void> unmap_memory(MemorySlot slot) override;

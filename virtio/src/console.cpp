@@ -14,8 +14,8 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t, s
                                      DeviceSignals signals) {
   std::lock_guard lock(mutex_);
   for (auto& [index, queue] : queues) {
-    if (index == 0) receive_.emplace(std::move(queue));
-    if (index == 1) transmit_.emplace(std::move(queue));
+    if (index == 0) receive_.emplace(queue);
+    if (index == 1) transmit_.emplace(queue);
   }
   if (!receive_ || !transmit_) {
     receive_.reset();

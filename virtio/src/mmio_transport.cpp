@@ -150,11 +150,11 @@ std::optional<Queue> MmioTransport::build_queue(const QueueSetup& q) const {
   if ((driver_features_ & kFeatureRingPacked) != 0) {
     auto packed = PackedQueue::create(memory_, {q.size, q.descriptor, q.driver, q.device, event_idx});
     if (!packed) return std::nullopt;
-    return Queue(std::move(*packed));
+    return Queue(*packed);
   }
   auto split = SplitQueue::create(memory_, {q.size, q.descriptor, q.driver, q.device, event_idx});
   if (!split) return std::nullopt;
-  return Queue(std::move(*split));
+  return Queue(*split);
 }
 
 void MmioTransport::write_status(std::uint32_t value) {
@@ -188,7 +188,7 @@ void MmioTransport::write_status(std::uint32_t value) {
     if ((added & kStatusDriverOk) != 0 && (value & kStatusDriverOk) != 0) {
       for (std::size_t i = 0; i < queues_.size(); ++i) {
         if (!queues_[i].ready) continue;
-        if (auto q = build_queue(queues_[i])) activate.emplace_back(static_cast<std::uint16_t>(i), std::move(*q));
+        if (auto q = build_queue(queues_[i])) activate.emplace_back(static_cast<std::uint16_t>(i), *q);
       }
       features = driver_features_;
     }

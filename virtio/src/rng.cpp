@@ -33,7 +33,7 @@ Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t, std::
     return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
   }
   memory_ = &memory;
-  queue_.emplace(std::move(queues.front().second));
+  queue_.emplace(queues.front().second);
   signals_ = std::move(signals);
   broken_ = false;
   return {};

@@ -2,6 +2,7 @@
 
 #include "chain_builder.hpp"
 
+#include <array>
 #include <atomic>
 #include <string>
 
@@ -43,12 +44,13 @@ Result<SplitQueue> SplitQueue::create(const GuestMemory& memory, const SplitQueu
     return tl::unexpected(broken("ring addresses misaligned (descriptors 16, available 2, used 4)"));
   }
   const std::uint64_t event = c.event_idx ? 2 : 0;
-  const struct {
+  struct Ring {
     const char* name;
     std::uint64_t address, length;
-  } rings[] = {{"descriptor table", c.descriptor_table, kDescriptorSize * c.size},
-               {"available ring", c.available_ring, 4 + 2ULL * c.size + event},
-               {"used ring", c.used_ring, 4 + 8ULL * c.size + event}};
+  };
+  const std::array<Ring, 3> rings = {{{"descriptor table", c.descriptor_table, kDescriptorSize * c.size},
+                                      {"available ring", c.available_ring, 4 + 2ULL * c.size + event},
+                                      {"used ring", c.used_ring, 4 + 8ULL * c.size + event}}};
   for (const auto& ring : rings) {
     if (!memory.slice(ring.address, ring.length)) {
       return tl::unexpected(broken(std::string(ring.name) + " at " + hex(ring.address) + " is not inside guest RAM"));
@@ -129,7 +131,7 @@ Result<std::optional<DescriptorChain>> SplitQueue::pop() {
 Result<void> SplitQueue::add_used(std::uint16_t head, std::uint32_t written) {
   if (head >= config_.size) return tl::unexpected(broken("used head " + std::to_string(head) + " out of range"));
   const std::uint64_t slot = config_.used_ring + 4 + 8ULL * (next_used_ % config_.size);
-  const std::uint32_t element[2] = {head, written};
+  const std::array<std::uint32_t, 2> element = {head, written};
   if (auto r = memory_->write_obj(slot, element); !r) return r;
   // The element must be visible before the index that publishes it (§2.7.8).
   std::atomic_thread_fence(std::memory_order_release);

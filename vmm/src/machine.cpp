@@ -23,7 +23,7 @@ constexpr std::uint64_t kRealModeStack = 0x7000;
 constexpr std::uint64_t kStackSize = 0x10000;  // per vCPU in long mode
 }  // namespace
 
-Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, MachineConfig config) {
+Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const MachineConfig& config) {
   constexpr const char* op = "Machine::create";
   if (config.console == nullptr) return fail(ErrorKind::InvalidArgument, op, "a console sink is required");
   if (config.vcpus == 0) return fail(ErrorKind::InvalidArgument, op, "at least one vCPU");

@@ -63,6 +63,7 @@ using Exit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, InterruptedE
                           InternalErrorExit, UnknownExit>;
 
 // A short human-readable label ("io", "mmio", "halt", ...).
+// NOLINTNEXTLINE(bugprone-exception-escape): an Exit is never valueless (static_assert in exit.cpp).
 std::string_view exit_name(const Exit& exit) noexcept;
 
 }  // namespace hv

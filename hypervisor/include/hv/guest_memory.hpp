@@ -89,7 +89,7 @@ class GuestMemory {
   template <class T>
     requires std::is_trivially_copyable_v<T>
   Result<T> read_obj(std::uint64_t gpa) const {
-    std::array<std::uint8_t, sizeof(T)> bytes;
+    std::array<std::uint8_t, sizeof(T)> bytes{};
     auto r = read(gpa, bytes);
     if (!r) return tl::unexpected(std::move(r.error()));
     return std::bit_cast<T>(bytes);

@@ -5,6 +5,7 @@
 // Threads: a Vcpu is driven by one thread at a time (run/complete_read/get/set); kick() may be called
 // from any thread. Vm calls are safe from any thread.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -34,7 +35,7 @@ enum class Capability : std::uint8_t {
   MaxVcpus,          // value: most vCPUs per VM
   MaxMemorySlots,    // value: most mapped regions per VM
 };
-inline constexpr Capability kAllCapabilities[] = {
+inline constexpr std::array kAllCapabilities = {
     Capability::ReadOnlyMemory, Capability::DirtyLog,        Capability::Irqfd,
     Capability::Ioeventfd,      Capability::IoeventfdPio,    Capability::MsiSignal,       Capability::GsiRouting,
     Capability::InKernelIrqchip, Capability::InKernelPit,    Capability::Xsave,

@@ -88,11 +88,12 @@ IoInstruction decode_io_instruction(std::span<const std::uint8_t> bytes, bool lo
   std::size_t i = 0;
   for (; i < bytes.size() && i < 15; ++i) {
     const std::uint8_t b = bytes[i];
+    // Operand/address size and segment overrides, and REX in 64-bit mode: skipped.
+    const bool other_prefix = b == 0x66 || b == 0x67 || b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
+                              b == 0x65 || (long_mode && (b & 0xf0) == 0x40);
     if (b == 0xf3 || b == 0xf2) {
       io.rep = true;
-    } else if (b == 0x66 || b == 0x67 || b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) {
-    } else if (long_mode && (b & 0xf0) == 0x40) {
-    } else {
+    } else if (!other_prefix) {
       break;
     }
   }

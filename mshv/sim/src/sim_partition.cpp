@@ -23,7 +23,7 @@ bool mapped(std::uint64_t address, std::uint64_t size) {
   for (std::uint64_t done = 0; done < size;) {
     const std::uint64_t n = std::min(size - done, kWindowPages * kPage);
     // The simulator receives guest RAM by address, as the kernel does; this only asks whether it is mapped.
-    if (::mincore(reinterpret_cast<void*>(address + done), n, residency) != 0) return false;
+    if (::mincore(user_pointer(address + done), n, residency) != 0) return false;
     done += n;
   }
   return true;
@@ -99,7 +99,7 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
     }
   }
   // The simulator maps the caller's memory into KVM by address, as the kernel pins it [§4].
-  auto region = GuestRegion::borrow(gpa, std::span(reinterpret_cast<std::uint8_t*>(r.userspace_addr), r.size));
+  auto region = GuestRegion::borrow(gpa, user_bytes(r.userspace_addr, r.size));
   if (!region) return -EINVAL;
   // GPA read is always granted; without WRITABLE the region is read-only and writes intercept.
   const bool writable = (r.flags & (1U << abi::kSetMemBitWritable)) != 0;
@@ -131,7 +131,7 @@ bool Partition::read_physical(std::uint64_t gpa, std::span<std::uint8_t> out) co
   std::lock_guard lock(mutex_);
   for (const auto& r : regions_) {
     if (gpa >= r.gpa && gpa - r.gpa < r.size && out.size() <= r.size - (gpa - r.gpa)) {
-      std::memcpy(out.data(), reinterpret_cast<const void*>(r.userspace_addr + (gpa - r.gpa)), out.size());
+      std::memcpy(out.data(), user_pointer(r.userspace_addr + (gpa - r.gpa)), out.size());
       return true;
     }
   }
@@ -237,8 +237,8 @@ long Partition::gpap_access_bitmap(abi::GpapAccessBitmap& args) {
     auto log = vm_->fetch_and_clear_dirty_log(r.slot);
     if (!log) return -EINVAL;
     // One bit per page, u8 granularity [§3.2]; KVM's log is in u64 words.
-    auto* out = reinterpret_cast<std::uint8_t*>(args.bitmap_ptr);  // the caller's buffer, by address
-    std::memset(out, 0, (args.page_count + 7) / 8);
+    const auto out = user_bytes(args.bitmap_ptr, (args.page_count + 7) / 8);  // the caller's buffer, by address
+    std::memset(out.data(), 0, out.size());
     for (std::uint64_t page = 0; page < args.page_count; ++page) {
       if (log->is_dirty(page)) out[page / 8] = static_cast<std::uint8_t>(out[page / 8] | (1U << (page % 8)));
     }
@@ -251,7 +251,7 @@ std::uint16_t Partition::partition_property(abi::RootHvcall& call, bool set) {
   if (set) {
     if (call.in_sz < sizeof(abi::HvInputSetPartitionProperty)) return abi::kHvStatusInvalidHypercallInput;
     abi::HvInputSetPartitionProperty in{};
-    std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+    std::memcpy(&in, user_pointer(call.in_ptr), sizeof in);
     std::lock_guard lock(mutex_);
     if (in.property_code == abi::kPropertyGpaPageAccessTracking) {
       if (in.property_value > 1) return abi::kHvStatusInvalidParameter;
@@ -268,11 +268,11 @@ std::uint16_t Partition::partition_property(abi::RootHvcall& call, bool set) {
     return abi::kHvStatusInvalidHypercallInput;
   }
   abi::HvInputGetPartitionProperty in{};
-  std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+  std::memcpy(&in, user_pointer(call.in_ptr), sizeof in);
   std::lock_guard lock(mutex_);
   auto it = properties_.find(in.property_code);
   if (it == properties_.end()) return abi::kHvStatusUnknownProperty;
-  std::memcpy(reinterpret_cast<void*>(call.out_ptr), &it->second, 8);
+  std::memcpy(user_pointer(call.out_ptr), &it->second, 8);
   return abi::kHvStatusSuccess;
 }
 
@@ -281,8 +281,8 @@ std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
   call.reps = 0;  // reps completed is written back on failure too [§5]
   abi::HvInputVpRegistersHeader header{};
   if (call.in_sz < sizeof header) return abi::kHvStatusInvalidHypercallInput;
-  const auto* in = reinterpret_cast<const std::uint8_t*>(call.in_ptr);  // the caller's hypercall input, by address
-  std::memcpy(&header, in, sizeof header);
+  const std::span<const std::uint8_t> in = user_bytes(call.in_ptr, call.in_sz);  // the caller's hypercall input
+  std::memcpy(&header, in.data(), sizeof header);
   auto vp = find_vp(header.vp_index);
   if (vp == nullptr) return abi::kHvStatusInvalidVpIndex;
   if (header.input_vtl != 0) return abi::kHvStatusInvalidParameter;
@@ -291,7 +291,7 @@ std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
   if (set) {
     if (call.in_sz < sizeof header + std::size_t{reps} * sizeof(abi::HvRegisterAssoc)) return abi::kHvStatusInvalidHypercallInput;
     std::vector<abi::HvRegisterAssoc> assocs(reps);
-    std::memcpy(assocs.data(), in + sizeof header, assocs.size() * sizeof(abi::HvRegisterAssoc));
+    std::memcpy(assocs.data(), in.subspan(sizeof header).data(), assocs.size() * sizeof(abi::HvRegisterAssoc));
     status = vp->set_registers(assocs, done);
   } else {
     if (call.in_sz < sizeof header + std::size_t{reps} * 4 || call.out_ptr == 0 ||
@@ -299,10 +299,10 @@ std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
       return abi::kHvStatusInvalidHypercallInput;
     }
     std::vector<std::uint32_t> names(reps);
-    std::memcpy(names.data(), in + sizeof header, names.size() * 4);
+    std::memcpy(names.data(), in.subspan(sizeof header).data(), names.size() * 4);
     std::vector<abi::HvRegisterValue> values(reps);
     status = vp->get_registers(names, values, done);
-    std::memcpy(reinterpret_cast<void*>(call.out_ptr), values.data(), std::size_t{done} * sizeof(abi::HvRegisterValue));
+    std::memcpy(user_pointer(call.out_ptr), values.data(), std::size_t{done} * sizeof(abi::HvRegisterValue));
   }
   call.reps = done;
   return status;
@@ -313,7 +313,7 @@ std::uint16_t Partition::translate(abi::RootHvcall& call) {
   if (call.in_sz < sizeof in || call.out_ptr == 0 || call.out_sz < sizeof(abi::HvOutputTranslateVirtualAddress)) {
     return abi::kHvStatusInvalidHypercallInput;
   }
-  std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+  std::memcpy(&in, user_pointer(call.in_ptr), sizeof in);
   auto vp = find_vp(in.vp_index);
   if (vp == nullptr) return abi::kHvStatusInvalidVpIndex;
   std::uint64_t gpa = 0;
@@ -329,14 +329,14 @@ std::uint16_t Partition::translate(abi::RootHvcall& call) {
       out.result_code = abi::kTranslateResultGpaNoWriteAccess;  // a read-only region [§6]
     }
   }
-  std::memcpy(reinterpret_cast<void*>(call.out_ptr), &out, sizeof out);
+  std::memcpy(user_pointer(call.out_ptr), &out, sizeof out);
   return abi::kHvStatusSuccess;
 }
 
 std::uint16_t Partition::assert_interrupt(abi::RootHvcall& call) {
   abi::HvInputAssertVirtualInterrupt in{};
   if (call.in_sz < sizeof in) return abi::kHvStatusInvalidHypercallInput;
-  std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+  std::memcpy(&in, user_pointer(call.in_ptr), sizeof in);
   if (!lapic()) return abi::kHvStatusInvalidPartitionState;
   const std::uint64_t type = in.control & 0xffffffff;
   if (type != abi::kInterruptTypeFixed && type != abi::kInterruptTypeLowestPriority && type != abi::kInterruptTypeNmi) {
@@ -370,7 +370,7 @@ long Partition::hvcall(abi::RootHvcall& call, bool via_vp) {
       // CPUID results only (intercept type X64_CPUID = 2, parameters at byte 16) [§6].
       std::uint8_t in[60] = {};
       if (call.in_sz < sizeof in) return -EINVAL;
-      std::memcpy(in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+      std::memcpy(in, user_pointer(call.in_ptr), sizeof in);
       std::uint32_t vp_index = 0, type = 0, fields[11] = {};
       std::memcpy(&vp_index, in + 8, 4);
       std::memcpy(&type, in + 12, 4);

@@ -19,10 +19,26 @@ namespace hv::mshv::sim {
 
 class Vp;
 
+// The simulator runs in its caller's process, so an address the ABI carries (RootHvcall::in_ptr/out_ptr,
+// UserMemRegion::userspace_addr, GpapAccessBitmap::bitmap_ptr, GetSetVpState::buf_ptr) is a pointer of
+// this process, which the kernel would reach with copy_from_user/copy_to_user. Where the kernel answers
+// a bad address with EFAULT the simulator cannot tell: the caller vouches for it, as the ABI asks.
+inline void* user_pointer(std::uint64_t address) noexcept {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the caller's pointer, back from its __u64 field
+  return reinterpret_cast<void*>(address);
+}
+// `size` bytes at a non-zero userspace address, `size` being what the ABI says the buffer holds.
+inline std::span<std::uint8_t> user_bytes(std::uint64_t address, std::size_t size) noexcept {
+  return {static_cast<std::uint8_t*>(user_pointer(address)), size};
+}
+
 class Partition : public std::enable_shared_from_this<Partition> {
  public:
   Partition(std::uint64_t pt_flags, std::unique_ptr<Vm> vm) : pt_flags_(pt_flags), vm_(std::move(vm)) {}
   ~Partition();
+  // Pinned: its VPs and KVM objects refer to it.
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
 
   long initialize();
   long create_vp(const abi::CreateVp& args, std::shared_ptr<Vp>& out);

@@ -1,6 +1,8 @@
 #include "sim_registers.hpp"
 
+#include <array>
 #include <cstring>
+#include <gsl/gsl>
 
 namespace hv::mshv::sim {
 
@@ -9,9 +11,9 @@ namespace {
 namespace reg = abi::reg;
 
 std::uint64_t* gpr(GeneralRegisters& r, std::uint32_t index) {
-  std::uint64_t* const table[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                                    &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
-  return index < 16 ? table[index] : nullptr;
+  const std::array<std::uint64_t*, 16> table = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+                                                &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+  return index < table.size() ? gsl::at(table, index) : nullptr;
 }
 
 Segment* segment(SpecialRegisters& s, std::uint32_t name) {
@@ -131,9 +133,9 @@ std::uint16_t RegisterBatch::get(std::uint32_t name, abi::HvRegisterValue& value
       name == reg::kFpControlStatus || name == reg::kXmmControlStatus) {
     if (!load_fpu()) return abi::kHvStatusInvalidVpState;
     if (name >= reg::kXmm0 && name < reg::kXmm0 + 16) {
-      std::memcpy(&value, fpu_->xmm[name - reg::kXmm0].data(), 16);
+      std::memcpy(&value, gsl::at(fpu_->xmm, name - reg::kXmm0).data(), 16);
     } else if (name >= reg::kFpMmx0 && name < reg::kFpMmx0 + 8) {
-      std::memcpy(&value, fpu_->fpr[name - reg::kFpMmx0].data(), 16);
+      std::memcpy(&value, gsl::at(fpu_->fpr, name - reg::kFpMmx0).data(), 16);
     } else if (name == reg::kFpControlStatus) {
       std::uint8_t b[16] = {};
       std::memcpy(b + 0, &fpu_->fcw, 2);
@@ -201,9 +203,9 @@ std::uint16_t RegisterBatch::set(std::uint32_t name, const abi::HvRegisterValue&
     std::uint8_t b[16];
     std::memcpy(b, &value, 16);
     if (name >= reg::kXmm0 && name < reg::kXmm0 + 16) {
-      std::memcpy(fpu_->xmm[name - reg::kXmm0].data(), b, 16);
+      std::memcpy(gsl::at(fpu_->xmm, name - reg::kXmm0).data(), b, 16);
     } else if (name >= reg::kFpMmx0 && name < reg::kFpMmx0 + 8) {
-      std::memcpy(fpu_->fpr[name - reg::kFpMmx0].data(), b, 16);
+      std::memcpy(gsl::at(fpu_->fpr, name - reg::kFpMmx0).data(), b, 16);
     } else if (name == reg::kFpControlStatus) {
       std::memcpy(&fpu_->fcw, b + 0, 2);
       std::memcpy(&fpu_->fsw, b + 2, 2);

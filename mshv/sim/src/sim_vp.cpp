@@ -41,7 +41,7 @@ class SignalWindow {
   }
 
  private:
-  sigset_t previous_;
+  sigset_t previous_{};
 };
 
 abi::HvSegmentRegister to_hv(const Segment& s) { return {s.base, s.limit, s.selector, segment_attributes(s)}; }
@@ -285,7 +285,7 @@ long Vp::get_state(abi::GetSetVpState& args) {
       return -EINVAL;
     }
     // Note: the real hypervisor returns the compacted format [§4]; KVM gives the standard one.
-    std::memcpy(reinterpret_cast<void*>(args.buf_ptr), xsave->bytes.data(), xsave->bytes.size());
+    std::memcpy(user_pointer(args.buf_ptr), xsave->bytes.data(), xsave->bytes.size());
     args.buf_sz = static_cast<std::uint32_t>(xsave->bytes.size());
     return 0;
   }

@@ -37,7 +37,7 @@ struct CaseInfo {
 std::span<const CaseInfo> all_cases();
 
 struct CaseReport {
-  const CaseInfo* info;
+  const CaseInfo* info = nullptr;
   CaseResult result;
 };
 

@@ -12,8 +12,8 @@ namespace hv::virtio {
 
 class Queue {
  public:
-  explicit Queue(SplitQueue q) : q_(std::move(q)) {}
-  explicit Queue(PackedQueue q) : q_(std::move(q)) {}
+  explicit Queue(SplitQueue q) : q_(q) {}  // both are trivially copyable: a few words of ring state
+  explicit Queue(PackedQueue q) : q_(q) {}
 
   Result<std::optional<DescriptorChain>> pop() {
     return std::visit([](auto& q) { return q.pop(); }, q_);

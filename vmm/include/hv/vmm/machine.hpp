@@ -57,9 +57,11 @@ struct MachineExit {
 
 class Machine {
  public:
-  static Result<std::unique_ptr<Machine>> create(Hypervisor& hypervisor, MachineConfig config);
+  static Result<std::unique_ptr<Machine>> create(Hypervisor& hypervisor, const MachineConfig& config);
   // run() must have returned before the Machine is destroyed.
   ~Machine();
+  Machine(const Machine&) = delete;  // vCPU threads and devices hold its address
+  Machine& operator=(const Machine&) = delete;
 
   // Runs every vCPU in its own thread until the guest writes the debug-exit port, all vCPUs halt, the
   // guest shuts down, triple-faults or asks for a reset, or an error occurs.
