@@ -1,19 +1,20 @@
 # hvkit_library(NAME <target> EXPORT_NAME <name> SOURCES ... DEPENDS ...)
-# A library with a public include/ directory, an hvkit:: alias, and an install/export rule.
+# A library whose public headers (include/**.hpp) are its HEADERS file set, with an hvkit:: alias and
+# an install/export rule. GSL is a build-only dependency: no installed header includes it (the test
+# command checks), so a consumer's find_package(hvkit) does not need GSL installed.
 function(hvkit_library target)
   cmake_parse_arguments(ARG "" "EXPORT_NAME" "SOURCES;DEPENDS" ${ARGN})
   add_library(${target} ${ARG_SOURCES})
   add_library(hvkit::${ARG_EXPORT_NAME} ALIAS ${target})
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${ARG_EXPORT_NAME} OUTPUT_NAME hvkit_${ARG_EXPORT_NAME})
-  target_include_directories(${target} PUBLIC
-    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
-    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-  target_link_libraries(${target} PUBLIC ${ARG_DEPENDS})
+  file(GLOB_RECURSE headers CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/include/*.hpp)
+  target_sources(${target} PUBLIC FILE_SET HEADERS BASE_DIRS ${CMAKE_CURRENT_SOURCE_DIR}/include FILES ${headers})
+  target_link_libraries(${target} PUBLIC ${ARG_DEPENDS} PRIVATE $<BUILD_INTERFACE:Microsoft.GSL::GSL>)
   target_compile_features(${target} PUBLIC cxx_std_20)
   install(TARGETS ${target} EXPORT hvkitTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-  install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
 
 # hvkit_gtest(<target> SOURCES ... DEPENDS ...)
