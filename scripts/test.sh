@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# hvkit's whole test suite: installs dependencies, then builds and runs every test under the `dev` and
-# `asan` presets, smoke-runs each libFuzzer target on its seed corpus, and builds the consumer project
-# against an installed hvkit. Exits non-zero on the first failure.
+# hvkit's whole test suite: installs dependencies; checks the layering rules; builds (warnings are
+# errors) and runs every test under the `dev` and `asan` presets; runs clang-tidy over the library;
+# smoke-runs each libFuzzer target on its seed corpus; installs hvkit and builds the consumer project
+# against it. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
 
-echo "== dev: build and test"
+echo "== layering: include rules (docs/architecture.md) and the checker's self-test"
+./scripts/check_layering_test.sh
+./scripts/check_layering.sh
+
+echo "== dev: build (-Werror) and test"
 cmake --preset dev
 cmake --build --preset dev
 ctest --preset dev
+
+echo "== clang-tidy over the library (.clang-tidy)"
+./scripts/tidy.sh build/dev
 
 echo "== asan: build and test (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake --preset asan
@@ -22,10 +30,28 @@ cmake --preset fuzz
 cmake --build --preset fuzz
 ./scripts/fuzz.sh "${HVKIT_FUZZ_SECONDS:-20}"
 
+echo "== subproject: hvkit under add_subdirectory defines its libraries only (no tests, tools or benchmarks)"
+rm -rf build/subproject
+cmake -S examples/subproject -B build/subproject > /dev/null
+extra_tests=$(cd build/subproject && ctest -N | sed -n 's/^Total Tests: //p')
+extra_targets=$(cmake --build build/subproject --target help | grep -cE 'hvctl|_tests|_bench|_fuzz|hello_guest|virtio_testing' || true)
+if [ "$extra_tests" != "0" ] || [ "$extra_targets" != "0" ]; then
+  echo "subproject: hvkit added $extra_tests tests and $extra_targets test/tool targets to its parent" >&2
+  exit 1
+fi
+
 echo "== packaging: install, then build and run the consumer project against the installed tree"
 prefix="$PWD/build/install"
 rm -rf "$prefix" build/consumer
 cmake --install build/dev --prefix "$prefix"
+# What the package promises: the version header and the SBOM are installed, and find_package(hvkit)
+# needs no GSL (no installed header includes it, the package config does not ask for it).
+test -f "$prefix/include/hv/version.hpp" || { echo "packaging: hv/version.hpp not installed" >&2; exit 1; }
+test -f "$prefix/share/doc/hvkit/hvkit-sbom.spdx.json" || { echo "packaging: SBOM not installed" >&2; exit 1; }
+if grep -rlE '#include [<"]gsl/' "$prefix/include" || grep -l 'GSL' "$prefix"/lib/cmake/hvkit/*.cmake; then
+  echo "packaging: the installed package depends on GSL (above)" >&2
+  exit 1
+fi
 cmake -S examples/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build/consumer -j2
 set +e
