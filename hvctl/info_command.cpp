@@ -58,6 +58,12 @@ void print_json(const std::vector<BackendReport>& reports) {
         w.key(hv::to_string(c.capability));
         if (c.value) w.value(*c.value); else w.null();
       }
+      // Why each null capability is unsupported, as the text form says; a separate object keeps
+      // "capabilities" as it was for existing readers.
+      w.end_object().key("unsupported").begin_object();
+      for (const auto& c : r.capabilities) {
+        if (!c.value) w.key(hv::to_string(c.capability)).value(c.reason);
+      }
       w.end_object();
     }
     w.end_object();
