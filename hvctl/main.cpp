@@ -21,6 +21,7 @@ void usage(std::FILE* out) {
                "                   run the conformance suite on this host (exit 1 if any case fails)\n"
                "  run [options] [IMAGE]\n"
                "                   boot IMAGE (or the demo guest) with the legacy devices; see hvctl run --help\n"
+               "  version          print \"hvctl <version>\" (also --version)\n"
                "  help             this text\n");
 }
 
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
   if (command == "info") return hvctl::info_command(rest);
   if (command == "conformance") return hvctl::conformance_command(rest);
   if (command == "run") return hvctl::run_command(rest);
+  if (command == "version" || command == "--version") {
+    std::printf("hvctl %s\n", HVCTL_VERSION);
+    return 0;
+  }
   if (command == "help" || command == "--help" || command == "-h") {
     usage(stdout);
     return 0;
