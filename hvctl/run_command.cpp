@@ -26,6 +26,7 @@ namespace hvctl {
 namespace {
 
 constexpr int kUsageError = 2, kGuestFailed = 3, kHypervisorError = 4;
+constexpr std::uint32_t kMaxGuestStatus = 255;  // debug-exit values above it exit with it
 constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
 
 const char* const kUsage =
@@ -42,8 +43,8 @@ const char* const kUsage =
     "own interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
     "Real mode: raw images load at 0x7c00; the entry must be below 64 KiB.\n"
-    "Exit status: the debug-exit value modulo 256 (the guest can choose any status, including the ones\n"
-    "below; the message on stderr says which ended the run); 0 when all vCPUs halt; 3 on shutdown,\n"
+    "Exit status: the debug-exit value, or 255 for a value above 255 (the guest can choose any status,\n"
+    "including the ones below; the message on stderr says which ended the run); 0 when all vCPUs halt; 3 on shutdown,\n"
     "triple fault or reset; 4 on a hypervisor error; 2 on a usage error. Real mode runs one vCPU.\n";
 
 int usage_error(const std::string& message) {
@@ -103,6 +104,18 @@ void pump_stdin(Enqueue enqueue, const std::atomic<bool>& stop) {
       if (accepted == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
+}
+
+// The guest's debug-exit value as hvctl's exit status: 0 to 255 pass through; a larger value cannot
+// be an exit status and becomes 255, so that no nonzero write (256 modulo 256) ever reads as success.
+int debug_exit_status(std::uint32_t value) {
+  if (value <= kMaxGuestStatus) {
+    std::fprintf(stderr, "hvctl run: guest wrote %u to debug-exit\n", value);
+    return static_cast<int>(value);
+  }
+  std::fprintf(stderr, "hvctl run: guest wrote %u to debug-exit, above %u: exit status %u\n", value, kMaxGuestStatus,
+               kMaxGuestStatus);
+  return kMaxGuestStatus;
 }
 
 }  // namespace
@@ -231,7 +244,7 @@ int run_command(std::span<const std::string_view> args) {
   }
   using Reason = hv::vmm::MachineExit::Reason;
   switch (exit.reason) {
-    case Reason::DebugExit: return static_cast<int>(exit.status & 0xff);
+    case Reason::DebugExit: return debug_exit_status(exit.status);
     case Reason::Halted: return 0;
     case Reason::Shutdown:
     case Reason::Reset:

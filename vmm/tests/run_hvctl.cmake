@@ -1,4 +1,5 @@
-# Runs hvctl with ARGS and checks its exit status and (optionally) a regex over stdout+stderr.
+# Runs hvctl with ARGS and checks its exit status and (optionally) a regex over stdout+stderr
+# (EXPECT_OUTPUT) and one over stdout alone (EXPECT_STDOUT, the guest's console).
 # The guest's reason for ending is in the output, so a wrong status names itself.
 # STDIN: text given to the guest's UART through hvctl's standard input (default: none).
 set(input /dev/null)
@@ -15,5 +16,8 @@ if(NOT "${status}" STREQUAL "${EXPECT_EXIT}")
 endif()
 if(NOT "${EXPECT_OUTPUT}" STREQUAL "" AND NOT "${all}" MATCHES "${EXPECT_OUTPUT}")
   message(FATAL_ERROR "hvctl run ${ARGS}: output does not match '${EXPECT_OUTPUT}':\n${all}")
+endif()
+if(NOT "${EXPECT_STDOUT}" STREQUAL "" AND NOT "${out}" MATCHES "${EXPECT_STDOUT}")
+  message(FATAL_ERROR "hvctl run ${ARGS}: standard output does not match '${EXPECT_STDOUT}':\n${out}")
 endif()
 message(STATUS "hvctl run ${ARGS}: exit ${status} as expected")
