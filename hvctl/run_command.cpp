@@ -202,6 +202,9 @@ int run_command(std::span<const std::string_view> args) {
 
   auto hypervisor = backend.empty() ? hv::open_default_hypervisor() : hv::open_hypervisor(backend);
   if (!hypervisor) {
+    // A backend name that does not exist is the caller's mistake, as in every subcommand; a known
+    // backend this host cannot open is a hypervisor error.
+    if (hypervisor.error().kind() == hv::ErrorKind::NotFound) return usage_error(hypervisor.error().to_string());
     std::fprintf(stderr, "hvctl run: %s\n", hypervisor.error().to_string().c_str());
     return kHypervisorError;
   }

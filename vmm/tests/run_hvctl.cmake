@@ -1,6 +1,11 @@
 # Runs hvctl with ARGS and checks its exit status and (optionally) a regex over stdout+stderr
 # (EXPECT_OUTPUT) and one over stdout alone (EXPECT_STDOUT, the guest's console).
 # The guest's reason for ending is in the output, so a wrong status names itself.
+# SKIP_IF_EXISTS: a path whose existence makes the expectation moot on this host (prints "SKIPPED:").
+if(NOT "${SKIP_IF_EXISTS}" STREQUAL "" AND EXISTS "${SKIP_IF_EXISTS}")
+  message(STATUS "SKIPPED: ${SKIP_IF_EXISTS} exists on this host")
+  return()
+endif()
 # STDIN: text given to the guest's UART through hvctl's standard input (default: none).
 set(input /dev/null)
 if(DEFINED STDIN AND NOT "${STDIN}" STREQUAL "")
