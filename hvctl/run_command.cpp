@@ -6,16 +6,20 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <optional>
 #include <poll.h>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include "demo_guest.hpp"
 #include "hv/backend_registry.hpp"
 #include "hv/dev/byte_sink.hpp"
+#include "hv/unique_fd.hpp"
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/console.hpp"
 #include "hv/virtio/rng.hpp"
@@ -64,22 +68,38 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
   return value;
 }
 
-std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std::string& error) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) {
-    error = "cannot open " + path;
+// Reads the guest image. Only a regular file of 1 byte to 1 GiB is accepted: a directory or a FIFO is
+// refused from fstat (the open does not wait for a FIFO's writer), and nothing is allocated before
+// the size is known.
+std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std::string& error) {
+  const hv::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) {
+    error = "cannot open IMAGE " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  const long end = std::ftell(file.get());
-  if (end <= 0 || static_cast<std::uint64_t>(end) > kMaxImageBytes) {
-    error = path + ": size " + std::to_string(end) + " is not between 1 byte and 1 GiB";
+  if (S_ISDIR(st.st_mode)) {
+    error = "IMAGE " + path + " is a directory";
     return std::nullopt;
   }
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(end));
-  std::rewind(file.get());
-  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) {
-    error = "cannot read " + path;
+  if (!S_ISREG(st.st_mode)) {
+    error = "IMAGE " + path + " is not a regular file";
     return std::nullopt;
+  }
+  if (st.st_size <= 0 || static_cast<std::uint64_t>(st.st_size) > kMaxImageBytes) {
+    error = "IMAGE " + path + ": size " + std::to_string(st.st_size) + " is not between 1 byte and 1 GiB";
+    return std::nullopt;
+  }
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = "cannot read IMAGE " + path + (n < 0 ? std::string(": ") + std::strerror(errno) : ": it shrank while read");
+      return std::nullopt;
+    }
+    done += static_cast<std::size_t>(n);
   }
   return bytes;
 }
@@ -195,7 +215,7 @@ int run_command(std::span<const std::string_view> args) {
     config.load_address = 0x1000;
   } else {
     std::string error;
-    auto bytes = read_file(image_path, error);
+    auto bytes = read_image(image_path, error);
     if (!bytes) return usage_error(error);
     config.image = std::move(*bytes);
   }
