@@ -23,6 +23,7 @@
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/console.hpp"
 #include "hv/virtio/rng.hpp"
+#include "hv/vmm/image_loader.hpp"
 #include "hv/vmm/machine.hpp"
 
 namespace hvctl {
@@ -32,6 +33,7 @@ namespace {
 constexpr int kUsageError = 2, kGuestFailed = 3, kHypervisorError = 4;
 constexpr std::uint32_t kMaxGuestStatus = 255;  // debug-exit values above it exit with it
 constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
+constexpr std::uint64_t kFourGiB = 4ULL << 30;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
@@ -126,6 +128,53 @@ void pump_stdin(Enqueue enqueue, const std::atomic<bool>& stop) {
   }
 }
 
+std::string hex(std::uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// Why an option given cannot apply to this guest (refused as a usage error before any backend is
+// opened, rather than ignored or left to fail inside the guest), or nullopt.
+std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& config, bool demo) {
+  const bool real = config.mode == hv::vmm::BootMode::Real;
+  if (demo) {
+    // The demo guest is a one-vCPU long-mode program with its own load address and entry.
+    if (real) return "--mode real needs an IMAGE: the demo guest runs in long mode";
+    if (config.load_address) return "--load needs an IMAGE: the demo guest has its own load address";
+    if (config.entry) return "--entry needs an IMAGE: the demo guest has its own entry";
+    if (config.vcpus > 1) return "--vcpus needs an IMAGE: the demo guest runs on one vCPU";
+    return std::nullopt;
+  }
+  // Without INIT/SIPI every vCPU would start at the same IP on the same stack.
+  if (real && config.vcpus > 1) return "--vcpus " + std::to_string(config.vcpus) + " cannot apply: real mode runs one vCPU";
+  const std::uint64_t ram_end = config.memory_bytes;
+  const std::string ram = "RAM (--memory " + std::to_string(ram_end >> 20) + " MiB) ends at " + hex(ram_end);
+  std::optional<std::uint64_t> entry = config.entry;
+  const char* entry_option = "--entry";
+  if (hv::vmm::looks_like_elf(config.image)) {
+    if (config.load_address) return "--load cannot apply to an ELF64 IMAGE: its segments load at their physical addresses";
+  } else {
+    // MachineConfig's documented defaults for raw images.
+    const std::uint64_t load = config.load_address.value_or(real ? 0x7c00 : 0x100000);
+    if (load >= ram_end || config.image.size() > ram_end - load) {
+      return "IMAGE (" + std::to_string(config.image.size()) + " bytes at " + hex(load) + ") does not fit in RAM: " + ram;
+    }
+    if (!entry) {
+      entry = load;  // a raw image starts at its first byte
+      entry_option = "the entry (the load address)";
+    }
+  }
+  if (entry) {
+    if (*entry >= ram_end) return std::string(entry_option) + " " + hex(*entry) + " is outside RAM: " + ram;
+    if (real && *entry > 0xffff) return std::string(entry_option) + " " + hex(*entry) + " must be below 0x10000 in real mode";
+    if (!real && *entry >= kFourGiB) {
+      return std::string(entry_option) + " " + hex(*entry) + " must be below 4 GiB (long mode maps only the first 4 GiB)";
+    }
+  }
+  return std::nullopt;
+}
+
 // The guest's debug-exit value as hvctl's exit status: 0 to 255 pass through; a larger value cannot
 // be an exit status and becomes 255, so that no nonzero write (256 modulo 256) ever reads as success.
 int debug_exit_status(std::uint32_t value) {
@@ -208,16 +257,18 @@ int run_command(std::span<const std::string_view> args) {
     }
   }
 
-  if (image_path.empty()) {
-    const auto demo = demo_guest();
-    config.image.assign(demo.begin(), demo.end());
-    config.mode = hv::vmm::BootMode::Long;
-    config.load_address = 0x1000;
-  } else {
+  const bool demo = image_path.empty();
+  if (!demo) {
     std::string error;
     auto bytes = read_image(image_path, error);
     if (!bytes) return usage_error(error);
     config.image = std::move(*bytes);
+  }
+  if (auto why = inapplicable_option(config, demo)) return usage_error(*why);
+  if (demo) {
+    const auto image = demo_guest();
+    config.image.assign(image.begin(), image.end());
+    config.load_address = 0x1000;
   }
 
   auto hypervisor = backend.empty() ? hv::open_default_hypervisor() : hv::open_hypervisor(backend);
