@@ -37,14 +37,14 @@ constexpr std::uint64_t kFourGiB = 4ULL << 30;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
-    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro]]... [--rng] [--console] [--console-max-bytes N]\n"
+    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro|,rw]]... [--rng] [--console] [--console-max-bytes N]\n"
     "                 [--console-rate BYTES_PER_S] [IMAGE]\n"
     "Boots IMAGE (raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the embedded demo guest.\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
     "debug-exit at 0x501 (a write of v ends the VM with status v); --testdev adds a 4 KiB scratch MMIO\n"
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
-    "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the file PATH, read-only\n"
-    "with ,ro; repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer\n"
+    "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the regular file PATH,\n"
+    "read-write or, with ,ro, read-only; PATH cannot contain ','; repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer\n"
     "reads) attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its\n"
     "own interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
@@ -104,6 +104,27 @@ std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std
     done += static_cast<std::size_t>(n);
   }
   return bytes;
+}
+
+// `--blk PATH[,ro|,rw]`: everything after the first ',' is the access flag, so a file name that
+// contains ',' cannot be given. A FIFO or other non-regular file is refused before the open, which
+// would wait for a writer.
+tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, std::string> open_disk(std::string_view spec) {
+  const auto comma = spec.find(',');
+  const std::string path(spec.substr(0, comma));
+  const std::string_view flag = comma == std::string_view::npos ? "rw" : spec.substr(comma + 1);
+  if (flag != "ro" && flag != "rw") {
+    return tl::unexpected("--blk " + std::string(spec) + ": unknown flag '" + std::string(flag) +
+                          "' (PATH,ro or PATH,rw; a PATH containing ',' cannot be given)");
+  }
+  if (path.empty()) return tl::unexpected("--blk " + std::string(spec) + ": no PATH");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return tl::unexpected("--blk " + path + " is not a regular file");
+  }
+  auto disk = hv::virtio::BlockDevice::open(path, flag == "ro");
+  if (!disk) return tl::unexpected("--blk " + path + ": " + disk.error().to_string());
+  return *disk;
 }
 
 // Feeds stdin to the UART's receive FIFO. Memory stays bounded: at most one 64-byte chunk is held
@@ -233,12 +254,9 @@ int run_command(std::span<const std::string_view> args) {
       config.testdev = true;
     } else if (a == "--blk") {
       auto v = value();
-      if (!v || v->empty()) return usage_error("--blk takes PATH or PATH,ro");
-      std::string path(*v);
-      const bool read_only = path.size() > 3 && path.ends_with(",ro");
-      if (read_only) path.resize(path.size() - 3);
-      auto disk = hv::virtio::BlockDevice::open(path, read_only);
-      if (!disk) return usage_error("--blk " + path + ": " + disk.error().to_string());
+      if (!v) return usage_error("--blk takes PATH, PATH,ro or PATH,rw");
+      auto disk = open_disk(*v);
+      if (!disk) return usage_error(disk.error());
       config.virtio.push_back(*disk);
     } else if (a == "--rng") {
       config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
