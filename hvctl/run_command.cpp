@@ -342,6 +342,9 @@ int run_command(std::span<const std::string_view> args) {
     case Reason::Reset:
       std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
       return kGuestFailed;
+    case Reason::Stopped:  // hvctl's own request: the status and message are ours
+      std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
+      return static_cast<int>(exit.status);
     case Reason::Error: break;
   }
   std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
