@@ -25,6 +25,7 @@
 #include "hv/virtio/rng.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/vmm/machine.hpp"
+#include "stop_watcher.hpp"
 
 namespace hvctl {
 
@@ -34,24 +35,36 @@ constexpr int kUsageError = 2, kGuestFailed = 3, kHypervisorError = 4;
 constexpr std::uint32_t kMaxGuestStatus = 255;  // debug-exit values above it exit with it
 constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
 constexpr std::uint64_t kFourGiB = 4ULL << 30;
+constexpr std::uint64_t kMaxTimeoutSeconds = 365ULL * 24 * 3600;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
-    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro|,rw]]... [--rng] [--console] [--console-max-bytes N]\n"
-    "                 [--console-rate BYTES_PER_S] [IMAGE]\n"
-    "Boots IMAGE (raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the embedded demo guest.\n"
+    "                 [--entry ADDR] [--timeout SECONDS] [--testdev] [--blk PATH[,ro|,rw]]... [--rng]\n"
+    "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S] [IMAGE]\n"
+    "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
+    "embedded demo guest (one vCPU, long mode: --mode real, --load, --entry and --vcpus need an IMAGE).\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
     "debug-exit at 0x501 (a write of v ends the VM with status v); --testdev adds a 4 KiB scratch MMIO\n"
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
     "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the regular file PATH,\n"
-    "read-write or, with ,ro, read-only; PATH cannot contain ','; repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer\n"
-    "reads) attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its\n"
-    "own interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
-    "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
-    "Real mode: raw images load at 0x7c00; the entry must be below 64 KiB.\n"
-    "Exit status: the debug-exit value, or 255 for a value above 255 (the guest can choose any status,\n"
-    "including the ones below; the message on stderr says which ended the run); 0 when all vCPUs halt; 3 on shutdown,\n"
-    "triple fault or reset; 4 on a hypervisor error; 2 on a usage error. Real mode runs one vCPU.\n";
+    "read-write, or read-only with ,ro; PATH cannot contain ','; repeatable), --rng and --console (one\n"
+    "port on stdin/stdout, which the UART then no longer reads) attach devices at guest-physical\n"
+    "0xd0000000 + 0x1000 * n in the order given, each with its own interrupt line (unconnected here:\n"
+    "drivers poll the used ring). RAM must end below 0xd0000000.\n"
+    "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
+    "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
+    "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
+    "--timeout ends the run after SECONDS (1 to 31536000); SIGINT and SIGTERM stop the machine cleanly.\n"
+    "Exit status (a guest can write any of these to debug-exit too; the message on stderr tells which):\n"
+    "  N        the guest wrote N (0-255) to debug-exit: \"guest wrote N to debug-exit\"\n"
+    "  255      the guest wrote a value above 255 to debug-exit\n"
+    "  0        every vCPU halted\n"
+    "  2        usage error: a bad or inapplicable option, an unknown backend NAME, an unusable IMAGE\n"
+    "           or --blk file, a machine that cannot be laid out in RAM\n"
+    "  3        the guest shut down, triple-faulted or asked for a reset\n"
+    "  4        hypervisor or host error, including a known backend this host cannot open\n"
+    "  124      --timeout passed: \"timed out after N s\"\n"
+    "  130, 143 SIGINT, SIGTERM (128 + the signal number): \"stopped by SIGINT\"\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "hvctl run: %s\n%s", message.c_str(), kUsage);
@@ -216,6 +229,7 @@ int run_command(std::span<const std::string_view> args) {
   std::string image_path;
   hv::dev::OutputLimits limits;
   std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
+  std::chrono::seconds timeout{0};          // none
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -250,6 +264,10 @@ int run_command(std::span<const std::string_view> args) {
       auto v = number();
       if (!v) return usage_error(std::string(a) + " takes an address (decimal or 0x hex)");
       (a == "--load" ? config.load_address : config.entry) = *v;
+    } else if (a == "--timeout") {
+      auto v = number();
+      if (!v || *v == 0 || *v > kMaxTimeoutSeconds) return usage_error("--timeout takes whole seconds from 1 to 31536000");
+      timeout = std::chrono::seconds(*v);
     } else if (a == "--testdev") {
       config.testdev = true;
     } else if (a == "--blk") {
@@ -289,6 +307,9 @@ int run_command(std::span<const std::string_view> args) {
     config.load_address = 0x1000;
   }
 
+  // From here on SIGINT and SIGTERM wait for the watcher, which stops the machine cleanly; every
+  // thread started below (backends, vCPUs, stdin) inherits the blocked mask.
+  const sigset_t stop_signals = block_stop_signals();
   auto hypervisor = backend.empty() ? hv::open_default_hypervisor() : hv::open_hypervisor(backend);
   if (!hypervisor) {
     // A backend name that does not exist is the caller's mistake, as in every subcommand; a known
@@ -315,6 +336,13 @@ int run_command(std::span<const std::string_view> args) {
                ? kUsageError
                : kHypervisorError;
   }
+  auto watcher = StopWatcher::start(stop_signals, timeout, [&m = **machine](int status, std::string message) {
+    m.request_stop({hv::vmm::MachineExit::Reason::Stopped, static_cast<std::uint32_t>(status), std::move(message)});
+  });
+  if (!watcher) {
+    std::fprintf(stderr, "hvctl run: %s\n", watcher.error().c_str());
+    return kHypervisorError;
+  }
   std::atomic<bool> stop{false};
   std::thread input([&] {
     if (virtio_console) {
@@ -324,6 +352,7 @@ int run_command(std::span<const std::string_view> args) {
     }
   });
   const auto exit = (*machine)->run();
+  watcher->reset();
   stop = true;
   input.join();
   if (console.dropped() > 0) {
