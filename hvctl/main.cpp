@@ -18,11 +18,14 @@ void usage(std::FILE* out) {
                "commands:\n"
                "  info [--json]    list hypervisor backends, their availability and capabilities\n"
                "  conformance [--backend NAME|all] [--filter GLOB] [--json]\n"
-               "                   run the conformance suite on this host (exit 1 if any case fails)\n"
+               "                   run the conformance suite on this host (exit 1 if a case fails, 5 if\n"
+               "                   none ran)\n"
                "  run [options] [IMAGE]\n"
                "                   boot IMAGE (or the demo guest) with the legacy devices; see hvctl run --help\n"
                "  version          print \"hvctl <version>\" (also --version)\n"
-               "  help             this text\n");
+               "  help             this text\n"
+               "\n"
+               "Each command's exit statuses are in hvctl COMMAND --help; a usage error exits 2 everywhere.\n");
 }
 
 }  // namespace
