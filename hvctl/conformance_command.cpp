@@ -1,5 +1,6 @@
 #include "conformance_command.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -29,10 +30,20 @@ struct Options {
   bool json = false;
 };
 
+constexpr int kCaseFailed = 1, kUsageError = 2, kNothingRan = 5;
+
+const char* const kUsage =
+    "usage: hvctl conformance [--backend NAME|all] [--filter GLOB] [--json]\n"
+    "Runs the conformance suite on every available backend (or on NAME) and prints case x backend ->\n"
+    "pass / fail / unsupported, with the reason for each non-pass.\n"
+    "Exit status: 0 when at least one case ran (passed or failed) and none failed; 1 when a case failed;\n"
+    "2 on a usage error, including an unknown backend NAME; 5 when no case ran (no backend available,\n"
+    "NAME unavailable, no case matching GLOB, or every matching case unsupported), with the reason on\n"
+    "stderr.\n";
+
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "hvctl conformance: %s\nusage: hvctl conformance [--backend NAME|all] [--filter GLOB] [--json]\n",
-               message.c_str());
-  return 2;
+  std::fprintf(stderr, "hvctl conformance: %s\n%s", message.c_str(), kUsage);
+  return kUsageError;
 }
 
 void print_json(const std::vector<BackendRun>& runs) {
@@ -94,13 +105,34 @@ void print_table(const std::vector<BackendRun>& runs) {
   }
 }
 
+// Why no case ran (exit status 5), or empty when at least one passed or failed.
+std::string why_nothing_ran(const std::vector<BackendRun>& runs, const Options& options) {
+  for (const auto& run : runs) {
+    if (run.report.count(Outcome::Pass) + run.report.count(Outcome::Fail) > 0) return {};
+  }
+  const bool any_case = std::ranges::any_of(hv::conformance::all_cases(), [&](const hv::conformance::CaseInfo& info) {
+    return hv::conformance::glob_match(options.filter, info.name);
+  });
+  if (!any_case) return "no case matched filter '" + options.filter + "'";
+  if (std::ranges::none_of(runs, &BackendRun::available)) {
+    if (options.backend != "all") {
+      return "backend '" + runs.front().name + "' is unavailable: " + runs.front().reason;
+    }
+    return "no backend available";
+  }
+  return "every case matching '" + options.filter + "' is unsupported here";
+}
+
 }  // namespace
 
 int conformance_command(std::span<const std::string_view> args) {
   Options options;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
-    if (a == "--json") {
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (a == "--json") {
       options.json = true;
     } else if ((a == "--backend" || a == "--filter") && i + 1 < args.size()) {
       (a == "--backend" ? options.backend : options.filter) = std::string(args[++i]);
@@ -108,11 +140,14 @@ int conformance_command(std::span<const std::string_view> args) {
       return usage_error("unknown or incomplete option '" + std::string(a) + "'");
     }
   }
+  const auto backends = hv::list_backends();
+  if (options.backend != "all" &&
+      std::ranges::none_of(backends, [&](const hv::BackendStatus& b) { return b.name == options.backend; })) {
+    return usage_error("no backend named '" + options.backend + "'");
+  }
   std::vector<BackendRun> runs;
-  bool known = options.backend == "all";
-  for (const auto& status : hv::list_backends()) {
+  for (const auto& status : backends) {
     if (options.backend != "all" && status.name != options.backend) continue;
-    known = true;
     BackendRun run{status.name, status.availability.available, status.availability.reason, {status.name, {}}};
     if (run.available) {
       auto hypervisor = hv::open_hypervisor(status.name);
@@ -123,15 +158,16 @@ int conformance_command(std::span<const std::string_view> args) {
         run.report = hv::conformance::run_suite(**hypervisor, options.filter);
       }
     }
-    if (!run.available && options.backend != "all") {
-      return usage_error("backend '" + run.name + "' is unavailable: " + run.reason);
-    }
     runs.push_back(std::move(run));
   }
-  if (!known) return usage_error("no backend named '" + options.backend + "'");
   if (options.json) print_json(runs); else print_table(runs);
   for (const auto& run : runs) {
-    if (run.report.count(Outcome::Fail) > 0) return 1;
+    if (run.report.count(Outcome::Fail) > 0) return kCaseFailed;
+  }
+  // A health check keyed on the exit status must not pass a host where nothing was checked.
+  if (const auto why = why_nothing_ran(runs, options); !why.empty()) {
+    std::fprintf(stderr, "hvctl conformance: nothing ran: %s\n", why.c_str());
+    return kNothingRan;
   }
   return 0;
 }

@@ -12,6 +12,13 @@ namespace hvctl {
 
 namespace {
 
+const char* const kUsage =
+    "usage: hvctl info [--json]\n"
+    "Lists every backend hvctl was built with, whether this host offers it (or why not), and for each\n"
+    "available one its API version and capabilities (with the reason for each unsupported one).\n"
+    "Exit status: 0 when the report was printed (an unavailable backend is part of the report, not an\n"
+    "error); 2 on a usage error.\n";
+
 struct CapabilityRow {
   hv::Capability capability;
   std::optional<std::uint64_t> value;  // empty: unsupported
@@ -58,6 +65,12 @@ void print_json(const std::vector<BackendReport>& reports) {
         w.key(hv::to_string(c.capability));
         if (c.value) w.value(*c.value); else w.null();
       }
+      // Why each null capability is unsupported, as the text form says; a separate object keeps
+      // "capabilities" as it was for existing readers.
+      w.end_object().key("unsupported").begin_object();
+      for (const auto& c : r.capabilities) {
+        if (!c.value) w.key(hv::to_string(c.capability)).value(c.reason);
+      }
       w.end_object();
     }
     w.end_object();
@@ -90,11 +103,13 @@ void print_text(const std::vector<BackendReport>& reports) {
 int info_command(std::span<const std::string_view> args) {
   bool json = false;
   for (auto a : args) {
-    if (a == "--json") {
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (a == "--json") {
       json = true;
     } else {
-      std::fprintf(stderr, "hvctl info: unknown option '%.*s'\nusage: hvctl info [--json]\n",
-                   static_cast<int>(a.size()), a.data());
+      std::fprintf(stderr, "hvctl info: unknown option '%.*s'\n%s", static_cast<int>(a.size()), a.data(), kUsage);
       return 2;
     }
   }

@@ -18,10 +18,14 @@ void usage(std::FILE* out) {
                "commands:\n"
                "  info [--json]    list hypervisor backends, their availability and capabilities\n"
                "  conformance [--backend NAME|all] [--filter GLOB] [--json]\n"
-               "                   run the conformance suite on this host (exit 1 if any case fails)\n"
+               "                   run the conformance suite on this host (exit 1 if a case fails, 5 if\n"
+               "                   none ran)\n"
                "  run [options] [IMAGE]\n"
                "                   boot IMAGE (or the demo guest) with the legacy devices; see hvctl run --help\n"
-               "  help             this text\n");
+               "  version          print \"hvctl <version>\" (also --version)\n"
+               "  help             this text\n"
+               "\n"
+               "Each command's exit statuses are in hvctl COMMAND --help; a usage error exits 2 everywhere.\n");
 }
 
 }  // namespace
@@ -38,6 +42,10 @@ int main(int argc, char** argv) {
   if (command == "info") return hvctl::info_command(rest);
   if (command == "conformance") return hvctl::conformance_command(rest);
   if (command == "run") return hvctl::run_command(rest);
+  if (command == "version" || command == "--version") {
+    std::printf("hvctl %s\n", HVCTL_VERSION);
+    return 0;
+  }
   if (command == "help" || command == "--help" || command == "-h") {
     usage(stdout);
     return 0;

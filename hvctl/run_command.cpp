@@ -6,45 +6,65 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <optional>
 #include <poll.h>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include "demo_guest.hpp"
 #include "hv/backend_registry.hpp"
 #include "hv/dev/byte_sink.hpp"
+#include "hv/unique_fd.hpp"
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/console.hpp"
 #include "hv/virtio/rng.hpp"
+#include "hv/vmm/image_loader.hpp"
 #include "hv/vmm/machine.hpp"
+#include "stop_watcher.hpp"
 
 namespace hvctl {
 
 namespace {
 
 constexpr int kUsageError = 2, kGuestFailed = 3, kHypervisorError = 4;
+constexpr std::uint32_t kMaxGuestStatus = 255;  // debug-exit values above it exit with it
 constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
+constexpr std::uint64_t kFourGiB = 4ULL << 30;
+constexpr std::uint64_t kMaxTimeoutSeconds = 365ULL * 24 * 3600;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
-    "                 [--entry ADDR] [--testdev] [--blk PATH[,ro]]... [--rng] [--console] [--console-max-bytes N]\n"
-    "                 [--console-rate BYTES_PER_S] [IMAGE]\n"
-    "Boots IMAGE (raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the embedded demo guest.\n"
+    "                 [--entry ADDR] [--timeout SECONDS] [--testdev] [--blk PATH[,ro|,rw]]... [--rng]\n"
+    "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S] [IMAGE]\n"
+    "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
+    "embedded demo guest (one vCPU, long mode: --mode real, --load, --entry and --vcpus need an IMAGE).\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
     "debug-exit at 0x501 (a write of v ends the VM with status v); --testdev adds a 4 KiB scratch MMIO\n"
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
-    "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the file PATH, read-only\n"
-    "with ,ro; repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer\n"
-    "reads) attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its\n"
-    "own interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
-    "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000.\n"
-    "Real mode: raw images load at 0x7c00; the entry must be below 64 KiB.\n"
-    "Exit status: the debug-exit value modulo 256 (the guest can choose any status, including the ones\n"
-    "below; the message on stderr says which ended the run); 0 when all vCPUs halt; 3 on shutdown,\n"
-    "triple fault or reset; 4 on a hypervisor error; 2 on a usage error. Real mode runs one vCPU.\n";
+    "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the regular file PATH,\n"
+    "read-write, or read-only with ,ro; PATH cannot contain ','; repeatable), --rng and --console (one\n"
+    "port on stdin/stdout, which the UART then no longer reads) attach devices at guest-physical\n"
+    "0xd0000000 + 0x1000 * n in the order given, each with its own interrupt line (unconnected here:\n"
+    "drivers poll the used ring). RAM must end below 0xd0000000.\n"
+    "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
+    "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
+    "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
+    "--timeout ends the run after SECONDS (1 to 31536000); SIGINT and SIGTERM stop the machine cleanly.\n"
+    "Exit status (a guest can write any of these to debug-exit too; the message on stderr tells which):\n"
+    "  N        the guest wrote N (0-255) to debug-exit: \"guest wrote N to debug-exit\"\n"
+    "  255      the guest wrote a value above 255 to debug-exit\n"
+    "  0        every vCPU halted\n"
+    "  2        usage error: a bad or inapplicable option, an unknown backend NAME, an unusable IMAGE\n"
+    "           or --blk file, a machine that cannot be laid out in RAM\n"
+    "  3        the guest shut down, triple-faulted or asked for a reset\n"
+    "  4        hypervisor or host error, including a known backend this host cannot open\n"
+    "  124      --timeout passed: \"timed out after N s\"\n"
+    "  130, 143 SIGINT, SIGTERM (128 + the signal number): \"stopped by SIGINT\"\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "hvctl run: %s\n%s", message.c_str(), kUsage);
@@ -63,24 +83,61 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
   return value;
 }
 
-std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std::string& error) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file || std::fseek(file.get(), 0, SEEK_END) != 0) {
-    error = "cannot open " + path;
+// Reads the guest image. Only a regular file of 1 byte to 1 GiB is accepted: a directory or a FIFO is
+// refused from fstat (the open does not wait for a FIFO's writer), and nothing is allocated before
+// the size is known.
+std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std::string& error) {
+  const hv::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) {
+    error = "cannot open IMAGE " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  const long end = std::ftell(file.get());
-  if (end <= 0 || static_cast<std::uint64_t>(end) > kMaxImageBytes) {
-    error = path + ": size " + std::to_string(end) + " is not between 1 byte and 1 GiB";
+  if (S_ISDIR(st.st_mode)) {
+    error = "IMAGE " + path + " is a directory";
     return std::nullopt;
   }
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(end));
-  std::rewind(file.get());
-  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) {
-    error = "cannot read " + path;
+  if (!S_ISREG(st.st_mode)) {
+    error = "IMAGE " + path + " is not a regular file";
     return std::nullopt;
+  }
+  if (st.st_size <= 0 || static_cast<std::uint64_t>(st.st_size) > kMaxImageBytes) {
+    error = "IMAGE " + path + ": size " + std::to_string(st.st_size) + " is not between 1 byte and 1 GiB";
+    return std::nullopt;
+  }
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = "cannot read IMAGE " + path + (n < 0 ? std::string(": ") + std::strerror(errno) : ": it shrank while read");
+      return std::nullopt;
+    }
+    done += static_cast<std::size_t>(n);
   }
   return bytes;
+}
+
+// `--blk PATH[,ro|,rw]`: everything after the first ',' is the access flag, so a file name that
+// contains ',' cannot be given. A FIFO or other non-regular file is refused before the open, which
+// would wait for a writer.
+tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, std::string> open_disk(std::string_view spec) {
+  const auto comma = spec.find(',');
+  const std::string path(spec.substr(0, comma));
+  const std::string_view flag = comma == std::string_view::npos ? "rw" : spec.substr(comma + 1);
+  if (flag != "ro" && flag != "rw") {
+    return tl::unexpected("--blk " + std::string(spec) + ": unknown flag '" + std::string(flag) +
+                          "' (PATH,ro or PATH,rw; a PATH containing ',' cannot be given)");
+  }
+  if (path.empty()) return tl::unexpected("--blk " + std::string(spec) + ": no PATH");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return tl::unexpected("--blk " + path + " is not a regular file");
+  }
+  auto disk = hv::virtio::BlockDevice::open(path, flag == "ro");
+  if (!disk) return tl::unexpected("--blk " + path + ": " + disk.error().to_string());
+  return *disk;
 }
 
 // Feeds stdin to the UART's receive FIFO. Memory stays bounded: at most one 64-byte chunk is held
@@ -105,6 +162,65 @@ void pump_stdin(Enqueue enqueue, const std::atomic<bool>& stop) {
   }
 }
 
+std::string hex(std::uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// Why an option given cannot apply to this guest (refused as a usage error before any backend is
+// opened, rather than ignored or left to fail inside the guest), or nullopt.
+std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& config, bool demo) {
+  const bool real = config.mode == hv::vmm::BootMode::Real;
+  if (demo) {
+    // The demo guest is a one-vCPU long-mode program with its own load address and entry.
+    if (real) return "--mode real needs an IMAGE: the demo guest runs in long mode";
+    if (config.load_address) return "--load needs an IMAGE: the demo guest has its own load address";
+    if (config.entry) return "--entry needs an IMAGE: the demo guest has its own entry";
+    if (config.vcpus > 1) return "--vcpus needs an IMAGE: the demo guest runs on one vCPU";
+    return std::nullopt;
+  }
+  // Without INIT/SIPI every vCPU would start at the same IP on the same stack.
+  if (real && config.vcpus > 1) return "--vcpus " + std::to_string(config.vcpus) + " cannot apply: real mode runs one vCPU";
+  const std::uint64_t ram_end = config.memory_bytes;
+  const std::string ram = "RAM (--memory " + std::to_string(ram_end >> 20) + " MiB) ends at " + hex(ram_end);
+  std::optional<std::uint64_t> entry = config.entry;
+  const char* entry_option = "--entry";
+  if (hv::vmm::looks_like_elf(config.image)) {
+    if (config.load_address) return "--load cannot apply to an ELF64 IMAGE: its segments load at their physical addresses";
+  } else {
+    // MachineConfig's documented defaults for raw images.
+    const std::uint64_t load = config.load_address.value_or(real ? 0x7c00 : 0x100000);
+    if (load >= ram_end || config.image.size() > ram_end - load) {
+      return "IMAGE (" + std::to_string(config.image.size()) + " bytes at " + hex(load) + ") does not fit in RAM: " + ram;
+    }
+    if (!entry) {
+      entry = load;  // a raw image starts at its first byte
+      entry_option = "the entry (the load address)";
+    }
+  }
+  if (entry) {
+    if (*entry >= ram_end) return std::string(entry_option) + " " + hex(*entry) + " is outside RAM: " + ram;
+    if (real && *entry > 0xffff) return std::string(entry_option) + " " + hex(*entry) + " must be below 0x10000 in real mode";
+    if (!real && *entry >= kFourGiB) {
+      return std::string(entry_option) + " " + hex(*entry) + " must be below 4 GiB (long mode maps only the first 4 GiB)";
+    }
+  }
+  return std::nullopt;
+}
+
+// The guest's debug-exit value as hvctl's exit status: 0 to 255 pass through; a larger value cannot
+// be an exit status and becomes 255, so that no nonzero write (256 modulo 256) ever reads as success.
+int debug_exit_status(std::uint32_t value) {
+  if (value <= kMaxGuestStatus) {
+    std::fprintf(stderr, "hvctl run: guest wrote %u to debug-exit\n", value);
+    return static_cast<int>(value);
+  }
+  std::fprintf(stderr, "hvctl run: guest wrote %u to debug-exit, above %u: exit status %u\n", value, kMaxGuestStatus,
+               kMaxGuestStatus);
+  return kMaxGuestStatus;
+}
+
 }  // namespace
 
 int run_command(std::span<const std::string_view> args) {
@@ -113,6 +229,7 @@ int run_command(std::span<const std::string_view> args) {
   std::string image_path;
   hv::dev::OutputLimits limits;
   std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
+  std::chrono::seconds timeout{0};          // none
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -147,16 +264,17 @@ int run_command(std::span<const std::string_view> args) {
       auto v = number();
       if (!v) return usage_error(std::string(a) + " takes an address (decimal or 0x hex)");
       (a == "--load" ? config.load_address : config.entry) = *v;
+    } else if (a == "--timeout") {
+      auto v = number();
+      if (!v || *v == 0 || *v > kMaxTimeoutSeconds) return usage_error("--timeout takes whole seconds from 1 to 31536000");
+      timeout = std::chrono::seconds(*v);
     } else if (a == "--testdev") {
       config.testdev = true;
     } else if (a == "--blk") {
       auto v = value();
-      if (!v || v->empty()) return usage_error("--blk takes PATH or PATH,ro");
-      std::string path(*v);
-      const bool read_only = path.size() > 3 && path.ends_with(",ro");
-      if (read_only) path.resize(path.size() - 3);
-      auto disk = hv::virtio::BlockDevice::open(path, read_only);
-      if (!disk) return usage_error("--blk " + path + ": " + disk.error().to_string());
+      if (!v) return usage_error("--blk takes PATH, PATH,ro or PATH,rw");
+      auto disk = open_disk(*v);
+      if (!disk) return usage_error(disk.error());
       config.virtio.push_back(*disk);
     } else if (a == "--rng") {
       config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
@@ -175,20 +293,28 @@ int run_command(std::span<const std::string_view> args) {
     }
   }
 
-  if (image_path.empty()) {
-    const auto demo = demo_guest();
-    config.image.assign(demo.begin(), demo.end());
-    config.mode = hv::vmm::BootMode::Long;
-    config.load_address = 0x1000;
-  } else {
+  const bool demo = image_path.empty();
+  if (!demo) {
     std::string error;
-    auto bytes = read_file(image_path, error);
+    auto bytes = read_image(image_path, error);
     if (!bytes) return usage_error(error);
     config.image = std::move(*bytes);
   }
+  if (auto why = inapplicable_option(config, demo)) return usage_error(*why);
+  if (demo) {
+    const auto image = demo_guest();
+    config.image.assign(image.begin(), image.end());
+    config.load_address = 0x1000;
+  }
 
+  // From here on SIGINT and SIGTERM wait for the watcher, which stops the machine cleanly; every
+  // thread started below (backends, vCPUs, stdin) inherits the blocked mask.
+  const sigset_t stop_signals = block_stop_signals();
   auto hypervisor = backend.empty() ? hv::open_default_hypervisor() : hv::open_hypervisor(backend);
   if (!hypervisor) {
+    // A backend name that does not exist is the caller's mistake, as in every subcommand; a known
+    // backend this host cannot open is a hypervisor error.
+    if (hypervisor.error().kind() == hv::ErrorKind::NotFound) return usage_error(hypervisor.error().to_string());
     std::fprintf(stderr, "hvctl run: %s\n", hypervisor.error().to_string().c_str());
     return kHypervisorError;
   }
@@ -210,6 +336,13 @@ int run_command(std::span<const std::string_view> args) {
                ? kUsageError
                : kHypervisorError;
   }
+  auto watcher = StopWatcher::start(stop_signals, timeout, [&m = **machine](int status, std::string message) {
+    m.request_stop({hv::vmm::MachineExit::Reason::Stopped, static_cast<std::uint32_t>(status), std::move(message)});
+  });
+  if (!watcher) {
+    std::fprintf(stderr, "hvctl run: %s\n", watcher.error().c_str());
+    return kHypervisorError;
+  }
   std::atomic<bool> stop{false};
   std::thread input([&] {
     if (virtio_console) {
@@ -219,6 +352,7 @@ int run_command(std::span<const std::string_view> args) {
     }
   });
   const auto exit = (*machine)->run();
+  watcher->reset();
   stop = true;
   input.join();
   if (console.dropped() > 0) {
@@ -231,12 +365,15 @@ int run_command(std::span<const std::string_view> args) {
   }
   using Reason = hv::vmm::MachineExit::Reason;
   switch (exit.reason) {
-    case Reason::DebugExit: return static_cast<int>(exit.status & 0xff);
+    case Reason::DebugExit: return debug_exit_status(exit.status);
     case Reason::Halted: return 0;
     case Reason::Shutdown:
     case Reason::Reset:
       std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
       return kGuestFailed;
+    case Reason::Stopped:  // hvctl's own request: the status and message are ours
+      std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
+      return static_cast<int>(exit.status);
     case Reason::Error: break;
   }
   std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());

@@ -1,6 +1,15 @@
 # The guest-driven virtio-blk test: a fresh 1 MiB image, the virtio_blk guest through hvctl run on
 # BACKEND, then the image itself checked from the host (sectors 1..4 hold the guest's pattern).
-set(image "${CMAKE_CURRENT_BINARY_DIR}/virtio_blk_${BACKEND}${READ_ONLY}.img")
+# RW_SUFFIX: give the disk as PATH,rw (an explicit read-write flag) rather than PATH.
+set(suffix "")
+set(variant "")
+if(READ_ONLY)
+  set(variant "_ro")
+elseif(RW_SUFFIX)
+  set(suffix ",rw")
+  set(variant "_rw")
+endif()
+set(image "${CMAKE_CURRENT_BINARY_DIR}/virtio_blk_${BACKEND}${variant}.img")  # one per test: they run in parallel
 file(REMOVE "${image}")
 execute_process(COMMAND truncate -s 1M "${image}" RESULT_VARIABLE made)
 if(NOT made EQUAL 0)
@@ -17,7 +26,7 @@ if(READ_ONLY)
   message(STATUS "virtio-blk read-only on ${BACKEND}: the write was refused")
   return()
 endif()
-execute_process(COMMAND ${HVCTL} run --backend ${BACKEND} --blk "${image}" --load 0x1000 ${GUEST}
+execute_process(COMMAND ${HVCTL} run --backend ${BACKEND} --blk "${image}${suffix}" --load 0x1000 ${GUEST}
                 RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "hvctl run on ${BACKEND}: exit status ${status} (the failed check's number)\n${out}${err}")

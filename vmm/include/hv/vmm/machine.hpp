@@ -47,11 +47,13 @@ inline constexpr std::uint64_t kVirtioStride = 0x1000;
 inline constexpr std::uint32_t kVirtioFirstGsi = 16;
 inline constexpr std::size_t kMaxVirtioDevices = 8;
 
-// How the guest ended.
+// How the guest ended. Stopped: the VMM ended it from outside the guest through request_stop (a
+// timeout, a signal; the Machine never stops itself for that reason); its status and message are
+// whatever the requester chose.
 struct MachineExit {
-  enum class Reason : std::uint8_t { DebugExit, Halted, Shutdown, Reset, Error };
+  enum class Reason : std::uint8_t { DebugExit, Halted, Shutdown, Reset, Error, Stopped };
   Reason reason = Reason::Error;
-  std::uint32_t status = 0;  // the debug-exit value; 0 when halted
+  std::uint32_t status = 0;  // the debug-exit value; 0 when halted; the requester's for Stopped
   std::string message;
 };
 
@@ -64,7 +66,8 @@ class Machine {
   Machine& operator=(const Machine&) = delete;
 
   // Runs every vCPU in its own thread until the guest writes the debug-exit port, all vCPUs halt, the
-  // guest shuts down, triple-faults or asks for a reset, or an error occurs.
+  // guest shuts down, triple-faults or asks for a reset, an error occurs, or request_stop is called
+  // (also before run(): it then returns at once).
   MachineExit run();
   // Asks the machine to stop with `exit` (first request wins); safe from any thread, including devices.
   void request_stop(MachineExit exit);
