@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hv/builtin_backends.hpp"
+#include "hv/version.hpp"
 #include "conformance_command.hpp"
 #include "info_command.hpp"
 #include "run_command.hpp"
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   if (command == "conformance") return hvctl::conformance_command(rest);
   if (command == "run") return hvctl::run_command(rest);
   if (command == "version" || command == "--version") {
-    std::printf("hvctl %s\n", HVCTL_VERSION);
+    std::printf("hvctl %s\n", HVKIT_VERSION_STRING);
     return 0;
   }
   if (command == "help" || command == "--help" || command == "-h") {

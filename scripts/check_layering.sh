@@ -123,6 +123,8 @@ for f in "${all_files[@]}"; do
   by_name[${f##*/}]+="$f "
   if [[ "$f" == */include/hv/* ]]; then public_hv["hv/${f#*/include/hv/}"]="$f"; fi
 done
+# Generated at build time from cmake/version.hpp.in and installed with hypervisor/'s headers.
+if [ -f cmake/version.hpp.in ]; then public_hv["hv/version.hpp"]="hypervisor/include/hv/version.hpp"; fi
 
 report() {  # report FILE LINE LABEL HEADER
   echo "$1:$2: $3 may not include $4 (docs/architecture.md)"
