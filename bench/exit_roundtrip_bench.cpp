@@ -27,17 +27,32 @@ struct HvkitGuest {
 
   HvkitGuest(std::span<const std::uint8_t> code, const char* backend) {
     auto h = hv::open_hypervisor(backend);
-    if (!h) { error = h.error().to_string(); return; }
+    if (!h) {
+      error = h.error().to_string();
+      return;
+    }
     hypervisor = std::move(*h);
     auto v = hypervisor->create_vm();
-    if (!v) { error = v.error().to_string(); return; }
+    if (!v) {
+      error = v.error().to_string();
+      return;
+    }
     vm = std::move(*v);
     auto ram = hv::GuestRegion::create(0, 0x8000);
-    if (!ram) { error = ram.error().to_string(); return; }
+    if (!ram) {
+      error = ram.error().to_string();
+      return;
+    }
     std::copy(code.begin(), code.end(), (*ram)->host().begin() + 0x1000);
-    if (auto s = vm->map_memory(*ram); !s) { error = s.error().to_string(); return; }
+    if (auto s = vm->map_memory(*ram); !s) {
+      error = s.error().to_string();
+      return;
+    }
     auto c = vm->create_vcpu(0);
-    if (!c) { error = c.error().to_string(); return; }
+    if (!c) {
+      error = c.error().to_string();
+      return;
+    }
     vcpu = std::move(*c);
     if (auto r = hv::x86::enter_real_mode(*vcpu, 0x1000, 0x7000); !r) error = r.error().to_string();
   }
@@ -46,20 +61,32 @@ struct HvkitGuest {
 template <class ExitType>
 void hvkit_loop(benchmark::State& state, std::span<const std::uint8_t> code, const char* backend = "kvm") {
   HvkitGuest guest(code, backend);
-  if (!guest.error.empty()) { state.SkipWithError(guest.error.c_str()); return; }
+  if (!guest.error.empty()) {
+    state.SkipWithError(guest.error.c_str());
+    return;
+  }
   for (auto _ : state) {
     auto exit = guest.vcpu->run();
-    if (!exit || !std::holds_alternative<ExitType>(*exit)) { state.SkipWithError("unexpected exit"); break; }
+    if (!exit || !std::holds_alternative<ExitType>(*exit)) {
+      state.SkipWithError("unexpected exit");
+      break;
+    }
     benchmark::DoNotOptimize(exit);
   }
 }
 
 void raw_loop(benchmark::State& state, std::span<const std::uint8_t> code, int expected_reason) {
   hvbench::RawKvmGuest guest(code);
-  if (!guest.error().empty()) { state.SkipWithError(guest.error().c_str()); return; }
+  if (!guest.error().empty()) {
+    state.SkipWithError(guest.error().c_str());
+    return;
+  }
   for (auto _ : state) {
     const int reason = guest.run();
-    if (reason != expected_reason) { state.SkipWithError("unexpected exit"); break; }
+    if (reason != expected_reason) {
+      state.SkipWithError("unexpected exit");
+      break;
+    }
     benchmark::DoNotOptimize(reason);
   }
 }

@@ -168,16 +168,22 @@ void register_all() {
                           {"split_indirect/one_chain_128_descriptors", 1, 128, true},
                           {"split_indirect/128_one_descriptor_chains", 128, 1, true}};
   for (const auto& s : shapes) {
-    benchmark::RegisterBenchmark((std::string(s.name) + "/raw").c_str(), raw_walk, s.chains, s.length, s.indirect)->Repetitions(3);
-    benchmark::RegisterBenchmark((std::string(s.name) + "/hvkit").c_str(), pop_all, s.chains, s.length, s.indirect)->Repetitions(3);
+    benchmark::RegisterBenchmark((std::string(s.name) + "/raw").c_str(), raw_walk, s.chains, s.length, s.indirect)
+        ->Repetitions(3);
+    benchmark::RegisterBenchmark((std::string(s.name) + "/hvkit").c_str(), pop_all, s.chains, s.length, s.indirect)
+        ->Repetitions(3);
   }
   const Shape packed[] = {{"packed/one_chain_128_descriptors", 1, 128, false},
                           {"packed/128_one_descriptor_chains", 128, 1, false},
                           {"packed_indirect/one_chain_128_descriptors", 1, 128, true},
                           {"packed_indirect/128_one_descriptor_chains", 128, 1, true}};
   for (const auto& s : packed) {
-    benchmark::RegisterBenchmark((std::string(s.name) + "/raw").c_str(), packed_raw_walk, s.chains, s.length, s.indirect)->Repetitions(3);
-    benchmark::RegisterBenchmark((std::string(s.name) + "/hvkit").c_str(), packed_pop_all, s.chains, s.length, s.indirect)->Repetitions(3);
+    benchmark::RegisterBenchmark((std::string(s.name) + "/raw").c_str(), packed_raw_walk, s.chains, s.length,
+                                 s.indirect)
+        ->Repetitions(3);
+    benchmark::RegisterBenchmark((std::string(s.name) + "/hvkit").c_str(), packed_pop_all, s.chains, s.length,
+                                 s.indirect)
+        ->Repetitions(3);
   }
   benchmark::RegisterBenchmark("split/128_add_used/raw", raw_add_used)->Repetitions(3);
   benchmark::RegisterBenchmark("split/128_add_used/hvkit", add_used)->Repetitions(3);

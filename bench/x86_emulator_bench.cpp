@@ -18,7 +18,8 @@ using hv::x86::CpuMode;
 // A 4 KiB page of RAM at the buffer's host address, as a VMM's RAM or device path would see it.
 class PageMemory final : public hv::x86::LinearMemory {
  public:
-  explicit PageMemory(std::uint8_t* page) : base_(reinterpret_cast<std::uint64_t>(page)), page_(page) {}  // bench: host page
+  explicit PageMemory(std::uint8_t* page)
+      : base_(reinterpret_cast<std::uint64_t>(page)), page_(page) {}  // bench: host page
   hv::Result<void> read(std::uint64_t linear, std::span<std::uint8_t> data) override {
     if (linear - base_ > 4096 - data.size()) return hv::fail(hv::ErrorKind::OutOfRange, "read", "outside");
     std::memcpy(data.data(), page_ + (linear - base_), data.size());
@@ -64,11 +65,11 @@ alignas(4096) std::array<std::uint8_t, 4096> g_page{};
 hvtest::NativeState initial_state() {
   hvtest::NativeState s;
   const auto page = reinterpret_cast<std::uint64_t>(g_page.data());  // bench: the instructions address the page
-  s.regs[0] = 7;              // RAX
-  s.regs[1] = 64;             // RCX: string count (and a register source elsewhere)
-  s.regs[3] = page + 256;     // RBX
-  s.regs[6] = page + 1024;    // RSI
-  s.regs[7] = page + 2048;    // RDI
+  s.regs[0] = 7;                                                     // RAX
+  s.regs[1] = 64;           // RCX: string count (and a register source elsewhere)
+  s.regs[3] = page + 256;   // RBX
+  s.regs[6] = page + 1024;  // RSI
+  s.regs[7] = page + 2048;  // RDI
   s.rflags = 0x2;
   return s;
 }

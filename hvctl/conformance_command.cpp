@@ -60,7 +60,11 @@ void print_json(const std::vector<BackendRun>& runs) {
     w.key("unsupported").value(std::uint64_t{run.report.count(Outcome::Unsupported)});
     w.key("cases").begin_array();
     for (const auto& c : run.report.cases) {
-      w.begin_object().key("name").value(c.info->name).key("result").value(hv::conformance::to_string(c.result.outcome));
+      w.begin_object()
+          .key("name")
+          .value(c.info->name)
+          .key("result")
+          .value(hv::conformance::to_string(c.result.outcome));
       w.key("detail").value(c.result.detail).end_object();
     }
     w.end_array().end_object();
@@ -160,7 +164,10 @@ int conformance_command(std::span<const std::string_view> args) {
     }
     runs.push_back(std::move(run));
   }
-  if (options.json) print_json(runs); else print_table(runs);
+  if (options.json)
+    print_json(runs);
+  else
+    print_table(runs);
   for (const auto& run : runs) {
     if (run.report.count(Outcome::Fail) > 0) return kCaseFailed;
   }

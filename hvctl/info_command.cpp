@@ -63,7 +63,10 @@ void print_json(const std::vector<BackendReport>& reports) {
       w.key("api_version").value(std::uint64_t{r.api_version}).key("capabilities").begin_object();
       for (const auto& c : r.capabilities) {
         w.key(hv::to_string(c.capability));
-        if (c.value) w.value(*c.value); else w.null();
+        if (c.value)
+          w.value(*c.value);
+        else
+          w.null();
       }
       // Why each null capability is unsupported, as the text form says; a separate object keeps
       // "capabilities" as it was for existing readers.
@@ -114,7 +117,10 @@ int info_command(std::span<const std::string_view> args) {
     }
   }
   const auto reports = collect();
-  if (json) print_json(reports); else print_text(reports);
+  if (json)
+    print_json(reports);
+  else
+    print_text(reports);
   return 0;
 }
 

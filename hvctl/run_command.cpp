@@ -111,7 +111,8 @@ std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std
     const ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      error = "cannot read IMAGE " + path + (n < 0 ? std::string(": ") + std::strerror(errno) : ": it shrank while read");
+      error =
+          "cannot read IMAGE " + path + (n < 0 ? std::string(": ") + std::strerror(errno) : ": it shrank while read");
       return std::nullopt;
     }
     done += static_cast<std::size_t>(n);
@@ -181,18 +182,21 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
     return std::nullopt;
   }
   // Without INIT/SIPI every vCPU would start at the same IP on the same stack.
-  if (real && config.vcpus > 1) return "--vcpus " + std::to_string(config.vcpus) + " cannot apply: real mode runs one vCPU";
+  if (real && config.vcpus > 1)
+    return "--vcpus " + std::to_string(config.vcpus) + " cannot apply: real mode runs one vCPU";
   const std::uint64_t ram_end = config.memory_bytes;
   const std::string ram = "RAM (--memory " + std::to_string(ram_end >> 20) + " MiB) ends at " + hex(ram_end);
   std::optional<std::uint64_t> entry = config.entry;
   const char* entry_option = "--entry";
   if (hv::vmm::looks_like_elf(config.image)) {
-    if (config.load_address) return "--load cannot apply to an ELF64 IMAGE: its segments load at their physical addresses";
+    if (config.load_address)
+      return "--load cannot apply to an ELF64 IMAGE: its segments load at their physical addresses";
   } else {
     // MachineConfig's documented defaults for raw images.
     const std::uint64_t load = config.load_address.value_or(real ? 0x7c00 : 0x100000);
     if (load >= ram_end || config.image.size() > ram_end - load) {
-      return "IMAGE (" + std::to_string(config.image.size()) + " bytes at " + hex(load) + ") does not fit in RAM: " + ram;
+      return "IMAGE (" + std::to_string(config.image.size()) + " bytes at " + hex(load) +
+             ") does not fit in RAM: " + ram;
     }
     if (!entry) {
       entry = load;  // a raw image starts at its first byte
@@ -201,9 +205,11 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
   }
   if (entry) {
     if (*entry >= ram_end) return std::string(entry_option) + " " + hex(*entry) + " is outside RAM: " + ram;
-    if (real && *entry > 0xffff) return std::string(entry_option) + " " + hex(*entry) + " must be below 0x10000 in real mode";
+    if (real && *entry > 0xffff)
+      return std::string(entry_option) + " " + hex(*entry) + " must be below 0x10000 in real mode";
     if (!real && *entry >= kFourGiB) {
-      return std::string(entry_option) + " " + hex(*entry) + " must be below 4 GiB (long mode maps only the first 4 GiB)";
+      return std::string(entry_option) + " " + hex(*entry) +
+             " must be below 4 GiB (long mode maps only the first 4 GiB)";
     }
   }
   return std::nullopt;
@@ -257,16 +263,20 @@ int run_command(std::span<const std::string_view> args) {
       config.vcpus = static_cast<std::uint32_t>(*v);
     } else if (a == "--mode") {
       auto v = value();
-      if (v == "real") config.mode = hv::vmm::BootMode::Real;
-      else if (v == "long") config.mode = hv::vmm::BootMode::Long;
-      else return usage_error("--mode takes real or long");
+      if (v == "real")
+        config.mode = hv::vmm::BootMode::Real;
+      else if (v == "long")
+        config.mode = hv::vmm::BootMode::Long;
+      else
+        return usage_error("--mode takes real or long");
     } else if (a == "--load" || a == "--entry") {
       auto v = number();
       if (!v) return usage_error(std::string(a) + " takes an address (decimal or 0x hex)");
       (a == "--load" ? config.load_address : config.entry) = *v;
     } else if (a == "--timeout") {
       auto v = number();
-      if (!v || *v == 0 || *v > kMaxTimeoutSeconds) return usage_error("--timeout takes whole seconds from 1 to 31536000");
+      if (!v || *v == 0 || *v > kMaxTimeoutSeconds)
+        return usage_error("--timeout takes whole seconds from 1 to 31536000");
       timeout = std::chrono::seconds(*v);
     } else if (a == "--testdev") {
       config.testdev = true;
@@ -332,7 +342,8 @@ int run_command(std::span<const std::string_view> args) {
   auto machine = hv::vmm::Machine::create(**hypervisor, std::move(config));
   if (!machine) {
     std::fprintf(stderr, "hvctl run: %s\n", machine.error().to_string().c_str());
-    return machine.error().kind() == hv::ErrorKind::InvalidArgument || machine.error().kind() == hv::ErrorKind::OutOfRange
+    return machine.error().kind() == hv::ErrorKind::InvalidArgument ||
+                   machine.error().kind() == hv::ErrorKind::OutOfRange
                ? kUsageError
                : kHypervisorError;
   }
@@ -368,9 +379,7 @@ int run_command(std::span<const std::string_view> args) {
     case Reason::DebugExit: return debug_exit_status(exit.status);
     case Reason::Halted: return 0;
     case Reason::Shutdown:
-    case Reason::Reset:
-      std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
-      return kGuestFailed;
+    case Reason::Reset: std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str()); return kGuestFailed;
     case Reason::Stopped:  // hvctl's own request: the status and message are ours
       std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str());
       return static_cast<int>(exit.status);

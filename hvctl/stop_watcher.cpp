@@ -31,12 +31,14 @@ sigset_t block_stop_signals() {
 }
 
 tl::expected<std::unique_ptr<StopWatcher>, std::string> StopWatcher::start(const sigset_t& signals,
-                                                                          std::chrono::seconds timeout, OnStop on_stop) {
+                                                                           std::chrono::seconds timeout,
+                                                                           OnStop on_stop) {
   hv::UniqueFd signal_fd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd) return tl::unexpected(std::string("signalfd: ") + std::strerror(errno));
   auto done = hv::EventFd::create();
   if (!done) return tl::unexpected(done.error().to_string());
-  std::unique_ptr<StopWatcher> watcher(new StopWatcher(std::move(signal_fd), std::move(*done), timeout, std::move(on_stop)));
+  std::unique_ptr<StopWatcher> watcher(
+      new StopWatcher(std::move(signal_fd), std::move(*done), timeout, std::move(on_stop)));
   try {
     watcher->thread_ = std::thread([w = watcher.get()] { w->watch(); });
   } catch (const std::system_error& e) {
@@ -77,7 +79,7 @@ void StopWatcher::watch() {
     }
     if (fds[1].revents != 0) return;  // the run is over
     if ((fds[0].revents & POLLIN) == 0) continue;
-    signalfd_siginfo info {};
+    signalfd_siginfo info{};
     if (::read(signal_fd_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) continue;
     const int signo = static_cast<int>(info.ssi_signo);
     on_stop_(kSignalBase + signo, std::string("stopped by ") + signal_name(signo));

@@ -8,7 +8,7 @@ packages=(
   libmsgsl-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  clang-tidy-14
+  clang-tidy-14 clang-format-14
 )
 
 missing=()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# hvkit's whole test suite: installs dependencies; checks the layering rules; builds (warnings are
+# hvkit's whole test suite: installs dependencies; checks formatting and the layering rules; builds (warnings are
 # errors) and runs every test under the `dev` and `asan` presets; runs clang-tidy over the library;
 # smoke-runs each libFuzzer target on its seed corpus; installs hvkit and builds the consumer project
 # against it. Exits non-zero on the first failure.
@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
+
+echo "== format: every C++ file as .clang-format says"
+./scripts/check_format.sh
 
 echo "== layering: include rules (docs/architecture.md) and the checker's self-test"
 ./scripts/check_layering_test.sh

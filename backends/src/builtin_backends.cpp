@@ -16,14 +16,13 @@ void register_builtin_backends() {
     (void)register_backend(kvm::backend_descriptor());
     (void)register_backend(mshv::backend_descriptor());
     // The MSHV backend over the ABI simulator, wherever KVM runs (docs/mshv.md).
-    (void)register_backend(BackendDescriptor{
-        .name = "mshv-sim",
-        .probe = [] { return mshv::probe_simulator(); },
-        .open = []() -> Result<std::unique_ptr<Hypervisor>> {
-          auto system = mshv::make_simulator();
-          if (!system) return tl::unexpected(system.error());
-          return mshv::open(std::move(*system), "mshv-sim");
-        }});
+    (void)register_backend(BackendDescriptor{.name = "mshv-sim",
+                                             .probe = [] { return mshv::probe_simulator(); },
+                                             .open = []() -> Result<std::unique_ptr<Hypervisor>> {
+                                               auto system = mshv::make_simulator();
+                                               if (!system) return tl::unexpected(system.error());
+                                               return mshv::open(std::move(*system), "mshv-sim");
+                                             }});
   });
 }
 

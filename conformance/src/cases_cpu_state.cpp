@@ -14,13 +14,20 @@ struct Gpr {
   const char* name;
 };
 // In the order the guest's table lists them.
-constexpr std::array<Gpr, 15> kGprs = {{{&GeneralRegisters::rax, "rax"}, {&GeneralRegisters::rbx, "rbx"},
-                                        {&GeneralRegisters::rcx, "rcx"}, {&GeneralRegisters::rdx, "rdx"},
-                                        {&GeneralRegisters::rsi, "rsi"}, {&GeneralRegisters::rdi, "rdi"},
-                                        {&GeneralRegisters::rbp, "rbp"}, {&GeneralRegisters::r8, "r8"},
-                                        {&GeneralRegisters::r9, "r9"},   {&GeneralRegisters::r10, "r10"},
-                                        {&GeneralRegisters::r11, "r11"}, {&GeneralRegisters::r12, "r12"},
-                                        {&GeneralRegisters::r13, "r13"}, {&GeneralRegisters::r14, "r14"},
+constexpr std::array<Gpr, 15> kGprs = {{{&GeneralRegisters::rax, "rax"},
+                                        {&GeneralRegisters::rbx, "rbx"},
+                                        {&GeneralRegisters::rcx, "rcx"},
+                                        {&GeneralRegisters::rdx, "rdx"},
+                                        {&GeneralRegisters::rsi, "rsi"},
+                                        {&GeneralRegisters::rdi, "rdi"},
+                                        {&GeneralRegisters::rbp, "rbp"},
+                                        {&GeneralRegisters::r8, "r8"},
+                                        {&GeneralRegisters::r9, "r9"},
+                                        {&GeneralRegisters::r10, "r10"},
+                                        {&GeneralRegisters::r11, "r11"},
+                                        {&GeneralRegisters::r12, "r12"},
+                                        {&GeneralRegisters::r13, "r13"},
+                                        {&GeneralRegisters::r14, "r14"},
                                         {&GeneralRegisters::r15, "r15"}}};
 }  // namespace
 
@@ -45,9 +52,11 @@ CaseResult reg_gprs_roundtrip(Hypervisor& hypervisor) {
   for (const auto& gpr : kGprs) {
     auto seen = (*t)->memory().read_obj<std::uint64_t>(kScratch + 8 * i);
     CONF_TRY(seen, "read guest memory");
-    CONF_CHECK(*seen == (*regs).*gpr.member, "guest saw ", gpr.name, " = ", hex(*seen), ", VMM set ", hex((*regs).*gpr.member));
+    CONF_CHECK(*seen == (*regs).*gpr.member, "guest saw ", gpr.name, " = ", hex(*seen), ", VMM set ",
+               hex((*regs).*gpr.member));
     const std::uint64_t loaded = 0x5000000000000000ULL | (i << 40) | i;
-    CONF_CHECK((*after).*gpr.member == loaded, "VMM read ", gpr.name, " = ", hex((*after).*gpr.member), ", guest loaded ", hex(loaded));
+    CONF_CHECK((*after).*gpr.member == loaded, "VMM read ", gpr.name, " = ", hex((*after).*gpr.member),
+               ", guest loaded ", hex(loaded));
     ++i;
   }
   return CaseResult::pass();
@@ -68,7 +77,8 @@ CaseResult reg_rip_rflags(Hypervisor& hypervisor) {
   CONF_CHECK((*seen & 0x8d5) == 0x841, "guest read RFLAGS ", hex(*seen), ", VMM set CF|ZF|OF");
   auto after = cpu.get_registers();
   CONF_TRY(after, "get_registers");
-  CONF_CHECK((after->rflags & 0xc41) == 0xc40, "RFLAGS after CMC; STD is ", hex(after->rflags), ", expected ZF|DF|OF, CF clear");
+  CONF_CHECK((after->rflags & 0xc41) == 0xc40, "RFLAGS after CMC; STD is ", hex(after->rflags),
+             ", expected ZF|DF|OF, CF clear");
   CONF_CHECK(after->rip == (*t)->image_end(), "RIP is ", hex(after->rip), ", expected ", hex((*t)->image_end()));
   return CaseResult::pass();
 }
@@ -90,10 +100,12 @@ CaseResult reg_segments(Hypervisor& hypervisor) {
   CONF_TRY(regs, "get_registers");
   CONF_CHECK(regs->rax == 0xf5f5f5f5f5f5f5f5ULL, "FS-relative read returned ", hex(regs->rax));
   CONF_CHECK(regs->rbx == 0x6565656565656565ULL, "GS-relative read returned ", hex(regs->rbx));
-  CONF_CHECK((regs->rcx & 0xffff) == sregs->ds.selector, "guest read DS ", hex(regs->rcx), ", VMM set ", hex(sregs->ds.selector));
+  CONF_CHECK((regs->rcx & 0xffff) == sregs->ds.selector, "guest read DS ", hex(regs->rcx), ", VMM set ",
+             hex(sregs->ds.selector));
   auto after = cpu.get_special_registers();
   CONF_TRY(after, "get_special_registers");
-  CONF_CHECK(after->fs == sregs->fs && after->gs == sregs->gs && after->cs == sregs->cs, "segments changed across the run");
+  CONF_CHECK(after->fs == sregs->fs && after->gs == sregs->gs && after->cs == sregs->cs,
+             "segments changed across the run");
   return CaseResult::pass();
 }
 
@@ -124,8 +136,10 @@ CaseResult reg_efer(Hypervisor& hypervisor) {
   CONF_EXPECT_EXIT(trace, "halt");
   auto regs = (*t)->vcpu().get_registers();
   CONF_TRY(regs, "get_registers");
-  CONF_CHECK(regs->rax == sregs->efer, "guest RDMSR(EFER) ", hex(regs->rax), ", VMM special registers ", hex(sregs->efer));
-  CONF_CHECK(efer[0].value == sregs->efer, "get_msrs(EFER) ", hex(efer[0].value), " disagrees with special registers ", hex(sregs->efer));
+  CONF_CHECK(regs->rax == sregs->efer, "guest RDMSR(EFER) ", hex(regs->rax), ", VMM special registers ",
+             hex(sregs->efer));
+  CONF_CHECK(efer[0].value == sregs->efer, "get_msrs(EFER) ", hex(efer[0].value), " disagrees with special registers ",
+             hex(sregs->efer));
   return CaseResult::pass();
 }
 
@@ -183,7 +197,8 @@ CaseResult reg_msr_sysenter(Hypervisor& hypervisor) {
   for (const auto& entry : set) {
     auto seen = (*t)->memory().read_obj<std::uint64_t>(slot);
     CONF_TRY(seen, "read guest memory");
-    CONF_CHECK(*seen == entry.value, "guest RDMSR(", hex(entry.index), ") = ", hex(*seen), ", VMM set ", hex(entry.value));
+    CONF_CHECK(*seen == entry.value, "guest RDMSR(", hex(entry.index), ") = ", hex(*seen), ", VMM set ",
+               hex(entry.value));
     slot += 8;
   }
   // What the guest wrote with WRMSR, in the same order.
@@ -196,8 +211,8 @@ CaseResult reg_msr_sysenter(Hypervisor& hypervisor) {
   for (std::size_t i = 0; i < get.size(); ++i) {
     const auto& seen = gsl::at(get, static_cast<gsl::index>(i));
     const auto& want = gsl::at(expected, static_cast<gsl::index>(i));
-    CONF_CHECK(seen.value == want.value, "VMM reads MSR ", hex(seen.index), " = ", hex(seen.value),
-               ", guest wrote ", hex(want.value));
+    CONF_CHECK(seen.value == want.value, "VMM reads MSR ", hex(seen.index), " = ", hex(seen.value), ", guest wrote ",
+               hex(want.value));
   }
   return CaseResult::pass();
 }
@@ -244,15 +259,21 @@ CaseResult cpuid_values_reach_guest(Hypervisor& hypervisor) {
   if (!cpuid && cpuid.error().kind() == ErrorKind::Unsupported) cpuid = std::vector<CpuidEntry>{};
   CONF_TRY(cpuid, "supported_cpuid");
   std::erase_if(*cpuid, [](const CpuidEntry& e) { return e.function == 0x40000000; });
-  cpuid->push_back({.function = 0x40000000, .index = 0, .index_significant = false, .eax = 0x40000000,
-                    .ebx = 0x696b7668 /* "hvki" */, .ecx = 0x6e6f6374 /* "tcon" */, .edx = 0x00000066});
+  cpuid->push_back({.function = 0x40000000,
+                    .index = 0,
+                    .index_significant = false,
+                    .eax = 0x40000000,
+                    .ebx = 0x696b7668 /* "hvki" */,
+                    .ecx = 0x6e6f6374 /* "tcon" */,
+                    .edx = 0x00000066});
   CONF_TRY((*t)->vcpu().set_cpuid(*cpuid), "set_cpuid");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
   auto regs = (*t)->vcpu().get_registers();
   CONF_TRY(regs, "get_registers");
   CONF_CHECK(regs->rax == 0x40000000 && regs->rbx == 0x696b7668 && regs->rcx == 0x6e6f6374 && regs->rdx == 0x66,
-             "guest CPUID(0x40000000) = ", hex(regs->rax), " ", hex(regs->rbx), " ", hex(regs->rcx), " ", hex(regs->rdx));
+             "guest CPUID(0x40000000) = ", hex(regs->rax), " ", hex(regs->rbx), " ", hex(regs->rcx), " ",
+             hex(regs->rdx));
   return CaseResult::pass();
 }
 

@@ -17,7 +17,8 @@ CaseResult real_mode_entry(Hypervisor& hypervisor) {
   CONF_CHECK(trace.io[0].size == 2, "OUT AX reported size ", int(trace.io[0].size));
   auto regs = (*t)->vcpu().get_registers();
   CONF_TRY(regs, "get_registers");
-  CONF_CHECK(regs->rip == (*t)->image_end(), "RIP after HLT is ", hex(regs->rip), ", expected ", hex((*t)->image_end()));
+  CONF_CHECK(regs->rip == (*t)->image_end(), "RIP after HLT is ", hex(regs->rip), ", expected ",
+             hex((*t)->image_end()));
   return CaseResult::pass();
 }
 

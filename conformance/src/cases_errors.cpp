@@ -9,14 +9,14 @@ namespace {
 template <class R>
 CaseResult expect_error(const R& result, ErrorKind kind, std::string_view what) {
   CONF_CHECK(!result, what, " was accepted");
-  CONF_CHECK(result.error().kind() == kind, what, " gave ", to_string(result.error().kind()), ", documented: ",
-             to_string(kind), " (", result.error().to_string(), ")");
+  CONF_CHECK(result.error().kind() == kind, what, " gave ", to_string(result.error().kind()),
+             ", documented: ", to_string(kind), " (", result.error().to_string(), ")");
   return CaseResult::pass();
 }
 
 // Returns from the calling case, as CONF_TRY does. NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
-#define CONF_EXPECT_ERROR(expr, kind, what)                                        \
-  do {                                                                             \
+#define CONF_EXPECT_ERROR(expr, kind, what)                                                                    \
+  do {                                                                                                         \
     if (auto conf_e_ = expect_error((expr), (kind), (what)); conf_e_.outcome != Outcome::Pass) return conf_e_; \
   } while (0)
 
@@ -56,9 +56,10 @@ CaseResult error_bad_sizes(Hypervisor& hypervisor) {
   CONF_TRY(t, "boot");
   auto event = EventFd::create();
   CONF_TRY(event, "eventfd");
-  CONF_EXPECT_ERROR((*t)->vm().register_ioeventfd(*event, {.space = IoEventSpace::Mmio, .address = kMmioWindow,
-                                                           .length = 3, .datamatch = std::nullopt}),
-                    ErrorKind::InvalidArgument, "a 3-byte ioeventfd");
+  CONF_EXPECT_ERROR(
+      (*t)->vm().register_ioeventfd(
+          *event, {.space = IoEventSpace::Mmio, .address = kMmioWindow, .length = 3, .datamatch = std::nullopt}),
+      ErrorKind::InvalidArgument, "a 3-byte ioeventfd");
   CONF_EXPECT_ERROR(GuestRegion::create(0x300800, 0x1000), ErrorKind::InvalidArgument, "a misaligned region");
   CONF_EXPECT_ERROR((*t)->memory().read(0x1000, std::span<std::uint8_t>()), ErrorKind::InvalidArgument,
                     "a zero-length guest memory read");
@@ -72,7 +73,8 @@ CaseResult error_bad_sizes(Hypervisor& hypervisor) {
   CONF_TRY(cpu.complete_read(one), "complete_read");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
-  CONF_CHECK(trace.reports() == std::vector<std::uint64_t>{0x7e}, "the correct answer after a rejected one did not reach the guest");
+  CONF_CHECK(trace.reports() == std::vector<std::uint64_t>{0x7e},
+             "the correct answer after a rejected one did not reach the guest");
   return CaseResult::pass();
 }
 

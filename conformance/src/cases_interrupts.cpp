@@ -25,7 +25,8 @@ CaseResult interrupt_reaches_handler(Hypervisor& hypervisor, Raise raise) {
   if (auto r = raise(**t); r.outcome != Outcome::Pass) return r;
   auto handled = (*t)->run(0, {}, {.deadline = 5000ms, .stop_on_report = kVector});
   CONF_CHECK(handled.final_exit == "report", "the guest's handler for vector ", hex(kVector),
-             " never ran (run ended with '", handled.final_exit, "'", handled.timed_out ? ", watchdog after 5 s" : "", ")");
+             " never ran (run ended with '", handled.final_exit, "'", handled.timed_out ? ", watchdog after 5 s" : "",
+             ")");
   return CaseResult::pass();
 }
 
@@ -37,13 +38,13 @@ CaseResult ioeventfd_mmio_datamatch(Hypervisor& hypervisor) {
   CONF_TRY(t, "boot");
   auto event = EventFd::create();
   CONF_TRY(event, "eventfd");
-  const IoEventAddress doorbell{.space = IoEventSpace::Mmio, .address = kMmioWindow + 0x100, .length = 4,
-                                .datamatch = 0x12345678};
+  const IoEventAddress doorbell{
+      .space = IoEventSpace::Mmio, .address = kMmioWindow + 0x100, .length = 4, .datamatch = 0x12345678};
   CONF_TRY((*t)->vm().register_ioeventfd(*event, doorbell), "register_ioeventfd");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");
-  CONF_CHECK(trace.mmio.size() == 1 && trace.mmio[0].value() == 1,
-             "expected only the non-matching write to exit, got ", trace.mmio.size(), " MMIO exits");
+  CONF_CHECK(trace.mmio.size() == 1 && trace.mmio[0].value() == 1, "expected only the non-matching write to exit, got ",
+             trace.mmio.size(), " MMIO exits");
   auto count = event->consume();
   CONF_CHECK(count && *count == 1, "the matching write did not signal the eventfd exactly once");
   return CaseResult::pass();
@@ -55,8 +56,8 @@ CaseResult ioeventfd_pio(Hypervisor& hypervisor) {
   CONF_TRY(t, "boot");
   auto event = EventFd::create();
   CONF_TRY(event, "eventfd");
-  CONF_TRY((*t)->vm().register_ioeventfd(*event, {.space = IoEventSpace::Pio, .address = 0x510, .length = 1,
-                                                  .datamatch = std::nullopt}),
+  CONF_TRY((*t)->vm().register_ioeventfd(
+               *event, {.space = IoEventSpace::Pio, .address = 0x510, .length = 1, .datamatch = std::nullopt}),
            "register_ioeventfd");
   auto trace = (*t)->run();
   CONF_EXPECT_EXIT(trace, "halt");

@@ -56,7 +56,8 @@ CaseResult map_unmap_remap(Hypervisor& hypervisor) {
   CONF_EXPECT_EXIT(unmapped, "halt");
   CONF_CHECK(unmapped.mmio.size() == 1 && unmapped.mmio[0].address == 0x400000,
              "after unmap, the read did not exit as MMIO at 0x400000");
-  CONF_CHECK(unmapped.reports() == std::vector<std::uint64_t>{0xeeeeeeee}, "after unmap, the MMIO answer did not reach the guest");
+  CONF_CHECK(unmapped.reports() == std::vector<std::uint64_t>{0xeeeeeeee},
+             "after unmap, the MMIO answer did not reach the guest");
 
   CONF_TRY((*t)->vm().map_memory(*region), "remap");
   CONF_TRY((*t)->restart(), "restart");

@@ -8,8 +8,8 @@ namespace hv::conformance::cases {
 
 namespace {
 
-CaseResult expect_mmio_write(Hypervisor& hypervisor, std::string_view guest, std::uint64_t address,
-                             std::uint8_t size, std::uint64_t value) {
+CaseResult expect_mmio_write(Hypervisor& hypervisor, std::string_view guest, std::uint64_t address, std::uint8_t size,
+                             std::uint64_t value) {
   auto t = TestVm::boot(hypervisor, {.guest = guest});
   CONF_TRY(t, "boot");
   auto trace = (*t)->run();
@@ -25,8 +25,8 @@ CaseResult expect_mmio_write(Hypervisor& hypervisor, std::string_view guest, std
 
 // The guest reads `size` bytes at `address` into a register; the VMM answers `answer`.
 template <class RegisterOf>
-CaseResult expect_mmio_read(Hypervisor& hypervisor, std::string_view guest, std::uint64_t address,
-                            std::uint8_t size, std::uint64_t answer, RegisterOf register_of, std::uint64_t expected) {
+CaseResult expect_mmio_read(Hypervisor& hypervisor, std::string_view guest, std::uint64_t address, std::uint8_t size,
+                            std::uint64_t answer, RegisterOf register_of, std::uint64_t expected) {
   auto t = TestVm::boot(hypervisor, {.guest = guest});
   CONF_TRY(t, "boot");
   auto trace = (*t)->run(0, [&](std::uint64_t, std::size_t bytes) -> std::optional<std::vector<std::uint8_t>> {
@@ -64,24 +64,28 @@ CaseResult mmio_write_moffs(Hypervisor& h) {
   return expect_mmio_write(h, "mmio_write_moffs", kMmioWindow + 0x40, 4, 0x5a5a5a5a);
 }
 CaseResult mmio_read_byte(Hypervisor& h) {
-  return expect_mmio_read(h, "mmio_read_byte", kMmioWindow, 1, 0x5a, [](const GeneralRegisters& r) { return r.rax; },
-                          0x111111111111115aULL);
+  return expect_mmio_read(
+      h, "mmio_read_byte", kMmioWindow, 1, 0x5a, [](const GeneralRegisters& r) { return r.rax; },
+      0x111111111111115aULL);
 }
 CaseResult mmio_read_word_movzx(Hypervisor& h) {
-  return expect_mmio_read(h, "mmio_read_word_movzx", kMmioWindow + 2, 2, 0x8001,
-                          [](const GeneralRegisters& r) { return r.rcx; }, 0x8001);
+  return expect_mmio_read(
+      h, "mmio_read_word_movzx", kMmioWindow + 2, 2, 0x8001, [](const GeneralRegisters& r) { return r.rcx; }, 0x8001);
 }
 CaseResult mmio_read_dword_movsxd(Hypervisor& h) {
-  return expect_mmio_read(h, "mmio_read_dword_movsxd", kMmioWindow + 4, 4, 0x80000000,
-                          [](const GeneralRegisters& r) { return r.rdx; }, 0xffffffff80000000ULL);
+  return expect_mmio_read(
+      h, "mmio_read_dword_movsxd", kMmioWindow + 4, 4, 0x80000000, [](const GeneralRegisters& r) { return r.rdx; },
+      0xffffffff80000000ULL);
 }
 CaseResult mmio_read_qword(Hypervisor& h) {
-  return expect_mmio_read(h, "mmio_read_qword", kMmioWindow + 8, 8, 0x0807060504030201ULL,
-                          [](const GeneralRegisters& r) { return r.r10; }, 0x0807060504030201ULL);
+  return expect_mmio_read(
+      h, "mmio_read_qword", kMmioWindow + 8, 8, 0x0807060504030201ULL, [](const GeneralRegisters& r) { return r.r10; },
+      0x0807060504030201ULL);
 }
 CaseResult mmio_read_moffs(Hypervisor& h) {
-  return expect_mmio_read(h, "mmio_read_moffs", kMmioWindow + 0x40, 4, 0xcafef00d,
-                          [](const GeneralRegisters& r) { return r.rax; }, 0xcafef00d);
+  return expect_mmio_read(
+      h, "mmio_read_moffs", kMmioWindow + 0x40, 4, 0xcafef00d, [](const GeneralRegisters& r) { return r.rax; },
+      0xcafef00d);
 }
 
 CaseResult unmapped_access_exits(Hypervisor& hypervisor) {

@@ -32,10 +32,11 @@ CaseResult concurrent_io(Hypervisor& hypervisor, std::uint32_t vcpus) {
   for (std::uint32_t i = 0; i < vcpus; ++i) {
     const auto trace = runs[i].get();
     CONF_EXPECT_EXIT(trace, "halt");
-    CONF_CHECK(trace.io.size() == kOutsPerVcpu, "vCPU ", i, " made ", trace.io.size(), " IO exits, expected ", kOutsPerVcpu);
+    CONF_CHECK(trace.io.size() == kOutsPerVcpu, "vCPU ", i, " made ", trace.io.size(), " IO exits, expected ",
+               kOutsPerVcpu);
     for (const auto& io : trace.io) {
-      CONF_CHECK(io.port == 0x100 + i && io.value() == i, "vCPU ", i, " saw an exit for port ", hex(io.port),
-                 " value ", io.value(), ": exits crossed between vCPUs");
+      CONF_CHECK(io.port == 0x100 + i && io.value() == i, "vCPU ", i, " saw an exit for port ", hex(io.port), " value ",
+                 io.value(), ": exits crossed between vCPUs");
     }
   }
   return CaseResult::pass();
@@ -51,12 +52,14 @@ CaseResult kick_stops_spinning_guest(Hypervisor& hypervisor) {
   auto t = TestVm::boot(hypervisor, {.guest = "spin"});
   CONF_TRY(t, "boot");
   // The watchdog (5 s) only fires if kick() failed to stop the guest.
-  auto run = std::async(std::launch::async, [&t] { return (*t)->run(0, {}, {.deadline = 5000ms, .stop_on_report = std::nullopt}); });
+  auto run = std::async(std::launch::async,
+                        [&t] { return (*t)->run(0, {}, {.deadline = 5000ms, .stop_on_report = std::nullopt}); });
   CONF_CHECK(run.wait_for(100ms) == std::future_status::timeout, "run() returned while the guest spins");
   const auto kicked_at = std::chrono::steady_clock::now();
   (*t)->vcpu().kick();
   const auto trace = run.get();
-  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - kicked_at);
+  const auto latency =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - kicked_at);
   CONF_EXPECT_EXIT(trace, "interrupted");
   CONF_CHECK(!trace.timed_out, "the kick was lost; the watchdog stopped the guest after 5 s");
   CONF_CHECK(latency < 1000ms, "run() took ", latency.count(), " ms to return after kick()");

@@ -104,11 +104,13 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
   for (std::uint32_t i = 0; i < spec.vcpus; ++i) {
     auto vcpu = t->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
-    const std::uint64_t stack = spec.mode == CpuMode::Real ? kRealModeStack - std::uint64_t{i} * 0x800 : kLongModeStack - std::uint64_t{i} * 0x4000;
+    const std::uint64_t stack = spec.mode == CpuMode::Real ? kRealModeStack - std::uint64_t{i} * 0x800
+                                                           : kLongModeStack - std::uint64_t{i} * 0x4000;
     t->stacks_.push_back(stack);
     t->stale_kick_.push_back(false);
     auto entered = spec.mode == CpuMode::Real
-                       ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress), static_cast<std::uint16_t>(stack))
+                       ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress),
+                                              static_cast<std::uint16_t>(stack))
                        : x86::enter_long_mode(t->memory_, **vcpu, kTables, kGuestLoadAddress, stack);
     if (!entered) return tl::unexpected(entered.error());
     t->vcpus_.push_back(std::move(*vcpu));

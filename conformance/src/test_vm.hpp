@@ -19,13 +19,13 @@
 
 namespace hv::conformance {
 
-inline constexpr std::uint64_t kRamSize = 0x200000;        // [0, 2 MiB)
-inline constexpr std::uint64_t kTables = 0x180000;         // long-mode GDT + page tables
+inline constexpr std::uint64_t kRamSize = 0x200000;  // [0, 2 MiB)
+inline constexpr std::uint64_t kTables = 0x180000;   // long-mode GDT + page tables
 inline constexpr std::uint64_t kRealModeStack = 0x8000;
 inline constexpr std::uint64_t kLongModeStack = 0x80000;
-inline constexpr std::uint64_t kScratch = 0x20000;         // SCRATCH in guests/guest.inc
-inline constexpr std::uint64_t kMmioWindow = 0xd0000000;   // MMIO_WINDOW in guests/guest.inc
-inline constexpr std::uint16_t kReportPort = 0x80;         // REPORT_PORT in guests/guest.inc
+inline constexpr std::uint64_t kScratch = 0x20000;        // SCRATCH in guests/guest.inc
+inline constexpr std::uint64_t kMmioWindow = 0xd0000000;  // MMIO_WINDOW in guests/guest.inc
+inline constexpr std::uint16_t kReportPort = 0x80;        // REPORT_PORT in guests/guest.inc
 
 enum class CpuMode : std::uint8_t { Real, Long };
 
@@ -41,7 +41,7 @@ struct IoRecord {
   std::uint8_t size;
   AccessDirection direction;
   std::uint32_t count;
-  std::vector<std::uint8_t> data;  // written bytes, or the answer given to a read
+  std::vector<std::uint8_t> data;             // written bytes, or the answer given to a read
   [[nodiscard]] std::uint64_t value() const;  // little-endian value of the first element
 };
 
@@ -61,7 +61,7 @@ struct Trace {
   std::vector<MmioRecord> mmio;
   std::string final_exit;  // exit_name() of the exit that ended the run ("halt", "shutdown", ...)
   bool timed_out = false;
-  std::string error;       // a run() error, if that ended the run
+  std::string error;                                         // a run() error, if that ended the run
   [[nodiscard]] std::vector<std::uint64_t> reports() const;  // values OUT to kReportPort, in order
 };
 
@@ -124,19 +124,19 @@ CaseResult from_error(const Error& error, std::string_view during);
 
 // Early-return helpers for case bodies: they return from the calling case, which no function can do.
 // NOLINTBEGIN(cppcoreguidelines-macro-usage)
-#define CONF_TRY(expr, during)                                                               \
-  do {                                                                                       \
+#define CONF_TRY(expr, during)                                                                            \
+  do {                                                                                                    \
     if (auto&& conf_r_ = (expr); !conf_r_) return ::hv::conformance::from_error(conf_r_.error(), during); \
   } while (0)
-#define CONF_CHECK(cond, ...)                                                                \
-  do {                                                                                       \
+#define CONF_CHECK(cond, ...)                                                                     \
+  do {                                                                                            \
     if (!(cond)) return ::hv::conformance::CaseResult::fail(::hv::conformance::why(__VA_ARGS__)); \
   } while (0)
-#define CONF_EXPECT_EXIT(trace, name)                                                        \
-  do {                                                                                       \
-    if ((trace).final_exit != (name))                                                        \
-      return ::hv::conformance::CaseResult::fail(::hv::conformance::why(                      \
-          "guest ended with '", (trace).final_exit, "' instead of '", (name), "'",           \
+#define CONF_EXPECT_EXIT(trace, name)                                                                                  \
+  do {                                                                                                                 \
+    if ((trace).final_exit != (name))                                                                                  \
+      return ::hv::conformance::CaseResult::fail(::hv::conformance::why(                                               \
+          "guest ended with '", (trace).final_exit, "' instead of '", (name), "'",                                     \
           (trace).timed_out ? " (watchdog: timed out)" : "", (trace).error.empty() ? "" : " error: ", (trace).error)); \
   } while (0)
 // NOLINTEND(cppcoreguidelines-macro-usage)

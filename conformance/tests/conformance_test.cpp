@@ -54,8 +54,9 @@ int main(int argc, char** argv) {
     for (const auto& info : hv::conformance::all_cases()) {
       const std::string name(info.name);
       const std::string backend_name = backend.name;
-      ::testing::RegisterTest(suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                              [backend_name, &info]() -> ::testing::Test* { return new CaseTest(backend_name, &info); });
+      ::testing::RegisterTest(
+          suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+          [backend_name, &info]() -> ::testing::Test* { return new CaseTest(backend_name, &info); });
     }
   }
   return RUN_ALL_TESTS();

@@ -21,7 +21,8 @@ class FaultDetection : public ::testing::Test {
  protected:
   void SetUp() override {
     auto availability = hv::kvm::probe();
-    if (!availability.available) GTEST_SKIP() << "needs a real backend to wrap; KVM unavailable: " << availability.reason;
+    if (!availability.available)
+      GTEST_SKIP() << "needs a real backend to wrap; KVM unavailable: " << availability.reason;
   }
 
   static void expect_detected(hvtest::Fault fault, std::initializer_list<std::string_view> cases) {
@@ -41,12 +42,13 @@ class FaultDetection : public ::testing::Test {
 };
 
 TEST_F(FaultDetection, DroppedReadDataIsCaught) {
-  expect_detected(hvtest::Fault::DropReadData,
-                  {"pio_in_byte", "pio_in_word", "pio_in_dword", "string_insw_rep", "mmio_read_qword", "unmapped_access_exits"});
+  expect_detected(hvtest::Fault::DropReadData, {"pio_in_byte", "pio_in_word", "pio_in_dword", "string_insw_rep",
+                                                "mmio_read_qword", "unmapped_access_exits"});
 }
 
 TEST_F(FaultDetection, MisreportedMmioSizeIsCaught) {
-  expect_detected(hvtest::Fault::MisreportMmioSize, {"mmio_write_byte", "mmio_write_qword_rex", "mmio_read_word_movzx"});
+  expect_detected(hvtest::Fault::MisreportMmioSize,
+                  {"mmio_write_byte", "mmio_write_qword_rex", "mmio_read_word_movzx"});
 }
 
 TEST_F(FaultDetection, LostKickIsCaught) {

@@ -14,7 +14,8 @@ class FaultyVcpu final : public hv::Vcpu {
   hv::Result<hv::Exit> run() override {
     auto exit = real_->run();
     if (exit && fault_ == Fault::MisreportMmioSize) {
-      if (auto* mmio = std::get_if<hv::MmioExit>(&*exit)) mmio->size = static_cast<std::uint8_t>(mmio->size == 1 ? 2 : mmio->size / 2);
+      if (auto* mmio = std::get_if<hv::MmioExit>(&*exit))
+        mmio->size = static_cast<std::uint8_t>(mmio->size == 1 ? 2 : mmio->size / 2);
     }
     return exit;
   }
@@ -31,7 +32,9 @@ class FaultyVcpu final : public hv::Vcpu {
   hv::Result<hv::GeneralRegisters> get_registers() const override { return real_->get_registers(); }
   hv::Result<void> set_registers(const hv::GeneralRegisters& r) override { return real_->set_registers(r); }
   hv::Result<hv::SpecialRegisters> get_special_registers() const override { return real_->get_special_registers(); }
-  hv::Result<void> set_special_registers(const hv::SpecialRegisters& s) override { return real_->set_special_registers(s); }
+  hv::Result<void> set_special_registers(const hv::SpecialRegisters& s) override {
+    return real_->set_special_registers(s);
+  }
   hv::Result<hv::FpuState> get_fpu() const override { return real_->get_fpu(); }
   hv::Result<void> set_fpu(const hv::FpuState& f) override { return real_->set_fpu(f); }
   hv::Result<hv::XsaveArea> get_xsave() const override { return real_->get_xsave(); }
@@ -61,8 +64,12 @@ class FaultyVm final : public hv::Vm {
     if (!vcpu) return tl::unexpected(vcpu.error());
     return std::unique_ptr<hv::Vcpu>(std::make_unique<FaultyVcpu>(std::move(*vcpu), fault_));
   }
-  hv::Result<void> register_irqfd(const hv::EventFd& e, std::uint32_t g) override { return real_->register_irqfd(e, g); }
-  hv::Result<void> unregister_irqfd(const hv::EventFd& e, std::uint32_t g) override { return real_->unregister_irqfd(e, g); }
+  hv::Result<void> register_irqfd(const hv::EventFd& e, std::uint32_t g) override {
+    return real_->register_irqfd(e, g);
+  }
+  hv::Result<void> unregister_irqfd(const hv::EventFd& e, std::uint32_t g) override {
+    return real_->unregister_irqfd(e, g);
+  }
   hv::Result<void> register_ioeventfd(const hv::EventFd& e, const hv::IoEventAddress& a) override {
     return real_->register_ioeventfd(e, a);
   }
@@ -73,7 +80,9 @@ class FaultyVm final : public hv::Vm {
   hv::Result<void> set_gsi_routing(std::span<const hv::GsiRoute> r) override { return real_->set_gsi_routing(r); }
   hv::Result<void> set_irq_line(std::uint32_t g, bool l) override { return real_->set_irq_line(g, l); }
   hv::Result<void> enable_dirty_log(hv::MemorySlot s) override { return real_->enable_dirty_log(s); }
-  hv::Result<hv::DirtyBitmap> fetch_and_clear_dirty_log(hv::MemorySlot s) override { return real_->fetch_and_clear_dirty_log(s); }
+  hv::Result<hv::DirtyBitmap> fetch_and_clear_dirty_log(hv::MemorySlot s) override {
+    return real_->fetch_and_clear_dirty_log(s);
+  }
   hv::Result<void> disable_dirty_log(hv::MemorySlot s) override { return real_->disable_dirty_log(s); }
 
  private:

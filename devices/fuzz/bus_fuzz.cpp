@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::uint8_t buffer[8];
   for (int step = 0; step < 256 && !in.empty(); ++step) {
-    const std::uint64_t address = (in.take<std::uint8_t>() % 3 == 0 ? ~std::uint64_t{0} - 0x1000 : 0) + in.take<std::uint16_t>();
+    const std::uint64_t address =
+        (in.take<std::uint8_t>() % 3 == 0 ? ~std::uint64_t{0} - 0x1000 : 0) + in.take<std::uint16_t>();
     const std::size_t width = std::size_t{1} << (in.take<std::uint8_t>() & 3);
     bool expected = false;
     for (const auto& r : model) {

@@ -28,9 +28,7 @@ inline void drive_device(hv::dev::BusDevice& device, std::uint64_t range, FuzzIn
     const std::uint64_t offset = in.take<std::uint16_t>() % (range + 8);  // include offsets past the end
     const std::size_t width = std::size_t{1} << ((op >> 1) & 3);
     switch (op & 0x11) {
-      case 0x00:
-        device.read(offset, std::span(buffer).first(width));
-        break;
+      case 0x00: device.read(offset, std::span(buffer).first(width)); break;
       case 0x01: {
         const auto value = in.take<std::uint64_t>();
         std::memcpy(buffer.data(), &value, sizeof value);

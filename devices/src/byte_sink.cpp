@@ -33,15 +33,19 @@ std::string BufferSink::contents() const {
 }
 
 LimitedSink::LimitedSink(ByteSink& inner, OutputLimits limits, Clock clock)
-    : inner_(inner), limits_(limits), clock_(std::move(clock)),
-      tokens_(static_cast<double>(limits.max_bytes_per_second)), last_(clock_()) {}
+    : inner_(inner),
+      limits_(limits),
+      clock_(std::move(clock)),
+      tokens_(static_cast<double>(limits.max_bytes_per_second)),
+      last_(clock_()) {}
 
 void LimitedSink::write(std::span<const std::uint8_t> bytes) {
   std::size_t allowed = bytes.size();
   {
     std::lock_guard lock(mutex_);
     if (limits_.max_total_bytes != 0) {
-      allowed = std::min<std::uint64_t>(allowed, limits_.max_total_bytes - std::min(limits_.max_total_bytes, forwarded_));
+      allowed =
+          std::min<std::uint64_t>(allowed, limits_.max_total_bytes - std::min(limits_.max_total_bytes, forwarded_));
     }
     if (limits_.max_bytes_per_second != 0) {
       const auto now = clock_();

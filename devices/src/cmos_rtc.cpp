@@ -36,10 +36,17 @@ void CmosRtc::write(std::uint64_t offset, std::span<const std::uint8_t> data) {
     return;
   }
   switch (index_) {
-    case kSeconds: case kMinutes: case kHours: case kWeekday: case kDay: case kMonth: case kYear: case kCentury:
-      break;  // the host clock is the source of truth
+    case kSeconds:
+    case kMinutes:
+    case kHours:
+    case kWeekday:
+    case kDay:
+    case kMonth:
+    case kYear:
+    case kCentury: break;                                   // the host clock is the source of truth
     case kStatusA: ram_[kStatusA] = data[0] & 0x7f; break;  // UIP is read-only
-    case kStatusC: case kStatusD: break;                     // read-only
+    case kStatusC:
+    case kStatusD: break;  // read-only
     default: gsl::at(ram_, index_) = data[0]; break;
   }
 }

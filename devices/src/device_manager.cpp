@@ -49,7 +49,8 @@ Result<void> DeviceManager::handle_io(Vcpu& vcpu, const IoExit& io) {
   std::array<std::uint8_t, kMaxExitBytes> buffer{};
   std::fill_n(buffer.begin(), io.data.size(), std::uint8_t{0xff});
   for (std::size_t i = 0; i < io.count; ++i) {
-    if (!pio_.read(io.port, std::span(buffer).subspan(i * size, size))) unclaimed_.fetch_add(1, std::memory_order_relaxed);
+    if (!pio_.read(io.port, std::span(buffer).subspan(i * size, size)))
+      unclaimed_.fetch_add(1, std::memory_order_relaxed);
   }
   return vcpu.complete_read(std::span(buffer).first(io.data.size()));
 }

@@ -11,7 +11,8 @@ TEST(LimitedSink, TotalLimitDropsTheRest) {
   hv::dev::BufferSink inner;
   hv::dev::LimitedSink sink(inner, {.max_total_bytes = 10, .max_bytes_per_second = 0});
   const std::string chunk = "0123456";
-  for (int i = 0; i < 1000; ++i) sink.write(std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+  for (int i = 0; i < 1000; ++i)
+    sink.write(std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
   EXPECT_EQ(inner.contents(), "0123456012");
   EXPECT_EQ(sink.forwarded(), 10U);
   EXPECT_EQ(sink.dropped(), 7000U - 10U);

@@ -44,15 +44,15 @@ TEST(DeviceManager, StringIoIsDispatchedElementByElement) {
   ASSERT_TRUE(devices.add_pio(scratch, 0xe0, 4));
   AnsweringVcpu vcpu;
   const std::uint8_t data[] = {1, 2, 3, 4, 5, 6};  // REP OUTSW, 3 words to port 0xe0
-  auto handled = devices.dispatch(vcpu, hv::IoExit{.port = 0xe0, .size = 2, .direction = hv::AccessDirection::Write,
-                                                   .count = 3, .data = data});
+  auto handled = devices.dispatch(
+      vcpu, hv::IoExit{.port = 0xe0, .size = 2, .direction = hv::AccessDirection::Write, .count = 3, .data = data});
   ASSERT_TRUE(handled && *handled);
   std::uint8_t word[2];
   scratch->read(0, word);
   EXPECT_EQ(word[0], 5) << "the last element wins";
   std::uint8_t buffer[4] = {};
-  auto read = devices.dispatch(vcpu, hv::IoExit{.port = 0xe0, .size = 2, .direction = hv::AccessDirection::Read,
-                                                .count = 2, .data = buffer});
+  auto read = devices.dispatch(
+      vcpu, hv::IoExit{.port = 0xe0, .size = 2, .direction = hv::AccessDirection::Read, .count = 2, .data = buffer});
   ASSERT_TRUE(read && *read);
   EXPECT_EQ(vcpu.answer, (std::vector<std::uint8_t>{5, 6, 5, 6}));
 }
@@ -61,8 +61,8 @@ TEST(DeviceManager, UnclaimedReadsAreAllOnesAndCounted) {
   hv::dev::DeviceManager devices;
   AnsweringVcpu vcpu;
   std::uint8_t buffer[8] = {};
-  auto r = devices.dispatch(vcpu, hv::MmioExit{.address = 0xfeed0000, .size = 8, .direction = hv::AccessDirection::Read,
-                                               .data = buffer});
+  auto r = devices.dispatch(
+      vcpu, hv::MmioExit{.address = 0xfeed0000, .size = 8, .direction = hv::AccessDirection::Read, .data = buffer});
   ASSERT_TRUE(r && *r);
   EXPECT_EQ(vcpu.answer, std::vector<std::uint8_t>(8, 0xff));
   EXPECT_EQ(devices.unclaimed_accesses(), 1U);
@@ -84,10 +84,12 @@ TEST(DeviceManager, BytesADeviceLeavesUnwrittenReadAsOpenBus) {
   ASSERT_TRUE(devices.add_pio(std::make_shared<SilentDevice>(), 0x100, 4));
   AnsweringVcpu vcpu;
   std::uint8_t buffer[8] = {};
-  ASSERT_TRUE(devices.dispatch(vcpu, hv::MmioExit{.address = 0x1000, .size = 8, .direction = hv::AccessDirection::Read, .data = buffer}));
+  ASSERT_TRUE(devices.dispatch(
+      vcpu, hv::MmioExit{.address = 0x1000, .size = 8, .direction = hv::AccessDirection::Read, .data = buffer}));
   EXPECT_EQ(vcpu.answer, std::vector<std::uint8_t>(8, 0xff)) << "no host stack may reach the guest";
   std::uint8_t io[4] = {};
-  ASSERT_TRUE(devices.dispatch(vcpu, hv::IoExit{.port = 0x100, .size = 4, .direction = hv::AccessDirection::Read, .count = 1, .data = io}));
+  ASSERT_TRUE(devices.dispatch(
+      vcpu, hv::IoExit{.port = 0x100, .size = 4, .direction = hv::AccessDirection::Read, .count = 1, .data = io}));
   EXPECT_EQ(vcpu.answer, std::vector<std::uint8_t>(4, 0xff));
 }
 
@@ -95,8 +97,8 @@ TEST(DeviceManager, InconsistentExitIsAnError) {
   hv::dev::DeviceManager devices;
   AnsweringVcpu vcpu;
   std::uint8_t buffer[3] = {};
-  auto r = devices.dispatch(vcpu, hv::IoExit{.port = 1, .size = 2, .direction = hv::AccessDirection::Read,
-                                             .count = 1, .data = buffer});
+  auto r = devices.dispatch(
+      vcpu, hv::IoExit{.port = 1, .size = 2, .direction = hv::AccessDirection::Read, .count = 1, .data = buffer});
   EXPECT_FALSE(r);
 }
 

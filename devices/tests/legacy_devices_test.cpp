@@ -15,7 +15,9 @@ std::uint8_t in(hv::dev::BusDevice& d, std::uint64_t offset) {
   d.read(offset, std::span(&b, 1));
   return b;
 }
-void out(hv::dev::BusDevice& d, std::uint64_t offset, std::uint8_t v) { d.write(offset, std::span<const std::uint8_t>(&v, 1)); }
+void out(hv::dev::BusDevice& d, std::uint64_t offset, std::uint8_t v) {
+  d.write(offset, std::span<const std::uint8_t>(&v, 1));
+}
 
 TEST(I8042, ResetCommandRequestsAReset) {
   int resets = 0;

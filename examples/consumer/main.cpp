@@ -23,8 +23,8 @@ int main() {
   if (!vm || !ram) return 1;
 
   // Real-mode guest at 0x1000: print "hi" on port 0xe9, read a byte from port 0x60 into BL, halt.
-  const std::uint8_t code[] = {0xBA, 0xE9, 0x00, 0xB0, 'h', 0xEE, 0xB0, 'i', 0xEE,  // mov dx,0xe9; out 'h'; out 'i'
-                               0xBA, 0x60, 0x00, 0xEC, 0x88, 0xC3, 0xF4};          // mov dx,0x60; in al,dx; mov bl,al; hlt
+  const std::uint8_t code[] = {0xBA, 0xE9, 0x00, 0xB0, 'h',  0xEE, 0xB0, 'i', 0xEE,  // mov dx,0xe9; out 'h'; out 'i'
+                               0xBA, 0x60, 0x00, 0xEC, 0x88, 0xC3, 0xF4};  // mov dx,0x60; in al,dx; mov bl,al; hlt
   std::copy(std::begin(code), std::end(code), (*ram)->host().begin() + 0x1000);
   if (!(*vm)->map_memory(*ram)) return 1;
   auto vcpu = (*vm)->create_vcpu(0);

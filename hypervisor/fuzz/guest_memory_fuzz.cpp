@@ -46,9 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto cross = (kind & 0x80) != 0 ? hv::CrossRegion::Allow : hv::CrossRegion::Deny;
     std::span<std::uint8_t> window(buffer.data(), len);
     switch (kind & 3) {
-      case 0:
-        (void)memory.read(gpa, window, cross);
-        break;
+      case 0: (void)memory.read(gpa, window, cross); break;
       case 1: {
         std::memset(window.data(), kind, window.size());
         std::span<std::uint8_t> before(check.data(), len);

@@ -16,7 +16,8 @@ void check_operand(const hv::x86::Operand& o) {
   if (o.kind == Kind::Register && o.reg > 15) __builtin_trap();
   if (o.kind == Kind::Memory) {
     const auto& m = o.memory;
-    if ((m.base > 16 && m.base != hv::x86::kNoRegister) || (m.index > 15 && m.index != hv::x86::kNoRegister)) __builtin_trap();
+    if ((m.base > 16 && m.base != hv::x86::kNoRegister) || (m.index > 15 && m.index != hv::x86::kNoRegister))
+      __builtin_trap();
     if (m.scale != 1 && m.scale != 2 && m.scale != 4 && m.scale != 8) __builtin_trap();
   }
 }
@@ -62,7 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto insn = hv::x86::decode(bytes, mode);
   if (!insn) return 0;
   if (insn->length == 0 || insn->length > 15 || insn->length > bytes.size()) __builtin_trap();
-  if (insn->operand_size != 1 && insn->operand_size != 2 && insn->operand_size != 4 && insn->operand_size != 8) __builtin_trap();
+  if (insn->operand_size != 1 && insn->operand_size != 2 && insn->operand_size != 4 && insn->operand_size != 8)
+    __builtin_trap();
   check_operand(insn->destination);
   check_operand(insn->source);
   // Decoding is a function of the consumed bytes only.
@@ -81,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto before = regs;
   auto done = hv::x86::execute(*insn, mode, bases, regs, memory, limits);
   if (!done && !(regs == before)) __builtin_trap();  // errors change nothing
-  if (memory.in_atomic()) __builtin_trap();           // the atomic bracket is always closed
+  if (memory.in_atomic()) __builtin_trap();          // the atomic bracket is always closed
   // Work per call is bounded by the limit (at least one element), and only an unfinished REP keeps RIP.
   if (done && done->iterations > std::max<std::uint32_t>(limits.max_string_iterations, 1)) __builtin_trap();
   if (done && !done->complete && (insn->rep == hv::x86::RepPrefix::None || regs.rip != before.rip)) __builtin_trap();

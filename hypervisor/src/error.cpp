@@ -36,14 +36,26 @@ namespace {
 
 ErrorKind classify_errno(int err) noexcept {
   switch (err) {
-    case EINVAL: case EFAULT: case EBADF: return ErrorKind::InvalidArgument;
-    case ERANGE: case E2BIG: return ErrorKind::OutOfRange;
+    case EINVAL:
+    case EFAULT:
+    case EBADF: return ErrorKind::InvalidArgument;
+    case ERANGE:
+    case E2BIG: return ErrorKind::OutOfRange;
     case EEXIST: return ErrorKind::AlreadyExists;
-    case ENOENT: case ENODEV: case ENXIO: return ErrorKind::Unavailable;
-    case ENOTTY: case ENOSYS: case EOPNOTSUPP: return ErrorKind::Unsupported;
-    case EPERM: case EACCES: return ErrorKind::PermissionDenied;
-    case ENOMEM: case ENOSPC: case EMFILE: case ENFILE: return ErrorKind::ResourceExhausted;
-    case EBUSY: case EAGAIN: return ErrorKind::Busy;
+    case ENOENT:
+    case ENODEV:
+    case ENXIO: return ErrorKind::Unavailable;
+    case ENOTTY:
+    case ENOSYS:
+    case EOPNOTSUPP: return ErrorKind::Unsupported;
+    case EPERM:
+    case EACCES: return ErrorKind::PermissionDenied;
+    case ENOMEM:
+    case ENOSPC:
+    case EMFILE:
+    case ENFILE: return ErrorKind::ResourceExhausted;
+    case EBUSY:
+    case EAGAIN: return ErrorKind::Busy;
     default: return ErrorKind::SystemError;
   }
 }

@@ -45,7 +45,8 @@ Result<bool> EventFd::wait_for(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, std::chrono::milliseconds(INT32_MAX));
   pollfd p{.fd = fd_.get(), .events = POLLIN, .revents = 0};
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
     if (r >= 0) return r > 0;
     if (errno != EINTR) return fail_errno("poll(eventfd)", errno);

@@ -11,8 +11,7 @@
 
 namespace hv {
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 GuestRegion::GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd, bool owned) noexcept
     : range_(range), backing_(backing), host_(host), memfd_(std::move(memfd)), owned_(owned) {}
@@ -77,8 +76,8 @@ Result<void> GuestMemory::add_region(std::shared_ptr<GuestRegion> region) {
 }
 
 Result<std::shared_ptr<GuestRegion>> GuestMemory::remove_region(std::uint64_t guest_base) {
-  auto it = std::find_if(regions_.begin(), regions_.end(),
-                         [&](const auto& r) { return r->guest_base() == guest_base; });
+  auto it =
+      std::find_if(regions_.begin(), regions_.end(), [&](const auto& r) { return r->guest_base() == guest_base; });
   if (it == regions_.end()) {
     return fail(ErrorKind::NotFound, "GuestMemory::remove_region", "no region starts at " + hex(guest_base));
   }
@@ -114,8 +113,8 @@ Result<std::size_t> GuestMemory::locate(const char* operation, std::uint64_t gpa
     covered_last = regions_[i]->range().last();
   }
   if (covered_last < range->last()) {
-    return fail(ErrorKind::OutOfRange, operation, "guest RAM ends at " + hex(covered_last) + " inside the " +
-                                                      hex(len) + "-byte access at " + hex(gpa));
+    return fail(ErrorKind::OutOfRange, operation,
+                "guest RAM ends at " + hex(covered_last) + " inside the " + hex(len) + "-byte access at " + hex(gpa));
   }
   return first_index;
 }

@@ -18,7 +18,8 @@ Result<HostMapping> map_host_memory(std::uint64_t size, Backing backing) {
     // required when vm.memfd_noexec=2), and fall back on kernels that do not know the flag.
     constexpr unsigned kNoexecSeal = 0x0008U;  // MFD_NOEXEC_SEAL, not in Debian 12's headers
     m.memfd = UniqueFd(::memfd_create("hvkit-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING | kNoexecSeal));
-    if (!m.memfd && errno == EINVAL) m.memfd = UniqueFd(::memfd_create("hvkit-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!m.memfd && errno == EINVAL)
+      m.memfd = UniqueFd(::memfd_create("hvkit-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!m.memfd) return fail_errno("memfd_create", errno);
     if (::ftruncate(m.memfd.get(), gsl::narrow<off_t>(size)) != 0) return fail_errno("ftruncate(memfd)", errno);
     // The size is fixed from here on: a peer that maps the fd cannot be made to fault by shrinking it.

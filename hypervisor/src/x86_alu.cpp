@@ -16,7 +16,8 @@ std::uint64_t zero_sign_parity(std::uint64_t r, std::uint8_t size) noexcept {
 std::uint64_t top_bit(std::uint64_t v, std::uint8_t size) noexcept { return (v >> (8 * size - 1)) & 1; }
 
 // a + b + carry_in, all flags.
-AluResult add(std::uint64_t a, std::uint64_t b, std::uint64_t carry_in, std::uint8_t size, std::uint64_t rflags) noexcept {
+AluResult add(std::uint64_t a, std::uint64_t b, std::uint64_t carry_in, std::uint8_t size,
+              std::uint64_t rflags) noexcept {
   const std::uint64_t m = width_mask(size);
   a &= m;
   b &= m;
@@ -29,7 +30,8 @@ AluResult add(std::uint64_t a, std::uint64_t b, std::uint64_t carry_in, std::uin
 }
 
 // a - b - borrow_in, all flags.
-AluResult subtract(std::uint64_t a, std::uint64_t b, std::uint64_t borrow_in, std::uint8_t size, std::uint64_t rflags) noexcept {
+AluResult subtract(std::uint64_t a, std::uint64_t b, std::uint64_t borrow_in, std::uint8_t size,
+                   std::uint64_t rflags) noexcept {
   const std::uint64_t m = width_mask(size);
   a &= m;
   b &= m;
@@ -81,15 +83,15 @@ bool condition_holds(std::uint8_t cc, std::uint64_t rflags) noexcept {
   const bool of = (rflags & kOverflow) != 0;
   const bool pf = (rflags & kParity) != 0;
   bool holds = false;
-  switch ((cc >> 1) & 7) {  // even codes test the condition, odd ones its negation
-    case 0: holds = of; break;               // O
-    case 1: holds = cf; break;               // B / C
-    case 2: holds = zf; break;               // E / Z
-    case 3: holds = cf || zf; break;         // BE
-    case 4: holds = sf; break;               // S
-    case 5: holds = pf; break;               // P
-    case 6: holds = sf != of; break;         // L
-    case 7: holds = zf || (sf != of); break; // LE
+  switch ((cc >> 1) & 7) {                    // even codes test the condition, odd ones its negation
+    case 0: holds = of; break;                // O
+    case 1: holds = cf; break;                // B / C
+    case 2: holds = zf; break;                // E / Z
+    case 3: holds = cf || zf; break;          // BE
+    case 4: holds = sf; break;                // S
+    case 5: holds = pf; break;                // P
+    case 6: holds = sf != of; break;          // L
+    case 7: holds = zf || (sf != of); break;  // LE
   }
   return (cc & 1) != 0 ? !holds : holds;
 }

@@ -18,13 +18,33 @@ constexpr std::uint64_t kPtePresent = 1, kPteWritable = 2, kPteHuge = 1ULL << 7;
 constexpr std::array<std::uint64_t, 4> kGdt = {0, 0x00af9b000000ffffULL, 0x00cf93000000ffffULL, 0x00cf9b000000ffffULL};
 
 Segment flat_segment(std::uint16_t selector, std::uint8_t type, bool long_mode) {
-  return {.base = 0, .limit = 0xffffffff, .selector = selector, .type = type, .dpl = 0, .present = true,
-          .db = !long_mode, .s = true, .l = long_mode, .g = true, .avl = false, .unusable = false};
+  return {.base = 0,
+          .limit = 0xffffffff,
+          .selector = selector,
+          .type = type,
+          .dpl = 0,
+          .present = true,
+          .db = !long_mode,
+          .s = true,
+          .l = long_mode,
+          .g = true,
+          .avl = false,
+          .unusable = false};
 }
 
 Segment real_mode_segment(std::uint8_t type) {
-  return {.base = 0, .limit = 0xffff, .selector = 0, .type = type, .dpl = 0, .present = true, .db = false,
-          .s = true, .l = false, .g = false, .avl = false, .unusable = false};
+  return {.base = 0,
+          .limit = 0xffff,
+          .selector = 0,
+          .type = type,
+          .dpl = 0,
+          .present = true,
+          .db = false,
+          .s = true,
+          .l = false,
+          .g = false,
+          .avl = false,
+          .unusable = false};
 }
 
 }  // namespace

@@ -9,10 +9,10 @@
 namespace hv::x86 {
 
 const char* to_string(Mnemonic m) noexcept {
-  static constexpr std::array<const char*, 30> kNames = {"mov", "movzx", "movsx", "movsxd", "movs", "stos", "lods", "cmps", "scas",
-                                           "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test",
-                                           "inc", "dec", "neg", "not", "xchg", "cmpxchg", "xadd",
-                                           "bt", "bts", "btr", "btc", "setcc"};
+  static constexpr std::array<const char*, 30> kNames = {
+      "mov", "movzx", "movsx", "movsxd",  "movs", "stos", "lods", "cmps", "scas", "add",
+      "or",  "adc",   "sbb",   "and",     "sub",  "xor",  "cmp",  "test", "inc",  "dec",
+      "neg", "not",   "xchg",  "cmpxchg", "xadd", "bt",   "bts",  "btr",  "btc",  "setcc"};
   const auto i = static_cast<std::size_t>(m);
   return i < kNames.size() ? gsl::at(kNames, static_cast<gsl::index>(i)) : "?";
 }
@@ -25,7 +25,8 @@ constexpr const char* kOp = "x86::decode";
 // The bytes of one instruction, read strictly within the span and the 15-byte limit.
 class Reader {
  public:
-  explicit Reader(std::span<const std::uint8_t> bytes) noexcept : bytes_(bytes.first(std::min(bytes.size(), kMaxLength))) {}
+  explicit Reader(std::span<const std::uint8_t> bytes) noexcept
+      : bytes_(bytes.first(std::min(bytes.size(), kMaxLength))) {}
   [[nodiscard]] bool ok() const noexcept { return !overrun_; }
   [[nodiscard]] bool hit_limit() const noexcept { return overrun_ && truncated_at_limit_; }
   [[nodiscard]] std::size_t position() const noexcept { return pos_; }
@@ -62,7 +63,7 @@ struct Prefixes {
   RepPrefix rep = RepPrefix::None;
   bool segment_override = false;
   SegmentRegister segment = SegmentRegister::Ds;
-  std::uint8_t rex = 0;       // 0 when absent
+  std::uint8_t rex = 0;  // 0 when absent
   [[nodiscard]] bool rex_w() const noexcept { return (rex & 8) != 0; }
   [[nodiscard]] std::uint8_t rex_r() const noexcept { return (rex & 4) != 0 ? 8 : 0; }
   [[nodiscard]] std::uint8_t rex_x() const noexcept { return (rex & 2) != 0 ? 8 : 0; }
@@ -116,12 +117,30 @@ void Decoder::read_prefixes() {
       case 0xf0: p_.lock = true; break;
       case 0xf2: p_.rep = RepPrefix::Repne; break;
       case 0xf3: p_.rep = RepPrefix::Rep; break;
-      case 0x26: p_.segment = SegmentRegister::Es; p_.segment_override = true; break;
-      case 0x2e: p_.segment = SegmentRegister::Cs; p_.segment_override = true; break;
-      case 0x36: p_.segment = SegmentRegister::Ss; p_.segment_override = true; break;
-      case 0x3e: p_.segment = SegmentRegister::Ds; p_.segment_override = true; break;
-      case 0x64: p_.segment = SegmentRegister::Fs; p_.segment_override = true; break;
-      case 0x65: p_.segment = SegmentRegister::Gs; p_.segment_override = true; break;
+      case 0x26:
+        p_.segment = SegmentRegister::Es;
+        p_.segment_override = true;
+        break;
+      case 0x2e:
+        p_.segment = SegmentRegister::Cs;
+        p_.segment_override = true;
+        break;
+      case 0x36:
+        p_.segment = SegmentRegister::Ss;
+        p_.segment_override = true;
+        break;
+      case 0x3e:
+        p_.segment = SegmentRegister::Ds;
+        p_.segment_override = true;
+        break;
+      case 0x64:
+        p_.segment = SegmentRegister::Fs;
+        p_.segment_override = true;
+        break;
+      case 0x65:
+        p_.segment = SegmentRegister::Gs;
+        p_.segment_override = true;
+        break;
       default:
         // REX counts only directly before the opcode; a legacy prefix after it cancels it.
         if (mode_ == CpuMode::Long64 && (b & 0xf0) == 0x40) {
@@ -171,8 +190,10 @@ Result<void> Decoder::memory_operand(std::uint8_t mod, std::uint8_t rm, Operand&
   const std::uint8_t asize = address_size();
   bool stack_default = false;
   if (asize == 2) {
-    static constexpr std::array<std::uint8_t, 8> kBase16 = {3, 3, 5, 5, kNoRegister, kNoRegister, 5, 3};  // BX, BX, BP, BP, -, -, BP, BX
-    static constexpr std::array<std::uint8_t, 8> kIndex16 = {6, 7, 6, 7, 6, 7, kNoRegister, kNoRegister};  // SI, DI, SI, DI, SI, DI
+    static constexpr std::array<std::uint8_t, 8> kBase16 = {3,           3, 5, 5, kNoRegister,
+                                                            kNoRegister, 5, 3};  // BX, BX, BP, BP, -, -, BP, BX
+    static constexpr std::array<std::uint8_t, 8> kIndex16 = {6, 7, 6,           7,
+                                                             6, 7, kNoRegister, kNoRegister};  // SI, DI, SI, DI, SI, DI
     if (mod == 0 && rm == 6) {
       m.displacement = static_cast<std::int64_t>(in_.value(2, false));  // disp16, no base
     } else {
@@ -226,7 +247,8 @@ Result<void> Decoder::modrm(std::uint8_t size, Operand& rm_operand, std::uint8_t
 Result<Instruction> Decoder::unsupported(std::uint8_t op, bool two_byte) const {
   constexpr std::string_view kDigits = "0123456789abcdef";
   const std::string opcode{kDigits[op >> 4], kDigits[op & 0xf]};
-  return fail(ErrorKind::Unsupported, kOp, std::string("opcode ") + (two_byte ? "0f " : "") + opcode + " is not emulated");
+  return fail(ErrorKind::Unsupported, kOp,
+              std::string("opcode ") + (two_byte ? "0f " : "") + opcode + " is not emulated");
 }
 
 Result<Instruction> Decoder::string_op(Mnemonic m, std::uint8_t op) {
@@ -245,16 +267,27 @@ Result<Instruction> Decoder::string_op(Mnemonic m, std::uint8_t op) {
   destination_string.memory.segment = SegmentRegister::Es;
   const Operand accumulator = register_operand(0, size);
   switch (m) {
-    case Mnemonic::Movs: case Mnemonic::Cmps: insn_.destination = destination_string; insn_.source = source_string; break;
-    case Mnemonic::Stos: case Mnemonic::Scas: insn_.destination = destination_string; insn_.source = accumulator; break;
-    default: insn_.destination = accumulator; insn_.source = source_string; break;  // LODS
+    case Mnemonic::Movs:
+    case Mnemonic::Cmps:
+      insn_.destination = destination_string;
+      insn_.source = source_string;
+      break;
+    case Mnemonic::Stos:
+    case Mnemonic::Scas:
+      insn_.destination = destination_string;
+      insn_.source = accumulator;
+      break;
+    default:
+      insn_.destination = accumulator;
+      insn_.source = source_string;
+      break;  // LODS
   }
   return finish();
 }
 
 Result<Instruction> Decoder::one_byte(std::uint8_t op) {
-  static constexpr std::array<Mnemonic, 8> kAlu = {Mnemonic::Add, Mnemonic::Or, Mnemonic::Adc, Mnemonic::Sbb,
-                                      Mnemonic::And, Mnemonic::Sub, Mnemonic::Xor, Mnemonic::Cmp};
+  static constexpr std::array<Mnemonic, 8> kAlu = {Mnemonic::Add, Mnemonic::Or,  Mnemonic::Adc, Mnemonic::Sbb,
+                                                   Mnemonic::And, Mnemonic::Sub, Mnemonic::Xor, Mnemonic::Cmp};
   std::uint8_t reg = 0;
   Operand rm;
   // 00..3F: the eight ALU families, forms 0..5.
@@ -263,7 +296,10 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
     const std::uint8_t size = (op & 1) == 0 ? 1 : full_size();
     insn_.operand_size = size;
     switch (op & 7) {
-      case 0: case 1: case 2: case 3: {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {
         if (auto r = modrm(size, rm, reg); !r) return tl::unexpected(r.error());
         const Operand r_op = register_operand(reg, size);
         const bool to_rm = (op & 2) == 0;
@@ -286,7 +322,9 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       insn_.destination = register_operand(reg, insn_.operand_size);
       insn_.source = rm;
       return finish();
-    case 0x80: case 0x81: case 0x83: {
+    case 0x80:
+    case 0x81:
+    case 0x83: {
       const std::uint8_t size = op == 0x80 ? 1 : full_size();
       insn_.operand_size = size;
       if (auto r = modrm(size, rm, reg); !r) return tl::unexpected(r.error());
@@ -295,7 +333,14 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       insn_.source = immediate(op == 0x81 ? (size == 8 ? 4 : size) : 1, size, true);
       return finish();
     }
-    case 0x84: case 0x85: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8a: case 0x8b: {
+    case 0x84:
+    case 0x85:
+    case 0x86:
+    case 0x87:
+    case 0x88:
+    case 0x89:
+    case 0x8a:
+    case 0x8b: {
       const std::uint8_t size = (op & 1) == 0 ? 1 : full_size();
       insn_.operand_size = size;
       insn_.mnemonic = op <= 0x85 ? Mnemonic::Test : op <= 0x87 ? Mnemonic::Xchg : Mnemonic::Mov;
@@ -306,7 +351,10 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       insn_.source = to_reg ? rm : r_op;
       return finish();
     }
-    case 0xa0: case 0xa1: case 0xa2: case 0xa3: {  // MOV AL/eAX <-> moffs
+    case 0xa0:
+    case 0xa1:
+    case 0xa2:
+    case 0xa3: {  // MOV AL/eAX <-> moffs
       const std::uint8_t size = (op & 1) == 0 ? 1 : full_size();
       insn_.mnemonic = Mnemonic::Mov;
       insn_.operand_size = size;
@@ -320,9 +368,12 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       insn_.source = op <= 0xa1 ? mem : acc;
       return finish();
     }
-    case 0xa4: case 0xa5: return string_op(Mnemonic::Movs, op);
-    case 0xa6: case 0xa7: return string_op(Mnemonic::Cmps, op);
-    case 0xa8: case 0xa9: {
+    case 0xa4:
+    case 0xa5: return string_op(Mnemonic::Movs, op);
+    case 0xa6:
+    case 0xa7: return string_op(Mnemonic::Cmps, op);
+    case 0xa8:
+    case 0xa9: {
       const std::uint8_t size = op == 0xa8 ? 1 : full_size();
       insn_.mnemonic = Mnemonic::Test;
       insn_.operand_size = size;
@@ -330,10 +381,14 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       insn_.source = immediate(size == 8 ? 4 : size, size, true);
       return finish();
     }
-    case 0xaa: case 0xab: return string_op(Mnemonic::Stos, op);
-    case 0xac: case 0xad: return string_op(Mnemonic::Lods, op);
-    case 0xae: case 0xaf: return string_op(Mnemonic::Scas, op);
-    case 0xc6: case 0xc7: {
+    case 0xaa:
+    case 0xab: return string_op(Mnemonic::Stos, op);
+    case 0xac:
+    case 0xad: return string_op(Mnemonic::Lods, op);
+    case 0xae:
+    case 0xaf: return string_op(Mnemonic::Scas, op);
+    case 0xc6:
+    case 0xc7: {
       const std::uint8_t size = op == 0xc6 ? 1 : full_size();
       insn_.operand_size = size;
       if (auto r = modrm(size, rm, reg); !r) return tl::unexpected(r.error());
@@ -343,13 +398,15 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
       insn_.source = immediate(size == 8 ? 4 : size, size, true);
       return finish();
     }
-    case 0xf6: case 0xf7: {
+    case 0xf6:
+    case 0xf7: {
       const std::uint8_t size = op == 0xf6 ? 1 : full_size();
       insn_.operand_size = size;
       if (auto r = modrm(size, rm, reg); !r) return tl::unexpected(r.error());
       insn_.destination = rm;
       switch (reg & 7) {
-        case 0: case 1:
+        case 0:
+        case 1:
           insn_.mnemonic = Mnemonic::Test;
           insn_.source = immediate(size == 8 ? 4 : size, size, true);
           return finish();
@@ -358,7 +415,8 @@ Result<Instruction> Decoder::one_byte(std::uint8_t op) {
         default: return unsupported(op);  // MUL, IMUL, DIV, IDIV
       }
     }
-    case 0xfe: case 0xff: {
+    case 0xfe:
+    case 0xff: {
       const std::uint8_t size = op == 0xfe ? 1 : full_size();
       insn_.operand_size = size;
       if (auto r = modrm(size, rm, reg); !r) return tl::unexpected(r.error());
@@ -383,8 +441,14 @@ Result<Instruction> Decoder::two_byte(std::uint8_t op) {
     return finish();
   }
   switch (op) {
-    case 0xa3: case 0xab: case 0xb3: case 0xbb: {
-      insn_.mnemonic = op == 0xa3 ? Mnemonic::Bt : op == 0xab ? Mnemonic::Bts : op == 0xb3 ? Mnemonic::Btr : Mnemonic::Btc;
+    case 0xa3:
+    case 0xab:
+    case 0xb3:
+    case 0xbb: {
+      insn_.mnemonic = op == 0xa3   ? Mnemonic::Bt
+                       : op == 0xab ? Mnemonic::Bts
+                       : op == 0xb3 ? Mnemonic::Btr
+                                    : Mnemonic::Btc;
       insn_.operand_size = full_size();
       if (auto r = modrm(insn_.operand_size, rm, reg); !r) return tl::unexpected(r.error());
       insn_.destination = rm;
@@ -401,7 +465,10 @@ Result<Instruction> Decoder::two_byte(std::uint8_t op) {
       insn_.source = immediate(1, 1, false);
       return finish();
     }
-    case 0xb0: case 0xb1: case 0xc0: case 0xc1: {
+    case 0xb0:
+    case 0xb1:
+    case 0xc0:
+    case 0xc1: {
       const std::uint8_t size = (op & 1) == 0 ? 1 : full_size();
       insn_.mnemonic = op <= 0xb1 ? Mnemonic::Cmpxchg : Mnemonic::Xadd;
       insn_.operand_size = size;
@@ -410,7 +477,10 @@ Result<Instruction> Decoder::two_byte(std::uint8_t op) {
       insn_.source = register_operand(reg, size);
       return finish();
     }
-    case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
+    case 0xb6:
+    case 0xb7:
+    case 0xbe:
+    case 0xbf: {
       insn_.mnemonic = op <= 0xb7 ? Mnemonic::Movzx : Mnemonic::Movsx;
       insn_.operand_size = full_size();
       const std::uint8_t source_size = (op & 1) == 0 ? 1 : 2;
@@ -437,7 +507,8 @@ Result<Instruction> Decoder::finish() {
                           m == Mnemonic::Cmpxchg || m == Mnemonic::Xadd || m == Mnemonic::Bts || m == Mnemonic::Btr ||
                           m == Mnemonic::Btc;
     if (!lockable || insn_.destination.kind != Operand::Kind::Memory) {
-      return fail(ErrorKind::InvalidArgument, kOp, std::string("LOCK ") + to_string(m) + " without a memory destination is #UD");
+      return fail(ErrorKind::InvalidArgument, kOp,
+                  std::string("LOCK ") + to_string(m) + " without a memory destination is #UD");
     }
   }
   insn_.length = static_cast<std::uint8_t>(in_.position());

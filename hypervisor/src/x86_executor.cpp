@@ -17,7 +17,8 @@ constexpr const char* kOp = "x86::execute";
 // Holds LinearMemory's atomic bracket for the lifetime of a locked read-modify-write.
 class AtomicScope {
  public:
-  AtomicScope(LinearMemory& memory, const Location& at, bool atomic) : memory_(atomic && at.in_memory ? &memory : nullptr) {
+  AtomicScope(LinearMemory& memory, const Location& at, bool atomic)
+      : memory_(atomic && at.in_memory ? &memory : nullptr) {
     if (memory_ != nullptr) memory_->begin_atomic(at.linear, at.size);
   }
   ~AtomicScope() {
@@ -203,16 +204,35 @@ Result<Execution> dispatch(OperandAccess& a, ExecutionLimits limits) {
   const Instruction& insn = a.instruction();
   Result<void> done;
   switch (insn.mnemonic) {
-    case Mnemonic::Mov: case Mnemonic::Movzx: case Mnemonic::Movsx: case Mnemonic::Movsxd: done = move(a); break;
-    case Mnemonic::Movs: case Mnemonic::Stos: case Mnemonic::Lods: case Mnemonic::Cmps: case Mnemonic::Scas:
-      return detail::execute_string(a, limits.max_string_iterations);
-    case Mnemonic::Add: case Mnemonic::Or: case Mnemonic::Adc: case Mnemonic::Sbb: case Mnemonic::And:
-    case Mnemonic::Sub: case Mnemonic::Xor: case Mnemonic::Cmp: case Mnemonic::Test:
-    case Mnemonic::Inc: case Mnemonic::Dec: case Mnemonic::Neg: case Mnemonic::Not: done = arithmetic(a); break;
+    case Mnemonic::Mov:
+    case Mnemonic::Movzx:
+    case Mnemonic::Movsx:
+    case Mnemonic::Movsxd: done = move(a); break;
+    case Mnemonic::Movs:
+    case Mnemonic::Stos:
+    case Mnemonic::Lods:
+    case Mnemonic::Cmps:
+    case Mnemonic::Scas: return detail::execute_string(a, limits.max_string_iterations);
+    case Mnemonic::Add:
+    case Mnemonic::Or:
+    case Mnemonic::Adc:
+    case Mnemonic::Sbb:
+    case Mnemonic::And:
+    case Mnemonic::Sub:
+    case Mnemonic::Xor:
+    case Mnemonic::Cmp:
+    case Mnemonic::Test:
+    case Mnemonic::Inc:
+    case Mnemonic::Dec:
+    case Mnemonic::Neg:
+    case Mnemonic::Not: done = arithmetic(a); break;
     case Mnemonic::Xchg: done = exchange(a); break;
     case Mnemonic::Cmpxchg: done = compare_exchange(a); break;
     case Mnemonic::Xadd: done = exchange_add(a); break;
-    case Mnemonic::Bt: case Mnemonic::Bts: case Mnemonic::Btr: case Mnemonic::Btc: done = bit_test(a); break;
+    case Mnemonic::Bt:
+    case Mnemonic::Bts:
+    case Mnemonic::Btr:
+    case Mnemonic::Btc: done = bit_test(a); break;
     case Mnemonic::Setcc: done = set_on_condition(a); break;
     default: return fail(ErrorKind::Unsupported, kOp, std::string(to_string(insn.mnemonic)) + " is not executed");
   }

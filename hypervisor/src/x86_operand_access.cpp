@@ -17,7 +17,7 @@ constexpr const char* kOp = "x86::execute";
 template <class Registers>
 auto* gpr(Registers& r, std::uint8_t index) noexcept {
   const std::array<decltype(&r.rax), 16> table = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                                      &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+                                                  &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
   return index < table.size() ? gsl::at(table, index) : nullptr;
 }
 
@@ -50,14 +50,17 @@ std::uint64_t OperandAccess::linear(SegmentRegister segment, std::uint64_t offse
 Result<Location> OperandAccess::resolve(const Operand& o, std::int64_t extra_displacement) const {
   Location at;
   at.size = o.size;
-  if (o.size != 1 && o.size != 2 && o.size != 4 && o.size != 8) return fail(ErrorKind::InvalidArgument, kOp, "operand size");
+  if (o.size != 1 && o.size != 2 && o.size != 4 && o.size != 8)
+    return fail(ErrorKind::InvalidArgument, kOp, "operand size");
   if (o.kind == Operand::Kind::Register) {
-    if (o.reg > 15 || (o.high_byte && o.reg > 3)) return fail(ErrorKind::InvalidArgument, kOp, "register operand out of range");
+    if (o.reg > 15 || (o.high_byte && o.reg > 3))
+      return fail(ErrorKind::InvalidArgument, kOp, "register operand out of range");
     at.reg = o.reg;
     at.high_byte = o.high_byte;
     return at;
   }
-  if (o.kind != Operand::Kind::Memory) return fail(ErrorKind::InvalidArgument, kOp, "operand is not a register or memory");
+  if (o.kind != Operand::Kind::Memory)
+    return fail(ErrorKind::InvalidArgument, kOp, "operand is not a register or memory");
   const auto& m = o.memory;
   std::uint64_t offset = static_cast<std::uint64_t>(m.displacement) + static_cast<std::uint64_t>(extra_displacement);
   if (m.base == kRipBase) {

@@ -7,7 +7,10 @@ namespace {
 
 hv::BackendDescriptor unavailable_backend(std::string name, std::string reason) {
   return {.name = std::move(name),
-          .probe = [reason] { return hv::BackendAvailability{false, reason}; },
+          .probe =
+              [reason] {
+                return hv::BackendAvailability{false, reason};
+              },
           .open = []() -> hv::Result<std::unique_ptr<hv::Hypervisor>> {
             return hv::fail(hv::ErrorKind::Internal, "open", "must not be called when unavailable");
           }};

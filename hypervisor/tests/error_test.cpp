@@ -7,12 +7,19 @@
 namespace {
 
 TEST(Error, ClassifiesErrnoAndKeepsIt) {
-  struct Case { int err; hv::ErrorKind kind; };
+  struct Case {
+    int err;
+    hv::ErrorKind kind;
+  };
   const Case cases[] = {
-      {EINVAL, hv::ErrorKind::InvalidArgument}, {EEXIST, hv::ErrorKind::AlreadyExists},
-      {ENOENT, hv::ErrorKind::Unavailable},     {EACCES, hv::ErrorKind::PermissionDenied},
-      {ENOMEM, hv::ErrorKind::ResourceExhausted}, {ENOTTY, hv::ErrorKind::Unsupported},
-      {EAGAIN, hv::ErrorKind::Busy},            {EIO, hv::ErrorKind::SystemError},
+      {EINVAL, hv::ErrorKind::InvalidArgument},
+      {EEXIST, hv::ErrorKind::AlreadyExists},
+      {ENOENT, hv::ErrorKind::Unavailable},
+      {EACCES, hv::ErrorKind::PermissionDenied},
+      {ENOMEM, hv::ErrorKind::ResourceExhausted},
+      {ENOTTY, hv::ErrorKind::Unsupported},
+      {EAGAIN, hv::ErrorKind::Busy},
+      {EIO, hv::ErrorKind::SystemError},
   };
   for (const auto& c : cases) {
     const auto e = hv::Error::from_errno("KVM_RUN", c.err, "vcpu 0");

@@ -21,12 +21,15 @@ hv::GuestMemory two_adjacent_regions_and_a_gap() {
 }
 
 TEST(GuestRegion, RejectsBadGeometry) {
-  struct Case { std::uint64_t base, size; hv::ErrorKind kind; };
+  struct Case {
+    std::uint64_t base, size;
+    hv::ErrorKind kind;
+  };
   const Case cases[] = {
-      {0x1000, 0, hv::ErrorKind::InvalidArgument},               // zero length
-      {0x1001, 0x1000, hv::ErrorKind::InvalidArgument},          // misaligned base
-      {0x1000, 0x1001, hv::ErrorKind::InvalidArgument},          // misaligned size
-      {kMax - 0xfff, 0x2000, hv::ErrorKind::OutOfRange},         // wraps past 2^64
+      {0x1000, 0, hv::ErrorKind::InvalidArgument},                  // zero length
+      {0x1001, 0x1000, hv::ErrorKind::InvalidArgument},             // misaligned base
+      {0x1000, 0x1001, hv::ErrorKind::InvalidArgument},             // misaligned size
+      {kMax - 0xfff, 0x2000, hv::ErrorKind::OutOfRange},            // wraps past 2^64
       {0, hv::kMaxRegionSize + 0x1000, hv::ErrorKind::OutOfRange},  // absurd size
   };
   for (const auto& c : cases) {

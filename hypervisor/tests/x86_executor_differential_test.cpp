@@ -85,19 +85,27 @@ hv::GeneralRegisters to_general(const hvtest::NativeState& s, std::uint64_t rip)
 }
 
 bool is_string(Mnemonic m) {
-  return m == Mnemonic::Movs || m == Mnemonic::Stos || m == Mnemonic::Lods || m == Mnemonic::Cmps || m == Mnemonic::Scas;
+  return m == Mnemonic::Movs || m == Mnemonic::Stos || m == Mnemonic::Lods || m == Mnemonic::Cmps ||
+         m == Mnemonic::Scas;
 }
 
 // Flags the SDM leaves undefined for the instruction are not compared (they differ between CPUs).
 std::uint64_t compared_flags(Mnemonic m) {
   switch (m) {
-    case Mnemonic::And: case Mnemonic::Or: case Mnemonic::Xor: case Mnemonic::Test: return kCompared & ~kAF;
-    case Mnemonic::Bt: case Mnemonic::Bts: case Mnemonic::Btr: case Mnemonic::Btc: return kCF | kZF | kDF;
+    case Mnemonic::And:
+    case Mnemonic::Or:
+    case Mnemonic::Xor:
+    case Mnemonic::Test: return kCompared & ~kAF;
+    case Mnemonic::Bt:
+    case Mnemonic::Bts:
+    case Mnemonic::Btr:
+    case Mnemonic::Btc: return kCF | kZF | kDF;
     default: return kCompared;
   }
 }
 
-std::uint64_t effective_address(const hv::x86::MemoryOperand& m, const hvtest::NativeState& s, std::uint8_t address_size) {
+std::uint64_t effective_address(const hv::x86::MemoryOperand& m, const hvtest::NativeState& s,
+                                std::uint8_t address_size) {
   std::uint64_t a = static_cast<std::uint64_t>(m.displacement);
   if (m.base < 16) a += s.regs[m.base];
   if (m.index < 16) a += s.regs[m.index] * m.scale;
@@ -125,7 +133,9 @@ void randomize(std::mt19937_64& random, const hv::x86::Instruction& insn, std::u
     const std::uint64_t count = random() % 17;
     if (insn.rep != hv::x86::RepPrefix::None) s.regs[kRcx] = count | high();
     const std::int64_t step = (s.rflags & kDF) != 0 ? -static_cast<std::int64_t>(size) : size;
-    const auto element = [&](std::uint64_t start, std::uint64_t i) { return buffer + start + static_cast<std::int64_t>(i) * step; };
+    const auto element = [&](std::uint64_t start, std::uint64_t i) {
+      return buffer + start + static_cast<std::int64_t>(i) * step;
+    };
     const bool repe = insn.rep == hv::x86::RepPrefix::Rep;
     const std::uint64_t run = random() % (count + 1);  // REPE: equal elements before a difference
     const std::uint64_t hit = random() % (count + 1);  // REPNE: where a match is planted
@@ -140,14 +150,15 @@ void randomize(std::mt19937_64& random, const hv::x86::Instruction& insn, std::u
     const auto& d = insn.destination;
     std::uint64_t current = 0;
     if (d.kind == hv::x86::Operand::Kind::Memory) {
-      std::memcpy(&current, reinterpret_cast<const void*>(effective_address(d.memory, s, insn.address_size)), size);  // test: host buffer
+      std::memcpy(&current, reinterpret_cast<const void*>(effective_address(d.memory, s, insn.address_size)),
+                  size);  // test: host buffer
     } else {
       current = s.regs[d.reg];
     }
     s.regs[kRax] = (s.regs[kRax] & ~width_mask(size)) | (current & width_mask(size));
   }
-  const bool bit_string = (insn.mnemonic == Mnemonic::Bt || insn.mnemonic == Mnemonic::Bts || insn.mnemonic == Mnemonic::Btr ||
-                           insn.mnemonic == Mnemonic::Btc) &&
+  const bool bit_string = (insn.mnemonic == Mnemonic::Bt || insn.mnemonic == Mnemonic::Bts ||
+                           insn.mnemonic == Mnemonic::Btr || insn.mnemonic == Mnemonic::Btc) &&
                           insn.source.kind == hv::x86::Operand::Kind::Register;
   if (bit_string && insn.destination.kind == hv::x86::Operand::Kind::Memory) {
     // A signed bit offset within +-256 bits: enough to leave the operand in both directions, not the
@@ -170,12 +181,14 @@ std::uint64_t vendor_defined_index_bits(const hv::x86::Instruction& insn, const 
 
 void expect_same(const hv::GeneralRegisters& emulated, const hv::GeneralRegisters& native, std::uint64_t flags,
                  std::uint64_t vendor_defined, const std::string& where) {
-  const std::uint64_t e[] = {emulated.rax, emulated.rcx, emulated.rdx, emulated.rbx, emulated.rbp, emulated.rsi, emulated.rdi,
-                             emulated.r8, emulated.r9, emulated.r10, emulated.r11, emulated.r12, emulated.r13, emulated.r14, emulated.r15};
-  const std::uint64_t n[] = {native.rax, native.rcx, native.rdx, native.rbx, native.rbp, native.rsi, native.rdi,
-                             native.r8, native.r9, native.r10, native.r11, native.r12, native.r13, native.r14, native.r15};
+  const std::uint64_t e[] = {emulated.rax, emulated.rcx, emulated.rdx, emulated.rbx, emulated.rbp,
+                             emulated.rsi, emulated.rdi, emulated.r8,  emulated.r9,  emulated.r10,
+                             emulated.r11, emulated.r12, emulated.r13, emulated.r14, emulated.r15};
+  const std::uint64_t n[] = {native.rax, native.rcx, native.rdx, native.rbx, native.rbp,
+                             native.rsi, native.rdi, native.r8,  native.r9,  native.r10,
+                             native.r11, native.r12, native.r13, native.r14, native.r15};
   static constexpr const char* kNames[] = {"rax", "rcx", "rdx", "rbx", "rbp", "rsi", "rdi", "r8",
-                                           "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
+                                           "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
   for (std::size_t i = 0; i < std::size(e); ++i) {
     const bool index_register = i == 1 || i == 5 || i == 6;  // rcx, rsi, rdi
     const std::uint64_t compared = index_register ? ~vendor_defined : ~0ULL;
@@ -206,7 +219,8 @@ bool differential(const Form& form, std::uint64_t seed, std::uint8_t* native) {
     auto regs = to_general(before, 0x1000);
     BufferMemory memory(base, emulated.data());
     const hv::x86::ExecutionLimits slice{static_cast<std::uint32_t>(1 + random() % 3)};
-    const std::string where = std::string(form.text) + " (seed " + std::to_string(seed) + ", case " + std::to_string(n) + ")";
+    const std::string where =
+        std::string(form.text) + " (seed " + std::to_string(seed) + ", case " + std::to_string(n) + ")";
     for (int call = 0;; ++call) {
       auto r = hv::x86::execute(*insn, CpuMode::Long64, {}, regs, memory, slice);
       EXPECT_TRUE(r) << where << ": " << r.error().to_string();

@@ -76,8 +76,11 @@ TEST(X86Executor, FaultingMemoryAccessLeavesRegistersUnchanged) {
   regs.rbx = 0xdead0000;  // outside the memory
   regs.rip = 0x1000;
   const auto before = regs;
-  for (auto bytes : {std::vector<std::uint8_t>{0x8b, 0x03} /*mov eax,[rbx]*/, {0x01, 0x03} /*add [rbx],eax*/,
-                     {0x0f, 0xc1, 0x03} /*xadd [rbx],eax*/, {0x87, 0x03} /*xchg [rbx],eax*/, {0x0f, 0x94, 0x03} /*sete [rbx]*/}) {
+  for (auto bytes : {std::vector<std::uint8_t>{0x8b, 0x03} /*mov eax,[rbx]*/,
+                     {0x01, 0x03} /*add [rbx],eax*/,
+                     {0x0f, 0xc1, 0x03} /*xadd [rbx],eax*/,
+                     {0x87, 0x03} /*xchg [rbx],eax*/,
+                     {0x0f, 0x94, 0x03} /*sete [rbx]*/}) {
     ASSERT_FALSE(hv::x86::execute(decode(bytes, CpuMode::Long64), CpuMode::Long64, {}, regs, memory));
     EXPECT_EQ(regs, before);
   }
@@ -92,12 +95,14 @@ TEST(X86Executor, SegmentBasesAndRipRelative) {
   hv::x86::SegmentBases bases{};
   bases[static_cast<int>(SegmentRegister::Fs)] = 0x1000;
   bases[static_cast<int>(SegmentRegister::Ds)] = 0x8000;
-  ASSERT_TRUE(hv::x86::execute(decode({0x64, 0x8a, 0x04, 0x25, 0x20, 0, 0, 0}, CpuMode::Long64), CpuMode::Long64, bases, regs, memory));
+  ASSERT_TRUE(hv::x86::execute(decode({0x64, 0x8a, 0x04, 0x25, 0x20, 0, 0, 0}, CpuMode::Long64), CpuMode::Long64, bases,
+                               regs, memory));
   EXPECT_EQ(regs.rax & 0xff, 0x5aU);
   // mov al, [rip + 0x18] at RIP 0xff8 + length 6 -> 0x1016.
   memory.bytes[0x1016] = 0x77;
   regs.rip = 0xff8;
-  ASSERT_TRUE(hv::x86::execute(decode({0x8a, 0x05, 0x18, 0, 0, 0}, CpuMode::Long64), CpuMode::Long64, bases, regs, memory));
+  ASSERT_TRUE(
+      hv::x86::execute(decode({0x8a, 0x05, 0x18, 0, 0, 0}, CpuMode::Long64), CpuMode::Long64, bases, regs, memory));
   EXPECT_EQ(regs.rax & 0xff, 0x77U);
   EXPECT_EQ(regs.rip, 0xffeU);
 }
@@ -110,7 +115,8 @@ TEST(X86Executor, RealModeAddressingAndIpWrap) {
   regs.rbx = 0x20;
   regs.rsi = 0x10;
   regs.rip = 0xfffe;  // a 3-byte instruction here wraps IP to 0x0001
-  ASSERT_TRUE(hv::x86::execute(decode({0x88, 0x40, 0x02}, CpuMode::Real16), CpuMode::Real16, real_mode_bases(0x100, 0), regs, memory));
+  ASSERT_TRUE(hv::x86::execute(decode({0x88, 0x40, 0x02}, CpuMode::Real16), CpuMode::Real16, real_mode_bases(0x100, 0),
+                               regs, memory));
   EXPECT_EQ(memory.bytes[0x1032], 0xab);
   EXPECT_EQ(regs.rip, 0x0001U);
   // [bp+di] defaults to SS: mov ax, [bp+di] with SS base 0x2000.
@@ -126,7 +132,8 @@ TEST(X86Executor, RealModeAddressingAndIpWrap) {
   memory.bytes[0x1010] = 0x99;
   regs.rbx = 0xfff0;
   regs.rsi = 0x20;
-  ASSERT_TRUE(hv::x86::execute(decode({0x8a, 0x00}, CpuMode::Real16), CpuMode::Real16, real_mode_bases(0x100, 0), regs, memory));
+  ASSERT_TRUE(hv::x86::execute(decode({0x8a, 0x00}, CpuMode::Real16), CpuMode::Real16, real_mode_bases(0x100, 0), regs,
+                               memory));
   EXPECT_EQ(regs.rax & 0xff, 0x99U);
 }
 
@@ -136,8 +143,9 @@ TEST(X86Executor, RealModeRepMovsWrapsSiAndDiWithinSixteenBits) {
   hv::GeneralRegisters regs;
   regs.rsi = 0xabcd0000fffeULL;  // bits above SI must be kept, and SI must wrap
   regs.rdi = 0x0100;
-  regs.rcx = 0x55550004;         // CX = 4: ECX's upper half is not the count
-  ASSERT_TRUE(hv::x86::execute(decode({0xf3, 0xa4}, CpuMode::Real16), CpuMode::Real16, real_mode_bases(0x100, 0x300), regs, memory));
+  regs.rcx = 0x55550004;  // CX = 4: ECX's upper half is not the count
+  ASSERT_TRUE(hv::x86::execute(decode({0xf3, 0xa4}, CpuMode::Real16), CpuMode::Real16, real_mode_bases(0x100, 0x300),
+                               regs, memory));
   for (int i = 0; i < 4; ++i) EXPECT_EQ(memory.bytes[0x3100 + i], 0xa0 + i) << i;
   EXPECT_EQ(regs.rsi, 0xabcd00000002ULL);
   EXPECT_EQ(regs.rdi, 0x0104U);
@@ -161,7 +169,8 @@ TEST(X86Executor, ProtectedModeArithmeticAndStrings) {
   regs.rax = 0xbeef;
   regs.rdi = 0x7777fffe;  // DI = 0xfffe wraps
   regs.rcx = 0x10002;     // CX = 2
-  ASSERT_TRUE(hv::x86::execute(decode({0x66, 0x67, 0xf3, 0xab}, CpuMode::Protected32), CpuMode::Protected32, bases, regs, memory));
+  ASSERT_TRUE(hv::x86::execute(decode({0x66, 0x67, 0xf3, 0xab}, CpuMode::Protected32), CpuMode::Protected32, bases,
+                               regs, memory));
   EXPECT_EQ(memory.bytes[0x2000 + 0xfffe], 0xef);
   EXPECT_EQ(memory.bytes[0x2000 + 0x0000], 0xef);
   EXPECT_EQ(regs.rdi, 0x77770002U);
@@ -176,7 +185,8 @@ TEST(X86Executor, StringSourceHonoursSegmentOverrideButDestinationIsAlwaysEs) {
   hv::GeneralRegisters regs;
   regs.rsi = 5;
   regs.rdi = 0x100;  // ES base is ignored in 64-bit mode
-  ASSERT_TRUE(hv::x86::execute(decode({0x65, 0xa4}, CpuMode::Long64), CpuMode::Long64, bases, regs, memory));  // gs movsb
+  ASSERT_TRUE(
+      hv::x86::execute(decode({0x65, 0xa4}, CpuMode::Long64), CpuMode::Long64, bases, regs, memory));  // gs movsb
   EXPECT_EQ(memory.bytes[0x100], 0x42);
   // In 32-bit mode a segment prefix on STOS does not move the destination off ES.
   bases[static_cast<int>(SegmentRegister::Es)] = 0x4000;
@@ -282,7 +292,8 @@ TEST(X86Executor, RepeStopsOnFirstDifference) {
   regs.rsi = 0x1000;
   regs.rdi = 0x2000;
   regs.rcx = 8;
-  ASSERT_TRUE(hv::x86::execute(decode({0xf3, 0xa6}, CpuMode::Long64), CpuMode::Long64, {}, regs, memory));  // repe cmpsb
+  ASSERT_TRUE(
+      hv::x86::execute(decode({0xf3, 0xa6}, CpuMode::Long64), CpuMode::Long64, {}, regs, memory));  // repe cmpsb
   EXPECT_EQ(regs.rcx, 3U);  // stopped after the fifth element
   EXPECT_EQ(regs.rsi, 0x1005U);
   EXPECT_EQ(regs.rflags & 0x40, 0U);  // ZF clear: they differ
@@ -328,9 +339,9 @@ TEST(X86Executor, CmpxchgWritesTheDestinationBackOnMismatchAsHardwareDoes) {
   regs.rcx = 9;
   ASSERT_TRUE(hv::x86::execute(decode({0x0f, 0xb1, 0x0b}, CpuMode::Long64), CpuMode::Long64, {}, regs, memory));
   EXPECT_EQ(memory.reads, 1);
-  EXPECT_EQ(memory.writes, 1);       // the old value, written back
+  EXPECT_EQ(memory.writes, 1);  // the old value, written back
   EXPECT_EQ(memory.bytes[0x40], 7);
-  EXPECT_EQ(regs.rax, 7U);           // EAX loaded (and, as a 32-bit write, zero-extended)
+  EXPECT_EQ(regs.rax, 7U);  // EAX loaded (and, as a 32-bit write, zero-extended)
 }
 
 TEST(X86Executor, BitStringOffsetsReachOutsideTheOperand) {
@@ -338,7 +349,8 @@ TEST(X86Executor, BitStringOffsetsReachOutsideTheOperand) {
   hv::GeneralRegisters regs;
   regs.rbx = 0x100;
   regs.rax = static_cast<std::uint64_t>(-1);  // bit -1 of [rbx] is bit 31 of the dword at rbx-4
-  ASSERT_TRUE(hv::x86::execute(decode({0x0f, 0xab, 0x03}, CpuMode::Long64), CpuMode::Long64, {}, regs, memory));  // bts [rbx], eax
+  ASSERT_TRUE(hv::x86::execute(decode({0x0f, 0xab, 0x03}, CpuMode::Long64), CpuMode::Long64, {}, regs,
+                               memory));  // bts [rbx], eax
   EXPECT_EQ(memory.bytes[0xff], 0x80);
   regs.rax = 67;  // bit 67: dword at rbx+8, bit 3
   ASSERT_TRUE(hv::x86::execute(decode({0x0f, 0xab, 0x03}, CpuMode::Long64), CpuMode::Long64, {}, regs, memory));

@@ -8,7 +8,9 @@ namespace hvtest {
 
 namespace {
 
-void emit(std::vector<std::uint8_t>& code, std::initializer_list<std::uint8_t> bytes) { code.insert(code.end(), bytes); }
+void emit(std::vector<std::uint8_t>& code, std::initializer_list<std::uint8_t> bytes) {
+  code.insert(code.end(), bytes);
+}
 
 void emit32(std::vector<std::uint8_t>& code, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) code.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -43,15 +45,16 @@ NativeOracle::NativeOracle(std::span<const std::uint8_t> instruction) {
   }
   emit(code, {0x9c, 0x58});  // pushfq; pop rax
   move(code, 0, kFlags, false);
-  emit(code, {0x58});        // pop rax: the guest's RDI ...
+  emit(code, {0x58});           // pop rax: the guest's RDI ...
   move(code, 0, 8 * 7, false);  // ... stored from RAX into the RDI slot
-  emit(code, {0xfc});        // cld: the ABI requires DF clear on return
+  emit(code, {0xfc});           // cld: the ABI requires DF clear on return
   emit(code, {0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3});
   size_ = 4096;
   page_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page_ == MAP_FAILED || code.size() > size_) throw std::runtime_error("cannot map the oracle page");
   std::memcpy(page_, code.data(), code.size());
-  if (::mprotect(page_, size_, PROT_READ | PROT_EXEC) != 0) throw std::runtime_error("cannot make the oracle executable");
+  if (::mprotect(page_, size_, PROT_READ | PROT_EXEC) != 0)
+    throw std::runtime_error("cannot make the oracle executable");
 }
 
 NativeOracle::~NativeOracle() {

@@ -19,11 +19,11 @@ namespace hv::kvm::abi {
 inline constexpr int kApiVersion = 12;
 
 // C-layout headers of the variable-length structs (see the note above).
-struct MsrsHeader {      // struct kvm_msrs, followed by nmsrs kvm_msr_entry
+struct MsrsHeader {  // struct kvm_msrs, followed by nmsrs kvm_msr_entry
   __u32 nmsrs;
   __u32 pad;
 };
-struct Cpuid2Header {    // struct kvm_cpuid2, followed by nent kvm_cpuid_entry2
+struct Cpuid2Header {  // struct kvm_cpuid2, followed by nent kvm_cpuid_entry2
   __u32 nent;
   __u32 padding;
 };
@@ -34,7 +34,7 @@ struct IrqRoutingHeader {  // struct kvm_irq_routing, followed by nr kvm_irq_rou
 struct SignalMaskHeader {  // struct kvm_signal_mask, followed by len bytes of kernel sigset
   __u32 len;
 };
-struct Xsave {           // struct kvm_xsave without the KVM_GET_XSAVE2 tail
+struct Xsave {  // struct kvm_xsave without the KVM_GET_XSAVE2 tail
   __u32 region[1024];
 };
 static_assert(sizeof(MsrsHeader) == 8 && sizeof(Cpuid2Header) == 8 && sizeof(IrqRoutingHeader) == 8);
@@ -85,7 +85,7 @@ static_assert(KVM_SYSTEM_EVENT_SHUTDOWN == 1 && KVM_SYSTEM_EVENT_RESET == 2 && K
 // C layout, so a typo in either fails the build. A macro because it declares a name and stringises it
 // for the static_assert message; no function can do either.
 // NOLINTBEGIN(cppcoreguidelines-macro-usage,bugprone-macro-parentheses): `name` is a declarator.
-#define HVKIT_KVM_IOCTL(name, value, expr) \
+#define HVKIT_KVM_IOCTL(name, value, expr)     \
   inline constexpr unsigned long name = value; \
   static_assert(name == (expr), #name)
 // NOLINTEND(cppcoreguidelines-macro-usage,bugprone-macro-parentheses)

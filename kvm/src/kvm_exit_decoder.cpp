@@ -13,9 +13,7 @@ constexpr std::uint8_t kOpenBus = 0xff;
 bool valid_io_size(std::uint8_t size) noexcept { return size == 1 || size == 2 || size == 4; }
 bool valid_mmio_size(std::uint32_t size) noexcept { return size == 1 || size == 2 || size == 4 || size == 8; }
 
-Result<DecodedExit> malformed(const char* what) noexcept {
-  return fail(ErrorKind::Internal, "KVM_RUN", what);
-}
+Result<DecodedExit> malformed(const char* what) noexcept { return fail(ErrorKind::Internal, "KVM_RUN", what); }
 
 }  // namespace
 
@@ -23,7 +21,8 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
   if (page.size() < sizeof(kvm_run)) return malformed("kvm_run mapping smaller than struct kvm_run");
   // Sound: the mapping is at least sizeof(kvm_run) bytes, page-aligned (mmap), and the kernel lays a
   // struct kvm_run at its start.
-  auto* run = reinterpret_cast<kvm_run*>(page.data());  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): sound, see above
+  auto* run =
+      reinterpret_cast<kvm_run*>(page.data());  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): sound, see above
 
   switch (run->exit_reason) {
     case KVM_EXIT_IO: {
@@ -36,9 +35,11 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
         return malformed("IO exit data lies outside the kvm_run mapping");
       }
       auto data = page.subspan(io.data_offset, length);
-      IoExit exit{.port = io.port, .size = io.size,
+      IoExit exit{.port = io.port,
+                  .size = io.size,
                   .direction = io.direction == KVM_EXIT_IO_OUT ? AccessDirection::Write : AccessDirection::Read,
-                  .count = io.count, .data = data};
+                  .count = io.count,
+                  .data = data};
       PendingRead pending;
       if (exit.direction == AccessDirection::Read) {
         std::memset(data.data(), kOpenBus, data.size());
@@ -50,7 +51,8 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
       auto& mmio = run->mmio;
       if (!valid_mmio_size(mmio.len)) return malformed("MMIO exit with an invalid length");
       std::span<std::uint8_t> data(mmio.data, mmio.len);
-      MmioExit exit{.address = mmio.phys_addr, .size = static_cast<std::uint8_t>(mmio.len),
+      MmioExit exit{.address = mmio.phys_addr,
+                    .size = static_cast<std::uint8_t>(mmio.len),
                     .direction = mmio.is_write != 0 ? AccessDirection::Write : AccessDirection::Read,
                     .data = data};
       PendingRead pending;
@@ -76,10 +78,9 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
     case KVM_EXIT_INTERNAL_ERROR:
       return DecodedExit{InternalErrorExit{.code = run->internal.suberror, .detail = 0}, {}};
     case KVM_EXIT_FAIL_ENTRY:
-      return DecodedExit{InternalErrorExit{.code = KVM_EXIT_FAIL_ENTRY,
-                                           .detail = run->fail_entry.hardware_entry_failure_reason}, {}};
-    default:
-      return DecodedExit{UnknownExit{.backend = "kvm", .raw_reason = run->exit_reason}, {}};
+      return DecodedExit{
+          InternalErrorExit{.code = KVM_EXIT_FAIL_ENTRY, .detail = run->fail_entry.hardware_entry_failure_reason}, {}};
+    default: return DecodedExit{UnknownExit{.backend = "kvm", .raw_reason = run->exit_reason}, {}};
   }
 }
 

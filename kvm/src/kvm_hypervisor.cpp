@@ -16,7 +16,7 @@ namespace {
 using detail::KvmHost;
 
 struct CapabilityQuery {
-  long kvm_cap;              // -1: part of the base API, always present
+  long kvm_cap;  // -1: part of the base API, always present
   const char* kvm_cap_name;
 };
 
@@ -84,7 +84,8 @@ BackendAvailability probe(const std::string& device_path) {
   if (!fd) {
     switch (fd.error().sys_errno()) {
       case ENOENT: return {false, "no " + device_path};
-      case EACCES: case EPERM: return {false, "permission denied on " + device_path};
+      case EACCES:
+      case EPERM: return {false, "permission denied on " + device_path};
       default: return {false, fd.error().to_string()};
     }
   }

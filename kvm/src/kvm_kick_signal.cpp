@@ -20,8 +20,7 @@ Result<int> install_kick_signal() {
   if (::sigaction(sig, nullptr, &current) != 0) return fail_errno("sigaction(SIGRTMIN)", errno);
   const bool ours = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == ignore_kick;
   if (!ours && !((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL)) {
-    return fail(ErrorKind::Busy, "install_kick_signal",
-                "SIGRTMIN already has a handler; hvkit needs it to kick vCPUs");
+    return fail(ErrorKind::Busy, "install_kick_signal", "SIGRTMIN already has a handler; hvkit needs it to kick vCPUs");
   }
   struct sigaction action {};
   action.sa_handler = ignore_kick;

@@ -5,23 +5,62 @@
 namespace hv::kvm::detail {
 
 GeneralRegisters from_kvm(const kvm_regs& r) noexcept {
-  return {.rax = r.rax, .rbx = r.rbx, .rcx = r.rcx, .rdx = r.rdx, .rsi = r.rsi, .rdi = r.rdi,
-          .rsp = r.rsp, .rbp = r.rbp, .r8 = r.r8, .r9 = r.r9, .r10 = r.r10, .r11 = r.r11,
-          .r12 = r.r12, .r13 = r.r13, .r14 = r.r14, .r15 = r.r15, .rip = r.rip, .rflags = r.rflags};
+  return {.rax = r.rax,
+          .rbx = r.rbx,
+          .rcx = r.rcx,
+          .rdx = r.rdx,
+          .rsi = r.rsi,
+          .rdi = r.rdi,
+          .rsp = r.rsp,
+          .rbp = r.rbp,
+          .r8 = r.r8,
+          .r9 = r.r9,
+          .r10 = r.r10,
+          .r11 = r.r11,
+          .r12 = r.r12,
+          .r13 = r.r13,
+          .r14 = r.r14,
+          .r15 = r.r15,
+          .rip = r.rip,
+          .rflags = r.rflags};
 }
 
 kvm_regs to_kvm(const GeneralRegisters& r) noexcept {
-  return {.rax = r.rax, .rbx = r.rbx, .rcx = r.rcx, .rdx = r.rdx, .rsi = r.rsi, .rdi = r.rdi,
-          .rsp = r.rsp, .rbp = r.rbp, .r8 = r.r8, .r9 = r.r9, .r10 = r.r10, .r11 = r.r11,
-          .r12 = r.r12, .r13 = r.r13, .r14 = r.r14, .r15 = r.r15, .rip = r.rip, .rflags = r.rflags};
+  return {.rax = r.rax,
+          .rbx = r.rbx,
+          .rcx = r.rcx,
+          .rdx = r.rdx,
+          .rsi = r.rsi,
+          .rdi = r.rdi,
+          .rsp = r.rsp,
+          .rbp = r.rbp,
+          .r8 = r.r8,
+          .r9 = r.r9,
+          .r10 = r.r10,
+          .r11 = r.r11,
+          .r12 = r.r12,
+          .r13 = r.r13,
+          .r14 = r.r14,
+          .r15 = r.r15,
+          .rip = r.rip,
+          .rflags = r.rflags};
 }
 
 namespace {
 
 Segment from_kvm(const kvm_segment& s) noexcept {
-  return {.base = s.base, .limit = s.limit, .selector = s.selector, .type = s.type, .dpl = s.dpl,
-          .present = s.present != 0, .db = s.db != 0, .s = s.s != 0, .l = s.l != 0, .g = s.g != 0,
-          .avl = s.avl != 0, .unusable = s.unusable != 0};
+  return {.base = s.base,
+          .limit = s.limit,
+          .selector = s.selector,
+          .type = s.type,
+          .dpl = s.dpl,
+          .present = s.present != 0,
+          .db = s.db != 0,
+          .s = s.s != 0,
+          .l = s.l != 0,
+          .g = s.g != 0,
+          .avl = s.avl != 0,
+          .unusable = s.unusable != 0};
 }
 
 kvm_segment to_kvm(const Segment& s) noexcept {
@@ -47,10 +86,23 @@ kvm_dtable to_kvm(const DescriptorTable& t) noexcept { return {.base = t.base, .
 }  // namespace
 
 SpecialRegisters from_kvm(const kvm_sregs& s) noexcept {
-  return {.cs = from_kvm(s.cs), .ds = from_kvm(s.ds), .es = from_kvm(s.es), .fs = from_kvm(s.fs),
-          .gs = from_kvm(s.gs), .ss = from_kvm(s.ss), .tr = from_kvm(s.tr), .ldt = from_kvm(s.ldt),
-          .gdt = from_kvm(s.gdt), .idt = from_kvm(s.idt), .cr0 = s.cr0, .cr2 = s.cr2, .cr3 = s.cr3,
-          .cr4 = s.cr4, .cr8 = s.cr8, .efer = s.efer, .apic_base = s.apic_base};
+  return {.cs = from_kvm(s.cs),
+          .ds = from_kvm(s.ds),
+          .es = from_kvm(s.es),
+          .fs = from_kvm(s.fs),
+          .gs = from_kvm(s.gs),
+          .ss = from_kvm(s.ss),
+          .tr = from_kvm(s.tr),
+          .ldt = from_kvm(s.ldt),
+          .gdt = from_kvm(s.gdt),
+          .idt = from_kvm(s.idt),
+          .cr0 = s.cr0,
+          .cr2 = s.cr2,
+          .cr3 = s.cr3,
+          .cr4 = s.cr4,
+          .cr8 = s.cr8,
+          .efer = s.efer,
+          .apic_base = s.apic_base};
 }
 
 kvm_sregs to_kvm(const SpecialRegisters& s, const kvm_sregs& base) noexcept {
@@ -105,9 +157,13 @@ kvm_fpu to_kvm(const FpuState& f) noexcept {
 }
 
 CpuidEntry from_kvm(const kvm_cpuid_entry2& e) noexcept {
-  return {.function = e.function, .index = e.index,
+  return {.function = e.function,
+          .index = e.index,
           .index_significant = (e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) != 0,
-          .eax = e.eax, .ebx = e.ebx, .ecx = e.ecx, .edx = e.edx};
+          .eax = e.eax,
+          .ebx = e.ebx,
+          .ecx = e.ecx,
+          .edx = e.edx};
 }
 
 kvm_cpuid_entry2 to_kvm(const CpuidEntry& e) noexcept {

@@ -47,9 +47,7 @@ KvmRunMapping::~KvmRunMapping() {
   if (address_ != nullptr) ::munmap(address_, size_);
 }
 
-std::uint8_t& KvmRunMapping::immediate_exit() const noexcept {
-  return address_[offsetof(kvm_run, immediate_exit)];
-}
+std::uint8_t& KvmRunMapping::immediate_exit() const noexcept { return address_[offsetof(kvm_run, immediate_exit)]; }
 
 // --- run and kick ----------------------------------------------------------------------------------
 
@@ -75,8 +73,8 @@ Result<void> KvmVcpu::adopt_calling_thread(pid_t tid) {
 // Kick protocol (no kick is lost; kicks before a run() coalesce into one InterruptedExit):
 //   kick():  kick_pending = true; immediate_exit = 1; signal running_tid if set.
 //   run():   publish running_tid, then KVM_RUN; on EINTR, consume the pending kick signal, clear
-//            immediate_exit, then consume kick_pending. Both sides order their store before their load (seq_cst), so either kick()
-//            sees the tid and signals, or KVM_RUN sees immediate_exit and returns at once.
+//            immediate_exit, then consume kick_pending. Both sides order their store before their load (seq_cst), so
+//            either kick() sees the tid and signals, or KVM_RUN sees immediate_exit and returns at once.
 Result<Exit> KvmVcpu::run() {
   pending_read_ = {};
   thread_local const pid_t this_tid = ::gettid();
@@ -117,8 +115,9 @@ Result<void> KvmVcpu::complete_read(std::span<const std::uint8_t> data) {
     return fail(ErrorKind::NotFound, "Vcpu::complete_read", "no IO or MMIO read is pending");
   }
   if (data.size() != pending_read_.length) {
-    return fail(ErrorKind::InvalidArgument, "Vcpu::complete_read",
-                "pending read is " + std::to_string(pending_read_.length) + " bytes, got " + std::to_string(data.size()));
+    return fail(
+        ErrorKind::InvalidArgument, "Vcpu::complete_read",
+        "pending read is " + std::to_string(pending_read_.length) + " bytes, got " + std::to_string(data.size()));
   }
   std::memcpy(pending_read_.destination, data.data(), data.size());
   pending_read_ = {};
@@ -158,7 +157,8 @@ Result<FpuState> KvmVcpu::get_fpu() const {
   if (config_.has_xsave) {
     auto area = get_xsave();
     if (!area) return tl::unexpected(area.error());
-    if (area->bytes.size() < fxsave::kMinimumSize) return fail(ErrorKind::Internal, "Vcpu::get_fpu", "XSAVE area too small");
+    if (area->bytes.size() < fxsave::kMinimumSize)
+      return fail(ErrorKind::Internal, "Vcpu::get_fpu", "XSAVE area too small");
     return fxsave::read(area->bytes);
   }
   // Without XSAVE, KVM_GET_FPU is all there is; it does not report MXCSR.
@@ -171,7 +171,8 @@ Result<void> KvmVcpu::set_fpu(const FpuState& fpu) {
   if (config_.has_xsave) {
     auto area = get_xsave();
     if (!area) return tl::unexpected(area.error());
-    if (area->bytes.size() < fxsave::kMinimumSize) return fail(ErrorKind::Internal, "Vcpu::set_fpu", "XSAVE area too small");
+    if (area->bytes.size() < fxsave::kMinimumSize)
+      return fail(ErrorKind::Internal, "Vcpu::set_fpu", "XSAVE area too small");
     fxsave::write(area->bytes, fpu);
     return set_xsave(*area);
   }
@@ -212,7 +213,8 @@ Result<void> KvmVcpu::get_msrs(std::span<MsrEntry> entries) const {
   }
   VarStruct<abi::MsrsHeader, kvm_msr_entry> buffer(entries.size());
   buffer.header()->nmsrs = gsl::narrow<__u32>(entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) buffer.entries()[i] = {.index = entries[i].index, .reserved = 0, .data = 0};
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    buffer.entries()[i] = {.index = entries[i].index, .reserved = 0, .data = 0};
   auto done = kvm_ioctl(fd_.get(), abi::kGetMsrs, "KVM_GET_MSRS", buffer.data());
   if (!done) return tl::unexpected(done.error());
   // KVM stops at the first MSR it cannot read and returns how many it did.
@@ -313,7 +315,8 @@ Result<void> KvmVcpu::set_lapic(const LapicState& lapic) {
 Result<void> KvmVcpu::set_single_step(bool enabled) {
   kvm_guest_debug debug{};
   debug.control = enabled ? (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0;
-  if (auto r = kvm_ioctl(fd_.get(), abi::kSetGuestDebug, "KVM_SET_GUEST_DEBUG", &debug); !r) return tl::unexpected(r.error());
+  if (auto r = kvm_ioctl(fd_.get(), abi::kSetGuestDebug, "KVM_SET_GUEST_DEBUG", &debug); !r)
+    return tl::unexpected(r.error());
   return {};
 }
 

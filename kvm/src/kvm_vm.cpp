@@ -17,7 +17,6 @@ namespace {
 // Intel VMX needs three pages for the real-mode TSS below 4 GiB; this is where QEMU puts them.
 constexpr unsigned long kTssAddress = 0xfffbd000;
 
-
 // Leaf 1 EBX[31:24] and the x2APIC leaves' EDX carry the APIC id the guest reads for itself.
 void set_apic_id(std::vector<CpuidEntry>& cpuid, std::uint32_t id) {
   for (auto& e : cpuid) {
@@ -57,12 +56,14 @@ Result<std::unique_ptr<KvmVm>> KvmVm::create(std::shared_ptr<const KvmHost> host
     }
   }
   if (options.in_kernel_irqchip) {
-    if (auto r = kvm_ioctl(vm_fd.get(), abi::kCreateIrqchip, "KVM_CREATE_IRQCHIP"); !r) return tl::unexpected(r.error());
+    if (auto r = kvm_ioctl(vm_fd.get(), abi::kCreateIrqchip, "KVM_CREATE_IRQCHIP"); !r)
+      return tl::unexpected(r.error());
   }
   if (options.in_kernel_pit) {
     kvm_pit_config pit{};
     pit.flags = KVM_PIT_SPEAKER_DUMMY;
-    if (auto r = kvm_ioctl(vm_fd.get(), abi::kCreatePit2, "KVM_CREATE_PIT2", &pit); !r) return tl::unexpected(r.error());
+    if (auto r = kvm_ioctl(vm_fd.get(), abi::kCreatePit2, "KVM_CREATE_PIT2", &pit); !r)
+      return tl::unexpected(r.error());
   }
   return std::unique_ptr<KvmVm>(new KvmVm(std::move(host), std::move(vm_fd), options));
 }
@@ -138,7 +139,8 @@ Result<DirtyBitmap> KvmVm::fetch_and_clear_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   auto it = mappings_.find(slot.id);
   if (it == mappings_.end()) {
-    return fail(ErrorKind::NotFound, "Vm::fetch_and_clear_dirty_log", "no memory is mapped in slot " + std::to_string(slot.id));
+    return fail(ErrorKind::NotFound, "Vm::fetch_and_clear_dirty_log",
+                "no memory is mapped in slot " + std::to_string(slot.id));
   }
   if (!it->second.log_dirty) {
     return fail(ErrorKind::InvalidArgument, "Vm::fetch_and_clear_dirty_log",
@@ -161,7 +163,8 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
   constexpr const char* op = "Vm::create_vcpu";
   std::lock_guard lock(mutex_);
   if (id >= max_vcpu_id_) {
-    return fail(ErrorKind::OutOfRange, op, "vcpu id " + std::to_string(id) + " is not below " + std::to_string(max_vcpu_id_));
+    return fail(ErrorKind::OutOfRange, op,
+                "vcpu id " + std::to_string(id) + " is not below " + std::to_string(max_vcpu_id_));
   }
   if (vcpu_ids_.contains(id)) return fail(ErrorKind::AlreadyExists, op, "vcpu " + std::to_string(id) + " exists");
   if (auto sig = install_kick_signal(); !sig) return tl::unexpected(sig.error());
@@ -178,10 +181,11 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
   auto run = KvmRunMapping::map(vcpu_fd.get(), host_->vcpu_mmap_size);
   if (!run) return tl::unexpected(run.error());
   const int xsave2 = host_->check_extension(KVM_CAP_XSAVE2);
-  KvmVcpuConfig config{.id = id,
-                       .xsave_size = std::max<std::size_t>(sizeof(abi::Xsave), xsave2 > 0 ? static_cast<std::size_t>(xsave2) : 0),
-                       .has_xsave = host_->check_extension(KVM_CAP_XSAVE) > 0,
-                       .has_lapic = options_.in_kernel_irqchip};
+  KvmVcpuConfig config{
+      .id = id,
+      .xsave_size = std::max<std::size_t>(sizeof(abi::Xsave), xsave2 > 0 ? static_cast<std::size_t>(xsave2) : 0),
+      .has_xsave = host_->check_extension(KVM_CAP_XSAVE) > 0,
+      .has_lapic = options_.in_kernel_irqchip};
   auto vcpu = std::make_unique<KvmVcpu>(std::move(vcpu_fd), std::move(*run), config);
   // A new KVM vCPU reports no CPUID features at all (not even long mode, which KVM then refuses in
   // EFER); start from what the host supports, with this vCPU's APIC id. VMMs override with set_cpuid.
@@ -202,7 +206,8 @@ Result<void> KvmVm::require_irqchip(const char* operation) const {
 
 namespace {
 Result<__u32> event_fd_number(const EventFd& event, const char* operation) {
-  if (event.fd() < 0) return fail(ErrorKind::InvalidArgument, operation, "the EventFd holds no descriptor (moved from?)");
+  if (event.fd() < 0)
+    return fail(ErrorKind::InvalidArgument, operation, "the EventFd holds no descriptor (moved from?)");
   return static_cast<__u32>(event.fd());
 }
 }  // namespace
@@ -231,10 +236,12 @@ Result<void> KvmVm::ioeventfd(const EventFd& event, const IoEventAddress& where,
   auto range = AddressRange::make(where.address, len, op);
   if (!range) return tl::unexpected(range.error());
   if (where.space == IoEventSpace::Pio && (range->last() > 0xffff || len == 8)) {
-    return fail(ErrorKind::OutOfRange, op, "port range " + hex(where.address) + "+" + std::to_string(len) + " is not valid I/O space");
+    return fail(ErrorKind::OutOfRange, op,
+                "port range " + hex(where.address) + "+" + std::to_string(len) + " is not valid I/O space");
   }
   if (where.datamatch && len < 8 && (*where.datamatch >> (len * 8)) != 0) {
-    return fail(ErrorKind::InvalidArgument, op, "datamatch " + hex(*where.datamatch) + " does not fit in " + std::to_string(len) + " bytes");
+    return fail(ErrorKind::InvalidArgument, op,
+                "datamatch " + hex(*where.datamatch) + " does not fit in " + std::to_string(len) + " bytes");
   }
   auto fd = event_fd_number(event, op);
   if (!fd) return tl::unexpected(fd.error());

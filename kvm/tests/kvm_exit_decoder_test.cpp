@@ -44,16 +44,21 @@ TEST(KvmExitDecoder, IoInIsPrefilledWithOpenBusAndPending) {
 }
 
 TEST(KvmExitDecoder, IoWithDataOutsideTheMappingIsRefused) {
-  struct Case { std::uint8_t size; std::uint32_t count; std::uint64_t offset; std::uint8_t dir; };
+  struct Case {
+    std::uint8_t size;
+    std::uint32_t count;
+    std::uint64_t offset;
+    std::uint8_t dir;
+  };
   const Case cases[] = {
-      {1, 1, 3 * 4096, KVM_EXIT_IO_OUT},           // starts at the end
-      {4, 3000, 4096, KVM_EXIT_IO_OUT},            // runs past the end
-      {4, 0xffffffff, 4096, KVM_EXIT_IO_IN},       // size*count overflow attempt
+      {1, 1, 3 * 4096, KVM_EXIT_IO_OUT},              // starts at the end
+      {4, 3000, 4096, KVM_EXIT_IO_OUT},               // runs past the end
+      {4, 0xffffffff, 4096, KVM_EXIT_IO_IN},          // size*count overflow attempt
       {1, 1, 0xfffffffffffffff0ULL, KVM_EXIT_IO_IN},  // absurd offset
-      {1, 1, 8, KVM_EXIT_IO_OUT},                  // inside struct kvm_run itself
-      {3, 1, 4096, KVM_EXIT_IO_OUT},               // invalid size
-      {1, 0, 4096, KVM_EXIT_IO_OUT},               // zero count
-      {1, 1, 4096, 7},                             // invalid direction
+      {1, 1, 8, KVM_EXIT_IO_OUT},                     // inside struct kvm_run itself
+      {3, 1, 4096, KVM_EXIT_IO_OUT},                  // invalid size
+      {1, 0, 4096, KVM_EXIT_IO_OUT},                  // zero count
+      {1, 1, 4096, 7},                                // invalid direction
   };
   for (const auto& c : cases) {
     Page p;

@@ -8,13 +8,13 @@ namespace {
 using hvtest::KvmVmTest;
 
 TEST_F(KvmVmTest, OutThenInDeliversDataThenHalt) {
-  load({0xBA, 0xF8, 0x03,   // mov dx, 0x3f8
-        0xB0, 0x41,         // mov al, 'A'
-        0xEE,               // out dx, al
-        0xEC,               // in al, dx
-        0x88, 0xC3,         // mov bl, al
-        0x66, 0xED,         // in eax, dx
-        0xF4});             // hlt
+  load({0xBA, 0xF8, 0x03,  // mov dx, 0x3f8
+        0xB0, 0x41,        // mov al, 'A'
+        0xEE,              // out dx, al
+        0xEC,              // in al, dx
+        0x88, 0xC3,        // mov bl, al
+        0x66, 0xED,        // in eax, dx
+        0xF4});            // hlt
   auto e = run_once();
   auto* out = std::get_if<hv::IoExit>(&e);
   ASSERT_NE(out, nullptr) << hv::exit_name(e);
@@ -56,8 +56,8 @@ TEST_F(KvmVmTest, UnansweredInReadsAllOnes) {
 }
 
 TEST_F(KvmVmTest, MmioReadCompletedThenMmioWrite) {
-  load({0xA1, 0x00, 0x90,   // mov ax, [0x9000]   (beyond RAM: MMIO)
-        0xA3, 0x04, 0x90,   // mov [0x9004], ax
+  load({0xA1, 0x00, 0x90,  // mov ax, [0x9000]   (beyond RAM: MMIO)
+        0xA3, 0x04, 0x90,  // mov [0x9004], ax
         0xF4});
   auto e = run_once();
   auto* rd = std::get_if<hv::MmioExit>(&e);
@@ -81,10 +81,10 @@ TEST_F(KvmVmTest, MmioReadCompletedThenMmioWrite) {
 TEST_F(KvmVmTest, RepOutsbDeliversEveryByte) {
   const std::string text = "hvkit!";
   ASSERT_TRUE(memory.write(0x2000, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())));
-  load({0xBE, 0x00, 0x20,                         // mov si, 0x2000
+  load({0xBE, 0x00, 0x20,                                    // mov si, 0x2000
         0xB9, static_cast<std::uint8_t>(text.size()), 0x00,  // mov cx, len
-        0xBA, 0xF8, 0x03,                         // mov dx, 0x3f8
-        0xF3, 0x6E,                               // rep outsb
+        0xBA, 0xF8, 0x03,                                    // mov dx, 0x3f8
+        0xF3, 0x6E,                                          // rep outsb
         0xF4});
   std::string seen;
   for (int exits = 0; exits < 64; ++exits) {
@@ -109,7 +109,7 @@ TEST_F(KvmVmTest, TripleFaultEndsAsShutdown) {
 TEST_F(KvmVmTest, LongModeEntryRunsCodeAbove4KiBWithIdentityPaging) {
   ASSERT_NO_FATAL_FAILURE(enter_long_mode());
   load({0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  // mov rax, 0x1122334455667788
-        0x48, 0xA3, 0x00, 0x00, 0x00, 0xC0, 0, 0, 0, 0,              // mov [0xc0000000], rax (MMIO, 3 GiB)
+        0x48, 0xA3, 0x00, 0x00, 0x00, 0xC0, 0,    0,    0,    0,     // mov [0xc0000000], rax (MMIO, 3 GiB)
         0xF4});
   auto e = run_once();
   auto* mmio = std::get_if<hv::MmioExit>(&e);
@@ -152,8 +152,13 @@ TEST_F(KvmVmTest, GuestReadsTheCpuidTheVmmSet) {
   auto cpuid = hypervisor->supported_cpuid();
   ASSERT_TRUE(cpuid) << cpuid.error().to_string();
   std::erase_if(*cpuid, [](const hv::CpuidEntry& e) { return e.function == 0x40000000; });
-  cpuid->push_back({.function = 0x40000000, .index = 0, .index_significant = false,
-                    .eax = 0x40000000, .ebx = 0x696b7668 /* "hvki" */, .ecx = 0x7421, .edx = 0});
+  cpuid->push_back({.function = 0x40000000,
+                    .index = 0,
+                    .index_significant = false,
+                    .eax = 0x40000000,
+                    .ebx = 0x696b7668 /* "hvki" */,
+                    .ecx = 0x7421,
+                    .edx = 0});
   ASSERT_TRUE(vcpu->set_cpuid(*cpuid));
   load({0x66, 0xB8, 0x00, 0x00, 0x00, 0x40,  // mov eax, 0x40000000
         0x0F, 0xA2,                          // cpuid
@@ -165,7 +170,8 @@ TEST_F(KvmVmTest, GuestReadsTheCpuidTheVmmSet) {
   EXPECT_EQ(regs->rcx & 0xffffffff, 0x7421U);
   auto back = vcpu->get_cpuid();
   ASSERT_TRUE(back);
-  EXPECT_TRUE(std::any_of(back->begin(), back->end(), [](const auto& e) { return e.function == 0x40000000 && e.ebx == 0x696b7668; }));
+  EXPECT_TRUE(std::any_of(back->begin(), back->end(),
+                          [](const auto& e) { return e.function == 0x40000000 && e.ebx == 0x696b7668; }));
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ hv::EventFd make_eventfd() {
 
 TEST_F(KvmVmTest, MmioIoeventfdWithDatamatchFiresWithoutAnExit) {
   auto ev = make_eventfd();
-  const hv::IoEventAddress doorbell{.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 4,
-                                    .datamatch = 0x12345678};
+  const hv::IoEventAddress doorbell{
+      .space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 4, .datamatch = 0x12345678};
   ASSERT_TRUE(vm->register_ioeventfd(ev, doorbell));
   load({0x66, 0xC7, 0x06, 0x00, 0xA0, 0x78, 0x56, 0x34, 0x12,  // mov dword [0xa000], 0x12345678
         0x66, 0xC7, 0x06, 0x00, 0xA0, 0x01, 0x00, 0x00, 0x00,  // mov dword [0xa000], 1
@@ -42,7 +42,8 @@ TEST_F(KvmVmTest, MmioIoeventfdWithDatamatchFiresWithoutAnExit) {
 
 TEST_F(KvmVmTest, PioIoeventfdWithoutDatamatch) {
   auto ev = make_eventfd();
-  ASSERT_TRUE(vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Pio, .address = 0x510, .length = 1, .datamatch = std::nullopt}));
+  ASSERT_TRUE(vm->register_ioeventfd(
+      ev, {.space = hv::IoEventSpace::Pio, .address = 0x510, .length = 1, .datamatch = std::nullopt}));
   load({0xBA, 0x10, 0x05, 0xB0, 0x07, 0xEE, 0xF4});  // mov dx, 0x510; mov al, 7; out dx, al; hlt
   auto e = run_once();
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(e)) << hv::exit_name(e);
@@ -53,14 +54,16 @@ TEST_F(KvmVmTest, PioIoeventfdWithoutDatamatch) {
 
 TEST_F(KvmVmTest, IoeventfdArgumentsAreValidated) {
   auto ev = make_eventfd();
-  auto bad_len = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 3, .datamatch = std::nullopt});
+  auto bad_len = vm->register_ioeventfd(
+      ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 3, .datamatch = std::nullopt});
   ASSERT_FALSE(bad_len);
   EXPECT_EQ(bad_len.error().kind(), hv::ErrorKind::InvalidArgument);
-  auto bad_port = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Pio, .address = 0xffff, .length = 2, .datamatch = std::nullopt});
+  auto bad_port = vm->register_ioeventfd(
+      ev, {.space = hv::IoEventSpace::Pio, .address = 0xffff, .length = 2, .datamatch = std::nullopt});
   ASSERT_FALSE(bad_port);
   EXPECT_EQ(bad_port.error().kind(), hv::ErrorKind::OutOfRange);
-  auto bad_match = vm->register_ioeventfd(
-      ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 1, .datamatch = 0x100});
+  auto bad_match =
+      vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 1, .datamatch = 0x100});
   ASSERT_FALSE(bad_match);
   EXPECT_EQ(bad_match.error().kind(), hv::ErrorKind::InvalidArgument);
   auto wraps = vm->register_ioeventfd(
@@ -72,15 +75,19 @@ TEST_F(KvmVmTest, IoeventfdArgumentsAreValidated) {
 TEST_F(KvmVmTest, MovedFromEventFdIsAnError) {
   auto ev = make_eventfd();
   auto moved = std::move(ev);
-  auto r = vm->register_ioeventfd(ev, {.space = hv::IoEventSpace::Mmio, .address = 0xa000, .length = 4, .datamatch = std::nullopt});  // NOLINT(bugprone-use-after-move): the point of the test
+  auto r = vm->register_ioeventfd(
+      ev, {.space = hv::IoEventSpace::Mmio,
+           .address = 0xa000,
+           .length = 4,
+           .datamatch = std::nullopt});  // NOLINT(bugprone-use-after-move): the point of the test
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument);
 }
 
 TEST_F(KvmVmTest, InterruptCallsNeedAnIrqchip) {
   auto ev = make_eventfd();
-  for (auto r : {vm->register_irqfd(ev, 5), vm->signal_msi({.address = 0xfee00000, .data = 0x30}),
-                 vm->set_irq_line(4, true)}) {
+  for (auto r :
+       {vm->register_irqfd(ev, 5), vm->signal_msi({.address = 0xfee00000, .data = 0x30}), vm->set_irq_line(4, true)}) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind(), hv::ErrorKind::Unsupported);
   }

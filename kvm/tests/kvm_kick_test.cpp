@@ -69,15 +69,15 @@ TEST_F(KvmVmTest, KickOutsideRunDoesNotInterruptTheThreadsOwnSyscalls) {
 TEST_F(KvmVmTest, SameThreadRunsNormallyAfterBeingKicked) {
   // A kick leaves the signal pending in the vCPU thread once KVM_RUN returns (it is blocked outside
   // KVM_RUN); if it were not consumed, every later KVM_RUN on this thread would fail with EINTR.
-  load({0xEB, 0xFE});          // 0x1000: jmp $
-  load({0xF4}, 0x1100);        // 0x1100: hlt
+  load({0xEB, 0xFE});    // 0x1000: jmp $
+  load({0xF4}, 0x1100);  // 0x1100: hlt
   auto worker = std::async(std::launch::async, [&] {
     auto first = vcpu->run();  // spins until kicked
     EXPECT_TRUE(first && std::holds_alternative<hv::InterruptedExit>(*first));
     auto regs = vcpu->get_registers();
     regs->rip = 0x1100;
     EXPECT_TRUE(vcpu->set_registers(*regs));
-    return vcpu->run();        // same thread: must reach the HLT
+    return vcpu->run();  // same thread: must reach the HLT
   });
   std::this_thread::sleep_for(50ms);
   vcpu->kick();

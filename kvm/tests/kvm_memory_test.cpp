@@ -55,10 +55,9 @@ TEST_F(KvmVmTest, ReadOnlyRegionReadsFromMemoryAndWritesExit) {
   auto rom = make_region(kDataBase, 0x1000);
   rom->host()[0] = 0x5a;
   ASSERT_TRUE(vm->map_memory(rom, {.read_only = true}));
-  load({POINT_DS_AT_DATA,
-        0xA0, 0x00, 0x00,   // mov al, [0]
-        0xFE, 0xC0,         // inc al
-        0xA2, 0x00, 0x00,   // mov [0], al
+  load({POINT_DS_AT_DATA, 0xA0, 0x00, 0x00,  // mov al, [0]
+        0xFE, 0xC0,                          // inc al
+        0xA2, 0x00, 0x00,                    // mov [0], al
         0xF4});
   auto e = run_once();
   auto* mmio = std::get_if<hv::MmioExit>(&e);
@@ -75,9 +74,8 @@ TEST_F(KvmVmTest, DirtyLogReportsExactlyThePagesWritten) {
   auto data = make_region(kDataBase, 0x8000);
   auto slot = vm->map_memory(data, {.log_dirty = true});
   ASSERT_TRUE(slot);
-  load({POINT_DS_AT_DATA,
-        0xC6, 0x06, 0x00, 0x30, 0x01,   // mov byte [0x3000], 1
-        0xC6, 0x06, 0x08, 0x50, 0x02,   // mov byte [0x5008], 2
+  load({POINT_DS_AT_DATA, 0xC6, 0x06, 0x00, 0x30, 0x01,  // mov byte [0x3000], 1
+        0xC6, 0x06, 0x08, 0x50, 0x02,                    // mov byte [0x5008], 2
         0xF4});
   ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
   EXPECT_EQ(data->host()[0x3000], 1) << "guest writes are visible to the host";

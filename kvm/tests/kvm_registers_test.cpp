@@ -8,8 +8,8 @@ using hvtest::KvmVmTest;
 TEST_F(KvmVmTest, GeneralRegistersRoundTrip) {
   hv::GeneralRegisters regs;
   std::uint64_t v = 0x0102030405060708ULL;
-  for (auto* r : {&regs.rax, &regs.rbx, &regs.rcx, &regs.rdx, &regs.rsi, &regs.rdi, &regs.rsp, &regs.rbp,
-                  &regs.r8, &regs.r9, &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14, &regs.r15}) {
+  for (auto* r : {&regs.rax, &regs.rbx, &regs.rcx, &regs.rdx, &regs.rsi, &regs.rdi, &regs.rsp, &regs.rbp, &regs.r8,
+                  &regs.r9, &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14, &regs.r15}) {
     *r = v;
     v = v * 3 + 0x1111;
   }
@@ -43,7 +43,8 @@ TEST_F(KvmVmTest, SpecialRegistersRoundTrip) {
 }
 
 TEST_F(KvmVmTest, MsrsRoundTrip) {
-  const hv::MsrEntry set[] = {{hv::msr::kSysenterCs, 0x10}, {hv::msr::kSysenterEsp, 0xffff8000},
+  const hv::MsrEntry set[] = {{hv::msr::kSysenterCs, 0x10},
+                              {hv::msr::kSysenterEsp, 0xffff8000},
                               {hv::msr::kSysenterEip, 0xffffffff81000000ULL}};
   ASSERT_TRUE(vcpu->set_msrs(set));
   hv::MsrEntry get[] = {{hv::msr::kSysenterCs, 0}, {hv::msr::kSysenterEsp, 0}, {hv::msr::kSysenterEip, 0}};

@@ -23,77 +23,78 @@ constexpr std::uint32_t ioc(std::uint32_t dir, std::uint32_t nr, std::uint32_t s
 inline constexpr std::uint32_t kIocNone = 0, kIocWrite = 1, kIocRead = 2, kIocReadWrite = 3;
 
 // ---- UAPI structs [§3, UAPI] ----------------------------------------------------------------------
-struct CreatePartition {       // struct mshv_create_partition
+struct CreatePartition {  // struct mshv_create_partition
   std::uint64_t pt_flags;
   std::uint64_t pt_isolation;
 };
-inline constexpr std::uint64_t kPtBitLapic = 0, kPtBitX2apic = 1, kPtBitGpaSuperPages = 2, kPtBitCpuAndXsaveFeatures = 3;
+inline constexpr std::uint64_t kPtBitLapic = 0, kPtBitX2apic = 1, kPtBitGpaSuperPages = 2,
+                               kPtBitCpuAndXsaveFeatures = 3;
 // Bits an upstream 6.15-6.18 kernel knows (MSHV_PT_BIT_COUNT = 3); others are EINVAL there [§3.1].
 inline constexpr std::uint64_t kPtFlagsMask618 = (1ULL << 3) - 1;
 inline constexpr std::uint64_t kPtIsolationNone = 0;
 
-struct CreateVp {              // struct mshv_create_vp
+struct CreateVp {  // struct mshv_create_vp
   std::uint32_t vp_index;
 };
 
-struct UserMemRegion {         // struct mshv_user_mem_region
-  std::uint64_t size;          // bytes
-  std::uint64_t guest_pfn;     // GPA >> 12
+struct UserMemRegion {      // struct mshv_user_mem_region
+  std::uint64_t size;       // bytes
+  std::uint64_t guest_pfn;  // GPA >> 12
   std::uint64_t userspace_addr;
-  std::uint8_t flags;          // 1 << kSetMemBit*
+  std::uint8_t flags;  // 1 << kSetMemBit*
   std::uint8_t rsvd[7];
 };
 inline constexpr std::uint8_t kSetMemBitWritable = 0, kSetMemBitExecutable = 1, kSetMemBitUnmap = 2;
 inline constexpr std::uint8_t kSetMemFlagsMask = (1U << 3) - 1;
 
-struct UserIrqfd {             // struct mshv_user_irqfd
+struct UserIrqfd {  // struct mshv_user_irqfd
   std::int32_t fd;
   std::int32_t resamplefd;
   std::uint32_t gsi;
-  std::uint32_t flags;         // 1 << kIrqfdBit*
+  std::uint32_t flags;  // 1 << kIrqfdBit*
 };
 inline constexpr std::uint32_t kIrqfdBitDeassign = 0, kIrqfdBitResample = 1;
 
-struct UserIoeventfd {         // struct mshv_user_ioeventfd
+struct UserIoeventfd {  // struct mshv_user_ioeventfd
   std::uint64_t datamatch;
   std::uint64_t addr;
-  std::uint32_t len;           // 0 (any), 1, 2, 4, 8
+  std::uint32_t len;  // 0 (any), 1, 2, 4, 8
   std::int32_t fd;
-  std::uint32_t flags;         // 1 << kIoeventfdBit*
+  std::uint32_t flags;  // 1 << kIoeventfdBit*
   std::uint8_t rsvd[4];
 };
 inline constexpr std::uint32_t kIoeventfdBitDatamatch = 0, kIoeventfdBitPio = 1, kIoeventfdBitDeassign = 2;
 
-struct UserIrqEntry {          // struct mshv_user_irq_entry
+struct UserIrqEntry {  // struct mshv_user_irq_entry
   std::uint32_t gsi;
   std::uint32_t address_lo;
-  std::uint32_t address_hi;    // must be 0 [§11]
+  std::uint32_t address_hi;  // must be 0 [§11]
   std::uint32_t data;
 };
-struct UserIrqTableHeader {    // struct mshv_user_irq_table, followed by `nr` UserIrqEntry
+struct UserIrqTableHeader {  // struct mshv_user_irq_table, followed by `nr` UserIrqEntry
   std::uint32_t nr;
   std::uint32_t rsvd;
 };
 inline constexpr std::uint32_t kMaxGuestIrqs = 4096;  // MSHV_MAX_GUEST_IRQS [§1, KDRV]
 inline constexpr std::uint32_t kMaxVps = 256;         // MSHV_MAX_VPS [§1, KDRV]
 
-struct GpapAccessBitmap {      // struct mshv_gpap_access_bitmap
-  std::uint8_t access_type;    // kGpapAccessType*
-  std::uint8_t access_op;      // kGpapAccessOp*
+struct GpapAccessBitmap {    // struct mshv_gpap_access_bitmap
+  std::uint8_t access_type;  // kGpapAccessType*
+  std::uint8_t access_op;    // kGpapAccessOp*
   std::uint8_t rsvd[6];
   std::uint64_t page_count;
-  std::uint64_t gpap_base;     // first GFN
-  std::uint64_t bitmap_ptr;    // >= ceil(page_count / 8) bytes
+  std::uint64_t gpap_base;   // first GFN
+  std::uint64_t bitmap_ptr;  // >= ceil(page_count / 8) bytes
 };
 inline constexpr std::uint8_t kGpapAccessTypeAccessed = 0, kGpapAccessTypeDirty = 1;
 inline constexpr std::uint8_t kGpapAccessOpNoop = 0, kGpapAccessOpClear = 1, kGpapAccessOpSet = 2;
 
-struct RootHvcall {            // struct mshv_root_hvcall
+struct RootHvcall {  // struct mshv_root_hvcall
   std::uint16_t code;
-  std::uint16_t reps;          // in: rep count; out: reps completed
+  std::uint16_t reps;  // in: rep count; out: reps completed
   std::uint16_t in_sz;
   std::uint16_t out_sz;
-  std::uint16_t status;        // in: 0; out: HV_STATUS_*
+  std::uint16_t status;  // in: 0; out: HV_STATUS_*
   std::uint8_t rsvd[6];
   std::uint64_t in_ptr;
   std::uint64_t out_ptr;
@@ -101,32 +102,32 @@ struct RootHvcall {            // struct mshv_root_hvcall
 inline constexpr std::uint16_t kHvcallMaxInput = 4096;  // 8 <= in_sz <= 4096; 1 <= out_sz <= 4096 [§5]
 
 inline constexpr std::size_t kRunVpBufferSize = 256;  // MSHV_RUN_VP_BUF_SZ
-struct RunVp {                 // struct mshv_run_vp: receives one HvMessage
+struct RunVp {                                        // struct mshv_run_vp: receives one HvMessage
   std::uint8_t msg_buf[kRunVpBufferSize];
 };
 
-struct GetSetVpState {         // struct mshv_get_set_vp_state
-  std::uint8_t type;           // kVpState*
+struct GetSetVpState {  // struct mshv_get_set_vp_state
+  std::uint8_t type;    // kVpState*
   std::uint8_t rsvd[3];
-  std::uint32_t buf_sz;        // in: buffer size (4 KiB multiple); out: data size
-  std::uint64_t buf_ptr;       // 4 KiB aligned
+  std::uint32_t buf_sz;   // in: buffer size (4 KiB multiple); out: data size
+  std::uint64_t buf_ptr;  // 4 KiB aligned
 };
 inline constexpr std::uint8_t kVpStateLapic = 0, kVpStateXsave = 1, kVpStateSimp = 2, kVpStateSiefp = 3,
                               kVpStateSyntheticTimers = 4, kVpStateCount = 5;
 
 // ---- The ioctl table [§2, UAPI], computed from the encoding and pinned to docs/mshv-abi.md's values --
-inline constexpr std::uint32_t kCreatePartition = ioc(kIocWrite, 0x00, sizeof(CreatePartition));       // /dev/mshv
-inline constexpr std::uint32_t kInitializePartition = ioc(kIocNone, 0x00, 0);                          // partition
-inline constexpr std::uint32_t kCreateVp = ioc(kIocWrite, 0x01, sizeof(CreateVp));                     // partition
-inline constexpr std::uint32_t kSetGuestMemory = ioc(kIocWrite, 0x02, sizeof(UserMemRegion));          // partition
-inline constexpr std::uint32_t kIrqfd = ioc(kIocWrite, 0x03, sizeof(UserIrqfd));                       // partition
-inline constexpr std::uint32_t kIoeventfd = ioc(kIocWrite, 0x04, sizeof(UserIoeventfd));               // partition
-inline constexpr std::uint32_t kSetMsiRouting = ioc(kIocWrite, 0x05, sizeof(UserIrqTableHeader));      // partition
+inline constexpr std::uint32_t kCreatePartition = ioc(kIocWrite, 0x00, sizeof(CreatePartition));           // /dev/mshv
+inline constexpr std::uint32_t kInitializePartition = ioc(kIocNone, 0x00, 0);                              // partition
+inline constexpr std::uint32_t kCreateVp = ioc(kIocWrite, 0x01, sizeof(CreateVp));                         // partition
+inline constexpr std::uint32_t kSetGuestMemory = ioc(kIocWrite, 0x02, sizeof(UserMemRegion));              // partition
+inline constexpr std::uint32_t kIrqfd = ioc(kIocWrite, 0x03, sizeof(UserIrqfd));                           // partition
+inline constexpr std::uint32_t kIoeventfd = ioc(kIocWrite, 0x04, sizeof(UserIoeventfd));                   // partition
+inline constexpr std::uint32_t kSetMsiRouting = ioc(kIocWrite, 0x05, sizeof(UserIrqTableHeader));          // partition
 inline constexpr std::uint32_t kGetGpapAccessBitmap = ioc(kIocReadWrite, 0x06, sizeof(GpapAccessBitmap));  // partition
-inline constexpr std::uint32_t kRootHvcall = ioc(kIocReadWrite, 0x07, sizeof(RootHvcall));             // partition, VP
-inline constexpr std::uint32_t kRunVp = ioc(kIocRead, 0x00, sizeof(RunVp));                            // VP
-inline constexpr std::uint32_t kGetVpState = ioc(kIocReadWrite, 0x01, sizeof(GetSetVpState));          // VP
-inline constexpr std::uint32_t kSetVpState = ioc(kIocReadWrite, 0x02, sizeof(GetSetVpState));          // VP
+inline constexpr std::uint32_t kRootHvcall = ioc(kIocReadWrite, 0x07, sizeof(RootHvcall));     // partition, VP
+inline constexpr std::uint32_t kRunVp = ioc(kIocRead, 0x00, sizeof(RunVp));                    // VP
+inline constexpr std::uint32_t kGetVpState = ioc(kIocReadWrite, 0x01, sizeof(GetSetVpState));  // VP
+inline constexpr std::uint32_t kSetVpState = ioc(kIocReadWrite, 0x02, sizeof(GetSetVpState));  // VP
 
 static_assert(kCreatePartition == 0x4010B800);
 static_assert(kInitializePartition == 0x0000B800);
@@ -149,7 +150,8 @@ static_assert(sizeof(UserMemRegion) == 32 && offsetof(UserMemRegion, guest_pfn) 
 static_assert(sizeof(UserIrqfd) == 16 && offsetof(UserIrqfd, resamplefd) == 4 && offsetof(UserIrqfd, gsi) == 8 &&
               offsetof(UserIrqfd, flags) == 12);
 static_assert(sizeof(UserIoeventfd) == 32 && offsetof(UserIoeventfd, addr) == 8 && offsetof(UserIoeventfd, len) == 16 &&
-              offsetof(UserIoeventfd, fd) == 20 && offsetof(UserIoeventfd, flags) == 24 && offsetof(UserIoeventfd, rsvd) == 28);
+              offsetof(UserIoeventfd, fd) == 20 && offsetof(UserIoeventfd, flags) == 24 &&
+              offsetof(UserIoeventfd, rsvd) == 28);
 static_assert(sizeof(UserIrqEntry) == 16 && offsetof(UserIrqEntry, address_lo) == 4 &&
               offsetof(UserIrqEntry, address_hi) == 8 && offsetof(UserIrqEntry, data) == 12);
 static_assert(sizeof(UserIrqTableHeader) == 8);
@@ -157,10 +159,12 @@ static_assert(sizeof(GpapAccessBitmap) == 32 && offsetof(GpapAccessBitmap, acces
               offsetof(GpapAccessBitmap, page_count) == 8 && offsetof(GpapAccessBitmap, gpap_base) == 16 &&
               offsetof(GpapAccessBitmap, bitmap_ptr) == 24);
 static_assert(sizeof(RootHvcall) == 32 && offsetof(RootHvcall, reps) == 2 && offsetof(RootHvcall, in_sz) == 4 &&
-              offsetof(RootHvcall, out_sz) == 6 && offsetof(RootHvcall, status) == 8 && offsetof(RootHvcall, rsvd) == 10 &&
-              offsetof(RootHvcall, in_ptr) == 16 && offsetof(RootHvcall, out_ptr) == 24);
+              offsetof(RootHvcall, out_sz) == 6 && offsetof(RootHvcall, status) == 8 &&
+              offsetof(RootHvcall, rsvd) == 10 && offsetof(RootHvcall, in_ptr) == 16 &&
+              offsetof(RootHvcall, out_ptr) == 24);
 static_assert(sizeof(RunVp) == 256);
-static_assert(sizeof(GetSetVpState) == 16 && offsetof(GetSetVpState, buf_sz) == 4 && offsetof(GetSetVpState, buf_ptr) == 8);
+static_assert(sizeof(GetSetVpState) == 16 && offsetof(GetSetVpState, buf_sz) == 4 &&
+              offsetof(GetSetVpState, buf_ptr) == 8);
 
 // ---- Hypercalls through MSHV_ROOT_HVCALL [§5, KDRV/HVK] ------------------------------------------------
 inline constexpr std::uint16_t kHvcallGetPartitionProperty = 0x0044;
@@ -185,8 +189,8 @@ inline constexpr std::uint16_t kHvStatusSuccess = 0x0, kHvStatusInvalidHypercall
                                kHvStatusInvalidPartitionState = 0x7, kHvStatusOperationDenied = 0x8,
                                kHvStatusUnknownProperty = 0x9, kHvStatusPropertyValueOutOfRange = 0xA,
                                kHvStatusInsufficientMemory = 0xB, kHvStatusInvalidPartitionId = 0xD,
-                               kHvStatusInvalidVpIndex = 0xE, kHvStatusNotFound = 0x10,
-                               kHvStatusInvalidVpState = 0x15, kHvStatusInvalidRegisterValue = 0x50;
+                               kHvStatusInvalidVpIndex = 0xE, kHvStatusNotFound = 0x10, kHvStatusInvalidVpState = 0x15,
+                               kHvStatusInvalidRegisterValue = 0x50;
 
 // Register get/set [§6]: a 16-byte header, then names (get) or name/value pairs (set).
 struct HvInputVpRegistersHeader {  // hv_input_get_vp_registers / hv_input_set_vp_registers header
@@ -196,18 +200,19 @@ struct HvInputVpRegistersHeader {  // hv_input_get_vp_registers / hv_input_set_v
   std::uint8_t rsvd8;
   std::uint16_t rsvd16;
 };
-struct HvRegisterValue {           // hv_register_value: 16 bytes, interpreted per register
+struct HvRegisterValue {  // hv_register_value: 16 bytes, interpreted per register
   std::uint64_t low;
   std::uint64_t high;
 };
-struct HvRegisterAssoc {           // hv_register_assoc
+struct HvRegisterAssoc {  // hv_register_assoc
   std::uint32_t name;
   std::uint32_t reserved1;
   std::uint64_t reserved2;
   HvRegisterValue value;
 };
 // What fits in one 4 KiB hypercall page [§5, INF].
-inline constexpr std::size_t kMaxSetRegistersPerCall = (4096 - sizeof(HvInputVpRegistersHeader)) / sizeof(HvRegisterAssoc);
+inline constexpr std::size_t kMaxSetRegistersPerCall =
+    (4096 - sizeof(HvInputVpRegistersHeader)) / sizeof(HvRegisterAssoc);
 inline constexpr std::size_t kMaxGetRegistersPerCall = 4096 / sizeof(HvRegisterValue);
 
 struct HvInputGetPartitionProperty {
@@ -223,8 +228,8 @@ struct HvInputSetPartitionProperty {
 };
 struct HvInputAssertVirtualInterrupt {
   std::uint64_t partition_id;
-  std::uint64_t control;     // bits 0-31 type (kInterruptType*), bit 32 level, bit 33 logical destination
-  std::uint64_t dest_addr;   // APIC id
+  std::uint64_t control;    // bits 0-31 type (kInterruptType*), bit 32 level, bit 33 logical destination
+  std::uint64_t dest_addr;  // APIC id
   std::uint32_t vector;
   std::uint8_t target_vtl;
   std::uint8_t rsvd8;
@@ -241,9 +246,9 @@ struct HvInputTranslateVirtualAddress {
   std::uint64_t gva_page;       // GVA >> 12
 };
 struct HvOutputTranslateVirtualAddress {
-  std::uint32_t result_code;    // kTranslateResult*
+  std::uint32_t result_code;  // kTranslateResult*
   std::uint32_t cache_type_and_overlay;
-  std::uint64_t gpa_page;       // GPA = gpa_page << 12 | (gva & 0xfff)
+  std::uint64_t gpa_page;  // GPA = gpa_page << 12 | (gva & 0xfff)
 };
 inline constexpr std::uint64_t kTranslateValidateRead = 0x1, kTranslateValidateWrite = 0x2,
                                kTranslateValidateExecute = 0x4, kTranslatePrivilegeExempt = 0x8;
@@ -267,11 +272,14 @@ static_assert(kMaxSetRegistersPerCall == 127 && kMaxGetRegistersPerCall == 256);
 static_assert(sizeof(HvInputGetPartitionProperty) == 16 && offsetof(HvInputGetPartitionProperty, property_code) == 8);
 static_assert(sizeof(HvInputSetPartitionProperty) == 24 && offsetof(HvInputSetPartitionProperty, property_value) == 16);
 static_assert(sizeof(HvInputAssertVirtualInterrupt) == 32 && offsetof(HvInputAssertVirtualInterrupt, control) == 8 &&
-              offsetof(HvInputAssertVirtualInterrupt, dest_addr) == 16 && offsetof(HvInputAssertVirtualInterrupt, vector) == 24 &&
+              offsetof(HvInputAssertVirtualInterrupt, dest_addr) == 16 &&
+              offsetof(HvInputAssertVirtualInterrupt, vector) == 24 &&
               offsetof(HvInputAssertVirtualInterrupt, target_vtl) == 28);
-static_assert(sizeof(HvInputTranslateVirtualAddress) == 32 && offsetof(HvInputTranslateVirtualAddress, control_flags) == 16 &&
+static_assert(sizeof(HvInputTranslateVirtualAddress) == 32 &&
+              offsetof(HvInputTranslateVirtualAddress, control_flags) == 16 &&
               offsetof(HvInputTranslateVirtualAddress, gva_page) == 24);
-static_assert(sizeof(HvOutputTranslateVirtualAddress) == 16 && offsetof(HvOutputTranslateVirtualAddress, gpa_page) == 8);
+static_assert(sizeof(HvOutputTranslateVirtualAddress) == 16 &&
+              offsetof(HvOutputTranslateVirtualAddress, gpa_page) == 8);
 
 // ---- Register values and names [§7] ---------------------------------------------------------------
 struct HvSegmentRegister {  // hv_x64_segment_register
@@ -280,30 +288,32 @@ struct HvSegmentRegister {  // hv_x64_segment_register
   std::uint16_t selector;
   std::uint16_t attributes;  // bits 0-3 type, 4 S, 5-6 DPL, 7 P, 12 AVL, 13 L, 14 D/B, 15 G; no "unusable"
 };
-struct HvTableRegister {    // hv_x64_table_register
+struct HvTableRegister {  // hv_x64_table_register
   std::uint16_t pad[3];
   std::uint16_t limit;
   std::uint64_t base;
 };
 static_assert(sizeof(HvSegmentRegister) == 16 && offsetof(HvSegmentRegister, limit) == 8 &&
               offsetof(HvSegmentRegister, selector) == 12 && offsetof(HvSegmentRegister, attributes) == 14);
-static_assert(sizeof(HvTableRegister) == 16 && offsetof(HvTableRegister, limit) == 6 && offsetof(HvTableRegister, base) == 8);
+static_assert(sizeof(HvTableRegister) == 16 && offsetof(HvTableRegister, limit) == 6 &&
+              offsetof(HvTableRegister, base) == 8);
 
-namespace reg {  // register names (u32) [§7.2, RV/OV/QEMU]
+namespace reg {                                    // register names (u32) [§7.2, RV/OV/QEMU]
 inline constexpr std::uint32_t kRax = 0x00020000;  // RAX RCX RDX RBX RSP RBP RSI RDI R8..R15 follow in x86 order
 inline constexpr std::uint32_t kRip = 0x00020010, kRflags = 0x00020011;
 inline constexpr std::uint32_t kXmm0 = 0x00030000, kFpMmx0 = 0x00030010;
 inline constexpr std::uint32_t kFpControlStatus = 0x00030018, kXmmControlStatus = 0x00030019;
-inline constexpr std::uint32_t kCr0 = 0x00040000, kCr2 = 0x00040001, kCr3 = 0x00040002, kCr4 = 0x00040003, kCr8 = 0x00040004;
+inline constexpr std::uint32_t kCr0 = 0x00040000, kCr2 = 0x00040001, kCr3 = 0x00040002, kCr4 = 0x00040003,
+                               kCr8 = 0x00040004;
 inline constexpr std::uint32_t kXfem = 0x00040005;
 inline constexpr std::uint32_t kDr0 = 0x00050000, kDr7 = 0x00050005;
-inline constexpr std::uint32_t kEs = 0x00060000, kCs = 0x00060001, kSs = 0x00060002, kDs = 0x00060003,
-                               kFs = 0x00060004, kGs = 0x00060005, kLdtr = 0x00060006, kTr = 0x00060007;
+inline constexpr std::uint32_t kEs = 0x00060000, kCs = 0x00060001, kSs = 0x00060002, kDs = 0x00060003, kFs = 0x00060004,
+                               kGs = 0x00060005, kLdtr = 0x00060006, kTr = 0x00060007;
 inline constexpr std::uint32_t kIdtr = 0x00070000, kGdtr = 0x00070001;
-inline constexpr std::uint32_t kTsc = 0x00080000, kEfer = 0x00080001, kKernelGsBase = 0x00080002, kApicBase = 0x00080003,
-                               kPat = 0x00080004, kSysenterCs = 0x00080005, kSysenterEip = 0x00080006,
-                               kSysenterEsp = 0x00080007, kStar = 0x00080008, kLstar = 0x00080009, kCstar = 0x0008000A,
-                               kSfmask = 0x0008000B, kTscAux = 0x0008007B;
+inline constexpr std::uint32_t kTsc = 0x00080000, kEfer = 0x00080001, kKernelGsBase = 0x00080002,
+                               kApicBase = 0x00080003, kPat = 0x00080004, kSysenterCs = 0x00080005,
+                               kSysenterEip = 0x00080006, kSysenterEsp = 0x00080007, kStar = 0x00080008,
+                               kLstar = 0x00080009, kCstar = 0x0008000A, kSfmask = 0x0008000B, kTscAux = 0x0008007B;
 inline constexpr std::uint32_t kPendingInterruption = 0x00010002, kInterruptState = 0x00010003;
 }  // namespace reg
 
@@ -333,7 +343,7 @@ struct HvInterceptHeader {  // hv_x64_intercept_message_header: the first 40 pay
   std::uint8_t intercept_access_type;       // kAccess*
   std::uint16_t execution_state;            // bit 2 CR0.PE, bit 4 EFER.LMA, ...
   HvSegmentRegister cs;
-  std::uint64_t rip;                        // of the intercepted instruction, not advanced
+  std::uint64_t rip;  // of the intercepted instruction, not advanced
   std::uint64_t rflags;
 };
 inline constexpr std::uint8_t kAccessRead = 0, kAccessWrite = 1, kAccessExecute = 2;
@@ -377,19 +387,21 @@ static_assert(sizeof(HvMessageHeader) == 16 && offsetof(HvMessageHeader, payload
               offsetof(HvMessageHeader, flags) == 5 && offsetof(HvMessageHeader, sender) == 8);
 static_assert(sizeof(HvMessage) == kRunVpBufferSize);
 static_assert(sizeof(HvInterceptHeader) == 40 && offsetof(HvInterceptHeader, instruction_length_and_cr8) == 4 &&
-              offsetof(HvInterceptHeader, intercept_access_type) == 5 && offsetof(HvInterceptHeader, execution_state) == 6 &&
-              offsetof(HvInterceptHeader, cs) == 8 && offsetof(HvInterceptHeader, rip) == 24 &&
-              offsetof(HvInterceptHeader, rflags) == 32);
+              offsetof(HvInterceptHeader, intercept_access_type) == 5 &&
+              offsetof(HvInterceptHeader, execution_state) == 6 && offsetof(HvInterceptHeader, cs) == 8 &&
+              offsetof(HvInterceptHeader, rip) == 24 && offsetof(HvInterceptHeader, rflags) == 32);
 static_assert(sizeof(HvIoPortIntercept) == 128 && offsetof(HvIoPortIntercept, port_number) == 40 &&
-              offsetof(HvIoPortIntercept, access_info) == 42 && offsetof(HvIoPortIntercept, instruction_byte_count) == 43 &&
-              offsetof(HvIoPortIntercept, rax) == 48 && offsetof(HvIoPortIntercept, instruction_bytes) == 56 &&
-              offsetof(HvIoPortIntercept, ds) == 72 && offsetof(HvIoPortIntercept, es) == 88 &&
-              offsetof(HvIoPortIntercept, rcx) == 104 && offsetof(HvIoPortIntercept, rsi) == 112 &&
-              offsetof(HvIoPortIntercept, rdi) == 120);
+              offsetof(HvIoPortIntercept, access_info) == 42 &&
+              offsetof(HvIoPortIntercept, instruction_byte_count) == 43 && offsetof(HvIoPortIntercept, rax) == 48 &&
+              offsetof(HvIoPortIntercept, instruction_bytes) == 56 && offsetof(HvIoPortIntercept, ds) == 72 &&
+              offsetof(HvIoPortIntercept, es) == 88 && offsetof(HvIoPortIntercept, rcx) == 104 &&
+              offsetof(HvIoPortIntercept, rsi) == 112 && offsetof(HvIoPortIntercept, rdi) == 120);
 static_assert(sizeof(HvMemoryIntercept) == 80 && offsetof(HvMemoryIntercept, cache_type) == 40 &&
               offsetof(HvMemoryIntercept, instruction_byte_count) == 44 &&
-              offsetof(HvMemoryIntercept, memory_access_info) == 45 && offsetof(HvMemoryIntercept, guest_virtual_address) == 48 &&
-              offsetof(HvMemoryIntercept, guest_physical_address) == 56 && offsetof(HvMemoryIntercept, instruction_bytes) == 64);
+              offsetof(HvMemoryIntercept, memory_access_info) == 45 &&
+              offsetof(HvMemoryIntercept, guest_virtual_address) == 48 &&
+              offsetof(HvMemoryIntercept, guest_physical_address) == 56 &&
+              offsetof(HvMemoryIntercept, instruction_bytes) == 64);
 static_assert(sizeof(HvApicEoi) == 8);
 
 // ---- VP state: the LAPIC page [§10.3, RV] -------------------------------------------------------------
@@ -401,8 +413,10 @@ struct HvLocalInterruptControllerState {
   std::uint32_t error_status, initial_count, counter_value, divide_configuration, remote_read;
 };
 static_assert(sizeof(HvLocalInterruptControllerState) == 176 && offsetof(HvLocalInterruptControllerState, isr) == 20 &&
-              offsetof(HvLocalInterruptControllerState, tmr) == 52 && offsetof(HvLocalInterruptControllerState, irr) == 84 &&
-              offsetof(HvLocalInterruptControllerState, esr) == 116 && offsetof(HvLocalInterruptControllerState, lvt_timer) == 128 &&
+              offsetof(HvLocalInterruptControllerState, tmr) == 52 &&
+              offsetof(HvLocalInterruptControllerState, irr) == 84 &&
+              offsetof(HvLocalInterruptControllerState, esr) == 116 &&
+              offsetof(HvLocalInterruptControllerState, lvt_timer) == 128 &&
               offsetof(HvLocalInterruptControllerState, remote_read) == 172);
 
 }  // namespace hv::mshv::abi

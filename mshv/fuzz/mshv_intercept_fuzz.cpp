@@ -34,8 +34,9 @@ class FuzzedSystem final : public hv::mshv::MshvSystem {
       auto* run = static_cast<abi::RunVp*>(arg);
       std::memset(run->msg_buf, 0, sizeof run->msg_buf);
       // A mostly valid message type, then the payload from the input.
-      static constexpr std::uint32_t kTypes[] = {abi::kMsgX64IoPortIntercept, abi::kMsgUnmappedGpa, abi::kMsgGpaIntercept,
-                                                 abi::kMsgX64Halt, abi::kMsgX64ApicEoi, abi::kMsgUnrecoverableException};
+      static constexpr std::uint32_t kTypes[] = {abi::kMsgX64IoPortIntercept, abi::kMsgUnmappedGpa,
+                                                 abi::kMsgGpaIntercept,       abi::kMsgX64Halt,
+                                                 abi::kMsgX64ApicEoi,         abi::kMsgUnrecoverableException};
       const std::uint8_t pick = in_.take<std::uint8_t>();
       const std::uint32_t type = pick < 240 ? kTypes[pick % std::size(kTypes)] : in_.take<std::uint32_t>();
       std::memcpy(run->msg_buf, &type, 4);
@@ -70,12 +71,14 @@ class FuzzedSystem final : public hv::mshv::MshvSystem {
 
 void check(const hv::Exit& exit) {
   if (const auto* io = std::get_if<hv::IoExit>(&exit)) {
-    if ((io->size != 1 && io->size != 2 && io->size != 4) || io->count == 0 || io->data.size() != std::size_t{io->size} * io->count) {
+    if ((io->size != 1 && io->size != 2 && io->size != 4) || io->count == 0 ||
+        io->data.size() != std::size_t{io->size} * io->count) {
       __builtin_trap();
     }
   }
   if (const auto* mmio = std::get_if<hv::MmioExit>(&exit)) {
-    if ((mmio->size != 1 && mmio->size != 2 && mmio->size != 4 && mmio->size != 8) || mmio->data.size() != mmio->size) __builtin_trap();
+    if ((mmio->size != 1 && mmio->size != 2 && mmio->size != 4 && mmio->size != 8) || mmio->data.size() != mmio->size)
+      __builtin_trap();
   }
 }
 

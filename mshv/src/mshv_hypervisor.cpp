@@ -12,7 +12,8 @@ namespace {
 
 class MshvHypervisor final : public Hypervisor {
  public:
-  MshvHypervisor(std::shared_ptr<MshvSystem> system, std::string name) : system_(std::move(system)), name_(std::move(name)) {}
+  MshvHypervisor(std::shared_ptr<MshvSystem> system, std::string name)
+      : system_(std::move(system)), name_(std::move(name)) {}
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   // There is no version ioctl [docs/mshv-abi.md §2]: hvkit's number for the upstream ABI it speaks (6.15+).
   [[nodiscard]] std::uint32_t api_version() const noexcept override { return 1; }
@@ -29,14 +30,17 @@ class MshvHypervisor final : public Hypervisor {
       case Capability::MaxVcpus: return abi::kMaxVps;
       case Capability::IoeventfdPio: return fail(ErrorKind::Unsupported, "capability", "MSHV ioeventfds are MMIO only");
       case Capability::InKernelPit: return fail(ErrorKind::Unsupported, "capability", "MSHV has no in-hypervisor PIT");
-      case Capability::Xsave: return fail(ErrorKind::Unsupported, "capability", "XSAVE state is not implemented on MSHV yet");
-      case Capability::MaxMemorySlots: return fail(ErrorKind::Unsupported, "capability", "the MSHV ABI states no slot limit");
+      case Capability::Xsave:
+        return fail(ErrorKind::Unsupported, "capability", "XSAVE state is not implemented on MSHV yet");
+      case Capability::MaxMemorySlots:
+        return fail(ErrorKind::Unsupported, "capability", "the MSHV ABI states no slot limit");
     }
     return fail(ErrorKind::Unsupported, "capability", "unknown capability");
   }
 
   Result<std::vector<CpuidEntry>> supported_cpuid() const override {
-    return fail(ErrorKind::Unsupported, "Hypervisor::supported_cpuid", "MSHV answers CPUID per VP only (HVCALL_GET_VP_CPUID_VALUES)");
+    return fail(ErrorKind::Unsupported, "Hypervisor::supported_cpuid",
+                "MSHV answers CPUID per VP only (HVCALL_GET_VP_CPUID_VALUES)");
   }
 
   Result<std::unique_ptr<Vm>> create_vm(const VmOptions& options) override {

@@ -78,7 +78,8 @@ void PartitionMemory::set_logging(std::uint32_t slot, bool on) {
   auto it = slots_.find(slot);
   if (it == slots_.end()) return;
   const std::uint64_t pages = it->second.region->size() / kPageSize;
-  it->second.dirty = on ? std::vector<std::atomic<std::uint64_t>>((pages + 63) / 64) : std::vector<std::atomic<std::uint64_t>>{};
+  it->second.dirty =
+      on ? std::vector<std::atomic<std::uint64_t>>((pages + 63) / 64) : std::vector<std::atomic<std::uint64_t>>{};
 }
 
 std::vector<std::uint64_t> PartitionMemory::take_dirty(std::uint32_t slot) {

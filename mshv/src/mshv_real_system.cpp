@@ -32,6 +32,8 @@ class RealSystem final : public MshvSystem {
 
 }  // namespace
 
-std::shared_ptr<MshvSystem> real_system(std::string device_path) { return std::make_shared<RealSystem>(std::move(device_path)); }
+std::shared_ptr<MshvSystem> real_system(std::string device_path) {
+  return std::make_shared<RealSystem>(std::move(device_path));
+}
 
 }  // namespace hv::mshv

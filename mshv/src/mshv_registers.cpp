@@ -56,8 +56,8 @@ abi::HvRegisterValue from_segment(const Segment& s) {
   // An unusable segment goes over as not present: the only way Hyper-V can say it.
   const bool present = s.present && !s.unusable;
   out.attributes = static_cast<std::uint16_t>((s.type & 0xfU) | (s.s ? 1U << 4 : 0U) | ((s.dpl & 3U) << 5) |
-                                              (present ? 1U << 7 : 0U) | (s.avl ? 1U << 12 : 0U) | (s.l ? 1U << 13 : 0U) |
-                                              (s.db ? 1U << 14 : 0U) | (s.g ? 1U << 15 : 0U));
+                                              (present ? 1U << 7 : 0U) | (s.avl ? 1U << 12 : 0U) |
+                                              (s.l ? 1U << 13 : 0U) | (s.db ? 1U << 14 : 0U) | (s.g ? 1U << 15 : 0U));
   return raw(&out);
 }
 
@@ -90,7 +90,9 @@ Result<void> get_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::spa
     std::vector<std::uint8_t> output(n * sizeof(abi::HvRegisterValue));
     auto done = hypercall(fd, abi::kHvcallGetVpRegisters, static_cast<std::uint16_t>(n), input, output, kGet);
     if (!done) return tl::unexpected(done.error());
-    if (*done != n) return fail(ErrorKind::Internal, kGet, "the hypervisor returned " + std::to_string(*done) + " of " + std::to_string(n));
+    if (*done != n)
+      return fail(ErrorKind::Internal, kGet,
+                  "the hypervisor returned " + std::to_string(*done) + " of " + std::to_string(n));
     std::memcpy(values.data() + at, output.data(), output.size());
   }
   return {};
@@ -106,7 +108,9 @@ Result<void> set_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::spa
     std::memcpy(input.data() + sizeof header, assocs.data() + at, n * sizeof(abi::HvRegisterAssoc));
     auto done = hypercall(fd, abi::kHvcallSetVpRegisters, static_cast<std::uint16_t>(n), input, {}, kSet);
     if (!done) return tl::unexpected(done.error());
-    if (*done != n) return fail(ErrorKind::Internal, kSet, "the hypervisor set " + std::to_string(*done) + " of " + std::to_string(n));
+    if (*done != n)
+      return fail(ErrorKind::Internal, kSet,
+                  "the hypervisor set " + std::to_string(*done) + " of " + std::to_string(n));
   }
   return {};
 }
@@ -142,8 +146,8 @@ std::vector<abi::HvRegisterAssoc> from_general(const GeneralRegisters& r) {
 }
 
 std::vector<std::uint32_t> special_register_names() {
-  return {reg::kEs, reg::kCs, reg::kSs, reg::kDs, reg::kFs, reg::kGs, reg::kLdtr, reg::kTr, reg::kGdtr, reg::kIdtr,
-          reg::kCr0, reg::kCr2, reg::kCr3, reg::kCr4, reg::kCr8, reg::kEfer, reg::kApicBase};
+  return {reg::kEs,   reg::kCs,  reg::kSs,  reg::kDs,  reg::kFs,  reg::kGs,  reg::kLdtr, reg::kTr,      reg::kGdtr,
+          reg::kIdtr, reg::kCr0, reg::kCr2, reg::kCr3, reg::kCr4, reg::kCr8, reg::kEfer, reg::kApicBase};
 }
 
 SpecialRegisters to_special(std::span<const abi::HvRegisterValue> v) {

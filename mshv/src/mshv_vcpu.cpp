@@ -65,7 +65,10 @@ IoPrefixes io_prefixes(std::span<const std::uint8_t> bytes) {
       case 0x3e: p.segment = 3; break;
       case 0x64: p.segment = 4; break;
       case 0x65: p.segment = 5; break;
-      case 0x66: case 0xf2: case 0xf3: case 0xf0: break;
+      case 0x66:
+      case 0xf2:
+      case 0xf3:
+      case 0xf0: break;
       default:
         if ((b & 0xf0) == 0x40) break;  // REX
         return p;
@@ -109,7 +112,8 @@ std::uint64_t step_index(std::uint64_t index, const PendingIo& io) {
 Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory, std::uint64_t gva, std::uint8_t* data,
                           std::size_t size) {
   const std::size_t first = std::min<std::size_t>(size, 4096 - (gva & 0xfff));
-  for (const auto& [at, offset, n] : {std::tuple{gva, std::size_t{0}, first}, std::tuple{gva + first, first, size - first}}) {
+  for (const auto& [at, offset, n] :
+       {std::tuple{gva, std::size_t{0}, first}, std::tuple{gva + first, first, size - first}}) {
     if (n == 0) continue;
     auto gpa = pages.translate(at);
     if (!gpa) return tl::unexpected(gpa.error());
@@ -219,7 +223,8 @@ Result<int> install_mshv_kick_signal() {
   const bool unset = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL;
   const bool ours = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == ignore_mshv_kick;
   if (!unset && !ours) {
-    return fail(ErrorKind::Busy, "install_mshv_kick_signal", "SIGRTMIN+1 already has a handler; hvkit's MSHV backend needs it to kick vCPUs");
+    return fail(ErrorKind::Busy, "install_mshv_kick_signal",
+                "SIGRTMIN+1 already has a handler; hvkit's MSHV backend needs it to kick vCPUs");
   }
   struct sigaction action {};
   action.sa_handler = ignore_mshv_kick;
@@ -267,12 +272,15 @@ void MshvVcpu::resend_kicks() {
   }
 }
 
-Result<void> MshvVcpu::set(std::span<const abi::HvRegisterAssoc> assocs) const { return set_vp_registers(vp_, index_, assocs); }
+Result<void> MshvVcpu::set(std::span<const abi::HvRegisterAssoc> assocs) const {
+  return set_vp_registers(vp_, index_, assocs);
+}
 
 Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
   abi::HvInputTranslateVirtualAddress in{};
   in.vp_index = index_;
-  in.control_flags = (write ? abi::kTranslateValidateWrite : abi::kTranslateValidateRead) | abi::kTranslatePrivilegeExempt;
+  in.control_flags =
+      (write ? abi::kTranslateValidateWrite : abi::kTranslateValidateRead) | abi::kTranslatePrivilegeExempt;
   in.gva_page = gva >> 12;
   std::uint8_t input[sizeof in];
   std::memcpy(input, &in, sizeof in);
@@ -284,12 +292,14 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
   // The guest's page tables gave a GPA: unmapped (MMIO), or mapped without the access (a read-only
   // region's write intercept), or claimed by an intercept [§6]. The backend routes the GPA itself.
   // Anything else is a guest page fault hvkit cannot inject.
-  const bool gpa_valid = out.result_code == abi::kTranslateResultSuccess || out.result_code == abi::kTranslateResultGpaUnmapped ||
-                         out.result_code == abi::kTranslateResultGpaNoReadAccess ||
-                         out.result_code == abi::kTranslateResultGpaNoWriteAccess || out.result_code == abi::kTranslateResultIntercept;
+  const bool gpa_valid =
+      out.result_code == abi::kTranslateResultSuccess || out.result_code == abi::kTranslateResultGpaUnmapped ||
+      out.result_code == abi::kTranslateResultGpaNoReadAccess ||
+      out.result_code == abi::kTranslateResultGpaNoWriteAccess || out.result_code == abi::kTranslateResultIntercept;
   if (!gpa_valid) {
     return fail(ErrorKind::InvalidArgument, kRun,
-                "guest address " + hex(gva) + " does not translate (result " + std::to_string(out.result_code) + "): a guest page fault");
+                "guest address " + hex(gva) + " does not translate (result " + std::to_string(out.result_code) +
+                    "): a guest page fault");
   }
   return (out.gpa_page << 12) | (gva & 0xfff);
 }
@@ -374,9 +384,11 @@ Result<Exit> MshvVcpu::run() {
         std::memcpy(&h, payload, sizeof h);
         const std::uint32_t rip_name = reg::kRip;
         abi::HvRegisterValue rip{};
-        if (auto r = get_vp_registers(vp_, index_, std::span(&rip_name, 1), std::span(&rip, 1)); !r) return tl::unexpected(r.error());
+        if (auto r = get_vp_registers(vp_, index_, std::span(&rip_name, 1), std::span(&rip, 1)); !r)
+          return tl::unexpected(r.error());
         if (rip.low == h.rip) {
-          const abi::HvRegisterAssoc past = assoc(reg::kRip, h.rip + std::max<std::uint8_t>(h.instruction_length_and_cr8 & 0xf, 1));
+          const abi::HvRegisterAssoc past =
+              assoc(reg::kRip, h.rip + std::max<std::uint8_t>(h.instruction_length_and_cr8 & 0xf, 1));
           if (auto r = set(std::span(&past, 1)); !r) return tl::unexpected(r.error());
         }
         return HaltExit{};
@@ -394,10 +406,12 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
   abi::HvIoPortIntercept m{};
   std::memcpy(&m, payload, sizeof m);
   const std::uint8_t size = m.access_info & abi::kIoAccessSizeMask;
-  if (size != 1 && size != 2 && size != 4) return fail(ErrorKind::Internal, kRun, "IO intercept with access size " + std::to_string(size));
+  if (size != 1 && size != 2 && size != 4)
+    return fail(ErrorKind::Internal, kRun, "IO intercept with access size " + std::to_string(size));
   const std::uint8_t length = m.header.instruction_length_and_cr8 & 0xf;
   // RIP + 0 would run the same IO instruction forever.
-  if (length == 0) return fail(ErrorKind::Internal, kRun, "IO intercept without an instruction length at RIP " + hex(m.header.rip));
+  if (length == 0)
+    return fail(ErrorKind::Internal, kRun, "IO intercept without an instruction length at RIP " + hex(m.header.rip));
   PendingIo io;
   io.in = m.header.intercept_access_type == abi::kAccessRead;
   io.string = (m.access_info & abi::kIoAccessString) != 0;
@@ -417,10 +431,12 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
     exit_data_.assign(size, 0);
     if (!io.in) std::memcpy(exit_data_.data(), &m.rax, size);
     // For a read the span is the size of the answer complete_read() expects (its bytes are zero).
-    return std::optional<Exit>(IoExit{io.port, size, io.in ? AccessDirection::Read : AccessDirection::Write, 1, exit_data_});
+    return std::optional<Exit>(
+        IoExit{io.port, size, io.in ? AccessDirection::Read : AccessDirection::Write, 1, exit_data_});
   }
   // INS/OUTS: the VMM moves the data between the device and guest memory [§12.1].
-  const auto prefixes = io_prefixes(std::span(m.instruction_bytes, std::min<std::size_t>(m.instruction_byte_count, 16)));
+  const auto prefixes =
+      io_prefixes(std::span(m.instruction_bytes, std::min<std::size_t>(m.instruction_byte_count, 16)));
   const bool wide = mode == x86::CpuMode::Long64 ? !prefixes.address_override
                                                  : (mode == x86::CpuMode::Protected32) != prefixes.address_override;
   io.address_size = mode == x86::CpuMode::Long64 ? (prefixes.address_override ? 4 : 8) : (wide ? 4 : 2);
@@ -433,7 +449,8 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
     static constexpr std::array<std::uint32_t, 6> kNames = {reg::kEs, reg::kCs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
     abi::HvRegisterValue value{};
     const std::uint32_t name = gsl::at(kNames, prefixes.segment);
-    if (auto r = get_vp_registers(vp_, index_, std::span(&name, 1), std::span(&value, 1)); !r) return tl::unexpected(r.error());
+    if (auto r = get_vp_registers(vp_, index_, std::span(&name, 1), std::span(&value, 1)); !r)
+      return tl::unexpected(r.error());
     abi::HvSegmentRegister s{};
     std::memcpy(&s, &value, sizeof s);
     io.segment_base = (long_mode && prefixes.segment < 4) ? 0 : s.base;
@@ -465,7 +482,8 @@ Result<std::optional<Exit>> MshvVcpu::next_io_chunk() {
       rsi = step_index(rsi, io);
     }
   }
-  return std::optional<Exit>(IoExit{io.port, io.size, io.in ? AccessDirection::Read : AccessDirection::Write, io.chunk, exit_data_});
+  return std::optional<Exit>(
+      IoExit{io.port, io.size, io.in ? AccessDirection::Read : AccessDirection::Write, io.chunk, exit_data_});
 }
 
 // Completes the outstanding IO exit: data into RAX or guest memory, registers advanced; for a string
@@ -532,7 +550,8 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
   std::memcpy(&m, payload, sizeof m);
   if (m.header.intercept_access_type == abi::kAccessExecute) {
     return fail(ErrorKind::Unsupported, kRun,
-                "the guest executes from GPA " + hex(m.guest_physical_address) + ", which is not RAM (RIP " + hex(m.header.rip) + ")");
+                "the guest executes from GPA " + hex(m.guest_physical_address) + ", which is not RAM (RIP " +
+                    hex(m.header.rip) + ")");
   }
   PendingEmulation e;
   e.mode = mode_of(m.header);
@@ -557,15 +576,19 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
     insn = x86::decode(std::span(bytes).first(count), e.mode);
   }
   if (!insn) {
-    return fail(insn.error().kind(), kRun, "cannot emulate the instruction at RIP " + hex(m.header.rip) + ": " + insn.error().message());
+    return fail(insn.error().kind(), kRun,
+                "cannot emulate the instruction at RIP " + hex(m.header.rip) + ": " + insn.error().message());
   }
   e.instruction = *insn;
   // Segment bases: in 64-bit mode only FS and GS have one, and only an override selects them.
   e.segments[static_cast<std::size_t>(x86::SegmentRegister::Cs)] = m.header.cs.base;
   const bool long_mode = e.mode == x86::CpuMode::Long64;
-  const auto seg = [](const x86::Operand& o) { return o.kind == x86::Operand::Kind::Memory ? o.memory.segment : x86::SegmentRegister::Ds; };
-  const bool needs_fs_gs = seg(insn->source) == x86::SegmentRegister::Fs || seg(insn->source) == x86::SegmentRegister::Gs ||
-                           seg(insn->destination) == x86::SegmentRegister::Fs || seg(insn->destination) == x86::SegmentRegister::Gs;
+  const auto seg = [](const x86::Operand& o) {
+    return o.kind == x86::Operand::Kind::Memory ? o.memory.segment : x86::SegmentRegister::Ds;
+  };
+  const bool needs_fs_gs =
+      seg(insn->source) == x86::SegmentRegister::Fs || seg(insn->source) == x86::SegmentRegister::Gs ||
+      seg(insn->destination) == x86::SegmentRegister::Fs || seg(insn->destination) == x86::SegmentRegister::Gs;
   if (!long_mode || needs_fs_gs) {
     const std::array<std::uint32_t, 5> seg_names = {reg::kEs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
     const std::array<x86::SegmentRegister, 5> which = {x86::SegmentRegister::Es, x86::SegmentRegister::Ss,
@@ -598,8 +621,9 @@ Result<std::optional<Exit>> MshvVcpu::emulate() {
       return std::optional<Exit>(MmioExit{e.current.gpa, e.current.size, e.current.direction, exit_data_});
     }
     emulation_.reset();
-    return fail(done.error().kind(), kRun, "emulating " + std::string(x86::to_string(e.instruction.mnemonic)) + " at RIP " +
-                                               hex(e.registers.rip) + ": " + done.error().message());
+    return fail(done.error().kind(), kRun,
+                "emulating " + std::string(x86::to_string(e.instruction.mnemonic)) + " at RIP " + hex(e.registers.rip) +
+                    ": " + done.error().message());
   }
   // Write back what changed (RIP always: unless a REP stopped early, it moved past the instruction).
   const auto before = from_general(e.registers);
@@ -626,7 +650,8 @@ Result<void> MshvVcpu::complete_read(std::span<const std::uint8_t> data) {
     return fail(ErrorKind::NotFound, op, "no read is pending");
   }
   if (data.size() != expected) {
-    return fail(ErrorKind::InvalidArgument, op, "expected " + std::to_string(expected) + " bytes, got " + std::to_string(data.size()));
+    return fail(ErrorKind::InvalidArgument, op,
+                "expected " + std::to_string(expected) + " bytes, got " + std::to_string(data.size()));
   }
   read_answer_.emplace(data.begin(), data.end());
   return {};
@@ -660,16 +685,19 @@ Result<FpuState> MshvVcpu::get_fpu() const {
 Result<void> MshvVcpu::set_fpu(const FpuState& fpu) { return set(from_fpu(fpu)); }
 
 Result<XsaveArea> MshvVcpu::get_xsave() const {
-  return fail(ErrorKind::Unsupported, "Vcpu::get_xsave", "not implemented on MSHV yet (VP state XSAVE is in compacted format)");
+  return fail(ErrorKind::Unsupported, "Vcpu::get_xsave",
+              "not implemented on MSHV yet (VP state XSAVE is in compacted format)");
 }
 Result<void> MshvVcpu::set_xsave(const XsaveArea&) {
-  return fail(ErrorKind::Unsupported, "Vcpu::set_xsave", "not implemented on MSHV yet (VP state XSAVE is in compacted format)");
+  return fail(ErrorKind::Unsupported, "Vcpu::set_xsave",
+              "not implemented on MSHV yet (VP state XSAVE is in compacted format)");
 }
 
 Result<void> MshvVcpu::get_msrs(std::span<MsrEntry> entries) const {
   for (auto& e : entries) {
     auto name = msr_register_name(e.index);
-    if (!name) return fail(ErrorKind::Unsupported, "Vcpu::get_msrs", "MSR " + hex(e.index) + " has no Hyper-V register name");
+    if (!name)
+      return fail(ErrorKind::Unsupported, "Vcpu::get_msrs", "MSR " + hex(e.index) + " has no Hyper-V register name");
     abi::HvRegisterValue value{};
     if (auto r = get_vp_registers(vp_, index_, std::span(&*name, 1), std::span(&value, 1)); !r) return r;
     e.value = value.low;
@@ -681,7 +709,8 @@ Result<void> MshvVcpu::set_msrs(std::span<const MsrEntry> entries) {
   std::vector<abi::HvRegisterAssoc> assocs;
   for (const auto& e : entries) {
     auto name = msr_register_name(e.index);
-    if (!name) return fail(ErrorKind::Unsupported, "Vcpu::set_msrs", "MSR " + hex(e.index) + " has no Hyper-V register name");
+    if (!name)
+      return fail(ErrorKind::Unsupported, "Vcpu::set_msrs", "MSR " + hex(e.index) + " has no Hyper-V register name");
     assocs.push_back(assoc(*name, e.value));
   }
   if (auto r = set(assocs); !r) return r;
@@ -694,7 +723,8 @@ Result<void> MshvVcpu::set_msrs(std::span<const MsrEntry> entries) {
     if (auto r = get_msrs(std::span(&now, 1)); !r) return r;
     if (now.value < e.value || now.value - e.value > kTolerance) {
       return fail(ErrorKind::Unsupported, "Vcpu::set_msrs(IA32_TSC)",
-                  "the hypervisor accepted TSC " + hex(e.value) + " but the TSC reads " + hex(now.value) + ": TSC writes are not applied");
+                  "the hypervisor accepted TSC " + hex(e.value) + " but the TSC reads " + hex(now.value) +
+                      ": TSC writes are not applied");
     }
   }
   return {};
@@ -734,6 +764,8 @@ Result<std::vector<CpuidEntry>> MshvVcpu::get_cpuid() const { return cpuid_; }
 Result<LapicState> MshvVcpu::get_lapic() const {
   return fail(ErrorKind::Unsupported, "Vcpu::get_lapic", "not implemented on MSHV yet");
 }
-Result<void> MshvVcpu::set_lapic(const LapicState&) { return fail(ErrorKind::Unsupported, "Vcpu::set_lapic", "not implemented on MSHV yet"); }
+Result<void> MshvVcpu::set_lapic(const LapicState&) {
+  return fail(ErrorKind::Unsupported, "Vcpu::set_lapic", "not implemented on MSHV yet");
+}
 
 }  // namespace hv::mshv::detail

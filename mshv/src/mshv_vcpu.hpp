@@ -38,18 +38,18 @@ struct PendingIo {
   std::uint8_t address_size = 8;
   std::uint64_t next_rip = 0;
   std::uint64_t rax = 0, rcx = 0, rsi = 0, rdi = 0, rflags = 0;
-  std::uint64_t segment_base = 0;       // DS (or the override) for OUTS, ES for INS
-  std::uint64_t remaining = 0;          // elements still to transfer, this exit's included
-  std::uint32_t chunk = 0;              // elements in this exit
-  std::uint32_t chunks_done = 0;        // exits of this intercept so far
+  std::uint64_t segment_base = 0;  // DS (or the override) for OUTS, ES for INS
+  std::uint64_t remaining = 0;     // elements still to transfer, this exit's included
+  std::uint32_t chunk = 0;         // elements in this exit
+  std::uint32_t chunks_done = 0;   // exits of this intercept so far
 };
 struct PendingEmulation {
   x86::Instruction instruction;
   x86::CpuMode mode = x86::CpuMode::Long64;
   x86::SegmentBases segments{};
-  GeneralRegisters registers;           // before the instruction
-  std::vector<DeviceAccess> answered;   // in the order the instruction makes them
-  DeviceAccess current;                 // the access of the exit now outstanding
+  GeneralRegisters registers;          // before the instruction
+  std::vector<DeviceAccess> answered;  // in the order the instruction makes them
+  DeviceAccess current;                // the access of the exit now outstanding
   // The instruction's guest-virtual -> guest-physical translations, kept across its attempts (as a
   // TLB keeps them for one instruction), so a replay costs no translation hypercall.
   struct Translation {
@@ -106,7 +106,7 @@ class MshvVcpu final : public Vcpu {
   std::shared_ptr<PartitionMemory> memory_;
   std::optional<PendingIo> io_;
   std::optional<PendingEmulation> emulation_;
-  std::vector<std::uint8_t> exit_data_;      // the bytes an IoExit/MmioExit span points at
+  std::vector<std::uint8_t> exit_data_;  // the bytes an IoExit/MmioExit span points at
   std::optional<std::vector<std::uint8_t>> read_answer_;
   std::vector<CpuidEntry> cpuid_;
 

@@ -16,7 +16,8 @@ constexpr std::uint8_t bit(std::uint8_t n) { return static_cast<std::uint8_t>(1U
 
 Result<std::unique_ptr<MshvVm>> MshvVm::create(const std::shared_ptr<MshvSystem>& system, const VmOptions& options) {
   constexpr const char* op = "MSHV_CREATE_PARTITION";
-  if (options.in_kernel_pit) return fail(ErrorKind::Unsupported, "Hypervisor::create_vm", "MSHV has no in-hypervisor PIT");
+  if (options.in_kernel_pit)
+    return fail(ErrorKind::Unsupported, "Hypervisor::create_vm", "MSHV has no in-hypervisor PIT");
   const int device_fd = system->open_device();
   if (device_fd < 0) return fail_errno("open " + system->describe(), -device_fd);
   const MshvFd device(system, device_fd);
@@ -65,7 +66,8 @@ Result<MemorySlot> MshvVm::map_memory(std::shared_ptr<GuestRegion> region, MapOp
     return fail(ErrorKind::Overlap, op, "region at " + hex(region->guest_base()) + " overlaps a mapped region");
   }
   // Read and execute always; WRITABLE unless read-only, whose writes then arrive as GPA intercepts [§4].
-  const std::uint8_t flags = static_cast<std::uint8_t>(bit(abi::kSetMemBitExecutable) | (options.read_only ? 0 : bit(abi::kSetMemBitWritable)));
+  const std::uint8_t flags = static_cast<std::uint8_t>(bit(abi::kSetMemBitExecutable) |
+                                                       (options.read_only ? 0 : bit(abi::kSetMemBitWritable)));
   if (auto r = set_memory(*region, flags, "MSHV_SET_GUEST_MEMORY"); !r) {
     if (r.error().sys_errno() == EEXIST) return fail(ErrorKind::Overlap, op, r.error().to_string());
     return tl::unexpected(r.error());
@@ -101,7 +103,8 @@ Result<void> MshvVm::unmap_memory(MemorySlot slot) {
 
 Result<std::unique_ptr<Vcpu>> MshvVm::create_vcpu(std::uint32_t id) {
   constexpr const char* op = "Vm::create_vcpu";
-  if (id >= abi::kMaxVps) return fail(ErrorKind::OutOfRange, op, "vCPU id " + std::to_string(id) + " >= " + std::to_string(abi::kMaxVps));
+  if (id >= abi::kMaxVps)
+    return fail(ErrorKind::OutOfRange, op, "vCPU id " + std::to_string(id) + " >= " + std::to_string(abi::kMaxVps));
   if (auto sig = install_mshv_kick_signal(); !sig) return tl::unexpected(sig.error());
   std::lock_guard lock(mutex_);
   if (vp_indices_.count(id) != 0) return fail(ErrorKind::AlreadyExists, op, "vCPU " + std::to_string(id) + " exists");
@@ -158,14 +161,19 @@ Result<void> MshvVm::ioeventfd(const EventFd& event, const IoEventAddress& where
   return {};
 }
 
-Result<void> MshvVm::register_ioeventfd(const EventFd& event, const IoEventAddress& where) { return ioeventfd(event, where, false); }
-Result<void> MshvVm::unregister_ioeventfd(const EventFd& event, const IoEventAddress& where) { return ioeventfd(event, where, true); }
+Result<void> MshvVm::register_ioeventfd(const EventFd& event, const IoEventAddress& where) {
+  return ioeventfd(event, where, false);
+}
+Result<void> MshvVm::unregister_ioeventfd(const EventFd& event, const IoEventAddress& where) {
+  return ioeventfd(event, where, true);
+}
 
 Result<void> MshvVm::signal_msi(const MsiMessage& message) {
   constexpr const char* op = "Vm::signal_msi";
   if (auto r = require_lapic(op); !r) return r;
   if ((message.address >> 32) != 0 || (message.address & 0xfff00000ULL) != 0xfee00000ULL) {
-    return fail(ErrorKind::InvalidArgument, op, "MSI address " + hex(message.address) + " is not in the 0xfee00000 window");
+    return fail(ErrorKind::InvalidArgument, op,
+                "MSI address " + hex(message.address) + " is not in the 0xfee00000 window");
   }
   // The MSI decoded the way the kernel decodes routed ones [§11], then asserted directly [§6].
   abi::HvInputAssertVirtualInterrupt in{};
@@ -189,8 +197,10 @@ Result<void> MshvVm::set_gsi_routing(std::span<const GsiRoute> routes) {
   std::memcpy(table.data(), &header, sizeof header);
   for (std::size_t i = 0; i < routes.size(); ++i) {
     const auto* msi = std::get_if<MsiRoute>(&routes[i]);
-    if (msi == nullptr) return fail(ErrorKind::Unsupported, op, "MSHV has no PIC/IOAPIC pins to route to: MSI routes only");
-    if ((msi->message.address >> 32) != 0) return fail(ErrorKind::InvalidArgument, op, "MSI address_hi must be 0 on MSHV");
+    if (msi == nullptr)
+      return fail(ErrorKind::Unsupported, op, "MSHV has no PIC/IOAPIC pins to route to: MSI routes only");
+    if ((msi->message.address >> 32) != 0)
+      return fail(ErrorKind::InvalidArgument, op, "MSI address_hi must be 0 on MSHV");
     const abi::UserIrqEntry e{msi->gsi, static_cast<std::uint32_t>(msi->message.address), 0, msi->message.data};
     std::memcpy(table.data() + sizeof header + i * sizeof e, &e, sizeof e);
   }
@@ -209,7 +219,8 @@ Result<void> MshvVm::enable_dirty_log(MemorySlot slot) {
 }
 
 Result<void> MshvVm::enable_dirty_log_locked(std::uint32_t slot) {
-  if (!memory_->region(slot)) return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot));
+  if (!memory_->region(slot))
+    return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot));
   // Tracking is partition-wide [§11]: on with the first logged slot.
   if (dirty_slots_.empty()) {
     if (auto r = set_property(abi::kPropertyGpaPageAccessTracking, 1, "enable dirty tracking"); !r) return r;
@@ -232,7 +243,8 @@ Result<DirtyBitmap> MshvVm::fetch_and_clear_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   auto region = memory_->region(slot.id);
   if (!region) return fail(ErrorKind::NotFound, op, "no slot " + std::to_string(slot.id));
-  if (dirty_slots_.count(slot.id) == 0) return fail(ErrorKind::InvalidArgument, op, "dirty logging is off for this slot");
+  if (dirty_slots_.count(slot.id) == 0)
+    return fail(ErrorKind::InvalidArgument, op, "dirty logging is off for this slot");
   const std::uint64_t pages = region->size() / kPageSize;
   std::vector<std::uint8_t> bytes((pages + 7) / 8);
   abi::GpapAccessBitmap args{};

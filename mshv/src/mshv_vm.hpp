@@ -41,7 +41,7 @@ class MshvVm final : public Vm {
   MshvFd partition_;
   VmOptions options_;
   std::shared_ptr<PartitionMemory> memory_ = std::make_shared<PartitionMemory>();
-  std::mutex mutex_;  // guards the members below
+  std::mutex mutex_;                     // guards the members below
   std::map<std::uint32_t, bool> slots_;  // slot -> read_only
   std::set<std::uint32_t> dirty_slots_;
   std::uint32_t next_slot_ = 0;

@@ -27,13 +27,21 @@ void put_le(std::array<std::uint8_t, N>& bytes, std::size_t offset, std::uint64_
   for (std::size_t i = 0; i < width; ++i) bytes.at(offset + i) = static_cast<std::uint8_t>(value >> (8 * i));
 }
 template <std::size_t N>
-void put8(std::array<std::uint8_t, N>& b, std::size_t off, std::uint8_t v) { put_le(b, off, v, 1); }
+void put8(std::array<std::uint8_t, N>& b, std::size_t off, std::uint8_t v) {
+  put_le(b, off, v, 1);
+}
 template <std::size_t N>
-void put16(std::array<std::uint8_t, N>& b, std::size_t off, std::uint16_t v) { put_le(b, off, v, 2); }
+void put16(std::array<std::uint8_t, N>& b, std::size_t off, std::uint16_t v) {
+  put_le(b, off, v, 2);
+}
 template <std::size_t N>
-void put32(std::array<std::uint8_t, N>& b, std::size_t off, std::uint32_t v) { put_le(b, off, v, 4); }
+void put32(std::array<std::uint8_t, N>& b, std::size_t off, std::uint32_t v) {
+  put_le(b, off, v, 4);
+}
 template <std::size_t N>
-void put64(std::array<std::uint8_t, N>& b, std::size_t off, std::uint64_t v) { put_le(b, off, v, 8); }
+void put64(std::array<std::uint8_t, N>& b, std::size_t off, std::uint64_t v) {
+  put_le(b, off, v, 8);
+}
 
 // A value whose little-endian bytes are off+1, off+2, ...: the "tag" of a field at documented offset `off`.
 constexpr std::uint64_t tag(std::size_t off, std::size_t width) {
@@ -219,7 +227,7 @@ TEST(MshvAbiGolden, HypercallCodesStatusesAndProperties) {  // §5, §6, §8
   EXPECT_EQ(abi::kInterruptTypeFixed, 0u);
   EXPECT_EQ(abi::kInterruptTypeLowestPriority, 1u);
   EXPECT_EQ(abi::kInterruptTypeNmi, 4u);
-  EXPECT_EQ(abi::kInterruptControlLevel, 0x1'0000'0000u);  // bit 32
+  EXPECT_EQ(abi::kInterruptControlLevel, 0x1'0000'0000u);    // bit 32
   EXPECT_EQ(abi::kInterruptControlLogical, 0x2'0000'0000u);  // bit 33
   EXPECT_EQ(abi::kTranslateValidateRead, 0x1u);
   EXPECT_EQ(abi::kTranslateValidateWrite, 0x2u);
@@ -298,10 +306,10 @@ TEST(MshvAbiGolden, UserMemRegion) {  // §3.2 mshv_user_mem_region, 32 bytes
   for (std::size_t i = 0; i < 7; ++i) s.rsvd[i] = tag8(25 + i);
 
   std::array<std::uint8_t, 32> want{};
-  put64(want, 0, tag64(0));                                 // size u64
-  put64(want, 8, tag64(8));                                 // guest_pfn u64
-  put64(want, 16, tag64(16));                               // userspace_addr u64
-  put8(want, 24, tag8(24));                                 // flags u8
+  put64(want, 0, tag64(0));                                              // size u64
+  put64(want, 8, tag64(8));                                              // guest_pfn u64
+  put64(want, 16, tag64(16));                                            // userspace_addr u64
+  put8(want, 24, tag8(24));                                              // flags u8
   for (std::size_t i = 0; i < 7; ++i) put8(want, 25 + i, tag8(25 + i));  // rsvd[7] u8
   EXPECT_TRUE(matches_golden(s, want));
 }
@@ -333,11 +341,11 @@ TEST(MshvAbiGolden, UserIoeventfd) {  // §3.2 mshv_user_ioeventfd, 32 bytes
   for (std::size_t i = 0; i < 4; ++i) s.rsvd[i] = tag8(28 + i);
 
   std::array<std::uint8_t, 32> want{};
-  put64(want, 0, tag64(0));    // datamatch u64
-  put64(want, 8, tag64(8));    // addr u64
-  put32(want, 16, tag32(16));  // len u32
-  put32(want, 20, tag32(20));  // fd s32
-  put32(want, 24, tag32(24));  // flags u32
+  put64(want, 0, tag64(0));                                              // datamatch u64
+  put64(want, 8, tag64(8));                                              // addr u64
+  put32(want, 16, tag32(16));                                            // len u32
+  put32(want, 20, tag32(20));                                            // fd s32
+  put32(want, 24, tag32(24));                                            // flags u32
   for (std::size_t i = 0; i < 4; ++i) put8(want, 28 + i, tag8(28 + i));  // rsvd[4] u8
   EXPECT_TRUE(matches_golden(s, want));
 }
@@ -729,23 +737,23 @@ TEST(MshvAbiGolden, HvIoPortIntercept) {  // §9.4, 128 bytes
 
   std::array<std::uint8_t, 128> want{};
   put_intercept_header(want);
-  put16(want, 40, tag16(40));  // port_number u16
-  put8(want, 42, tag8(42));    // access_info u8
-  put8(want, 43, tag8(43));    // instruction_byte_count u8
-  put32(want, 44, tag32(44));  // rsvd u32
-  put64(want, 48, tag64(48));  // rax u64
+  put16(want, 40, tag16(40));                                             // port_number u16
+  put8(want, 42, tag8(42));                                               // access_info u8
+  put8(want, 43, tag8(43));                                               // instruction_byte_count u8
+  put32(want, 44, tag32(44));                                             // rsvd u32
+  put64(want, 48, tag64(48));                                             // rax u64
   for (std::size_t i = 0; i < 16; ++i) put8(want, 56 + i, tag8(56 + i));  // instruction_bytes[16]
-  put64(want, 72, tag64(72));    // ds.base
-  put32(want, 80, tag32(80));    // ds.limit
-  put16(want, 84, tag16(84));    // ds.selector
-  put16(want, 86, tag16(86));    // ds.attributes
-  put64(want, 88, tag64(88));    // es.base
-  put32(want, 96, tag32(96));    // es.limit
-  put16(want, 100, tag16(100));  // es.selector
-  put16(want, 102, tag16(102));  // es.attributes
-  put64(want, 104, tag64(104));  // rcx u64
-  put64(want, 112, tag64(112));  // rsi u64
-  put64(want, 120, tag64(120));  // rdi u64
+  put64(want, 72, tag64(72));                                             // ds.base
+  put32(want, 80, tag32(80));                                             // ds.limit
+  put16(want, 84, tag16(84));                                             // ds.selector
+  put16(want, 86, tag16(86));                                             // ds.attributes
+  put64(want, 88, tag64(88));                                             // es.base
+  put32(want, 96, tag32(96));                                             // es.limit
+  put16(want, 100, tag16(100));                                           // es.selector
+  put16(want, 102, tag16(102));                                           // es.attributes
+  put64(want, 104, tag64(104));                                           // rcx u64
+  put64(want, 112, tag64(112));                                           // rsi u64
+  put64(want, 120, tag64(120));                                           // rdi u64
   EXPECT_TRUE(matches_golden(s, want));
 }
 
@@ -764,13 +772,13 @@ TEST(MshvAbiGolden, HvMemoryIntercept) {  // §9.5, 80 bytes
 
   std::array<std::uint8_t, 80> want{};
   put_intercept_header(want);
-  put32(want, 40, tag32(40));  // cache_type u32
-  put8(want, 44, tag8(44));    // instruction_byte_count u8
-  put8(want, 45, tag8(45));    // memory_access_info u8
-  put8(want, 46, tag8(46));    // tpr_priority u8
-  put8(want, 47, tag8(47));    // rsvd u8
-  put64(want, 48, tag64(48));  // guest_virtual_address u64
-  put64(want, 56, tag64(56));  // guest_physical_address u64
+  put32(want, 40, tag32(40));                                             // cache_type u32
+  put8(want, 44, tag8(44));                                               // instruction_byte_count u8
+  put8(want, 45, tag8(45));                                               // memory_access_info u8
+  put8(want, 46, tag8(46));                                               // tpr_priority u8
+  put8(want, 47, tag8(47));                                               // rsvd u8
+  put64(want, 48, tag64(48));                                             // guest_virtual_address u64
+  put64(want, 56, tag64(56));                                             // guest_physical_address u64
   for (std::size_t i = 0; i < 16; ++i) put8(want, 64 + i, tag8(64 + i));  // instruction_bytes[16]
   EXPECT_TRUE(matches_golden(s, want));
 }
@@ -855,20 +863,20 @@ using MessageBytes = std::array<std::uint8_t, 256>;
 
 // §9.1 header at 0; §9.3 intercept header at payload offset 0 (buffer offset 16).
 void put_message_with_intercept_header(MessageBytes& buf, std::uint32_t type, std::uint8_t payload_size) {
-  put32(buf, 0, type);                     // message_type
-  put8(buf, 4, payload_size);              // payload_size
-  put8(buf, 5, 0x01);                      // flags: message pending
-  put8(buf, 6, 0xA6);                      // rsvd[0]
-  put8(buf, 7, 0xA7);                      // rsvd[1]
-  put64(buf, 8, 0x0123456789ABCDEFull);    // sender
-  put32(buf, 16 + 0, 3);                   // vp_index
-  put8(buf, 16 + 4, 0x52);                 // instruction_length 2, cr8 5
-  put8(buf, 16 + 5, 1);                    // intercept_access_type: write
-  put16(buf, 16 + 6, 0x0015);              // execution_state: CPL 1, CR0.PE, EFER.LMA
-  put64(buf, 16 + 8, 0xFFFF0000ABCD0000);  // cs.base
-  put32(buf, 16 + 16, 0x000FFFFF);         // cs.limit
-  put16(buf, 16 + 20, 0x0008);             // cs.selector
-  put16(buf, 16 + 22, 0xA09B);             // cs.attributes
+  put32(buf, 0, type);                      // message_type
+  put8(buf, 4, payload_size);               // payload_size
+  put8(buf, 5, 0x01);                       // flags: message pending
+  put8(buf, 6, 0xA6);                       // rsvd[0]
+  put8(buf, 7, 0xA7);                       // rsvd[1]
+  put64(buf, 8, 0x0123456789ABCDEFull);     // sender
+  put32(buf, 16 + 0, 3);                    // vp_index
+  put8(buf, 16 + 4, 0x52);                  // instruction_length 2, cr8 5
+  put8(buf, 16 + 5, 1);                     // intercept_access_type: write
+  put16(buf, 16 + 6, 0x0015);               // execution_state: CPL 1, CR0.PE, EFER.LMA
+  put64(buf, 16 + 8, 0xFFFF0000ABCD0000);   // cs.base
+  put32(buf, 16 + 16, 0x000FFFFF);          // cs.limit
+  put16(buf, 16 + 20, 0x0008);              // cs.selector
+  put16(buf, 16 + 22, 0xA09B);              // cs.attributes
   put64(buf, 16 + 24, 0x00007FFFDEAD1234);  // rip
   put64(buf, 16 + 32, 0x0000000000000246);  // rflags
 }
@@ -903,20 +911,21 @@ TEST(MshvAbiGolden, IoPortInterceptMessageFromKernelBytes) {  // §9.1 + §9.3 +
   put8(buf, 16 + 43, 2);                    // instruction_byte_count
   put32(buf, 16 + 44, 0x5A5A5A5A);          // rsvd
   put64(buf, 16 + 48, 0x1234567890ABCD41);  // rax
-  for (std::size_t i = 0; i < 16; ++i) put8(buf, 16 + 56 + i, static_cast<std::uint8_t>(0xC0 + i));  // instruction_bytes
-  put8(buf, 16 + 56, 0xF3);                 // rep
-  put8(buf, 16 + 57, 0x6E);                 // outsb
-  put64(buf, 16 + 72, 0x0000100000002000);  // ds.base
-  put32(buf, 16 + 80, 0xFFFFFFFF);          // ds.limit
-  put16(buf, 16 + 84, 0x0010);              // ds.selector
-  put16(buf, 16 + 86, 0xC093);              // ds.attributes
-  put64(buf, 16 + 88, 0x0000000000003000);  // es.base
-  put32(buf, 16 + 96, 0x0000FFFF);          // es.limit
-  put16(buf, 16 + 100, 0x0018);             // es.selector
-  put16(buf, 16 + 102, 0x0093);             // es.attributes
-  put64(buf, 16 + 104, 5);                  // rcx
-  put64(buf, 16 + 112, 0x0000000000401000);  // rsi
-  put64(buf, 16 + 120, 0x0000000000402000);  // rdi
+  for (std::size_t i = 0; i < 16; ++i)
+    put8(buf, 16 + 56 + i, static_cast<std::uint8_t>(0xC0 + i));  // instruction_bytes
+  put8(buf, 16 + 56, 0xF3);                                       // rep
+  put8(buf, 16 + 57, 0x6E);                                       // outsb
+  put64(buf, 16 + 72, 0x0000100000002000);                        // ds.base
+  put32(buf, 16 + 80, 0xFFFFFFFF);                                // ds.limit
+  put16(buf, 16 + 84, 0x0010);                                    // ds.selector
+  put16(buf, 16 + 86, 0xC093);                                    // ds.attributes
+  put64(buf, 16 + 88, 0x0000000000003000);                        // es.base
+  put32(buf, 16 + 96, 0x0000FFFF);                                // es.limit
+  put16(buf, 16 + 100, 0x0018);                                   // es.selector
+  put16(buf, 16 + 102, 0x0093);                                   // es.attributes
+  put64(buf, 16 + 104, 5);                                        // rcx
+  put64(buf, 16 + 112, 0x0000000000401000);                       // rsi
+  put64(buf, 16 + 120, 0x0000000000402000);                       // rdi
 
   ASSERT_EQ(sizeof(abi::HvMessage), buf.size());
   abi::HvMessage msg;
@@ -962,8 +971,9 @@ TEST(MshvAbiGolden, MemoryInterceptMessageFromKernelBytes) {  // §9.1 + §9.3 +
   put8(buf, 16 + 47, 0x77);                 // rsvd
   put64(buf, 16 + 48, 0xFFFF800000001010);  // guest_virtual_address
   put64(buf, 16 + 56, 0x00000000D0000010);  // guest_physical_address
-  for (std::size_t i = 0; i < 16; ++i) put8(buf, 16 + 64 + i, static_cast<std::uint8_t>(0x90 + i));  // instruction_bytes
-  put8(buf, 16 + 64, 0x89);                 // mov [rdi+0x10], eax
+  for (std::size_t i = 0; i < 16; ++i)
+    put8(buf, 16 + 64 + i, static_cast<std::uint8_t>(0x90 + i));  // instruction_bytes
+  put8(buf, 16 + 64, 0x89);                                       // mov [rdi+0x10], eax
   put8(buf, 16 + 65, 0x47);
   put8(buf, 16 + 66, 0x10);
 
@@ -992,11 +1002,11 @@ TEST(MshvAbiGolden, MemoryInterceptMessageFromKernelBytes) {  // §9.1 + §9.3 +
 
 TEST(MshvAbiGolden, ApicEoiMessageFromKernelBytes) {  // §9.1 + §9.2: payload has no intercept header
   MessageBytes buf{};
-  put32(buf, 0, 0x80010004);              // message_type
-  put8(buf, 4, 8);                        // payload_size
-  put64(buf, 8, 0x0123456789ABCDEFull);   // sender
-  put32(buf, 16 + 0, 2);                  // vp_index
-  put32(buf, 16 + 4, 0x31);               // interrupt_vector
+  put32(buf, 0, 0x80010004);             // message_type
+  put8(buf, 4, 8);                       // payload_size
+  put64(buf, 8, 0x0123456789ABCDEFull);  // sender
+  put32(buf, 16 + 0, 2);                 // vp_index
+  put32(buf, 16 + 4, 0x31);              // interrupt_vector
 
   ASSERT_EQ(sizeof(abi::HvMessage), buf.size());
   abi::HvMessage msg;

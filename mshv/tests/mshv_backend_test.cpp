@@ -15,14 +15,14 @@
 
 namespace {
 
-constexpr std::uint64_t kRam = 0x400000;      // 4 MiB
+constexpr std::uint64_t kRam = 0x400000;  // 4 MiB
 constexpr std::uint64_t kTables = 0x380000;
-constexpr std::uint64_t kSource = 0x100000;   // REP OUTSB reads from here
-constexpr std::uint64_t kBytes = 0x40000;     // 256 KiB: 64 pages, four times the per-intercept share
+constexpr std::uint64_t kSource = 0x100000;  // REP OUTSB reads from here
+constexpr std::uint64_t kBytes = 0x40000;    // 256 KiB: 64 pages, four times the per-intercept share
 
 // mov rcx, kBytes ; mov rsi, kSource ; mov dx, 0x80 ; rep outsb ; hlt
-const std::vector<std::uint8_t> kGuest = {0x48, 0xc7, 0xc1, 0x00, 0x00, 0x04, 0x00, 0x48, 0xc7, 0xc6, 0x00, 0x00, 0x10,
-                                          0x00, 0x66, 0xba, 0x80, 0x00, 0xf3, 0x6e, 0xf4};
+const std::vector<std::uint8_t> kGuest = {0x48, 0xc7, 0xc1, 0x00, 0x00, 0x04, 0x00, 0x48, 0xc7, 0xc6, 0x00,
+                                          0x00, 0x10, 0x00, 0x66, 0xba, 0x80, 0x00, 0xf3, 0x6e, 0xf4};
 constexpr std::uint64_t kRepRip = 0x1000 + 18;
 
 struct Guest {
@@ -120,7 +120,7 @@ TEST(MshvPartitionMemory, WritesTheBackendMakesAreLoggedWhileLogging) {
   auto dirty = memory.take_dirty(7);
   ASSERT_EQ(dirty.size(), 1U);
   EXPECT_EQ(dirty[0], (1ULL << 3) | (1ULL << 4) | (1ULL << 15));
-  EXPECT_EQ(memory.take_dirty(7)[0], 0U);  // taking clears
+  EXPECT_EQ(memory.take_dirty(7)[0], 0U);      // taking clears
   EXPECT_FALSE(memory.write(0x30000, bytes));  // outside every region: refused, nothing logged
 }
 

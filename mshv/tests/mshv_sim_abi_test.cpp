@@ -237,9 +237,12 @@ class MshvSim : public ::testing::Test {
     return *memory_.back();
   }
 
-  long set_guest_memory(int partition, abi::UserMemRegion region) { return ioctl(partition, abi::kSetGuestMemory, region); }
+  long set_guest_memory(int partition, abi::UserMemRegion region) {
+    return ioctl(partition, abi::kSetGuestMemory, region);
+  }
 
-  HvcallResult hvcall(int fd, std::uint16_t code, std::uint16_t reps, std::vector<std::uint8_t> in, std::size_t out_size = 0) {
+  HvcallResult hvcall(int fd, std::uint16_t code, std::uint16_t reps, std::vector<std::uint8_t> in,
+                      std::size_t out_size = 0) {
     HvcallResult r;
     r.output.assign(out_size, 0);
     r.call = root_hvcall(code, reps, in, r.output);
@@ -247,11 +250,12 @@ class MshvSim : public ::testing::Test {
     return r;
   }
   HvcallResult get_registers(int fd, std::uint32_t vp_index, const std::vector<std::uint32_t>& names) {
-    return hvcall(fd, abi::kHvcallGetVpRegisters, static_cast<std::uint16_t>(names.size()), get_registers_input(vp_index, names),
-                  names.size() * sizeof(abi::HvRegisterValue));
+    return hvcall(fd, abi::kHvcallGetVpRegisters, static_cast<std::uint16_t>(names.size()),
+                  get_registers_input(vp_index, names), names.size() * sizeof(abi::HvRegisterValue));
   }
   HvcallResult set_registers(int fd, std::uint32_t vp_index, const std::vector<abi::HvRegisterAssoc>& assocs) {
-    return hvcall(fd, abi::kHvcallSetVpRegisters, static_cast<std::uint16_t>(assocs.size()), set_registers_input(vp_index, assocs));
+    return hvcall(fd, abi::kHvcallSetVpRegisters, static_cast<std::uint16_t>(assocs.size()),
+                  set_registers_input(vp_index, assocs));
   }
 
   long run_vp(int vp, abi::HvMessage& message) {
@@ -286,7 +290,7 @@ using MshvSimAccessBitmap = MshvSim;
 
 TEST_F(MshvSimCreatePartition, RejectsFlagBitsUnknownToThe618Kernel) {
   // MSHV_PT_FLAGS_MASK = (1 << 3) - 1 on 6.15-6.18; unknown bits are EINVAL.
-  EXPECT_EQ(create_partition(1ULL << 3), -EINVAL);   // CPU_AND_XSAVE_FEATURES: 6.19 only
+  EXPECT_EQ(create_partition(1ULL << 3), -EINVAL);  // CPU_AND_XSAVE_FEATURES: 6.19 only
   EXPECT_EQ(create_partition(1ULL << 10), -EINVAL);
   EXPECT_EQ(create_partition(kPtLapic | (1ULL << 10)), -EINVAL);  // a known bit does not excuse an unknown one
   EXPECT_EQ(create_partition(1ULL << 63), -EINVAL);
@@ -313,8 +317,8 @@ TEST_F(MshvSimDispatch, UnknownRequestIsEnottyOnEveryDescriptorKind) {
   const std::uint32_t kvm_get_api_version = 0xAE00;
 
   // /dev/mshv knows only CREATE_PARTITION.
-  for (std::uint32_t request : {unknown_io, unknown_rw, kvm_get_api_version, abi::kCreateVp, abi::kRunVp,
-                                abi::kSetGuestMemory}) {
+  for (std::uint32_t request :
+       {unknown_io, unknown_rw, kvm_get_api_version, abi::kCreateVp, abi::kRunVp, abi::kSetGuestMemory}) {
     EXPECT_EQ(ioctl(dev_, request, arg.data()), -ENOTTY) << "/dev/mshv request " << std::hex << request;
   }
   // The partition fd: numbers restart at 0 per fd kind, so the device's and VP's requests are unknown here.
@@ -323,9 +327,9 @@ TEST_F(MshvSimDispatch, UnknownRequestIsEnottyOnEveryDescriptorKind) {
     EXPECT_EQ(ioctl(pt_, request, arg.data()), -ENOTTY) << "partition request " << std::hex << request;
   }
   // The VP fd accepts RUN_VP, GET/SET_VP_STATE and ROOT_HVCALL only.
-  for (std::uint32_t request : {unknown_io, unknown_rw, kvm_get_api_version, abi::kCreatePartition,
-                                abi::kInitializePartition, abi::kCreateVp, abi::kSetGuestMemory, abi::kIrqfd,
-                                abi::kIoeventfd, abi::kSetMsiRouting}) {
+  for (std::uint32_t request :
+       {unknown_io, unknown_rw, kvm_get_api_version, abi::kCreatePartition, abi::kInitializePartition, abi::kCreateVp,
+        abi::kSetGuestMemory, abi::kIrqfd, abi::kIoeventfd, abi::kSetMsiRouting}) {
     EXPECT_EQ(ioctl(vp_, request, arg.data()), -ENOTTY) << "VP request " << std::hex << request;
   }
 }
@@ -397,13 +401,16 @@ TEST_F(MshvSimGuestMemory, RejectsMalformedRegions) {
   HostMemory& ram = allocate(0x10000);
   const std::uint8_t rw = kWritable | kExecutable;
 
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), 0, rw)), -EINVAL);                  // size 0
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), 0x1800, rw)), -EINVAL);             // size not page aligned
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), 0, rw)), -EINVAL);       // size 0
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), 0x1800, rw)), -EINVAL);  // size not page aligned
   EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), kHostPage + 1, rw)), -EINVAL);
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address() + 0x800, kHostPage, rw)), -EINVAL);  // address not aligned
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address() + 0x800, kHostPage, rw)),
+            -EINVAL);  // address not aligned
   EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address() + 8, kHostPage, rw)), -EINVAL);
   for (unsigned bit = 3; bit < 8; ++bit) {  // flags outside WRITABLE | EXECUTABLE | UNMAP
-    EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), ram.size(), static_cast<std::uint8_t>(rw | (1U << bit)))), -EINVAL)
+    EXPECT_EQ(
+        set_guest_memory(pt_, mem_region(0, ram.address(), ram.size(), static_cast<std::uint8_t>(rw | (1U << bit)))),
+        -EINVAL)
         << "flag bit " << bit;
   }
   for (std::size_t i = 0; i < 7; ++i) {  // rsvd MBZ
@@ -436,10 +443,10 @@ TEST_F(MshvSimGuestMemory, GpaOverlapIsEexist) {
   HostMemory& a = allocate(0x10000);
   HostMemory& b = allocate(0x10000);
   ASSERT_EQ(set_guest_memory(pt_, mem_region(0x100000, a.address(), a.size(), kWritable)), 0);
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x100000, b.address(), b.size(), kWritable)), -EEXIST);  // same GPA
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x108000, b.address(), b.size(), kWritable)), -EEXIST);  // tail overlap
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x0F8000, b.address(), b.size(), kWritable)), -EEXIST);  // head overlap
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x104000, b.address(), kHostPage, kWritable)), -EEXIST); // inside
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x100000, b.address(), b.size(), kWritable)), -EEXIST);   // same GPA
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x108000, b.address(), b.size(), kWritable)), -EEXIST);   // tail overlap
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x0F8000, b.address(), b.size(), kWritable)), -EEXIST);   // head overlap
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0x104000, b.address(), kHostPage, kWritable)), -EEXIST);  // inside
   // Adjacent on either side is not an overlap.
   EXPECT_EQ(set_guest_memory(pt_, mem_region(0x110000, b.address(), b.size(), kWritable)), 0);
   HostMemory& c = allocate(0x10000);
@@ -451,12 +458,12 @@ TEST_F(MshvSimGuestMemory, UnmapMustNameTheRegionExactly) {
   HostMemory& ram = allocate(0x10000);
   const std::uint64_t gpa = 0x200000;
   ASSERT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), ram.size(), kWritable)), 0);
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), 0x8000, kUnmap)), -EINVAL);         // smaller
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), 0x20000, kUnmap)), -EINVAL);        // larger
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), 0x8000, kUnmap)), -EINVAL);   // smaller
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), 0x20000, kUnmap)), -EINVAL);  // larger
   EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa + kHostPage, ram.address() + kHostPage, 0xF000, kUnmap)), -EINVAL);
   EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa + 0x10000, ram.address(), ram.size(), kUnmap)), -EINVAL);  // other GPA
   EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address() + kHostPage, ram.size() - kHostPage, kUnmap)), -EINVAL);
-  EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), ram.size(), kUnmap)), 0);  // exact
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), ram.size(), kUnmap)), 0);        // exact
   EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), ram.size(), kUnmap)), -EINVAL);  // gone now
   // The GPA range is free again.
   EXPECT_EQ(set_guest_memory(pt_, mem_region(gpa, ram.address(), ram.size(), kWritable)), 0);
@@ -536,8 +543,9 @@ TEST_F(MshvSimRootHvcall, CodesOutsideTheAllowListAreEinval) {
   ASSERT_NO_FATAL_FAILURE(make_partition());
   // Kernel-internal (partition/VP lifecycle, GPA map, dispatch, VP state), downstream-only, guest-only,
   // and unassigned codes [§5].
-  for (std::uint16_t code : std::initializer_list<std::uint16_t>{0x0000, 0x0001, 0x0040, 0x0046, 0x0048, 0x004B, 0x004E, 0x004F, 0x0053, 0x0054,
-                             0x00C2, 0x00E1, 0x00E4, 0x00EF, 0x0102, 0xFFFF}) {
+  for (std::uint16_t code :
+       std::initializer_list<std::uint16_t>{0x0000, 0x0001, 0x0040, 0x0046, 0x0048, 0x004B, 0x004E, 0x004F, 0x0053,
+                                            0x0054, 0x00C2, 0x00E1, 0x00E4, 0x00EF, 0x0102, 0xFFFF}) {
     std::vector<std::uint8_t> in(64, 0);
     std::vector<std::uint8_t> out(64, 0);
     auto c = root_hvcall(code, 0, in, out);
@@ -653,7 +661,8 @@ TEST_F(MshvSimIoeventfd, PioIsNotSupported) {
   ASSERT_GE(e.fd(), 0);
   auto pio = ioeventfd_args(e.fd(), 0x80, 1, 1U << abi::kIoeventfdBitPio);
   EXPECT_EQ(ioctl(pt_, abi::kIoeventfd, pio), -EOPNOTSUPP);
-  auto pio_match = ioeventfd_args(e.fd(), 0xCF8, 4, (1U << abi::kIoeventfdBitPio) | (1U << abi::kIoeventfdBitDatamatch), 7);
+  auto pio_match =
+      ioeventfd_args(e.fd(), 0xCF8, 4, (1U << abi::kIoeventfdBitPio) | (1U << abi::kIoeventfdBitDatamatch), 7);
   EXPECT_EQ(ioctl(pt_, abi::kIoeventfd, pio_match), -EOPNOTSUPP);
   auto mmio = ioeventfd_args(e.fd(), 0xD0000000, 4);  // positive control
   EXPECT_EQ(ioctl(pt_, abi::kIoeventfd, mmio), 0);
@@ -752,7 +761,7 @@ TEST_F(MshvSimIrqfd, SameEventfdTwiceIsEbusy) {
   EXPECT_EQ(ioctl(pt_, abi::kIrqfd, first), -EBUSY);  // same eventfd, same GSI
   auto again = irqfd_args(e.fd(), 31);
   EXPECT_EQ(ioctl(pt_, abi::kIrqfd, again), -EBUSY);  // same eventfd, another GSI
-  auto second = irqfd_args(other.fd(), 30);             // another eventfd on the same GSI is fine
+  auto second = irqfd_args(other.fd(), 30);           // another eventfd on the same GSI is fine
   EXPECT_EQ(ioctl(pt_, abi::kIrqfd, second), 0);
   // DEASSIGN (fd + gsi) frees the eventfd for a new binding.
   auto deassign = irqfd_args(e.fd(), 30, 1U << abi::kIrqfdBitDeassign);
@@ -807,8 +816,8 @@ TEST_F(MshvSimRunVp, IoPortInterceptThenHalt) {
   cs.limit = 0xFFFF;
   cs.selector = 0;
   cs.attributes = 0x9B;  // present, DPL 0, code, execute/read, accessed
-  auto s = set_registers(vp_, 0, {segment_assoc(reg::kCs, cs), assoc(reg::kRip, code), assoc(reg::kRflags, 0x2),
-                                  assoc(reg::kRax, 0x5A)});
+  auto s = set_registers(
+      vp_, 0, {segment_assoc(reg::kCs, cs), assoc(reg::kRip, code), assoc(reg::kRflags, 0x2), assoc(reg::kRax, 0x5A)});
   ASSERT_EQ(s.rc, 0);
   ASSERT_EQ(s.call.status, abi::kHvStatusSuccess);
   ASSERT_EQ(s.call.reps, 4);
@@ -839,7 +848,8 @@ TEST_F(MshvSimRunVp, IoPortInterceptThenHalt) {
   EXPECT_EQ(rip.value(0).low, code);
 
   // Complete the OUT by advancing RIP; the next RUN_VP resumes and stops at HLT.
-  auto advance = set_registers(vp_, 0, {assoc(reg::kRip, io.header.rip + (io.header.instruction_length_and_cr8 & 0xF))});
+  auto advance =
+      set_registers(vp_, 0, {assoc(reg::kRip, io.header.rip + (io.header.instruction_length_and_cr8 & 0xF))});
   ASSERT_EQ(advance.rc, 0);
   ASSERT_EQ(advance.call.reps, 1);
   abi::HvMessage halt{};

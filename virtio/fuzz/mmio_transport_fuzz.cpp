@@ -14,11 +14,14 @@ class CheckingDevice final : public hv::virtio::VirtioDevice {
   std::uint64_t features() const noexcept override { return 0x3ff; }
   std::uint16_t queue_count() const noexcept override { return 3; }
   std::uint16_t queue_max_size() const noexcept override { return 256; }
-  void read_config(std::uint64_t, std::span<std::uint8_t> data) override { std::memset(data.data(), 0x5a, data.size()); }
+  void read_config(std::uint64_t, std::span<std::uint8_t> data) override {
+    std::memset(data.data(), 0x5a, data.size());
+  }
   void write_config(std::uint64_t, std::span<const std::uint8_t> data) override {
     if (data.size() > 8) __builtin_trap();
   }
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t, std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues,
+  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t,
+                            std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues,
                             hv::virtio::DeviceSignals signals) override {
     if (active) __builtin_trap();  // activated twice without a reset
     for (const auto& [index, queue] : queues) {

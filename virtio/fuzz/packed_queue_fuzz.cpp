@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (total > 0xffffffffULL || total != (*chain)->readable_bytes + (*chain)->writable_bytes) __builtin_trap();
     if ((*chain)->ring_slots == 0 || (*chain)->ring_slots > config.size) __builtin_trap();
-    if (!queue->add_used((*chain)->head, static_cast<std::uint32_t>((*chain)->writable_bytes), (*chain)->ring_slots)) __builtin_trap();
+    if (!queue->add_used((*chain)->head, static_cast<std::uint32_t>((*chain)->writable_bytes), (*chain)->ring_slots))
+      __builtin_trap();
     (void)queue->should_notify();
   }
   (void)queue->enable_notification();

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   hv::virtio::SplitQueueConfig config;
   config.size = static_cast<std::uint16_t>(1U << (in.take<std::uint8_t>() % 9));  // 1..256, sometimes bad below
-  if (in.take<std::uint8_t>() == 0xff) config.size = in.take<std::uint16_t>();   // any value, 0 included
+  if (in.take<std::uint8_t>() == 0xff) config.size = in.take<std::uint16_t>();    // any value, 0 included
   config.descriptor_table = in.take<std::uint16_t>() & ~0xfULL;
   config.available_ring = 0x10000 + (in.take<std::uint16_t>() & 0x7ffe);
   config.used_ring = 0x18000 + (in.take<std::uint16_t>() & 0x3ffc);

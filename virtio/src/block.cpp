@@ -121,7 +121,8 @@ Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t feat
   return {};
 }
 
-std::uint8_t BlockDevice::read_sectors(const ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written) {
+std::uint8_t BlockDevice::read_sectors(const ChainIo& io, std::uint64_t sector, std::uint64_t bytes,
+                                       std::uint32_t& written) {
   // Not zeroed: every byte used is first filled by pread or from guest memory; zeroing 64 KiB per
   // request would be pure cost. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   std::array<std::uint8_t, kChunk> buffer;
@@ -151,7 +152,8 @@ std::uint8_t BlockDevice::write_sectors(const ChainIo& io, std::uint64_t sector,
 std::uint8_t BlockDevice::discard_or_zero(const ChainIo& io, bool zero) {
   if (read_only_) return kIoError;
   const std::uint64_t payload = io.readable() - sizeof(RequestHeader);
-  if (payload == 0 || payload % sizeof(DiscardSegment) != 0 || payload / sizeof(DiscardSegment) > kMaxDiscardSegments) return kUnsupported;
+  if (payload == 0 || payload % sizeof(DiscardSegment) != 0 || payload / sizeof(DiscardSegment) > kMaxDiscardSegments)
+    return kUnsupported;
   for (std::uint64_t i = 0; i < payload / sizeof(DiscardSegment); ++i) {
     DiscardSegment s{};
     if (!read_struct(io, sizeof(RequestHeader) + i * sizeof s, s)) return kIoError;
@@ -166,7 +168,8 @@ std::uint8_t BlockDevice::discard_or_zero(const ChainIo& io, bool zero) {
         static const std::array<std::uint8_t, kChunk> zeros{};
         for (off_t done = 0; done < length;) {
           const auto n = static_cast<std::size_t>(std::min<off_t>(static_cast<off_t>(kChunk), length - done));
-          if (!full_pwrite(file_.get(), std::span(zeros).first(n), static_cast<std::uint64_t>(offset + done))) return kIoError;
+          if (!full_pwrite(file_.get(), std::span(zeros).first(n), static_cast<std::uint64_t>(offset + done)))
+            return kIoError;
           done += static_cast<off_t>(n);
         }
       }
@@ -187,11 +190,13 @@ std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorCha
   std::uint8_t status = kIoError;
   RequestHeader header{};
   if (io.readable() >= sizeof header && read_struct(io, 0, header)) {
-    const std::uint64_t in_bytes = status_at;                              // writable bytes before the status
-    const std::uint64_t out_bytes = io.readable() - sizeof header;        // readable bytes after the header
+    const std::uint64_t in_bytes = status_at;                       // writable bytes before the status
+    const std::uint64_t out_bytes = io.readable() - sizeof header;  // readable bytes after the header
     switch (header.type) {
       case kIn:
-        if (in_bytes % kSectorSize != 0 || in_bytes > kMaxRequestBytes || !in_range(header.sector, in_bytes / kSectorSize)) break;
+        if (in_bytes % kSectorSize != 0 || in_bytes > kMaxRequestBytes ||
+            !in_range(header.sector, in_bytes / kSectorSize))
+          break;
         status = read_sectors(io, header.sector, in_bytes, written);
         break;
       case kOut:
@@ -229,7 +234,8 @@ void BlockDevice::notify(std::uint16_t index) {
   if (index != 0 || !queue_ || broken_) return;
   // A queue's worth per notification; the driver notifies again for more. A broken queue stops the
   // device until reset.
-  if (!serve_and_signal(*queue_, queue_max_size(), signals_, [this](const DescriptorChain& chain) { return handle(*memory_, chain); })) {
+  if (!serve_and_signal(*queue_, queue_max_size(), signals_,
+                        [this](const DescriptorChain& chain) { return handle(*memory_, chain); })) {
     broken_ = true;
   }
 }

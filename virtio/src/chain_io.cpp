@@ -28,11 +28,13 @@ Result<void> ChainIo::walk(bool writable, std::uint64_t offset, Span data, Acces
 }
 
 Result<void> ChainIo::read(std::uint64_t offset, std::span<std::uint8_t> out) const {
-  return walk(false, offset, out, [this](std::uint64_t gpa, std::span<std::uint8_t> part) { return memory_.read(gpa, part); });
+  return walk(false, offset, out,
+              [this](std::uint64_t gpa, std::span<std::uint8_t> part) { return memory_.read(gpa, part); });
 }
 
 Result<void> ChainIo::write(std::uint64_t offset, std::span<const std::uint8_t> in) const {
-  return walk(true, offset, in, [this](std::uint64_t gpa, std::span<const std::uint8_t> part) { return memory_.write(gpa, part); });
+  return walk(true, offset, in,
+              [this](std::uint64_t gpa, std::span<const std::uint8_t> part) { return memory_.write(gpa, part); });
 }
 
 }  // namespace hv::virtio

@@ -8,10 +8,12 @@
 
 namespace hv::virtio {
 
-void ConsoleDevice::read_config(std::uint64_t, std::span<std::uint8_t> data) { std::fill(data.begin(), data.end(), std::uint8_t{0}); }
+void ConsoleDevice::read_config(std::uint64_t, std::span<std::uint8_t> data) {
+  std::fill(data.begin(), data.end(), std::uint8_t{0});
+}
 
-Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                                     DeviceSignals signals) {
+Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
+                                     std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
   for (auto& [index, queue] : queues) {
     if (index == 0) receive_.emplace(queue);
@@ -34,7 +36,8 @@ void ConsoleDevice::transmit_locked(bool& used) {
     const ChainIo io(*memory_, chain);
     const std::uint64_t total = std::min<std::uint64_t>(io.readable(), kMaxOutputPerRequest);
     for (std::uint64_t done = 0; done < total;) {
-      const auto piece = std::span(chunk).first(static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - done)));
+      const auto piece =
+          std::span(chunk).first(static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - done)));
       if (!io.read(done, piece)) break;  // memory changed under the request: send what was readable
       output_.write(piece);
       done += piece.size();

@@ -8,11 +8,12 @@ namespace {
 
 // Register offsets (§4.2.2).
 constexpr std::uint64_t kMagic = 0x000, kVersion = 0x004, kDeviceId = 0x008, kVendorId = 0x00c, kDeviceFeatures = 0x010,
-                        kDeviceFeaturesSel = 0x014, kDriverFeatures = 0x020, kDriverFeaturesSel = 0x024, kQueueSel = 0x030,
-                        kQueueNumMax = 0x034, kQueueNum = 0x038, kQueueReady = 0x044, kQueueNotify = 0x050,
-                        kInterruptStatus = 0x060, kInterruptAck = 0x064, kStatus = 0x070, kQueueDescLow = 0x080,
-                        kQueueDescHigh = 0x084, kQueueDriverLow = 0x090, kQueueDriverHigh = 0x094, kQueueDeviceLow = 0x0a0,
-                        kQueueDeviceHigh = 0x0a4, kQueueReset = 0x0c0, kConfigGeneration = 0x0fc, kConfig = 0x100;
+                        kDeviceFeaturesSel = 0x014, kDriverFeatures = 0x020, kDriverFeaturesSel = 0x024,
+                        kQueueSel = 0x030, kQueueNumMax = 0x034, kQueueNum = 0x038, kQueueReady = 0x044,
+                        kQueueNotify = 0x050, kInterruptStatus = 0x060, kInterruptAck = 0x064, kStatus = 0x070,
+                        kQueueDescLow = 0x080, kQueueDescHigh = 0x084, kQueueDriverLow = 0x090,
+                        kQueueDriverHigh = 0x094, kQueueDeviceLow = 0x0a0, kQueueDeviceHigh = 0x0a4,
+                        kQueueReset = 0x0c0, kConfigGeneration = 0x0fc, kConfig = 0x100;
 constexpr std::uint32_t kMagicValue = 0x74726976;  // "virt"
 constexpr std::uint32_t kVendor = 0x4b564856;      // "HVKV"
 constexpr std::uint32_t kInterruptUsedBuffer = 1, kInterruptConfigChange = 2;
@@ -22,7 +23,8 @@ void set_high(std::uint64_t& v, std::uint32_t high) { v = (v & 0xffffffffULL) | 
 
 }  // namespace
 
-MmioTransport::MmioTransport(const GuestMemory& memory, std::shared_ptr<VirtioDevice> device, dev::InterruptLine& interrupt)
+MmioTransport::MmioTransport(const GuestMemory& memory, std::shared_ptr<VirtioDevice> device,
+                             dev::InterruptLine& interrupt)
     : memory_(memory), device_(std::move(device)), interrupt_(interrupt), queues_(device_->queue_count()) {}
 
 MmioTransport::~MmioTransport() {
@@ -62,7 +64,9 @@ std::uint32_t MmioTransport::read_register(std::uint64_t offset) {
     case kDeviceId: return device_->device_id();
     case kVendorId: return kVendor;
     case kDeviceFeatures:
-      return device_features_select_ < 2 ? static_cast<std::uint32_t>(offered_features() >> (32 * device_features_select_)) : 0;
+      return device_features_select_ < 2
+                 ? static_cast<std::uint32_t>(offered_features() >> (32 * device_features_select_))
+                 : 0;
     case kQueueNumMax: return q != nullptr ? device_->queue_max_size() : 0;  // 0: no such queue
     case kQueueNum: return q != nullptr ? q->size : 0;
     case kQueueReady: return q != nullptr && q->ready ? 1 : 0;
@@ -122,12 +126,24 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t value) {
     case kQueueNum:
       if (queue_writable && value <= device_->queue_max_size()) q->size = static_cast<std::uint16_t>(value);
       break;
-    case kQueueDescLow: if (queue_writable) set_low(q->descriptor, value); break;
-    case kQueueDescHigh: if (queue_writable) set_high(q->descriptor, value); break;
-    case kQueueDriverLow: if (queue_writable) set_low(q->driver, value); break;
-    case kQueueDriverHigh: if (queue_writable) set_high(q->driver, value); break;
-    case kQueueDeviceLow: if (queue_writable) set_low(q->device, value); break;
-    case kQueueDeviceHigh: if (queue_writable) set_high(q->device, value); break;
+    case kQueueDescLow:
+      if (queue_writable) set_low(q->descriptor, value);
+      break;
+    case kQueueDescHigh:
+      if (queue_writable) set_high(q->descriptor, value);
+      break;
+    case kQueueDriverLow:
+      if (queue_writable) set_low(q->driver, value);
+      break;
+    case kQueueDriverHigh:
+      if (queue_writable) set_high(q->driver, value);
+      break;
+    case kQueueDeviceLow:
+      if (queue_writable) set_low(q->device, value);
+      break;
+    case kQueueDeviceHigh:
+      if (queue_writable) set_high(q->device, value);
+      break;
     case kQueueReady:
       if (q != nullptr && setting_up) {
         // A queue the device could not use reads back as not ready (the driver then fails).
@@ -176,12 +192,14 @@ void MmioTransport::write_status(std::uint32_t value) {
     const bool keeps_all = (value & status_) == status_;
     const bool ordered = (!(added & kStatusDriver) || (value & kStatusAcknowledge)) &&
                          (!(added & kStatusFeaturesOk) || (value & kStatusDriver)) &&
-                         (!(added & kStatusDriverOk) || (value & kStatusFeaturesOk)) && !(added & kStatusDeviceNeedsReset);
+                         (!(added & kStatusDriverOk) || (value & kStatusFeaturesOk)) &&
+                         !(added & kStatusDeviceNeedsReset);
     if (!keeps_all || !ordered) return;  // illegal: ignored, the old status reads back
     if ((added & kStatusFeaturesOk) != 0) {
       // The driver may only accept what was offered, and must accept VERSION_1 (§6.1). Refused, the
       // write cannot also make the device live.
-      const bool acceptable = (driver_features_ & ~offered_features()) == 0 && (driver_features_ & kFeatureVersion1) != 0;
+      const bool acceptable =
+          (driver_features_ & ~offered_features()) == 0 && (driver_features_ & kFeatureVersion1) != 0;
       if (!acceptable) value &= ~(kStatusFeaturesOk | kStatusDriverOk);
     }
     status_ = value;

@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kOp = "virtio::PackedQueue";
 constexpr std::uint16_t kNext = 1, kWrite = 2, kIndirect = 4;
-constexpr std::uint16_t kAvail = 1U << 7, kUsed = 1U << 15;  // §2.8.1
+constexpr std::uint16_t kAvail = 1U << 7, kUsed = 1U << 15;                   // §2.8.1
 constexpr std::uint16_t kEventEnable = 0, kEventDisable = 1, kEventDesc = 2;  // §2.8.10
 constexpr std::uint64_t kDescriptorSize = 16;
 constexpr std::uint32_t kMaxIndirectDescriptors = kMaxQueueSize;
@@ -62,7 +62,8 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
     if (slots > config_.size) return tl::unexpected(broken("descriptor list longer than the queue"));
     auto d = memory_->read_obj<PackedDescriptor>(ring + kDescriptorSize * index);
     if (!d) return tl::unexpected(d.error());
-    if (!available(d->flags, wrap)) return tl::unexpected(broken("a descriptor in the middle of a list is not available"));
+    if (!available(d->flags, wrap))
+      return tl::unexpected(broken("a descriptor in the middle of a list is not available"));
     if ((d->flags & kIndirect) != 0) {
       // An indirect descriptor is a list of its own (§2.8.7); its WRITE flag is ignored.
       if ((d->flags & kNext) != 0 || slots != 1) return tl::unexpected(broken("an indirect descriptor inside a list"));
@@ -76,7 +77,8 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
       for (std::uint32_t i = 0; i < d->len / kDescriptorSize; ++i) {
         auto e = memory_->read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
         if (!e) return tl::unexpected(e.error());
-        if (const char* why = builder.add(e->addr, e->len, (e->flags & kWrite) != 0)) return tl::unexpected(builder.broken(why));
+        if (const char* why = builder.add(e->addr, e->len, (e->flags & kWrite) != 0))
+          return tl::unexpected(builder.broken(why));
       }
     } else if (const char* why = builder.add(d->addr, d->len, (d->flags & kWrite) != 0)) {
       return tl::unexpected(builder.broken(why));
@@ -98,7 +100,8 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
 }
 
 Result<void> PackedQueue::add_used(std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots) {
-  if (ring_slots == 0 || ring_slots > config_.size) return tl::unexpected(broken("used chain of " + std::to_string(ring_slots) + " slots"));
+  if (ring_slots == 0 || ring_slots > config_.size)
+    return tl::unexpected(broken("used chain of " + std::to_string(ring_slots) + " slots"));
   const std::uint64_t at = config_.descriptor_ring + kDescriptorSize * next_used_;
   if (auto r = memory_->write_obj<std::uint32_t>(at + 8, written); !r) return r;
   if (auto r = memory_->write_obj<std::uint16_t>(at + 12, id); !r) return r;
@@ -140,7 +143,10 @@ Result<void> PackedQueue::enable_notification() {
   // Device event suppression: ENABLE, or with RING_EVENT_IDX the next descriptor the device expects.
   const std::uint16_t off_wrap = static_cast<std::uint16_t>(next_avail_ | (avail_wrap_ ? 0x8000 : 0));
   if (auto r = memory_->write_obj<std::uint16_t>(config_.device_event, config_.event_idx ? off_wrap : 0); !r) return r;
-  if (auto r = memory_->write_obj<std::uint16_t>(config_.device_event + 2, config_.event_idx ? kEventDesc : kEventEnable); !r) return r;
+  if (auto r =
+          memory_->write_obj<std::uint16_t>(config_.device_event + 2, config_.event_idx ? kEventDesc : kEventEnable);
+      !r)
+    return r;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return {};
 }

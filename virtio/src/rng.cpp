@@ -26,8 +26,8 @@ bool random_bytes(std::span<std::uint8_t> out) {
 
 }  // namespace
 
-Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                                 DeviceSignals signals) {
+Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t,
+                                 std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
   if (queues.size() != 1 || queues.front().first != 0) {
     return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
@@ -43,7 +43,8 @@ void RngDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
   // A broken queue stops the device until reset.
-  if (!serve_and_signal(*queue_, queue_max_size(), signals_, [this](const DescriptorChain& chain) { return fill(chain); })) {
+  if (!serve_and_signal(*queue_, queue_max_size(), signals_,
+                        [this](const DescriptorChain& chain) { return fill(chain); })) {
     broken_ = true;
   }
 }
@@ -56,8 +57,8 @@ std::uint32_t RngDevice::fill(const DescriptorChain& chain) {
     if (!buffer.device_writable) continue;
     std::uint32_t offset = 0;
     while (offset < buffer.length && written < kMaxBytesPerRequest) {
-      const std::uint32_t n_bytes = std::min({buffer.length - offset, kMaxBytesPerRequest - written,
-                                              static_cast<std::uint32_t>(chunk.size())});
+      const std::uint32_t n_bytes =
+          std::min({buffer.length - offset, kMaxBytesPerRequest - written, static_cast<std::uint32_t>(chunk.size())});
       const auto piece = std::span(chunk).first(n_bytes);
       // Bounds are checked here, at the time of the write: the driver may have changed memory.
       if (!random_bytes(piece) || !memory_->write(buffer.address + offset, piece)) break;

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kOp = "virtio::SplitQueue";
 constexpr std::uint16_t kDescNext = 1, kDescWrite = 2, kDescIndirect = 4;  // §2.7.5
-constexpr std::uint16_t kAvailNoInterrupt = 1;                               // §2.7.6
+constexpr std::uint16_t kAvailNoInterrupt = 1;                             // §2.7.6
 constexpr std::uint64_t kDescriptorSize = 16;
 // The longest indirect table hvkit walks: the largest queue's worth of descriptors (§2.7.5.3.1 lets
 // a table hold up to the queue size; Linux never exceeds it).
@@ -69,7 +69,8 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
   bool in_indirect = false;
   for (;;) {
     // A chain visits each descriptor of its table at most once: more means a loop (§2.7.5.2).
-    if (index >= table_size) return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
+    if (index >= table_size)
+      return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
     if (++visited > table_size) return tl::unexpected(broken("descriptor chain loops"));
     auto d = memory_->read_obj<RawDescriptor>(table + kDescriptorSize * index);
     if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + d.error().message()));
@@ -89,7 +90,8 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
       in_indirect = true;
       continue;
     }
-    if (const char* why = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0)) return tl::unexpected(builder.broken(why));
+    if (const char* why = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0))
+      return tl::unexpected(builder.broken(why));
     if ((d->flags & kDescNext) == 0) return std::move(builder.chain());
     index = d->next;
   }
@@ -157,7 +159,8 @@ Result<bool> SplitQueue::should_notify() {
 
 Result<void> SplitQueue::enable_notification() {
   if (config_.event_idx) {
-    if (auto r = memory_->write_obj<std::uint16_t>(config_.used_ring + 4 + 8ULL * config_.size, next_avail_); !r) return r;
+    if (auto r = memory_->write_obj<std::uint16_t>(config_.used_ring + 4 + 8ULL * config_.size, next_avail_); !r)
+      return r;
   } else {
     if (auto r = memory_->write_obj<std::uint16_t>(config_.used_ring, 0); !r) return r;
   }

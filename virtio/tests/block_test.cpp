@@ -42,7 +42,8 @@ class TempDisk {
     return out;
   }
   void write(std::uint64_t offset, const std::vector<std::uint8_t>& bytes) const {
-    EXPECT_EQ(::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset)), static_cast<ssize_t>(bytes.size()));
+    EXPECT_EQ(::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset)),
+              static_cast<ssize_t>(bytes.size()));
   }
   const std::string& path() const { return path_; }
 
@@ -86,8 +87,12 @@ TEST_F(BlockTest, WriteThenReadInDifferentFramings) {
   ASSERT_TRUE(memory_.write(kData, data));
   put_header(1, 2);  // OUT, sector 2
   // Header split 8 + 8, data in three pieces, status alone.
-  auto out = chain({{kHeader, 8, false}, {kHeader + 8, 8, false}, {kData, 100, false}, {kData + 100, 900, false},
-                    {kData + 1000, 24, false}, {kStatus, 1, true}});
+  auto out = chain({{kHeader, 8, false},
+                    {kHeader + 8, 8, false},
+                    {kData, 100, false},
+                    {kData + 100, 900, false},
+                    {kData + 1000, 24, false},
+                    {kStatus, 1, true}});
   EXPECT_EQ((*dev)->handle(memory_, out), 1U);
   EXPECT_EQ(status(), 0);
   EXPECT_EQ(disk_.read(1024, 1024), data);
@@ -112,11 +117,11 @@ TEST_F(BlockTest, SectorRangesAreChecked) {
     std::uint32_t bytes;
   };
   const Case cases[] = {
-      {1, 2047, 1024},                 // runs one sector past the end
-      {0, 2048, 512},                  // starts at the end
-      {1, ~0ULL / 512 + 1, 512},       // sector * 512 overflows
-      {0, ~0ULL, 512},                 // sector + count overflows
-      {1, 0, 100},                     // not whole sectors
+      {1, 2047, 1024},            // runs one sector past the end
+      {0, 2048, 512},             // starts at the end
+      {1, ~0ULL / 512 + 1, 512},  // sector * 512 overflows
+      {0, ~0ULL, 512},            // sector + count overflows
+      {1, 0, 100},                // not whole sectors
   };
   for (const auto& c : cases) {
     put_header(c.type, c.sector);
@@ -154,7 +159,8 @@ TEST_F(BlockTest, FlushGetIdDiscardWriteZeroesAndUnknownTypes) {
   EXPECT_EQ((*dev)->handle(memory_, chain({{kHeader, 16, false}, {kData, 20, true}, {kStatus, 1, true}})), 21U);
   EXPECT_EQ(status(), 0);
   std::array<char, 20> id{};
-  ASSERT_TRUE(memory_.read(kData, std::span(reinterpret_cast<std::uint8_t*>(id.data()), id.size())));  // test: bytes as text
+  ASSERT_TRUE(
+      memory_.read(kData, std::span(reinterpret_cast<std::uint8_t*>(id.data()), id.size())));  // test: bytes as text
   const std::string name = disk_.path().substr(disk_.path().find_last_of('/') + 1);
   EXPECT_EQ(std::string(id.data(), name.size()), name);
   disk_.write(4096, pattern(2048, 1));
@@ -184,7 +190,7 @@ TEST_F(BlockTest, MalformedRequestsAreAnsweredOrIgnoredSafely) {
   auto dev = BlockDevice::open(disk_.path(), false);
   ASSERT_TRUE(dev);
   put_header(0, 0);
-  EXPECT_EQ((*dev)->handle(memory_, chain({{kHeader, 16, false}})), 0U);  // no status byte: nothing to answer
+  EXPECT_EQ((*dev)->handle(memory_, chain({{kHeader, 16, false}})), 0U);      // no status byte: nothing to answer
   (*dev)->handle(memory_, chain({{kHeader, 8, false}, {kStatus, 1, true}}));  // header too short
   EXPECT_EQ(status(), 1);
   // Data buffers outside guest RAM: an error status, no crash.
@@ -214,10 +220,19 @@ TEST_F(BlockTest, ThroughTheMmioTransport) {
   EXPECT_EQ(sectors, 2048U);
   MockSplitDriver driver(memory_, kRings, 8);
   const auto c = driver.config();
-  for (const auto& [reg, value] : std::vector<std::pair<std::uint64_t, std::uint32_t>>{
-           {0x70, 1}, {0x70, 3}, {0x24, 1}, {0x20, 1}, {0x70, 11}, {0x30, 0}, {0x38, 8},
-           {0x80, static_cast<std::uint32_t>(c.descriptor_table)}, {0x90, static_cast<std::uint32_t>(c.available_ring)},
-           {0xa0, static_cast<std::uint32_t>(c.used_ring)}, {0x44, 1}, {0x70, 15}}) {
+  for (const auto& [reg, value] :
+       std::vector<std::pair<std::uint64_t, std::uint32_t>>{{0x70, 1},
+                                                            {0x70, 3},
+                                                            {0x24, 1},
+                                                            {0x20, 1},
+                                                            {0x70, 11},
+                                                            {0x30, 0},
+                                                            {0x38, 8},
+                                                            {0x80, static_cast<std::uint32_t>(c.descriptor_table)},
+                                                            {0x90, static_cast<std::uint32_t>(c.available_ring)},
+                                                            {0xa0, static_cast<std::uint32_t>(c.used_ring)},
+                                                            {0x44, 1},
+                                                            {0x70, 15}}) {
     wr(reg, value);
   }
   ASSERT_EQ(transport.status(), 15U);

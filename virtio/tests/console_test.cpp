@@ -31,7 +31,9 @@ class ConsoleTest : public ::testing::Test {
       std::memcpy(b, &v, 4);
       transport_->write(offset, b);
     };
-    for (auto [reg, value] : std::vector<std::pair<std::uint64_t, std::uint32_t>>{{0x70, 1}, {0x70, 3}, {0x24, 1}, {0x20, 1}, {0x70, 11}}) wr(reg, value);
+    for (auto [reg, value] :
+         std::vector<std::pair<std::uint64_t, std::uint32_t>>{{0x70, 1}, {0x70, 3}, {0x24, 1}, {0x20, 1}, {0x70, 11}})
+      wr(reg, value);
     for (std::uint32_t q = 0; q < 2; ++q) {
       const auto c = (q == 0 ? rx_ : tx_)->config();
       wr(0x30, q);
@@ -62,7 +64,8 @@ class ConsoleTest : public ::testing::Test {
 };
 
 TEST_F(ConsoleTest, GuestOutputReachesTheSink) {
-  ASSERT_TRUE(memory_.write(kData, std::span(reinterpret_cast<const std::uint8_t*>("hello, "), 7)));  // test: text bytes
+  ASSERT_TRUE(
+      memory_.write(kData, std::span(reinterpret_cast<const std::uint8_t*>("hello, "), 7)));  // test: text bytes
   ASSERT_TRUE(memory_.write(kData + 0x100, std::span(reinterpret_cast<const std::uint8_t*>("world\n"), 6)));
   const BufferSpec two[] = {{kData, 7, false}, {kData + 0x100, 6, false}};
   tx_->make_available(tx_->add_chain(two));

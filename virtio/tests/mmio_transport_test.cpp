@@ -32,8 +32,8 @@ class FakeDevice final : public VirtioDevice {
   void write_config(std::uint64_t offset, std::span<const std::uint8_t> data) override {
     last_config_write = offset + data.size();
   }
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t negotiated, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                            DeviceSignals given) override {
+  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t negotiated,
+                            std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals given) override {
     ++activations;
     negotiated_features = negotiated;
     active_queues = queues.size();
@@ -142,7 +142,8 @@ TEST_F(MmioTransportTest, FullInitializationActivatesTheDeviceAndRoutesNotificat
 
 TEST_F(MmioTransportTest, PackedRingWhenNegotiated) {
   negotiate(kFeatureVersion1 | kFeatureRingPacked);
-  SplitQueueConfig c{8, kRings, kRings + 0x1000, kRings + 0x2000, false};  // packed: ring, driver and device event areas
+  SplitQueueConfig c{8, kRings, kRings + 0x1000, kRings + 0x2000,
+                     false};  // packed: ring, driver and device event areas
   setup_queue(0, c);
   EXPECT_EQ(rd(0x44), 1U);
   wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);

@@ -99,32 +99,40 @@ TEST_F(PackedQueueTest, StructuralErrorsAreRefused) {
     void (*build)(MockPackedDriver&);
   };
   const Case cases[] = {
-      {"list longer than the queue (NEXT everywhere)", [](MockPackedDriver& d) {
+      {"list longer than the queue (NEXT everywhere)",
+       [](MockPackedDriver& d) {
          for (std::uint16_t i = 0; i < 8; ++i) d.write_descriptor(i, kData, 4, 0, d.avail_flags() | kNext);
        }},
-      {"a list member that is not available", [](MockPackedDriver& d) {
+      {"a list member that is not available",
+       [](MockPackedDriver& d) {
          d.write_descriptor(1, kData, 4, 0, 0);  // zero flags: not available in the first wrap
          d.write_descriptor(0, kData, 4, 0, d.avail_flags() | kNext);
        }},
-      {"readable after writable", [](MockPackedDriver& d) {
+      {"readable after writable",
+       [](MockPackedDriver& d) {
          d.write_descriptor(1, kData, 4, 0, d.avail_flags());
          d.write_descriptor(0, kData, 0, 0, d.avail_flags() | kWrite | kNext);
        }},
-      {"address + length overflows", [](MockPackedDriver& d) { d.write_descriptor(0, ~0ULL - 2, 16, 0, d.avail_flags()); }},
-      {"4 GiB", [](MockPackedDriver& d) {
+      {"address + length overflows",
+       [](MockPackedDriver& d) { d.write_descriptor(0, ~0ULL - 2, 16, 0, d.avail_flags()); }},
+      {"4 GiB",
+       [](MockPackedDriver& d) {
          d.write_descriptor(1, kData, 0x80000000U, 0, d.avail_flags());
          d.write_descriptor(0, kData, 0x80000000U, 0, d.avail_flags() | kNext);
        }},
-      {"indirect with next", [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 16, 0, d.avail_flags() | kIndirectFlag | kNext); }},
-      {"indirect inside a list", [](MockPackedDriver& d) {
+      {"indirect with next",
+       [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 16, 0, d.avail_flags() | kIndirectFlag | kNext); }},
+      {"indirect inside a list",
+       [](MockPackedDriver& d) {
          d.write_descriptor(1, kIndirect, 16, 0, d.avail_flags() | kIndirectFlag);
          d.write_descriptor(0, kData, 4, 0, d.avail_flags() | kNext);
        }},
-      {"indirect length 0", [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 0, 0, d.avail_flags() | kIndirectFlag); }},
-      {"indirect length 24", [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 24, 0, d.avail_flags() | kIndirectFlag); }},
-      {"indirect table outside RAM", [](MockPackedDriver& d) {
-         d.write_descriptor(0, 0xfffff000, 32, 0, d.avail_flags() | kIndirectFlag);
-       }},
+      {"indirect length 0",
+       [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 0, 0, d.avail_flags() | kIndirectFlag); }},
+      {"indirect length 24",
+       [](MockPackedDriver& d) { d.write_descriptor(0, kIndirect, 24, 0, d.avail_flags() | kIndirectFlag); }},
+      {"indirect table outside RAM",
+       [](MockPackedDriver& d) { d.write_descriptor(0, 0xfffff000, 32, 0, d.avail_flags() | kIndirectFlag); }},
   };
   for (const auto& c : cases) {
     auto d = driver(8);

@@ -149,43 +149,51 @@ TEST_F(SplitQueueTest, StructuralErrorsAreRefused) {
     void (*build)(MockSplitDriver&);
   };
   const Case cases[] = {
-      {"loop", [](MockSplitDriver& d) {
+      {"loop",
+       [](MockSplitDriver& d) {
          d.write_descriptor(d.config().descriptor_table, 0, kData, 4, kNext, 1);
          d.write_descriptor(d.config().descriptor_table, 1, kData, 4, kNext, 0);
        }},
       {"self loop", [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kData, 4, kNext, 0); }},
-      {"next out of range", [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kData, 4, kNext, 16); }},
-      {"readable after writable", [](MockSplitDriver& d) {
+      {"next out of range",
+       [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kData, 4, kNext, 16); }},
+      {"readable after writable",
+       [](MockSplitDriver& d) {
          d.write_descriptor(d.config().descriptor_table, 0, kData, 4, kWrite | kNext, 1);
          d.write_descriptor(d.config().descriptor_table, 1, kData, 4, 0, 0);
        }},
-      {"readable after a zero-length writable", [](MockSplitDriver& d) {
+      {"readable after a zero-length writable",
+       [](MockSplitDriver& d) {
          d.write_descriptor(d.config().descriptor_table, 0, kData, 0, kWrite | kNext, 1);
          d.write_descriptor(d.config().descriptor_table, 1, kData, 4, 0, 0);
        }},
-      {"address + length overflows", [](MockSplitDriver& d) {
-         d.write_descriptor(d.config().descriptor_table, 0, ~0ULL - 2, 16, 0, 0);
-       }},
-      {"indirect with next", [](MockSplitDriver& d) {
+      {"address + length overflows",
+       [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, ~0ULL - 2, 16, 0, 0); }},
+      {"indirect with next",
+       [](MockSplitDriver& d) {
          d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 16, kIndirectFlag | kNext, 1);
        }},
-      {"indirect length 0", [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 0, kIndirectFlag, 0); }},
-      {"indirect length not a multiple of 16", [](MockSplitDriver& d) {
-         d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 24, kIndirectFlag, 0);
-       }},
-      {"indirect table outside RAM", [](MockSplitDriver& d) {
+      {"indirect length 0",
+       [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 0, kIndirectFlag, 0); }},
+      {"indirect length not a multiple of 16",
+       [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 24, kIndirectFlag, 0); }},
+      {"indirect table outside RAM",
+       [](MockSplitDriver& d) {
          d.write_descriptor(d.config().descriptor_table, 0, 0xfffff000, 32, kIndirectFlag, 0);
        }},
-      {"nested indirect", [](MockSplitDriver& d) {
+      {"nested indirect",
+       [](MockSplitDriver& d) {
          d.write_descriptor(kIndirect, 0, kIndirect + 0x100, 16, kIndirectFlag, 0);
          d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 16, kIndirectFlag, 0);
        }},
-      {"loop inside an indirect table", [](MockSplitDriver& d) {
+      {"loop inside an indirect table",
+       [](MockSplitDriver& d) {
          d.write_descriptor(kIndirect, 0, kData, 4, kNext, 1);
          d.write_descriptor(kIndirect, 1, kData, 4, kNext, 0);
          d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 32, kIndirectFlag, 0);
        }},
-      {"next past an indirect table's end", [](MockSplitDriver& d) {
+      {"next past an indirect table's end",
+       [](MockSplitDriver& d) {
          d.write_descriptor(kIndirect, 0, kData, 4, kNext, 2);
          d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 32, kIndirectFlag, 0);
        }},

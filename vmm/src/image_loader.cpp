@@ -93,7 +93,8 @@ Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::u
       return fail(ErrorKind::OutOfRange, kOp, which + " does not fit in guest RAM");
     }
     if (filesz > 0) {
-      if (auto r = memory.write(paddr, image.subspan(offset, filesz), CrossRegion::Allow); !r) return tl::unexpected(r.error());
+      if (auto r = memory.write(paddr, image.subspan(offset, filesz), CrossRegion::Allow); !r)
+        return tl::unexpected(r.error());
     }
     if (auto r = zero_fill(memory, paddr + filesz, memsz - filesz); !r) return tl::unexpected(r.error());
     loaded.lowest = std::min(loaded.lowest, paddr);

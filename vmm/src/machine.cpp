@@ -55,12 +55,16 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
   uart_ = std::make_shared<dev::Serial16550>(*config.console, uart_irq_ ? *uart_irq_ : no_irq_);
   if (auto r = devices_.add_pio(uart_, kUartBase, dev::Serial16550::kRegisterCount); !r) return r;
   auto reset = [this] { request_stop({MachineExit::Reason::Reset, 0, "the guest asked for a reset (i8042)"}); };
-  if (auto r = devices_.add_pio(std::make_shared<dev::I8042>(reset, no_irq_), dev::I8042::kBase, dev::I8042::kSize); !r) return r;
-  if (auto r = devices_.add_pio(std::make_shared<dev::CmosRtc>(), dev::CmosRtc::kBase, dev::CmosRtc::kSize); !r) return r;
+  if (auto r = devices_.add_pio(std::make_shared<dev::I8042>(reset, no_irq_), dev::I8042::kBase, dev::I8042::kSize); !r)
+    return r;
+  if (auto r = devices_.add_pio(std::make_shared<dev::CmosRtc>(), dev::CmosRtc::kBase, dev::CmosRtc::kSize); !r)
+    return r;
   auto on_exit = [this](std::uint32_t status) {
     request_stop({MachineExit::Reason::DebugExit, status, "debug-exit " + std::to_string(status)});
   };
-  if (auto r = devices_.add_pio(std::make_shared<dev::DebugExit>(on_exit), dev::DebugExit::kDefaultPort, dev::DebugExit::kSize); !r) {
+  if (auto r = devices_.add_pio(std::make_shared<dev::DebugExit>(on_exit), dev::DebugExit::kDefaultPort,
+                                dev::DebugExit::kSize);
+      !r) {
     return r;
   }
   if (!config.virtio.empty()) {
@@ -72,7 +76,8 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
     }
     for (std::size_t n = 0; n < config.virtio.size(); ++n) {
       if (config.in_kernel_irqchip) {
-        virtio_irqs_.push_back(std::make_unique<dev::VmInterruptLine>(*vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n)));
+        virtio_irqs_.push_back(
+            std::make_unique<dev::VmInterruptLine>(*vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n)));
       } else {
         virtio_irqs_.push_back(std::make_unique<dev::NullInterruptLine>());
       }
@@ -88,11 +93,13 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
                   "with --testdev, RAM must end below 0xd8000000 (the scratch window)");
     }
     if (auto r = devices_.add_mmio(std::make_shared<ScratchDevice>(ScratchDevice::kMmioSize), ScratchDevice::kMmioBase,
-                                   ScratchDevice::kMmioSize); !r) {
+                                   ScratchDevice::kMmioSize);
+        !r) {
       return r;
     }
     if (auto r = devices_.add_pio(std::make_shared<ScratchDevice>(ScratchDevice::kPioSize), ScratchDevice::kPioBase,
-                                  ScratchDevice::kPioSize); !r) {
+                                  ScratchDevice::kPioSize);
+        !r) {
       return r;
     }
   }
@@ -103,9 +110,10 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
   constexpr const char* op = "Machine::load";
   if (config.image.empty()) return fail(ErrorKind::InvalidArgument, op, "no guest image");
   const bool real = config.mode == BootMode::Real;
-  Result<LoadedImage> loaded = looks_like_elf(config.image)
-                                   ? load_elf64(memory_, config.image)
-                                   : load_raw(memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
+  Result<LoadedImage> loaded =
+      looks_like_elf(config.image)
+          ? load_elf64(memory_, config.image)
+          : load_raw(memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
   if (!loaded) return tl::unexpected(loaded.error());
   const std::uint64_t entry = config.entry.value_or(loaded->entry);
   if (real) {
@@ -166,8 +174,8 @@ void Machine::vcpu_loop(std::size_t index) {
       request_stop({reset ? MachineExit::Reason::Reset : MachineExit::Reason::Shutdown, 0,
                     std::string("system event: ") + (reset ? "reset" : "shutdown")});
     } else {
-      request_stop({MachineExit::Reason::Error, 1, "vCPU " + std::to_string(index) + ": unexpected exit " +
-                                                       std::string(exit_name(*exit))});
+      request_stop({MachineExit::Reason::Error, 1,
+                    "vCPU " + std::to_string(index) + ": unexpected exit " + std::string(exit_name(*exit))});
     }
     break;
   }
@@ -181,7 +189,8 @@ Result<void> Machine::add_virtio_doorbells(std::size_t device, const std::shared
   for (std::uint16_t q = 0; q < queues; ++q) {
     auto event = EventFd::create();
     if (!event) return tl::unexpected(event.error());
-    const IoEventAddress where{IoEventSpace::Mmio, kVirtioBase + kVirtioStride * device + virtio::MmioTransport::notify_offset(), 4,
+    const IoEventAddress where{IoEventSpace::Mmio,
+                               kVirtioBase + kVirtioStride * device + virtio::MmioTransport::notify_offset(), 4,
                                std::uint64_t{q}};
     if (auto r = vm_->register_ioeventfd(*event, where); !r) {
       if (r.error().kind() == ErrorKind::Unsupported) return {};  // notifications exit instead

@@ -21,12 +21,18 @@ std::vector<std::uint8_t> make_elf(std::uint64_t entry, const std::vector<Segmen
                                    const std::vector<std::uint8_t>& payload) {
   std::vector<std::uint8_t> f(0x1000 + payload.size(), 0);
   auto put = [&](std::size_t at, auto v) { std::memcpy(f.data() + at, &v, sizeof v); };
-  f[0] = 0x7f; f[1] = 'E'; f[2] = 'L'; f[3] = 'F'; f[4] = 2; f[5] = 1; f[6] = 1;
-  put(16, std::uint16_t{2});    // ET_EXEC
-  put(18, std::uint16_t{62});   // EM_X86_64
+  f[0] = 0x7f;
+  f[1] = 'E';
+  f[2] = 'L';
+  f[3] = 'F';
+  f[4] = 2;
+  f[5] = 1;
+  f[6] = 1;
+  put(16, std::uint16_t{2});   // ET_EXEC
+  put(18, std::uint16_t{62});  // EM_X86_64
   put(24, entry);
-  put(32, std::uint64_t{64});   // e_phoff
-  put(54, std::uint16_t{56});   // e_phentsize
+  put(32, std::uint64_t{64});  // e_phoff
+  put(54, std::uint16_t{56});  // e_phentsize
   put(56, static_cast<std::uint16_t>(segments.size()));
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const std::size_t ph = 64 + i * 56;
@@ -55,9 +61,9 @@ class Loader : public ::testing::Test {
 TEST_F(Loader, LoadsSegmentsZeroFillsAndTranslatesTheEntry) {
   ASSERT_TRUE(memory.write_obj<std::uint32_t>(0x200010, 0xdeadbeef));  // must be cleared as .bss
   // A kernel-style image: linked high (vaddr), loaded low (paddr).
-  const auto elf = make_elf(0xffffffff81000004ULL,
-                            {{.vaddr = 0xffffffff81000000ULL, .paddr = 0x200000, .filesz = 8, .memsz = 0x20}},
-                            {1, 2, 3, 4, 5, 6, 7, 8});
+  const auto elf =
+      make_elf(0xffffffff81000004ULL, {{.vaddr = 0xffffffff81000000ULL, .paddr = 0x200000, .filesz = 8, .memsz = 0x20}},
+               {1, 2, 3, 4, 5, 6, 7, 8});
   auto loaded = hv::vmm::load_elf64(memory, elf);
   ASSERT_TRUE(loaded) << loaded.error().to_string();
   EXPECT_EQ(loaded->entry, 0x200004U);
@@ -91,18 +97,38 @@ TEST_F(Loader, RejectsHostileHeaders) {
   cases.push_back({"no segments", make_elf(0x100000, {}, payload)});
   cases.push_back({"65 segments", make_elf(0x100000, std::vector<Segment>(65, ok), payload)});
   auto phoff = make_elf(0x100000, {ok}, payload);
-  phoff[32] = 0xf0; phoff[33] = 0xff; phoff[34] = 0xff; phoff[35] = 0xff; phoff[36] = 0xff; phoff[37] = 0xff; phoff[38] = 0xff; phoff[39] = 0xff;
+  phoff[32] = 0xf0;
+  phoff[33] = 0xff;
+  phoff[34] = 0xff;
+  phoff[35] = 0xff;
+  phoff[36] = 0xff;
+  phoff[37] = 0xff;
+  phoff[38] = 0xff;
+  phoff[39] = 0xff;
   cases.push_back({"program headers past the file (phoff near 2^64)", phoff});
   auto phentsize = make_elf(0x100000, {ok}, payload);
   phentsize[54] = 32;
   cases.push_back({"wrong phentsize", phentsize});
-  cases.push_back({"filesz > memsz", make_elf(0x100000, {{.vaddr = 0x100000, .paddr = 0x100000, .filesz = 32, .memsz = 16}}, payload)});
-  cases.push_back({"file bytes past the end", make_elf(0x100000, {{.offset = 0x1000, .vaddr = 0x100000, .paddr = 0x100000, .filesz = 4096, .memsz = 4096}}, payload)});
-  cases.push_back({"offset + filesz wraps", make_elf(0x100000, {{.offset = kMax - 4, .vaddr = 0x100000, .paddr = 0x100000, .filesz = 16, .memsz = 16}}, payload)});
-  cases.push_back({"segment beyond RAM", make_elf(0x500000, {{.vaddr = 0x500000, .paddr = 0x500000, .filesz = 16, .memsz = 16}}, payload)});
-  cases.push_back({"segment runs past RAM", make_elf(0x3ffff0, {{.vaddr = 0x3ffff0, .paddr = 0x3ffff0, .filesz = 16, .memsz = 0x100}}, payload)});
-  cases.push_back({"paddr + memsz wraps", make_elf(0x100000, {{.vaddr = 0x100000, .paddr = kMax - 8, .filesz = 0, .memsz = 64}}, payload)});
-  cases.push_back({"huge memsz", make_elf(0x100000, {{.vaddr = 0x100000, .paddr = 0x100000, .filesz = 16, .memsz = kMax / 2}}, payload)});
+  cases.push_back({"filesz > memsz",
+                   make_elf(0x100000, {{.vaddr = 0x100000, .paddr = 0x100000, .filesz = 32, .memsz = 16}}, payload)});
+  cases.push_back(
+      {"file bytes past the end",
+       make_elf(0x100000, {{.offset = 0x1000, .vaddr = 0x100000, .paddr = 0x100000, .filesz = 4096, .memsz = 4096}},
+                payload)});
+  cases.push_back(
+      {"offset + filesz wraps",
+       make_elf(0x100000, {{.offset = kMax - 4, .vaddr = 0x100000, .paddr = 0x100000, .filesz = 16, .memsz = 16}},
+                payload)});
+  cases.push_back({"segment beyond RAM",
+                   make_elf(0x500000, {{.vaddr = 0x500000, .paddr = 0x500000, .filesz = 16, .memsz = 16}}, payload)});
+  cases.push_back(
+      {"segment runs past RAM",
+       make_elf(0x3ffff0, {{.vaddr = 0x3ffff0, .paddr = 0x3ffff0, .filesz = 16, .memsz = 0x100}}, payload)});
+  cases.push_back({"paddr + memsz wraps",
+                   make_elf(0x100000, {{.vaddr = 0x100000, .paddr = kMax - 8, .filesz = 0, .memsz = 64}}, payload)});
+  cases.push_back(
+      {"huge memsz",
+       make_elf(0x100000, {{.vaddr = 0x100000, .paddr = 0x100000, .filesz = 16, .memsz = kMax / 2}}, payload)});
   cases.push_back({"entry outside segments", make_elf(0x300000, {ok}, payload)});
   for (const auto& c : cases) {
     auto r = hv::vmm::load_elf64(memory, c.image);

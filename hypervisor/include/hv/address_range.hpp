@@ -19,18 +19,14 @@ class AddressRange {
   [[nodiscard]] std::uint64_t start() const noexcept { return start_; }
   [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
   [[nodiscard]] std::uint64_t last() const noexcept { return start_ + (size_ - 1); }
-  [[nodiscard]] bool contains(std::uint64_t address) const noexcept {
-    return address >= start_ && address <= last();
-  }
+  [[nodiscard]] bool contains(std::uint64_t address) const noexcept { return address >= start_ && address <= last(); }
   [[nodiscard]] bool contains(const AddressRange& other) const noexcept {
     return other.start_ >= start_ && other.last() <= last();
   }
   [[nodiscard]] bool overlaps(const AddressRange& other) const noexcept {
     return start_ <= other.last() && other.start_ <= last();
   }
-  [[nodiscard]] bool page_aligned() const noexcept {
-    return start_ % kPageSize == 0 && size_ % kPageSize == 0;
-  }
+  [[nodiscard]] bool page_aligned() const noexcept { return start_ % kPageSize == 0 && size_ % kPageSize == 0; }
 
  private:
   AddressRange(std::uint64_t start, std::uint64_t size) noexcept : start_(start), size_(size) {}

@@ -37,9 +37,9 @@ struct MmioExit {
   std::span<const std::uint8_t> data;
 };
 
-struct HaltExit {};          // HLT with no in-kernel interrupt controller to wait on
-struct ShutdownExit {};      // triple fault or an explicit shutdown
-struct InterruptedExit {};   // Vcpu::kick() or a pending signal ended the run
+struct HaltExit {};         // HLT with no in-kernel interrupt controller to wait on
+struct ShutdownExit {};     // triple fault or an explicit shutdown
+struct InterruptedExit {};  // Vcpu::kick() or a pending signal ended the run
 
 enum class SystemEventKind : std::uint8_t { Shutdown, Reset, Crash, Other };
 struct SystemEventExit {
@@ -59,8 +59,8 @@ struct UnknownExit {
   std::uint64_t raw_reason = 0;
 };
 
-using Exit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, InterruptedExit, SystemEventExit,
-                          InternalErrorExit, UnknownExit>;
+using Exit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, InterruptedExit, SystemEventExit, InternalErrorExit,
+                          UnknownExit>;
 
 // A short human-readable label ("io", "mmio", "halt", ...).
 // NOLINTNEXTLINE(bugprone-exception-escape): an Exit is never valueless (static_assert in exit.cpp).

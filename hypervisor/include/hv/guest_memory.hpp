@@ -87,8 +87,8 @@ class GuestMemory {
   Result<void> write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross = CrossRegion::Deny) const;
 
   template <class T>
-    requires std::is_trivially_copyable_v<T>
-  Result<T> read_obj(std::uint64_t gpa) const {
+  requires std::is_trivially_copyable_v<T> Result<T> read_obj(std::uint64_t gpa)
+  const {
     std::array<std::uint8_t, sizeof(T)> bytes{};
     auto r = read(gpa, bytes);
     if (!r) return tl::unexpected(std::move(r.error()));
@@ -96,8 +96,8 @@ class GuestMemory {
   }
 
   template <class T>
-    requires std::is_trivially_copyable_v<T>
-  Result<void> write_obj(std::uint64_t gpa, const T& value) const {
+  requires std::is_trivially_copyable_v<T> Result<void> write_obj(std::uint64_t gpa, const T& value)
+  const {
     const auto bytes = std::bit_cast<std::array<std::uint8_t, sizeof(T)>>(value);
     return write(gpa, bytes);
   }
@@ -109,7 +109,8 @@ class GuestMemory {
   // Checks that [gpa, gpa + len) is fully backed; returns the index of the first region.
   Result<std::size_t> locate(const char* operation, std::uint64_t gpa, std::uint64_t len, CrossRegion cross) const;
   template <class Copy>
-  Result<void> for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross, Copy copy) const;
+  Result<void> for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross,
+                              Copy copy) const;
   std::vector<std::shared_ptr<GuestRegion>> regions_;  // sorted by guest_base
 };
 

@@ -22,24 +22,23 @@
 namespace hv {
 
 enum class Capability : std::uint8_t {
-  ReadOnlyMemory,    // map_memory with read_only: guest writes exit as MMIO
-  DirtyLog,          // dirty page logging per mapped region
-  Irqfd,             // eventfd -> guest interrupt
-  Ioeventfd,         // MMIO guest write -> eventfd, no userspace exit
-  IoeventfdPio,      // the same for port I/O (MSHV has MMIO ioeventfds only)
-  MsiSignal,         // Vm::signal_msi
-  GsiRouting,        // Vm::set_gsi_routing (value: number of routes)
-  InKernelIrqchip,   // VmOptions::in_kernel_irqchip (PIC/IOAPIC/LAPIC in the kernel)
-  InKernelPit,       // VmOptions::in_kernel_pit
-  Xsave,             // Vcpu::get_xsave / set_xsave
-  MaxVcpus,          // value: most vCPUs per VM
-  MaxMemorySlots,    // value: most mapped regions per VM
+  ReadOnlyMemory,   // map_memory with read_only: guest writes exit as MMIO
+  DirtyLog,         // dirty page logging per mapped region
+  Irqfd,            // eventfd -> guest interrupt
+  Ioeventfd,        // MMIO guest write -> eventfd, no userspace exit
+  IoeventfdPio,     // the same for port I/O (MSHV has MMIO ioeventfds only)
+  MsiSignal,        // Vm::signal_msi
+  GsiRouting,       // Vm::set_gsi_routing (value: number of routes)
+  InKernelIrqchip,  // VmOptions::in_kernel_irqchip (PIC/IOAPIC/LAPIC in the kernel)
+  InKernelPit,      // VmOptions::in_kernel_pit
+  Xsave,            // Vcpu::get_xsave / set_xsave
+  MaxVcpus,         // value: most vCPUs per VM
+  MaxMemorySlots,   // value: most mapped regions per VM
 };
 inline constexpr std::array kAllCapabilities = {
-    Capability::ReadOnlyMemory, Capability::DirtyLog,        Capability::Irqfd,
-    Capability::Ioeventfd,      Capability::IoeventfdPio,    Capability::MsiSignal,       Capability::GsiRouting,
-    Capability::InKernelIrqchip, Capability::InKernelPit,    Capability::Xsave,
-    Capability::MaxVcpus,       Capability::MaxMemorySlots};
+    Capability::ReadOnlyMemory, Capability::DirtyLog,  Capability::Irqfd,      Capability::Ioeventfd,
+    Capability::IoeventfdPio,   Capability::MsiSignal, Capability::GsiRouting, Capability::InKernelIrqchip,
+    Capability::InKernelPit,    Capability::Xsave,     Capability::MaxVcpus,   Capability::MaxMemorySlots};
 std::string_view to_string(Capability capability) noexcept;
 
 struct VmOptions {

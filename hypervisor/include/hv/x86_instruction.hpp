@@ -17,12 +17,35 @@ namespace hv::x86 {
 enum class CpuMode : std::uint8_t { Real16, Protected32, Long64 };
 
 enum class Mnemonic : std::uint8_t {
-  Mov, Movzx, Movsx, Movsxd,
-  Movs, Stos, Lods, Cmps, Scas,
-  Add, Or, Adc, Sbb, And, Sub, Xor, Cmp, Test,
-  Inc, Dec, Neg, Not,
-  Xchg, Cmpxchg, Xadd,
-  Bt, Bts, Btr, Btc,
+  Mov,
+  Movzx,
+  Movsx,
+  Movsxd,
+  Movs,
+  Stos,
+  Lods,
+  Cmps,
+  Scas,
+  Add,
+  Or,
+  Adc,
+  Sbb,
+  And,
+  Sub,
+  Xor,
+  Cmp,
+  Test,
+  Inc,
+  Dec,
+  Neg,
+  Not,
+  Xchg,
+  Cmpxchg,
+  Xadd,
+  Bt,
+  Bts,
+  Btr,
+  Btc,
   Setcc,
 };
 const char* to_string(Mnemonic mnemonic) noexcept;
@@ -35,33 +58,33 @@ inline constexpr std::uint8_t kRipBase = 16;  // MemoryOperand::base for RIP-rel
 
 struct MemoryOperand {
   SegmentRegister segment = SegmentRegister::Ds;  // after overrides and the BP/SP default to SS
-  std::uint8_t base = kNoRegister;    // 0..15 (RAX..R15), kRipBase, or kNoRegister
-  std::uint8_t index = kNoRegister;   // 0..15 or kNoRegister
-  std::uint8_t scale = 1;             // 1, 2, 4, 8
-  std::int64_t displacement = 0;      // sign-extended; for moffs the full absolute offset
+  std::uint8_t base = kNoRegister;                // 0..15 (RAX..R15), kRipBase, or kNoRegister
+  std::uint8_t index = kNoRegister;               // 0..15 or kNoRegister
+  std::uint8_t scale = 1;                         // 1, 2, 4, 8
+  std::int64_t displacement = 0;                  // sign-extended; for moffs the full absolute offset
 };
 
 struct Operand {
   enum class Kind : std::uint8_t { None, Register, Memory, Immediate };
   Kind kind = Kind::None;
-  std::uint8_t size = 0;          // bytes: 1, 2, 4 or 8
-  std::uint8_t reg = kNoRegister; // Register: 0..15
-  bool high_byte = false;         // Register: AH, CH, DH or BH (reg 0..3 then names the full register)
-  std::uint64_t immediate = 0;    // Immediate: already sign- or zero-extended to `size`
-  MemoryOperand memory;           // Memory
+  std::uint8_t size = 0;           // bytes: 1, 2, 4 or 8
+  std::uint8_t reg = kNoRegister;  // Register: 0..15
+  bool high_byte = false;          // Register: AH, CH, DH or BH (reg 0..3 then names the full register)
+  std::uint64_t immediate = 0;     // Immediate: already sign- or zero-extended to `size`
+  MemoryOperand memory;            // Memory
 };
 
 struct Instruction {
   Mnemonic mnemonic = Mnemonic::Mov;
-  std::uint8_t length = 0;         // bytes consumed, prefixes included (1..15)
-  std::uint8_t operand_size = 0;   // the operation's width in bytes
-  std::uint8_t address_size = 0;   // 2, 4 or 8: for string instructions, RSI/RDI/RCX width
+  std::uint8_t length = 0;        // bytes consumed, prefixes included (1..15)
+  std::uint8_t operand_size = 0;  // the operation's width in bytes
+  std::uint8_t address_size = 0;  // 2, 4 or 8: for string instructions, RSI/RDI/RCX width
   Operand destination;
   Operand source;
   bool lock = false;
   RepPrefix rep = RepPrefix::None;
-  std::uint8_t condition = 0;      // Setcc: the low nibble of 0F 9x
-  bool segment_override = false;   // a segment prefix was given (string sources honour it)
+  std::uint8_t condition = 0;     // Setcc: the low nibble of 0F 9x
+  bool segment_override = false;  // a segment prefix was given (string sources honour it)
   // For RIP-relative operands: the address is RIP + length + displacement.
 };
 

@@ -25,10 +25,10 @@ struct Segment {
   std::uint8_t type = 0;  // descriptor type field (4 bits)
   std::uint8_t dpl = 0;
   bool present = false;
-  bool db = false;        // default operation size (1 = 32-bit)
-  bool s = false;         // code/data (1) or system (0)
-  bool l = false;         // 64-bit code segment
-  bool g = false;         // limit granularity 4 KiB
+  bool db = false;  // default operation size (1 = 32-bit)
+  bool s = false;   // code/data (1) or system (0)
+  bool l = false;   // 64-bit code segment
+  bool g = false;   // limit granularity 4 KiB
   bool avl = false;
   bool unusable = false;  // VMX's "segment unusable"; backends without it derive it as !present
   bool operator==(const Segment&) const = default;
@@ -51,7 +51,7 @@ struct SpecialRegisters {
 
 // Legacy FXSAVE-format state (x87 + SSE).
 struct FpuState {
-  std::array<std::array<std::uint8_t, 16>, 8> fpr{};   // ST0..ST7 (80 bits used of 128)
+  std::array<std::array<std::uint8_t, 16>, 8> fpr{};  // ST0..ST7 (80 bits used of 128)
   std::uint16_t fcw = 0x37f;
   std::uint16_t fsw = 0;
   std::uint8_t ftwx = 0;  // abridged tag word

@@ -34,14 +34,16 @@ TranslateResult translate(const SpecialRegisters& sregs, std::uint64_t linear, b
   };
   if ((sregs.cr4 & kCr4Pae) == 0) {  // 32-bit paging, 4 KiB and 4 MiB pages
     std::uint64_t pde = 0;
-    if (!read_entry(read, (sregs.cr3 & 0xfffff000ULL) + ((linear >> 22) & 0x3ff) * 4, 4, pde)) return TranslateResult::PageNotPresent;
+    if (!read_entry(read, (sregs.cr3 & 0xfffff000ULL) + ((linear >> 22) & 0x3ff) * 4, 4, pde))
+      return TranslateResult::PageNotPresent;
     if (auto r = step(pde); r != TranslateResult::Success) return r;
     if ((pde & kLargePage) != 0) {
       gpa = (pde & 0xffc00000ULL) | (linear & 0x3fffff);
       return TranslateResult::Success;
     }
     std::uint64_t pte = 0;
-    if (!read_entry(read, (pde & 0xfffff000ULL) + ((linear >> 12) & 0x3ff) * 4, 4, pte)) return TranslateResult::PageNotPresent;
+    if (!read_entry(read, (pde & 0xfffff000ULL) + ((linear >> 12) & 0x3ff) * 4, 4, pte))
+      return TranslateResult::PageNotPresent;
     if (auto r = step(pte); r != TranslateResult::Success) return r;
     gpa = (pte & 0xfffff000ULL) | (linear & 0xfff);
     return TranslateResult::Success;

@@ -94,7 +94,8 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
   for (const auto& existing : regions_) {
     if (gpa < existing.gpa + existing.size && existing.gpa < gpa + r.size) return -EEXIST;
     // 6.15-6.18 also refuse overlapping userspace ranges [§4]; the simulator models those kernels.
-    if (r.userspace_addr < existing.userspace_addr + existing.size && existing.userspace_addr < r.userspace_addr + r.size) {
+    if (r.userspace_addr < existing.userspace_addr + existing.size &&
+        existing.userspace_addr < r.userspace_addr + r.size) {
       return -EEXIST;
     }
   }
@@ -104,7 +105,8 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
   // GPA read is always granted; without WRITABLE the region is read-only and writes intercept.
   const bool writable = (r.flags & (1U << abi::kSetMemBitWritable)) != 0;
   // A region mapped while dirty tracking is on is tracked too (tracking is partition-wide, §11).
-  const MapOptions options{.read_only = !writable, .log_dirty = writable && properties_[abi::kPropertyGpaPageAccessTracking] == 1};
+  const MapOptions options{.read_only = !writable,
+                           .log_dirty = writable && properties_[abi::kPropertyGpaPageAccessTracking] == 1};
   auto slot = vm_->map_memory(*region, options);
   if (!slot) return slot.error().kind() == ErrorKind::Overlap ? -EEXIST : -EINVAL;
   regions_.push_back({gpa, r.size, r.userspace_addr, r.flags, *slot});
@@ -160,7 +162,7 @@ long Partition::set_msi_routing(const void* table) {
   }
   std::lock_guard lock(mutex_);
   if (!lapic()) return -EINVAL;  // no interrupt controller to deliver to [INF]
-  routes_ = std::move(routes);  // the table is replaced as a whole [§11]
+  routes_ = std::move(routes);   // the table is replaced as a whole [§11]
   return apply_routing();
 }
 
@@ -186,15 +188,16 @@ long Partition::irqfd(const abi::UserIrqfd& args) {
   auto event = EventFd::duplicate(args.fd);
   if (!event) return -EBADF;
   // Another descriptor of an eventfd already bound: KVM refuses it with EBUSY, as MSHV does [§11].
-  if (auto bound = vm_->register_irqfd(*event, args.gsi); !bound) return bound.error().sys_errno() == EBUSY ? -EBUSY : -EINVAL;
+  if (auto bound = vm_->register_irqfd(*event, args.gsi); !bound)
+    return bound.error().sys_errno() == EBUSY ? -EBUSY : -EINVAL;
   irqfds_.push_back({args.fd, args.gsi, std::move(*event)});
   return 0;
 }
 
 long Partition::ioeventfd(const abi::UserIoeventfd& args) {
   std::lock_guard lock(mutex_);
-  constexpr std::uint32_t known = (1U << abi::kIoeventfdBitDatamatch) | (1U << abi::kIoeventfdBitPio) |
-                                  (1U << abi::kIoeventfdBitDeassign);
+  constexpr std::uint32_t known =
+      (1U << abi::kIoeventfdBitDatamatch) | (1U << abi::kIoeventfdBitPio) | (1U << abi::kIoeventfdBitDeassign);
   if ((args.flags & ~known) != 0 || !all_zero(args.rsvd)) return -EINVAL;
   if ((args.flags & (1U << abi::kIoeventfdBitPio)) != 0) return -EOPNOTSUPP;  // MMIO only [§11]
   if (args.len != 0 && args.len != 1 && args.len != 2 && args.len != 4 && args.len != 8) return -EINVAL;
@@ -222,7 +225,8 @@ long Partition::ioeventfd(const abi::UserIoeventfd& args) {
   if (args.len == 0) return -EINVAL;  // "any size" has no KVM counterpart here; not simulated
   auto event = EventFd::duplicate(args.fd);
   if (!event) return -EBADF;
-  IoEventAddress where{IoEventSpace::Mmio, args.addr, args.len, datamatch ? std::optional(args.datamatch) : std::nullopt};
+  IoEventAddress where{IoEventSpace::Mmio, args.addr, args.len,
+                       datamatch ? std::optional(args.datamatch) : std::nullopt};
   if (!vm_->register_ioeventfd(*event, where)) return -EINVAL;
   ioeventfds_.push_back({args, std::move(*event)});
   return 0;
@@ -289,7 +293,8 @@ std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
   std::uint16_t done = 0;
   std::uint16_t status = 0;
   if (set) {
-    if (call.in_sz < sizeof header + std::size_t{reps} * sizeof(abi::HvRegisterAssoc)) return abi::kHvStatusInvalidHypercallInput;
+    if (call.in_sz < sizeof header + std::size_t{reps} * sizeof(abi::HvRegisterAssoc))
+      return abi::kHvStatusInvalidHypercallInput;
     std::vector<abi::HvRegisterAssoc> assocs(reps);
     std::memcpy(assocs.data(), in.subspan(sizeof header).data(), assocs.size() * sizeof(abi::HvRegisterAssoc));
     status = vp->set_registers(assocs, done);
@@ -318,7 +323,8 @@ std::uint16_t Partition::translate(abi::RootHvcall& call) {
   if (vp == nullptr) return abi::kHvStatusInvalidVpIndex;
   std::uint64_t gpa = 0;
   abi::HvOutputTranslateVirtualAddress out{};
-  const std::uint16_t status = vp->translate(in.gva_page << 12, (in.control_flags & abi::kTranslateValidateWrite) != 0, gpa, out.result_code);
+  const std::uint16_t status =
+      vp->translate(in.gva_page << 12, (in.control_flags & abi::kTranslateValidateWrite) != 0, gpa, out.result_code);
   if (status != abi::kHvStatusSuccess) return status;
   out.gpa_page = gpa >> 12;
   if (out.result_code == abi::kTranslateResultSuccess) {
@@ -346,14 +352,16 @@ std::uint16_t Partition::assert_interrupt(abi::RootHvcall& call) {
   // Delivered as the equivalent MSI: destination in address bits 19:12, vector and type in data.
   MsiMessage msi;
   msi.address = 0xfee00000ULL | (in.dest_addr << 12) | ((in.control & abi::kInterruptControlLogical) != 0 ? 4 : 0);
-  msi.data = static_cast<std::uint32_t>(in.vector | (type << 8) | ((in.control & abi::kInterruptControlLevel) != 0 ? 1U << 15 : 0));
+  msi.data = static_cast<std::uint32_t>(in.vector | (type << 8) |
+                                        ((in.control & abi::kInterruptControlLevel) != 0 ? 1U << 15 : 0));
   std::lock_guard lock(mutex_);
   return vm_->signal_msi(msi) ? abi::kHvStatusSuccess : abi::kHvStatusInvalidParameter;
 }
 
 long Partition::hvcall(abi::RootHvcall& call, bool via_vp) {
   // Validation the kernel does before the hypervisor sees the call [§5].
-  if (call.status != 0 || !all_zero(call.rsvd) || call.in_ptr == 0 || call.in_sz < 8 || call.in_sz > abi::kHvcallMaxInput) {
+  if (call.status != 0 || !all_zero(call.rsvd) || call.in_ptr == 0 || call.in_sz < 8 ||
+      call.in_sz > abi::kHvcallMaxInput) {
     return -EINVAL;
   }
   if (call.out_ptr != 0 && (call.out_sz < 1 || call.out_sz > abi::kHvcallMaxInput)) return -EINVAL;

@@ -69,9 +69,9 @@ std::optional<std::uint32_t> msr_index(std::uint32_t name) {
 }  // namespace
 
 std::uint16_t segment_attributes(const Segment& s) {
-  return static_cast<std::uint16_t>((s.type & 0xf) | (s.s ? 1U << 4 : 0) | ((s.dpl & 3U) << 5) | (s.present ? 1U << 7 : 0) |
-                                    (s.avl ? 1U << 12 : 0) | (s.l ? 1U << 13 : 0) | (s.db ? 1U << 14 : 0) |
-                                    (s.g ? 1U << 15 : 0));
+  return static_cast<std::uint16_t>((s.type & 0xf) | (s.s ? 1U << 4 : 0) | ((s.dpl & 3U) << 5) |
+                                    (s.present ? 1U << 7 : 0) | (s.avl ? 1U << 12 : 0) | (s.l ? 1U << 13 : 0) |
+                                    (s.db ? 1U << 14 : 0) | (s.g ? 1U << 15 : 0));
 }
 
 void apply_segment_attributes(std::uint16_t a, Segment& s) {
@@ -112,7 +112,9 @@ std::uint16_t RegisterBatch::get(std::uint32_t name, abi::HvRegisterValue& value
   value = {};
   if ((name >= reg::kRax && name <= reg::kRax + 15) || name == reg::kRip || name == reg::kRflags) {
     if (!load_general()) return abi::kHvStatusInvalidVpState;
-    value.low = name == reg::kRip ? general_->rip : name == reg::kRflags ? general_->rflags : *gpr(*general_, name - reg::kRax);
+    value.low = name == reg::kRip      ? general_->rip
+                : name == reg::kRflags ? general_->rflags
+                                       : *gpr(*general_, name - reg::kRax);
     return abi::kHvStatusSuccess;
   }
   if (is_special(name)) {
@@ -224,7 +226,8 @@ std::uint16_t RegisterBatch::set(std::uint32_t name, const abi::HvRegisterValue&
     auto done = vcpu_.set_msrs(std::span(&entry, 1));
     // A host that takes a TSC write and ignores it (KVM on PVM here) is what the simulated hypervisor
     // then does too: the write "succeeds" and the TSC runs on, which the backend can detect.
-    if (!done && !(name == reg::kTsc && done.error().kind() == ErrorKind::Unsupported)) return abi::kHvStatusInvalidRegisterValue;
+    if (!done && !(name == reg::kTsc && done.error().kind() == ErrorKind::Unsupported))
+      return abi::kHvStatusInvalidRegisterValue;
     return abi::kHvStatusSuccess;
   }
   return abi::kHvStatusInvalidParameter;

@@ -48,8 +48,8 @@ abi::HvSegmentRegister to_hv(const Segment& s) { return {s.base, s.limit, s.sele
 
 }  // namespace
 
-void Vp::fill_header(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint8_t length, std::uint8_t access,
-                     abi::HvInterceptHeader& h) const {
+void Vp::fill_header(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint8_t length,
+                     std::uint8_t access, abi::HvInterceptHeader& h) const {
   h.vp_index = index_;
   h.instruction_length_and_cr8 = static_cast<std::uint8_t>((length & 0xf) | ((sregs.cr8 & 0xf) << 4));
   h.intercept_access_type = access;
@@ -76,16 +76,20 @@ long Vp::header_only_message(const GeneralRegisters& before, const SpecialRegist
 long Vp::build_io_intercept(const GeneralRegisters& before, const IoExit& io, abi::HvMessage& message) {
   auto sregs = vcpu_->get_special_registers();
   if (!sregs) return -EIO;
-  const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> out) { return partition_->read_physical(gpa, out); };
+  const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> out) {
+    return partition_->read_physical(gpa, out);
+  };
   std::array<std::uint8_t, 16> bytes{};
   const std::size_t got = fetch_instruction(*sregs, sregs->cs.base + before.rip, read, bytes);
   const auto decoded = decode_io_instruction(std::span(bytes).first(got), (sregs->efer & kEferLma) != 0);
   if (decoded.length == 0) return -EIO;  // KVM reported IO for bytes that are not an IO instruction
   abi::HvIoPortIntercept p{};
-  fill_header(before, *sregs, decoded.length, io.direction == AccessDirection::Write ? abi::kAccessWrite : abi::kAccessRead, p.header);
+  fill_header(before, *sregs, decoded.length,
+              io.direction == AccessDirection::Write ? abi::kAccessWrite : abi::kAccessRead, p.header);
   p.port_number = io.port;
-  p.access_info = static_cast<std::uint8_t>((io.size & abi::kIoAccessSizeMask) | (decoded.string ? abi::kIoAccessString : 0) |
-                                            (decoded.rep ? abi::kIoAccessRep : 0));
+  p.access_info =
+      static_cast<std::uint8_t>((io.size & abi::kIoAccessSizeMask) | (decoded.string ? abi::kIoAccessString : 0) |
+                                (decoded.rep ? abi::kIoAccessRep : 0));
   p.instruction_byte_count = static_cast<std::uint8_t>(got);
   std::memcpy(p.instruction_bytes, bytes.data(), got);
   p.rax = before.rax;
@@ -103,12 +107,15 @@ long Vp::build_io_intercept(const GeneralRegisters& before, const IoExit& io, ab
 long Vp::build_memory_intercept(const GeneralRegisters& before, const MmioExit& mmio, abi::HvMessage& message) {
   auto sregs = vcpu_->get_special_registers();
   if (!sregs) return -EIO;
-  const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> out) { return partition_->read_physical(gpa, out); };
+  const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> out) {
+    return partition_->read_physical(gpa, out);
+  };
   abi::HvMemoryIntercept p{};
   std::array<std::uint8_t, 16> bytes{};
   const std::size_t got = fetch_instruction(*sregs, sregs->cs.base + before.rip, read, bytes);
   // The length field is not the decoded instruction's here; VMMs decode the bytes [§12.1].
-  fill_header(before, *sregs, 0, mmio.direction == AccessDirection::Write ? abi::kAccessWrite : abi::kAccessRead, p.header);
+  fill_header(before, *sregs, 0, mmio.direction == AccessDirection::Write ? abi::kAccessWrite : abi::kAccessRead,
+              p.header);
   p.instruction_byte_count = static_cast<std::uint8_t>(got);
   std::memcpy(p.instruction_bytes, bytes.data(), got);
   p.guest_physical_address = mmio.address;
@@ -201,19 +208,23 @@ long Vp::run(abi::RunVp& out) {
     } else if (std::holds_alternative<ShutdownExit>(*exit) || std::holds_alternative<SystemEventExit>(*exit)) {
       auto sregs = vcpu_->get_special_registers();
       if (!sregs) return -EIO;
-      result = header_only_message(*before, *sregs, abi::kMsgUnrecoverableException, 0, message);  // triple fault [§9.2]
+      result =
+          header_only_message(*before, *sregs, abi::kMsgUnrecoverableException, 0, message);  // triple fault [§9.2]
     } else if (std::holds_alternative<InternalErrorExit>(*exit)) {
       return -EIO;
     }
     // KVM_EXIT_DEBUG: one instruction done. Single-stepping steps over HLT without a halt exit, so a
     // one-byte step is checked for being HLT: without the hypervisor LAPIC that is an intercept.
     if (result == 1 && !partition_->lapic()) {
-      if (const auto* unknown = std::get_if<UnknownExit>(&*exit); unknown != nullptr && unknown->raw_reason == kvm::kDebugExitReason) {
+      if (const auto* unknown = std::get_if<UnknownExit>(&*exit);
+          unknown != nullptr && unknown->raw_reason == kvm::kDebugExitReason) {
         auto after = vcpu_->get_registers();
         if (after && after->rip == before->rip + 1) {
           auto sregs = vcpu_->get_special_registers();
           if (!sregs) return -EIO;
-          const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> o) { return partition_->read_physical(gpa, o); };
+          const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> o) {
+            return partition_->read_physical(gpa, o);
+          };
           std::array<std::uint8_t, 16> bytes{};
           if (fetch_instruction(*sregs, sregs->cs.base + before->rip, read, bytes) >= 1 && bytes[0] == 0xf4) {
             result = header_only_message(*before, *sregs, abi::kMsgX64Halt, 1, message);
@@ -230,7 +241,8 @@ long Vp::run(abi::RunVp& out) {
   }
 }
 
-std::uint16_t Vp::get_registers(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> out, std::uint16_t& done) {
+std::uint16_t Vp::get_registers(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> out,
+                                std::uint16_t& done) {
   std::lock_guard lock(mutex_);
   RegisterBatch batch(*vcpu_);
   done = 0;
@@ -264,7 +276,9 @@ std::uint16_t Vp::translate(std::uint64_t gva, bool write, std::uint64_t& gpa, s
   std::lock_guard lock(mutex_);
   auto sregs = vcpu_->get_special_registers();
   if (!sregs) return abi::kHvStatusInvalidVpState;
-  const PhysicalReader read = [this](std::uint64_t a, std::span<std::uint8_t> out) { return partition_->read_physical(a, out); };
+  const PhysicalReader read = [this](std::uint64_t a, std::span<std::uint8_t> out) {
+    return partition_->read_physical(a, out);
+  };
   switch (sim::translate(*sregs, gva, write, read, gpa)) {
     case TranslateResult::Success: result = abi::kTranslateResultSuccess; break;
     case TranslateResult::PageNotPresent: result = abi::kTranslateResultPageNotPresent; break;

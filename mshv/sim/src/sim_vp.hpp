@@ -24,7 +24,8 @@ class Vp {
   long get_state(abi::GetSetVpState& args);
   long set_state(const abi::GetSetVpState& args);
   // HVCALL_GET/SET_VP_REGISTERS on this VP. `names`/`assocs` are the hypercall's rep array.
-  std::uint16_t get_registers(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> out, std::uint16_t& done);
+  std::uint16_t get_registers(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> out,
+                              std::uint16_t& done);
   std::uint16_t set_registers(std::span<const abi::HvRegisterAssoc> assocs, std::uint16_t& done);
   // CPUID results registered with HVCALL_REGISTER_INTERCEPT_RESULT, applied before the next run.
   void register_cpuid(const CpuidEntry& entry);

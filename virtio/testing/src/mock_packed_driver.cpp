@@ -27,8 +27,8 @@ MockPackedDriver::MockPackedDriver(const GuestMemory& memory, std::uint64_t base
 
 std::uint16_t MockPackedDriver::avail_flags() const noexcept { return wrap_ ? kAvail : kUsed; }
 
-void MockPackedDriver::write_descriptor(std::uint16_t slot, std::uint64_t address, std::uint32_t length, std::uint16_t id,
-                                        std::uint16_t flags) {
+void MockPackedDriver::write_descriptor(std::uint16_t slot, std::uint64_t address, std::uint32_t length,
+                                        std::uint16_t id, std::uint16_t flags) {
   const std::uint64_t at = config_.descriptor_ring + 16ULL * slot;
   must(memory_.write_obj(at, address));
   must(memory_.write_obj(at + 8, length));
@@ -42,7 +42,8 @@ std::uint16_t MockPackedDriver::add_chain(std::span<const BufferSpec> buffers, s
   std::uint16_t head_flags = 0;
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     const bool last = i + 1 == buffers.size();
-    const auto flags = static_cast<std::uint16_t>(avail_flags() | (buffers[i].device_writable ? kWrite : 0) | (last ? 0 : kNext));
+    const auto flags =
+        static_cast<std::uint16_t>(avail_flags() | (buffers[i].device_writable ? kWrite : 0) | (last ? 0 : kNext));
     if (i == 0) {
       head_flags = flags;  // written last, after the rest of the list (§2.8.6)
       must(memory_.write_obj(config_.descriptor_ring + 16ULL * next_, buffers[i].address));
@@ -72,7 +73,8 @@ std::uint16_t MockPackedDriver::add_indirect_chain(std::span<const BufferSpec> b
   }
   indirect_next_ += 16ULL * buffers.size();
   const std::uint16_t head = next_;
-  write_descriptor(head, table, static_cast<std::uint32_t>(16 * buffers.size()), id, static_cast<std::uint16_t>(avail_flags() | kIndirect));
+  write_descriptor(head, table, static_cast<std::uint32_t>(16 * buffers.size()), id,
+                   static_cast<std::uint16_t>(avail_flags() | kIndirect));
   if (++next_ == config_.size) {
     next_ = 0;
     wrap_ = !wrap_;

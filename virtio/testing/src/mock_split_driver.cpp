@@ -25,8 +25,8 @@ MockSplitDriver::MockSplitDriver(const GuestMemory& memory, std::uint64_t base, 
   must(memory_.write(base, std::vector<std::uint8_t>(16ULL * size + 6 + 2ULL * size + 4 + 6 + 8ULL * size + 8, 0)));
 }
 
-void MockSplitDriver::write_descriptor(std::uint64_t table, std::uint16_t index, std::uint64_t address, std::uint32_t length,
-                                       std::uint16_t flags, std::uint16_t next) {
+void MockSplitDriver::write_descriptor(std::uint64_t table, std::uint16_t index, std::uint64_t address,
+                                       std::uint32_t length, std::uint16_t flags, std::uint16_t next) {
   must(memory_.write_obj(table + 16ULL * index, address));
   must(memory_.write_obj(table + 16ULL * index + 8, length));
   must(memory_.write_obj(table + 16ULL * index + 12, flags));
@@ -38,7 +38,8 @@ std::uint16_t MockSplitDriver::add_chain(std::span<const BufferSpec> buffers) {
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     const std::uint16_t index = static_cast<std::uint16_t>((head + i) % config_.size);
     const bool last = i + 1 == buffers.size();
-    const std::uint16_t flags = static_cast<std::uint16_t>((buffers[i].device_writable ? kWrite : 0) | (last ? 0 : kNext));
+    const std::uint16_t flags =
+        static_cast<std::uint16_t>((buffers[i].device_writable ? kWrite : 0) | (last ? 0 : kNext));
     write_descriptor(config_.descriptor_table, index, buffers[i].address, buffers[i].length, flags,
                      static_cast<std::uint16_t>((index + 1) % config_.size));
   }
@@ -50,12 +51,15 @@ std::uint16_t MockSplitDriver::add_indirect_chain(std::span<const BufferSpec> bu
   const std::uint64_t table = indirect_next_;
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     const bool last = i + 1 == buffers.size();
-    const std::uint16_t flags = static_cast<std::uint16_t>((buffers[i].device_writable ? kWrite : 0) | (last ? 0 : kNext));
-    write_descriptor(table, static_cast<std::uint16_t>(i), buffers[i].address, buffers[i].length, flags, static_cast<std::uint16_t>(i + 1));
+    const std::uint16_t flags =
+        static_cast<std::uint16_t>((buffers[i].device_writable ? kWrite : 0) | (last ? 0 : kNext));
+    write_descriptor(table, static_cast<std::uint16_t>(i), buffers[i].address, buffers[i].length, flags,
+                     static_cast<std::uint16_t>(i + 1));
   }
   indirect_next_ += 16ULL * buffers.size();
   const std::uint16_t head = next_free_;
-  write_descriptor(config_.descriptor_table, head, table, static_cast<std::uint32_t>(16 * buffers.size()), kIndirect, 0);
+  write_descriptor(config_.descriptor_table, head, table, static_cast<std::uint32_t>(16 * buffers.size()), kIndirect,
+                   0);
   next_free_ = static_cast<std::uint16_t>((head + 1) % config_.size);
   return head;
 }
@@ -67,13 +71,17 @@ void MockSplitDriver::make_available(std::uint16_t head) {
   set_avail_index(avail_index_);
 }
 
-void MockSplitDriver::set_avail_index(std::uint16_t index) { must(memory_.write_obj(config_.available_ring + 2, index)); }
+void MockSplitDriver::set_avail_index(std::uint16_t index) {
+  must(memory_.write_obj(config_.available_ring + 2, index));
+}
 void MockSplitDriver::set_avail_flags(std::uint16_t flags) { must(memory_.write_obj(config_.available_ring, flags)); }
 void MockSplitDriver::set_used_event(std::uint16_t index) {
   must(memory_.write_obj(config_.available_ring + 4 + 2ULL * config_.size, index));
 }
 
-std::uint16_t MockSplitDriver::used_index() const { return memory_.read_obj<std::uint16_t>(config_.used_ring + 2).value(); }
+std::uint16_t MockSplitDriver::used_index() const {
+  return memory_.read_obj<std::uint16_t>(config_.used_ring + 2).value();
+}
 
 MockSplitDriver::UsedElement MockSplitDriver::used(std::uint16_t position) const {
   const std::uint64_t slot = config_.used_ring + 4 + 8ULL * (position % config_.size);

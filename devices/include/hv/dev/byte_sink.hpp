@@ -45,7 +45,7 @@ class BufferSink final : public ByteSink {
 };
 
 struct OutputLimits {
-  std::uint64_t max_total_bytes = 0;     // 0: unlimited
+  std::uint64_t max_total_bytes = 0;       // 0: unlimited
   std::uint64_t max_bytes_per_second = 0;  // 0: unlimited; bursts up to one second's worth
 };
 

@@ -13,7 +13,6 @@
 
 namespace hv::dev {
 
-
 class DeviceManager {
  public:
   Result<void> add_pio(std::shared_ptr<BusDevice> device, std::uint64_t port, std::uint64_t size);

@@ -19,8 +19,8 @@ namespace hv::virtio {
 class BlockDevice final : public VirtioDevice {
  public:
   static constexpr std::uint32_t kSectorSize = 512;
-  static constexpr std::uint32_t kSegmentMax = 128;            // advertised seg_max
-  static constexpr std::uint32_t kSizeMax = 1U << 20;          // advertised size_max (bytes per segment)
+  static constexpr std::uint32_t kSegmentMax = 128;                // advertised seg_max
+  static constexpr std::uint32_t kSizeMax = 1U << 20;              // advertised size_max (bytes per segment)
   static constexpr std::uint64_t kMaxRequestBytes = 128ULL << 20;  // larger data: IOERR
   static constexpr std::uint32_t kMaxDiscardSegments = 16;
   static constexpr std::uint32_t kMaxDiscardSectors = 1U << 22;  // 2 GiB per segment
@@ -34,8 +34,8 @@ class BlockDevice final : public VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 256; }
   void read_config(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}  // writeback toggling not offered
-  Result<void> activate(const GuestMemory& memory, std::uint64_t features, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                        DeviceSignals signals) override;
+  Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+                        std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
 

@@ -29,8 +29,8 @@ class ConsoleDevice final : public VirtioDevice {
   // Without F_SIZE, F_MULTIPORT and F_EMERG_WRITE the configuration fields are not valid: zeros.
   void read_config(std::uint64_t, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
-  Result<void> activate(const GuestMemory& memory, std::uint64_t features, std::vector<std::pair<std::uint16_t, Queue>> queues,
-                        DeviceSignals signals) override;
+  Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+                        std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
 

@@ -17,11 +17,11 @@
 namespace hv::virtio {
 
 struct PackedQueueConfig {
-  std::uint16_t size = 0;              // 1..kMaxQueueSize (a power of two is not required, §2.8.10.1)
-  std::uint64_t descriptor_ring = 0;   // 16-byte aligned
-  std::uint64_t driver_event = 0;      // driver event suppression, 4-byte aligned (the device reads it)
-  std::uint64_t device_event = 0;      // device event suppression, 4-byte aligned (the device writes it)
-  bool event_idx = false;              // VIRTIO_F_RING_EVENT_IDX negotiated
+  std::uint16_t size = 0;             // 1..kMaxQueueSize (a power of two is not required, §2.8.10.1)
+  std::uint64_t descriptor_ring = 0;  // 16-byte aligned
+  std::uint64_t driver_event = 0;     // driver event suppression, 4-byte aligned (the device reads it)
+  std::uint64_t device_event = 0;     // device event suppression, 4-byte aligned (the device writes it)
+  bool event_idx = false;             // VIRTIO_F_RING_EVENT_IDX negotiated
 };
 
 class PackedQueue {
@@ -47,7 +47,7 @@ class PackedQueue {
   const GuestMemory* memory_;
   PackedQueueConfig config_;
   std::uint16_t next_avail_ = 0;
-  bool avail_wrap_ = true;   // both counters start at 1 (§2.8.1)
+  bool avail_wrap_ = true;  // both counters start at 1 (§2.8.1)
   std::uint16_t next_used_ = 0;
   bool used_wrap_ = true;
   std::uint32_t signalled_ = 0;  // cycle position of next_used_ at the last should_notify()

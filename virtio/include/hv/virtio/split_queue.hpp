@@ -18,11 +18,11 @@ namespace hv::virtio {
 inline constexpr std::uint16_t kMaxQueueSize = 32768;  // §2.7: at most 2^15
 
 struct SplitQueueConfig {
-  std::uint16_t size = 0;            // power of two, 1..kMaxQueueSize
+  std::uint16_t size = 0;              // power of two, 1..kMaxQueueSize
   std::uint64_t descriptor_table = 0;  // 16-byte aligned
   std::uint64_t available_ring = 0;    // 2-byte aligned ("driver area")
   std::uint64_t used_ring = 0;         // 4-byte aligned ("device area")
-  bool event_idx = false;            // VIRTIO_F_EVENT_IDX negotiated
+  bool event_idx = false;              // VIRTIO_F_EVENT_IDX negotiated
 };
 
 class SplitQueue {

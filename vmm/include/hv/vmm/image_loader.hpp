@@ -12,9 +12,9 @@
 namespace hv::vmm {
 
 struct LoadedImage {
-  std::uint64_t entry = 0;         // guest-physical entry point
-  std::uint64_t lowest = 0;        // first byte written
-  std::uint64_t highest = 0;       // last byte written
+  std::uint64_t entry = 0;    // guest-physical entry point
+  std::uint64_t lowest = 0;   // first byte written
+  std::uint64_t highest = 0;  // last byte written
 };
 
 inline constexpr std::size_t kMaxElfSegments = 64;

@@ -29,14 +29,14 @@ struct MachineConfig {
   std::uint64_t memory_bytes = 64ULL << 20;
   std::uint32_t vcpus = 1;
   BootMode mode = BootMode::Long;
-  std::vector<std::uint8_t> image;          // raw binary or ELF64
+  std::vector<std::uint8_t> image;            // raw binary or ELF64
   std::optional<std::uint64_t> load_address;  // raw images; default 0x7c00 (real) or 0x100000 (long)
   std::optional<std::uint64_t> entry;         // default: the load address or ELF e_entry
-  bool testdev = false;                     // scratch MMIO at 0xd8000000 and PIO at 0xe0
+  bool testdev = false;                       // scratch MMIO at 0xd8000000 and PIO at 0xe0
   // UART interrupts through IRQ 4. HLT then waits in the kernel (the machine no longer ends when all
   // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
   bool in_kernel_irqchip = false;
-  dev::ByteSink* console = nullptr;         // UART output; required
+  dev::ByteSink* console = nullptr;  // UART output; required
   // virtio-mmio devices, in this order at kVirtioBase + kVirtioStride * n; each has its own
   // interrupt line (GSI kVirtioFirstGsi + n with in_kernel_irqchip, unconnected otherwise: poll).
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio;

@@ -23,7 +23,8 @@ class MockPackedDriver {
   std::uint16_t add_chain(std::span<const BufferSpec> buffers, std::uint16_t id);
   std::uint16_t add_indirect_chain(std::span<const BufferSpec> buffers, std::uint16_t id);
   // Raw descriptor write (flags exactly as given) for negative tests.
-  void write_descriptor(std::uint16_t slot, std::uint64_t address, std::uint32_t length, std::uint16_t id, std::uint16_t flags);
+  void write_descriptor(std::uint16_t slot, std::uint64_t address, std::uint32_t length, std::uint16_t id,
+                        std::uint16_t flags);
   [[nodiscard]] std::uint16_t avail_flags() const noexcept;  // AVAIL/USED bits for the current wrap
   void set_driver_event(std::uint16_t off_wrap, std::uint16_t flags);
 
