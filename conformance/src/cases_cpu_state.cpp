@@ -201,18 +201,13 @@ CaseResult reg_msr_sysenter(Hypervisor& hypervisor) {
                hex(entry.value));
     slot += 8;
   }
-  // What the guest wrote with WRMSR, in the same order.
-  std::array<MsrEntry, 3> get = {{{msr::kSysenterCs, 0x23},
-                                  {msr::kSysenterEsp, 0xffffffff81234000ULL},
-                                  {msr::kSysenterEip, 0xffffffff81235000ULL}}};
-  const auto expected = get;
-  for (auto& entry : get) entry.value = 0;
+  std::array<MsrEntry, 3> get = {{{msr::kSysenterCs, 0}, {msr::kSysenterEsp, 0}, {msr::kSysenterEip, 0}}};
   CONF_TRY((*t)->vcpu().get_msrs(get), "get_msrs");
-  for (std::size_t i = 0; i < get.size(); ++i) {
-    const auto& seen = gsl::at(get, static_cast<gsl::index>(i));
-    const auto& want = gsl::at(expected, static_cast<gsl::index>(i));
-    CONF_CHECK(seen.value == want.value, "VMM reads MSR ", hex(seen.index), " = ", hex(seen.value), ", guest wrote ",
-               hex(want.value));
+  const std::array<std::uint64_t, 3> written = {0x23, 0xffffffff81234000ULL, 0xffffffff81235000ULL};  // by WRMSR
+  for (gsl::index i = 0; i < std::ssize(get); ++i) {
+    const MsrEntry& seen = gsl::at(get, i);
+    CONF_CHECK(seen.value == gsl::at(written, i), "VMM reads MSR ", hex(seen.index), " = ", hex(seen.value),
+               ", guest wrote ", hex(gsl::at(written, i)));
   }
   return CaseResult::pass();
 }
