@@ -1,44 +1,13 @@
 // A guest that floods the UART with output and a host that floods it with input both hit the
 // documented bounds: output stops at the sink's limit, input at the 64-byte receive FIFO.
 #include <atomic>
-#include <fstream>
-#include <iterator>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "hv/kvm/kvm.hpp"
-#include "hv/vmm/machine.hpp"
+#include "machine_test_fixture.hpp"
 
 namespace {
 
-std::vector<std::uint8_t> test_guest(const char* name) {
-  std::ifstream f(std::string(HVKIT_TEST_GUESTS) + "/" + name + ".bin", std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-class MachineFlood : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto availability = hv::kvm::probe();
-    if (!availability.available) GTEST_SKIP() << "KVM unavailable: " << availability.reason;
-    auto h = hv::kvm::open();
-    ASSERT_TRUE(h);
-    hypervisor = std::move(*h);
-  }
-  // A machine running test guest `name` (linked at 0x1000) with its UART on `console`.
-  std::unique_ptr<hv::vmm::Machine> make_machine(const char* name, hv::dev::ByteSink& console) {
-    hv::vmm::MachineConfig config;
-    config.image = test_guest(name);
-    EXPECT_FALSE(config.image.empty()) << name;
-    config.load_address = 0x1000;
-    config.console = &console;
-    auto machine = hv::vmm::Machine::create(*hypervisor, std::move(config));
-    EXPECT_TRUE(machine) << machine.error().to_string();
-    return machine ? std::move(*machine) : nullptr;
-  }
-  std::unique_ptr<hv::Hypervisor> hypervisor;
-};
+using MachineFlood = hvtest::KvmMachineTest;
 
 TEST_F(MachineFlood, GuestOutputFloodStopsAtTheSinkLimit) {
   hv::dev::BufferSink captured(1 << 20);

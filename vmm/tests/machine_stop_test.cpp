@@ -1,38 +1,22 @@
 // The VMM ends a guest from outside it: request_stop with Reason::Stopped ends a guest that never
 // exits, and before run() makes run() return at once; the requester's status and message come back.
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <thread>
 
-#include <gtest/gtest.h>
-
-#include "hv/kvm/kvm.hpp"
-#include "hv/vmm/machine.hpp"
+#include "machine_test_fixture.hpp"
 
 namespace {
 
 using hv::vmm::MachineExit;
 
-class MachineStop : public ::testing::Test {
+class MachineStop : public hvtest::KvmMachineTest {
  protected:
   void SetUp() override {
-    auto availability = hv::kvm::probe();
-    if (!availability.available) GTEST_SKIP() << "KVM unavailable: " << availability.reason;
-    auto h = hv::kvm::open();
-    ASSERT_TRUE(h);
-    hypervisor = std::move(*h);
-    std::ifstream f(std::string(HVKIT_TEST_GUESTS) + "/spin.bin", std::ios::binary);
-    hv::vmm::MachineConfig config;
-    config.image.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-    ASSERT_FALSE(config.image.empty());
-    config.load_address = 0x1000;
-    config.console = &console;
-    auto m = hv::vmm::Machine::create(*hypervisor, std::move(config));
-    ASSERT_TRUE(m) << m.error().to_string();
-    machine = std::move(*m);
+    KvmMachineTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    machine = make_machine("spin", console);
+    ASSERT_TRUE(machine);
   }
-  std::unique_ptr<hv::Hypervisor> hypervisor;
   hv::dev::BufferSink console;
   std::unique_ptr<hv::vmm::Machine> machine;
 };
