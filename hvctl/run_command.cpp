@@ -1,5 +1,6 @@
 #include "run_command.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -39,7 +40,8 @@ constexpr std::uint64_t kMaxTimeoutSeconds = 365ULL * 24 * 3600;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
-    "                 [--entry ADDR] [--timeout SECONDS] [--testdev] [--blk PATH[,ro|,rw]]... [--rng]\n"
+    "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
+    "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng]\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S] [IMAGE]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
     "embedded demo guest (one vCPU, long mode: --mode real, --load, --entry and --vcpus need an IMAGE).\n"
@@ -47,10 +49,12 @@ const char* const kUsage =
     "debug-exit at 0x501 (a write of v ends the VM with status v); --testdev adds a 4 KiB scratch MMIO\n"
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
     "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the regular file PATH,\n"
-    "read-write, or read-only with ,ro; PATH cannot contain ','; repeatable), --rng and --console (one\n"
-    "port on stdin/stdout, which the UART then no longer reads) attach devices at guest-physical\n"
-    "0xd0000000 + 0x1000 * n in the order given, each with its own interrupt line (unconnected here:\n"
-    "drivers poll the used ring). RAM must end below 0xd0000000.\n"
+    "read-write, or read-only with ,ro; ,serial=ID gives the ID the guest reads with GET_ID, 1 to 20\n"
+    "printable ASCII characters, none by default; PATH cannot contain ','; PATH is locked while hvctl\n"
+    "runs: ,ro disks may share an image, a read-write one may not, in this or any other process;\n"
+    "repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer reads)\n"
+    "attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its own\n"
+    "interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
     "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
     "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
@@ -120,24 +124,47 @@ std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std
   return bytes;
 }
 
-// `--blk PATH[,ro|,rw]`: everything after the first ',' is the access flag, so a file name that
-// contains ',' cannot be given. A FIFO or other non-regular file is refused before the open, which
-// would wait for a writer.
+// `--blk PATH[,FLAG]...`: everything after the first ',' is a comma-separated list of flags (ro, rw,
+// serial=ID), so a file name that contains ',' cannot be given. The file type is checked by
+// BlockDevice::open without opening anything but a regular file (a FIFO would wait for a writer), and
+// the image is locked there: a second --blk of one image, or one another process has, is refused.
 tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, std::string> open_disk(std::string_view spec) {
   const auto comma = spec.find(',');
   const std::string path(spec.substr(0, comma));
-  const std::string_view flag = comma == std::string_view::npos ? "rw" : spec.substr(comma + 1);
-  if (flag != "ro" && flag != "rw") {
-    return tl::unexpected("--blk " + std::string(spec) + ": unknown flag '" + std::string(flag) +
-                          "' (PATH,ro or PATH,rw; a PATH containing ',' cannot be given)");
+  const std::string prefix = "--blk " + std::string(spec) + ": ";
+  hv::virtio::BlockOptions options;
+  bool access_given = false, serial_given = false;
+  constexpr std::string_view kSerial = "serial=";
+  for (std::string_view rest = spec.substr(std::min(comma, spec.size())); !rest.empty();) {
+    rest.remove_prefix(1);  // the ',' before this flag
+    const std::string_view flag = rest.substr(0, rest.find(','));
+    rest.remove_prefix(flag.size());
+    if (flag == "ro" || flag == "rw") {
+      if (access_given) return tl::unexpected(prefix + "ro or rw can be given once");
+      access_given = true;
+      options.read_only = flag == "ro";
+    } else if (flag.substr(0, kSerial.size()) == kSerial) {
+      const std::string_view id = flag.substr(kSerial.size());
+      if (serial_given) return tl::unexpected(prefix + "serial= can be given once");
+      serial_given = true;
+      const bool printable = std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+      if (id.empty() || id.size() > hv::virtio::BlockDevice::kSerialBytes || !printable) {
+        return tl::unexpected(prefix + "serial=ID takes 1 to 20 printable ASCII characters");
+      }
+      options.serial = id;
+    } else {
+      return tl::unexpected(prefix + "unknown flag '" + std::string(flag) +
+                            "' (flags: ro, rw, serial=ID; a PATH containing ',' cannot be given)");
+    }
   }
-  if (path.empty()) return tl::unexpected("--blk " + std::string(spec) + ": no PATH");
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return tl::unexpected("--blk " + path + " is not a regular file");
+  if (path.empty()) return tl::unexpected(prefix + "no PATH");
+  auto disk = hv::virtio::BlockDevice::open(path, options);
+  if (!disk) {
+    if (disk.error().kind() == hv::ErrorKind::Busy) {
+      return tl::unexpected("--blk " + path + ": " + path + " is in use by another process or another --blk");
+    }
+    return tl::unexpected("--blk " + path + ": " + disk.error().to_string());
   }
-  auto disk = hv::virtio::BlockDevice::open(path, flag == "ro");
-  if (!disk) return tl::unexpected("--blk " + path + ": " + disk.error().to_string());
   return *disk;
 }
 
@@ -282,7 +309,7 @@ int run_command(std::span<const std::string_view> args) {
       config.testdev = true;
     } else if (a == "--blk") {
       auto v = value();
-      if (!v) return usage_error("--blk takes PATH, PATH,ro or PATH,rw");
+      if (!v) return usage_error("--blk takes PATH[,ro|,rw][,serial=ID]");
       auto disk = open_disk(*v);
       if (!disk) return usage_error(disk.error());
       config.virtio.push_back(*disk);

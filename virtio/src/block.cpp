@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <span>
+#include <system_error>
 
 namespace hv::virtio {
 
@@ -17,10 +17,11 @@ namespace {
 // Request types and status values (§5.2.6).
 constexpr std::uint32_t kIn = 0, kOut = 1, kFlush = 4, kGetId = 8, kDiscard = 11, kWriteZeroes = 13;
 constexpr std::uint8_t kOk = 0, kIoError = 1, kUnsupported = 2;
-constexpr std::uint32_t kIdBytes = 20;
+constexpr std::uint8_t kAbandoned = 0xff;  // internal: a reset stopped the request
 // Feature bits (§5.2.3).
 constexpr std::uint64_t kSizeMaxFeature = 1ULL << 1, kSegMaxFeature = 1ULL << 2, kReadOnlyFeature = 1ULL << 5,
                         kFlushFeature = 1ULL << 9, kDiscardFeature = 1ULL << 13, kWriteZeroesFeature = 1ULL << 14;
+constexpr std::uint32_t kUnmap = 1;  // write-zeroes segment flag (§5.2.6)
 constexpr std::size_t kChunk = std::size_t{64} * 1024;
 
 struct RequestHeader {
@@ -34,10 +35,13 @@ struct DiscardSegment {
   std::uint32_t flags;  // bit 0: unmap (write-zeroes)
 };
 static_assert(sizeof(RequestHeader) == 16 && sizeof(DiscardSegment) == 16);
+static_assert(std::uint64_t{BlockDevice::kMaxDiscardSegments} * BlockDevice::kMaxWriteZeroesSectors *
+                  BlockDevice::kSectorSize ==
+              BlockDevice::kMaxRequestBytes);
 
 // Reads a trivially copyable struct from the chain's readable stream.
 template <class T>
-bool read_struct(const ChainIo& io, std::uint64_t offset, T& out) {
+bool read_struct(ChainIo& io, std::uint64_t offset, T& out) {
   std::array<std::uint8_t, sizeof(T)> bytes{};
   if (!io.read(offset, bytes)) return false;
   std::memcpy(&out, bytes.data(), sizeof(T));
@@ -66,21 +70,74 @@ bool full_pread(int fd, std::span<std::uint8_t> data, std::uint64_t offset) {
   return true;
 }
 
+bool fallocate_ok(int fd, int mode, std::uint64_t offset, std::uint64_t length) {
+  return ::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0;
+}
+
+// NOLINTBEGIN(cppcoreguidelines-pro-type-vararg): open(2) and fcntl(2) are variadic in C.
+int open_file(const std::string& path, int flags) { return ::open(path.c_str(), flags); }
+int set_flags(int fd, int flags) { return ::fcntl(fd, F_SETFL, flags); }
+int get_flags(int fd) { return ::fcntl(fd, F_GETFL); }
+int ofd_lock(int fd, struct flock& lock) { return ::fcntl(fd, F_OFD_SETLK, &lock); }
+// NOLINTEND(cppcoreguidelines-pro-type-vararg)
+
 }  // namespace
 
-Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, bool read_only) {
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic in C; no mode without O_CREAT.
-  const int fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-  if (fd < 0) return fail_errno("open " + path, errno);
-  UniqueFd file(fd);
+BlockDevice::BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity)
+    : file_(std::move(file)), read_only_(options.read_only), capacity_(capacity) {
+  std::copy(options.serial.begin(), options.serial.end(), id_.begin());
+}
+
+Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, const BlockOptions& options) {
+  constexpr const char* op = "virtio-blk";
+  if (options.serial.size() > kSerialBytes ||
+      !std::all_of(options.serial.begin(), options.serial.end(), [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+    return fail(ErrorKind::InvalidArgument, op, "the serial must be at most 20 printable ASCII characters");
+  }
+  // The file type first, from a path descriptor: opening a FIFO would wait for a writer, and opening a
+  // device runs its driver (a watchdog, a tape). Only a regular file is ever opened for I/O.
+  const UniqueFd where(open_file(path, O_PATH | O_CLOEXEC));
+  if (!where) return fail_errno("open " + path, errno);
+  struct stat before {};
+  if (::fstat(where.get(), &before) != 0) return fail_errno("fstat " + path, errno);
+  if (!S_ISREG(before.st_mode)) return fail(ErrorKind::InvalidArgument, op, path + " is not a regular file");
+  // O_NONBLOCK and the identity check: if the path was swapped for a FIFO meanwhile, the open does not
+  // wait and the file is refused.
+  UniqueFd file(open_file(path, (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!file) return fail_errno("open " + path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return fail_errno("fstat " + path, errno);
-  if (!S_ISREG(st.st_mode)) return fail(ErrorKind::InvalidArgument, "virtio-blk", path + " is not a regular file");
-  // The serial number the guest reads with GET_ID: the file name, at most 20 bytes.
-  std::string id = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-  if (id.size() > kIdBytes) id.resize(kIdBytes);
+  if (::fstat(file.get(), &st) != 0) return fail_errno("fstat " + path, errno);
+  if (!S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
+    return fail(ErrorKind::InvalidArgument, op, path + " changed while it was opened");
+  }
+  const int flags = get_flags(file.get());
+  if (flags < 0 || set_flags(file.get(), flags & ~O_NONBLOCK) != 0) return fail_errno("fcntl " + path, errno);
+  // One writer per image, or any number of readers: an open-file-description lock, so two devices in
+  // this process conflict as two processes do. It goes with the descriptor.
+  struct flock lock {};
+  lock.l_type = options.read_only ? F_RDLCK : F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 0;  // the whole file, however it grows
+  if (ofd_lock(file.get(), lock) != 0) {
+    if (errno == EAGAIN || errno == EACCES) {
+      return fail(ErrorKind::Busy, op,
+                  path + " is in use: another disk, in this process or another, holds a conflicting lock on it");
+    }
+    return fail_errno("lock " + path, errno);
+  }
   return std::shared_ptr<BlockDevice>(
-      new BlockDevice(std::move(file), read_only, static_cast<std::uint64_t>(st.st_size) / kSectorSize, std::move(id)));
+      new BlockDevice(std::move(file), options, static_cast<std::uint64_t>(st.st_size) / kSectorSize));
+}
+
+BlockDevice::~BlockDevice() {
+  abandon_ = true;
+  {
+    std::lock_guard lock(wake_mutex_);
+    exiting_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
 }
 
 std::uint64_t BlockDevice::features() const noexcept {
@@ -95,12 +152,13 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
   std::memcpy(config.data(), &capacity_, 8);
   put32(8, kSizeMax);
   put32(12, kSegmentMax);
-  put32(20, kSectorSize);          // blk_size
-  put32(36, kMaxDiscardSectors);   // max_discard_sectors
-  put32(40, kMaxDiscardSegments);  // max_discard_seg
-  put32(44, 1);                    // discard_sector_alignment
-  put32(48, kMaxDiscardSectors);   // max_write_zeroes_sectors
-  put32(52, kMaxDiscardSegments);  // max_write_zeroes_seg
+  put32(20, kSectorSize);             // blk_size
+  put32(36, kMaxDiscardSectors);      // max_discard_sectors
+  put32(40, kMaxDiscardSegments);     // max_discard_seg
+  put32(44, 1);                       // discard_sector_alignment
+  put32(48, kMaxWriteZeroesSectors);  // max_write_zeroes_sectors
+  put32(52, kMaxDiscardSegments);     // max_write_zeroes_seg
+  config[56] = 1;                     // write_zeroes_may_unmap: with "unmap", write-zeroes punches a hole
   std::fill(data.begin(), data.end(), std::uint8_t{0});
   if (offset >= config.size()) return;
   const std::size_t n = std::min<std::size_t>(data.size(), config.size() - offset);
@@ -109,11 +167,19 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
 
 Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t features,
                                    std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
-  std::lock_guard lock(mutex_);
-  write_cache_visible_ = (features & kFlushFeature) != 0;
+  std::lock_guard lock(io_mutex_);
   if (queues.size() != 1 || queues.front().first != 0) {
     return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "the request queue (0) must be ready");
   }
+  if (!worker_.joinable()) {
+    try {
+      worker_ = std::thread([this] { run(); });
+    } catch (const std::system_error& e) {
+      return fail(ErrorKind::ResourceExhausted, "virtio-blk activate",
+                  std::string("cannot start the I/O thread: ") + e.what());
+    }
+  }
+  write_cache_visible_ = (features & kFlushFeature) != 0;
   memory_ = &memory;
   queue_.emplace(queues.front().second);
   signals_ = std::move(signals);
@@ -121,12 +187,104 @@ Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t feat
   return {};
 }
 
-std::uint8_t BlockDevice::read_sectors(const ChainIo& io, std::uint64_t sector, std::uint64_t bytes,
-                                       std::uint32_t& written) {
+void BlockDevice::notify(std::uint16_t index) {
+  if (index != 0) return;
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.notifications;
+  }
+  {
+    std::lock_guard lock(wake_mutex_);
+    kicked_ = true;
+  }
+  wake_.notify_one();
+}
+
+void BlockDevice::reset() {
+  abandon_ = true;  // the request in progress stops at its next chunk, so the lock below comes soon
+  {
+    std::lock_guard lock(io_mutex_);
+    queue_.reset();
+    memory_ = nullptr;
+    signals_ = {};
+    broken_ = false;
+    abandon_ = false;  // no pass runs while io_mutex_ is held
+  }
+  std::lock_guard lock(wake_mutex_);
+  kicked_ = false;  // what was notified belonged to the queue that is gone
+}
+
+void BlockDevice::run() {
+  std::unique_lock lock(wake_mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return kicked_ || exiting_; });
+    if (exiting_) return;
+    kicked_ = false;
+    lock.unlock();
+    const bool more = serve_pass();
+    lock.lock();
+    // Re-arm: what the pass left in the queue is served without the driver notifying again.
+    if (more) kicked_ = true;
+  }
+}
+
+bool BlockDevice::serve_pass() {
+  std::lock_guard lock(io_mutex_);
+  if (!queue_ || broken_) return false;
+  std::uint32_t requests = 0;
+  std::uint64_t bytes = 0;
+  const auto stop = [&](bool more) {
+    record_pass(requests, bytes);
+    return more;
+  };
+  while (requests < kPassRequests && bytes < kPassBytes) {
+    if (abandon_) return stop(false);  // a reset is waiting for io_mutex_
+    auto chain = queue_->pop();
+    if (!chain) {
+      // The driver broke the queue protocol: the device stops until it is reset.
+      broken_ = true;
+      signals_.broken();
+      return stop(false);
+    }
+    if (!*chain) break;  // the queue is empty
+    const Outcome outcome = execute(*memory_, **chain);
+    if (outcome.abandoned) {
+      std::lock_guard stats(stats_mutex_);
+      ++stats_.abandoned;
+      return stop(false);
+    }
+    if (auto r = queue_->add_used(**chain, outcome.written); !r) {
+      broken_ = true;
+      signals_.broken();
+      return stop(false);
+    }
+    ++requests;
+    bytes += outcome.bytes;
+  }
+  if (requests > 0) signals_.used(*queue_);
+  return stop(requests == kPassRequests || bytes >= kPassBytes);
+}
+
+void BlockDevice::record_pass(std::uint32_t requests, std::uint64_t bytes) {
+  if (requests == 0) return;
+  std::lock_guard lock(stats_mutex_);
+  ++stats_.passes;
+  stats_.requests += requests;
+  stats_.max_pass_requests = std::max(stats_.max_pass_requests, requests);
+  stats_.max_pass_bytes = std::max(stats_.max_pass_bytes, bytes);
+}
+
+BlockDevice::Stats BlockDevice::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  return stats_;
+}
+
+std::uint8_t BlockDevice::read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written) {
   // Not zeroed: every byte used is first filled by pread or from guest memory; zeroing 64 KiB per
   // request would be pure cost. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   std::array<std::uint8_t, kChunk> buffer;
   for (std::uint64_t done = 0; done < bytes;) {
+    if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes - done));
     if (!full_pread(file_.get(), std::span(buffer).first(n), sector * kSectorSize + done)) return kIoError;
     if (!io.write(done, std::span(buffer).first(n))) return kIoError;  // memory changed under the request
@@ -136,11 +294,12 @@ std::uint8_t BlockDevice::read_sectors(const ChainIo& io, std::uint64_t sector, 
   return kOk;
 }
 
-std::uint8_t BlockDevice::write_sectors(const ChainIo& io, std::uint64_t sector, std::uint64_t bytes) {
+std::uint8_t BlockDevice::write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes) {
   // Not zeroed: every byte used is first filled by pread or from guest memory; zeroing 64 KiB per
   // request would be pure cost. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   std::array<std::uint8_t, kChunk> buffer;
   for (std::uint64_t done = 0; done < bytes;) {
+    if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes - done));
     if (!io.read(sizeof(RequestHeader) + done, std::span(buffer).first(n))) return kIoError;
     if (!full_pwrite(file_.get(), std::span(buffer).first(n), sector * kSectorSize + done)) return kIoError;
@@ -149,44 +308,80 @@ std::uint8_t BlockDevice::write_sectors(const ChainIo& io, std::uint64_t sector,
   return kOk;
 }
 
-std::uint8_t BlockDevice::discard_or_zero(const ChainIo& io, bool zero) {
+// Zeroes [offset, offset + length) of the image so that reads return zeroes (§5.2.6.2). With
+// "unmap" the range is deallocated (a hole: a sparse image stays sparse); without it, it stays
+// allocated. Written zeroes only where the file system can do neither.
+std::uint8_t BlockDevice::zero_range(std::uint64_t offset, std::uint64_t length, bool unmap) {
+  const int fd = file_.get();
+  if (unmap && fallocate_ok(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)) return kOk;
+  if (fallocate_ok(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length)) return kOk;
+  // tmpfs, among others, has no ZERO_RANGE: a hole, then (without unmap) the blocks allocated again.
+  // Should the allocation fail, the hole still reads as zeroes.
+  if (!unmap && fallocate_ok(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)) {
+    (void)fallocate_ok(fd, FALLOC_FL_KEEP_SIZE, offset, length);
+    return kOk;
+  }
+  static const std::array<std::uint8_t, kChunk> zeros{};
+  for (std::uint64_t done = 0; done < length;) {
+    if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, length - done));
+    if (!full_pwrite(fd, std::span(zeros).first(n), offset + done)) return kIoError;
+    done += n;
+  }
+  return kOk;
+}
+
+std::uint8_t BlockDevice::discard_or_zero(ChainIo& io, bool zero, std::uint64_t& bytes) {
   if (read_only_) return kIoError;
   const std::uint64_t payload = io.readable() - sizeof(RequestHeader);
   if (payload == 0 || payload % sizeof(DiscardSegment) != 0 || payload / sizeof(DiscardSegment) > kMaxDiscardSegments)
     return kUnsupported;
-  for (std::uint64_t i = 0; i < payload / sizeof(DiscardSegment); ++i) {
-    DiscardSegment s{};
-    if (!read_struct(io, sizeof(RequestHeader) + i * sizeof s, s)) return kIoError;
+  const auto count = static_cast<std::size_t>(payload / sizeof(DiscardSegment));
+  std::array<DiscardSegment, kMaxDiscardSegments> segments{};
+  // Every segment is checked before any is carried out.
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!read_struct(io, sizeof(RequestHeader) + i * sizeof(DiscardSegment), segments.at(i))) return kIoError;
+    const DiscardSegment& s = segments.at(i);
     // Unknown flags, and "unmap" on a discard, are UNSUPP (§5.2.6.2).
-    if ((s.flags & ~1U) != 0 || (!zero && (s.flags & 1U) != 0)) return kUnsupported;
-    if (s.sectors > kMaxDiscardSectors || !in_range(s.sector, s.sectors)) return kIoError;
-    const auto offset = static_cast<off_t>(s.sector * kSectorSize);
-    const auto length = static_cast<off_t>(std::uint64_t{s.sectors} * kSectorSize);
+    if ((s.flags & ~kUnmap) != 0 || (!zero && (s.flags & kUnmap) != 0)) return kUnsupported;
+    if (s.sectors > (zero ? kMaxWriteZeroesSectors : kMaxDiscardSectors) || !in_range(s.sector, s.sectors))
+      return kIoError;
+  }
+  // Overlapping segments are the driver's error (a request zeroing one range sixteen times): IOERR.
+  std::array<DiscardSegment, kMaxDiscardSegments> sorted = segments;
+  const auto used = std::span(sorted).first(count);
+  std::sort(used.begin(), used.end(),
+            [](const DiscardSegment& a, const DiscardSegment& b) { return a.sector < b.sector; });
+  std::uint64_t end = 0;  // the end of the non-empty segments so far, in sectors
+  std::uint64_t total = 0;
+  for (const auto& s : used) {
+    if (s.sectors == 0) continue;
+    if (s.sector < end) return kIoError;
+    end = s.sector + s.sectors;
+    total += std::uint64_t{s.sectors} * kSectorSize;
+  }
+  if (zero && total > kMaxRequestBytes) return kIoError;  // implied by the limits above; kept explicit
+  bytes = total;
+  for (const auto& s : std::span(segments).first(count)) {
+    if (s.sectors == 0) continue;
+    const std::uint64_t offset = s.sector * kSectorSize;
+    const std::uint64_t length = std::uint64_t{s.sectors} * kSectorSize;
     if (zero) {
-      // Zeroes must read back as zeroes: ZERO_RANGE, or written zeroes where the filesystem lacks it.
-      if (::fallocate(file_.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
-        static const std::array<std::uint8_t, kChunk> zeros{};
-        for (off_t done = 0; done < length;) {
-          const auto n = static_cast<std::size_t>(std::min<off_t>(static_cast<off_t>(kChunk), length - done));
-          if (!full_pwrite(file_.get(), std::span(zeros).first(n), static_cast<std::uint64_t>(offset + done)))
-            return kIoError;
-          done += static_cast<off_t>(n);
-        }
-      }
+      if (const std::uint8_t status = zero_range(offset, length, (s.flags & kUnmap) != 0); status != kOk) return status;
     } else {
       // Discard is a hint (§5.2.6): a filesystem without hole punching still completes it.
-      (void)::fallocate(file_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+      (void)fallocate_ok(file_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
     }
   }
   return kOk;
 }
 
-std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorChain& chain) {
-  const ChainIo io(memory, chain);
-  // The status byte is the last writable byte; without one the request cannot even be answered.
-  if (io.writable() == 0) return 0;
+BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const DescriptorChain& chain) {
+  ChainIo io(memory, chain);
+  Outcome outcome;
+  // The status is the last writable byte; without one the request cannot even be answered.
+  if (io.writable() == 0) return outcome;
   const std::uint64_t status_at = io.writable() - 1;
-  std::uint32_t written = 0;
   std::uint8_t status = kIoError;
   RequestHeader header{};
   if (io.readable() >= sizeof header && read_struct(io, 0, header)) {
@@ -197,60 +392,46 @@ std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorCha
         if (in_bytes % kSectorSize != 0 || in_bytes > kMaxRequestBytes ||
             !in_range(header.sector, in_bytes / kSectorSize))
           break;
-        status = read_sectors(io, header.sector, in_bytes, written);
+        outcome.bytes = in_bytes;
+        status = read_sectors(io, header.sector, in_bytes, outcome.written);
         break;
       case kOut:
         if (read_only_ || out_bytes % kSectorSize != 0 || out_bytes > kMaxRequestBytes ||
             !in_range(header.sector, out_bytes / kSectorSize)) {
           break;
         }
+        outcome.bytes = out_bytes;
         status = write_sectors(io, header.sector, out_bytes);
         break;
       case kFlush: status = read_only_ || ::fdatasync(file_.get()) == 0 ? kOk : kIoError; break;
       case kGetId: {
-        std::array<std::uint8_t, kIdBytes> id{};
-        std::memcpy(id.data(), id_.data(), id_.size());
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kIdBytes, in_bytes));
-        if (io.write(0, std::span(id).first(n))) {
-          written = static_cast<std::uint32_t>(n);
+        // The serial from the VMM, or 20 NUL bytes: an empty NUL-padded ID string (§5.2.6). Never
+        // anything about the host file.
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kSerialBytes, in_bytes));
+        if (io.write(0, std::span(id_).first(n))) {
+          outcome.written = static_cast<std::uint32_t>(n);
           status = kOk;
         }
         break;
       }
-      case kDiscard: status = discard_or_zero(io, false); break;
-      case kWriteZeroes: status = discard_or_zero(io, true); break;
+      case kDiscard: status = discard_or_zero(io, false, outcome.bytes); break;
+      case kWriteZeroes: status = discard_or_zero(io, true, outcome.bytes); break;
       default: status = kUnsupported; break;
+    }
+    if (status == kAbandoned) {
+      outcome.abandoned = true;
+      return outcome;
     }
     // A driver that did not accept FLUSH may treat every completed write as stable (§5.2.6.2).
     const bool wrote = header.type == kOut || header.type == kDiscard || header.type == kWriteZeroes;
     if (wrote && status == kOk && !write_cache_visible_ && ::fdatasync(file_.get()) != 0) status = kIoError;
   }
-  if (!io.write(status_at, std::span(&status, 1))) return written;
-  return written + 1;
+  if (io.write(status_at, std::span(&status, 1))) ++outcome.written;
+  return outcome;
 }
 
-void BlockDevice::notify(std::uint16_t index) {
-  std::lock_guard lock(mutex_);
-  if (index != 0 || !queue_ || broken_) return;
-  // A queue's worth per notification; the driver notifies again for more. A broken queue stops the
-  // device until reset.
-  if (!serve_and_signal(*queue_, queue_max_size(), signals_,
-                        [this](const DescriptorChain& chain) { return handle(*memory_, chain); })) {
-    broken_ = true;
-  }
-}
-
-void BlockDevice::reset() {
-  std::lock_guard lock(mutex_);
-  queue_.reset();
-  memory_ = nullptr;
-  signals_ = {};
-  broken_ = false;
-}
-
-bool BlockDevice::broken() const {
-  std::lock_guard lock(mutex_);
-  return broken_;
+std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorChain& chain) {
+  return execute(memory, chain).written;
 }
 
 }  // namespace hv::virtio

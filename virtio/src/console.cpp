@@ -33,7 +33,7 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
 void ConsoleDevice::transmit_locked(bool& used) {
   std::array<std::uint8_t, 4096> chunk{};
   auto served = serve_available(*transmit_, queue_max_size(), [&](const DescriptorChain& chain) {
-    const ChainIo io(*memory_, chain);
+    ChainIo io(*memory_, chain);
     const std::uint64_t total = std::min<std::uint64_t>(io.readable(), kMaxOutputPerRequest);
     for (std::uint64_t done = 0; done < total;) {
       const auto piece =
@@ -59,7 +59,7 @@ void ConsoleDevice::receive_locked(bool& used) {
       return;
     }
     if (!*chain) return;  // no receive buffer: the input waits
-    const ChainIo io(*memory_, **chain);
+    ChainIo io(*memory_, **chain);
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(io.writable(), input_.size()));
     std::vector<std::uint8_t> bytes(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
     const bool delivered = io.write(0, bytes).has_value();

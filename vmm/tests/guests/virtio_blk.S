@@ -143,12 +143,14 @@ fail:
   out %eax, (%dx)
   hlt
 
-# Polls the used ring until its index reaches %ax (the device completes synchronously, but a driver
-# does not assume so). Gives up after 2^24 polls with check 13.
+# Polls the used ring until its index reaches %ax (the device answers from its I/O thread, after an
+# fdatasync for each write: this driver does not negotiate FLUSH). Gives up after 2^28 polls with
+# check 13.
 wait_used:
-  mov $0x1000000, %ecx
+  mov $0x10000000, %ecx
 4:cmpw %ax, USED+2
   je 5f
+  pause
   dec %ecx
   jnz 4b
   mov $13, %ebx

@@ -2,13 +2,28 @@
 // virtio-blk (virtio 1.2 §5.2, device ID 2) on a host file: read, write, flush, get-id, discard and
 // write-zeroes, with every sector range checked against the capacity, read-only images, and requests
 // framed any way the spec allows (header, data and status split across descriptors arbitrarily).
-// Requests are handled synchronously in the notifying thread. Threat model:
+//
+// Requests run on the device's own I/O thread, never in the thread that notifies (a vCPU thread or
+// the VMM's doorbell thread): notify() only wakes it. The thread serves the queue in passes of at
+// most kPassRequests requests or kPassBytes bytes (a pass stops before the next request once either
+// is reached, so one request over the byte budget still completes), signals the used buffers after
+// each pass, and goes on with another pass by itself while the queue holds requests: a driver never
+// has to notify again for what it already made available. A reset (or the device's destruction)
+// stops the running request at its next 64 KiB chunk and drops the rest with the queue.
+//
+// The image is opened without following it into a FIFO or device (it must be a regular file) and
+// locked with an open-file-description lock on the whole file (write lock read-write, read lock
+// read-only), so two devices, in this process or another, never write one image. Threat model:
 // docs/threat-model/virtio-blk.md.
 
+#include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "hv/unique_fd.hpp"
 #include "hv/virtio/chain_io.hpp"
@@ -16,17 +31,39 @@
 
 namespace hv::virtio {
 
+struct BlockOptions {
+  bool read_only = false;
+  // What GET_ID returns: at most 20 printable ASCII characters (0x20-0x7e), NUL-padded. Empty (the
+  // default): 20 NUL bytes, an empty ID string. Never derived from the host path.
+  std::string serial;
+};
+
 class BlockDevice final : public VirtioDevice {
  public:
   static constexpr std::uint32_t kSectorSize = 512;
   static constexpr std::uint32_t kSegmentMax = 128;                // advertised seg_max
   static constexpr std::uint32_t kSizeMax = 1U << 20;              // advertised size_max (bytes per segment)
-  static constexpr std::uint64_t kMaxRequestBytes = 128ULL << 20;  // larger data: IOERR
-  static constexpr std::uint32_t kMaxDiscardSegments = 16;
-  static constexpr std::uint32_t kMaxDiscardSectors = 1U << 22;  // 2 GiB per segment
+  static constexpr std::uint64_t kMaxRequestBytes = 128ULL << 20;  // IN/OUT data, WRITE_ZEROES zeroes: more is IOERR
+  static constexpr std::uint32_t kMaxDiscardSegments = 16;         // DISCARD and WRITE_ZEROES segments per request
+  static constexpr std::uint32_t kMaxDiscardSectors = 1U << 22;    // 2 GiB per DISCARD segment
+  // 8 MiB per WRITE_ZEROES segment: 16 segments, which must not overlap, zero at most kMaxRequestBytes.
+  static constexpr std::uint32_t kMaxWriteZeroesSectors = 1U << 14;
+  static constexpr std::size_t kSerialBytes = 20;
+  // One pass of the I/O thread (see above).
+  static constexpr std::uint32_t kPassRequests = 64;
+  static constexpr std::uint64_t kPassBytes = 32ULL << 20;
 
-  // Opens `path` (read-write unless `read_only`). The capacity is the file size in whole sectors.
-  static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, bool read_only);
+  // Opens `path`, which must be a regular file (a FIFO or device is refused without being opened),
+  // and locks it; Busy when another open file description holds a conflicting lock. The capacity is
+  // the file size in whole sectors.
+  static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, const BlockOptions& options);
+  static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, bool read_only) {
+    return open(path, BlockOptions{.read_only = read_only, .serial = {}});
+  }
+  // Stops the I/O thread (the running request ends at its next chunk) and releases the lock.
+  ~BlockDevice() override;
+  BlockDevice(const BlockDevice&) = delete;
+  BlockDevice& operator=(const BlockDevice&) = delete;
 
   [[nodiscard]] std::uint32_t device_id() const noexcept override { return 2; }
   [[nodiscard]] std::uint64_t features() const noexcept override;
@@ -34,38 +71,77 @@ class BlockDevice final : public VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 256; }
   void read_config(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}  // writeback toggling not offered
+  // Starts the I/O thread on the first activation (ResourceExhausted if it cannot be started).
   Result<void> activate(const GuestMemory& memory, std::uint64_t features,
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
+  // Wakes the I/O thread; constant time whatever the driver made available.
   void notify(std::uint16_t index) override;
+  // Returns once the I/O thread holds nothing: a request in progress stops at its next 64 KiB chunk
+  // and is not returned to the driver (the queue it belonged to is gone).
   void reset() override;
 
   [[nodiscard]] std::uint64_t capacity_sectors() const noexcept { return capacity_; }
-  [[nodiscard]] bool broken() const;
+  [[nodiscard]] bool broken() const noexcept { return broken_.load(); }
 
-  // Handles one request and returns the bytes written into the chain (data + status). Public for the
-  // request fuzz target and tests; notify() is the normal entry.
+  // What the I/O thread has done since the device was opened (for tests and the VMM's logs).
+  struct Stats {
+    std::uint64_t notifications = 0;      // notify() calls for queue 0
+    std::uint64_t passes = 0;             // passes that served at least one request
+    std::uint64_t requests = 0;           // requests returned to the driver as used
+    std::uint64_t abandoned = 0;          // requests stopped by a reset or the device's destruction
+    std::uint32_t max_pass_requests = 0;  // the most requests one pass served
+    std::uint64_t max_pass_bytes = 0;     // the most data or zeroed bytes one pass moved
+  };
+  [[nodiscard]] Stats stats() const;
+
+  // Handles one request synchronously and returns the bytes written into the chain (data + status).
+  // Public for the request fuzz target and tests; the I/O thread is the normal path.
   std::uint32_t handle(const GuestMemory& memory, const DescriptorChain& chain);
 
  private:
-  BlockDevice(UniqueFd file, bool read_only, std::uint64_t capacity, std::string id)
-      : file_(std::move(file)), read_only_(read_only), capacity_(capacity), id_(std::move(id)) {}
-  std::uint8_t read_sectors(const ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written);
-  std::uint8_t write_sectors(const ChainIo& io, std::uint64_t sector, std::uint64_t bytes);
-  std::uint8_t discard_or_zero(const ChainIo& io, bool zero);
+  struct Outcome {
+    std::uint32_t written = 0;  // bytes written into the chain, the status included
+    std::uint64_t bytes = 0;    // data moved or zeroed, for the pass budget
+    bool abandoned = false;     // a reset stopped it: not to be returned as used
+  };
+  BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity);
+  Outcome execute(const GuestMemory& memory, const DescriptorChain& chain);
+  std::uint8_t read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written);
+  std::uint8_t write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes);
+  std::uint8_t discard_or_zero(ChainIo& io, bool zero, std::uint64_t& bytes);
+  std::uint8_t zero_range(std::uint64_t offset, std::uint64_t length, bool unmap);
   [[nodiscard]] bool in_range(std::uint64_t sector, std::uint64_t sectors) const noexcept {
     return sector <= capacity_ && sectors <= capacity_ - sector;
   }
+  void run();         // the I/O thread
+  bool serve_pass();  // one pass; true when it stopped at its budget
+  void record_pass(std::uint32_t requests, std::uint64_t bytes);
 
   UniqueFd file_;
-  bool read_only_;
-  std::uint64_t capacity_;
-  std::string id_;
-  mutable std::mutex mutex_;
+  const bool read_only_;
+  const std::uint64_t capacity_;
+  std::array<std::uint8_t, kSerialBytes> id_{};
+
+  // The I/O thread's wake-up state; never held during I/O.
+  mutable std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool kicked_ = false;   // a notification, or the thread's own re-arm, not yet served
+  bool exiting_ = false;  // the destructor runs
+  std::thread worker_;    // started by the first activate()
+
+  // The queue and what requests need: held by the I/O thread for one pass, by activate() and reset().
+  // Lock order: io_mutex_, then the transport's register lock (signals); wake_mutex_ is never held
+  // with io_mutex_.
+  mutable std::mutex io_mutex_;
   const GuestMemory* memory_ = nullptr;
   std::optional<Queue> queue_;
   DeviceSignals signals_;
-  bool broken_ = false;
   bool write_cache_visible_ = false;  // FLUSH negotiated: the driver flushes; otherwise writes are synced
+  std::atomic<bool> broken_{false};
+  std::atomic<bool> abandon_{false};  // reset or destruction: the running request stops at its next chunk
+
+  mutable std::mutex stats_mutex_;
+  Stats stats_;
 };
 
 }  // namespace hv::virtio
