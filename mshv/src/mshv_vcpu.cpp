@@ -394,6 +394,23 @@ Result<Exit> MshvVcpu::run() {
         return HaltExit{};
       }
       case abi::kMsgUnrecoverableException: return ShutdownExit{};
+      case abi::kMsgUnsupportedFeature: {
+        // vp_index u32, feature_code u32, feature_parameter u64 [§9.2]
+        std::uint32_t feature = 0;
+        std::memcpy(&feature, payload + 4, sizeof feature);
+        std::memcpy(internal_data_.data(), payload + 8, sizeof(std::uint64_t));
+        return InternalErrorExit{.code = header.message_type,
+                                 .detail = feature,
+                                 .name = "HVMSG_UNSUPPORTED_FEATURE",
+                                 .data = internal_data_,
+                                 .instruction = {}};
+      }
+      case abi::kMsgInvalidVpRegisterValue:
+        return InternalErrorExit{.code = header.message_type,
+                                 .detail = 0,
+                                 .name = "HVMSG_INVALID_VP_REGISTER_VALUE",
+                                 .data = {},
+                                 .instruction = {}};
       case abi::kMsgX64ApicEoi: break;  // no userspace interrupt controller listens for EOIs
       default: return UnknownExit{.backend = "mshv", .raw_reason = header.message_type};
     }
@@ -582,12 +599,12 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
     insn = x86::decode(std::span(bytes).first(count), e.mode);
   }
   if (!insn) {
+    constexpr std::string_view kDigits = "0123456789abcdef";
     std::string shown;
-    for (std::size_t i = 0; i < count; ++i) {
-      static constexpr char kDigits[] = "0123456789abcdef";
-      shown += i == 0 ? "" : " ";
-      shown += gsl::at(kDigits, gsl::at(bytes, i) >> 4);
-      shown += gsl::at(kDigits, gsl::at(bytes, i) & 0xf);
+    for (const std::uint8_t b : std::span(bytes).first(count)) {
+      if (!shown.empty()) shown += ' ';
+      shown += kDigits[b >> 4];
+      shown += kDigits[b & 0xf];
     }
     return fail(insn.error().kind(), kRun,
                 "cannot emulate the instruction at RIP " + hex(m.header.rip) + " (bytes: " +

@@ -213,6 +213,81 @@ TEST(MshvBackend, AShortInstructionIsCompletedFromMemoryNotReadAgain) {
   EXPECT_EQ(regs->rip, kStoreRip + 3);  // past the 2-byte store and the HLT
 }
 
+// `code` at 0x1000, run in long mode by the backend over `system`.
+struct CodeGuest {
+  std::unique_ptr<hv::Hypervisor> hypervisor;
+  std::unique_ptr<hv::Vm> vm;
+  std::unique_ptr<hv::Vcpu> vcpu;
+};
+CodeGuest boot_code(std::shared_ptr<hv::mshv::MshvSystem> system, const std::vector<std::uint8_t>& code) {
+  CodeGuest g;
+  auto h = hv::mshv::open(std::move(system), "mshv-sim");
+  EXPECT_TRUE(h);
+  if (!h) return g;
+  g.hypervisor = std::move(*h);
+  auto vm = g.hypervisor->create_vm();
+  EXPECT_TRUE(vm);
+  if (!vm) return g;
+  g.vm = std::move(*vm);
+  auto ram = hv::GuestRegion::create(0, kRam);
+  EXPECT_TRUE(ram);
+  if (!ram) return g;
+  std::memcpy((*ram)->host().data() + 0x1000, code.data(), code.size());
+  EXPECT_TRUE(g.vm->map_memory(*ram));
+  auto vcpu = g.vm->create_vcpu(0);
+  EXPECT_TRUE(vcpu);
+  if (!vcpu) return g;
+  g.vcpu = std::move(*vcpu);
+  hv::GuestMemory memory;
+  EXPECT_TRUE(memory.add_region(*ram));
+  EXPECT_TRUE(hv::x86::enter_long_mode(memory, *g.vcpu, kTables, 0x1000, 0x8000));
+  return g;
+}
+
+// What MSHV says when it cannot run a VP reaches the VMM as an InternalErrorExit carrying it.
+TEST(MshvBackend, UnsupportedFeatureIsAnInternalErrorWithTheFeatureAndParameter) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  auto system = std::make_shared<TamperingSystem>(*simulator, [](hv::mshv::abi::HvMessage& message) {
+    namespace abi = hv::mshv::abi;
+    if (message.header.message_type != abi::kMsgX64Halt) return;
+    message = {};
+    message.header.message_type = abi::kMsgUnsupportedFeature;
+    message.header.payload_size = 16;
+    const std::uint32_t feature = 5;
+    const std::uint64_t parameter = 0x1234;
+    std::memcpy(message.payload + 4, &feature, sizeof feature);
+    std::memcpy(message.payload + 8, &parameter, sizeof parameter);
+  });
+  CodeGuest g = boot_code(system, {0xf4});  // hlt
+  ASSERT_TRUE(g.vcpu);
+  auto exit = g.vcpu->run();
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  const auto* internal = std::get_if<hv::InternalErrorExit>(&*exit);
+  ASSERT_NE(internal, nullptr) << hv::exit_name(*exit);
+  EXPECT_EQ(internal->code, hv::mshv::abi::kMsgUnsupportedFeature);
+  EXPECT_EQ(internal->name, "HVMSG_UNSUPPORTED_FEATURE");
+  EXPECT_EQ(internal->detail, 5U);
+  ASSERT_EQ(internal->data.size(), 1U);
+  EXPECT_EQ(internal->data[0], 0x1234U);
+}
+
+// An MMIO access by an instruction the backend's emulator cannot handle is an error that says where
+// and what: the RIP and the instruction bytes.
+TEST(MshvBackend, AnInstructionItCannotEmulateIsReportedWithRipAndBytes) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  // mov $0xd0000000, %ebx ; movaps %xmm0, (%rbx) (0f 29 03: an SSE store, which hvkit does not emulate)
+  CodeGuest g = boot_code(*simulator, {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x0f, 0x29, 0x03, 0xf4});
+  ASSERT_TRUE(g.vcpu);
+  auto exit = g.vcpu->run();
+  ASSERT_FALSE(exit) << hv::exit_name(*exit);
+  EXPECT_NE(exit.error().message().find("at RIP 0x1005"), std::string::npos) << exit.error().to_string();
+  EXPECT_NE(exit.error().message().find("0f 29 03 f4"), std::string::npos) << exit.error().to_string();
+}
+
 TEST(MshvPartitionMemory, WritesTheBackendMakesAreLoggedWhileLogging) {
   hv::mshv::detail::PartitionMemory memory;
   auto region = hv::GuestRegion::create(0x10000, 0x10000);  // 16 pages
