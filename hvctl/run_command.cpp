@@ -55,6 +55,10 @@ const char* const kUsage =
     "repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer reads)\n"
     "attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its own\n"
     "interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
+    "--console-max-bytes N and --console-rate BYTES_PER_S limit the guest's output through the UART and\n"
+    "the virtio console together: at most N bytes in all (default 67108864, 64 MiB) and BYTES_PER_S\n"
+    "bytes a second, in bursts of up to one second's worth (default 1048576, 1 MiB/s); 0 = unlimited.\n"
+    "Output beyond a limit is dropped, and the count reported on stderr when the run ends.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
     "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
     "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
@@ -260,7 +264,8 @@ int run_command(std::span<const std::string_view> args) {
   hv::vmm::MachineConfig config;
   std::string backend;
   std::string image_path;
-  hv::dev::OutputLimits limits;
+  // By default a guest cannot fill the host's disk (--console-max-bytes / --console-rate, 0 = unlimited).
+  hv::dev::OutputLimits limits = hv::dev::kDefaultConsoleLimits;
   std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
   std::chrono::seconds timeout{0};          // none
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -321,7 +326,7 @@ int run_command(std::span<const std::string_view> args) {
       config.virtio.push_back(nullptr);  // made below, once the output sink exists
     } else if (a == "--console-max-bytes" || a == "--console-rate") {
       auto v = number();
-      if (!v) return usage_error(std::string(a) + " takes a number");
+      if (!v) return usage_error(std::string(a) + " takes a number (0 = unlimited)");
       (a == "--console-max-bytes" ? limits.max_total_bytes : limits.max_bytes_per_second) = *v;
     } else if (!a.empty() && a[0] != '-' && image_path.empty()) {
       image_path = a;
@@ -394,8 +399,12 @@ int run_command(std::span<const std::string_view> args) {
   stop = true;
   input.join();
   if (console.dropped() > 0) {
-    std::fprintf(stderr, "hvctl run: console limit reached, %llu bytes of guest output dropped\n",
-                 static_cast<unsigned long long>(console.dropped()));
+    std::fprintf(stderr,
+                 "hvctl run: console limit reached, %llu bytes of guest output dropped (--console-max-bytes %llu, "
+                 "--console-rate %llu; 0 = unlimited)\n",
+                 static_cast<unsigned long long>(console.dropped()),
+                 static_cast<unsigned long long>(limits.max_total_bytes),
+                 static_cast<unsigned long long>(limits.max_bytes_per_second));
   }
   if (stdout_sink.dropped() > 0) {
     std::fprintf(stderr, "hvctl run: stdout was not writable, %llu bytes of guest output dropped\n",

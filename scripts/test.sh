@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # hvkit's whole test suite: installs dependencies; checks formatting and the layering rules; builds (warnings are
 # errors) and runs every test under the `dev` and `asan` presets; runs clang-tidy over the library;
-# smoke-runs each libFuzzer target on its seed corpus; installs hvkit and builds the consumer project
-# against it. Exits non-zero on the first failure.
+# checks that a sanitizer finding fails a fuzz run, then smoke-runs each libFuzzer target on its seed
+# corpus; installs hvkit and builds the consumer project against it. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +28,10 @@ cmake --preset asan
 cmake --build --preset asan
 ctest --preset asan
 
-echo "== fuzz: build and smoke-run every target on its seed corpus"
+echo "== fuzz: build, check that undefined behaviour fails a fuzz run, smoke-run every target on its seed corpus"
 cmake --preset fuzz
 cmake --build --preset fuzz
+./scripts/fuzz_selftest.sh build/fuzz
 ./scripts/fuzz.sh "${HVKIT_FUZZ_SECONDS:-20}"
 
 echo "== subproject: hvkit under add_subdirectory defines its libraries only (no tests, tools or benchmarks)"

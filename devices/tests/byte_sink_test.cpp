@@ -1,4 +1,8 @@
+#include <chrono>
 #include <csignal>
+#include <cstdint>
+#include <span>
+#include <vector>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -30,6 +34,35 @@ TEST(LimitedSink, RateLimitAllowsOneSecondBurstThenTheRate) {
   now += std::chrono::milliseconds(500);
   sink.write(big);
   EXPECT_EQ(sink.forwarded(), 150U);
+}
+
+// README, hvctl's usage text and docs/threat-model/{serial-16550,virtio-console}.md state these numbers.
+TEST(OutputLimits, ConsoleDefaultsAre64MiBInAllAnd1MiBPerSecond) {
+  EXPECT_EQ(hv::dev::kDefaultConsoleLimits.max_total_bytes, 64ULL << 20);
+  EXPECT_EQ(hv::dev::kDefaultConsoleLimits.max_bytes_per_second, 1ULL << 20);
+}
+
+// Counts what reaches it.
+class CountingSink final : public hv::dev::ByteSink {
+ public:
+  void write(std::span<const std::uint8_t> bytes) override { count += bytes.size(); }
+  std::uint64_t count = 0;
+};
+
+TEST(OutputLimits, ConsoleDefaultsStopAFloodAtTheRateThenAtTheTotal) {
+  CountingSink inner;
+  auto now = std::chrono::steady_clock::time_point{};
+  hv::dev::LimitedSink sink(inner, hv::dev::kDefaultConsoleLimits, [&] { return now; });
+  const std::vector<std::uint8_t> chunk(64 * 1024, 'f');
+  for (int i = 0; i < 256; ++i) sink.write(chunk);  // 16 MiB at once: one second's burst gets through
+  EXPECT_EQ(sink.forwarded(), 1ULL << 20);
+  for (int second = 0; second < 100; ++second) {  // 100 s of the same flood: 1 MiB/s until 64 MiB
+    now += std::chrono::seconds(1);
+    for (int i = 0; i < 256; ++i) sink.write(chunk);
+  }
+  EXPECT_EQ(sink.forwarded(), 64ULL << 20);
+  EXPECT_EQ(inner.count, 64ULL << 20);
+  EXPECT_EQ(sink.dropped(), 101 * (16ULL << 20) - (64ULL << 20));
 }
 
 TEST(BufferSink, IsBounded) {

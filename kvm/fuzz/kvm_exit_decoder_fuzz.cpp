@@ -1,5 +1,6 @@
 // Fuzzes the kvm_run decoder with arbitrary page contents: whatever the exit reason, sizes and offsets,
-// decode_exit must either refuse the page or return spans that lie inside it.
+// decode_exit must either refuse the page or return spans that lie inside it (internal errors' data
+// words and instruction bytes too).
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -24,6 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   };
   if (const auto* io = std::get_if<hv::IoExit>(&decoded->exit)) touch(io->data);
   if (const auto* mmio = std::get_if<hv::MmioExit>(&decoded->exit)) touch(mmio->data);
+  if (const auto* internal = std::get_if<hv::InternalErrorExit>(&decoded->exit)) {
+    touch({reinterpret_cast<const std::uint8_t*>(internal->data.data()), internal->data.size_bytes()});
+    touch(internal->instruction);
+  }
   const auto& pending = decoded->pending_read;
   if (pending.destination != nullptr) touch({pending.destination, pending.length});
   return 0;

@@ -1,4 +1,8 @@
 // The exit decoder must refuse a kvm_run page whose sizes or offsets do not fit, whatever wrote it.
+#include <cstring>
+#include <iterator>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -107,6 +111,106 @@ TEST(KvmExitDecoder, SystemEventsAreClassified) {
   auto d = decode_exit(p.bytes);
   ASSERT_TRUE(d);
   EXPECT_EQ(std::get<hv::SystemEventExit>(d->exit).kind, hv::SystemEventKind::Reset);
+}
+
+// KVM_EXIT_INTERNAL_ERROR: the suberror named, the data words, and for an emulation failure the
+// instruction bytes the kernel put in the data (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES).
+TEST(KvmExitDecoder, EmulationFailureCarriesSuberrorDataAndInstructionBytes) {
+  Page p;
+  p.run()->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+  auto& failure = p.run()->emulation_failure;
+  failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+  failure.ndata = 8;  // flags, 2 words of instruction, 5 of exit information
+  failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+  failure.insn_size = 3;
+  const std::uint8_t clac[] = {0x0f, 0x01, 0xca};
+  std::memset(failure.insn_bytes, 0x90, sizeof failure.insn_bytes);
+  std::memcpy(failure.insn_bytes, clac, sizeof clac);
+  for (int i = 3; i < 8; ++i) p.run()->internal.data[i] = 0x1000 + i;
+  auto d = decode_exit(p.bytes);
+  ASSERT_TRUE(d) << d.error().to_string();
+  const auto& e = std::get<hv::InternalErrorExit>(d->exit);
+  EXPECT_EQ(e.code, 1U);
+  EXPECT_EQ(e.name, "KVM_INTERNAL_ERROR_EMULATION");
+  ASSERT_EQ(e.data.size(), 8U);
+  EXPECT_EQ(e.data[0], KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
+  EXPECT_EQ(e.data[7], 0x1007U);
+  EXPECT_EQ(std::vector<std::uint8_t>(e.instruction.begin(), e.instruction.end()),
+            std::vector<std::uint8_t>(std::begin(clac), std::end(clac)));
+  // Both spans lie inside the page.
+  EXPECT_EQ(reinterpret_cast<const std::uint8_t*>(e.data.data()), p.bytes.data() + 40);
+  EXPECT_EQ(e.instruction.data(), p.bytes.data() + 49);
+}
+
+TEST(KvmExitDecoder, EmulationFailureWithoutTheFlagOrTheWordsHasNoInstructionBytes) {
+  for (const auto& [flags, ndata] : {std::pair<std::uint64_t, std::uint32_t>{0, 8}, {1, 2}, {1, 0}}) {
+    Page p;
+    p.run()->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+    auto& failure = p.run()->emulation_failure;
+    failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+    failure.ndata = ndata;
+    failure.flags = flags;
+    failure.insn_size = 3;
+    auto d = decode_exit(p.bytes);
+    ASSERT_TRUE(d);
+    const auto& e = std::get<hv::InternalErrorExit>(d->exit);
+    EXPECT_TRUE(e.instruction.empty()) << "flags " << flags << " ndata " << ndata;
+    EXPECT_EQ(e.data.size(), ndata);
+  }
+}
+
+TEST(KvmExitDecoder, InternalErrorCountsAreClampedToThePage) {
+  Page p;
+  p.run()->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+  auto& failure = p.run()->emulation_failure;
+  failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+  failure.ndata = 0xffffffff;
+  failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+  failure.insn_size = 0xff;
+  auto d = decode_exit(p.bytes);
+  ASSERT_TRUE(d);
+  const auto& e = std::get<hv::InternalErrorExit>(d->exit);
+  EXPECT_EQ(e.data.size(), 16U);
+  EXPECT_EQ(e.instruction.size(), 15U);
+}
+
+TEST(KvmExitDecoder, InternalErrorSuberrorsAreNamed) {
+  const std::pair<std::uint32_t, std::string_view> names[] = {
+      {KVM_INTERNAL_ERROR_EMULATION, "KVM_INTERNAL_ERROR_EMULATION"},
+      {KVM_INTERNAL_ERROR_SIMUL_EX, "KVM_INTERNAL_ERROR_SIMUL_EX"},
+      {KVM_INTERNAL_ERROR_DELIVERY_EV, "KVM_INTERNAL_ERROR_DELIVERY_EV"},
+      {KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, "KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON"},
+      {99, "KVM_EXIT_INTERNAL_ERROR (unknown suberror)"},
+  };
+  for (const auto& [suberror, name] : names) {
+    Page p;
+    p.run()->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+    p.run()->internal.suberror = suberror;
+    p.run()->internal.ndata = 2;
+    p.run()->internal.data[0] = 0x80000b0e;  // e.g. DELIVERY_EV: vectoring information
+    p.run()->internal.data[1] = 0x31;
+    auto d = decode_exit(p.bytes);
+    ASSERT_TRUE(d);
+    const auto& e = std::get<hv::InternalErrorExit>(d->exit);
+    EXPECT_EQ(e.code, suberror);
+    EXPECT_EQ(e.name, name);
+    ASSERT_EQ(e.data.size(), 2U);
+    EXPECT_EQ(e.data[0], 0x80000b0eU);
+    EXPECT_EQ(e.data[1], 0x31U);
+    EXPECT_TRUE(e.instruction.empty());
+  }
+}
+
+TEST(KvmExitDecoder, FailEntryCarriesTheHardwareReason) {
+  Page p;
+  p.run()->exit_reason = KVM_EXIT_FAIL_ENTRY;
+  p.run()->fail_entry.hardware_entry_failure_reason = 0x21;
+  auto d = decode_exit(p.bytes);
+  ASSERT_TRUE(d);
+  const auto& e = std::get<hv::InternalErrorExit>(d->exit);
+  EXPECT_EQ(e.code, static_cast<std::uint32_t>(KVM_EXIT_FAIL_ENTRY));
+  EXPECT_EQ(e.name, "KVM_EXIT_FAIL_ENTRY");
+  EXPECT_EQ(e.detail, 0x21U);
 }
 
 TEST(KvmExitDecoder, PageSmallerThanKvmRunIsRefused) {

@@ -394,6 +394,23 @@ Result<Exit> MshvVcpu::run() {
         return HaltExit{};
       }
       case abi::kMsgUnrecoverableException: return ShutdownExit{};
+      case abi::kMsgUnsupportedFeature: {
+        // vp_index u32, feature_code u32, feature_parameter u64 [§9.2]
+        std::uint32_t feature = 0;
+        std::memcpy(&feature, payload + 4, sizeof feature);
+        std::memcpy(internal_data_.data(), payload + 8, sizeof(std::uint64_t));
+        return InternalErrorExit{.code = header.message_type,
+                                 .detail = feature,
+                                 .name = "HVMSG_UNSUPPORTED_FEATURE",
+                                 .data = internal_data_,
+                                 .instruction = {}};
+      }
+      case abi::kMsgInvalidVpRegisterValue:
+        return InternalErrorExit{.code = header.message_type,
+                                 .detail = 0,
+                                 .name = "HVMSG_INVALID_VP_REGISTER_VALUE",
+                                 .data = {},
+                                 .instruction = {}};
       case abi::kMsgX64ApicEoi: break;  // no userspace interrupt controller listens for EOIs
       default: return UnknownExit{.backend = "mshv", .raw_reason = header.message_type};
     }
@@ -562,22 +579,36 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
   e.registers = to_general(values);
   e.registers.rip = m.header.rip;
   e.registers.rflags = m.header.rflags;
-  // Decode the bytes the hypervisor read at RIP; fetch them ourselves if it gave fewer than needed.
+  // Decode from one copy: the bytes the hypervisor read at RIP and, only if they do not decode and it
+  // gave fewer than 16, the missing tail read from guest memory after them, a page at a time. The
+  // given bytes are never read again: the guest (another vCPU) may have changed them since.
   std::array<std::uint8_t, 16> bytes{};
-  std::size_t count = std::min<std::size_t>(m.instruction_byte_count, 16);
-  std::memcpy(bytes.data(), m.instruction_bytes, count);
+  const std::size_t given = std::min<std::size_t>(m.instruction_byte_count, bytes.size());
+  std::memcpy(bytes.data(), m.instruction_bytes, given);
+  std::size_t count = given;
   auto insn = x86::decode(std::span(bytes).first(count), e.mode);
-  if (!insn && count < 16) {
+  if (!insn && count < bytes.size()) {
     const std::uint64_t rip_linear = m.header.cs.base + m.header.rip;
-    for (count = 0; count < 16; ++count) {
-      auto gpa = translate(rip_linear + count, false);
-      if (!gpa || !memory_->read(*gpa, std::span(bytes.data() + count, 1))) break;
+    while (count < bytes.size()) {
+      const std::uint64_t at = rip_linear + count;
+      const std::size_t n = std::min<std::size_t>(bytes.size() - count, 4096 - (at & 0xfff));
+      auto gpa = translate(at, false);
+      if (!gpa || !memory_->read(*gpa, std::span(bytes).subspan(count, n))) break;
+      count += n;
     }
     insn = x86::decode(std::span(bytes).first(count), e.mode);
   }
   if (!insn) {
+    constexpr std::string_view kDigits = "0123456789abcdef";
+    std::string shown;
+    for (const std::uint8_t b : std::span(bytes).first(count)) {
+      if (!shown.empty()) shown += ' ';
+      shown += kDigits[b >> 4];
+      shown += kDigits[b & 0xf];
+    }
     return fail(insn.error().kind(), kRun,
-                "cannot emulate the instruction at RIP " + hex(m.header.rip) + ": " + insn.error().message());
+                "cannot emulate the instruction at RIP " + hex(m.header.rip) + " (bytes: " +
+                    (shown.empty() ? std::string("none readable") : shown) + "): " + insn.error().message());
   }
   e.instruction = *insn;
   // Segment bases: in 64-bit mode only FS and GS have one, and only an override selects them.

@@ -5,6 +5,7 @@
 // emulator; each device access it makes becomes one MmioExit, and the instruction is re-executed
 // with the answers so far until it completes (accesses already answered are replayed, not repeated).
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -106,7 +107,8 @@ class MshvVcpu final : public Vcpu {
   std::shared_ptr<PartitionMemory> memory_;
   std::optional<PendingIo> io_;
   std::optional<PendingEmulation> emulation_;
-  std::vector<std::uint8_t> exit_data_;  // the bytes an IoExit/MmioExit span points at
+  std::vector<std::uint8_t> exit_data_;           // the bytes an IoExit/MmioExit span points at
+  std::array<std::uint64_t, 1> internal_data_{};  // the words an InternalErrorExit's data points at
   std::optional<std::vector<std::uint8_t>> read_answer_;
   std::vector<CpuidEntry> cpuid_;
 

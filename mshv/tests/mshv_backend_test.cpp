@@ -2,6 +2,9 @@
 // huge stays bounded per intercept and yields to kicks, completes across resumes with every byte in
 // order; and what the backend writes into guest RAM for the guest reaches the dirty log.
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -11,6 +14,7 @@
 #include "hv/mshv/mshv.hpp"
 #include "hv/mshv/simulator.hpp"
 #include "hv/x86_boot.hpp"
+#include "mshv_abi.hpp"
 #include "mshv_memory.hpp"
 
 namespace {
@@ -104,6 +108,184 @@ TEST(MshvBackend, AKickStopsALongRepBetweenChunksWithItsProgressSaved) {
   EXPECT_EQ(regs->rip, kRepRip);  // still on the instruction, as after an interrupt between iterations
   EXPECT_EQ(regs->rcx, kBytes - 3 * 4096);
   EXPECT_EQ(regs->rsi, kSource + 3 * 4096);
+}
+
+// The simulator behind a seam that lets a test edit each intercept message before the backend sees
+// it, and that counts the backend's guest-address translations of the page at kWatchedPage.
+class TamperingSystem final : public hv::mshv::MshvSystem {
+ public:
+  using Hook = std::function<void(hv::mshv::abi::HvMessage&)>;
+  TamperingSystem(std::shared_ptr<hv::mshv::MshvSystem> inner, Hook hook)
+      : inner_(std::move(inner)), hook_(std::move(hook)) {}
+  int open_device() noexcept override { return inner_->open_device(); }
+  long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {
+    namespace abi = hv::mshv::abi;
+    if (request == abi::kRootHvcall) {
+      abi::RootHvcall call{};
+      std::memcpy(&call, arg, sizeof call);
+      if (call.code == abi::kHvcallTranslateVirtualAddress &&
+          call.in_sz >= sizeof(abi::HvInputTranslateVirtualAddress)) {
+        abi::HvInputTranslateVirtualAddress in{};
+        std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
+        if (in.gva_page == kWatchedPage) ++watched_translations;
+      }
+    }
+    const long result = inner_->ioctl(fd, request, arg);
+    if (result == 0 && request == abi::kRunVp) {
+      abi::HvMessage message{};
+      std::memcpy(&message, arg, sizeof message);
+      hook_(message);
+      std::memcpy(arg, &message, sizeof message);
+    }
+    return result;
+  }
+  void close(int fd) noexcept override { inner_->close(fd); }
+  [[nodiscard]] std::string describe() const override { return inner_->describe(); }
+
+  static constexpr std::uint64_t kWatchedPage = 1;  // the guest's code, at 0x1000
+  int watched_translations = 0;
+
+ private:
+  std::shared_ptr<hv::mshv::MshvSystem> inner_;
+  Hook hook_;
+};
+
+// mov $0xd0000000, %ebx ; mov $0x11223344, %eax ; mov %eax, (%rbx) (89 03, at kStoreRip) ; hlt
+const std::vector<std::uint8_t> kMmioStore = {0xbb, 0x00, 0x00, 0x00, 0xd0, 0xb8, 0x44,
+                                              0x33, 0x22, 0x11, 0x89, 0x03, 0xf4};
+constexpr std::uint64_t kStoreRip = 0x1000 + 10;
+
+// The hypervisor gives one byte of an instruction it read (89: MOV r/m32, r32), which alone does not
+// decode; by the time the backend fetches the rest, the guest has made that byte 88 (MOV r/m8, r8).
+// The instruction emulated is the one the hypervisor read: a 4-byte store of EAX, completed by the
+// ModRM byte from memory — one translation of the code page for the tail, not one per byte.
+TEST(MshvBackend, AShortInstructionIsCompletedFromMemoryNotReadAgain) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  std::shared_ptr<hv::GuestRegion> ram;
+  int intercepts = 0;
+  auto system = std::make_shared<TamperingSystem>(*simulator, [&](hv::mshv::abi::HvMessage& message) {
+    namespace abi = hv::mshv::abi;
+    if (message.header.message_type != abi::kMsgUnmappedGpa) return;
+    abi::HvMemoryIntercept m{};
+    std::memcpy(&m, message.payload, sizeof m);
+    ASSERT_EQ(m.header.rip, kStoreRip);
+    ASSERT_GE(m.instruction_byte_count, 2);
+    ASSERT_EQ(m.instruction_bytes[0], 0x89);
+    m.instruction_byte_count = 1;
+    std::memcpy(message.payload, &m, sizeof m);
+    ram->host()[kStoreRip] = 0x88;
+    ++intercepts;
+  });
+  auto h = hv::mshv::open(system, "mshv-sim");
+  ASSERT_TRUE(h) << h.error().to_string();
+  auto vm = (*h)->create_vm();
+  ASSERT_TRUE(vm);
+  auto region = hv::GuestRegion::create(0, kRam);
+  ASSERT_TRUE(region);
+  ram = *region;
+  std::memcpy(ram->host().data() + 0x1000, kMmioStore.data(), kMmioStore.size());
+  ASSERT_TRUE((*vm)->map_memory(ram));
+  auto vcpu = (*vm)->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  hv::GuestMemory memory;
+  ASSERT_TRUE(memory.add_region(ram));
+  ASSERT_TRUE(hv::x86::enter_long_mode(memory, **vcpu, kTables, 0x1000, 0x8000));
+  system->watched_translations = 0;
+
+  auto exit = (*vcpu)->run();
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  ASSERT_EQ(intercepts, 1);
+  const auto* mmio = std::get_if<hv::MmioExit>(&*exit);
+  ASSERT_NE(mmio, nullptr) << hv::exit_name(*exit);
+  EXPECT_EQ(mmio->address, 0xd0000000U);
+  EXPECT_EQ(mmio->direction, hv::AccessDirection::Write);
+  ASSERT_EQ(mmio->size, 4) << "the instruction was read from guest memory again (88: a 1-byte store)";
+  EXPECT_EQ(std::vector<std::uint8_t>(mmio->data.begin(), mmio->data.end()),
+            (std::vector<std::uint8_t>{0x44, 0x33, 0x22, 0x11}));
+  EXPECT_EQ(system->watched_translations, 1) << "the missing tail is fetched a page at a time";
+  exit = (*vcpu)->run();
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  auto regs = (*vcpu)->get_registers();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rip, kStoreRip + 3);  // past the 2-byte store and the HLT
+}
+
+// `code` at 0x1000, run in long mode by the backend over `system`.
+struct CodeGuest {
+  std::unique_ptr<hv::Hypervisor> hypervisor;
+  std::unique_ptr<hv::Vm> vm;
+  std::unique_ptr<hv::Vcpu> vcpu;
+};
+CodeGuest boot_code(std::shared_ptr<hv::mshv::MshvSystem> system, const std::vector<std::uint8_t>& code) {
+  CodeGuest g;
+  auto h = hv::mshv::open(std::move(system), "mshv-sim");
+  EXPECT_TRUE(h);
+  if (!h) return g;
+  g.hypervisor = std::move(*h);
+  auto vm = g.hypervisor->create_vm();
+  EXPECT_TRUE(vm);
+  if (!vm) return g;
+  g.vm = std::move(*vm);
+  auto ram = hv::GuestRegion::create(0, kRam);
+  EXPECT_TRUE(ram);
+  if (!ram) return g;
+  std::memcpy((*ram)->host().data() + 0x1000, code.data(), code.size());
+  EXPECT_TRUE(g.vm->map_memory(*ram));
+  auto vcpu = g.vm->create_vcpu(0);
+  EXPECT_TRUE(vcpu);
+  if (!vcpu) return g;
+  g.vcpu = std::move(*vcpu);
+  hv::GuestMemory memory;
+  EXPECT_TRUE(memory.add_region(*ram));
+  EXPECT_TRUE(hv::x86::enter_long_mode(memory, *g.vcpu, kTables, 0x1000, 0x8000));
+  return g;
+}
+
+// What MSHV says when it cannot run a VP reaches the VMM as an InternalErrorExit carrying it.
+TEST(MshvBackend, UnsupportedFeatureIsAnInternalErrorWithTheFeatureAndParameter) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  auto system = std::make_shared<TamperingSystem>(*simulator, [](hv::mshv::abi::HvMessage& message) {
+    namespace abi = hv::mshv::abi;
+    if (message.header.message_type != abi::kMsgX64Halt) return;
+    message = {};
+    message.header.message_type = abi::kMsgUnsupportedFeature;
+    message.header.payload_size = 16;
+    const std::uint32_t feature = 5;
+    const std::uint64_t parameter = 0x1234;
+    std::memcpy(message.payload + 4, &feature, sizeof feature);
+    std::memcpy(message.payload + 8, &parameter, sizeof parameter);
+  });
+  CodeGuest g = boot_code(system, {0xf4});  // hlt
+  ASSERT_TRUE(g.vcpu);
+  auto exit = g.vcpu->run();
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  const auto* internal = std::get_if<hv::InternalErrorExit>(&*exit);
+  ASSERT_NE(internal, nullptr) << hv::exit_name(*exit);
+  EXPECT_EQ(internal->code, hv::mshv::abi::kMsgUnsupportedFeature);
+  EXPECT_EQ(internal->name, "HVMSG_UNSUPPORTED_FEATURE");
+  EXPECT_EQ(internal->detail, 5U);
+  ASSERT_EQ(internal->data.size(), 1U);
+  EXPECT_EQ(internal->data[0], 0x1234U);
+}
+
+// An MMIO access by an instruction the backend's emulator cannot handle is an error that says where
+// and what: the RIP and the instruction bytes.
+TEST(MshvBackend, AnInstructionItCannotEmulateIsReportedWithRipAndBytes) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  // mov $0xd0000000, %ebx ; movaps %xmm0, (%rbx) (0f 29 03: an SSE store, which hvkit does not emulate)
+  CodeGuest g = boot_code(*simulator, {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x0f, 0x29, 0x03, 0xf4});
+  ASSERT_TRUE(g.vcpu);
+  auto exit = g.vcpu->run();
+  ASSERT_FALSE(exit) << hv::exit_name(*exit);
+  EXPECT_NE(exit.error().message().find("at RIP 0x1005"), std::string::npos) << exit.error().to_string();
+  EXPECT_NE(exit.error().message().find("0f 29 03 f4"), std::string::npos) << exit.error().to_string();
 }
 
 TEST(MshvPartitionMemory, WritesTheBackendMakesAreLoggedWhileLogging) {

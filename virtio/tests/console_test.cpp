@@ -104,4 +104,21 @@ TEST_F(ConsoleTest, BothDirectionsAreBounded) {
   EXPECT_EQ(sink_.contents().size(), ConsoleDevice::kMaxOutputPerRequest);
 }
 
+// A driver that breaks the transmit queue (a descriptor chained to itself) stops the device: nothing
+// reaches the sink, the driver is told to reset, and host input waits rather than being delivered.
+TEST_F(ConsoleTest, ABrokenQueueStopsTheConsoleUntilReset) {
+  tx_->write_descriptor(tx_->config().descriptor_table, 0, kData, 4, 1, 0);  // NEXT, to itself
+  tx_->make_available(0);
+  notify(1);
+  EXPECT_TRUE(sink_.contents().empty());
+  EXPECT_EQ(tx_->used_index(), 0);
+  EXPECT_NE(transport_->status() & kStatusDeviceNeedsReset, 0U) << "the driver is told to reset";
+  const BufferSpec buffer[] = {{kData + 0x1000, 8, true}};
+  rx_->make_available(rx_->add_chain(buffer));
+  const std::string text = "in";
+  console_->enqueue_input(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  notify(0);
+  EXPECT_EQ(rx_->used_index(), 0) << "a broken device delivers nothing until reset";
+}
+
 }  // namespace

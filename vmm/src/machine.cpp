@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
@@ -21,6 +23,34 @@ constexpr std::uint32_t kUartGsi = 4;
 constexpr std::uint64_t kFourGiB = 4ULL << 30;
 constexpr std::uint64_t kRealModeStack = 0x7000;
 constexpr std::uint64_t kStackSize = 0x10000;  // per vCPU in long mode
+
+// What the hypervisor said when it could not run the guest: its name for the error and the code, the
+// guest's RIP, the instruction bytes and data words it gave ("KVM_INTERNAL_ERROR_EMULATION (code 0x1)
+// at RIP 0x1005, instruction bytes 0f 01 ca, data 0x1 0x...").
+std::string describe(Vcpu& vcpu, const InternalErrorExit& error) {
+  std::string text = "the hypervisor could not run the guest: ";
+  text += error.name.empty() ? std::string_view("internal error") : error.name;
+  text += " (code " + hex(error.code);
+  if (error.detail != 0) text += ", detail " + hex(error.detail);
+  text += ")";
+  // The spans are valid until the next call on the vCPU: read them before get_registers.
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string bytes, words;
+  for (const std::uint8_t b : error.instruction) {
+    if (!bytes.empty()) bytes += ' ';
+    bytes += kDigits[b >> 4];
+    bytes += kDigits[b & 0xf];
+  }
+  for (const std::uint64_t w : error.data) words += (words.empty() ? "" : " ") + hex(w);
+  if (auto regs = vcpu.get_registers()) {
+    text += " at RIP " + hex(regs->rip);
+  } else {
+    text += " (RIP unreadable: " + regs.error().to_string() + ")";
+  }
+  if (!bytes.empty()) text += ", instruction bytes " + bytes;
+  if (!words.empty()) text += ", data " + words;
+  return text;
+}
 }  // namespace
 
 Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const MachineConfig& config) {
@@ -173,9 +203,14 @@ void Machine::vcpu_loop(std::size_t index) {
       const bool reset = event->kind == SystemEventKind::Reset;
       request_stop({reset ? MachineExit::Reason::Reset : MachineExit::Reason::Shutdown, 0,
                     std::string("system event: ") + (reset ? "reset" : "shutdown")});
+    } else if (const auto* internal = std::get_if<InternalErrorExit>(&*exit)) {
+      request_stop({MachineExit::Reason::Error, 1, "vCPU " + std::to_string(index) + ": " + describe(vcpu, *internal)});
     } else {
-      request_stop({MachineExit::Reason::Error, 1,
-                    "vCPU " + std::to_string(index) + ": unexpected exit " + std::string(exit_name(*exit))});
+      std::string what = "vCPU " + std::to_string(index) + ": unexpected exit " + std::string(exit_name(*exit));
+      if (const auto* unknown = std::get_if<UnknownExit>(&*exit)) {
+        what += " (" + std::string(unknown->backend) + " exit reason " + hex(unknown->raw_reason) + ")";
+      }
+      request_stop({MachineExit::Reason::Error, 1, what});
     }
     break;
   }

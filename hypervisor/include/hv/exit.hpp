@@ -47,10 +47,22 @@ struct SystemEventExit {
   std::uint64_t raw = 0;
 };
 
-// The backend could not run or emulate the guest; `code` is backend-specific.
+// The hypervisor could not run or emulate the guest (often the guest's doing: an instruction the
+// hypervisor cannot emulate, an exception it cannot deliver). Carries what the hypervisor said; the
+// guest's RIP is in its registers (Vcpu::get_registers), which the exit leaves as they were.
+//   KVM, KVM_EXIT_INTERNAL_ERROR: `code` is the suberror (KVM_INTERNAL_ERROR_EMULATION = 1, SIMUL_EX = 2,
+//     DELIVERY_EV = 3, UNEXPECTED_EXIT_REASON = 4), `data` the kernel's data words; for EMULATION,
+//     `instruction` holds the bytes at RIP when the kernel gave them.
+//   KVM, KVM_EXIT_FAIL_ENTRY: `code` is 9 (the exit reason), `detail` the hardware entry failure reason.
+//   MSHV: `code` is the message type: HVMSG_UNSUPPORTED_FEATURE (`detail` the feature code, `data` its
+//     parameter) or HVMSG_INVALID_VP_REGISTER_VALUE. (An instruction hvkit's MSHV emulator cannot
+//     decode or execute is an error from run() naming the RIP and the bytes, not this exit.)
 struct InternalErrorExit {
   std::uint32_t code = 0;
   std::uint64_t detail = 0;
+  std::string_view name;                      // static storage: what `code` means ("KVM_INTERNAL_ERROR_EMULATION")
+  std::span<const std::uint64_t> data;        // the hypervisor's data words, possibly none
+  std::span<const std::uint8_t> instruction;  // the instruction bytes at RIP, when the hypervisor gave them
 };
 
 // An exit hvkit does not decode.

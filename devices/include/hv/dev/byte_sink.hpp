@@ -49,6 +49,12 @@ struct OutputLimits {
   std::uint64_t max_bytes_per_second = 0;  // 0: unlimited; bursts up to one second's worth
 };
 
+// Limits for a guest console that reaches a terminal, a pipe or a file (`hvctl run`'s defaults):
+// 64 MiB in all and 1 MiB/s. A normal guest never meets them — a 115200-baud serial line carries
+// 11.5 KB/s and a verbose Linux boot log is well under 1 MiB — while a flooding guest writes at most
+// 64 MiB to the host per run (and needs a minute at the rate to get there).
+inline constexpr OutputLimits kDefaultConsoleLimits{.max_total_bytes = 64ULL << 20, .max_bytes_per_second = 1ULL << 20};
+
 // Forwards to `inner` within the limits and drops (and counts) the rest. The guest never blocks.
 class LimitedSink final : public ByteSink {
  public:
