@@ -1,6 +1,7 @@
 // Fuzzes GuestMemory with caller-controlled layouts and accesses: addresses near 2^64, lengths that
-// cross or miss regions, gaps. Invariants: no crash or out-of-bounds access; a write that succeeds
-// reads back identically; a failed write changes nothing.
+// cross or miss regions, gaps, read-only regions. Invariants: no crash or out-of-bounds access; a
+// write that succeeds reads back identically; a failed write changes nothing; a readable range is
+// writable exactly when no read-only region lies in it; slice never hands out read-only memory.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -25,6 +26,15 @@ std::uint64_t pick_address(Input& in, const hv::GuestMemory& memory) {
   return in.take<std::uint64_t>();
 }
 
+// Whether [gpa, gpa + len) touches a read-only region; the range is readable (so fully backed), and
+// regions are whole pages, so probing every page step and the last byte meets each region.
+bool touches_read_only(const hv::GuestMemory& memory, std::uint64_t gpa, std::size_t len) {
+  for (std::uint64_t offset = 0; offset < len; offset += hv::kPageSize) {
+    if (memory.permission(gpa + offset) != hv::Permission::ReadWrite) return true;
+  }
+  return memory.permission(gpa + (len - 1)) != hv::Permission::ReadWrite;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -34,9 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (int i = 0; i < regions; ++i) {
     // Page-granular bases over a 64-bit space (so some sit at the very top), 1..4 pages each.
     const std::uint64_t base = in.take<std::uint64_t>() & ~(hv::kPageSize - 1);
-    const std::uint64_t pages = 1 + in.take<std::uint8_t>() % 4;
+    const auto shape = in.take<std::uint8_t>();
+    const std::uint64_t pages = 1 + shape % 4;
+    const auto permission = (shape & 0x80) != 0 ? hv::Permission::ReadOnly : hv::Permission::ReadWrite;
     auto region = hv::GuestRegion::create(base, pages * hv::kPageSize);
-    if (region) (void)memory.add_region(*region);
+    if (region) (void)memory.add_region(*region, permission);
   }
   std::vector<std::uint8_t> buffer(kMaxAccess), check(kMaxAccess);
   for (int op = 0; op < 64 && !in.empty(); ++op) {
@@ -51,15 +63,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::memset(window.data(), kind, window.size());
         std::span<std::uint8_t> before(check.data(), len);
         const bool readable = static_cast<bool>(memory.read(gpa, before, cross));
-        if (memory.write(gpa, window, cross)) {
+        const bool read_only = readable && touches_read_only(memory, gpa, len);
+        auto written = memory.write(gpa, window, cross);
+        if (written) {
+          if (read_only) __builtin_trap();  // a device wrote read-only memory
           if (!memory.read(gpa, before, cross) || std::memcmp(before.data(), window.data(), len) != 0) __builtin_trap();
         } else if (readable) {
-          __builtin_trap();  // the same range was readable, so it must have been writable
+          // The same range was readable: only a read-only region in it may refuse the write, and
+          // then nothing changed.
+          if (!read_only || written.error().kind() != hv::ErrorKind::PermissionDenied) __builtin_trap();
+          std::span<std::uint8_t> after(buffer.data(), len);
+          if (!memory.read(gpa, after, cross) || std::memcmp(after.data(), check.data(), len) != 0) __builtin_trap();
         }
         break;
       }
       case 2: {
+        if ((kind & 4) != 0) {
+          auto v = memory.view(gpa, len);
+          if (v && !v->empty()) (void)*static_cast<volatile const std::uint8_t*>(&v->back());  // ASan: host memory
+          break;
+        }
         auto s = memory.slice(gpa, len);
+        if (s && memory.permission(gpa) != hv::Permission::ReadWrite) __builtin_trap();  // writable ROM
         if (s && !s->empty()) s->back() ^= 1;  // ASan checks the span really is host memory
         break;
       }

@@ -11,8 +11,6 @@
 
 namespace hv {
 
-namespace {}  // namespace
-
 GuestRegion::GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd, bool owned) noexcept
     : range_(range), backing_(backing), host_(host), memfd_(std::move(memfd)), owned_(owned) {}
 
@@ -54,12 +52,13 @@ Result<GuestMemory> GuestMemory::create(std::span<const RegionSpec> specs, Backi
   for (const auto& spec : specs) {
     auto region = GuestRegion::create(spec.guest_base, spec.size, backing);
     if (!region) return tl::unexpected(region.error());
-    if (auto added = memory.add_region(std::move(*region)); !added) return tl::unexpected(added.error());
+    if (auto added = memory.add_region(std::move(*region), spec.permission); !added)
+      return tl::unexpected(added.error());
   }
   return memory;
 }
 
-Result<void> GuestMemory::add_region(std::shared_ptr<GuestRegion> region) {
+Result<void> GuestMemory::add_region(std::shared_ptr<GuestRegion> region, Permission permission) {
   if (!region) return fail(ErrorKind::InvalidArgument, "GuestMemory::add_region", "null region");
   auto pos = std::upper_bound(regions_.begin(), regions_.end(), region->guest_base(),
                               [](std::uint64_t base, const auto& r) { return base < r->guest_base(); });
@@ -71,6 +70,7 @@ Result<void> GuestMemory::add_region(std::shared_ptr<GuestRegion> region) {
                 "region " + hex(region->guest_base()) + "+" + hex(region->size()) + " overlaps " +
                     hex(other->guest_base()) + "+" + hex(other->size()));
   }
+  permissions_.insert(permissions_.begin() + (pos - regions_.begin()), permission);
   regions_.insert(pos, std::move(region));
   return {};
 }
@@ -82,6 +82,7 @@ Result<std::shared_ptr<GuestRegion>> GuestMemory::remove_region(std::uint64_t gu
     return fail(ErrorKind::NotFound, "GuestMemory::remove_region", "no region starts at " + hex(guest_base));
   }
   auto region = std::move(*it);
+  permissions_.erase(permissions_.begin() + (it - regions_.begin()));
   regions_.erase(it);
   return region;
 }
@@ -94,27 +95,48 @@ const std::shared_ptr<GuestRegion>* GuestMemory::find_region(std::uint64_t gpa) 
   return candidate->range().contains(gpa) ? &candidate : nullptr;
 }
 
-Result<std::size_t> GuestMemory::locate(const char* operation, std::uint64_t gpa, std::uint64_t len,
-                                        CrossRegion cross) const {
+std::optional<Permission> GuestMemory::permission(std::uint64_t gpa) const noexcept {
+  const auto* region = find_region(gpa);
+  if (region == nullptr) return std::nullopt;
+  return permissions_[static_cast<std::size_t>(region - regions_.data())];
+}
+
+Result<std::size_t> GuestMemory::locate(const char* operation, std::uint64_t gpa, std::uint64_t len, CrossRegion cross,
+                                        Intent intent) const {
   auto range = AddressRange::make(gpa, len, operation);
   if (!range) return tl::unexpected(range.error());
   const auto* first = find_region(gpa);
   if (first == nullptr) return fail(ErrorKind::OutOfRange, operation, "address " + hex(gpa) + " is not guest RAM");
   const auto first_index = static_cast<std::size_t>(first - regions_.data());
-  if ((*first)->range().contains(*range)) return first_index;
-  if (cross == CrossRegion::Deny) {
-    return fail(ErrorKind::OutOfRange, operation,
-                hex(len) + " bytes at " + hex(gpa) + " cross the end of the region at " + hex((*first)->guest_base()));
+  std::size_t last_index = first_index;
+  if (!(*first)->range().contains(*range)) {
+    if (cross == CrossRegion::Deny) {
+      return fail(
+          ErrorKind::OutOfRange, operation,
+          hex(len) + " bytes at " + hex(gpa) + " cross the end of the region at " + hex((*first)->guest_base()));
+    }
+    // Walk forward through adjacent regions; the loop is bounded by the number of regions.
+    std::uint64_t covered_last = (*first)->range().last();
+    for (std::size_t i = first_index + 1; i < regions_.size() && covered_last < range->last(); ++i) {
+      if (regions_[i]->guest_base() != covered_last + 1) break;
+      covered_last = regions_[i]->range().last();
+      last_index = i;
+    }
+    if (covered_last < range->last()) {
+      return fail(ErrorKind::OutOfRange, operation,
+                  "guest RAM ends at " + hex(covered_last) + " inside the " + hex(len) + "-byte access at " + hex(gpa));
+    }
   }
-  // Walk forward through adjacent regions; the loop is bounded by the number of regions.
-  std::uint64_t covered_last = (*first)->range().last();
-  for (std::size_t i = first_index + 1; i < regions_.size() && covered_last < range->last(); ++i) {
-    if (regions_[i]->guest_base() != covered_last + 1) break;
-    covered_last = regions_[i]->range().last();
-  }
-  if (covered_last < range->last()) {
-    return fail(ErrorKind::OutOfRange, operation,
-                "guest RAM ends at " + hex(covered_last) + " inside the " + hex(len) + "-byte access at " + hex(gpa));
+  // One check per region the access touches, before any byte is copied. Anything but ReadWrite
+  // (even a value outside the enum) is read-only.
+  if (intent == Intent::Write) {
+    for (std::size_t i = first_index; i <= last_index; ++i) {
+      if (permissions_[i] != Permission::ReadWrite) {
+        return fail(ErrorKind::PermissionDenied, operation,
+                    hex(len) + " bytes at " + hex(gpa) + " reach the read-only region at " +
+                        hex(regions_[i]->guest_base()) + ": devices may read it, not write it");
+      }
+    }
   }
   return first_index;
 }
@@ -123,8 +145,8 @@ Result<std::size_t> GuestMemory::locate(const char* operation, std::uint64_t gpa
 // locate() has checked that all of it is backed.
 template <class Copy>
 Result<void> GuestMemory::for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross,
-                                         Copy copy) const {
-  auto index = locate(operation, gpa, len, cross);
+                                         Intent intent, Copy copy) const {
+  auto index = locate(operation, gpa, len, cross, intent);
   if (!index) return tl::unexpected(index.error());
   std::size_t done = 0;
   for (std::size_t i = *index; done < len; ++i) {
@@ -141,22 +163,29 @@ Result<void> GuestMemory::for_each_chunk(const char* operation, std::uint64_t gp
 // The guest may write these bytes concurrently from a vCPU; the copy gives a snapshot and callers
 // validate what they read before acting on it.
 Result<void> GuestMemory::read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const {
-  return for_each_chunk("GuestMemory::read", gpa, out.size(), cross, [&](std::span<std::uint8_t> host, std::size_t at) {
-    std::memcpy(out.data() + at, host.data(), host.size());
-  });
+  return for_each_chunk(
+      "GuestMemory::read", gpa, out.size(), cross, Intent::Read,
+      [&](std::span<std::uint8_t> host, std::size_t at) { std::memcpy(out.data() + at, host.data(), host.size()); });
 }
 
 Result<void> GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross) const {
-  return for_each_chunk("GuestMemory::write", gpa, in.size(), cross, [&](std::span<std::uint8_t> host, std::size_t at) {
-    std::memcpy(host.data(), in.data() + at, host.size());
-  });
+  return for_each_chunk(
+      "GuestMemory::write", gpa, in.size(), cross, Intent::Write,
+      [&](std::span<std::uint8_t> host, std::size_t at) { std::memcpy(host.data(), in.data() + at, host.size()); });
 }
 
 Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t gpa, std::uint64_t len) const {
-  auto index = locate("GuestMemory::slice", gpa, len, CrossRegion::Deny);
+  auto index = locate("GuestMemory::slice", gpa, len, CrossRegion::Deny, Intent::Write);
   if (!index) return tl::unexpected(index.error());
   const auto& region = *regions_[*index];
   return region.host().subspan(gpa - region.guest_base(), len);
+}
+
+Result<std::span<const std::uint8_t>> GuestMemory::view(std::uint64_t gpa, std::uint64_t len) const {
+  auto index = locate("GuestMemory::view", gpa, len, CrossRegion::Deny, Intent::Read);
+  if (!index) return tl::unexpected(index.error());
+  const auto& region = *regions_[*index];
+  return std::span<const std::uint8_t>(region.host().subspan(gpa - region.guest_base(), len));
 }
 
 }  // namespace hv

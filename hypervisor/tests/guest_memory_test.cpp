@@ -1,11 +1,16 @@
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "hv/guest_mapping.hpp"
 #include "hv/guest_memory.hpp"
 
 namespace {
@@ -148,6 +153,195 @@ TEST(GuestMemory, FindAndRemoveRegions) {
   ASSERT_TRUE(removed);
   EXPECT_EQ((*removed)->guest_base(), 0x2000U);
   EXPECT_EQ(m.find_region(0x2000), nullptr);
+}
+
+// The error kind of a failed access; nullopt when it succeeded.
+std::optional<hv::ErrorKind> failure(const hv::Result<void>& r) {
+  if (r) return std::nullopt;
+  return r.error().kind();
+}
+
+// [0x0000, 0x2000) read-write, [0x2000, 0x3000) read-only (filled with 0x5a by its owner), gap,
+// [0x5000, 0x6000) read-write.
+hv::GuestMemory memory_with_a_rom() {
+  const hv::RegionSpec specs[] = {
+      {0x0, 0x2000}, {0x2000, 0x1000, hv::Permission::ReadOnly}, {0x5000, 0x1000, hv::Permission::ReadWrite}};
+  auto m = hv::GuestMemory::create(specs);
+  EXPECT_TRUE(m) << m.error().to_string();
+  const auto rom = m->regions()[1]->host();  // the owner's view is writable: how a VMM fills a ROM
+  std::fill(rom.begin(), rom.end(), std::uint8_t{0x5a});
+  return std::move(*m);
+}
+
+TEST(GuestMemory, DeviceWritesToAReadOnlyRegionAreRefusedReadsAreNot) {
+  auto m = memory_with_a_rom();
+  EXPECT_EQ(m.permission(0x1fff), hv::Permission::ReadWrite);
+  EXPECT_EQ(m.permission(0x2000), hv::Permission::ReadOnly);
+  EXPECT_EQ(m.permission(0x2fff), hv::Permission::ReadOnly);
+  EXPECT_EQ(m.permission(0x3000), std::nullopt);
+  const std::array<std::uint8_t, 16> in{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  for (const std::uint64_t gpa : {0x2000ULL, 0x2010ULL, 0x2ff0ULL}) {
+    auto r = m.write(gpa, in);
+    ASSERT_FALSE(r) << std::hex << gpa;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::PermissionDenied) << r.error().to_string();
+    EXPECT_NE(r.error().message().find("read-only"), std::string::npos) << r.error().to_string();
+  }
+  auto obj = m.write_obj<std::uint32_t>(0x2ffc, 0x11223344);
+  ASSERT_FALSE(obj);
+  EXPECT_EQ(obj.error().kind(), hv::ErrorKind::PermissionDenied);
+  for (auto b : m.regions()[1]->host()) ASSERT_EQ(b, 0x5a);
+  // Reads are allowed, byte and object alike.
+  std::array<std::uint8_t, 16> out{};
+  ASSERT_TRUE(m.read(0x2010, out));
+  for (auto b : out) EXPECT_EQ(b, 0x5a);
+  auto word = m.read_obj<std::uint32_t>(0x2ffc);
+  ASSERT_TRUE(word);
+  EXPECT_EQ(*word, 0x5a5a5a5aU);
+  // The read-write regions around it are unaffected.
+  ASSERT_TRUE(m.write(0x1ff0, in));
+  ASSERT_TRUE(m.write(0x5000, in));
+}
+
+TEST(GuestMemory, AWriteThatReachesAReadOnlyRegionChangesNothingInAnyRegion) {
+  auto m = memory_with_a_rom();
+  const std::array<std::uint8_t, 8> in{9, 9, 9, 9, 9, 9, 9, 9};
+  // Four bytes in the read-write region, four in the read-only one: all or nothing, so nothing.
+  auto r = m.write(0x1ffc, in, hv::CrossRegion::Allow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::PermissionDenied) << r.error().to_string();
+  for (std::size_t i = 0x1ff8; i < 0x2000; ++i) EXPECT_EQ(m.regions()[0]->host()[i], 0) << i;
+  for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(m.regions()[1]->host()[i], 0x5a) << i;
+  // Reading across the same boundary is fine.
+  std::array<std::uint8_t, 8> out{};
+  ASSERT_TRUE(m.read(0x1ffc, out, hv::CrossRegion::Allow));
+  EXPECT_EQ(out, (std::array<std::uint8_t, 8>{0, 0, 0, 0, 0x5a, 0x5a, 0x5a, 0x5a}));
+  // A write across a read-only region into a gap is still OutOfRange: coverage is checked first.
+  auto gap = m.write(0x2ffc, in, hv::CrossRegion::Allow);
+  ASSERT_FALSE(gap);
+  EXPECT_EQ(gap.error().kind(), hv::ErrorKind::OutOfRange);
+}
+
+TEST(GuestMemory, AWriteStartingInReadWriteMemoryIsRefusedWhenItsLastRegionIsReadOnly) {
+  // Three adjacent regions, the read-only one last: the check covers every region of the access.
+  const hv::RegionSpec specs[] = {{0x0, 0x1000}, {0x1000, 0x1000}, {0x2000, 0x1000, hv::Permission::ReadOnly}};
+  auto m = hv::GuestMemory::create(specs);
+  ASSERT_TRUE(m);
+  const std::vector<std::uint8_t> in(0x2001, 0x77);
+  auto r = m->write(0x0, in, hv::CrossRegion::Allow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::PermissionDenied);
+  for (const auto& region : m->regions()) {
+    for (auto b : region->host()) ASSERT_EQ(b, 0);
+  }
+  ASSERT_TRUE(m->write(0x0, std::span(in).first(0x2000), hv::CrossRegion::Allow));
+}
+
+TEST(GuestMemory, OnlyViewHandsOutReadOnlyMemory) {
+  auto m = memory_with_a_rom();
+  auto writable = m.slice(0x2000, 0x10);
+  ASSERT_FALSE(writable) << "a writable span over read-only memory";
+  EXPECT_EQ(writable.error().kind(), hv::ErrorKind::PermissionDenied);
+  auto view = m.view(0x2000, 0x1000);
+  ASSERT_TRUE(view) << view.error().to_string();
+  EXPECT_EQ(view->size(), 0x1000U);
+  EXPECT_EQ(view->front(), 0x5a);
+  // Both views stay inside one region, whatever its permission.
+  EXPECT_FALSE(m.view(0x1ff0, 0x20));
+  EXPECT_FALSE(m.view(0x2ff0, 0x20));
+  EXPECT_FALSE(m.view(0x3000, 1));
+  auto ram = m.slice(0x1000, 0x1000);
+  ASSERT_TRUE(ram);
+  auto ram_view = m.view(0x1000, 0x1000);
+  ASSERT_TRUE(ram_view);
+  EXPECT_EQ(ram->data(), ram_view->data());
+}
+
+TEST(GuestMemory, PermissionsStayWithTheirRegionsThroughLayoutChanges) {
+  auto m = memory_with_a_rom();
+  const std::array<std::uint8_t, 4> in{1, 2, 3, 4};
+  // A region inserted before the read-only one, and one removed before it, shift its index.
+  ASSERT_TRUE(m.remove_region(0x0));
+  auto low = hv::GuestRegion::create(0x0, 0x1000);
+  ASSERT_TRUE(low);
+  ASSERT_TRUE(m.add_region(*low, hv::Permission::ReadOnly));
+  auto middle = hv::GuestRegion::create(0x1000, 0x1000);
+  ASSERT_TRUE(middle);
+  ASSERT_TRUE(m.add_region(*middle));  // read-write by default
+  EXPECT_EQ(failure(m.write(0x0, in)), hv::ErrorKind::PermissionDenied);
+  EXPECT_TRUE(m.write(0x1000, in));
+  EXPECT_EQ(failure(m.write(0x2000, in)), hv::ErrorKind::PermissionDenied);
+  EXPECT_TRUE(m.write(0x5000, in));
+  // Re-adding a region is how its permission changes.
+  auto rom = m.remove_region(0x2000);
+  ASSERT_TRUE(rom);
+  ASSERT_TRUE(m.add_region(*rom, hv::Permission::ReadWrite));
+  EXPECT_TRUE(m.write(0x2000, in));
+  EXPECT_EQ(m.permission(0x2000), hv::Permission::ReadWrite);
+}
+
+// Records what map_guest_region maps; refuses every mapping when told to.
+class FakeVm final : public hv::Vm {
+ public:
+  std::vector<std::pair<std::uint64_t, bool>> mapped;  // guest base, read_only
+  bool refuse = false;
+  hv::Result<hv::MemorySlot> map_memory(std::shared_ptr<hv::GuestRegion> region, hv::MapOptions options) override {
+    if (refuse) return hv::fail(hv::ErrorKind::ResourceExhausted, "map_memory", "no free slot");
+    mapped.emplace_back(region->guest_base(), options.read_only);
+    return hv::MemorySlot{static_cast<std::uint32_t>(mapped.size())};
+  }
+#define UNUSED(R, name, ...) \
+  hv::Result<R> name(__VA_ARGS__) override { return hv::fail(hv::ErrorKind::Unsupported, #name, "test VM"); }
+  UNUSED(void, unmap_memory, hv::MemorySlot)
+  UNUSED(std::unique_ptr<hv::Vcpu>, create_vcpu, std::uint32_t)
+  UNUSED(void, register_irqfd, const hv::EventFd&, std::uint32_t)
+  UNUSED(void, unregister_irqfd, const hv::EventFd&, std::uint32_t)
+  UNUSED(void, register_ioeventfd, const hv::EventFd&, const hv::IoEventAddress&)
+  UNUSED(void, unregister_ioeventfd, const hv::EventFd&, const hv::IoEventAddress&)
+  UNUSED(void, signal_msi, const hv::MsiMessage&)
+  UNUSED(void, set_gsi_routing, std::span<const hv::GsiRoute>)
+  UNUSED(void, set_irq_line, std::uint32_t, bool)
+  UNUSED(void, enable_dirty_log, hv::MemorySlot)
+  UNUSED(hv::DirtyBitmap, fetch_and_clear_dirty_log, hv::MemorySlot)
+  UNUSED(void, disable_dirty_log, hv::MemorySlot)
+#undef UNUSED
+};
+
+TEST(GuestMapping, TheVmAndGuestMemoryGetTheSamePermission) {
+  FakeVm vm;
+  hv::GuestMemory memory;
+  auto ram = hv::GuestRegion::create(0x0, 0x2000);
+  auto rom = hv::GuestRegion::create(0x10000, 0x1000);
+  ASSERT_TRUE(ram && rom);
+  ASSERT_TRUE(hv::map_guest_region(vm, memory, *ram));
+  ASSERT_TRUE(hv::map_guest_region(vm, memory, *rom, {.read_only = true}));
+  EXPECT_EQ(vm.mapped, (std::vector<std::pair<std::uint64_t, bool>>{{0x0, false}, {0x10000, true}}));
+  EXPECT_EQ(memory.permission(0x0), hv::Permission::ReadWrite);
+  EXPECT_EQ(memory.permission(0x10000), hv::Permission::ReadOnly);
+  const std::array<std::uint8_t, 4> in{1, 2, 3, 4};
+  EXPECT_TRUE(memory.write(0x0, in));
+  EXPECT_EQ(failure(memory.write(0x10000, in)), hv::ErrorKind::PermissionDenied);
+}
+
+TEST(GuestMapping, WhenEitherStepFailsNeitherHoldsTheRegion) {
+  FakeVm vm;
+  hv::GuestMemory memory;
+  auto ram = hv::GuestRegion::create(0x0, 0x2000);
+  ASSERT_TRUE(ram);
+  vm.refuse = true;
+  auto refused = hv::map_guest_region(vm, memory, *ram);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), hv::ErrorKind::ResourceExhausted);
+  EXPECT_TRUE(memory.regions().empty()) << "GuestMemory kept a region the VM does not map";
+  vm.refuse = false;
+  ASSERT_TRUE(hv::map_guest_region(vm, memory, *ram));
+  auto overlapping = hv::GuestRegion::create(0x1000, 0x1000);
+  ASSERT_TRUE(overlapping);
+  auto overlap = hv::map_guest_region(vm, memory, *overlapping, {.read_only = true});
+  ASSERT_FALSE(overlap);
+  EXPECT_EQ(overlap.error().kind(), hv::ErrorKind::Overlap);
+  EXPECT_EQ(vm.mapped.size(), 1U) << "the VM mapped a region GuestMemory refused";
+  EXPECT_EQ(memory.permission(0x1000), hv::Permission::ReadWrite);
+  EXPECT_FALSE(hv::map_guest_region(vm, memory, nullptr));
 }
 
 TEST(GuestMemory, RegionAtTopOfAddressSpace) {

@@ -39,9 +39,15 @@ Result<PackedQueue> PackedQueue::create(const GuestMemory& memory, const PackedQ
   if (c.descriptor_ring % 16 != 0 || c.driver_event % 4 != 0 || c.device_event % 4 != 0) {
     return tl::unexpected(broken("ring addresses misaligned (descriptors 16, event suppression 4)"));
   }
-  if (!memory.slice(c.descriptor_ring, kDescriptorSize * c.size) || !memory.slice(c.driver_event, 4) ||
-      !memory.slice(c.device_event, 4)) {
+  if (!memory.view(c.descriptor_ring, kDescriptorSize * c.size) || !memory.view(c.driver_event, 4) ||
+      !memory.view(c.device_event, 4)) {
     return tl::unexpected(broken("descriptor ring or event suppression outside guest RAM"));
+  }
+  // The device writes used descriptors into the ring and its own event suppression structure: neither
+  // may lie in memory the VMM made read-only.
+  if (!memory.slice(c.descriptor_ring, kDescriptorSize * c.size) || !memory.slice(c.device_event, 4)) {
+    return fail(ErrorKind::PermissionDenied, kOp,
+                "descriptor ring or device event suppression in read-only guest memory");
   }
   return PackedQueue(memory, c);
 }
@@ -70,7 +76,7 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
       if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
         return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
       }
-      if (d->addr % kDescriptorSize != 0 || !memory_->slice(d->addr, d->len)) {
+      if (d->addr % kDescriptorSize != 0 || !memory_->view(d->addr, d->len)) {
         return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
       }
       // Entries are consecutive; only their WRITE flag means anything (§2.8.7).

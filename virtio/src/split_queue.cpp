@@ -47,13 +47,19 @@ Result<SplitQueue> SplitQueue::create(const GuestMemory& memory, const SplitQueu
   struct Ring {
     const char* name;
     std::uint64_t address, length;
+    bool device_writes;
   };
-  const std::array<Ring, 3> rings = {{{"descriptor table", c.descriptor_table, kDescriptorSize * c.size},
-                                      {"available ring", c.available_ring, 4 + 2ULL * c.size + event},
-                                      {"used ring", c.used_ring, 4 + 8ULL * c.size + event}}};
+  const std::array<Ring, 3> rings = {{{"descriptor table", c.descriptor_table, kDescriptorSize * c.size, false},
+                                      {"available ring", c.available_ring, 4 + 2ULL * c.size + event, false},
+                                      {"used ring", c.used_ring, 4 + 8ULL * c.size + event, true}}};
   for (const auto& ring : rings) {
-    if (!memory.slice(ring.address, ring.length)) {
+    if (!memory.view(ring.address, ring.length)) {
       return tl::unexpected(broken(std::string(ring.name) + " at " + hex(ring.address) + " is not inside guest RAM"));
+    }
+    // The device writes the used ring: it may not lie in memory the VMM made read-only.
+    if (ring.device_writes && !memory.slice(ring.address, ring.length)) {
+      return fail(ErrorKind::PermissionDenied, kOp,
+                  std::string(ring.name) + " at " + hex(ring.address) + " lies in read-only guest memory");
     }
   }
   return SplitQueue(memory, c);
@@ -80,7 +86,7 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
       if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
         return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
       }
-      if (d->addr % kDescriptorSize != 0 || !memory_->slice(d->addr, d->len)) {
+      if (d->addr % kDescriptorSize != 0 || !memory_->view(d->addr, d->len)) {
         return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
       }
       table = d->addr;

@@ -12,7 +12,7 @@ using hv::virtio::PackedQueue;
 using hv::virtio::testing::BufferSpec;
 using hv::virtio::testing::MockPackedDriver;
 
-constexpr std::uint64_t kRing = 0x10000, kIndirect = 0x40000, kData = 0x80000;
+constexpr std::uint64_t kRing = 0x10000, kIndirect = 0x40000, kData = 0x80000, kRom = 0x100000;
 constexpr std::uint16_t kNext = 1, kWrite = 2, kIndirectFlag = 4, kAvail = 1U << 7, kUsed = 1U << 15;
 
 class PackedQueueTest : public ::testing::Test {
@@ -35,6 +35,18 @@ class PackedQueueTest : public ::testing::Test {
     auto r = q.pop();
     ASSERT_FALSE(r) << why;
     EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
+  }
+  // A read-only region above RAM, as a VMM maps a ROM.
+  void add_rom() {
+    auto rom = hv::GuestRegion::create(kRom, 0x10000);
+    ASSERT_TRUE(rom);
+    ASSERT_TRUE(memory_.add_region(*rom, hv::Permission::ReadOnly));
+  }
+  // Makes all of RAM (the ring included) read-only for devices: a layout change after queue setup.
+  void make_ram_read_only() {
+    auto ram = memory_.remove_region(0);
+    ASSERT_TRUE(ram);
+    ASSERT_TRUE(memory_.add_region(*ram, hv::Permission::ReadOnly));
   }
   hv::GuestMemory memory_;
 };
@@ -91,6 +103,49 @@ TEST_F(PackedQueueTest, ConfigurationIsValidated) {
   c = d.config();
   c.device_event = 0x200000;
   EXPECT_FALSE(PackedQueue::create(memory_, c));
+}
+
+TEST_F(PackedQueueTest, WhatTheDeviceWritesMayNotBeInReadOnlyMemory) {
+  add_rom();
+  auto d = driver();
+  auto c = d.config();
+  c.driver_event = kRom;  // the device only reads the driver's event suppression structure
+  auto readable = PackedQueue::create(memory_, c);
+  EXPECT_TRUE(readable) << readable.error().to_string();
+  for (const auto rom_ring : {true, false}) {
+    c = d.config();
+    (rom_ring ? c.descriptor_ring : c.device_event) = kRom + 0x1000;
+    auto r = PackedQueue::create(memory_, c);
+    ASSERT_FALSE(r) << (rom_ring ? "descriptor ring" : "device event suppression") << " in read-only memory";
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::PermissionDenied) << r.error().to_string();
+  }
+}
+
+TEST_F(PackedQueueTest, AUsedDescriptorIsNeverWrittenIntoReadOnlyMemory) {
+  auto d = driver(8, true);
+  auto q = queue(d);
+  const BufferSpec buffers[] = {{kData, 8, false}, {kData + 0x100, 64, true}};
+  const std::uint16_t slot = d.add_indirect_chain(buffers, 5);
+  const auto before = d.descriptor(slot);
+  make_ram_read_only();
+  // Reading the ring and the indirect table still works...
+  auto c = q.pop();
+  ASSERT_TRUE(c && *c) << (c ? "nothing available" : c.error().to_string());
+  EXPECT_EQ((*c)->head, 5);
+  // ... marking the list used does not: an error (the device then stops), the slot untouched.
+  auto used = q.add_used((*c)->head, 64, (*c)->ring_slots);
+  ASSERT_FALSE(used);
+  EXPECT_EQ(used.error().kind(), hv::ErrorKind::PermissionDenied) << used.error().to_string();
+  const auto after = d.descriptor(slot);
+  EXPECT_EQ(after.id, before.id);
+  EXPECT_EQ(after.length, before.length);
+  EXPECT_EQ(after.flags, before.flags);
+  const auto device_event = memory_.read_obj<std::uint32_t>(d.config().device_event);
+  ASSERT_TRUE(device_event);
+  auto notify = q.enable_notification();
+  ASSERT_FALSE(notify);
+  EXPECT_EQ(notify.error().kind(), hv::ErrorKind::PermissionDenied);
+  EXPECT_EQ(memory_.read_obj<std::uint32_t>(d.config().device_event).value(), *device_event);
 }
 
 TEST_F(PackedQueueTest, StructuralErrorsAreRefused) {

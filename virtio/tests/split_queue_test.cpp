@@ -4,6 +4,8 @@
 // reset, chains longer than 4 GiB), and notification suppression with and without EVENT_IDX.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "hv/virtio/split_queue.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
 
@@ -17,6 +19,7 @@ using hv::virtio::testing::MockSplitDriver;
 constexpr std::uint64_t kRings = 0x10000;
 constexpr std::uint64_t kIndirect = 0x40000;
 constexpr std::uint64_t kData = 0x80000;
+constexpr std::uint64_t kRom = 0x100000;
 constexpr std::uint16_t kNext = 1, kWrite = 2, kIndirectFlag = 4;
 
 class SplitQueueTest : public ::testing::Test {
@@ -40,6 +43,18 @@ class SplitQueueTest : public ::testing::Test {
     auto r = q.pop();
     ASSERT_FALSE(r) << why;
     EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
+  }
+  // A read-only region above RAM, as a VMM maps a ROM.
+  void add_rom() {
+    auto rom = hv::GuestRegion::create(kRom, 0x10000);
+    ASSERT_TRUE(rom);
+    ASSERT_TRUE(memory_.add_region(*rom, hv::Permission::ReadOnly));
+  }
+  // Makes all of RAM (rings included) read-only for devices: a layout change after queue setup.
+  void make_ram_read_only() {
+    auto ram = memory_.remove_region(0);
+    ASSERT_TRUE(ram);
+    ASSERT_TRUE(memory_.add_region(*ram, hv::Permission::ReadOnly));
   }
   hv::GuestMemory memory_;
 };
@@ -106,6 +121,48 @@ TEST_F(SplitQueueTest, ConfigurationIsValidated) {
   c.descriptor_table = 0x100000 - 16 * 8;  // the table runs off the end of RAM
   EXPECT_FALSE(SplitQueue::create(memory_, c));
   EXPECT_TRUE(SplitQueue::create(memory_, d.config()));
+}
+
+TEST_F(SplitQueueTest, AUsedRingInReadOnlyMemoryIsRefusedTheDriverAreasMayBeThere) {
+  add_rom();
+  for (const bool event_idx : {false, true}) {
+    auto d = driver(16, event_idx);
+    SplitQueueConfig c = d.config();
+    c.descriptor_table = kRom;  // the device only reads these two
+    c.available_ring = kRom + 0x1000;
+    auto readable = SplitQueue::create(memory_, c);
+    EXPECT_TRUE(readable) << readable.error().to_string();
+    c = d.config();
+    c.used_ring = kRom + 0x2000;
+    auto r = SplitQueue::create(memory_, c);
+    ASSERT_FALSE(r) << "event_idx " << event_idx;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::PermissionDenied) << r.error().to_string();
+    EXPECT_NE(r.error().message().find("used ring"), std::string::npos) << r.error().to_string();
+  }
+}
+
+TEST_F(SplitQueueTest, AUsedRingThatTurnsReadOnlyIsNeverWritten) {
+  auto d = driver(8, true);  // EVENT_IDX: enable_notification writes avail_event into the used ring
+  auto q = queue(d);
+  const BufferSpec buffers[] = {{kData, 8, false}, {kData + 0x100, 100, true}};
+  d.make_available(d.add_indirect_chain(buffers));
+  make_ram_read_only();
+  // Reading the rings and the indirect table still works...
+  auto c = q.pop();
+  ASSERT_TRUE(c && *c) << (c ? "nothing available" : c.error().to_string());
+  ASSERT_EQ((*c)->buffers.size(), 2U);
+  // ... returning the chain does not: an error (the device then stops), and not one byte written.
+  auto used = q.add_used((*c)->head, 100);
+  ASSERT_FALSE(used);
+  EXPECT_EQ(used.error().kind(), hv::ErrorKind::PermissionDenied) << used.error().to_string();
+  EXPECT_EQ(d.used_index(), 0);
+  EXPECT_EQ(d.used(0).id, 0U);
+  EXPECT_EQ(d.used(0).length, 0U);
+  EXPECT_EQ(q.next_used(), 0);
+  auto notify = q.enable_notification();
+  ASSERT_FALSE(notify);
+  EXPECT_EQ(notify.error().kind(), hv::ErrorKind::PermissionDenied);
+  EXPECT_EQ(d.avail_event(), 0);
 }
 
 TEST_F(SplitQueueTest, AvailIndexRunningAheadIsAnErrorNotAHang) {

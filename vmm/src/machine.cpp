@@ -11,6 +11,7 @@
 #include "hv/dev/debug_exit.hpp"
 #include "hv/dev/i8042.hpp"
 #include "hv/dev/scratch_device.hpp"
+#include "hv/guest_mapping.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/x86_boot.hpp"
@@ -66,8 +67,8 @@ Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const M
   m->vm_ = std::move(*vm);
   auto ram = GuestRegion::create(0, config.memory_bytes, Backing::Memfd);
   if (!ram) return tl::unexpected(ram.error());
-  if (auto r = m->memory_.add_region(*ram); !r) return tl::unexpected(r.error());
-  if (auto r = m->vm_->map_memory(*ram); !r) return tl::unexpected(r.error());
+  // Read-write for the guest and for devices alike (map_guest_region keeps the two in step).
+  if (auto r = map_guest_region(*m->vm_, m->memory_, *ram); !r) return tl::unexpected(r.error());
   for (std::uint32_t i = 0; i < config.vcpus; ++i) {
     auto vcpu = m->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());

@@ -1,12 +1,14 @@
 #pragma once
 // Guest RAM as the host sees it: regions of host memory, each at a guest-physical base, with
 // bounds-checked access. Both backends map these regions into VMs and every device reads and writes
-// guest memory through GuestMemory, so one set of checks guards all of them.
+// guest memory through GuestMemory, so one set of checks guards all of them. Each region carries a
+// permission: a device may read a read-only region (a ROM) but never write it.
 
 #include <array>
 #include <bit>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -61,9 +63,18 @@ class GuestRegion {
 // Whether one access may continue from one region into the next adjacent one.
 enum class CrossRegion : std::uint8_t { Deny, Allow };
 
+// What devices may do to a region through GuestMemory. Keep it in step with the Vm mapping: a region
+// mapped with MapOptions{.read_only = true} is added here as ReadOnly, or a device could write what
+// the guest itself cannot.
+enum class Permission : std::uint8_t {
+  ReadWrite,
+  ReadOnly,  // read and view succeed; write, write_obj and slice fail with PermissionDenied
+};
+
 struct RegionSpec {
   std::uint64_t guest_base = 0;
   std::uint64_t size = 0;
+  Permission permission = Permission::ReadWrite;
 };
 
 // A set of non-overlapping regions, sorted by guest address; lookups are O(log n).
@@ -73,16 +84,23 @@ class GuestMemory {
   GuestMemory() = default;
   static Result<GuestMemory> create(std::span<const RegionSpec> specs, Backing backing = Backing::Anonymous);
 
-  // Overlap with an existing region is rejected.
-  Result<void> add_region(std::shared_ptr<GuestRegion> region);
+  // Overlap with an existing region is rejected. To change a region's permission, remove it and add
+  // it again (a layout change).
+  Result<void> add_region(std::shared_ptr<GuestRegion> region, Permission permission = Permission::ReadWrite);
   // NotFound unless a region starts exactly at guest_base.
   Result<std::shared_ptr<GuestRegion>> remove_region(std::uint64_t guest_base);
 
+  // The owner's view, for the VMM that built the layout: GuestRegion::host() is writable whatever the
+  // region's permission (that is how a VMM fills a ROM). Devices use the accessors below instead.
   [[nodiscard]] std::span<const std::shared_ptr<GuestRegion>> regions() const noexcept { return regions_; }
   // The region containing gpa, or nullptr.
   [[nodiscard]] const std::shared_ptr<GuestRegion>* find_region(std::uint64_t gpa) const noexcept;
+  // The permission of the region containing gpa; nullopt outside guest RAM.
+  [[nodiscard]] std::optional<Permission> permission(std::uint64_t gpa) const noexcept;
 
-  // Each either copies every byte or none: a failed check leaves memory and `out` untouched.
+  // Each either copies every byte or none: a failed check leaves memory and `out` untouched. A write
+  // that would touch a ReadOnly region fails with PermissionDenied before copying anything (checked
+  // once per region, not per byte); reads are allowed everywhere.
   Result<void> read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross = CrossRegion::Deny) const;
   Result<void> write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross = CrossRegion::Deny) const;
 
@@ -102,16 +120,24 @@ class GuestMemory {
     return write(gpa, bytes);
   }
 
-  // Host view of [gpa, gpa + len) when it lies inside one region.
+  // Writable host view of [gpa, gpa + len) when it lies inside one region; PermissionDenied when that
+  // region is ReadOnly. For code that writes in place (page tables) or checks that a device may write
+  // there (a used ring).
   Result<std::span<std::uint8_t>> slice(std::uint64_t gpa, std::uint64_t len) const;
+  // Read-only host view of [gpa, gpa + len) when it lies inside one region, whatever its permission.
+  Result<std::span<const std::uint8_t>> view(std::uint64_t gpa, std::uint64_t len) const;
 
  private:
-  // Checks that [gpa, gpa + len) is fully backed; returns the index of the first region.
-  Result<std::size_t> locate(const char* operation, std::uint64_t gpa, std::uint64_t len, CrossRegion cross) const;
+  enum class Intent : std::uint8_t { Read, Write };
+  // Checks that [gpa, gpa + len) is fully backed (and, for a write, writable); returns the index of
+  // the first region.
+  Result<std::size_t> locate(const char* operation, std::uint64_t gpa, std::uint64_t len, CrossRegion cross,
+                             Intent intent) const;
   template <class Copy>
   Result<void> for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross,
-                              Copy copy) const;
+                              Intent intent, Copy copy) const;
   std::vector<std::shared_ptr<GuestRegion>> regions_;  // sorted by guest_base
+  std::vector<Permission> permissions_;                // permissions_[i] is regions_[i]'s
 };
 
 }  // namespace hv

@@ -1,0 +1,570 @@
+// The example VMM's own checks and protocols, on a scripted fake backend (no KVM needed, every exit
+// chosen by the test): the vCPU loop's handling of each exit kind and of run() errors, the stop
+// protocol (first reason wins, every vCPU kicked, the doorbell thread ends with the machine, doorbell
+// rings coalesce), interrupt lines as the machine wires them, the layout checks of Machine::create,
+// and the image loaders against read-only guest memory and their documented limits.
+// docs/threat-model/vmm.md, interrupt-lines.md and image-loader.md name these tests.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "hv/dev/byte_sink.hpp"
+#include "hv/dev/interrupt_line.hpp"
+#include "hv/event_fd.hpp"
+#include "hv/virtio/device.hpp"
+#include "hv/virtio/rng.hpp"
+#include "hv/vmm/image_loader.hpp"
+#include "hv/vmm/machine.hpp"
+#include "hv/x86_boot.hpp"
+
+namespace {
+
+using hv::vmm::Machine;
+using hv::vmm::MachineConfig;
+using hv::vmm::MachineExit;
+using Reason = MachineExit::Reason;
+
+// What one fake vCPU's run() returns, in order; after the script, it waits for a kick and returns
+// InterruptedExit (a guest that never exits).
+struct VcpuScript {
+  std::deque<hv::Result<hv::Exit>> exits;
+};
+
+struct FakeBackendState {
+  std::mutex mutex;
+  std::condition_variable kicked_cv;
+  std::map<std::uint32_t, VcpuScript> scripts;
+  std::map<std::uint32_t, int> kicks;
+  std::map<std::uint32_t, bool> kick_pending;
+  std::map<std::uint32_t, std::thread::id> run_threads;
+  std::vector<hv::EventFd> doorbells;                     // copies of the ioeventfds the machine registered
+  std::vector<std::pair<std::uint32_t, bool>> irq_lines;  // set_irq_line calls, each refused
+  bool refuse_ioeventfds = true;
+};
+
+class FakeVcpu final : public hv::Vcpu {
+ public:
+  FakeVcpu(std::uint32_t id, FakeBackendState& state) : id_(id), state_(state) {}
+  [[nodiscard]] std::uint32_t id() const noexcept override { return id_; }
+  hv::Result<hv::Exit> run() override {
+    std::unique_lock lock(state_.mutex);
+    state_.run_threads[id_] = std::this_thread::get_id();
+    auto& script = state_.scripts[id_].exits;
+    if (!script.empty()) {
+      auto next = std::move(script.front());
+      script.pop_front();
+      return next;
+    }
+    // The backend contract: a kick before or during run() ends it with InterruptedExit.
+    state_.kicked_cv.wait(lock, [&] { return state_.kick_pending[id_]; });
+    state_.kick_pending[id_] = false;
+    return hv::Exit{hv::InterruptedExit{}};
+  }
+  hv::Result<void> complete_read(std::span<const std::uint8_t>) override { return {}; }
+  void kick() noexcept override {
+    std::lock_guard lock(state_.mutex);
+    ++state_.kicks[id_];
+    state_.kick_pending[id_] = true;
+    state_.kicked_cv.notify_all();
+  }
+  hv::Result<hv::GeneralRegisters> get_registers() const override { return hv::GeneralRegisters{}; }
+  hv::Result<void> set_registers(const hv::GeneralRegisters&) override { return {}; }
+  hv::Result<hv::SpecialRegisters> get_special_registers() const override { return hv::SpecialRegisters{}; }
+  hv::Result<void> set_special_registers(const hv::SpecialRegisters&) override { return {}; }
+  hv::Result<hv::FpuState> get_fpu() const override { return hv::FpuState{}; }
+  hv::Result<void> set_fpu(const hv::FpuState&) override { return {}; }
+  hv::Result<hv::XsaveArea> get_xsave() const override { return hv::XsaveArea{}; }
+  hv::Result<void> set_xsave(const hv::XsaveArea&) override { return {}; }
+  hv::Result<void> get_msrs(std::span<hv::MsrEntry>) const override { return {}; }
+  hv::Result<void> set_msrs(std::span<const hv::MsrEntry>) override { return {}; }
+  hv::Result<void> set_cpuid(std::span<const hv::CpuidEntry>) override { return {}; }
+  hv::Result<std::vector<hv::CpuidEntry>> get_cpuid() const override { return std::vector<hv::CpuidEntry>{}; }
+  hv::Result<hv::LapicState> get_lapic() const override { return hv::LapicState{}; }
+  hv::Result<void> set_lapic(const hv::LapicState&) override { return {}; }
+
+ private:
+  std::uint32_t id_;
+  FakeBackendState& state_;
+};
+
+class FakeVm final : public hv::Vm {
+ public:
+  explicit FakeVm(FakeBackendState& state) : state_(state) {}
+  hv::Result<hv::MemorySlot> map_memory(std::shared_ptr<hv::GuestRegion>, hv::MapOptions) override {
+    return hv::MemorySlot{next_slot_++};
+  }
+  hv::Result<std::unique_ptr<hv::Vcpu>> create_vcpu(std::uint32_t id) override {
+    return std::unique_ptr<hv::Vcpu>(new FakeVcpu(id, state_));
+  }
+  hv::Result<void> register_ioeventfd(const hv::EventFd& event, const hv::IoEventAddress&) override {
+    std::lock_guard lock(state_.mutex);
+    if (state_.refuse_ioeventfds) return hv::fail(hv::ErrorKind::Unsupported, "register_ioeventfd", "fake");
+    auto copy = hv::EventFd::duplicate(event.fd());  // the test rings it as the hypervisor would
+    if (!copy) return tl::unexpected(copy.error());
+    state_.doorbells.push_back(std::move(*copy));
+    return {};
+  }
+#define UNUSED(R, name, ...) \
+  hv::Result<R> name(__VA_ARGS__) override { return hv::fail(hv::ErrorKind::Unsupported, #name, "fake VM"); }
+  UNUSED(void, unmap_memory, hv::MemorySlot)
+  UNUSED(void, register_irqfd, const hv::EventFd&, std::uint32_t)
+  UNUSED(void, unregister_irqfd, const hv::EventFd&, std::uint32_t)
+  UNUSED(void, unregister_ioeventfd, const hv::EventFd&, const hv::IoEventAddress&)
+  UNUSED(void, signal_msi, const hv::MsiMessage&)
+  UNUSED(void, set_gsi_routing, std::span<const hv::GsiRoute>)
+  UNUSED(void, enable_dirty_log, hv::MemorySlot)
+  UNUSED(hv::DirtyBitmap, fetch_and_clear_dirty_log, hv::MemorySlot)
+  UNUSED(void, disable_dirty_log, hv::MemorySlot)
+#undef UNUSED
+  // Refused, as MSHV refuses it (Unsupported), after recording the call.
+  hv::Result<void> set_irq_line(std::uint32_t gsi, bool level) override {
+    std::lock_guard lock(state_.mutex);
+    state_.irq_lines.emplace_back(gsi, level);
+    return hv::fail(hv::ErrorKind::Unsupported, "set_irq_line", "fake VM");
+  }
+
+ private:
+  FakeBackendState& state_;
+  std::uint32_t next_slot_ = 0;
+};
+
+class FakeHypervisor final : public hv::Hypervisor {
+ public:
+  explicit FakeHypervisor(FakeBackendState& state) : state_(state) {}
+  [[nodiscard]] std::string_view name() const noexcept override { return "fake"; }
+  [[nodiscard]] std::uint32_t api_version() const noexcept override { return 0; }
+  hv::Result<std::uint64_t> capability(hv::Capability) const override {
+    return hv::fail(hv::ErrorKind::Unsupported, "capability", "fake");
+  }
+  hv::Result<std::vector<hv::CpuidEntry>> supported_cpuid() const override { return std::vector<hv::CpuidEntry>{}; }
+  hv::Result<std::unique_ptr<hv::Vm>> create_vm(const hv::VmOptions&) override {
+    return std::unique_ptr<hv::Vm>(new FakeVm(state_));
+  }
+
+ private:
+  FakeBackendState& state_;
+};
+
+class MachineChecks : public ::testing::Test {
+ protected:
+  MachineConfig config(std::uint32_t vcpus = 1) {
+    MachineConfig c;
+    c.memory_bytes = 4ULL << 20;
+    c.vcpus = vcpus;
+    c.image = {0xf4};  // never executed: the fake vCPUs follow their scripts
+    c.load_address = 0x1000;
+    c.console = &console_;
+    return c;
+  }
+  void script(std::uint32_t vcpu, std::initializer_list<hv::Exit> exits) {
+    for (const auto& e : exits) state_.scripts[vcpu].exits.emplace_back(e);
+  }
+  std::unique_ptr<Machine> make(const MachineConfig& c) {
+    auto m = Machine::create(hypervisor_, c);
+    EXPECT_TRUE(m) << m.error().to_string();
+    return m ? std::move(*m) : nullptr;
+  }
+  hv::ErrorKind refused(const MachineConfig& c) {
+    auto m = Machine::create(hypervisor_, c);
+    EXPECT_FALSE(m);
+    return m ? hv::ErrorKind::Internal : m.error().kind();
+  }
+  FakeBackendState state_;
+  FakeHypervisor hypervisor_{state_};
+  hv::dev::BufferSink console_;
+};
+
+// --- the vCPU loop -------------------------------------------------------------------------------
+
+TEST_F(MachineChecks, ARunErrorStopsTheMachineWithTheBackendsMessage) {
+  state_.scripts[0].exits.emplace_back(hv::fail(hv::ErrorKind::SystemError, "KVM_RUN", "the backend gave up"));
+  auto m = make(config());
+  ASSERT_TRUE(m);
+  const auto exit = m->run();
+  EXPECT_EQ(exit.reason, Reason::Error);
+  EXPECT_EQ(exit.status, 1U);
+  EXPECT_NE(exit.message.find("the backend gave up"), std::string::npos) << exit.message;
+}
+
+TEST_F(MachineChecks, AnExitTheLoopDoesNotKnowStopsTheMachineAsAnError) {
+  for (const hv::Exit& unknown : {hv::Exit{hv::UnknownExit{"fake", 99}}, hv::Exit{hv::InternalErrorExit{1, 2}}}) {
+    FakeBackendState state;
+    FakeHypervisor hypervisor(state);
+    state.scripts[0].exits.emplace_back(unknown);
+    auto m = Machine::create(hypervisor, config());
+    ASSERT_TRUE(m) << m.error().to_string();
+    const auto exit = (*m)->run();
+    EXPECT_EQ(exit.reason, Reason::Error) << hv::exit_name(unknown) << ": " << exit.message;
+    EXPECT_EQ(exit.status, 1U);
+    EXPECT_FALSE(exit.message.empty());
+  }
+}
+
+TEST_F(MachineChecks, AnExitTheBusesRefuseStopsTheMachine) {
+  // A string OUT of 4097 bytes (over the 4096 a single exit may carry), and an IN whose data does not
+  // match its size: each stops the machine as an error instead of reaching a device.
+  static const std::vector<std::uint8_t> oversized(4097, 0x41), three(3, 0);
+  const hv::Exit cases[] = {
+      hv::IoExit{.port = 0x3f8, .size = 1, .direction = hv::AccessDirection::Write, .count = 4097, .data = oversized},
+      hv::IoExit{.port = 0x3f8, .size = 2, .direction = hv::AccessDirection::Read, .count = 1, .data = three},
+  };
+  for (const auto& e : cases) {
+    FakeBackendState state;
+    FakeHypervisor hypervisor(state);
+    hv::dev::BufferSink console;
+    state.scripts[0].exits.emplace_back(e);
+    auto c = config();
+    c.console = &console;
+    auto m = Machine::create(hypervisor, c);
+    ASSERT_TRUE(m) << m.error().to_string();
+    const auto exit = (*m)->run();
+    EXPECT_EQ(exit.reason, Reason::Error) << exit.message;
+    EXPECT_NE(exit.message.find("inconsistent"), std::string::npos) << exit.message;
+    EXPECT_TRUE(console.contents().empty()) << "the oversized OUT reached the UART";
+  }
+}
+
+TEST_F(MachineChecks, TheMachineEndsWhenTheLastVcpuHalts) {
+  script(0, {hv::HaltExit{}});
+  script(1, {hv::InterruptedExit{}, hv::InterruptedExit{}, hv::HaltExit{}});
+  auto m = make(config(2));
+  ASSERT_TRUE(m);
+  const auto exit = m->run();
+  EXPECT_EQ(exit.reason, Reason::Halted) << exit.message;
+  EXPECT_EQ(exit.status, 0U);
+  EXPECT_TRUE(state_.scripts[1].exits.empty()) << "vCPU 1 was stopped before it halted";
+}
+
+TEST_F(MachineChecks, ShutdownAndSystemEventsStopTheMachine) {
+  struct Case {
+    hv::Exit exit;
+    Reason reason;
+  };
+  const Case cases[] = {
+      {hv::ShutdownExit{}, Reason::Shutdown},
+      {hv::SystemEventExit{hv::SystemEventKind::Reset, 0}, Reason::Reset},
+      {hv::SystemEventExit{hv::SystemEventKind::Shutdown, 0}, Reason::Shutdown},
+  };
+  for (const auto& c : cases) {
+    FakeBackendState state;
+    FakeHypervisor hypervisor(state);
+    state.scripts[0].exits.emplace_back(c.exit);
+    auto m = Machine::create(hypervisor, config());
+    ASSERT_TRUE(m) << m.error().to_string();
+    const auto exit = (*m)->run();
+    EXPECT_EQ(exit.reason, c.reason) << exit.message;
+  }
+}
+
+// --- the stop protocol ---------------------------------------------------------------------------
+
+TEST_F(MachineChecks, TheFirstReasonToStopIsTheOneReported) {
+  auto m = make(config());
+  ASSERT_TRUE(m);
+  m->request_stop({Reason::Stopped, 124, "timed out"});
+  m->request_stop({Reason::Error, 1, "a later error"});
+  const auto exit = m->run();
+  EXPECT_EQ(exit.reason, Reason::Stopped);
+  EXPECT_EQ(exit.status, 124U);
+  EXPECT_EQ(exit.message, "timed out");
+}
+
+TEST_F(MachineChecks, AStopFromAnotherThreadKicksEveryVcpu) {
+  // Three vCPUs that never exit on their own; without a kick each run() waits forever.
+  auto m = make(config(3));
+  ASSERT_TRUE(m);
+  std::thread stopper([&] {
+    for (;;) {  // wait until every vCPU is inside run(), then stop from this thread
+      {
+        std::lock_guard lock(state_.mutex);
+        if (state_.run_threads.size() == 3) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    m->request_stop({Reason::Stopped, 143, "stopped by SIGTERM"});
+  });
+  const auto exit = m->run();
+  stopper.join();
+  EXPECT_EQ(exit.reason, Reason::Stopped) << exit.message;
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_GE(state_.kicks[i], 1) << "vCPU " << i;
+}
+
+TEST_F(MachineChecks, TheDoorbellThreadEndsWithTheMachine) {
+  state_.refuse_ioeventfds = false;
+  script(0, {hv::HaltExit{}});
+  auto c = config();
+  c.virtio = {std::make_shared<hv::virtio::RngDevice>()};
+  auto m = make(c);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->virtio_doorbells(), 1U);
+  const auto exit = m->run();  // returns only once the doorbell thread has noticed the stop
+  EXPECT_EQ(exit.reason, Reason::Halted) << exit.message;
+}
+
+// --- interrupt lines ------------------------------------------------------------------------------
+
+TEST_F(MachineChecks, ARefusedInterruptLineNeitherStopsTheGuestNorRepeatsItself) {
+  // With an in-kernel irqchip the UART drives GSI 4 through VmInterruptLine. The guest enables the
+  // THR-empty interrupt, transmits three bytes (each re-arms it), disables it, and halts.
+  static const std::uint8_t enable = 0x02, disable = 0x00, byte = 'A';
+  const auto out = [](std::uint16_t port, const std::uint8_t& value) {
+    return hv::Exit{hv::IoExit{
+        .port = port, .size = 1, .direction = hv::AccessDirection::Write, .count = 1, .data = std::span(&value, 1)}};
+  };
+  script(0, {out(0x3f9, enable), out(0x3f8, byte), out(0x3f8, byte), out(0x3f8, byte), out(0x3f9, disable),
+             hv::HaltExit{}});
+  auto c = config();
+  c.in_kernel_irqchip = true;
+  auto m = make(c);
+  ASSERT_TRUE(m);
+  const auto exit = m->run();
+  EXPECT_EQ(exit.reason, Reason::Halted) << "a refused set_irq_line stopped the machine: " << exit.message;
+  EXPECT_EQ(console_.contents(), "AAA");
+  // Five register writes, each re-evaluating the line: only the two changes of level were forwarded.
+  EXPECT_EQ(state_.irq_lines, (std::vector<std::pair<std::uint32_t, bool>>{{4, true}, {4, false}}));
+}
+
+TEST(InterruptLines, AnIrqfdWithAFullCounterDoesNotBlockItsCaller) {
+  auto event = hv::EventFd::create();
+  ASSERT_TRUE(event);
+  ASSERT_TRUE(event->signal(0xfffffffffffffffeULL));  // the most an eventfd counter holds
+  hv::dev::IrqfdInterruptLine line(*event);
+  line.set_level(true);  // a blocking eventfd would wait here until someone read the counter
+  line.set_level(false);
+  line.set_level(true);
+  auto count = event->consume();
+  ASSERT_TRUE(count);
+  EXPECT_EQ(*count, 0xfffffffffffffffeULL) << "the signals that did not fit were dropped";
+}
+
+// A virtio device that counts its notifications and remembers the thread that delivered the last.
+class CountingDevice final : public hv::virtio::VirtioDevice {
+ public:
+  [[nodiscard]] std::uint32_t device_id() const noexcept override { return 4; }
+  [[nodiscard]] std::uint64_t features() const noexcept override { return 0; }
+  [[nodiscard]] std::uint16_t queue_count() const noexcept override { return 1; }
+  [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 8; }
+  void read_config(std::uint64_t, std::span<std::uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
+  void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
+  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t,
+                            std::vector<std::pair<std::uint16_t, hv::virtio::Queue>>,
+                            hv::virtio::DeviceSignals) override {
+    return {};
+  }
+  void notify(std::uint16_t) override {
+    std::lock_guard lock(mutex);
+    ++notifies;
+    thread = std::this_thread::get_id();
+  }
+  void reset() override {}
+  std::mutex mutex;
+  int notifies = 0;
+  std::thread::id thread;
+};
+
+TEST_F(MachineChecks, DoorbellRingsCoalesceAndAreServedOnTheDoorbellThread) {
+  state_.refuse_ioeventfds = false;
+  auto device = std::make_shared<CountingDevice>();
+  auto c = config();
+  c.virtio = {device};
+  auto m = make(c);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(state_.doorbells.size(), 1U);
+  // The driver's setup, as its MMIO writes: features, one 8-entry queue in RAM, DRIVER_OK.
+  const auto wr = [&](std::uint64_t offset, std::uint32_t value) {
+    std::uint8_t bytes[4];
+    std::memcpy(bytes, &value, 4);
+    ASSERT_TRUE(m->devices().mmio().write(hv::vmm::kVirtioBase + offset, bytes));
+  };
+  for (const auto& [offset, value] : std::vector<std::pair<std::uint64_t, std::uint32_t>>{{0x70, 1},
+                                                                                          {0x70, 3},
+                                                                                          {0x24, 1},
+                                                                                          {0x20, 1},
+                                                                                          {0x70, 11},
+                                                                                          {0x30, 0},
+                                                                                          {0x38, 8},
+                                                                                          {0x80, 0x10000},
+                                                                                          {0x90, 0x10100},
+                                                                                          {0xa0, 0x10200},
+                                                                                          {0x44, 1},
+                                                                                          {0x70, 15}}) {
+    wr(offset, value);
+  }
+  // A guest rings 1000 times before the doorbell thread even runs: one notification serves them all.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(state_.doorbells[0].signal());
+  std::thread stopper([&] {
+    for (int waited = 0; waited < 10000; ++waited) {
+      {
+        std::lock_guard lock(device->mutex);
+        if (device->notifies > 0) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // room for any extra notification
+    m->request_stop({Reason::Stopped, 0, "test done"});
+  });
+  const auto exit = m->run();
+  stopper.join();
+  EXPECT_EQ(exit.reason, Reason::Stopped) << exit.message;
+  std::lock_guard lock(device->mutex);
+  EXPECT_EQ(device->notifies, 1);
+  EXPECT_NE(device->thread, state_.run_threads[0]) << "the notification ran on the vCPU thread";
+  EXPECT_NE(device->thread, std::this_thread::get_id());
+}
+
+// --- layout checks -------------------------------------------------------------------------------
+
+TEST_F(MachineChecks, ConfigurationIsChecked) {
+  auto c = config();
+  c.console = nullptr;
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "no console";
+  c = config(0);
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "no vCPU";
+  c = config();
+  c.memory_bytes = (1ULL << 20) - hv::kPageSize;
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "less than 1 MiB";
+  c = config();
+  c.memory_bytes = (4ULL << 20) + 1;
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "not page-aligned";
+  c = config();
+  c.image.clear();
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "no image";
+}
+
+TEST_F(MachineChecks, RamMustEndBelowTheDeviceWindows) {
+  auto c = config();
+  c.virtio = {std::make_shared<hv::virtio::RngDevice>()};
+  c.memory_bytes = hv::vmm::kVirtioBase + hv::kPageSize;  // reserved, never touched
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "RAM over the virtio windows";
+  c.virtio.assign(hv::vmm::kMaxVirtioDevices + 1, std::make_shared<hv::virtio::RngDevice>());
+  c.memory_bytes = 4ULL << 20;
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "more devices than windows";
+  c = config();
+  c.testdev = true;
+  c.memory_bytes = 0xd8000000ULL + hv::kPageSize;
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "RAM over the scratch window";
+  c.memory_bytes = 0xd8000000ULL;
+  EXPECT_TRUE(make(c)) << "RAM ending exactly at the window";
+}
+
+TEST_F(MachineChecks, RealModeRunsOneVcpuFromBelow64KiB) {
+  auto c = config(2);
+  c.mode = hv::vmm::BootMode::Real;
+  EXPECT_EQ(refused(c), hv::ErrorKind::InvalidArgument) << "two vCPUs would share one stack and IP";
+  c = config();
+  c.mode = hv::vmm::BootMode::Real;
+  c.entry = 0x10000;
+  EXPECT_EQ(refused(c), hv::ErrorKind::OutOfRange) << "entry above 64 KiB";
+  c.entry = 0xffff;
+  EXPECT_TRUE(make(c));
+}
+
+TEST_F(MachineChecks, AnImageReachingTheStacksOrPageTablesIsRefused) {
+  // Long mode: page tables at the top of RAM, one 64 KiB stack per vCPU below them.
+  constexpr std::uint64_t kRam = 4ULL << 20;
+  constexpr std::uint64_t kStacks = 2 * 0x10000;
+  const std::uint64_t tables = (kRam - hv::x86::kLongModeTablesSize) & ~(hv::kPageSize - 1);
+  auto c = config(2);
+  c.image.assign(0x100, 0x90);
+  c.load_address = tables - kStacks - 0xff;  // the last byte is the lowest stack's bottom
+  EXPECT_EQ(refused(c), hv::ErrorKind::OutOfRange);
+  c.load_address = tables;  // over the page tables
+  EXPECT_EQ(refused(c), hv::ErrorKind::OutOfRange);
+  c.load_address = tables - kStacks - 0x100;
+  EXPECT_TRUE(make(c)) << "an image ending just below the stacks";
+  c = config(64);  // 64 stacks of 64 KiB do not fit below the tables in 4 MiB
+  EXPECT_EQ(refused(c), hv::ErrorKind::OutOfRange);
+}
+
+// --- the loaders and read-only guest memory --------------------------------------------------------
+
+// A minimal ELF64 x86-64 executable whose PT_LOAD segments each hold `filesz` bytes of `fill` at
+// `paddr` (= p_vaddr), `memsz` bytes in memory; the entry is the first segment's address.
+struct TestSegment {
+  std::uint64_t paddr, filesz, memsz;
+  std::uint8_t fill = 0x90;
+};
+std::vector<std::uint8_t> elf_with(const std::vector<TestSegment>& segments) {
+  const std::size_t headers = 64 + 56 * segments.size();
+  std::vector<std::uint8_t> elf(headers, 0);
+  const auto put = [&](std::size_t at, auto value) { std::memcpy(elf.data() + at, &value, sizeof value); };
+  const std::uint8_t ident[] = {0x7f, 'E', 'L', 'F', 2, 1};  // ELF64, little-endian
+  std::memcpy(elf.data(), ident, sizeof ident);
+  put(16, std::uint16_t{2});                             // ET_EXEC
+  put(18, std::uint16_t{62});                            // EM_X86_64
+  put(24, segments.front().paddr);                       // e_entry
+  put(32, std::uint64_t{64});                            // e_phoff
+  put(54, std::uint16_t{56});                            // e_phentsize
+  put(56, static_cast<std::uint16_t>(segments.size()));  // e_phnum
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& seg = segments[i];
+    const std::size_t ph = 64 + 56 * i;
+    put(ph, std::uint32_t{1});  // PT_LOAD
+    put(ph + 8, static_cast<std::uint64_t>(elf.size()));
+    put(ph + 16, seg.paddr);
+    put(ph + 24, seg.paddr);
+    put(ph + 32, seg.filesz);
+    put(ph + 40, seg.memsz);
+    elf.insert(elf.end(), seg.filesz, seg.fill);
+  }
+  return elf;
+}
+std::vector<std::uint8_t> one_segment_elf(std::uint64_t paddr, std::uint64_t filesz, std::uint64_t memsz) {
+  return elf_with({{paddr, filesz, memsz}});
+}
+
+TEST(LoaderPermissions, ImagesAreNotLoadedIntoReadOnlyMemory) {
+  // RAM [0, 1 MiB), a ROM [1 MiB, 1 MiB + 64 KiB) the VMM would fill itself.
+  constexpr std::uint64_t kRom = 1ULL << 20;
+  const hv::RegionSpec specs[] = {{0, kRom}, {kRom, 0x10000, hv::Permission::ReadOnly}};
+  auto memory = hv::GuestMemory::create(specs);
+  ASSERT_TRUE(memory);
+  const auto rom_untouched = [&] {
+    const auto rom = (*memory->find_region(kRom))->host();
+    return std::all_of(rom.begin(), rom.end(), [](std::uint8_t b) { return b == 0; });
+  };
+  const std::vector<std::uint8_t> image(0x100, 0xf4);
+  auto raw = hv::vmm::load_raw(*memory, image, kRom);
+  ASSERT_FALSE(raw);
+  EXPECT_EQ(raw.error().kind(), hv::ErrorKind::PermissionDenied) << raw.error().to_string();
+  EXPECT_TRUE(rom_untouched());
+  // An ELF segment in the ROM is refused before anything is written.
+  EXPECT_FALSE(hv::vmm::load_elf64(*memory, one_segment_elf(kRom, 16, 16)));
+  EXPECT_TRUE(rom_untouched());
+  EXPECT_TRUE(hv::vmm::load_elf64(*memory, one_segment_elf(0x1000, 16, 16))) << "the same segment in RAM";
+}
+
+TEST(LoaderLimits, ASegmentOverAHoleFailsAfterWritingItsFileBytes) {
+  // The documented limit: a hole inside a segment ([0x1000, 0x3100) over RAM [0, 0x2000) and
+  // [0x3000, 0x4000)) is found by the zero-fill, after the file bytes were written: a failed load
+  // can leave RAM partly written (Machine::create then fails and the machine is discarded).
+  const hv::RegionSpec specs[] = {{0, 0x2000}, {0x3000, 0x1000}};
+  auto memory = hv::GuestMemory::create(specs);
+  ASSERT_TRUE(memory);
+  auto r = hv::vmm::load_elf64(*memory, one_segment_elf(0x1000, 16, 0x2100));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::OutOfRange) << r.error().to_string();
+  EXPECT_EQ(memory->read_obj<std::uint8_t>(0x1000).value(), 0x90) << "the file bytes were written first";
+}
+
+TEST(LoaderLimits, OverlappingSegmentsLoadInOrder) {
+  // Not refused: the later segment overwrites the earlier one (the guest's own image).
+  const hv::RegionSpec spec{0, 0x10000};
+  auto memory = hv::GuestMemory::create(std::span(&spec, 1));
+  ASSERT_TRUE(memory);
+  auto r = hv::vmm::load_elf64(*memory, elf_with({{0x1000, 0x100, 0x100, 0x11}, {0x1080, 0x10, 0x100, 0x22}}));
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(memory->read_obj<std::uint8_t>(0x107f).value(), 0x11);
+  EXPECT_EQ(memory->read_obj<std::uint8_t>(0x1080).value(), 0x22);
+  EXPECT_EQ(memory->read_obj<std::uint8_t>(0x10ff).value(), 0) << "the second segment's zero-fill";
+}
+
+}  // namespace
