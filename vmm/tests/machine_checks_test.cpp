@@ -195,7 +195,9 @@ TEST_F(MachineChecks, ARunErrorStopsTheMachineWithTheBackendsMessage) {
 }
 
 TEST_F(MachineChecks, AnExitTheLoopDoesNotKnowStopsTheMachineAsAnError) {
-  for (const hv::Exit& unknown : {hv::Exit{hv::UnknownExit{"fake", 99}}, hv::Exit{hv::InternalErrorExit{1, 2}}}) {
+  for (const hv::Exit& unknown :
+       {hv::Exit{hv::UnknownExit{"fake", 99}},
+        hv::Exit{hv::InternalErrorExit{.code = 1, .detail = 2, .name = {}, .data = {}, .instruction = {}}}}) {
     FakeBackendState state;
     FakeHypervisor hypervisor(state);
     state.scripts[0].exits.emplace_back(unknown);
