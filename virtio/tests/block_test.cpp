@@ -580,6 +580,8 @@ TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
   for (int i = 0; i < 256; ++i) driver.make_available(driver.add_indirect_chain(read_all));
   write_register(transport, 0x50, 0);
   ASSERT_TRUE(wait_until([&] { return driver.used_index() == 256; })) << driver.used_index();
+  // The I/O thread records a pass's statistics after publishing its used buffers.
+  ASSERT_TRUE(wait_until([&] { return (*dev)->stats().requests == 256; })) << (*dev)->stats().requests;
   for (std::uint16_t i = 0; i < 256; ++i) EXPECT_EQ(driver.used(i).length, (1U << 20) + 1) << i;
   EXPECT_EQ(status(), 0);
   auto stats = (*dev)->stats();
@@ -594,6 +596,7 @@ TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
   for (int i = 0; i < 256; ++i) driver.make_available(driver.add_indirect_chain(flush));
   write_register(transport, 0x50, 0);
   ASSERT_TRUE(wait_until([&] { return driver.used_index() == 512 % 65536; })) << driver.used_index();
+  ASSERT_TRUE(wait_until([&] { return (*dev)->stats().requests == 512; })) << (*dev)->stats().requests;
   const auto before = stats;
   stats = (*dev)->stats();
   EXPECT_EQ(stats.notifications, 2U);

@@ -218,8 +218,9 @@ TEST_F(ReadOnlyMemory, AUsedRingThatTurnsReadOnlyStopsTheDeviceWithoutWritingIt)
   const auto host = (*rings)->host();
   const std::vector<std::uint8_t> before(host.begin(), host.begin() + 0x1000);
   wr(0x50, 0);
-  ASSERT_TRUE(wait_until([&] { return (rd(0x70) & kStatusDeviceNeedsReset) != 0 && (rd(0x60) & 2) != 0; }))
-      << "a device that cannot return buffers must ask for a reset, with a configuration interrupt";
+  ASSERT_TRUE(wait_until([&] {
+    return (rd(0x70) & kStatusDeviceNeedsReset) != 0 && (rd(0x60) & 2) != 0 && line_.level.load();
+  })) << "a device that cannot return buffers must ask for a reset, with a configuration interrupt";
   EXPECT_TRUE(line_.level);
   EXPECT_TRUE(device_->broken());
   EXPECT_EQ(std::vector<std::uint8_t>(host.begin(), host.begin() + 0x1000), before)
