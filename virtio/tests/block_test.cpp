@@ -7,6 +7,8 @@
 // made available, in bounded passes, and a reset or the device's end stops a flood at once.
 #include <gtest/gtest.h>
 
+#include "device_test_support.hpp"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -76,21 +78,8 @@ class TempDisk {
   std::string path_;
 };
 
-class Line final : public hv::dev::InterruptLine {
- public:
-  void set_level(bool asserted) override { level = asserted; }
-  std::atomic<bool> level{false};
-};
-
-template <class Predicate>
-bool wait_until(Predicate done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return true;
-}
+using Line = hvtest::RecordingLine;
+using hvtest::wait_until;
 
 class BlockTest : public ::testing::Test {
  protected:

@@ -5,6 +5,8 @@
 // DEVICE_NEEDS_RESET instead of being written.
 #include <gtest/gtest.h>
 
+#include "device_test_support.hpp"
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -60,22 +62,8 @@ class TempDisk {
   std::string path_;
 };
 
-class Line final : public hv::dev::InterruptLine {
- public:
-  void set_level(bool asserted) override { level = asserted; }
-  std::atomic<bool> level{false};
-};
-
-// The device serves requests on its own I/O thread: wait (generously) for what it does.
-template <class Predicate>
-bool wait_until(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using Line = hvtest::RecordingLine;
+using hvtest::wait_until;
 
 class ReadOnlyMemory : public ::testing::Test {
  protected:
