@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <latch>
@@ -145,11 +146,11 @@ TEST_F(MmioTransportConcurrency, RegisterWritesFromSeveralVcpus) {
 }
 
 TEST_F(MmioTransportConcurrency, TheLineEndsAtTheLevelTheTransportLastSet) {
-  // The device completes requests on its own thread (raising the line) while two vCPUs acknowledge
-  // the interrupt (lowering it). The transport calls set_level under its register lock, so the
-  // calls on the line are serialised: the kernel ends with the level that matches InterruptStatus,
-  // and the levels it was given alternate (VmInterruptLine forwards changes only; two calls that
-  // overtook each other would show as the same level twice).
+  // The device completes requests on its own thread (raising the line) while a vCPU acknowledges the
+  // interrupt (lowering it) and another reads registers. The transport calls set_level under its
+  // register lock, so the calls on the line are serialised: the kernel ends with the level that
+  // matches InterruptStatus, and the levels it was given alternate (VmInterruptLine forwards changes
+  // only; two calls that overtook each other would show as the same level twice).
   negotiate();
   hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
   const SplitQueueConfig c = driver.config();
@@ -161,15 +162,37 @@ TEST_F(MmioTransportConcurrency, TheLineEndsAtTheLevelTheTransportLastSet) {
   wr(kQueueReady, 1);
   wr(kStatus, kNegotiated | kStatusDriverOk);
   ASSERT_TRUE(device_->signals.used_buffers);
+  std::atomic<int> acknowledgements{0};
+  std::atomic<bool> completed{false};
+  int bad_status = 0;
   run_threads(3, [&](int t) {
-    for (int r = 0; r < kRounds; ++r) {
-      if (t == 0) {
+    if (t == 0) {
+      // The device: after each completion it waits, without touching the transport, until the vCPU
+      // has acknowledged; then only the transport's own lock orders the two threads' set_level
+      // calls (ThreadSanitizer would otherwise see them ordered through the next raise's locking,
+      // and could miss an unserialised call).
+      for (int r = 0; r < kRounds; ++r) {
+        const int before = acknowledgements.load();
         device_->signals.used_buffers();  // a request completed
-      } else if (const std::uint32_t pending = rd(kInterruptStatus); pending != 0) {
-        wr(kInterruptAck, pending);
+        while (acknowledgements.load() == before) std::this_thread::yield();
+      }
+      completed.store(true);
+    } else if (t == 1) {  // the vCPU that acknowledges (the only one: the device waits for it)
+      while (!completed.load()) {
+        if (const std::uint32_t pending = rd(kInterruptStatus); pending != 0) {
+          wr(kInterruptAck, pending);
+          acknowledgements.fetch_add(1);
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    } else {  // another vCPU, reading
+      for (int r = 0; r < kRounds; ++r) {
+        if ((rd(kInterruptStatus) & ~1U) != 0 || rd(kStatus) != (kNegotiated | kStatusDriverOk)) ++bad_status;
       }
     }
   });
+  EXPECT_EQ(bad_status, 0);
   const bool pending = rd(kInterruptStatus) != 0;  // a read: it sets no level
   ASSERT_FALSE(vm_.lines.empty());
   EXPECT_EQ(vm_.level(), pending) << "the kernel's level disagrees with InterruptStatus";
