@@ -17,15 +17,20 @@ function(hvkit_library target)
     FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
 
-# hvkit_gtest(<target> SOURCES ... DEPENDS ...)
+# hvkit_gtest(<target> SOURCES ... DEPENDS ... [LABELS ...])
 # A GoogleTest binary whose cases CTest lists one by one; GTEST_SKIP shows as "skipped", never "passed".
+# LABELS go on every case. `concurrency`: the cases the tsan preset runs (`ctest --preset tsan`); the
+# executable joins the `concurrency_tests` target, which is what the test command builds under TSan.
 function(hvkit_gtest target)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS;LABELS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE ${ARG_DEPENDS} GTest::gtest GTest::gtest_main)
   gtest_discover_tests(${target}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]" TIMEOUT 120)
+    PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]" TIMEOUT 120 LABELS "${ARG_LABELS}")
+  if("concurrency" IN_LIST ARG_LABELS)
+    add_dependencies(concurrency_tests ${target})
+  endif()
 endfunction()
 
 # hvkit_fuzzer(<target> SOURCES ... DEPENDS ...)

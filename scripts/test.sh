@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # hvkit's whole test suite: installs dependencies; checks formatting and the layering rules; builds (warnings are
-# errors) and runs every test under the `dev` and `asan` presets; runs clang-tidy over the library;
-# checks that a sanitizer finding fails a fuzz run, then smoke-runs each libFuzzer target on its seed
-# corpus; installs hvkit and builds the consumer project against it. Exits non-zero on the first failure.
+# errors) and runs every test under the `dev` and `asan` presets; runs clang-tidy over the library; builds the
+# tests labelled `concurrency` under the `tsan` preset (only their executables) and runs them under
+# ThreadSanitizer, where a data race fails them; checks that a sanitizer finding fails a fuzz run, then
+# smoke-runs each libFuzzer target on its seed corpus; installs hvkit and builds the consumer project
+# against it. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,15 @@ echo "== asan: build and test (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake --preset asan
 cmake --build --preset asan
 ctest --preset asan
+
+echo "== tsan: build the concurrency tests and run them under ThreadSanitizer (a data race fails them)"
+cmake --preset tsan
+cmake --build --preset tsan --target concurrency_tests
+# ThreadSanitizer's memory layout allows at most 28 bits of mmap randomisation; where the kernel uses
+# more, run without address-space randomisation rather than fail on "unexpected memory mapping".
+tsan_run=()
+if [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ]; then tsan_run=(setarch "$(uname -m)" -R); fi
+"${tsan_run[@]}" ctest --preset tsan -L concurrency
 
 echo "== fuzz: build, check that undefined behaviour fails a fuzz run, smoke-run every target on its seed corpus"
 cmake --preset fuzz

@@ -17,6 +17,18 @@ Result<void> DeviceManager::add_pio(std::shared_ptr<BusDevice> device, std::uint
 }
 
 Result<void> DeviceManager::add_mmio(std::shared_ptr<BusDevice> device, std::uint64_t address, std::uint64_t size) {
+  constexpr const char* op = "DeviceManager::add_mmio";
+  if (ram_ != nullptr) {
+    auto range = AddressRange::make(address, size, op);
+    if (!range) return tl::unexpected(range.error());
+    for (const auto& region : ram_->regions()) {
+      if (!region->range().overlaps(*range)) continue;
+      return fail(ErrorKind::Overlap, op,
+                  "MMIO range " + hex(range->start()) + "-" + hex(range->last()) + " overlaps guest RAM " +
+                      hex(region->range().start()) + "-" + hex(region->range().last()) +
+                      ": the hypervisor serves memory there, so the device would never be reached");
+    }
+  }
   if (auto r = mmio_.insert(device, address, size); !r) return r;
   devices_.push_back(std::move(device));
   return {};

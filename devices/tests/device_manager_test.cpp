@@ -1,3 +1,5 @@
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "hv/dev/device_manager.hpp"
@@ -100,6 +102,36 @@ TEST(DeviceManager, InconsistentExitIsAnError) {
   auto r = devices.dispatch(
       vcpu, hv::IoExit{.port = 1, .size = 2, .direction = hv::AccessDirection::Read, .count = 1, .data = buffer});
   EXPECT_FALSE(r);
+}
+
+TEST(DeviceManager, AnMmioDeviceOverGuestRamIsRefused) {
+  // RAM below 1 MiB and a ROM at 2 MiB: the hypervisor serves both without an exit.
+  const hv::RegionSpec specs[] = {{0, 0x100000}, {0x200000, 0x10000, hv::Permission::ReadOnly}};
+  auto memory = hv::GuestMemory::create(specs);
+  ASSERT_TRUE(memory);
+  hv::dev::DeviceManager devices(*memory);
+  auto scratch = std::make_shared<hv::dev::ScratchDevice>(0x1000);
+  struct Case {
+    std::uint64_t base, size;
+    const char* what;
+  };
+  for (const Case& c : {Case{0x80000, 0x1000, "inside RAM"}, Case{0xff000, 0x2000, "across the end of RAM"},
+                        Case{0x1ff000, 0x2000, "across the start of the ROM"}, Case{0x200000, 0x10000, "on the ROM"},
+                        Case{0, 0x10000000, "around all of it"}}) {
+    auto r = devices.add_mmio(scratch, c.base, c.size);
+    ASSERT_FALSE(r) << c.what;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::Overlap) << c.what;
+    EXPECT_NE(r.error().message().find("overlaps guest RAM"), std::string::npos) << r.error().to_string();
+    std::uint8_t byte = 0;
+    EXPECT_FALSE(devices.mmio().read(c.base + c.size - 1, std::span(&byte, 1))) << c.what << ": not registered";
+  }
+  EXPECT_TRUE(devices.add_mmio(scratch, 0x100000, 0x1000)) << "right after RAM";
+  EXPECT_TRUE(devices.add_mmio(std::make_shared<hv::dev::ScratchDevice>(0x1000), 0x210000, 0x1000))
+      << "right after the ROM";
+  EXPECT_TRUE(devices.add_pio(std::make_shared<hv::dev::ScratchDevice>(4), 0x80, 4)) << "ports are not RAM";
+  auto wraps = devices.add_mmio(scratch, ~std::uint64_t{0}, 2);
+  ASSERT_FALSE(wraps);
+  EXPECT_EQ(wraps.error().kind(), hv::ErrorKind::OutOfRange);
 }
 
 }  // namespace

@@ -286,4 +286,17 @@ TEST_F(MmioTransportTest, QueueNotifyValuesBeyondAQueueIndexAreIgnored) {
   EXPECT_TRUE(device_->notified.empty());
 }
 
+TEST_F(MmioTransportTest, DestroyingTheTransportResetsTheDevice) {
+  // The device outlives the transport (its owner keeps it): it must drop the guest's rings and the
+  // transport's callbacks when the transport goes, so it is reset then.
+  negotiate(kFeatureVersion1);
+  hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
+  setup_queue(0, driver.config());
+  wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  ASSERT_EQ(device_->activations, 1);
+  ASSERT_EQ(device_->resets, 0);
+  transport_.reset();
+  EXPECT_EQ(device_->resets, 1);
+}
+
 }  // namespace

@@ -3,6 +3,8 @@
 // suppression (ENABLE, DISABLE, DESC with RING_EVENT_IDX across a wrap).
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "hv/virtio/packed_queue.hpp"
 #include "hv/virtio/testing/mock_packed_driver.hpp"
 
@@ -87,6 +89,37 @@ TEST_F(PackedQueueTest, IndirectListsAreFollowed) {
   EXPECT_EQ((*c)->ring_slots, 1);
   ASSERT_EQ((*c)->buffers.size(), 3U);
   EXPECT_EQ((*c)->writable_bytes, 64U);
+}
+
+TEST_F(PackedQueueTest, APoppedListDoesNotChangeWhenTheDriverRewritesItsDescriptors) {
+  // TOCTOU, as for split rings: the popped list is a copy, whatever the driver writes afterwards
+  // into the descriptor ring and the indirect table.
+  auto d = driver(8);
+  auto q = queue(d);
+  const BufferSpec list[] = {{kData, 16, false}, {kData + 0x100, 64, true}};
+  const BufferSpec indirect[] = {{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}};
+  d.add_chain(list, 7);
+  d.add_indirect_chain(indirect, 9);
+  auto first = q.pop();
+  auto second = q.pop();
+  ASSERT_TRUE(first && *first);
+  ASSERT_TRUE(second && *second);
+  for (std::uint16_t slot = 0; slot < 8; ++slot) {
+    d.write_descriptor(slot, ~0ULL - 0x1000, 0xffffffff, 0xffff, kNext | kWrite | kAvail);
+  }
+  std::vector<std::uint8_t> junk(0x100, 0xa5);
+  ASSERT_TRUE(memory_.write(kIndirect, junk));
+  const auto& a = **first;
+  EXPECT_EQ(a.head, 7);
+  EXPECT_EQ(a.ring_slots, 2);
+  EXPECT_EQ(a.buffers, (std::vector<hv::virtio::Buffer>{{kData, 16, false}, {kData + 0x100, 64, true}}));
+  EXPECT_EQ(a.readable_bytes, 16U);
+  EXPECT_EQ(a.writable_bytes, 64U);
+  const auto& b = **second;
+  EXPECT_EQ(b.head, 9);
+  EXPECT_EQ(b.ring_slots, 1);
+  EXPECT_EQ(b.buffers, (std::vector<hv::virtio::Buffer>{{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}}));
+  EXPECT_EQ(b.writable_bytes, 100U);
 }
 
 TEST_F(PackedQueueTest, ConfigurationIsValidated) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "hv/virtio/split_queue.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
@@ -99,6 +100,39 @@ TEST_F(SplitQueueTest, IndirectTablesAreFollowed) {
   ASSERT_TRUE(c && *c) << (c ? "" : c.error().to_string());
   ASSERT_EQ((*c)->buffers.size(), 3U);
   EXPECT_EQ((*c)->buffers[2], (hv::virtio::Buffer{kData + 0x100, 100, true}));
+}
+
+TEST_F(SplitQueueTest, APoppedChainDoesNotChangeWhenTheDriverRewritesItsDescriptors) {
+  // TOCTOU: the device validated the chain when it popped it; what it then works from is a copy, so
+  // a driver rewriting the descriptor table and the indirect table afterwards changes nothing.
+  auto d = driver();
+  auto q = queue(d);
+  const BufferSpec direct[] = {{kData, 16, false}, {kData + 0x100, 512, false}, {kData + 0x1000, 64, true}};
+  const BufferSpec indirect[] = {{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}};
+  d.make_available(d.add_chain(direct));
+  d.make_available(d.add_indirect_chain(indirect));
+  auto first = q.pop();
+  auto second = q.pop();
+  ASSERT_TRUE(first && *first);
+  ASSERT_TRUE(second && *second);
+  // Every descriptor becomes a writable 4 GiB - 1 buffer at the end of the address space, looping.
+  for (std::uint16_t i = 0; i < 16; ++i) {
+    d.write_descriptor(d.config().descriptor_table, i, ~0ULL - 0x1000, 0xffffffff, kNext | kWrite, i);
+    d.write_descriptor(kIndirect, i, ~0ULL - 0x1000, 0xffffffff, kNext | kWrite, i);
+  }
+  const auto& a = **first;
+  EXPECT_EQ(a.head, 0);
+  EXPECT_EQ(a.buffers, (std::vector<hv::virtio::Buffer>{
+                           {kData, 16, false}, {kData + 0x100, 512, false}, {kData + 0x1000, 64, true}}));
+  EXPECT_EQ(a.readable_bytes, 528U);
+  EXPECT_EQ(a.writable_bytes, 64U);
+  const auto& b = **second;
+  EXPECT_EQ(b.head, 3);
+  EXPECT_EQ(b.buffers, (std::vector<hv::virtio::Buffer>{{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}}));
+  EXPECT_EQ(b.readable_bytes, 8U);
+  EXPECT_EQ(b.writable_bytes, 100U);
+  ASSERT_TRUE(q.add_used(a.head, 64));
+  EXPECT_EQ(d.used(0).id, 0U);
 }
 
 TEST_F(SplitQueueTest, ConfigurationIsValidated) {

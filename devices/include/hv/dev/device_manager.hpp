@@ -9,13 +9,23 @@
 
 #include "hv/dev/bus.hpp"
 #include "hv/exit.hpp"
+#include "hv/guest_memory.hpp"
 #include "hv/hypervisor.hpp"
 
 namespace hv::dev {
 
 class DeviceManager {
  public:
+  // Without guest RAM to check against: the caller keeps MMIO ranges out of RAM itself.
+  DeviceManager() = default;
+  // With the VM's guest RAM: add_mmio refuses a range that overlaps any of its regions, RAM or ROM,
+  // because the hypervisor serves guest memory without an exit and the device would never be reached
+  // there. `ram` must outlive the DeviceManager. A region added to it later is not checked against
+  // the devices already registered: lay out RAM first (Machine does).
+  explicit DeviceManager(const GuestMemory& ram) noexcept : ram_(&ram) {}
+
   Result<void> add_pio(std::shared_ptr<BusDevice> device, std::uint64_t port, std::uint64_t size);
+  // Overlap when the range overlaps a registered MMIO device or (see the constructor) guest RAM.
   Result<void> add_mmio(std::shared_ptr<BusDevice> device, std::uint64_t address, std::uint64_t size);
 
   // Handles an IoExit or MmioExit (each element of a string IO exit in order); returns false for
@@ -30,6 +40,7 @@ class DeviceManager {
   Result<void> handle_io(Vcpu& vcpu, const IoExit& io);
   Result<void> handle_mmio(Vcpu& vcpu, const MmioExit& mmio);
 
+  const GuestMemory* ram_ = nullptr;
   Bus pio_ = Bus::pio();
   Bus mmio_ = Bus::mmio();
   std::vector<std::shared_ptr<BusDevice>> devices_;

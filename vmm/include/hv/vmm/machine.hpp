@@ -102,7 +102,7 @@ class Machine {
     std::uint16_t queue = 0;
   };
   std::vector<Doorbell> doorbells_;
-  dev::DeviceManager devices_;
+  dev::DeviceManager devices_{memory_};  // refuses MMIO devices over guest RAM (memory_ is laid out first)
   std::shared_ptr<dev::Serial16550> uart_;
   std::atomic<bool> stopping_{false};
   std::mutex exit_mutex_;
