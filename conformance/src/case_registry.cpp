@@ -56,6 +56,8 @@ constexpr auto kCases = std::to_array<CaseInfo>({
     {"four_vcpus_concurrent_io", "4 vCPUs run at once, each seeing only its own IO exits", four_vcpus_concurrent_io},
     {"kick_stops_spinning_guest", "kick() from another thread stops a spinning guest within 1 s",
      kick_stops_spinning_guest},
+    {"concurrent_run_is_busy", "a second run() on a vCPU already running is Busy at once; the first goes on",
+     concurrent_run_is_busy},
     {"ioeventfd_mmio_datamatch", "a matching MMIO write signals the eventfd without an exit", ioeventfd_mmio_datamatch},
     {"ioeventfd_pio", "a port write signals the eventfd without an exit", ioeventfd_pio},
     {"irqfd_interrupt_reaches_handler", "an irqfd routed as MSI runs the guest's IDT handler",
@@ -64,7 +66,8 @@ constexpr auto kCases = std::to_array<CaseInfo>({
     {"error_overlapping_region", "overlapping and wrapping regions are refused; the VM still runs",
      error_overlapping_region},
     {"error_vcpu_id", "out-of-range and duplicate vCPU ids are refused; the VM still runs", error_vcpu_id},
-    {"error_bad_sizes", "bad ioeventfd, region and read-answer sizes are refused; the VM still runs", error_bad_sizes},
+    {"error_bad_sizes", "bad ioeventfd, region and guest-memory access sizes are refused; the VM still runs",
+     error_bad_sizes},
 });
 }  // namespace
 

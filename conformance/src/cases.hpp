@@ -25,6 +25,7 @@ namespace hv::conformance::cases {
   X(reg_efer) X(reg_gdt_idt) X(reg_msr_tsc) X(reg_msr_sysenter) X(reg_fpu_state)     \
   X(cpuid_values_reach_guest)                                                        \
   X(two_vcpus_concurrent_io) X(four_vcpus_concurrent_io) X(kick_stops_spinning_guest) \
+  X(concurrent_run_is_busy)                                                          \
   X(ioeventfd_mmio_datamatch) X(ioeventfd_pio) X(irqfd_interrupt_reaches_handler)   \
   X(msi_interrupt_reaches_handler)                                                   \
   X(error_overlapping_region) X(error_vcpu_id) X(error_bad_sizes)

@@ -36,12 +36,12 @@ struct BootSpec {
   std::uint32_t vcpus = 1;
 };
 
+// One access the backend handed to the run's IoHandler (one element of a string instruction).
 struct IoRecord {
   std::uint16_t port;
   std::uint8_t size;
   AccessDirection direction;
-  std::uint32_t count;
-  std::vector<std::uint8_t> data;             // written bytes, or the answer given to a read
+  std::vector<std::uint8_t> data;             // written bytes, or what the guest read
   [[nodiscard]] std::uint64_t value() const;  // little-endian value of the first element
 };
 
@@ -53,7 +53,8 @@ struct MmioRecord {
   [[nodiscard]] std::uint64_t value() const;
 };
 
-// Answers a read: returns exactly the bytes to give the guest, or nullopt to leave it unanswered.
+// Answers a read: returns exactly the bytes to give the guest, or nullopt to leave it unanswered (the
+// guest then reads all-ones).
 using ReadResponder = std::function<std::optional<std::vector<std::uint8_t>>(std::uint64_t address, std::size_t bytes)>;
 
 struct Trace {
@@ -66,7 +67,8 @@ struct Trace {
 };
 
 struct RunLimits {
-  std::size_t max_exits = 4096;
+  // Device accesses before the run is stopped (final_exit "too-many-accesses").
+  std::size_t max_accesses = 4096;
   std::chrono::milliseconds deadline{10000};
   // Stop (final_exit "report") after the guest writes this value to kReportPort. With an in-kernel
   // irqchip HLT never exits, so guests that wait for interrupts end this way.
@@ -88,7 +90,8 @@ class TestVm {
   // Adds a region to memory() and maps it; returns its slot.
   Result<MemorySlot> add_region(std::uint64_t base, std::uint64_t size, MapOptions options = {});
 
-  // Runs until an exit other than IO/MMIO (halt, shutdown, ...), answering reads with `responder`.
+  // Runs until the vCPU stops (halt, shutdown, ...), recording every device access and answering
+  // reads with `responder`.
   Trace run(std::size_t vcpu_index = 0, const ReadResponder& responder = {}, RunLimits limits = {});
 
   // Re-enters the guest at its first instruction: RIP and this vCPU's own boot stack are reset;

@@ -182,17 +182,12 @@ void Machine::request_stop(MachineExit exit) {
 void Machine::vcpu_loop(std::size_t index) {
   Vcpu& vcpu = *vcpus_[index];
   while (!stopping_.load(std::memory_order_acquire)) {
-    auto exit = vcpu.run();
+    auto exit = vcpu.run(devices_);  // device accesses are completed inside, through the DeviceManager
     if (!exit) {
       request_stop({MachineExit::Reason::Error, 1, exit.error().to_string()});
       break;
     }
-    auto handled = devices_.dispatch(vcpu, *exit);
-    if (!handled) {
-      request_stop({MachineExit::Reason::Error, 1, handled.error().to_string()});
-      break;
-    }
-    if (*handled || std::holds_alternative<InterruptedExit>(*exit)) continue;
+    if (std::holds_alternative<InterruptedExit>(*exit)) continue;
     if (std::holds_alternative<HaltExit>(*exit)) {
       // This vCPU is done; the machine ends when the last one halts.
       if (running_vcpus_.fetch_sub(1) == 1) request_stop({MachineExit::Reason::Halted, 0, "all vCPUs halted"});

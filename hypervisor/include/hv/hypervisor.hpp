@@ -2,10 +2,11 @@
 // The backend-neutral interface a VMM programs against: Hypervisor -> Vm -> Vcpu.
 // Ownership: a Vm and each Vcpu are independent objects; a Vcpu may outlive nothing it needs, but a
 // VMM normally destroys its vCPUs before the Vm.
-// Threads: a Vcpu is driven by one thread at a time (run/complete_read/get/set); kick() may be called
-// from any thread. Vm calls are safe from any thread.
+// Threads: a Vcpu is driven by one thread at a time (run/get/set; a second concurrent run() is Busy);
+// kick() may be called from any thread. Vm calls are safe from any thread.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -17,6 +18,7 @@
 #include "hv/exit.hpp"
 #include "hv/guest_memory.hpp"
 #include "hv/interrupts.hpp"
+#include "hv/io_handler.hpp"
 #include "hv/x86_registers.hpp"
 
 namespace hv {
@@ -50,7 +52,7 @@ struct VmOptions {
 };
 
 struct MapOptions {
-  bool read_only = false;  // guest writes exit as MmioExit; reads come from memory
+  bool read_only = false;  // guest writes reach the IoHandler as MMIO writes; reads come from memory
   bool log_dirty = false;  // start with dirty logging on
 };
 
@@ -76,16 +78,15 @@ class Vcpu {
   virtual ~Vcpu() = default;
   [[nodiscard]] virtual std::uint32_t id() const noexcept = 0;
 
-  // Runs the guest until it needs the VMM. The hot path: allocates nothing.
-  // Between an IO/MMIO exit and the next run() the instruction is not yet complete: whether RIP
-  // already points past it is backend-defined. Completion (read data, RIP advance) happens when
-  // run() is next called.
-  virtual Result<Exit> run() = 0;
-  // Answers the pending IO or MMIO read with exactly size*count bytes. InvalidArgument on a length
-  // mismatch; NotFound when no read is pending.
-  virtual Result<void> complete_read(std::span<const std::uint8_t> data) = 0;
-  // Makes a run() in progress (or the next one) return InterruptedExit promptly. Any thread. Kicks
-  // that arrive before run() sees them coalesce into one InterruptedExit.
+  // Runs the guest until something other than a device access needs the VMM: a halt, a shutdown, a
+  // kick, an error. Every port I/O and MMIO access on the way goes to `io`, and the instruction that
+  // made it is complete (registers, RIP, memory) before the guest continues or run() returns, so the
+  // vCPU's state between two run() calls is always architectural. The hot path allocates nothing.
+  // Busy, at once, when another thread is inside run() on this vCPU.
+  [[nodiscard]] Result<Exit> run(IoHandler& io);
+  // Makes a run() in progress (or the next one) return InterruptedExit promptly, after the
+  // instruction it is executing. Any thread, including an IoHandler called by this vCPU's run().
+  // Kicks that arrive before run() sees them coalesce into one InterruptedExit.
   virtual void kick() noexcept = 0;
 
   virtual Result<GeneralRegisters> get_registers() const = 0;
@@ -105,6 +106,14 @@ class Vcpu {
   // Unsupported unless the VM has an in-kernel irqchip.
   virtual Result<LapicState> get_lapic() const = 0;
   virtual Result<void> set_lapic(const LapicState& lapic) = 0;
+
+ protected:
+  Vcpu() = default;
+  // The backend's run loop; run() has made sure no other thread is inside it.
+  virtual Result<Exit> run_guest(IoHandler& io) = 0;
+
+ private:
+  std::atomic<bool> running_{false};
 };
 
 class Vm {

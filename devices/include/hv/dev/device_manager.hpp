@@ -1,6 +1,7 @@
 #pragma once
-// Owns the PIO and MMIO buses and the devices on them, and turns an IO or MMIO exit into bus accesses:
-// writes go to the device, reads come back through Vcpu::complete_read. No allocation per exit.
+// Owns the PIO and MMIO buses and the devices on them, and is the IoHandler a vCPU's run() calls:
+// each port I/O or MMIO access goes to the device that claims it; an access no device claims reads
+// all-ones and writes nothing, and is counted. No allocation per access.
 
 #include <atomic>
 #include <cstdint>
@@ -8,27 +9,35 @@
 #include <vector>
 
 #include "hv/dev/bus.hpp"
-#include "hv/exit.hpp"
-#include "hv/hypervisor.hpp"
+#include "hv/io_handler.hpp"
 
 namespace hv::dev {
 
-class DeviceManager {
+class DeviceManager final : public IoHandler {
  public:
+  DeviceManager() = default;
+  DeviceManager(const DeviceManager&) = delete;
+  DeviceManager& operator=(const DeviceManager&) = delete;
+  DeviceManager(DeviceManager&&) = delete;
+  DeviceManager& operator=(DeviceManager&&) = delete;
+  ~DeviceManager() = default;
+
   Result<void> add_pio(std::shared_ptr<BusDevice> device, std::uint64_t port, std::uint64_t size);
   Result<void> add_mmio(std::shared_ptr<BusDevice> device, std::uint64_t address, std::uint64_t size);
 
-  // Handles an IoExit or MmioExit (each element of a string IO exit in order); returns false for
-  // any other exit, which the run loop handles itself.
-  Result<bool> dispatch(Vcpu& vcpu, const Exit& exit);
+  void pio_read(std::uint16_t port, std::span<std::uint8_t> data) noexcept override;
+  void pio_write(std::uint16_t port, std::span<const std::uint8_t> data) noexcept override;
+  void mmio_read(std::uint64_t address, std::span<std::uint8_t> data) noexcept override;
+  void mmio_write(std::uint64_t address, std::span<const std::uint8_t> data) noexcept override;
 
   const Bus& pio() const noexcept { return pio_; }
   const Bus& mmio() const noexcept { return mmio_; }
   std::uint64_t unclaimed_accesses() const noexcept { return unclaimed_.load(std::memory_order_relaxed); }
 
  private:
-  Result<void> handle_io(Vcpu& vcpu, const IoExit& io);
-  Result<void> handle_mmio(Vcpu& vcpu, const MmioExit& mmio);
+  void count_unclaimed(bool claimed) noexcept {
+    if (!claimed) unclaimed_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   Bus pio_ = Bus::pio();
   Bus mmio_ = Bus::mmio();
