@@ -19,6 +19,7 @@ namespace hv::conformance::cases {
   X(mmio_write_qword_rex) X(mmio_write_moffs) X(mmio_read_byte)                      \
   X(mmio_read_word_movzx) X(mmio_read_dword_movsxd) X(mmio_read_qword)               \
   X(mmio_read_moffs) X(unmapped_access_exits)                                        \
+  X(mmio_read_modify_write) X(mmio_movs_between_devices) X(string_io_across_pages)   \
   X(readonly_region) X(map_unmap_remap) X(guest_writes_visible_to_host)              \
   X(host_writes_visible_to_guest) X(dirty_log_exact_pages)                           \
   X(reg_gprs_roundtrip) X(reg_rip_rflags) X(reg_segments) X(reg_control_registers)   \
