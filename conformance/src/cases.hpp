@@ -29,7 +29,9 @@ namespace hv::conformance::cases {
   X(concurrent_run_is_busy)                                                          \
   X(ioeventfd_mmio_datamatch) X(ioeventfd_pio) X(irqfd_interrupt_reaches_handler)   \
   X(msi_interrupt_reaches_handler)                                                   \
-  X(error_overlapping_region) X(error_vcpu_id) X(error_bad_sizes)
+  X(error_overlapping_region) X(error_vcpu_id) X(error_bad_sizes)                   \
+  X(vcpu_keeps_memory_alive) X(error_aliased_host_memory)                            \
+  X(dirty_log_includes_device_writes) X(reset_state_runs_the_reset_vector)
 // clang-format on
 
 #define HVCONF_DECLARE(name) CaseResult name(Hypervisor& hypervisor);

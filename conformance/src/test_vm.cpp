@@ -156,7 +156,7 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
   if (!vm) return tl::unexpected(vm.error());
   t->vm_ = std::move(*vm);
   if (auto r = t->add_region(0, kRamSize); !r) return tl::unexpected(r.error());
-  if (auto r = t->memory_.write(kGuestLoadAddress, image); !r) return tl::unexpected(r.error());
+  if (auto r = t->memory().write(kGuestLoadAddress, image); !r) return tl::unexpected(r.error());
   for (std::uint32_t i = 0; i < spec.vcpus; ++i) {
     auto vcpu = t->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -167,7 +167,7 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
     auto entered = spec.mode == CpuMode::Real
                        ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress),
                                               static_cast<std::uint16_t>(stack))
-                       : x86::enter_long_mode(t->memory_, **vcpu, kTables, kGuestLoadAddress, stack);
+                       : x86::enter_long_mode(t->memory(), **vcpu, kTables, kGuestLoadAddress, stack);
     if (!entered) return tl::unexpected(entered.error());
     t->vcpus_.push_back(std::move(*vcpu));
   }
@@ -177,7 +177,6 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
 Result<MemorySlot> TestVm::add_region(std::uint64_t base, std::uint64_t size, MapOptions options) {
   auto region = GuestRegion::create(base, size);
   if (!region) return tl::unexpected(region.error());
-  if (auto r = memory_.add_region(*region); !r) return tl::unexpected(r.error());
   return vm_->map_memory(*region, options);
 }
 

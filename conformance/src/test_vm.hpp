@@ -82,12 +82,13 @@ class TestVm {
 
   Vm& vm() { return *vm_; }
   Vcpu& vcpu(std::size_t index = 0) { return *vcpus_.at(index); }
-  GuestMemory& memory() { return memory_; }
+  // The Vm's memory(): exactly what is mapped.
+  const GuestMemory& memory() { return *vm_->memory(); }
   [[nodiscard]] std::uint64_t image_size() const noexcept { return image_size_; }
   // Address just past the guest image: where RIP points after a final HLT.
   [[nodiscard]] std::uint64_t image_end() const noexcept { return 0x1000 + image_size_; }
 
-  // Adds a region to memory() and maps it; returns its slot.
+  // Maps a new region (it then appears in memory()); returns its slot.
   Result<MemorySlot> add_region(std::uint64_t base, std::uint64_t size, MapOptions options = {});
 
   // Runs until the vCPU stops (halt, shutdown, ...), recording every device access and answering
@@ -102,7 +103,6 @@ class TestVm {
   TestVm() = default;
   std::unique_ptr<Vm> vm_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  GuestMemory memory_;
   std::uint64_t image_size_ = 0;
   CpuMode mode_ = CpuMode::Long;
   std::vector<std::uint64_t> stacks_;  // each vCPU's boot stack

@@ -89,10 +89,6 @@ class FaultyVcpu final : public hv::Vcpu {
 class FaultyVm final : public hv::Vm {
  public:
   FaultyVm(std::unique_ptr<hv::Vm> real, Fault fault) : real_(std::move(real)), fault_(fault) {}
-  hv::Result<hv::MemorySlot> map_memory(std::shared_ptr<hv::GuestRegion> r, hv::MapOptions o) override {
-    return real_->map_memory(std::move(r), o);
-  }
-  hv::Result<void> unmap_memory(hv::MemorySlot s) override { return real_->unmap_memory(s); }
   hv::Result<std::unique_ptr<hv::Vcpu>> create_vcpu(std::uint32_t id) override {
     auto vcpu = real_->create_vcpu(id);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -113,11 +109,17 @@ class FaultyVm final : public hv::Vm {
   hv::Result<void> signal_msi(const hv::MsiMessage& m) override { return real_->signal_msi(m); }
   hv::Result<void> set_gsi_routing(std::span<const hv::GsiRoute> r) override { return real_->set_gsi_routing(r); }
   hv::Result<void> set_irq_line(std::uint32_t g, bool l) override { return real_->set_irq_line(g, l); }
-  hv::Result<void> enable_dirty_log(hv::MemorySlot s) override { return real_->enable_dirty_log(s); }
-  hv::Result<hv::DirtyBitmap> fetch_and_clear_dirty_log(hv::MemorySlot s) override {
+
+ protected:
+  hv::Result<hv::MemorySlot> map_region(std::shared_ptr<hv::GuestRegion> r, hv::MapOptions o) override {
+    return real_->map_memory(std::move(r), o);
+  }
+  hv::Result<void> unmap_region(hv::MemorySlot s) override { return real_->unmap_memory(s); }
+  hv::Result<void> start_dirty_log(hv::MemorySlot s) override { return real_->enable_dirty_log(s); }
+  hv::Result<hv::DirtyBitmap> fetch_guest_dirty_log(hv::MemorySlot s) override {
     return real_->fetch_and_clear_dirty_log(s);
   }
-  hv::Result<void> disable_dirty_log(hv::MemorySlot s) override { return real_->disable_dirty_log(s); }
+  hv::Result<void> stop_dirty_log(hv::MemorySlot s) override { return real_->disable_dirty_log(s); }
 
  private:
   std::unique_ptr<hv::Vm> real_;

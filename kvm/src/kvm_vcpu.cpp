@@ -52,8 +52,9 @@ std::uint8_t& KvmRunMapping::immediate_exit() const noexcept { return address_[o
 
 // --- run and kick ----------------------------------------------------------------------------------
 
-KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept
-    : fd_(std::move(fd)), run_(std::move(run)), config_(config) {}
+KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config,
+                 std::shared_ptr<const GuestMemory> memory) noexcept
+    : memory_(std::move(memory)), fd_(std::move(fd)), run_(std::move(run)), config_(config) {}
 
 // The first run() on a thread blocks the kick signal there and tells KVM to unblock it only while
 // this vCPU is inside KVM_RUN. A kick that reaches the thread elsewhere stays pending and makes the

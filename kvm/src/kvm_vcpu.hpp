@@ -37,7 +37,7 @@ struct KvmVcpuConfig {
 
 class KvmVcpu final : public Vcpu {
  public:
-  KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept;
+  KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config, std::shared_ptr<const GuestMemory> memory) noexcept;
   // The kick signal must be installed (install_kick_signal) before a KvmVcpu exists.
 
   [[nodiscard]] std::uint32_t id() const noexcept override { return config_.id; }
@@ -63,6 +63,9 @@ class KvmVcpu final : public Vcpu {
   Result<Exit> run_guest(IoHandler& io) override;
 
  private:
+  // What the kernel can reach through this vCPU: KVM keeps mapping the regions' host pages while the
+  // vCPU fd pins the VM. Declared first so it is released last, after fd_ is closed.
+  std::shared_ptr<const GuestMemory> memory_;
   UniqueFd fd_;
   KvmRunMapping run_;
   KvmVcpuConfig config_;

@@ -11,7 +11,6 @@
 #include "hv/dev/debug_exit.hpp"
 #include "hv/dev/i8042.hpp"
 #include "hv/dev/scratch_device.hpp"
-#include "hv/guest_mapping.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/x86_boot.hpp"
@@ -67,8 +66,9 @@ Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const M
   m->vm_ = std::move(*vm);
   auto ram = GuestRegion::create(0, config.memory_bytes, Backing::Memfd);
   if (!ram) return tl::unexpected(ram.error());
-  // Read-write for the guest and for devices alike (map_guest_region keeps the two in step).
-  if (auto r = map_guest_region(*m->vm_, m->memory_, *ram); !r) return tl::unexpected(r.error());
+  // Read-write for the guest and for devices alike: devices use the Vm's memory(), which the Vm keeps
+  // in step with what it maps.
+  if (auto r = m->vm_->map_memory(*ram); !r) return tl::unexpected(r.error());
   for (std::uint32_t i = 0; i < config.vcpus; ++i) {
     auto vcpu = m->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -112,7 +112,7 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       } else {
         virtio_irqs_.push_back(std::make_unique<dev::NullInterruptLine>());
       }
-      auto transport = std::make_shared<virtio::MmioTransport>(memory_, config.virtio[n], *virtio_irqs_.back());
+      auto transport = std::make_shared<virtio::MmioTransport>(memory(), config.virtio[n], *virtio_irqs_.back());
       if (auto r = devices_.add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
       if (auto r = add_virtio_doorbells(n, transport, config.virtio[n]->queue_count()); !r) return r;
     }
@@ -143,8 +143,8 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
   const bool real = config.mode == BootMode::Real;
   Result<LoadedImage> loaded =
       looks_like_elf(config.image)
-          ? load_elf64(memory_, config.image)
-          : load_raw(memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
+          ? load_elf64(memory(), config.image)
+          : load_raw(memory(), config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
   if (!loaded) return tl::unexpected(loaded.error());
   const std::uint64_t entry = config.entry.value_or(loaded->entry);
   if (real) {
@@ -165,7 +165,7 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
     return fail(ErrorKind::OutOfRange, op, "the image overlaps the vCPU stacks and page tables at the top of RAM");
   }
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
-    if (auto r = x86::enter_long_mode(memory_, *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
+    if (auto r = x86::enter_long_mode(memory(), *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
   }
   return {};
 }

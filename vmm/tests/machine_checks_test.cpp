@@ -112,9 +112,6 @@ class FakeVcpu final : public hv::Vcpu {
 class FakeVm final : public hv::Vm {
  public:
   explicit FakeVm(FakeBackendState& state) : state_(state) {}
-  hv::Result<hv::MemorySlot> map_memory(std::shared_ptr<hv::GuestRegion>, hv::MapOptions) override {
-    return hv::MemorySlot{next_slot_++};
-  }
   hv::Result<std::unique_ptr<hv::Vcpu>> create_vcpu(std::uint32_t id) override {
     return std::unique_ptr<hv::Vcpu>(new FakeVcpu(id, state_));
   }
@@ -128,22 +125,27 @@ class FakeVm final : public hv::Vm {
   }
 #define UNUSED(R, name, ...) \
   hv::Result<R> name(__VA_ARGS__) override { return hv::fail(hv::ErrorKind::Unsupported, #name, "fake VM"); }
-  UNUSED(void, unmap_memory, hv::MemorySlot)
   UNUSED(void, register_irqfd, const hv::EventFd&, std::uint32_t)
   UNUSED(void, unregister_irqfd, const hv::EventFd&, std::uint32_t)
   UNUSED(void, unregister_ioeventfd, const hv::EventFd&, const hv::IoEventAddress&)
   UNUSED(void, signal_msi, const hv::MsiMessage&)
   UNUSED(void, set_gsi_routing, std::span<const hv::GsiRoute>)
-  UNUSED(void, enable_dirty_log, hv::MemorySlot)
-  UNUSED(hv::DirtyBitmap, fetch_and_clear_dirty_log, hv::MemorySlot)
-  UNUSED(void, disable_dirty_log, hv::MemorySlot)
-#undef UNUSED
   // Refused, as MSHV refuses it (Unsupported), after recording the call.
   hv::Result<void> set_irq_line(std::uint32_t gsi, bool level) override {
     std::lock_guard lock(state_.mutex);
     state_.irq_lines.emplace_back(gsi, level);
     return hv::fail(hv::ErrorKind::Unsupported, "set_irq_line", "fake VM");
   }
+
+ protected:
+  hv::Result<hv::MemorySlot> map_region(std::shared_ptr<hv::GuestRegion>, hv::MapOptions) override {
+    return hv::MemorySlot{next_slot_++};
+  }
+  UNUSED(void, unmap_region, hv::MemorySlot)
+  UNUSED(void, start_dirty_log, hv::MemorySlot)
+  UNUSED(hv::DirtyBitmap, fetch_guest_dirty_log, hv::MemorySlot)
+  UNUSED(void, stop_dirty_log, hv::MemorySlot)
+#undef UNUSED
 
  private:
   FakeBackendState& state_;

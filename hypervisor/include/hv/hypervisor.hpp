@@ -8,7 +8,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -120,10 +122,18 @@ class Vm {
  public:
   virtual ~Vm() = default;
 
-  // Maps `region` at its guest base. Page-aligned by construction; Overlap when it collides with a
-  // mapped region. The Vm holds the region until unmap_memory or destruction.
-  virtual Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options = {}) = 0;
-  virtual Result<void> unmap_memory(MemorySlot slot) = 0;
+  // Maps `region` at its guest base and adds it to memory() with the permission the guest has
+  // (MapOptions::read_only: devices may read it, never write it). Overlap when it collides with a
+  // mapped region in guest-physical space, or when its host memory is already mapped (one host range
+  // at two guest addresses: a device write through one would change the other behind the dirty log).
+  // The Vm holds the region until unmap_memory or destruction, and each vCPU holds memory() (so
+  // everything the kernel can still reach through a vCPU stays alive, whatever is destroyed first).
+  [[nodiscard]] Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options = {});
+  [[nodiscard]] Result<void> unmap_memory(MemorySlot slot);
+  // Guest RAM as devices see it: exactly the mapped regions, with their permissions; the single
+  // source of truth for a VMM's devices. A layout change (map/unmap) must not race with device
+  // accesses: map memory before devices run, or pause them around a change.
+  [[nodiscard]] std::shared_ptr<const GuestMemory> memory() const noexcept { return memory_; }
 
   // OutOfRange for an id >= Capability::MaxVcpus; AlreadyExists for an id in use.
   virtual Result<std::unique_ptr<Vcpu>> create_vcpu(std::uint32_t id) = 0;
@@ -137,9 +147,28 @@ class Vm {
   // Drives an in-kernel irqchip input (edge: true then false).
   virtual Result<void> set_irq_line(std::uint32_t gsi, bool level) = 0;
 
-  virtual Result<void> enable_dirty_log(MemorySlot slot) = 0;
-  virtual Result<DirtyBitmap> fetch_and_clear_dirty_log(MemorySlot slot) = 0;
-  virtual Result<void> disable_dirty_log(MemorySlot slot) = 0;
+  // Dirty logging per slot. The log holds the pages the guest wrote and the pages devices wrote
+  // through GuestMemory (any GuestMemory holding the region), since the previous fetch.
+  [[nodiscard]] Result<void> enable_dirty_log(MemorySlot slot);
+  [[nodiscard]] Result<DirtyBitmap> fetch_and_clear_dirty_log(MemorySlot slot);
+  [[nodiscard]] Result<void> disable_dirty_log(MemorySlot slot);
+
+ protected:
+  Vm() = default;
+  // The backend's halves of the calls above; the Vm has checked the region and keeps memory() in
+  // step with them.
+  virtual Result<MemorySlot> map_region(std::shared_ptr<GuestRegion> region, MapOptions options) = 0;
+  virtual Result<void> unmap_region(MemorySlot slot) = 0;
+  virtual Result<void> start_dirty_log(MemorySlot slot) = 0;
+  virtual Result<DirtyBitmap> fetch_guest_dirty_log(MemorySlot slot) = 0;
+  virtual Result<void> stop_dirty_log(MemorySlot slot) = 0;
+  // The region mapped in `slot`, or nullptr.
+  [[nodiscard]] std::shared_ptr<GuestRegion> region_in(MemorySlot slot) const;
+
+ private:
+  mutable std::mutex memory_mutex_;  // guards slots_ and memory_'s layout
+  std::map<std::uint32_t, std::shared_ptr<GuestRegion>> slots_;
+  std::shared_ptr<GuestMemory> memory_ = std::make_shared<GuestMemory>();
 };
 
 class Hypervisor {

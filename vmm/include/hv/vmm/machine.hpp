@@ -73,7 +73,8 @@ class Machine {
   void request_stop(MachineExit exit);
 
   dev::Serial16550& uart() { return *uart_; }
-  GuestMemory& memory() { return memory_; }
+  // Guest RAM as the machine's devices see it: the Vm's memory().
+  const GuestMemory& memory() const { return *vm_->memory(); }
   const dev::DeviceManager& devices() const { return devices_; }
   // Queue notifications served through ioeventfds (0 where the backend has none: they exit instead).
   [[nodiscard]] std::size_t virtio_doorbells() const noexcept { return doorbells_.size(); }
@@ -88,7 +89,6 @@ class Machine {
   void serve_doorbells();
 
   std::unique_ptr<Vm> vm_;
-  GuestMemory memory_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   // The interrupt lines outlive the devices that hold references to them (members die in reverse).
   std::unique_ptr<dev::InterruptLine> uart_irq_;
