@@ -131,10 +131,10 @@ CaseResult string_io_across_pages(Hypervisor& hypervisor) {
   };
   if (auto r = expect_sequence(trace.io, expected); r.outcome != Outcome::Pass) return r;
   for (std::uint16_t i = 0; i < 4; ++i) {
-    auto word = (*t)->memory().read_obj<std::uint16_t>(kIn + 2 * i);
+    auto word = (*t)->memory().read_obj<std::uint16_t>(kIn + std::uint64_t{2} * i);
     CONF_TRY(word, "read the INS buffer");
-    CONF_CHECK(*word == 0x1000 + i, "INS element ", i, " (at ", hex(kIn + 2 * i), ") is ", hex(*word), ", expected ",
-               hex(0x1000 + i));
+    CONF_CHECK(*word == 0x1000 + i, "INS element ", i, " (at ", hex(kIn + std::uint64_t{2} * i), ") is ", hex(*word),
+               ", expected ", hex(0x1000 + i));
   }
   return CaseResult::pass();
 }

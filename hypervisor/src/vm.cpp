@@ -1,3 +1,5 @@
+#include <bit>
+#include <cstdint>
 #include <string>
 
 #include "hv/hypervisor.hpp"
@@ -12,8 +14,8 @@ Permission permission_for(const MapOptions& options) noexcept {
 
 // Whether two regions' host mappings share a byte.
 bool host_overlaps(const GuestRegion& a, const GuestRegion& b) noexcept {
-  const auto* a_begin = a.host().data();
-  const auto* b_begin = b.host().data();
+  const auto a_begin = std::bit_cast<std::uintptr_t>(a.host().data());  // compared as numbers only
+  const auto b_begin = std::bit_cast<std::uintptr_t>(b.host().data());
   return a_begin < b_begin + b.size() && b_begin < a_begin + a.size();
 }
 }  // namespace

@@ -26,7 +26,7 @@ constexpr const char* kRun = "Vcpu::run";
 // Bytes of string IO one intercept may move before the guest re-executes the same instruction for the
 // rest (as the CPU stops a REP between iterations for an interrupt): bounds the work between two
 // looks at a pending kick.
-constexpr std::uint64_t kStringBytesPerIntercept = 64 * 1024;
+constexpr std::uint64_t kStringBytesPerIntercept = std::uint64_t{64} * 1024;
 
 extern "C" void ignore_mshv_kick(int /*signal*/) {}
 
@@ -139,10 +139,10 @@ class InterceptMemory final : public x86::LinearMemory {
     std::uint64_t gpa_page = 0;
     bool write = false;
   };
-  static constexpr std::size_t kCachedTranslations = 4;
+  static constexpr gsl::index kCachedTranslations = 4;
 
   Result<std::uint64_t> translate(std::uint64_t linear, bool write) {
-    for (std::size_t i = 0; i < cached_; ++i) {
+    for (gsl::index i = 0; i < cached_; ++i) {
       const auto& t = gsl::at(translations_, i);
       if (t.gva_page == linear >> 12 && t.write == write) return (t.gpa_page << 12) | (linear & 0xfff);
     }
@@ -199,8 +199,8 @@ class InterceptMemory final : public x86::LinearMemory {
   const PartitionMemory& memory_;
   IoHandler& io_;
   std::array<Translation, kCachedTranslations> translations_{};
-  std::size_t cached_ = 0;
-  std::size_t next_slot_ = 0;
+  gsl::index cached_ = 0;
+  gsl::index next_slot_ = 0;
 };
 
 }  // namespace
@@ -475,11 +475,11 @@ Result<void> MshvVcpu::on_string_io(const abi::HvIoPortIntercept& m, IoHandler& 
   // 32-bit register writes zero-extend in 64-bit mode.
   const auto fix = [&](std::uint64_t v) { return address_size == 4 ? v & 0xffffffffULL : v; };
   std::array<abi::HvRegisterAssoc, 3> regs{};
-  std::size_t n = 0;
+  gsl::index n = 0;
   gsl::at(regs, n++) = assoc(in ? reg::kRax + 7 : reg::kRax + 6, fix(index));
   if (rep) gsl::at(regs, n++) = assoc(reg::kRax + 1, fix((m.rcx & ~index_mask) | ((m.rcx - done) & index_mask)));
   if (done == count) gsl::at(regs, n++) = assoc(reg::kRip, next_rip);  // otherwise the guest continues it
-  return set(std::span(regs).first(n));
+  return set(std::span(regs).first(static_cast<std::size_t>(n)));
 }
 
 Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandler& io) {
@@ -566,13 +566,13 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
   const auto old_values = from_general(before);
   const auto new_values = from_general(after);
   GeneralRegisterAssocs changed{};
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < new_values.size(); ++i) {
+  gsl::index n = 0;
+  for (gsl::index i = 0; i < std::ssize(new_values); ++i) {
     if (gsl::at(new_values, i).value.low != gsl::at(old_values, i).value.low)
       gsl::at(changed, n++) = gsl::at(new_values, i);
   }
   if (n == 0) return {};
-  return set(std::span(changed).first(n));
+  return set(std::span(changed).first(static_cast<std::size_t>(n)));
 }
 
 Result<GeneralRegisters> MshvVcpu::get_registers() const {

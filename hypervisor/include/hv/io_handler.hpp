@@ -25,13 +25,12 @@ class IoHandler {
   virtual void mmio_read(std::uint64_t address, std::span<std::uint8_t> data) noexcept = 0;
   virtual void mmio_write(std::uint64_t address, std::span<const std::uint8_t> data) noexcept = 0;
 
- protected:
   IoHandler() = default;
   IoHandler(const IoHandler&) = default;
   IoHandler& operator=(const IoHandler&) = default;
   IoHandler(IoHandler&&) = default;
   IoHandler& operator=(IoHandler&&) = default;
-  ~IoHandler() = default;  // not owned through this interface
+  virtual ~IoHandler() = default;
 };
 
 }  // namespace hv
