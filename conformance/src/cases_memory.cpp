@@ -38,10 +38,9 @@ CaseResult map_unmap_remap(Hypervisor& hypervisor) {
   auto region = GuestRegion::create(0x400000, 0x1000);
   CONF_TRY(region, "create region");
   const std::uint32_t in_memory = 0x11223344;
-  CONF_TRY((*t)->memory().add_region(*region), "add region");
-  CONF_TRY((*t)->memory().write_obj(0x400000, in_memory), "fill region");
   auto slot = (*t)->vm().map_memory(*region);
   CONF_TRY(slot, "map");
+  CONF_TRY((*t)->memory().write_obj(0x400000, in_memory), "fill region");
   auto answer = [](std::uint64_t, std::size_t) -> std::optional<std::vector<std::uint8_t>> {
     return std::vector<std::uint8_t>{0xee, 0xee, 0xee, 0xee};
   };

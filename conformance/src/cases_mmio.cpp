@@ -35,7 +35,7 @@ CaseResult expect_mmio_read(Hypervisor& hypervisor, std::string_view guest, std:
     return data;
   });
   CONF_EXPECT_EXIT(trace, "halt");
-  CONF_CHECK(trace.error.empty(), "complete_read failed: ", trace.error);
+  CONF_CHECK(trace.error.empty(), "the responder failed: ", trace.error);
   CONF_CHECK(trace.mmio.size() == 1, "expected one MMIO exit, got ", trace.mmio.size());
   const auto& m = trace.mmio[0];
   CONF_CHECK(m.direction == AccessDirection::Read, "read reported as a write");

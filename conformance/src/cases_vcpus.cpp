@@ -66,4 +66,34 @@ CaseResult kick_stops_spinning_guest(Hypervisor& hypervisor) {
   return CaseResult::pass();
 }
 
+// A vCPU is driven by one thread at a time: a second run() while the first is inside the guest is
+// Busy at once on every backend (not a hang, not a second KVM_RUN/RUN_VP racing the first), and the
+// first run() goes on unharmed.
+CaseResult concurrent_run_is_busy(Hypervisor& hypervisor) {
+  using namespace std::chrono_literals;
+  auto t = TestVm::boot(hypervisor, {.guest = "spin"});
+  CONF_TRY(t, "boot");
+  auto run = std::async(std::launch::async,
+                        [&t] { return (*t)->run(0, {}, {.deadline = 5000ms, .stop_on_report = std::nullopt}); });
+  CONF_CHECK(run.wait_for(100ms) == std::future_status::timeout, "run() returned while the guest spins");
+  struct Ignore final : IoHandler {
+    void pio_read(std::uint16_t, std::span<std::uint8_t>) noexcept override {}
+    void pio_write(std::uint16_t, std::span<const std::uint8_t>) noexcept override {}
+    void mmio_read(std::uint64_t, std::span<std::uint8_t>) noexcept override {}
+    void mmio_write(std::uint64_t, std::span<const std::uint8_t>) noexcept override {}
+  } ignore;
+  auto second = std::async(std::launch::async, [&t, &ignore] { return (*t)->vcpu().run(ignore); });
+  const bool second_returned = second.wait_for(2000ms) == std::future_status::ready;
+  (*t)->vcpu().kick();
+  const auto trace = run.get();
+  CONF_CHECK(second_returned, "a second concurrent run() did not return within 2 s");
+  const auto busy = second.get();
+  CONF_CHECK(!busy, "a second concurrent run() was accepted and returned ", exit_name(*busy));
+  CONF_CHECK(busy.error().kind() == ErrorKind::Busy, "a second concurrent run() gave ", to_string(busy.error().kind()),
+             ", documented: Busy (", busy.error().to_string(), ")");
+  CONF_EXPECT_EXIT(trace, "interrupted");
+  CONF_CHECK(!trace.timed_out, "the first run() needed the watchdog after the refused second one");
+  return CaseResult::pass();
+}
+
 }  // namespace hv::conformance::cases

@@ -61,14 +61,70 @@ class Watchdog {
   std::thread thread_;
 };
 
-std::vector<std::uint8_t> answer_read(const ReadResponder& responder, std::uint64_t address, std::size_t bytes,
-                                      Vcpu& vcpu, std::string& error) {
-  std::optional<std::vector<std::uint8_t>> answer;
-  if (responder) answer = responder(address, bytes);
-  if (!answer) return std::vector<std::uint8_t>(bytes, 0xff);  // unanswered: the backend supplies all-ones
-  if (auto r = vcpu.complete_read(*answer); !r) error = r.error().to_string();
-  return *answer;
-}
+// The IoHandler of one TestVm::run(): records every access in order, answers reads through the
+// responder, and kicks the vCPU when the run should end (the report value arrived, or too many
+// accesses): run() then returns InterruptedExit after the instruction.
+class RecordingHandler final : public IoHandler {
+ public:
+  RecordingHandler(Vcpu& vcpu, Trace& trace, const ReadResponder& responder, const RunLimits& limits)
+      : vcpu_(vcpu), trace_(trace), responder_(responder), limits_(limits) {}
+
+  void pio_read(std::uint16_t port, std::span<std::uint8_t> data) noexcept override {
+    answer(port, data);
+    record_io(port, AccessDirection::Read, data);
+  }
+  void pio_write(std::uint16_t port, std::span<const std::uint8_t> data) noexcept override {
+    record_io(port, AccessDirection::Write, data);
+    if (limits_.stop_on_report && port == kReportPort && trace_.io.back().value() == *limits_.stop_on_report) {
+      stop(Stop::Report);
+    }
+  }
+  void mmio_read(std::uint64_t address, std::span<std::uint8_t> data) noexcept override {
+    answer(address, data);
+    record_mmio(address, AccessDirection::Read, data);
+  }
+  void mmio_write(std::uint64_t address, std::span<const std::uint8_t> data) noexcept override {
+    record_mmio(address, AccessDirection::Write, data);
+  }
+
+  enum class Stop : std::uint8_t { None, Report, TooManyAccesses };
+  [[nodiscard]] Stop stopped() const noexcept { return stop_; }
+
+ private:
+  void answer(std::uint64_t address, std::span<std::uint8_t> data) {
+    if (!responder_) return;  // unanswered: the backend's all-ones stay
+    auto given = responder_(address, data.size());
+    if (!given) return;
+    if (given->size() != data.size()) {
+      trace_.error = "responder answered " + std::to_string(given->size()) + " bytes for a " +
+                     std::to_string(data.size()) + "-byte read";
+      return;
+    }
+    std::copy(given->begin(), given->end(), data.begin());
+  }
+  void record_io(std::uint16_t port, AccessDirection direction, std::span<const std::uint8_t> data) {
+    trace_.io.push_back({port, static_cast<std::uint8_t>(data.size()), direction, {data.begin(), data.end()}});
+    count();
+  }
+  void record_mmio(std::uint64_t address, AccessDirection direction, std::span<const std::uint8_t> data) {
+    trace_.mmio.push_back({address, static_cast<std::uint8_t>(data.size()), direction, {data.begin(), data.end()}});
+    count();
+  }
+  void count() {
+    if (++accesses_ == limits_.max_accesses) stop(Stop::TooManyAccesses);
+  }
+  void stop(Stop why) {
+    if (stop_ == Stop::None) stop_ = why;
+    vcpu_.kick();
+  }
+
+  Vcpu& vcpu_;
+  Trace& trace_;
+  const ReadResponder& responder_;
+  const RunLimits& limits_;
+  std::size_t accesses_ = 0;
+  Stop stop_ = Stop::None;
+};
 
 }  // namespace
 
@@ -100,7 +156,7 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
   if (!vm) return tl::unexpected(vm.error());
   t->vm_ = std::move(*vm);
   if (auto r = t->add_region(0, kRamSize); !r) return tl::unexpected(r.error());
-  if (auto r = t->memory_.write(kGuestLoadAddress, image); !r) return tl::unexpected(r.error());
+  if (auto r = t->memory().write(kGuestLoadAddress, image); !r) return tl::unexpected(r.error());
   for (std::uint32_t i = 0; i < spec.vcpus; ++i) {
     auto vcpu = t->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -111,7 +167,7 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
     auto entered = spec.mode == CpuMode::Real
                        ? x86::enter_real_mode(**vcpu, static_cast<std::uint16_t>(kGuestLoadAddress),
                                               static_cast<std::uint16_t>(stack))
-                       : x86::enter_long_mode(t->memory_, **vcpu, kTables, kGuestLoadAddress, stack);
+                       : x86::enter_long_mode(t->memory(), **vcpu, kTables, kGuestLoadAddress, stack);
     if (!entered) return tl::unexpected(entered.error());
     t->vcpus_.push_back(std::move(*vcpu));
   }
@@ -121,7 +177,6 @@ Result<std::unique_ptr<TestVm>> TestVm::boot(Hypervisor& hypervisor, const BootS
 Result<MemorySlot> TestVm::add_region(std::uint64_t base, std::uint64_t size, MapOptions options) {
   auto region = GuestRegion::create(base, size);
   if (!region) return tl::unexpected(region.error());
-  if (auto r = memory_.add_region(*region); !r) return tl::unexpected(r.error());
   return vm_->map_memory(*region, options);
 }
 
@@ -140,48 +195,30 @@ Trace TestVm::run(std::size_t vcpu_index, const ReadResponder& responder, RunLim
   bool absorb_stale_kick = stale_kick_.at(vcpu_index);
   stale_kick_.at(vcpu_index) = false;
   Watchdog watchdog(cpu, limits.deadline);
-  for (std::size_t n = 0; n < limits.max_exits; ++n) {
-    auto exit = cpu.run();
-    if (exit && absorb_stale_kick && std::holds_alternative<InterruptedExit>(*exit)) {
-      absorb_stale_kick = false;
-      continue;
-    }
+  RecordingHandler handler(cpu, trace, responder, limits);
+  for (;;) {
+    auto exit = cpu.run(handler);
     if (!exit) {
       trace.error = exit.error().to_string();
       trace.final_exit = "error";
       return trace;
     }
-    if (const auto* io = std::get_if<IoExit>(&*exit)) {
-      IoRecord record{io->port, io->size, io->direction, io->count, {io->data.begin(), io->data.end()}};
-      if (io->direction == AccessDirection::Read) {
-        record.data = answer_read(responder, io->port, io->data.size(), cpu, trace.error);
-      }
-      const bool stop = limits.stop_on_report && record.port == kReportPort &&
-                        record.direction == AccessDirection::Write && record.value() == *limits.stop_on_report;
-      trace.io.push_back(std::move(record));
-      if (stop) {
-        trace.final_exit = "report";
-        return trace;
-      }
-      continue;
-    }
-    if (const auto* mmio = std::get_if<MmioExit>(&*exit)) {
-      MmioRecord record{mmio->address, mmio->size, mmio->direction, {mmio->data.begin(), mmio->data.end()}};
-      if (mmio->direction == AccessDirection::Read) {
-        record.data = answer_read(responder, mmio->address, mmio->data.size(), cpu, trace.error);
-      }
-      trace.mmio.push_back(std::move(record));
-      continue;
-    }
-    trace.final_exit = std::string(exit_name(*exit));
     const bool interrupted = std::holds_alternative<InterruptedExit>(*exit);
-    trace.timed_out = interrupted && watchdog.fired();
+    if (interrupted && handler.stopped() == RecordingHandler::Stop::Report) {
+      trace.final_exit = "report";
+    } else if (interrupted && handler.stopped() == RecordingHandler::Stop::TooManyAccesses) {
+      trace.final_exit = "too-many-accesses";
+    } else if (interrupted && absorb_stale_kick && !watchdog.fired()) {
+      absorb_stale_kick = false;
+      continue;
+    } else {
+      trace.final_exit = std::string(exit_name(*exit));
+      trace.timed_out = interrupted && watchdog.fired();
+    }
     // Stop the watchdog now; if it already fired but the run ended some other way, its kick is pending.
-    if (!interrupted && watchdog.stop()) stale_kick_.at(vcpu_index) = true;
+    if (!(interrupted && watchdog.fired()) && watchdog.stop()) stale_kick_.at(vcpu_index) = true;
     return trace;
   }
-  trace.final_exit = "too-many-exits";
-  return trace;
 }
 
 }  // namespace hv::conformance

@@ -36,12 +36,12 @@ struct BootSpec {
   std::uint32_t vcpus = 1;
 };
 
+// One access the backend handed to the run's IoHandler (one element of a string instruction).
 struct IoRecord {
   std::uint16_t port;
   std::uint8_t size;
   AccessDirection direction;
-  std::uint32_t count;
-  std::vector<std::uint8_t> data;             // written bytes, or the answer given to a read
+  std::vector<std::uint8_t> data;             // written bytes, or what the guest read
   [[nodiscard]] std::uint64_t value() const;  // little-endian value of the first element
 };
 
@@ -53,7 +53,8 @@ struct MmioRecord {
   [[nodiscard]] std::uint64_t value() const;
 };
 
-// Answers a read: returns exactly the bytes to give the guest, or nullopt to leave it unanswered.
+// Answers a read: returns exactly the bytes to give the guest, or nullopt to leave it unanswered (the
+// guest then reads all-ones).
 using ReadResponder = std::function<std::optional<std::vector<std::uint8_t>>(std::uint64_t address, std::size_t bytes)>;
 
 struct Trace {
@@ -66,7 +67,8 @@ struct Trace {
 };
 
 struct RunLimits {
-  std::size_t max_exits = 4096;
+  // Device accesses before the run is stopped (final_exit "too-many-accesses").
+  std::size_t max_accesses = 4096;
   std::chrono::milliseconds deadline{10000};
   // Stop (final_exit "report") after the guest writes this value to kReportPort. With an in-kernel
   // irqchip HLT never exits, so guests that wait for interrupts end this way.
@@ -80,15 +82,17 @@ class TestVm {
 
   Vm& vm() { return *vm_; }
   Vcpu& vcpu(std::size_t index = 0) { return *vcpus_.at(index); }
-  GuestMemory& memory() { return memory_; }
+  // The Vm's memory(): exactly what is mapped.
+  const GuestMemory& memory() { return *vm_->memory(); }
   [[nodiscard]] std::uint64_t image_size() const noexcept { return image_size_; }
   // Address just past the guest image: where RIP points after a final HLT.
   [[nodiscard]] std::uint64_t image_end() const noexcept { return 0x1000 + image_size_; }
 
-  // Adds a region to memory() and maps it; returns its slot.
+  // Maps a new region (it then appears in memory()); returns its slot.
   Result<MemorySlot> add_region(std::uint64_t base, std::uint64_t size, MapOptions options = {});
 
-  // Runs until an exit other than IO/MMIO (halt, shutdown, ...), answering reads with `responder`.
+  // Runs until the vCPU stops (halt, shutdown, ...), recording every device access and answering
+  // reads with `responder`.
   Trace run(std::size_t vcpu_index = 0, const ReadResponder& responder = {}, RunLimits limits = {});
 
   // Re-enters the guest at its first instruction: RIP and this vCPU's own boot stack are reset;
@@ -99,7 +103,6 @@ class TestVm {
   TestVm() = default;
   std::unique_ptr<Vm> vm_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  GuestMemory memory_;
   std::uint64_t image_size_ = 0;
   CpuMode mode_ = CpuMode::Long;
   std::vector<std::uint64_t> stacks_;  // each vCPU's boot stack

@@ -1,5 +1,7 @@
 #include "faulty_backend.hpp"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <vector>
 
@@ -11,19 +13,6 @@ class FaultyVcpu final : public hv::Vcpu {
  public:
   FaultyVcpu(std::unique_ptr<hv::Vcpu> real, Fault fault) : real_(std::move(real)), fault_(fault) {}
   std::uint32_t id() const noexcept override { return real_->id(); }
-  hv::Result<hv::Exit> run() override {
-    auto exit = real_->run();
-    if (exit && fault_ == Fault::MisreportMmioSize) {
-      if (auto* mmio = std::get_if<hv::MmioExit>(&*exit))
-        mmio->size = static_cast<std::uint8_t>(mmio->size == 1 ? 2 : mmio->size / 2);
-    }
-    return exit;
-  }
-  hv::Result<void> complete_read(std::span<const std::uint8_t> data) override {
-    if (fault_ != Fault::DropReadData) return real_->complete_read(data);
-    const std::vector<std::uint8_t> zeros(data.size(), 0);
-    return real_->complete_read(zeros);
-  }
   void kick() noexcept override {
     // The harness's watchdog also stops guests with kick(), so only the first kick may be lost.
     if (fault_ == Fault::LoseFirstKick && !lost_one_.exchange(true)) return;
@@ -46,7 +35,52 @@ class FaultyVcpu final : public hv::Vcpu {
   hv::Result<hv::LapicState> get_lapic() const override { return real_->get_lapic(); }
   hv::Result<void> set_lapic(const hv::LapicState& l) override { return real_->set_lapic(l); }
 
+ protected:
+  hv::Result<hv::Exit> run_guest(hv::IoHandler& io) override {
+    FaultyIo faulty(io, fault_);
+    return real_->run(faulty);
+  }
+
  private:
+  // Stands between the real vCPU and the VMM's handler and breaks what the fault says.
+  class FaultyIo final : public hv::IoHandler {
+   public:
+    FaultyIo(hv::IoHandler& real, Fault fault) : real_(real), fault_(fault) {}
+    void pio_read(std::uint16_t port, std::span<std::uint8_t> data) noexcept override {
+      real_.pio_read(port, data);
+      if (fault_ == Fault::DropReadData) std::fill(data.begin(), data.end(), std::uint8_t{0});
+    }
+    void pio_write(std::uint16_t port, std::span<const std::uint8_t> data) noexcept override {
+      real_.pio_write(port, data);
+    }
+    void mmio_read(std::uint64_t address, std::span<std::uint8_t> data) noexcept override {
+      if (fault_ == Fault::MisreportMmioSize) {
+        std::array<std::uint8_t, 8> wrong{};
+        wrong.fill(0xff);
+        const auto shown = std::span(wrong).first(misreported_size(data.size()));
+        real_.mmio_read(address, shown);
+        std::copy_n(shown.begin(), std::min(shown.size(), data.size()), data.begin());
+        return;
+      }
+      real_.mmio_read(address, data);
+      if (fault_ == Fault::DropReadData) std::fill(data.begin(), data.end(), std::uint8_t{0});
+    }
+    void mmio_write(std::uint64_t address, std::span<const std::uint8_t> data) noexcept override {
+      if (fault_ == Fault::MisreportMmioSize) {
+        std::array<std::uint8_t, 8> wrong{};
+        std::copy_n(data.begin(), std::min(data.size(), wrong.size()), wrong.begin());
+        real_.mmio_write(address, std::span<const std::uint8_t>(wrong).first(misreported_size(data.size())));
+        return;
+      }
+      real_.mmio_write(address, data);
+    }
+
+   private:
+    static std::size_t misreported_size(std::size_t size) { return size == 1 ? 2 : size / 2; }
+    hv::IoHandler& real_;
+    Fault fault_;
+  };
+
   std::unique_ptr<hv::Vcpu> real_;
   Fault fault_;
   std::atomic<bool> lost_one_{false};
@@ -55,10 +89,6 @@ class FaultyVcpu final : public hv::Vcpu {
 class FaultyVm final : public hv::Vm {
  public:
   FaultyVm(std::unique_ptr<hv::Vm> real, Fault fault) : real_(std::move(real)), fault_(fault) {}
-  hv::Result<hv::MemorySlot> map_memory(std::shared_ptr<hv::GuestRegion> r, hv::MapOptions o) override {
-    return real_->map_memory(std::move(r), o);
-  }
-  hv::Result<void> unmap_memory(hv::MemorySlot s) override { return real_->unmap_memory(s); }
   hv::Result<std::unique_ptr<hv::Vcpu>> create_vcpu(std::uint32_t id) override {
     auto vcpu = real_->create_vcpu(id);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -79,11 +109,17 @@ class FaultyVm final : public hv::Vm {
   hv::Result<void> signal_msi(const hv::MsiMessage& m) override { return real_->signal_msi(m); }
   hv::Result<void> set_gsi_routing(std::span<const hv::GsiRoute> r) override { return real_->set_gsi_routing(r); }
   hv::Result<void> set_irq_line(std::uint32_t g, bool l) override { return real_->set_irq_line(g, l); }
-  hv::Result<void> enable_dirty_log(hv::MemorySlot s) override { return real_->enable_dirty_log(s); }
-  hv::Result<hv::DirtyBitmap> fetch_and_clear_dirty_log(hv::MemorySlot s) override {
+
+ protected:
+  hv::Result<hv::MemorySlot> map_region(std::shared_ptr<hv::GuestRegion> r, hv::MapOptions o) override {
+    return real_->map_memory(std::move(r), o);
+  }
+  hv::Result<void> unmap_region(hv::MemorySlot s) override { return real_->unmap_memory(s); }
+  hv::Result<void> start_dirty_log(hv::MemorySlot s) override { return real_->enable_dirty_log(s); }
+  hv::Result<hv::DirtyBitmap> fetch_guest_dirty_log(hv::MemorySlot s) override {
     return real_->fetch_and_clear_dirty_log(s);
   }
-  hv::Result<void> disable_dirty_log(hv::MemorySlot s) override { return real_->disable_dirty_log(s); }
+  hv::Result<void> stop_dirty_log(hv::MemorySlot s) override { return real_->disable_dirty_log(s); }
 
  private:
   std::unique_ptr<hv::Vm> real_;

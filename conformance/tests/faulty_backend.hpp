@@ -9,8 +9,8 @@
 namespace hvtest {
 
 enum class Fault {
-  DropReadData,       // complete_read() gives the guest zeros instead of the VMM's bytes
-  MisreportMmioSize,  // MMIO exits report the wrong access size
+  DropReadData,       // reads give the guest zeros instead of the VMM's bytes
+  MisreportMmioSize,  // MMIO accesses reach the VMM with the wrong size
   LoseFirstKick,      // the first kick() does nothing (a racy kick); later ones work
 };
 

@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../../hypervisor/tests/recording_vm.hpp"
+#include "hv/testing/recording_vm.hpp"
 #include "hv/dev/bus.hpp"
 #include "hv/dev/byte_sink.hpp"
 #include "hv/dev/cmos_rtc.hpp"
@@ -145,7 +145,7 @@ TEST(UartConcurrency, HostInputRacingRegisterAccessesKeepsOrderAndTheLineInStep)
   // The VMM's input thread feeds the receive FIFO while one vCPU drains it (and toggles the THR
   // interrupt on and off) and another transmits and uses the scratch register. Both the input
   // thread and the vCPUs set the UART's line; the Vm behind it records every level it is given.
-  hvtest::RecordingVm vm;
+  hv::testing::RecordingVm vm;
   hv::dev::VmInterruptLine line(vm, 4);
   hv::dev::BufferSink sink;
   hv::dev::Serial16550 uart(sink, line);

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "../../hypervisor/tests/recording_vm.hpp"
 #include "hv/dev/interrupt_line.hpp"
+#include "hv/testing/recording_vm.hpp"
 
 namespace {
 
@@ -25,7 +25,7 @@ TEST(IrqfdInterruptLine, SignalsOnceForEachRisingEdge) {
 }
 
 TEST(VmInterruptLine, ForwardsOnlyChangesOfLevel) {
-  hvtest::RecordingVm vm;
+  hv::testing::RecordingVm vm;
   hv::dev::VmInterruptLine line(vm, 4);
   line.set_level(true);
   line.set_level(true);

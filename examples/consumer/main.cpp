@@ -1,4 +1,4 @@
-// The README's usage example: open a backend, map memory, create a vCPU, run, handle IO exits.
+// The README's usage example: open a backend, map memory, create a vCPU, run it with an IoHandler.
 // Exit status: 0 when the guest printed "hi" and halted, 77 when KVM is unavailable (skip), 1 on error.
 #include <cstdio>
 #include <string>
@@ -30,27 +30,28 @@ int main() {
   auto vcpu = (*vm)->create_vcpu(0);
   if (!vcpu || !hv::x86::enter_real_mode(**vcpu, 0x1000, 0x8000)) return 1;
 
-  std::string printed;
-  for (;;) {
-    auto exit = (*vcpu)->run();
-    if (!exit) {
-      std::fprintf(stderr, "run: %s\n", exit.error().to_string().c_str());
-      return 1;
+  // The VMM's devices: run() hands each port access here and completes the instruction itself.
+  struct Console final : hv::IoHandler {
+    std::string printed;
+    void pio_write(std::uint16_t port, std::span<const std::uint8_t> data) noexcept override {
+      if (port == 0xe9) printed.append(data.begin(), data.end());
     }
-    if (auto* io = std::get_if<hv::IoExit>(&*exit)) {
-      if (io->direction == hv::AccessDirection::Write) {
-        printed.append(io->data.begin(), io->data.end());
-      } else {
-        const std::uint8_t key[] = {0x2a};
-        if (!(*vcpu)->complete_read(key)) return 1;  // the guest's IN gets 0x2a
-      }
-    } else if (std::holds_alternative<hv::HaltExit>(*exit)) {
-      break;
-    } else {
-      std::fprintf(stderr, "unexpected exit: %s\n", std::string(hv::exit_name(*exit)).c_str());
-      return 1;
+    void pio_read(std::uint16_t port, std::span<std::uint8_t> data) noexcept override {
+      if (port == 0x60) data[0] = 0x2a;  // the guest's IN gets 0x2a; other ports read all-ones
     }
+    void mmio_read(std::uint64_t, std::span<std::uint8_t>) noexcept override {}
+    void mmio_write(std::uint64_t, std::span<const std::uint8_t>) noexcept override {}
+  } console;
+  auto exit = (*vcpu)->run(console);
+  if (!exit) {
+    std::fprintf(stderr, "run: %s\n", exit.error().to_string().c_str());
+    return 1;
   }
+  if (!std::holds_alternative<hv::HaltExit>(*exit)) {
+    std::fprintf(stderr, "unexpected exit: %s\n", std::string(hv::exit_name(*exit)).c_str());
+    return 1;
+  }
+  const std::string& printed = console.printed;
   const auto bl = (*vcpu)->get_registers()->rbx & 0xff;
   std::printf("guest printed \"%s\", read 0x%llx\n", printed.c_str(), static_cast<unsigned long long>(bl));
   return printed == "hi" && bl == 0x2a ? 0 : 1;

@@ -6,8 +6,6 @@ namespace hv {
 
 namespace {
 struct ExitNamer {
-  std::string_view operator()(const IoExit&) const noexcept { return "io"; }
-  std::string_view operator()(const MmioExit&) const noexcept { return "mmio"; }
   std::string_view operator()(const HaltExit&) const noexcept { return "halt"; }
   std::string_view operator()(const ShutdownExit&) const noexcept { return "shutdown"; }
   std::string_view operator()(const InterruptedExit&) const noexcept { return "interrupted"; }

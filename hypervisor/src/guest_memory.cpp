@@ -47,6 +47,48 @@ Result<std::shared_ptr<GuestRegion>> GuestRegion::create(std::uint64_t guest_bas
   return std::shared_ptr<GuestRegion>(new GuestRegion(*range, backing, mapping->address, std::move(mapping->memfd)));
 }
 
+Result<void> GuestRegion::start_write_tracking() {
+  std::lock_guard lock(tracking_mutex_);
+  if (!written_) {
+    const std::uint64_t words = (range_.size() / kPageSize + 63) / 64;
+    written_.reset(new (std::nothrow) std::atomic<std::uint64_t>[words]);  // NOLINT(cppcoreguidelines-owning-memory)
+    if (!written_) {
+      return fail(ErrorKind::ResourceExhausted, "GuestRegion::start_write_tracking",
+                  "no memory for the write bitmap of " + hex(range_.size()) + " bytes");
+    }
+    for (std::uint64_t i = 0; i < words; ++i) written_[i].store(0, std::memory_order_relaxed);
+    written_words_.store(written_.get(), std::memory_order_release);
+  }
+  tracking_.store(true, std::memory_order_release);
+  return {};
+}
+
+void GuestRegion::stop_write_tracking() noexcept {
+  std::lock_guard lock(tracking_mutex_);
+  tracking_.store(false, std::memory_order_release);
+}
+
+void GuestRegion::mark_written(std::uint64_t offset, std::uint64_t len) const noexcept {
+  if (len == 0 || !tracking_.load(std::memory_order_acquire)) return;
+  std::atomic<std::uint64_t>* words = written_words_.load(std::memory_order_acquire);
+  if (words == nullptr || offset >= range_.size()) return;
+  const std::uint64_t last = std::min(offset + len, range_.size()) - 1;
+  for (std::uint64_t page = offset / kPageSize; page <= last / kPageSize; ++page) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic): page < pages, the bitmap's size
+    words[page / 64].fetch_or(std::uint64_t{1} << (page % 64), std::memory_order_relaxed);
+  }
+}
+
+void GuestRegion::take_written(std::span<std::uint64_t> bits) const noexcept {
+  std::atomic<std::uint64_t>* words = written_words_.load(std::memory_order_acquire);
+  if (words == nullptr) return;
+  const std::uint64_t count = std::min<std::uint64_t>(bits.size(), (range_.size() / kPageSize + 63) / 64);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic): i < the bitmap's word count
+    bits[i] |= words[i].exchange(0, std::memory_order_relaxed);
+  }
+}
+
 Result<GuestMemory> GuestMemory::create(std::span<const RegionSpec> specs, Backing backing) {
   GuestMemory memory;
   for (const auto& spec : specs) {
@@ -155,6 +197,7 @@ Result<void> GuestMemory::for_each_chunk(const char* operation, std::uint64_t gp
     const std::uint64_t offset = gpa + done - region.guest_base();
     const std::size_t n = std::min<std::uint64_t>(len - done, region.size() - offset);
     copy(region.host().subspan(offset, n), done);
+    if (intent == Intent::Write) region.mark_written(offset, n);
     done += n;
   }
   return {};
@@ -178,6 +221,8 @@ Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t gpa, std::uint6
   auto index = locate("GuestMemory::slice", gpa, len, CrossRegion::Deny, Intent::Write);
   if (!index) return tl::unexpected(index.error());
   const auto& region = *regions_[*index];
+  // A writable view is taken to be written: its pages count as dirty now.
+  region.mark_written(gpa - region.guest_base(), len);
   return region.host().subspan(gpa - region.guest_base(), len);
 }
 

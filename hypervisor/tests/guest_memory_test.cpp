@@ -10,7 +10,6 @@
 
 #include <gtest/gtest.h>
 
-#include "hv/guest_mapping.hpp"
 #include "hv/guest_memory.hpp"
 
 namespace {
@@ -277,71 +276,6 @@ TEST(GuestMemory, PermissionsStayWithTheirRegionsThroughLayoutChanges) {
   ASSERT_TRUE(m.add_region(*rom, hv::Permission::ReadWrite));
   EXPECT_TRUE(m.write(0x2000, in));
   EXPECT_EQ(m.permission(0x2000), hv::Permission::ReadWrite);
-}
-
-// Records what map_guest_region maps; refuses every mapping when told to.
-class FakeVm final : public hv::Vm {
- public:
-  std::vector<std::pair<std::uint64_t, bool>> mapped;  // guest base, read_only
-  bool refuse = false;
-  hv::Result<hv::MemorySlot> map_memory(std::shared_ptr<hv::GuestRegion> region, hv::MapOptions options) override {
-    if (refuse) return hv::fail(hv::ErrorKind::ResourceExhausted, "map_memory", "no free slot");
-    mapped.emplace_back(region->guest_base(), options.read_only);
-    return hv::MemorySlot{static_cast<std::uint32_t>(mapped.size())};
-  }
-#define UNUSED(R, name, ...) \
-  hv::Result<R> name(__VA_ARGS__) override { return hv::fail(hv::ErrorKind::Unsupported, #name, "test VM"); }
-  UNUSED(void, unmap_memory, hv::MemorySlot)
-  UNUSED(std::unique_ptr<hv::Vcpu>, create_vcpu, std::uint32_t)
-  UNUSED(void, register_irqfd, const hv::EventFd&, std::uint32_t)
-  UNUSED(void, unregister_irqfd, const hv::EventFd&, std::uint32_t)
-  UNUSED(void, register_ioeventfd, const hv::EventFd&, const hv::IoEventAddress&)
-  UNUSED(void, unregister_ioeventfd, const hv::EventFd&, const hv::IoEventAddress&)
-  UNUSED(void, signal_msi, const hv::MsiMessage&)
-  UNUSED(void, set_gsi_routing, std::span<const hv::GsiRoute>)
-  UNUSED(void, set_irq_line, std::uint32_t, bool)
-  UNUSED(void, enable_dirty_log, hv::MemorySlot)
-  UNUSED(hv::DirtyBitmap, fetch_and_clear_dirty_log, hv::MemorySlot)
-  UNUSED(void, disable_dirty_log, hv::MemorySlot)
-#undef UNUSED
-};
-
-TEST(GuestMapping, TheVmAndGuestMemoryGetTheSamePermission) {
-  FakeVm vm;
-  hv::GuestMemory memory;
-  auto ram = hv::GuestRegion::create(0x0, 0x2000);
-  auto rom = hv::GuestRegion::create(0x10000, 0x1000);
-  ASSERT_TRUE(ram && rom);
-  ASSERT_TRUE(hv::map_guest_region(vm, memory, *ram));
-  ASSERT_TRUE(hv::map_guest_region(vm, memory, *rom, {.read_only = true}));
-  EXPECT_EQ(vm.mapped, (std::vector<std::pair<std::uint64_t, bool>>{{0x0, false}, {0x10000, true}}));
-  EXPECT_EQ(memory.permission(0x0), hv::Permission::ReadWrite);
-  EXPECT_EQ(memory.permission(0x10000), hv::Permission::ReadOnly);
-  const std::array<std::uint8_t, 4> in{1, 2, 3, 4};
-  EXPECT_TRUE(memory.write(0x0, in));
-  EXPECT_EQ(failure(memory.write(0x10000, in)), hv::ErrorKind::PermissionDenied);
-}
-
-TEST(GuestMapping, WhenEitherStepFailsNeitherHoldsTheRegion) {
-  FakeVm vm;
-  hv::GuestMemory memory;
-  auto ram = hv::GuestRegion::create(0x0, 0x2000);
-  ASSERT_TRUE(ram);
-  vm.refuse = true;
-  auto refused = hv::map_guest_region(vm, memory, *ram);
-  ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().kind(), hv::ErrorKind::ResourceExhausted);
-  EXPECT_TRUE(memory.regions().empty()) << "GuestMemory kept a region the VM does not map";
-  vm.refuse = false;
-  ASSERT_TRUE(hv::map_guest_region(vm, memory, *ram));
-  auto overlapping = hv::GuestRegion::create(0x1000, 0x1000);
-  ASSERT_TRUE(overlapping);
-  auto overlap = hv::map_guest_region(vm, memory, *overlapping, {.read_only = true});
-  ASSERT_FALSE(overlap);
-  EXPECT_EQ(overlap.error().kind(), hv::ErrorKind::Overlap);
-  EXPECT_EQ(vm.mapped.size(), 1U) << "the VM mapped a region GuestMemory refused";
-  EXPECT_EQ(memory.permission(0x1000), hv::Permission::ReadWrite);
-  EXPECT_FALSE(hv::map_guest_region(vm, memory, nullptr));
 }
 
 TEST(GuestMemory, RegionAtTopOfAddressSpace) {

@@ -23,13 +23,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     sink = s.back();
     (void)sink;
   };
-  if (const auto* io = std::get_if<hv::IoExit>(&decoded->exit)) touch(io->data);
-  if (const auto* mmio = std::get_if<hv::MmioExit>(&decoded->exit)) touch(mmio->data);
-  if (const auto* internal = std::get_if<hv::InternalErrorExit>(&decoded->exit)) {
+  if (const auto* io = std::get_if<hv::kvm::detail::KvmIoAccess>(&*decoded)) {
+    if (io->data.size() != std::size_t{io->size} * io->count) __builtin_trap();
+    touch(io->data);
+  }
+  if (const auto* mmio = std::get_if<hv::kvm::detail::KvmMmioAccess>(&*decoded)) touch(mmio->data);
+  const auto* exit = std::get_if<hv::Exit>(&*decoded);
+  if (const auto* internal = exit != nullptr ? std::get_if<hv::InternalErrorExit>(exit) : nullptr) {
     touch({reinterpret_cast<const std::uint8_t*>(internal->data.data()), internal->data.size_bytes()});
     touch(internal->instruction);
   }
-  const auto& pending = decoded->pending_read;
-  if (pending.destination != nullptr) touch({pending.destination, pending.length});
   return 0;
 }

@@ -89,36 +89,21 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
         return malformed("IO exit data lies outside the kvm_run mapping");
       }
       auto data = page.subspan(io.data_offset, length);
-      IoExit exit{.port = io.port,
-                  .size = io.size,
-                  .direction = io.direction == KVM_EXIT_IO_OUT ? AccessDirection::Write : AccessDirection::Read,
-                  .count = io.count,
-                  .data = data};
-      PendingRead pending;
-      if (exit.direction == AccessDirection::Read) {
-        std::memset(data.data(), kOpenBus, data.size());
-        pending = {data.data(), static_cast<std::uint32_t>(length)};
-      }
-      return DecodedExit{exit, pending};
+      const auto direction = io.direction == KVM_EXIT_IO_OUT ? AccessDirection::Write : AccessDirection::Read;
+      if (direction == AccessDirection::Read) std::memset(data.data(), kOpenBus, data.size());
+      return KvmIoAccess{.port = io.port, .size = io.size, .direction = direction, .count = io.count, .data = data};
     }
     case KVM_EXIT_MMIO: {
       auto& mmio = run->mmio;
       if (!valid_mmio_size(mmio.len)) return malformed("MMIO exit with an invalid length");
       std::span<std::uint8_t> data(mmio.data, mmio.len);
-      MmioExit exit{.address = mmio.phys_addr,
-                    .size = static_cast<std::uint8_t>(mmio.len),
-                    .direction = mmio.is_write != 0 ? AccessDirection::Write : AccessDirection::Read,
-                    .data = data};
-      PendingRead pending;
-      if (exit.direction == AccessDirection::Read) {
-        std::memset(data.data(), kOpenBus, data.size());
-        pending = {data.data(), mmio.len};
-      }
-      return DecodedExit{exit, pending};
+      const auto direction = mmio.is_write != 0 ? AccessDirection::Write : AccessDirection::Read;
+      if (direction == AccessDirection::Read) std::memset(data.data(), kOpenBus, data.size());
+      return KvmMmioAccess{.address = mmio.phys_addr, .direction = direction, .data = data};
     }
-    case KVM_EXIT_HLT: return DecodedExit{HaltExit{}, {}};
-    case KVM_EXIT_SHUTDOWN: return DecodedExit{ShutdownExit{}, {}};
-    case KVM_EXIT_INTR: return DecodedExit{InterruptedExit{}, {}};
+    case KVM_EXIT_HLT: return Exit{HaltExit{}};
+    case KVM_EXIT_SHUTDOWN: return Exit{ShutdownExit{}};
+    case KVM_EXIT_INTR: return Exit{InterruptedExit{}};
     case KVM_EXIT_SYSTEM_EVENT: {
       SystemEventKind kind = SystemEventKind::Other;
       switch (run->system_event.type) {
@@ -127,17 +112,16 @@ Result<DecodedExit> decode_exit(std::span<std::uint8_t> page) noexcept {
         case KVM_SYSTEM_EVENT_CRASH: kind = SystemEventKind::Crash; break;
         default: break;
       }
-      return DecodedExit{SystemEventExit{kind, run->system_event.type}, {}};
+      return Exit{SystemEventExit{kind, run->system_event.type}};
     }
-    case KVM_EXIT_INTERNAL_ERROR: return DecodedExit{internal_error(page, *run), {}};
+    case KVM_EXIT_INTERNAL_ERROR: return Exit{internal_error(page, *run)};
     case KVM_EXIT_FAIL_ENTRY:
-      return DecodedExit{InternalErrorExit{.code = KVM_EXIT_FAIL_ENTRY,
-                                           .detail = run->fail_entry.hardware_entry_failure_reason,
-                                           .name = "KVM_EXIT_FAIL_ENTRY",
-                                           .data = {},
-                                           .instruction = {}},
-                         {}};
-    default: return DecodedExit{UnknownExit{.backend = "kvm", .raw_reason = run->exit_reason}, {}};
+      return Exit{InternalErrorExit{.code = KVM_EXIT_FAIL_ENTRY,
+                                    .detail = run->fail_entry.hardware_entry_failure_reason,
+                                    .name = "KVM_EXIT_FAIL_ENTRY",
+                                    .data = {},
+                                    .instruction = {}}};
+    default: return Exit{UnknownExit{.backend = "kvm", .raw_reason = run->exit_reason}};
   }
 }
 

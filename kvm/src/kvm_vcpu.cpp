@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <string>
+#include <variant>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -51,8 +52,9 @@ std::uint8_t& KvmRunMapping::immediate_exit() const noexcept { return address_[o
 
 // --- run and kick ----------------------------------------------------------------------------------
 
-KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept
-    : fd_(std::move(fd)), run_(std::move(run)), config_(config) {}
+KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config,
+                 std::shared_ptr<const GuestMemory> memory) noexcept
+    : memory_(std::move(memory)), fd_(std::move(fd)), run_(std::move(run)), config_(config) {}
 
 // The first run() on a thread blocks the kick signal there and tells KVM to unblock it only while
 // this vCPU is inside KVM_RUN. A kick that reaches the thread elsewhere stays pending and makes the
@@ -75,8 +77,11 @@ Result<void> KvmVcpu::adopt_calling_thread(pid_t tid) {
 //   run():   publish running_tid, then KVM_RUN; on EINTR, consume the pending kick signal, clear
 //            immediate_exit, then consume kick_pending. Both sides order their store before their load (seq_cst), so
 //            either kick() sees the tid and signals, or KVM_RUN sees immediate_exit and returns at once.
-Result<Exit> KvmVcpu::run() {
-  pending_read_ = {};
+// Device accesses: KVM completes an IN, an MMIO read or the rest of a string instruction only on the
+// next KVM_RUN (before it looks at immediate_exit), so the loop below always re-enters after one and
+// returns only on an exit that leaves nothing pending: the vCPU's state is architectural whenever
+// run() has returned.
+Result<Exit> KvmVcpu::run_guest(IoHandler& io) {
   thread_local const pid_t this_tid = ::gettid();
   if (masked_tid_ != this_tid) {
     if (auto r = adopt_calling_thread(this_tid); !r) return tl::unexpected(r.error());
@@ -84,23 +89,44 @@ Result<Exit> KvmVcpu::run() {
   running_tid_.store(this_tid, std::memory_order_seq_cst);
   auto leave = gsl::finally([this] { running_tid_.store(0, std::memory_order_relaxed); });
   std::atomic_ref<std::uint8_t> immediate_exit(run_.immediate_exit());
-  int eagain_left = kMaxConsecutiveEagain;
   for (;;) {
-    if (::ioctl(fd_.get(), abi::kRun, 0) == 0) break;
-    const int err = errno;
-    if (err == EINTR) {
-      drain_kick_signal();
-      immediate_exit.store(0, std::memory_order_relaxed);
-      if (kick_pending_.exchange(false, std::memory_order_acq_rel)) return InterruptedExit{};
-      continue;  // a signal meant for someone else (a profiler, a debugger): keep running
+    int eagain_left = kMaxConsecutiveEagain;
+    for (;;) {
+      if (::ioctl(fd_.get(), abi::kRun, 0) == 0) break;
+      const int err = errno;
+      if (err == EINTR) {
+        drain_kick_signal();
+        immediate_exit.store(0, std::memory_order_relaxed);
+        if (kick_pending_.exchange(false, std::memory_order_acq_rel)) return InterruptedExit{};
+        continue;  // a signal meant for someone else (a profiler, a debugger): keep running
+      }
+      if (err == EAGAIN && eagain_left-- > 0) continue;
+      return fail_errno("KVM_RUN", err, "vcpu " + std::to_string(config_.id));
     }
-    if (err == EAGAIN && eagain_left-- > 0) continue;
-    return fail_errno("KVM_RUN", err, "vcpu " + std::to_string(config_.id));
+    auto decoded = decode_exit(run_.bytes());
+    if (!decoded) return tl::unexpected(std::move(decoded.error()));
+    if (auto* pio = std::get_if<KvmIoAccess>(&*decoded)) {
+      // One call per element of a string instruction, in order.
+      for (std::uint32_t i = 0; i < pio->count; ++i) {
+        const auto element = pio->data.subspan(std::size_t{i} * pio->size, pio->size);
+        if (pio->direction == AccessDirection::Read) {
+          io.pio_read(pio->port, element);
+        } else {
+          io.pio_write(pio->port, element);
+        }
+      }
+      continue;
+    }
+    if (auto* mmio = std::get_if<KvmMmioAccess>(&*decoded)) {
+      if (mmio->direction == AccessDirection::Read) {
+        io.mmio_read(mmio->address, mmio->data);
+      } else {
+        io.mmio_write(mmio->address, mmio->data);
+      }
+      continue;
+    }
+    return std::get<Exit>(*decoded);
   }
-  auto decoded = decode_exit(run_.bytes());
-  if (!decoded) return tl::unexpected(std::move(decoded.error()));
-  pending_read_ = decoded->pending_read;
-  return decoded->exit;
 }
 
 void KvmVcpu::kick() noexcept {
@@ -108,20 +134,6 @@ void KvmVcpu::kick() noexcept {
   std::atomic_ref<std::uint8_t>(run_.immediate_exit()).store(1, std::memory_order_seq_cst);
   const pid_t tid = running_tid_.load(std::memory_order_seq_cst);
   if (tid != 0) ::tgkill(::getpid(), tid, SIGRTMIN);
-}
-
-Result<void> KvmVcpu::complete_read(std::span<const std::uint8_t> data) {
-  if (pending_read_.destination == nullptr) {
-    return fail(ErrorKind::NotFound, "Vcpu::complete_read", "no IO or MMIO read is pending");
-  }
-  if (data.size() != pending_read_.length) {
-    return fail(
-        ErrorKind::InvalidArgument, "Vcpu::complete_read",
-        "pending read is " + std::to_string(pending_read_.length) + " bytes, got " + std::to_string(data.size()));
-  }
-  std::memcpy(pending_read_.destination, data.data(), data.size());
-  pending_read_ = {};
-  return {};
 }
 
 // --- registers -------------------------------------------------------------------------------------

@@ -37,12 +37,10 @@ struct KvmVcpuConfig {
 
 class KvmVcpu final : public Vcpu {
  public:
-  KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config) noexcept;
+  KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config, std::shared_ptr<const GuestMemory> memory) noexcept;
   // The kick signal must be installed (install_kick_signal) before a KvmVcpu exists.
 
   [[nodiscard]] std::uint32_t id() const noexcept override { return config_.id; }
-  Result<Exit> run() override;
-  Result<void> complete_read(std::span<const std::uint8_t> data) override;
   void kick() noexcept override;
 
   Result<GeneralRegisters> get_registers() const override;
@@ -61,13 +59,18 @@ class KvmVcpu final : public Vcpu {
   Result<void> set_lapic(const LapicState& lapic) override;
   Result<void> set_single_step(bool enabled);
 
+ protected:
+  Result<Exit> run_guest(IoHandler& io) override;
+
  private:
+  // What the kernel can reach through this vCPU: KVM keeps mapping the regions' host pages while the
+  // vCPU fd pins the VM. Declared first so it is released last, after fd_ is closed.
+  std::shared_ptr<const GuestMemory> memory_;
   UniqueFd fd_;
   KvmRunMapping run_;
   KvmVcpuConfig config_;
   Result<void> adopt_calling_thread(pid_t tid);
   Result<void> verify_tsc_write(std::span<const MsrEntry> entries) const;
-  PendingRead pending_read_;
   std::atomic<bool> kick_pending_{false};
   // Kernel thread id of the thread inside run(), 0 outside it. A tid (unlike a pthread_t) stays safe to
   // signal after its thread exits: tgkill then fails with ESRCH or, after tid reuse, reaches another

@@ -83,7 +83,7 @@ Result<void> KvmVm::set_user_memory_region(std::uint32_t slot, const Mapping& ma
   return ok_or(kvm_ioctl(fd_.get(), abi::kSetUserMemoryRegion, "KVM_SET_USER_MEMORY_REGION", &region));
 }
 
-Result<MemorySlot> KvmVm::map_memory(std::shared_ptr<GuestRegion> region, MapOptions options) {
+Result<MemorySlot> KvmVm::map_region(std::shared_ptr<GuestRegion> region, MapOptions options) {
   constexpr const char* op = "Vm::map_memory";
   if (!region) return fail(ErrorKind::InvalidArgument, op, "null region");
   if (options.read_only && !read_only_memory_) {
@@ -108,7 +108,7 @@ Result<MemorySlot> KvmVm::map_memory(std::shared_ptr<GuestRegion> region, MapOpt
   return MemorySlot{slot};
 }
 
-Result<void> KvmVm::unmap_memory(MemorySlot slot) {
+Result<void> KvmVm::unmap_region(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   auto it = mappings_.find(slot.id);
   if (it == mappings_.end()) {
@@ -132,10 +132,10 @@ Result<void> KvmVm::set_dirty_logging(MemorySlot slot, bool on) {
   return {};
 }
 
-Result<void> KvmVm::enable_dirty_log(MemorySlot slot) { return set_dirty_logging(slot, true); }
-Result<void> KvmVm::disable_dirty_log(MemorySlot slot) { return set_dirty_logging(slot, false); }
+Result<void> KvmVm::start_dirty_log(MemorySlot slot) { return set_dirty_logging(slot, true); }
+Result<void> KvmVm::stop_dirty_log(MemorySlot slot) { return set_dirty_logging(slot, false); }
 
-Result<DirtyBitmap> KvmVm::fetch_and_clear_dirty_log(MemorySlot slot) {
+Result<DirtyBitmap> KvmVm::fetch_guest_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   auto it = mappings_.find(slot.id);
   if (it == mappings_.end()) {
@@ -186,7 +186,9 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
       .xsave_size = std::max<std::size_t>(sizeof(abi::Xsave), xsave2 > 0 ? static_cast<std::size_t>(xsave2) : 0),
       .has_xsave = host_->check_extension(KVM_CAP_XSAVE) > 0,
       .has_lapic = options_.in_kernel_irqchip};
-  auto vcpu = std::make_unique<KvmVcpu>(std::move(vcpu_fd), std::move(*run), config);
+  // The vCPU holds the guest memory: KVM keeps mapping the regions' host pages for as long as the
+  // vCPU fd lives (it pins the VM), also after this Vm is destroyed.
+  auto vcpu = std::make_unique<KvmVcpu>(std::move(vcpu_fd), std::move(*run), config, memory());
   // A new KVM vCPU reports no CPUID features at all (not even long mode, which KVM then refuses in
   // EFER); start from what the host supports, with this vCPU's APIC id. VMMs override with set_cpuid.
   auto cpuid = default_cpuid_;

@@ -1,4 +1,6 @@
 // Tiny real-mode guests that exercise each exit kind on /dev/kvm. Instruction bytes are annotated.
+#include <algorithm>
+#include <array>
 #include <string>
 
 #include "kvm_test_support.hpp"
@@ -6,6 +8,9 @@
 namespace {
 
 using hvtest::KvmVmTest;
+
+using hv::AccessDirection;
+using hv::testing::Space;
 
 TEST_F(KvmVmTest, OutThenInDeliversDataThenHalt) {
   load({0xBA, 0xF8, 0x03,  // mov dx, 0x3f8
@@ -15,31 +20,19 @@ TEST_F(KvmVmTest, OutThenInDeliversDataThenHalt) {
         0x88, 0xC3,        // mov bl, al
         0x66, 0xED,        // in eax, dx
         0xF4});            // hlt
+  io.answer_reads_with([](Space, std::uint64_t, std::span<std::uint8_t> data) {
+    if (data.size() == 1) data[0] = 0x5a;
+    if (data.size() == 4) std::copy_n(std::array<std::uint8_t, 4>{1, 2, 3, 4}.begin(), 4, data.begin());
+  });
   auto e = run_once();
-  auto* out = std::get_if<hv::IoExit>(&e);
-  ASSERT_NE(out, nullptr) << hv::exit_name(e);
-  EXPECT_EQ(out->port, 0x3f8);
-  EXPECT_EQ(out->direction, hv::AccessDirection::Write);
-  ASSERT_EQ(out->data.size(), 1U);
-  EXPECT_EQ(out->data[0], 'A');
-
-  e = run_once();
-  auto* in8 = std::get_if<hv::IoExit>(&e);
-  ASSERT_NE(in8, nullptr);
-  EXPECT_EQ(in8->direction, hv::AccessDirection::Read);
-  EXPECT_EQ(in8->size, 1);
-  const std::uint8_t byte[] = {0x5a};
-  ASSERT_TRUE(vcpu->complete_read(byte));
-
-  e = run_once();
-  auto* in32 = std::get_if<hv::IoExit>(&e);
-  ASSERT_NE(in32, nullptr);
-  EXPECT_EQ(in32->size, 4);
-  const std::uint8_t dword[] = {1, 2, 3, 4};
-  ASSERT_TRUE(vcpu->complete_read(dword));
-
-  e = run_once();
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(e)) << hv::exit_name(e);
+  ASSERT_EQ(io.accesses.size(), 3U);
+  EXPECT_TRUE(io.accesses[0].is(Space::Pio, 0x3f8, AccessDirection::Write));
+  EXPECT_EQ(io.accesses[0].data, std::vector<std::uint8_t>{'A'});
+  EXPECT_TRUE(io.accesses[1].is(Space::Pio, 0x3f8, AccessDirection::Read));
+  EXPECT_EQ(io.accesses[1].data.size(), 1U);
+  EXPECT_TRUE(io.accesses[2].is(Space::Pio, 0x3f8, AccessDirection::Read));
+  EXPECT_EQ(io.accesses[2].data.size(), 4U);
   auto regs = vcpu->get_registers();
   ASSERT_TRUE(regs);
   EXPECT_EQ(regs->rbx & 0xff, 0x5aU);
@@ -48,10 +41,9 @@ TEST_F(KvmVmTest, OutThenInDeliversDataThenHalt) {
 
 TEST_F(KvmVmTest, UnansweredInReadsAllOnes) {
   load({0xEC, 0xF4});  // in al, dx; hlt
-  auto e = run_once();
-  ASSERT_TRUE(std::holds_alternative<hv::IoExit>(e));
-  e = run_once();
-  ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(e));
+  ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_EQ(io.accesses[0].data, std::vector<std::uint8_t>{0xff});
   EXPECT_EQ(vcpu->get_registers()->rax & 0xff, 0xffU);
 }
 
@@ -59,26 +51,21 @@ TEST_F(KvmVmTest, MmioReadCompletedThenMmioWrite) {
   load({0xA1, 0x00, 0x90,  // mov ax, [0x9000]   (beyond RAM: MMIO)
         0xA3, 0x04, 0x90,  // mov [0x9004], ax
         0xF4});
-  auto e = run_once();
-  auto* rd = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(rd, nullptr) << hv::exit_name(e);
-  EXPECT_EQ(rd->address, 0x9000U);
-  EXPECT_EQ(rd->size, 2);
-  EXPECT_EQ(rd->direction, hv::AccessDirection::Read);
-  const std::uint8_t word[] = {0x34, 0x12};
-  ASSERT_TRUE(vcpu->complete_read(word));
-  e = run_once();
-  auto* wr = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(wr, nullptr);
-  EXPECT_EQ(wr->address, 0x9004U);
-  EXPECT_EQ(wr->direction, hv::AccessDirection::Write);
-  ASSERT_EQ(wr->data.size(), 2U);
-  EXPECT_EQ(wr->data[0], 0x34);
-  EXPECT_EQ(wr->data[1], 0x12);
+  io.answer_reads_with([](Space, std::uint64_t, std::span<std::uint8_t> data) {
+    if (data.size() == 2) {
+      data[0] = 0x34;
+      data[1] = 0x12;
+    }
+  });
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 2U);
+  EXPECT_TRUE(io.accesses[0].is(Space::Mmio, 0x9000, AccessDirection::Read));
+  EXPECT_EQ(io.accesses[0].data.size(), 2U);
+  EXPECT_TRUE(io.accesses[1].is(Space::Mmio, 0x9004, AccessDirection::Write));
+  EXPECT_EQ(io.accesses[1].data, (std::vector<std::uint8_t>{0x34, 0x12}));
 }
 
-TEST_F(KvmVmTest, RepOutsbDeliversEveryByte) {
+TEST_F(KvmVmTest, RepOutsbDeliversEveryByteOneAccessPerElement) {
   const std::string text = "hvkit!";
   ASSERT_TRUE(memory.write(0x2000, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())));
   load({0xBE, 0x00, 0x20,                                    // mov si, 0x2000
@@ -86,16 +73,34 @@ TEST_F(KvmVmTest, RepOutsbDeliversEveryByte) {
         0xBA, 0xF8, 0x03,                                    // mov dx, 0x3f8
         0xF3, 0x6E,                                          // rep outsb
         0xF4});
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
   std::string seen;
-  for (int exits = 0; exits < 64; ++exits) {
-    auto e = run_once();
-    if (std::holds_alternative<hv::HaltExit>(e)) break;
-    auto* io = std::get_if<hv::IoExit>(&e);
-    ASSERT_NE(io, nullptr) << hv::exit_name(e);
-    EXPECT_EQ(io->data.size(), std::size_t{io->size} * io->count);
-    seen.append(io->data.begin(), io->data.end());
+  for (const auto& access : io.accesses) {
+    EXPECT_TRUE(access.is(Space::Pio, 0x3f8, AccessDirection::Write));
+    EXPECT_EQ(access.data.size(), 1U);
+    seen.append(access.data.begin(), access.data.end());
   }
   EXPECT_EQ(seen, text);
+}
+
+// KVM finishes an IN only on the next KVM_RUN; run() must do that before it returns, so that a
+// VMM that stops (here: a kick from the handler) sees the instruction complete: RAX holds the answer
+// and RIP is past the IN.
+TEST_F(KvmVmTest, RunReturnsWithTheInstructionCompleteWhenTheHandlerKicks) {
+  load({0xEC,    // in al, dx
+        0xF4});  // hlt
+  io.answer_reads_with([](Space, std::uint64_t, std::span<std::uint8_t> data) { data[0] = 0x3c; });
+  io.kick_after_each_access(vcpu.get());
+  auto e = run_once();
+  EXPECT_TRUE(std::holds_alternative<hv::InterruptedExit>(e)) << hv::exit_name(e);
+  ASSERT_EQ(io.accesses.size(), 1U);
+  auto regs = vcpu->get_registers();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rax & 0xff, 0x3cU) << "the IN's answer did not reach AL before run() returned";
+  EXPECT_EQ(regs->rip, hvtest::kCodeAddress + 1) << "RIP is not past the IN";
+  io.kick_after_each_access(nullptr);
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  EXPECT_EQ(io.accesses.size(), 1U) << "the IN was repeated";
 }
 
 TEST_F(KvmVmTest, TripleFaultEndsAsShutdown) {
@@ -111,13 +116,11 @@ TEST_F(KvmVmTest, LongModeEntryRunsCodeAbove4KiBWithIdentityPaging) {
   load({0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  // mov rax, 0x1122334455667788
         0x48, 0xA3, 0x00, 0x00, 0x00, 0xC0, 0,    0,    0,    0,     // mov [0xc0000000], rax (MMIO, 3 GiB)
         0xF4});
-  auto e = run_once();
-  auto* mmio = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(mmio, nullptr) << hv::exit_name(e);
-  EXPECT_EQ(mmio->address, 0xc0000000U);
-  EXPECT_EQ(mmio->size, 8);
-  EXPECT_EQ(mmio->data[7], 0x11);
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(Space::Mmio, 0xc0000000U, AccessDirection::Write));
+  ASSERT_EQ(io.accesses[0].data.size(), 8U);
+  EXPECT_EQ(io.accesses[0].data[7], 0x11);
   EXPECT_NE(vcpu->get_special_registers()->efer & 0x400, 0U) << "EFER.LMA";
 }
 
@@ -134,18 +137,6 @@ TEST_F(KvmVmTest, LongModeEntryRejectsBadTableAddresses) {
   auto above_4g = hv::x86::enter_long_mode(memory, *vcpu, 5ULL << 30, hvtest::kCodeAddress, 0x7000);
   ASSERT_FALSE(above_4g);
   EXPECT_EQ(above_4g.error().kind(), hv::ErrorKind::OutOfRange);
-}
-
-TEST_F(KvmVmTest, CompleteReadChecksThatAReadIsPendingAndItsSize) {
-  auto none = vcpu->complete_read(std::span<const std::uint8_t>());
-  ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().kind(), hv::ErrorKind::NotFound);
-  load({0xED, 0xF4});  // in ax, dx; hlt
-  ASSERT_TRUE(std::holds_alternative<hv::IoExit>(run_once()));
-  const std::uint8_t three[] = {1, 2, 3};
-  auto wrong = vcpu->complete_read(three);
-  ASSERT_FALSE(wrong);
-  EXPECT_EQ(wrong.error().kind(), hv::ErrorKind::InvalidArgument);
 }
 
 TEST_F(KvmVmTest, GuestReadsTheCpuidTheVmmSet) {

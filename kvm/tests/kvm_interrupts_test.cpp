@@ -23,21 +23,20 @@ TEST_F(KvmVmTest, MmioIoeventfdWithDatamatchFiresWithoutAnExit) {
         0x66, 0xC7, 0x06, 0x00, 0xA0, 0x01, 0x00, 0x00, 0x00,  // mov dword [0xa000], 1
         0xF4});
   auto e = run_once();
-  auto* mmio = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(mmio, nullptr) << hv::exit_name(e);
-  ASSERT_EQ(mmio->size, 4);
-  EXPECT_EQ(mmio->data[0], 0x01) << "only the non-matching write exits";
+  ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(e)) << hv::exit_name(e);
+  ASSERT_EQ(io.accesses.size(), 1U) << "only the non-matching write exits";
+  ASSERT_EQ(io.accesses[0].data.size(), 4U);
+  EXPECT_EQ(io.accesses[0].data[0], 0x01) << "only the non-matching write exits";
   auto count = ev.consume();
   ASSERT_TRUE(count) << "the matching write signalled the eventfd";
   EXPECT_EQ(*count, 1U);
-  ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
 
   ASSERT_TRUE(vm->unregister_ioeventfd(ev, doorbell));
   ASSERT_NO_FATAL_FAILURE(enter_real_mode(*vcpu, hvtest::kCodeAddress));
-  e = run_once();
-  mmio = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(mmio, nullptr);
-  EXPECT_EQ(mmio->data[0], 0x78) << "after unregistering, the matching write exits too";
+  io.accesses.clear();
+  ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 2U);
+  EXPECT_EQ(io.accesses[0].data[0], 0x78) << "after unregistering, the matching write exits too";
 }
 
 TEST_F(KvmVmTest, PioIoeventfdWithoutDatamatch) {

@@ -20,7 +20,7 @@ constexpr auto kKickDeadline = 10s;
 TEST_F(KvmVmTest, KickStopsASpinningGuestRepeatedly) {
   load({0xEB, 0xFE});  // jmp $
   for (int round = 0; round < 3; ++round) {
-    auto result = std::async(std::launch::async, [&] { return vcpu->run(); });
+    auto result = std::async(std::launch::async, [&] { return vcpu->run(io); });
     std::this_thread::sleep_for(50ms);
     ASSERT_EQ(result.wait_for(0s), std::future_status::timeout) << "the guest spins; run() must not return by itself";
     vcpu->kick();
@@ -35,10 +35,10 @@ TEST_F(KvmVmTest, KickStopsASpinningGuestRepeatedly) {
 TEST_F(KvmVmTest, KickBeforeRunIsNotLostAndIsConsumedOnce) {
   load({0xF4});  // hlt
   vcpu->kick();
-  auto first = vcpu->run();
+  auto first = vcpu->run(io);
   ASSERT_TRUE(first);
   EXPECT_TRUE(std::holds_alternative<hv::InterruptedExit>(*first)) << hv::exit_name(*first);
-  auto second = vcpu->run();
+  auto second = vcpu->run(io);
   ASSERT_TRUE(second);
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*second)) << hv::exit_name(*second);
 }
@@ -47,13 +47,13 @@ TEST_F(KvmVmTest, KickOutsideRunDoesNotInterruptTheThreadsOwnSyscalls) {
   load({0xF4, 0xEB, 0xFE});  // hlt; jmp $
   std::promise<void> sleeping;
   auto worker = std::async(std::launch::async, [&] {
-    auto first = vcpu->run();  // adopts this thread: the kick signal is blocked outside KVM_RUN
+    auto first = vcpu->run(io);  // adopts this thread: the kick signal is blocked outside KVM_RUN
     EXPECT_TRUE(first && std::holds_alternative<hv::HaltExit>(*first));
     sleeping.set_value();
     timespec nap{.tv_sec = 0, .tv_nsec = 300'000'000};
     const int slept = ::nanosleep(&nap, nullptr);
     const int err = errno;
-    auto second = vcpu->run();  // the kick that arrived during the nap is still pending
+    auto second = vcpu->run(io);  // the kick that arrived during the nap is still pending
     return std::make_tuple(slept, err, std::move(second));
   });
   sleeping.get_future().wait();
@@ -72,12 +72,12 @@ TEST_F(KvmVmTest, SameThreadRunsNormallyAfterBeingKicked) {
   load({0xEB, 0xFE});    // 0x1000: jmp $
   load({0xF4}, 0x1100);  // 0x1100: hlt
   auto worker = std::async(std::launch::async, [&] {
-    auto first = vcpu->run();  // spins until kicked
+    auto first = vcpu->run(io);  // spins until kicked
     EXPECT_TRUE(first && std::holds_alternative<hv::InterruptedExit>(*first));
     auto regs = vcpu->get_registers();
     regs->rip = 0x1100;
     EXPECT_TRUE(vcpu->set_registers(*regs));
-    return vcpu->run();  // same thread: must reach the HLT
+    return vcpu->run(io);  // same thread: must reach the HLT
   });
   std::this_thread::sleep_for(50ms);
   vcpu->kick();

@@ -3,6 +3,7 @@
 
 namespace {
 
+using hv::testing::Space;
 using hvtest::KvmVmTest;
 
 constexpr std::uint64_t kDataBase = 0x10000;
@@ -35,14 +36,12 @@ TEST_F(KvmVmTest, UnmapThenRemapBetweenRuns) {
 
   ASSERT_TRUE(vm->unmap_memory(*slot));
   ASSERT_NO_FATAL_FAILURE(enter_real_mode(*vcpu, hvtest::kCodeAddress));
-  auto e = run_once();
-  auto* mmio = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(mmio, nullptr) << "unmapped memory must exit as MMIO, got " << hv::exit_name(e);
-  EXPECT_EQ(mmio->address, kDataBase);
-  const std::uint8_t answer[] = {0x66};
-  ASSERT_TRUE(vcpu->complete_read(answer));
+  io.answer_reads_with([](Space, std::uint64_t, std::span<std::uint8_t> bytes) { bytes[0] = 0x66; });
   ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 1U) << "unmapped memory must reach the IoHandler as MMIO";
+  EXPECT_TRUE(io.accesses[0].is(Space::Mmio, kDataBase, hv::AccessDirection::Read));
   EXPECT_EQ(vcpu->get_registers()->rax & 0xff, 0x66U);
+  io.accesses.clear();
 
   auto again = vm->map_memory(data);
   ASSERT_TRUE(again) << again.error().to_string();
@@ -59,14 +58,10 @@ TEST_F(KvmVmTest, ReadOnlyRegionReadsFromMemoryAndWritesExit) {
         0xFE, 0xC0,                          // inc al
         0xA2, 0x00, 0x00,                    // mov [0], al
         0xF4});
-  auto e = run_once();
-  auto* mmio = std::get_if<hv::MmioExit>(&e);
-  ASSERT_NE(mmio, nullptr) << hv::exit_name(e);
-  EXPECT_EQ(mmio->address, kDataBase);
-  EXPECT_EQ(mmio->direction, hv::AccessDirection::Write);
-  ASSERT_EQ(mmio->data.size(), 1U);
-  EXPECT_EQ(mmio->data[0], 0x5b) << "the read came from memory";
   ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(Space::Mmio, kDataBase, hv::AccessDirection::Write));
+  EXPECT_EQ(io.accesses[0].data, std::vector<std::uint8_t>{0x5b}) << "the read came from memory";
   EXPECT_EQ(rom->host()[0], 0x5a) << "the write must not reach read-only memory";
 }
 
@@ -123,11 +118,13 @@ TEST_F(KvmVmTest, SecondVcpuRunsItsOwnCode) {
   ASSERT_TRUE(second) << second.error().to_string();
   ASSERT_NO_FATAL_FAILURE(enter_real_mode(**second, 0x1800));
   load({0xBA, 0x34, 0x12, 0xEE, 0xF4}, 0x1800);  // mov dx, 0x1234; out dx, al; hlt
-  auto e = (*second)->run();
-  ASSERT_TRUE(e);
-  auto* io = std::get_if<hv::IoExit>(&*e);
-  ASSERT_NE(io, nullptr);
-  EXPECT_EQ(io->port, 0x1234);
+  hv::testing::RecordingIo second_io;
+  auto e = (*second)->run(second_io);
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*e)) << hv::exit_name(*e);
+  ASSERT_EQ(second_io.accesses.size(), 1U);
+  EXPECT_TRUE(second_io.accesses[0].is(Space::Pio, 0x1234, hv::AccessDirection::Write));
+  EXPECT_TRUE(io.accesses.empty()) << "vCPU 0's handler saw vCPU 1's access";
 }
 
 }  // namespace

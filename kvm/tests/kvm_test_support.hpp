@@ -11,6 +11,7 @@
 
 #include "hv/hypervisor.hpp"
 #include "hv/kvm/kvm.hpp"
+#include "hv/testing/recording_io.hpp"
 #include "hv/x86_boot.hpp"
 
 namespace hvtest {
@@ -65,9 +66,10 @@ class KvmVmTest : public ::testing::Test {
     ASSERT_TRUE(r) << r.error().to_string();
   }
 
-  // Runs until an exit other than Interrupted; fails the test on an error.
+  // Runs until the vCPU stops (halt, shutdown, a kick...), its device accesses recorded in `io`;
+  // fails the test on an error.
   hv::Exit run_once() {
-    auto exit = vcpu->run();
+    auto exit = vcpu->run(io);
     EXPECT_TRUE(exit) << exit.error().to_string();
     return exit ? *exit : hv::Exit{hv::InternalErrorExit{}};
   }
@@ -78,6 +80,7 @@ class KvmVmTest : public ::testing::Test {
   hv::GuestMemory memory;
   hv::MemorySlot ram_slot;
   std::unique_ptr<hv::Vcpu> vcpu;
+  hv::testing::RecordingIo io;
 };
 
 }  // namespace hvtest

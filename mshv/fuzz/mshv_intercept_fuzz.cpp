@@ -5,8 +5,6 @@
 // data = size x count; MMIO sizes 1/2/4/8 and data = size), and every run ends.
 #include <cerrno>
 #include <cstring>
-#include <variant>
-#include <vector>
 
 #include "../../hypervisor/fuzz/fuzz_input.hpp"
 #include "hv/guest_memory.hpp"
@@ -69,18 +67,39 @@ class FuzzedSystem final : public hv::mshv::MshvSystem {
   hvfuzz::FuzzInput& in_;
 };
 
-void check(const hv::Exit& exit) {
-  if (const auto* io = std::get_if<hv::IoExit>(&exit)) {
-    if ((io->size != 1 && io->size != 2 && io->size != 4) || io->count == 0 ||
-        io->data.size() != std::size_t{io->size} * io->count) {
-      __builtin_trap();
+// The VMM side: traps on a malformed access, answers reads from the input.
+class FuzzedIo final : public hv::IoHandler {
+ public:
+  explicit FuzzedIo(hvfuzz::FuzzInput& in) : in_(in) {}
+  void pio_read(std::uint16_t, std::span<std::uint8_t> data) noexcept override {
+    check_pio(data.size());
+    answer(data);
+  }
+  void pio_write(std::uint16_t, std::span<const std::uint8_t> data) noexcept override { check_pio(data.size()); }
+  void mmio_read(std::uint64_t, std::span<std::uint8_t> data) noexcept override {
+    check_mmio(data.size());
+    answer(data);
+  }
+  void mmio_write(std::uint64_t, std::span<const std::uint8_t> data) noexcept override { check_mmio(data.size()); }
+
+ private:
+  static void check_pio(std::size_t size) {
+    if (size != 1 && size != 2 && size != 4) __builtin_trap();
+  }
+  static void check_mmio(std::size_t size) {
+    if (size != 1 && size != 2 && size != 4 && size != 8) __builtin_trap();
+  }
+  void answer(std::span<std::uint8_t> data) {
+    for (const std::uint8_t b : data) {
+      if (b != 0xff) __builtin_trap();  // reads arrive as all-ones
+    }
+    if (in_.take<std::uint8_t>() < 200) {  // mostly answered, sometimes left to the open bus
+      const auto bytes = in_.bytes(data.size());
+      std::memcpy(data.data(), bytes.data(), bytes.size());
     }
   }
-  if (const auto* mmio = std::get_if<hv::MmioExit>(&exit)) {
-    if ((mmio->size != 1 && mmio->size != 2 && mmio->size != 4 && mmio->size != 8) || mmio->data.size() != mmio->size)
-      __builtin_trap();
-  }
-}
+  hvfuzz::FuzzInput& in_;
+};
 
 }  // namespace
 
@@ -95,31 +114,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!ram || !(*vm)->map_memory(*ram)) return 0;
   auto vcpu = (*vm)->create_vcpu(0);
   if (!vcpu) return 0;
+  FuzzedIo io(in);
   for (int i = 0; i < 64; ++i) {
-    auto exit = (*vcpu)->run();
-    if (!exit) {
-      if (in.empty()) break;
-      continue;  // an error is an answer; the next run() must still behave
-    }
-    check(*exit);
-    const hv::Exit copy = *exit;
-    const auto* io = std::get_if<hv::IoExit>(&copy);
-    const auto* mmio = std::get_if<hv::MmioExit>(&copy);
-    const bool read = (io != nullptr && io->direction == hv::AccessDirection::Read) ||
-                      (mmio != nullptr && mmio->direction == hv::AccessDirection::Read);
-    if (read) {
-      const std::size_t want = io != nullptr ? std::size_t{io->size} * io->count : mmio->size;
-      const std::uint8_t mode = in.take<std::uint8_t>();
-      // Mostly the right length, sometimes wrong (must be refused), sometimes no answer at all.
-      const std::size_t give = mode < 200 ? want : mode < 230 ? want + 1 : 0;
-      if (mode < 230) {
-        std::vector<std::uint8_t> answer(give);
-        const auto bytes = in.bytes(give);
-        std::memcpy(answer.data(), bytes.data(), bytes.size());
-        const bool accepted = static_cast<bool>((*vcpu)->complete_read(answer));
-        if (accepted != (give == want)) __builtin_trap();
-      }
-    }
+    auto exit = (*vcpu)->run(io);
+    if (!exit && in.empty()) break;  // an error is an answer; the next run() must still behave
   }
   return 0;
 }

@@ -82,12 +82,15 @@ Result<void> get_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::spa
                               std::span<abi::HvRegisterValue> values) {
   for (std::size_t at = 0; at < names.size(); at += abi::kMaxGetRegistersPerCall) {
     const std::size_t n = std::min(names.size() - at, abi::kMaxGetRegistersPerCall);
-    std::vector<std::uint8_t> input(sizeof(abi::HvInputVpRegistersHeader) + n * 4);
+    // Page-sized stack buffers: a register access (every emulated MMIO access) allocates nothing.
+    std::array<std::uint8_t, abi::kHvcallMaxInput> input_page{};
+    std::array<std::uint8_t, abi::kHvcallMaxInput> output_page{};
+    const auto input = std::span(input_page).first(sizeof(abi::HvInputVpRegistersHeader) + n * 4);
+    const auto output = std::span(output_page).first(n * sizeof(abi::HvRegisterValue));
     abi::HvInputVpRegistersHeader header{};
     header.vp_index = vp_index;  // the kernel fills the partition id, not the VP [§5]
     std::memcpy(input.data(), &header, sizeof header);
     std::memcpy(input.data() + sizeof header, names.data() + at, n * 4);
-    std::vector<std::uint8_t> output(n * sizeof(abi::HvRegisterValue));
     auto done = hypercall(fd, abi::kHvcallGetVpRegisters, static_cast<std::uint16_t>(n), input, output, kGet);
     if (!done) return tl::unexpected(done.error());
     if (*done != n)
@@ -101,7 +104,9 @@ Result<void> get_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::spa
 Result<void> set_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::span<const abi::HvRegisterAssoc> assocs) {
   for (std::size_t at = 0; at < assocs.size(); at += abi::kMaxSetRegistersPerCall) {
     const std::size_t n = std::min(assocs.size() - at, abi::kMaxSetRegistersPerCall);
-    std::vector<std::uint8_t> input(sizeof(abi::HvInputVpRegistersHeader) + n * sizeof(abi::HvRegisterAssoc));
+    std::array<std::uint8_t, abi::kHvcallMaxInput> input_page{};
+    const auto input =
+        std::span(input_page).first(sizeof(abi::HvInputVpRegistersHeader) + n * sizeof(abi::HvRegisterAssoc));
     abi::HvInputVpRegistersHeader header{};
     header.vp_index = vp_index;
     std::memcpy(input.data(), &header, sizeof header);
@@ -115,11 +120,11 @@ Result<void> set_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::spa
   return {};
 }
 
-std::vector<std::uint32_t> general_register_names() {
-  std::vector<std::uint32_t> names;
-  for (std::uint32_t i = 0; i < 16; ++i) names.push_back(reg::kRax + i);
-  names.push_back(reg::kRip);
-  names.push_back(reg::kRflags);
+GeneralRegisterNames general_register_names() {
+  GeneralRegisterNames names{};
+  for (std::uint32_t i = 0; i < 16; ++i) gsl::at(names, i) = reg::kRax + i;
+  names[16] = reg::kRip;
+  names[17] = reg::kRflags;
   return names;
 }
 
@@ -133,15 +138,14 @@ GeneralRegisters to_general(std::span<const abi::HvRegisterValue> v) {
   return r;
 }
 
-std::vector<abi::HvRegisterAssoc> from_general(const GeneralRegisters& r) {
+GeneralRegisterAssocs from_general(const GeneralRegisters& r) {
   const std::array<std::uint64_t, 16> order = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
                                                r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
-  std::vector<abi::HvRegisterAssoc> out;
-  out.reserve(order.size() + 2);
-  std::uint32_t name = reg::kRax;  // RAX..R15 are consecutive names in this order
-  for (const std::uint64_t value : order) out.push_back(assoc(name++, value));
-  out.push_back(assoc(reg::kRip, r.rip));
-  out.push_back(assoc(reg::kRflags, r.rflags));
+  GeneralRegisterAssocs out{};
+  // RAX..R15 are consecutive names in this order
+  for (std::uint32_t i = 0; i < 16; ++i) gsl::at(out, i) = assoc(reg::kRax + i, gsl::at(order, i));
+  out[16] = assoc(reg::kRip, r.rip);
+  out[17] = assoc(reg::kRflags, r.rflags);
   return out;
 }
 

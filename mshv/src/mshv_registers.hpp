@@ -2,6 +2,7 @@
 // hvkit's register types as Hyper-V register names and values (HVCALL_GET/SET_VP_REGISTERS), in
 // batches that fit one hypercall page. The backend's own conversions; the simulator has its own.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -18,9 +19,14 @@ Result<void> get_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::spa
                               std::span<abi::HvRegisterValue> values);
 Result<void> set_vp_registers(const MshvFd& fd, std::uint32_t vp_index, std::span<const abi::HvRegisterAssoc> assocs);
 
-std::vector<std::uint32_t> general_register_names();  // RAX..R15, RIP, RFLAGS
+// Fixed-size arrays: the exit path reads and writes these without allocating.
+inline constexpr std::size_t kGeneralRegisterCount = 18;
+using GeneralRegisterNames = std::array<std::uint32_t, kGeneralRegisterCount>;
+using GeneralRegisterValues = std::array<abi::HvRegisterValue, kGeneralRegisterCount>;
+using GeneralRegisterAssocs = std::array<abi::HvRegisterAssoc, kGeneralRegisterCount>;
+GeneralRegisterNames general_register_names();  // RAX..R15, RIP, RFLAGS
 GeneralRegisters to_general(std::span<const abi::HvRegisterValue> values);
-std::vector<abi::HvRegisterAssoc> from_general(const GeneralRegisters& regs);
+GeneralRegisterAssocs from_general(const GeneralRegisters& regs);
 
 std::vector<std::uint32_t> special_register_names();  // ES..TR, GDTR, IDTR, CR0/2/3/4/8, EFER, APIC_BASE
 SpecialRegisters to_special(std::span<const abi::HvRegisterValue> values);

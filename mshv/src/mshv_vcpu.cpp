@@ -23,8 +23,10 @@ namespace reg = abi::reg;
 namespace {
 
 constexpr const char* kRun = "Vcpu::run";
-// Pages of string IO one intercept may move before the guest is resumed on the same instruction.
-constexpr std::uint32_t kStringChunksPerIntercept = 16;
+// Bytes of string IO one intercept may move before the guest re-executes the same instruction for the
+// rest (as the CPU stops a REP between iterations for an interrupt): bounds the work between two
+// looks at a pending kick.
+constexpr std::uint64_t kStringBytesPerIntercept = std::uint64_t{64} * 1024;
 
 extern "C" void ignore_mshv_kick(int /*signal*/) {}
 
@@ -77,7 +79,7 @@ IoPrefixes io_prefixes(std::span<const std::uint8_t> bytes) {
   return p;
 }
 
-// Translations of one string IO chunk: one hypercall per page rather than per element.
+// Translations of one string IO instruction: one hypercall per page rather than per element.
 class PageTranslations {
  public:
   PageTranslations(const MshvVcpu& vcpu, bool write) : vcpu_(vcpu), write_(write) {}
@@ -100,25 +102,16 @@ class PageTranslations {
   std::uint64_t gva_page_ = 0, gpa_page_ = 0;
 };
 
-// rSI/rDI moved by one element in the direction DF says, within the address size.
-std::uint64_t step_index(std::uint64_t index, const PendingIo& io) {
-  const bool down = (io.rflags & (1ULL << 10)) != 0;
-  const std::uint64_t moved = down ? index - io.size : index + io.size;
-  return (index & ~width_mask(io.address_size)) | (moved & width_mask(io.address_size));
-}
-
 // Copies one string IO element between guest-virtual `gva` and `data` (OUTS reads guest memory, INS
 // writes it), translating each page it touches: an element may straddle two pages.
-Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory, std::uint64_t gva, std::uint8_t* data,
-                          std::size_t size) {
-  const std::size_t first = std::min<std::size_t>(size, 4096 - (gva & 0xfff));
-  for (const auto& [at, offset, n] :
-       {std::tuple{gva, std::size_t{0}, first}, std::tuple{gva + first, first, size - first}}) {
-    if (n == 0) continue;
+Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory, std::uint64_t gva,
+                          std::span<std::uint8_t> data) {
+  const std::size_t first = std::min<std::size_t>(data.size(), 4096 - (gva & 0xfff));
+  for (const auto& [at, part] : {std::pair{gva, data.first(first)}, std::pair{gva + first, data.subspan(first)}}) {
+    if (part.empty()) continue;
     auto gpa = pages.translate(at);
     if (!gpa) return tl::unexpected(gpa.error());
-    const bool ok = pages.writes() ? memory.write(*gpa, std::span<const std::uint8_t>(data + offset, n))
-                                   : memory.read(*gpa, std::span(data + offset, n));
+    const bool ok = pages.writes() ? memory.write(*gpa, std::span<const std::uint8_t>(part)) : memory.read(*gpa, part);
     if (!ok) {
       return fail(ErrorKind::Unsupported, kRun,
                   std::string(pages.writes() ? "INS into " : "OUTS from ") + hex(*gpa) + ", which is not " +
@@ -128,28 +121,37 @@ Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory
   return {};
 }
 
-// A sentinel error kind the emulation memory uses to say "this access needs the VMM".
-constexpr ErrorKind kNeedsDevice = ErrorKind::Busy;
-
-// LinearMemory for one emulation attempt: RAM through the partition's mappings, device accesses
-// answered from the log of accesses the VMM already completed, the first new one recorded and the
-// attempt stopped.
+// LinearMemory for emulating one intercepted instruction: RAM through the partition's mappings,
+// every other guest-physical address through the VMM's IoHandler, at once and in order.
 class InterceptMemory final : public x86::LinearMemory {
  public:
-  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, PendingEmulation& emulation)
-      : vcpu_(vcpu), memory_(memory), answered_(emulation.answered), translations_(emulation.translations) {}
+  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, IoHandler& io)
+      : vcpu_(vcpu), memory_(memory), io_(io) {}
 
   Result<void> read(std::uint64_t linear, std::span<std::uint8_t> data) override { return access(linear, data); }
   Result<void> write(std::uint64_t linear, std::span<const std::uint8_t> data) override { return access(linear, data); }
-  const std::optional<DeviceAccess>& needed() const { return needed_; }
 
  private:
+  // The instruction's guest-virtual -> guest-physical translations, kept for its whole execution as
+  // a TLB keeps them (a REP MOVS touches a handful of pages; beyond the cache, translate again).
+  struct Translation {
+    std::uint64_t gva_page = 0;
+    std::uint64_t gpa_page = 0;
+    bool write = false;
+  };
+  static constexpr gsl::index kCachedTranslations = 4;
+
   Result<std::uint64_t> translate(std::uint64_t linear, bool write) {
-    for (const auto& t : translations_) {
+    for (gsl::index i = 0; i < cached_; ++i) {
+      const auto& t = gsl::at(translations_, i);
       if (t.gva_page == linear >> 12 && t.write == write) return (t.gpa_page << 12) | (linear & 0xfff);
     }
     auto gpa = vcpu_.translate(linear, write);
-    if (gpa) translations_.push_back({linear >> 12, write, *gpa >> 12});
+    if (gpa) {
+      gsl::at(translations_, next_slot_) = {linear >> 12, *gpa >> 12, write};
+      next_slot_ = (next_slot_ + 1) % kCachedTranslations;
+      cached_ = std::min(cached_ + 1, kCachedTranslations);
+    }
     return gpa;
   }
 
@@ -175,23 +177,14 @@ class InterceptMemory final : public x86::LinearMemory {
     } else if (memory_.contains(*gpa, size, write)) {
       return copy(*gpa, data) ? Result<void>{} : fail(ErrorKind::Internal, kRun, "RAM changed during emulation");
     }
-    const auto direction = write ? AccessDirection::Write : AccessDirection::Read;
-    if (next_ < answered_.size()) {
-      const DeviceAccess& a = answered_[next_++];
-      if (a.gpa != *gpa || a.size != size || a.direction != direction) {
-        return fail(ErrorKind::InvalidArgument, kRun, "the instruction's accesses changed while it was emulated");
-      }
-      if constexpr (!write) std::memcpy(data.data(), a.data.data(), size);
-      return {};
-    }
     if (size > 8) return fail(ErrorKind::Internal, kRun, "an emulated access wider than 8 bytes");
-    DeviceAccess a;
-    a.gpa = *gpa;
-    a.size = static_cast<std::uint8_t>(size);
-    a.direction = direction;
-    if constexpr (write) std::memcpy(a.data.data(), data.data(), size);
-    needed_ = a;
-    return fail(kNeedsDevice, kRun, "needs the device");
+    if constexpr (write) {
+      io_.mmio_write(*gpa, data);
+    } else {
+      std::fill(data.begin(), data.end(), std::uint8_t{0xff});  // what an unclaimed bus answers
+      io_.mmio_read(*gpa, data);
+    }
+    return {};
   }
   template <class Byte>
   bool copy(std::uint64_t gpa, std::span<Byte> data) const {
@@ -204,10 +197,10 @@ class InterceptMemory final : public x86::LinearMemory {
 
   const MshvVcpu& vcpu_;
   const PartitionMemory& memory_;
-  const std::vector<DeviceAccess>& answered_;
-  std::vector<PendingEmulation::Translation>& translations_;
-  std::size_t next_ = 0;
-  std::optional<DeviceAccess> needed_;
+  IoHandler& io_;
+  std::array<Translation, kCachedTranslations> translations_{};
+  gsl::index cached_ = 0;
+  gsl::index next_slot_ = 0;
 };
 
 }  // namespace
@@ -304,7 +297,7 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
   return (out.gpa_page << 12) | (gva & 0xfff);
 }
 
-Result<Exit> MshvVcpu::run() {
+Result<Exit> MshvVcpu::run_guest(IoHandler& io) {
   // The kick signal must reach this thread: a VMM may have blocked it here.
   thread_local bool kick_signal_unblocked = false;
   if (!kick_signal_unblocked) {
@@ -335,34 +328,6 @@ Result<Exit> MshvVcpu::run() {
     Running& operator=(const Running&) = delete;
   } running(*this);
 
-  // Finish what the previous exit began; it may yield the next exit without entering the guest.
-  // An error abandons what was pending: the guest re-executes the instruction on the next run().
-  const auto abandon = [this](const Error& error) -> Result<Exit> {
-    io_.reset();
-    emulation_.reset();
-    read_answer_.reset();
-    return tl::unexpected(error);
-  };
-  if (io_) {
-    auto next = finish_io();
-    if (!next) return abandon(next.error());
-    if (*next) return **next;
-  } else if (emulation_) {
-    if (emulation_->current.direction == AccessDirection::Read) {
-      if (read_answer_) {
-        std::memcpy(emulation_->current.data.data(), read_answer_->data(), emulation_->current.size);
-      } else {
-        emulation_->current.data.fill(0xff);  // unanswered reads see all-ones, as from an unclaimed bus
-      }
-    }
-    emulation_->answered.push_back(emulation_->current);
-    read_answer_.reset();
-    auto next = emulate();
-    if (!next) return abandon(next.error());
-    if (*next) return **next;
-  }
-  read_answer_.reset();
-
   for (;;) {
     if (kick_pending_.exchange(false)) return InterruptedExit{};
     abi::RunVp message{};
@@ -372,11 +337,11 @@ Result<Exit> MshvVcpu::run() {
     abi::HvMessageHeader header{};
     std::memcpy(&header, message.msg_buf, sizeof header);
     const std::uint8_t* payload = message.msg_buf + sizeof header;
-    Result<std::optional<Exit>> exit = std::optional<Exit>{};
+    Result<void> handled;
     switch (header.message_type) {
-      case abi::kMsgX64IoPortIntercept: exit = on_io_intercept(payload); break;
+      case abi::kMsgX64IoPortIntercept: handled = on_io_intercept(payload, io); break;
       case abi::kMsgUnmappedGpa:
-      case abi::kMsgGpaIntercept: exit = on_memory_intercept(payload); break;
+      case abi::kMsgGpaIntercept: handled = on_memory_intercept(payload, io); break;
       case abi::kMsgX64Halt: {
         // The header's RIP is the HLT's [§9.3]; whether the hypervisor has moved past it is not
         // documented (§14), so RIP is advanced here unless it already was.
@@ -414,12 +379,11 @@ Result<Exit> MshvVcpu::run() {
       case abi::kMsgX64ApicEoi: break;  // no userspace interrupt controller listens for EOIs
       default: return UnknownExit{.backend = "mshv", .raw_reason = header.message_type};
     }
-    if (!exit) return abandon(exit.error());
-    if (*exit) return **exit;
+    if (!handled) return tl::unexpected(std::move(handled.error()));
   }
 }
 
-Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payload) {
+Result<void> MshvVcpu::on_io_intercept(const std::uint8_t* payload, IoHandler& io) {
   abi::HvIoPortIntercept m{};
   std::memcpy(&m, payload, sizeof m);
   const std::uint8_t size = m.access_info & abi::kIoAccessSizeMask;
@@ -429,39 +393,47 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
   // RIP + 0 would run the same IO instruction forever.
   if (length == 0)
     return fail(ErrorKind::Internal, kRun, "IO intercept without an instruction length at RIP " + hex(m.header.rip));
-  PendingIo io;
-  io.in = m.header.intercept_access_type == abi::kAccessRead;
-  io.string = (m.access_info & abi::kIoAccessString) != 0;
-  io.rep = (m.access_info & abi::kIoAccessRep) != 0;
-  io.port = m.port_number;
-  io.size = size;
-  io.next_rip = m.header.rip + length;
-  io.rax = m.rax;
-  io.rcx = m.rcx;
-  io.rsi = m.rsi;
-  io.rdi = m.rdi;
-  io.rflags = m.header.rflags;
+  if ((m.access_info & abi::kIoAccessString) != 0) return on_string_io(m, io);
   const auto mode = mode_of(m.header);
-  if (mode != x86::CpuMode::Long64) io.next_rip &= mode == x86::CpuMode::Protected32 ? 0xffffffffULL : 0xffffULL;
-  if (!io.string) {
-    io_ = io;
-    exit_data_.assign(size, 0);
-    if (!io.in) std::memcpy(exit_data_.data(), &m.rax, size);
-    // For a read the span is the size of the answer complete_read() expects (its bytes are zero).
-    return std::optional<Exit>(
-        IoExit{io.port, size, io.in ? AccessDirection::Read : AccessDirection::Write, 1, exit_data_});
+  std::uint64_t next_rip = m.header.rip + length;
+  if (mode != x86::CpuMode::Long64) next_rip &= mode == x86::CpuMode::Protected32 ? 0xffffffffULL : 0xffffULL;
+  std::array<std::uint8_t, 4> data{};
+  const auto element = std::span(data).first(size);
+  if (m.header.intercept_access_type == abi::kAccessRead) {
+    data.fill(0xff);  // what an unclaimed port answers
+    io.pio_read(m.port_number, element);
+    std::uint32_t value = 0;
+    std::memcpy(&value, data.data(), sizeof value);
+    const std::array regs = {assoc(reg::kRip, next_rip), assoc(reg::kRax, merge_in(m.rax, value, size))};
+    return set(regs);
   }
-  // INS/OUTS: the VMM moves the data between the device and guest memory [§12.1].
+  std::memcpy(data.data(), &m.rax, size);
+  io.pio_write(m.port_number, element);
+  const auto rip = assoc(reg::kRip, next_rip);
+  return set(std::span(&rip, 1));
+}
+
+// INS/OUTS: the VMM moves the data between the device and guest memory [§12.1], one IoHandler call
+// per element, at most kStringBytesPerIntercept per intercept.
+Result<void> MshvVcpu::on_string_io(const abi::HvIoPortIntercept& m, IoHandler& io) {
+  const std::uint8_t size = m.access_info & abi::kIoAccessSizeMask;
+  const bool in = m.header.intercept_access_type == abi::kAccessRead;
+  const bool rep = (m.access_info & abi::kIoAccessRep) != 0;
+  const auto mode = mode_of(m.header);
+  const bool long_mode = mode == x86::CpuMode::Long64;
+  std::uint64_t next_rip = m.header.rip + (m.header.instruction_length_and_cr8 & 0xf);
+  if (!long_mode) next_rip &= mode == x86::CpuMode::Protected32 ? 0xffffffffULL : 0xffffULL;
   const auto prefixes =
       io_prefixes(std::span(m.instruction_bytes, std::min<std::size_t>(m.instruction_byte_count, 16)));
-  const bool wide = mode == x86::CpuMode::Long64 ? !prefixes.address_override
-                                                 : (mode == x86::CpuMode::Protected32) != prefixes.address_override;
-  io.address_size = mode == x86::CpuMode::Long64 ? (prefixes.address_override ? 4 : 8) : (wide ? 4 : 2);
-  const bool long_mode = mode == x86::CpuMode::Long64;
-  if (io.in || prefixes.segment == 0) {
-    io.segment_base = long_mode ? 0 : m.es.base;  // INS writes ES:rDI, never overridable; OUTS with an ES override
+  const bool wide =
+      long_mode ? !prefixes.address_override : (mode == x86::CpuMode::Protected32) != prefixes.address_override;
+  const std::uint8_t address_size = long_mode ? (prefixes.address_override ? 4 : 8) : (wide ? 4 : 2);
+  const std::uint64_t index_mask = width_mask(address_size);
+  std::uint64_t segment_base = 0;
+  if (in || prefixes.segment == 0) {
+    segment_base = long_mode ? 0 : m.es.base;  // INS writes ES:rDI, never overridable; OUTS with an ES override
   } else if (prefixes.segment < 0 || prefixes.segment == 3) {
-    io.segment_base = long_mode ? 0 : m.ds.base;
+    segment_base = long_mode ? 0 : m.ds.base;
   } else {
     static constexpr std::array<std::uint32_t, 6> kNames = {reg::kEs, reg::kCs, reg::kSs, reg::kDs, reg::kFs, reg::kGs};
     abi::HvRegisterValue value{};
@@ -470,99 +442,47 @@ Result<std::optional<Exit>> MshvVcpu::on_io_intercept(const std::uint8_t* payloa
       return tl::unexpected(r.error());
     abi::HvSegmentRegister s{};
     std::memcpy(&s, &value, sizeof s);
-    io.segment_base = (long_mode && prefixes.segment < 4) ? 0 : s.base;
+    segment_base = (long_mode && prefixes.segment < 4) ? 0 : s.base;
   }
-  io.remaining = io.rep ? (io.rcx & width_mask(io.address_size)) : 1;
-  io_ = io;
-  if (io.remaining == 0) {  // REP with a zero count: nothing to move, just step over it
-    auto done = finish_io();
-    if (!done) return tl::unexpected(done.error());
-    return *done;
-  }
-  return next_io_chunk();
-}
-
-// Builds the IoExit for the next at-most-a-page of a string IO instruction (OUTS: reads the data).
-Result<std::optional<Exit>> MshvVcpu::next_io_chunk() {
-  PendingIo& io = *io_;
-  io.chunk = static_cast<std::uint32_t>(std::min<std::uint64_t>(io.remaining, 4096 / io.size));
-  exit_data_.assign(std::size_t{io.chunk} * io.size, 0);
-  if (!io.in) {
-    PageTranslations pages(*this, false);
-    std::uint64_t rsi = io.rsi;
-    for (std::uint32_t i = 0; i < io.chunk; ++i) {
-      if (auto r = copy_element(pages, *memory_, io.segment_base + (rsi & width_mask(io.address_size)),
-                                exit_data_.data() + std::size_t{i} * io.size, io.size);
-          !r) {
-        return tl::unexpected(r.error());
-      }
-      rsi = step_index(rsi, io);
-    }
-  }
-  return std::optional<Exit>(
-      IoExit{io.port, io.size, io.in ? AccessDirection::Read : AccessDirection::Write, io.chunk, exit_data_});
-}
-
-// Completes the outstanding IO exit: data into RAX or guest memory, registers advanced; for a string
-// with elements left, the next chunk's exit (the guest is not re-entered between chunks), unless a
-// kick is pending or the instruction has had its share: then its progress is written back and the
-// guest resumes on the same instruction, as the CPU stops a REP between iterations for an interrupt.
-Result<std::optional<Exit>> MshvVcpu::finish_io() {
-  PendingIo& io = *io_;
-  std::vector<std::uint8_t> data;
-  if (io.in) {
-    const std::size_t expected = std::size_t{io.string ? io.chunk : 1} * io.size;
-    data = read_answer_ ? *read_answer_ : std::vector<std::uint8_t>(expected, 0xff);
-    read_answer_.reset();
-  }
-  if (!io.string) {
-    std::vector<abi::HvRegisterAssoc> regs = {assoc(reg::kRip, io.next_rip)};
-    if (io.in) {
-      std::uint64_t value = 0;
-      std::memcpy(&value, data.data(), io.size);
-      regs.push_back(assoc(reg::kRax, merge_in(io.rax, value, io.size)));
-    }
-    io_.reset();
-    if (auto r = set(regs); !r) return tl::unexpected(r.error());
-    return std::optional<Exit>{};
-  }
-  if (io.remaining > 0 && io.chunk > 0) {
-    // Index registers move only once the whole chunk has been transferred.
-    std::uint64_t rdi = io.rdi;
-    if (io.in) {
-      PageTranslations pages(*this, true);
-      for (std::uint32_t i = 0; i < io.chunk; ++i) {
-        if (auto r = copy_element(pages, *memory_, io.segment_base + (rdi & width_mask(io.address_size)),
-                                  data.data() + std::size_t{i} * io.size, io.size);
-            !r) {
-          return tl::unexpected(r.error());
-        }
-        rdi = step_index(rdi, io);
-      }
-      io.rdi = rdi;
+  const std::uint64_t count = rep ? (m.rcx & index_mask) : 1;
+  const std::uint64_t budget = std::min<std::uint64_t>(count, kStringBytesPerIntercept / size);
+  const bool down = (m.header.rflags & (1ULL << 10)) != 0;
+  std::uint64_t index = in ? m.rdi : m.rsi;
+  PageTranslations pages(*this, in);
+  std::uint64_t done = 0;
+  for (; done < budget; ++done) {
+    std::array<std::uint8_t, 4> data{};
+    const auto element = std::span(data).first(size);
+    const std::uint64_t gva = segment_base + (index & index_mask);
+    Result<void> moved;
+    if (in) {
+      data.fill(0xff);
+      io.pio_read(m.port_number, element);
+      moved = copy_element(pages, *memory_, gva, element);
     } else {
-      for (std::uint32_t i = 0; i < io.chunk; ++i) io.rsi = step_index(io.rsi, io);
+      moved = copy_element(pages, *memory_, gva, element);
+      if (moved) io.pio_write(m.port_number, element);
     }
-    io.remaining -= io.chunk;
-    if (io.rep) io.rcx = (io.rcx & ~width_mask(io.address_size)) | ((io.rcx - io.chunk) & width_mask(io.address_size));
-    ++io.chunks_done;
+    // An element that cannot move: the ones before it stand; the guest re-executes the instruction
+    // and the next intercept reports the error (as the CPU reports a fault after k iterations).
+    if (!moved) {
+      if (done == 0) return moved;
+      break;
+    }
+    const std::uint64_t stepped = down ? index - size : index + size;
+    index = (index & ~index_mask) | (stepped & index_mask);
   }
   // 32-bit register writes zero-extend in 64-bit mode.
-  const auto fix = [&](std::uint64_t v) { return io.address_size == 4 ? v & 0xffffffffULL : v; };
-  std::vector<abi::HvRegisterAssoc> regs;
-  if (io.remaining > 0) {
-    if (!kick_pending_.load() && io.chunks_done < kStringChunksPerIntercept) return next_io_chunk();
-  } else {
-    regs.push_back(assoc(reg::kRip, io.next_rip));
-  }
-  regs.push_back(io.in ? assoc(reg::kRax + 7, fix(io.rdi)) : assoc(reg::kRax + 6, fix(io.rsi)));
-  if (io.rep) regs.push_back(assoc(reg::kRax + 1, fix(io.rcx)));
-  io_.reset();
-  if (auto r = set(regs); !r) return tl::unexpected(r.error());
-  return std::optional<Exit>{};
+  const auto fix = [&](std::uint64_t v) { return address_size == 4 ? v & 0xffffffffULL : v; };
+  std::array<abi::HvRegisterAssoc, 3> regs{};
+  gsl::index n = 0;
+  gsl::at(regs, n++) = assoc(in ? reg::kRax + 7 : reg::kRax + 6, fix(index));
+  if (rep) gsl::at(regs, n++) = assoc(reg::kRax + 1, fix((m.rcx & ~index_mask) | ((m.rcx - done) & index_mask)));
+  if (done == count) gsl::at(regs, n++) = assoc(reg::kRip, next_rip);  // otherwise the guest continues it
+  return set(std::span(regs).first(static_cast<std::size_t>(n)));
 }
 
-Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* payload) {
+Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandler& io) {
   abi::HvMemoryIntercept m{};
   std::memcpy(&m, payload, sizeof m);
   if (m.header.intercept_access_type == abi::kAccessExecute) {
@@ -570,15 +490,14 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
                 "the guest executes from GPA " + hex(m.guest_physical_address) + ", which is not RAM (RIP " +
                     hex(m.header.rip) + ")");
   }
-  PendingEmulation e;
-  e.mode = mode_of(m.header);
+  const auto mode = mode_of(m.header);
   // The message carries RIP, RFLAGS and CS but not the other registers the instruction may use.
   const auto names = general_register_names();
-  std::vector<abi::HvRegisterValue> values(names.size());
+  GeneralRegisterValues values{};
   if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
-  e.registers = to_general(values);
-  e.registers.rip = m.header.rip;
-  e.registers.rflags = m.header.rflags;
+  GeneralRegisters before = to_general(values);
+  before.rip = m.header.rip;
+  before.rflags = m.header.rflags;
   // Decode from one copy: the bytes the hypervisor read at RIP and, only if they do not decode and it
   // gave fewer than 16, the missing tail read from guest memory after them, a page at a time. The
   // given bytes are never read again: the guest (another vCPU) may have changed them since.
@@ -586,7 +505,7 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
   const std::size_t given = std::min<std::size_t>(m.instruction_byte_count, bytes.size());
   std::memcpy(bytes.data(), m.instruction_bytes, given);
   std::size_t count = given;
-  auto insn = x86::decode(std::span(bytes).first(count), e.mode);
+  auto insn = x86::decode(std::span(bytes).first(count), mode);
   if (!insn && count < bytes.size()) {
     const std::uint64_t rip_linear = m.header.cs.base + m.header.rip;
     while (count < bytes.size()) {
@@ -596,7 +515,7 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
       if (!gpa || !memory_->read(*gpa, std::span(bytes).subspan(count, n))) break;
       count += n;
     }
-    insn = x86::decode(std::span(bytes).first(count), e.mode);
+    insn = x86::decode(std::span(bytes).first(count), mode);
   }
   if (!insn) {
     constexpr std::string_view kDigits = "0123456789abcdef";
@@ -610,10 +529,10 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
                 "cannot emulate the instruction at RIP " + hex(m.header.rip) + " (bytes: " +
                     (shown.empty() ? std::string("none readable") : shown) + "): " + insn.error().message());
   }
-  e.instruction = *insn;
   // Segment bases: in 64-bit mode only FS and GS have one, and only an override selects them.
-  e.segments[static_cast<std::size_t>(x86::SegmentRegister::Cs)] = m.header.cs.base;
-  const bool long_mode = e.mode == x86::CpuMode::Long64;
+  x86::SegmentBases segments{};
+  segments[static_cast<std::size_t>(x86::SegmentRegister::Cs)] = m.header.cs.base;
+  const bool long_mode = mode == x86::CpuMode::Long64;
   const auto seg = [](const x86::Operand& o) {
     return o.kind == x86::Operand::Kind::Memory ? o.memory.segment : x86::SegmentRegister::Ds;
   };
@@ -630,67 +549,35 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
     for (gsl::index i = 0; i < std::ssize(which); ++i) {
       abi::HvSegmentRegister s{};
       std::memcpy(&s, &gsl::at(seg_values, i), sizeof s);
-      e.segments[static_cast<std::size_t>(gsl::at(which, i))] = s.base;
+      segments[static_cast<std::size_t>(gsl::at(which, i))] = s.base;
     }
   }
-  emulation_ = std::move(e);
-  return emulate();
-}
-
-// One emulation attempt with the device answers so far. Ends in a new device access (an exit), or
-// the instruction done (registers written back, guest resumed).
-Result<std::optional<Exit>> MshvVcpu::emulate() {
-  PendingEmulation& e = *emulation_;
-  GeneralRegisters regs = e.registers;
-  InterceptMemory memory(*this, *memory_, e);
-  // A small REP budget per attempt: attempts replay earlier accesses, so work grows with its square.
-  auto done = x86::execute(e.instruction, e.mode, e.segments, regs, memory, {.max_string_iterations = 64});
+  // One execution: each device access reaches the IoHandler as the emulator makes it. A REP string
+  // instruction that stops at the iteration limit leaves RIP on itself and the guest continues it.
+  GeneralRegisters after = before;
+  InterceptMemory memory(*this, *memory_, io);
+  auto done = x86::execute(*insn, mode, segments, after, memory);
   if (!done) {
-    if (done.error().kind() == kNeedsDevice && memory.needed()) {
-      e.current = *memory.needed();
-      exit_data_.assign(e.current.data.begin(), e.current.data.begin() + e.current.size);  // zeros for a read
-      return std::optional<Exit>(MmioExit{e.current.gpa, e.current.size, e.current.direction, exit_data_});
-    }
-    emulation_.reset();
     return fail(done.error().kind(), kRun,
-                "emulating " + std::string(x86::to_string(e.instruction.mnemonic)) + " at RIP " + hex(e.registers.rip) +
-                    ": " + done.error().message());
+                "emulating " + std::string(x86::to_string(insn->mnemonic)) + " at RIP " + hex(before.rip) + ": " +
+                    done.error().message());
   }
   // Write back what changed (RIP always: unless a REP stopped early, it moved past the instruction).
-  const auto before = from_general(e.registers);
-  const auto after = from_general(regs);
-  std::vector<abi::HvRegisterAssoc> changed;
-  for (std::size_t i = 0; i < after.size(); ++i) {
-    if (after[i].value.low != before[i].value.low) changed.push_back(after[i]);
+  const auto old_values = from_general(before);
+  const auto new_values = from_general(after);
+  GeneralRegisterAssocs changed{};
+  gsl::index n = 0;
+  for (gsl::index i = 0; i < std::ssize(new_values); ++i) {
+    if (gsl::at(new_values, i).value.low != gsl::at(old_values, i).value.low)
+      gsl::at(changed, n++) = gsl::at(new_values, i);
   }
-  emulation_.reset();
-  if (!changed.empty()) {
-    if (auto r = set(changed); !r) return tl::unexpected(r.error());
-  }
-  return std::optional<Exit>{};
-}
-
-Result<void> MshvVcpu::complete_read(std::span<const std::uint8_t> data) {
-  constexpr const char* op = "Vcpu::complete_read";
-  std::size_t expected = 0;
-  if (io_ && io_->in) {
-    expected = std::size_t{io_->size} * (io_->string ? io_->chunk : 1);
-  } else if (emulation_ && emulation_->current.direction == AccessDirection::Read) {
-    expected = emulation_->current.size;
-  } else {
-    return fail(ErrorKind::NotFound, op, "no read is pending");
-  }
-  if (data.size() != expected) {
-    return fail(ErrorKind::InvalidArgument, op,
-                "expected " + std::to_string(expected) + " bytes, got " + std::to_string(data.size()));
-  }
-  read_answer_.emplace(data.begin(), data.end());
-  return {};
+  if (n == 0) return {};
+  return set(std::span(changed).first(static_cast<std::size_t>(n)));
 }
 
 Result<GeneralRegisters> MshvVcpu::get_registers() const {
   const auto names = general_register_names();
-  std::vector<abi::HvRegisterValue> values(names.size());
+  GeneralRegisterValues values{};
   if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
   return to_general(values);
 }

@@ -1,9 +1,9 @@
 #pragma once
-// A VP. run() turns intercept messages into hvkit exits and completes them the MSHV way: there is no
-// "complete" ioctl, so the backend writes the results (RAX, RSI/RDI/RCX, memory) and advances RIP
-// itself before the next RUN_VP [docs/mshv-abi.md §12.1]. Memory intercepts are decoded and executed with hvkit's x86
-// emulator; each device access it makes becomes one MmioExit, and the instruction is re-executed
-// with the answers so far until it completes (accesses already answered are replayed, not repeated).
+// A VP. run() completes each intercept the MSHV way: there is no "complete" ioctl, so the backend
+// moves the data (between the IoHandler and RAX or guest memory), writes the registers and advances
+// RIP itself before the next RUN_VP [docs/mshv-abi.md §12.1]. Memory intercepts are decoded once and
+// executed once with hvkit's x86 emulator, whose device accesses go straight to the IoHandler in the
+// order the instruction makes them; nothing is replayed and nothing is left pending between run()s.
 
 #include <array>
 #include <atomic>
@@ -21,46 +21,6 @@
 
 namespace hv::mshv::detail {
 
-// One device access of an instruction being emulated.
-struct DeviceAccess {
-  std::uint64_t gpa = 0;
-  std::uint8_t size = 0;
-  AccessDirection direction = AccessDirection::Read;
-  std::array<std::uint8_t, 8> data{};
-};
-
-// What the previous exit left for run() to finish.
-struct PendingIo {
-  bool in = false;
-  bool string = false;
-  bool rep = false;
-  std::uint16_t port = 0;
-  std::uint8_t size = 0;
-  std::uint8_t address_size = 8;
-  std::uint64_t next_rip = 0;
-  std::uint64_t rax = 0, rcx = 0, rsi = 0, rdi = 0, rflags = 0;
-  std::uint64_t segment_base = 0;  // DS (or the override) for OUTS, ES for INS
-  std::uint64_t remaining = 0;     // elements still to transfer, this exit's included
-  std::uint32_t chunk = 0;         // elements in this exit
-  std::uint32_t chunks_done = 0;   // exits of this intercept so far
-};
-struct PendingEmulation {
-  x86::Instruction instruction;
-  x86::CpuMode mode = x86::CpuMode::Long64;
-  x86::SegmentBases segments{};
-  GeneralRegisters registers;          // before the instruction
-  std::vector<DeviceAccess> answered;  // in the order the instruction makes them
-  DeviceAccess current;                // the access of the exit now outstanding
-  // The instruction's guest-virtual -> guest-physical translations, kept across its attempts (as a
-  // TLB keeps them for one instruction), so a replay costs no translation hypercall.
-  struct Translation {
-    std::uint64_t gva_page = 0;
-    bool write = false;
-    std::uint64_t gpa_page = 0;
-  };
-  std::vector<Translation> translations;
-};
-
 class MshvVcpu final : public Vcpu {
  public:
   MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory);
@@ -70,8 +30,6 @@ class MshvVcpu final : public Vcpu {
   MshvVcpu& operator=(const MshvVcpu&) = delete;
 
   [[nodiscard]] std::uint32_t id() const noexcept override { return index_; }
-  Result<Exit> run() override;
-  Result<void> complete_read(std::span<const std::uint8_t> data) override;
   void kick() noexcept override;
 
   Result<GeneralRegisters> get_registers() const override;
@@ -92,24 +50,22 @@ class MshvVcpu final : public Vcpu {
   // Guest-virtual -> guest-physical through HVCALL_TRANSLATE_VIRTUAL_ADDRESS.
   Result<std::uint64_t> translate(std::uint64_t gva, bool write) const;
 
+ protected:
+  Result<Exit> run_guest(IoHandler& io) override;
+
  private:
-  // Returns an exit for the VMM, or nullopt to resume the guest.
-  Result<std::optional<Exit>> on_io_intercept(const std::uint8_t* payload);
-  Result<std::optional<Exit>> on_memory_intercept(const std::uint8_t* payload);
-  Result<std::optional<Exit>> finish_io();
-  Result<std::optional<Exit>> next_io_chunk();
-  Result<std::optional<Exit>> emulate();
+  // Each completes one intercept (or, for a long REP string instruction, a bounded part of it, the
+  // rest re-executed by the guest); success means the guest may resume.
+  Result<void> on_io_intercept(const std::uint8_t* payload, IoHandler& io);
+  Result<void> on_string_io(const abi::HvIoPortIntercept& m, IoHandler& io);
+  Result<void> on_memory_intercept(const std::uint8_t* payload, IoHandler& io);
   Result<void> set(std::span<const abi::HvRegisterAssoc> assocs) const;
   void resend_kicks();
 
   MshvFd vp_;
   std::uint32_t index_;
   std::shared_ptr<PartitionMemory> memory_;
-  std::optional<PendingIo> io_;
-  std::optional<PendingEmulation> emulation_;
-  std::vector<std::uint8_t> exit_data_;           // the bytes an IoExit/MmioExit span points at
   std::array<std::uint64_t, 1> internal_data_{};  // the words an InternalErrorExit's data points at
-  std::optional<std::vector<std::uint8_t>> read_answer_;
   std::vector<CpuidEntry> cpuid_;
 
   // Kick protocol: MSHV_RUN_VP has no immediate_exit, so a signal that lands just before the ioctl

@@ -58,7 +58,7 @@ Result<void> MshvVm::set_memory(const GuestRegion& region, std::uint8_t flags, c
   return {};
 }
 
-Result<MemorySlot> MshvVm::map_memory(std::shared_ptr<GuestRegion> region, MapOptions options) {
+Result<MemorySlot> MshvVm::map_region(std::shared_ptr<GuestRegion> region, MapOptions options) {
   constexpr const char* op = "Vm::map_memory";
   if (!region) return fail(ErrorKind::InvalidArgument, op, "no region");
   std::lock_guard lock(mutex_);
@@ -87,7 +87,7 @@ Result<MemorySlot> MshvVm::map_memory(std::shared_ptr<GuestRegion> region, MapOp
   return MemorySlot{slot};
 }
 
-Result<void> MshvVm::unmap_memory(MemorySlot slot) {
+Result<void> MshvVm::unmap_region(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   auto region = memory_->region(slot.id);
   if (!region) return fail(ErrorKind::NotFound, "Vm::unmap_memory", "no slot " + std::to_string(slot.id));
@@ -213,7 +213,7 @@ Result<void> MshvVm::set_irq_line(std::uint32_t, bool) {
   return fail(ErrorKind::Unsupported, "Vm::set_irq_line", "MSHV has no in-hypervisor PIC or IOAPIC");
 }
 
-Result<void> MshvVm::enable_dirty_log(MemorySlot slot) {
+Result<void> MshvVm::start_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   return enable_dirty_log_locked(slot.id);
 }
@@ -230,7 +230,7 @@ Result<void> MshvVm::enable_dirty_log_locked(std::uint32_t slot) {
   return {};
 }
 
-Result<void> MshvVm::disable_dirty_log(MemorySlot slot) {
+Result<void> MshvVm::stop_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   if (dirty_slots_.erase(slot.id) == 0) return {};
   memory_->set_logging(slot.id, false);
@@ -238,7 +238,7 @@ Result<void> MshvVm::disable_dirty_log(MemorySlot slot) {
   return {};
 }
 
-Result<DirtyBitmap> MshvVm::fetch_and_clear_dirty_log(MemorySlot slot) {
+Result<DirtyBitmap> MshvVm::fetch_guest_dirty_log(MemorySlot slot) {
   constexpr const char* op = "Vm::fetch_and_clear_dirty_log";
   std::lock_guard lock(mutex_);
   auto region = memory_->region(slot.id);

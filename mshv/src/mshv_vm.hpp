@@ -16,8 +16,6 @@ class MshvVm final : public Vm {
  public:
   static Result<std::unique_ptr<MshvVm>> create(const std::shared_ptr<MshvSystem>& system, const VmOptions& options);
 
-  Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options) override;
-  Result<void> unmap_memory(MemorySlot slot) override;
   Result<std::unique_ptr<Vcpu>> create_vcpu(std::uint32_t id) override;
   Result<void> register_irqfd(const EventFd& event, std::uint32_t gsi) override;
   Result<void> unregister_irqfd(const EventFd& event, std::uint32_t gsi) override;
@@ -26,9 +24,13 @@ class MshvVm final : public Vm {
   Result<void> signal_msi(const MsiMessage& message) override;
   Result<void> set_gsi_routing(std::span<const GsiRoute> routes) override;
   Result<void> set_irq_line(std::uint32_t gsi, bool level) override;
-  Result<void> enable_dirty_log(MemorySlot slot) override;
-  Result<DirtyBitmap> fetch_and_clear_dirty_log(MemorySlot slot) override;
-  Result<void> disable_dirty_log(MemorySlot slot) override;
+
+ protected:
+  Result<MemorySlot> map_region(std::shared_ptr<GuestRegion> region, MapOptions options) override;
+  Result<void> unmap_region(MemorySlot slot) override;
+  Result<void> start_dirty_log(MemorySlot slot) override;
+  Result<DirtyBitmap> fetch_guest_dirty_log(MemorySlot slot) override;
+  Result<void> stop_dirty_log(MemorySlot slot) override;
 
  private:
   MshvVm(MshvFd partition, const VmOptions& options) : partition_(std::move(partition)), options_(options) {}

@@ -1,6 +1,7 @@
 // The MSHV backend's own duties, run against the ABI simulator: string IO that a guest asks to be
 // huge stays bounded per intercept and yields to kicks, completes across resumes with every byte in
-// order; and what the backend writes into guest RAM for the guest reaches the dirty log.
+// order, one IoHandler call per element; and what the backend writes into guest RAM for the guest reaches the dirty
+// log.
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "hv/guest_memory.hpp"
 #include "hv/mshv/mshv.hpp"
 #include "hv/mshv/simulator.hpp"
+#include "hv/testing/recording_io.hpp"
 #include "hv/x86_boot.hpp"
 #include "mshv_abi.hpp"
 #include "mshv_memory.hpp"
@@ -63,25 +65,35 @@ Guest boot() {
 
 bool have_kvm() { return hv::mshv::probe_simulator().available; }
 
+// Collects what the guest writes to ports; optionally kicks `vcpu` once `kick_at` bytes arrived.
+struct ByteSink final : hv::IoHandler {
+  std::vector<std::uint8_t> received;
+  std::uint64_t accesses = 0;
+  std::uint64_t kick_at = 0;
+  hv::Vcpu* vcpu = nullptr;
+  void pio_write(std::uint16_t, std::span<const std::uint8_t> data) noexcept override {
+    received.insert(received.end(), data.begin(), data.end());
+    ++accesses;
+    if (vcpu != nullptr && received.size() == kick_at) vcpu->kick();
+  }
+  void pio_read(std::uint16_t, std::span<std::uint8_t>) noexcept override {}
+  void mmio_read(std::uint64_t, std::span<std::uint8_t>) noexcept override {}
+  void mmio_write(std::uint64_t, std::span<const std::uint8_t>) noexcept override {}
+};
+
+// One run() moves the whole 256 KiB, an IoHandler call per byte in order, although each intercept
+// moves at most 64 KiB (the guest re-executes the REP for the rest, four intercepts in all).
 TEST(MshvBackend, LongRepOutsCompletesAcrossResumesInOrder) {
   if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
   Guest g = boot();
   ASSERT_TRUE(g.vcpu);
-  std::vector<std::uint8_t> received;
-  int io_exits = 0;
-  for (int i = 0; i < 200; ++i) {
-    auto exit = g.vcpu->run();
-    ASSERT_TRUE(exit) << exit.error().to_string();
-    if (std::holds_alternative<hv::HaltExit>(*exit)) break;
-    const auto* io = std::get_if<hv::IoExit>(&*exit);
-    ASSERT_NE(io, nullptr) << hv::exit_name(*exit);
-    EXPECT_LE(io->data.size(), 4096U);  // at most a page per exit
-    received.insert(received.end(), io->data.begin(), io->data.end());
-    ++io_exits;
-  }
-  ASSERT_EQ(received.size(), kBytes);
-  EXPECT_EQ(std::memcmp(received.data(), g.ram->host().data() + kSource, kBytes), 0);
-  EXPECT_EQ(io_exits, 64);
+  ByteSink sink;
+  auto exit = g.vcpu->run(sink);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(sink.received.size(), kBytes);
+  EXPECT_EQ(std::memcmp(sink.received.data(), g.ram->host().data() + kSource, kBytes), 0);
+  EXPECT_EQ(sink.accesses, kBytes) << "one call per OUTSB element";
   auto regs = g.vcpu->get_registers();
   ASSERT_TRUE(regs);
   EXPECT_EQ(regs->rcx, 0U);
@@ -89,25 +101,31 @@ TEST(MshvBackend, LongRepOutsCompletesAcrossResumesInOrder) {
   EXPECT_EQ(regs->rip, kRepRip + 3);  // past the HLT
 }
 
-TEST(MshvBackend, AKickStopsALongRepBetweenChunksWithItsProgressSaved) {
+// A kick (here from the handler, after 3 pages) stops the REP at the end of the intercept's share:
+// RIP still on the instruction, RCX and RSI saying how far it got, as after an interrupt between
+// iterations; the next run() finishes it.
+TEST(MshvBackend, AKickStopsALongRepAtTheInterceptsEndWithItsProgressSaved) {
   if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
   Guest g = boot();
   ASSERT_TRUE(g.vcpu);
-  int io_exits = 0;
-  for (;;) {
-    auto exit = g.vcpu->run();
-    ASSERT_TRUE(exit) << exit.error().to_string();
-    if (std::holds_alternative<hv::InterruptedExit>(*exit)) break;
-    ASSERT_TRUE(std::holds_alternative<hv::IoExit>(*exit)) << hv::exit_name(*exit);
-    if (++io_exits == 3) g.vcpu->kick();
-    ASSERT_LT(io_exits, 10) << "the kick did not stop the REP";
-  }
-  EXPECT_EQ(io_exits, 3);
+  ByteSink sink;
+  sink.kick_at = 3 * 4096;
+  sink.vcpu = g.vcpu.get();
+  auto exit = g.vcpu->run(sink);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  ASSERT_TRUE(std::holds_alternative<hv::InterruptedExit>(*exit)) << hv::exit_name(*exit);
+  constexpr std::uint64_t kShare = 64 * 1024;
+  EXPECT_EQ(sink.received.size(), kShare);
   auto regs = g.vcpu->get_registers();
   ASSERT_TRUE(regs);
-  EXPECT_EQ(regs->rip, kRepRip);  // still on the instruction, as after an interrupt between iterations
-  EXPECT_EQ(regs->rcx, kBytes - 3 * 4096);
-  EXPECT_EQ(regs->rsi, kSource + 3 * 4096);
+  EXPECT_EQ(regs->rip, kRepRip);
+  EXPECT_EQ(regs->rcx, kBytes - kShare);
+  EXPECT_EQ(regs->rsi, kSource + kShare);
+  exit = g.vcpu->run(sink);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(sink.received.size(), kBytes);
+  EXPECT_EQ(std::memcmp(sink.received.data(), g.ram->host().data() + kSource, kBytes), 0);
 }
 
 // The simulator behind a seam that lets a test edit each intercept message before the backend sees
@@ -194,20 +212,16 @@ TEST(MshvBackend, AShortInstructionIsCompletedFromMemoryNotReadAgain) {
   ASSERT_TRUE(hv::x86::enter_long_mode(memory, **vcpu, kTables, 0x1000, 0x8000));
   system->watched_translations = 0;
 
-  auto exit = (*vcpu)->run();
-  ASSERT_TRUE(exit) << exit.error().to_string();
-  ASSERT_EQ(intercepts, 1);
-  const auto* mmio = std::get_if<hv::MmioExit>(&*exit);
-  ASSERT_NE(mmio, nullptr) << hv::exit_name(*exit);
-  EXPECT_EQ(mmio->address, 0xd0000000U);
-  EXPECT_EQ(mmio->direction, hv::AccessDirection::Write);
-  ASSERT_EQ(mmio->size, 4) << "the instruction was read from guest memory again (88: a 1-byte store)";
-  EXPECT_EQ(std::vector<std::uint8_t>(mmio->data.begin(), mmio->data.end()),
-            (std::vector<std::uint8_t>{0x44, 0x33, 0x22, 0x11}));
-  EXPECT_EQ(system->watched_translations, 1) << "the missing tail is fetched a page at a time";
-  exit = (*vcpu)->run();
+  hv::testing::RecordingIo io;
+  auto exit = (*vcpu)->run(io);
   ASSERT_TRUE(exit) << exit.error().to_string();
   EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(intercepts, 1);
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(hv::testing::Space::Mmio, 0xd0000000U, hv::AccessDirection::Write));
+  EXPECT_EQ(io.accesses[0].data, (std::vector<std::uint8_t>{0x44, 0x33, 0x22, 0x11}))
+      << "the instruction was read from guest memory again (88: a 1-byte store)";
+  EXPECT_EQ(system->watched_translations, 1) << "the missing tail is fetched a page at a time";
   auto regs = (*vcpu)->get_registers();
   ASSERT_TRUE(regs);
   EXPECT_EQ(regs->rip, kStoreRip + 3);  // past the 2-byte store and the HLT
@@ -262,7 +276,8 @@ TEST(MshvBackend, UnsupportedFeatureIsAnInternalErrorWithTheFeatureAndParameter)
   });
   CodeGuest g = boot_code(system, {0xf4});  // hlt
   ASSERT_TRUE(g.vcpu);
-  auto exit = g.vcpu->run();
+  hv::testing::RecordingIo io;
+  auto exit = g.vcpu->run(io);
   ASSERT_TRUE(exit) << exit.error().to_string();
   const auto* internal = std::get_if<hv::InternalErrorExit>(&*exit);
   ASSERT_NE(internal, nullptr) << hv::exit_name(*exit);
@@ -282,7 +297,8 @@ TEST(MshvBackend, AnInstructionItCannotEmulateIsReportedWithRipAndBytes) {
   // mov $0xd0000000, %ebx ; movaps %xmm0, (%rbx) (0f 29 03: an SSE store, which hvkit does not emulate)
   CodeGuest g = boot_code(*simulator, {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x0f, 0x29, 0x03, 0xf4});
   ASSERT_TRUE(g.vcpu);
-  auto exit = g.vcpu->run();
+  hv::testing::RecordingIo io;
+  auto exit = g.vcpu->run(io);
   ASSERT_FALSE(exit) << hv::exit_name(*exit);
   EXPECT_NE(exit.error().message().find("at RIP 0x1005"), std::string::npos) << exit.error().to_string();
   EXPECT_NE(exit.error().message().find("0f 29 03 f4"), std::string::npos) << exit.error().to_string();

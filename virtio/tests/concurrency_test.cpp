@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../hypervisor/tests/recording_vm.hpp"
+#include "hv/testing/recording_vm.hpp"
 #include "hv/dev/interrupt_line.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
@@ -99,7 +99,7 @@ class MmioTransportConcurrency : public ::testing::Test {
 
   hv::GuestMemory memory_;
   std::shared_ptr<SignallingDevice> device_;
-  hvtest::RecordingVm vm_;
+  hv::testing::RecordingVm vm_;
   hv::dev::VmInterruptLine line_{vm_, 16};
   std::unique_ptr<MmioTransport> transport_;
 };

@@ -11,7 +11,6 @@
 #include "hv/dev/debug_exit.hpp"
 #include "hv/dev/i8042.hpp"
 #include "hv/dev/scratch_device.hpp"
-#include "hv/guest_mapping.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/x86_boot.hpp"
@@ -67,8 +66,10 @@ Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const M
   m->vm_ = std::move(*vm);
   auto ram = GuestRegion::create(0, config.memory_bytes, Backing::Memfd);
   if (!ram) return tl::unexpected(ram.error());
-  // Read-write for the guest and for devices alike (map_guest_region keeps the two in step).
-  if (auto r = map_guest_region(*m->vm_, m->memory_, *ram); !r) return tl::unexpected(r.error());
+  // Read-write for the guest and for devices alike: devices use the Vm's memory(), which the Vm keeps
+  // in step with what it maps.
+  if (auto r = m->vm_->map_memory(*ram); !r) return tl::unexpected(r.error());
+  m->devices_ = std::make_unique<dev::DeviceManager>(m->vm_->memory());
   for (std::uint32_t i = 0; i < config.vcpus; ++i) {
     auto vcpu = m->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -84,17 +85,18 @@ Machine::~Machine() { request_stop({MachineExit::Reason::Error, 1, "machine dest
 Result<void> Machine::add_devices(const MachineConfig& config) {
   if (config.in_kernel_irqchip) uart_irq_ = std::make_unique<dev::VmInterruptLine>(*vm_, kUartGsi);
   uart_ = std::make_shared<dev::Serial16550>(*config.console, uart_irq_ ? *uart_irq_ : no_irq_);
-  if (auto r = devices_.add_pio(uart_, kUartBase, dev::Serial16550::kRegisterCount); !r) return r;
+  if (auto r = devices_->add_pio(uart_, kUartBase, dev::Serial16550::kRegisterCount); !r) return r;
   auto reset = [this] { request_stop({MachineExit::Reason::Reset, 0, "the guest asked for a reset (i8042)"}); };
-  if (auto r = devices_.add_pio(std::make_shared<dev::I8042>(reset, no_irq_), dev::I8042::kBase, dev::I8042::kSize); !r)
+  if (auto r = devices_->add_pio(std::make_shared<dev::I8042>(reset, no_irq_), dev::I8042::kBase, dev::I8042::kSize);
+      !r)
     return r;
-  if (auto r = devices_.add_pio(std::make_shared<dev::CmosRtc>(), dev::CmosRtc::kBase, dev::CmosRtc::kSize); !r)
+  if (auto r = devices_->add_pio(std::make_shared<dev::CmosRtc>(), dev::CmosRtc::kBase, dev::CmosRtc::kSize); !r)
     return r;
   auto on_exit = [this](std::uint32_t status) {
     request_stop({MachineExit::Reason::DebugExit, status, "debug-exit " + std::to_string(status)});
   };
-  if (auto r = devices_.add_pio(std::make_shared<dev::DebugExit>(on_exit), dev::DebugExit::kDefaultPort,
-                                dev::DebugExit::kSize);
+  if (auto r = devices_->add_pio(std::make_shared<dev::DebugExit>(on_exit), dev::DebugExit::kDefaultPort,
+                                 dev::DebugExit::kSize);
       !r) {
     return r;
   }
@@ -112,8 +114,8 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       } else {
         virtio_irqs_.push_back(std::make_unique<dev::NullInterruptLine>());
       }
-      auto transport = std::make_shared<virtio::MmioTransport>(memory_, config.virtio[n], *virtio_irqs_.back());
-      if (auto r = devices_.add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
+      auto transport = std::make_shared<virtio::MmioTransport>(memory(), config.virtio[n], *virtio_irqs_.back());
+      if (auto r = devices_->add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
       if (auto r = add_virtio_doorbells(n, transport, config.virtio[n]->queue_count()); !r) return r;
     }
   }
@@ -123,13 +125,13 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       return fail(ErrorKind::InvalidArgument, "Machine::create",
                   "with --testdev, RAM must end below 0xd8000000 (the scratch window)");
     }
-    if (auto r = devices_.add_mmio(std::make_shared<ScratchDevice>(ScratchDevice::kMmioSize), ScratchDevice::kMmioBase,
-                                   ScratchDevice::kMmioSize);
+    if (auto r = devices_->add_mmio(std::make_shared<ScratchDevice>(ScratchDevice::kMmioSize), ScratchDevice::kMmioBase,
+                                    ScratchDevice::kMmioSize);
         !r) {
       return r;
     }
-    if (auto r = devices_.add_pio(std::make_shared<ScratchDevice>(ScratchDevice::kPioSize), ScratchDevice::kPioBase,
-                                  ScratchDevice::kPioSize);
+    if (auto r = devices_->add_pio(std::make_shared<ScratchDevice>(ScratchDevice::kPioSize), ScratchDevice::kPioBase,
+                                   ScratchDevice::kPioSize);
         !r) {
       return r;
     }
@@ -143,8 +145,8 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
   const bool real = config.mode == BootMode::Real;
   Result<LoadedImage> loaded =
       looks_like_elf(config.image)
-          ? load_elf64(memory_, config.image)
-          : load_raw(memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
+          ? load_elf64(memory(), config.image)
+          : load_raw(memory(), config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
   if (!loaded) return tl::unexpected(loaded.error());
   const std::uint64_t entry = config.entry.value_or(loaded->entry);
   if (real) {
@@ -165,7 +167,7 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
     return fail(ErrorKind::OutOfRange, op, "the image overlaps the vCPU stacks and page tables at the top of RAM");
   }
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
-    if (auto r = x86::enter_long_mode(memory_, *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
+    if (auto r = x86::enter_long_mode(memory(), *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
   }
   return {};
 }
@@ -182,17 +184,12 @@ void Machine::request_stop(MachineExit exit) {
 void Machine::vcpu_loop(std::size_t index) {
   Vcpu& vcpu = *vcpus_[index];
   while (!stopping_.load(std::memory_order_acquire)) {
-    auto exit = vcpu.run();
+    auto exit = vcpu.run(*devices_);  // device accesses are completed inside, through the DeviceManager
     if (!exit) {
       request_stop({MachineExit::Reason::Error, 1, exit.error().to_string()});
       break;
     }
-    auto handled = devices_.dispatch(vcpu, *exit);
-    if (!handled) {
-      request_stop({MachineExit::Reason::Error, 1, handled.error().to_string()});
-      break;
-    }
-    if (*handled || std::holds_alternative<InterruptedExit>(*exit)) continue;
+    if (std::holds_alternative<InterruptedExit>(*exit)) continue;
     if (std::holds_alternative<HaltExit>(*exit)) {
       // This vCPU is done; the machine ends when the last one halts.
       if (running_vcpus_.fetch_sub(1) == 1) request_stop({MachineExit::Reason::Halted, 0, "all vCPUs halted"});

@@ -1,7 +1,7 @@
 #pragma once
-// What Vcpu::run() returns. Each alternative is a small trivially-copyable value: decoding an exit
-// allocates nothing. Spans inside an exit point into the vCPU's own buffers and stay valid until the
-// next call on that vCPU.
+// What Vcpu::run() returns: why the vCPU stopped running the guest. Each alternative is a small
+// trivially-copyable value: decoding an exit allocates nothing. Spans inside an exit point into the
+// vCPU's own buffers and stay valid until the next call on that vCPU.
 
 #include <cstdint>
 #include <span>
@@ -10,32 +10,8 @@
 
 namespace hv {
 
-enum class AccessDirection : std::uint8_t { Read, Write };
-
-// A port I/O instruction (IN/OUT, or INS/OUTS with `count` elements).
-// For a Write, `data` holds size*count bytes the guest wrote. For a Read, the VMM answers with
-// Vcpu::complete_read() before the next run(); a read left unanswered returns all-ones bytes to the
-// guest, as an unclaimed port does on real hardware.
-// A REP string instruction may arrive as several exits, each with count >= 1 and at most one page
-// of data; the backend resumes the remaining iterations on the next run().
-struct IoExit {
-  std::uint16_t port = 0;
-  std::uint8_t size = 0;  // 1, 2 or 4
-  AccessDirection direction = AccessDirection::Read;
-  std::uint32_t count = 1;
-  std::span<const std::uint8_t> data;
-};
-
-// An access to guest-physical memory that no RAM region backs (or a write to a read-only region).
-// Same completion rule as IoExit. One guest instruction may produce several MmioExits (a
-// read-modify-write, XCHG, MOVS between two device addresses): on backends that emulate the
-// instruction in userspace (MSHV), run() returns the next access without re-entering the guest.
-struct MmioExit {
-  std::uint64_t address = 0;
-  std::uint8_t size = 0;  // 1, 2, 4 or 8
-  AccessDirection direction = AccessDirection::Read;
-  std::span<const std::uint8_t> data;
-};
+// Port I/O and MMIO do not end run(): the backend hands each access to the IoHandler given to
+// Vcpu::run() and completes the instruction (hv/io_handler.hpp).
 
 struct HaltExit {};         // HLT with no in-kernel interrupt controller to wait on
 struct ShutdownExit {};     // triple fault or an explicit shutdown
@@ -71,8 +47,7 @@ struct UnknownExit {
   std::uint64_t raw_reason = 0;
 };
 
-using Exit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, InterruptedExit, SystemEventExit, InternalErrorExit,
-                          UnknownExit>;
+using Exit = std::variant<HaltExit, ShutdownExit, InterruptedExit, SystemEventExit, InternalErrorExit, UnknownExit>;
 
 // A short human-readable label ("io", "mmio", "halt", ...).
 // NOLINTNEXTLINE(bugprone-exception-escape): an Exit is never valueless (static_assert in exit.cpp).

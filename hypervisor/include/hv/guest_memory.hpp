@@ -5,9 +5,11 @@
 // permission: a device may read a read-only region (a ROM) but never write it.
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <type_traits>
@@ -51,6 +53,18 @@ class GuestRegion {
   // The whole host mapping. The guest may write it concurrently: treat its contents as untrusted.
   [[nodiscard]] std::span<std::uint8_t> host() const noexcept { return {host_, range_.size()}; }
 
+  // Write tracking, for dirty logging: the hypervisor logs what the guest writes, not what devices
+  // write through GuestMemory (used rings, read data). While tracking is on, every GuestMemory write
+  // and writable slice marks its pages here; Vm::fetch_and_clear_dirty_log merges them into the log.
+  // The bitmap (one bit per page) is allocated on the first start and kept until the region dies, so
+  // a writer racing stop/start never sees it freed.
+  Result<void> start_write_tracking();
+  void stop_write_tracking() noexcept;
+  // Marks the pages of [offset, offset + len) (offsets into the region) when tracking is on.
+  void mark_written(std::uint64_t offset, std::uint64_t len) const noexcept;
+  // ORs the pages marked since the last call into `bits` (bit i: page i of the region) and clears them.
+  void take_written(std::span<std::uint64_t> bits) const noexcept;
+
  private:
   GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd, bool owned = true) noexcept;
   AddressRange range_;
@@ -58,6 +72,10 @@ class GuestRegion {
   std::uint8_t* host_;
   UniqueFd memfd_;
   bool owned_ = true;
+  std::mutex tracking_mutex_;  // serialises start/stop; writers only read the two atomics below
+  std::unique_ptr<std::atomic<std::uint64_t>[]> written_;  // NOLINT(cppcoreguidelines-avoid-c-arrays): sized at start
+  std::atomic<std::atomic<std::uint64_t>*> written_words_{nullptr};
+  std::atomic<bool> tracking_{false};
 };
 
 // Whether one access may continue from one region into the next adjacent one.

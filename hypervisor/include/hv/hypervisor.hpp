@@ -2,12 +2,15 @@
 // The backend-neutral interface a VMM programs against: Hypervisor -> Vm -> Vcpu.
 // Ownership: a Vm and each Vcpu are independent objects; a Vcpu may outlive nothing it needs, but a
 // VMM normally destroys its vCPUs before the Vm.
-// Threads: a Vcpu is driven by one thread at a time (run/complete_read/get/set); kick() may be called
-// from any thread. Vm calls are safe from any thread.
+// Threads: a Vcpu is driven by one thread at a time (run/get/set; a second concurrent run() is Busy);
+// kick() may be called from any thread. Vm calls are safe from any thread.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "hv/exit.hpp"
 #include "hv/guest_memory.hpp"
 #include "hv/interrupts.hpp"
+#include "hv/io_handler.hpp"
 #include "hv/x86_registers.hpp"
 
 namespace hv {
@@ -50,7 +54,7 @@ struct VmOptions {
 };
 
 struct MapOptions {
-  bool read_only = false;  // guest writes exit as MmioExit; reads come from memory
+  bool read_only = false;  // guest writes reach the IoHandler as MMIO writes; reads come from memory
   bool log_dirty = false;  // start with dirty logging on
 };
 
@@ -76,16 +80,15 @@ class Vcpu {
   virtual ~Vcpu() = default;
   [[nodiscard]] virtual std::uint32_t id() const noexcept = 0;
 
-  // Runs the guest until it needs the VMM. The hot path: allocates nothing.
-  // Between an IO/MMIO exit and the next run() the instruction is not yet complete: whether RIP
-  // already points past it is backend-defined. Completion (read data, RIP advance) happens when
-  // run() is next called.
-  virtual Result<Exit> run() = 0;
-  // Answers the pending IO or MMIO read with exactly size*count bytes. InvalidArgument on a length
-  // mismatch; NotFound when no read is pending.
-  virtual Result<void> complete_read(std::span<const std::uint8_t> data) = 0;
-  // Makes a run() in progress (or the next one) return InterruptedExit promptly. Any thread. Kicks
-  // that arrive before run() sees them coalesce into one InterruptedExit.
+  // Runs the guest until something other than a device access needs the VMM: a halt, a shutdown, a
+  // kick, an error. Every port I/O and MMIO access on the way goes to `io`, and the instruction that
+  // made it is complete (registers, RIP, memory) before the guest continues or run() returns, so the
+  // vCPU's state between two run() calls is always architectural. The hot path allocates nothing.
+  // Busy, at once, when another thread is inside run() on this vCPU.
+  [[nodiscard]] Result<Exit> run(IoHandler& io);
+  // Makes a run() in progress (or the next one) return InterruptedExit promptly, after the
+  // instruction it is executing. Any thread, including an IoHandler called by this vCPU's run().
+  // Kicks that arrive before run() sees them coalesce into one InterruptedExit.
   virtual void kick() noexcept = 0;
 
   virtual Result<GeneralRegisters> get_registers() const = 0;
@@ -105,16 +108,32 @@ class Vcpu {
   // Unsupported unless the VM has an in-kernel irqchip.
   virtual Result<LapicState> get_lapic() const = 0;
   virtual Result<void> set_lapic(const LapicState& lapic) = 0;
+
+ protected:
+  Vcpu() = default;
+  // The backend's run loop; run() has made sure no other thread is inside it.
+  virtual Result<Exit> run_guest(IoHandler& io) = 0;
+
+ private:
+  std::atomic<bool> running_{false};
 };
 
 class Vm {
  public:
   virtual ~Vm() = default;
 
-  // Maps `region` at its guest base. Page-aligned by construction; Overlap when it collides with a
-  // mapped region. The Vm holds the region until unmap_memory or destruction.
-  virtual Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options = {}) = 0;
-  virtual Result<void> unmap_memory(MemorySlot slot) = 0;
+  // Maps `region` at its guest base and adds it to memory() with the permission the guest has
+  // (MapOptions::read_only: devices may read it, never write it). Overlap when it collides with a
+  // mapped region in guest-physical space, or when its host memory is already mapped (one host range
+  // at two guest addresses: a device write through one would change the other behind the dirty log).
+  // The Vm holds the region until unmap_memory or destruction, and each vCPU holds memory() (so
+  // everything the kernel can still reach through a vCPU stays alive, whatever is destroyed first).
+  [[nodiscard]] Result<MemorySlot> map_memory(std::shared_ptr<GuestRegion> region, MapOptions options = {});
+  [[nodiscard]] Result<void> unmap_memory(MemorySlot slot);
+  // Guest RAM as devices see it: exactly the mapped regions, with their permissions; the single
+  // source of truth for a VMM's devices. A layout change (map/unmap) must not race with device
+  // accesses: map memory before devices run, or pause them around a change.
+  [[nodiscard]] std::shared_ptr<const GuestMemory> memory() const noexcept { return memory_; }
 
   // OutOfRange for an id >= Capability::MaxVcpus; AlreadyExists for an id in use.
   virtual Result<std::unique_ptr<Vcpu>> create_vcpu(std::uint32_t id) = 0;
@@ -128,9 +147,28 @@ class Vm {
   // Drives an in-kernel irqchip input (edge: true then false).
   virtual Result<void> set_irq_line(std::uint32_t gsi, bool level) = 0;
 
-  virtual Result<void> enable_dirty_log(MemorySlot slot) = 0;
-  virtual Result<DirtyBitmap> fetch_and_clear_dirty_log(MemorySlot slot) = 0;
-  virtual Result<void> disable_dirty_log(MemorySlot slot) = 0;
+  // Dirty logging per slot. The log holds the pages the guest wrote and the pages devices wrote
+  // through GuestMemory (any GuestMemory holding the region), since the previous fetch.
+  [[nodiscard]] Result<void> enable_dirty_log(MemorySlot slot);
+  [[nodiscard]] Result<DirtyBitmap> fetch_and_clear_dirty_log(MemorySlot slot);
+  [[nodiscard]] Result<void> disable_dirty_log(MemorySlot slot);
+
+ protected:
+  Vm() = default;
+  // The backend's halves of the calls above; the Vm has checked the region and keeps memory() in
+  // step with them.
+  virtual Result<MemorySlot> map_region(std::shared_ptr<GuestRegion> region, MapOptions options) = 0;
+  virtual Result<void> unmap_region(MemorySlot slot) = 0;
+  virtual Result<void> start_dirty_log(MemorySlot slot) = 0;
+  virtual Result<DirtyBitmap> fetch_guest_dirty_log(MemorySlot slot) = 0;
+  virtual Result<void> stop_dirty_log(MemorySlot slot) = 0;
+  // The region mapped in `slot`, or nullptr.
+  [[nodiscard]] std::shared_ptr<GuestRegion> region_in(MemorySlot slot) const;
+
+ private:
+  mutable std::mutex memory_mutex_;  // guards slots_ and memory_'s layout
+  std::map<std::uint32_t, std::shared_ptr<GuestRegion>> slots_;
+  std::shared_ptr<GuestMemory> memory_ = std::make_shared<GuestMemory>();
 };
 
 class Hypervisor {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <array>
 #include <cstring>
 
 #include "sim_vp.hpp"
@@ -293,20 +294,21 @@ std::uint16_t Partition::get_set_registers(abi::RootHvcall& call, bool set) {
   std::uint16_t done = 0;
   std::uint16_t status = 0;
   if (set) {
-    if (call.in_sz < sizeof header + std::size_t{reps} * sizeof(abi::HvRegisterAssoc))
+    // Stack arrays of a hypercall page's worth: a register access allocates nothing, as in the kernel.
+    std::array<abi::HvRegisterAssoc, abi::kMaxSetRegistersPerCall> assocs{};
+    if (reps > assocs.size() || call.in_sz < sizeof header + std::size_t{reps} * sizeof(abi::HvRegisterAssoc))
       return abi::kHvStatusInvalidHypercallInput;
-    std::vector<abi::HvRegisterAssoc> assocs(reps);
-    std::memcpy(assocs.data(), in.subspan(sizeof header).data(), assocs.size() * sizeof(abi::HvRegisterAssoc));
-    status = vp->set_registers(assocs, done);
+    std::memcpy(assocs.data(), in.subspan(sizeof header).data(), std::size_t{reps} * sizeof(abi::HvRegisterAssoc));
+    status = vp->set_registers(std::span(assocs).first(reps), done);
   } else {
-    if (call.in_sz < sizeof header + std::size_t{reps} * 4 || call.out_ptr == 0 ||
+    std::array<std::uint32_t, abi::kMaxGetRegistersPerCall> names{};
+    std::array<abi::HvRegisterValue, abi::kMaxGetRegistersPerCall> values{};
+    if (reps > names.size() || call.in_sz < sizeof header + std::size_t{reps} * 4 || call.out_ptr == 0 ||
         call.out_sz < std::size_t{reps} * sizeof(abi::HvRegisterValue)) {
       return abi::kHvStatusInvalidHypercallInput;
     }
-    std::vector<std::uint32_t> names(reps);
-    std::memcpy(names.data(), in.subspan(sizeof header).data(), names.size() * 4);
-    std::vector<abi::HvRegisterValue> values(reps);
-    status = vp->get_registers(names, values, done);
+    std::memcpy(names.data(), in.subspan(sizeof header).data(), std::size_t{reps} * 4);
+    status = vp->get_registers(std::span(names).first(reps), std::span(values).first(reps), done);
     std::memcpy(user_pointer(call.out_ptr), values.data(), std::size_t{done} * sizeof(abi::HvRegisterValue));
   }
   call.reps = done;

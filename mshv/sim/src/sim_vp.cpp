@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <variant>
 
 #include "hv/kvm/kvm.hpp"
@@ -44,6 +45,42 @@ class SignalWindow {
   sigset_t previous_{};
 };
 
+// The inner KVM vCPU's IoHandler for one step: notes the step's first device access and kicks, so
+// run() returns as soon as KVM has completed the instruction; reads get KVM's all-ones.
+class FirstAccess final : public IoHandler {
+ public:
+  explicit FirstAccess(Vcpu& vcpu) : vcpu_(vcpu) {}
+  void pio_read(std::uint16_t port, std::span<std::uint8_t> data) noexcept override {
+    note_io(port, data.size(), AccessDirection::Read);
+  }
+  void pio_write(std::uint16_t port, std::span<const std::uint8_t> data) noexcept override {
+    note_io(port, data.size(), AccessDirection::Write);
+  }
+  void mmio_read(std::uint64_t address, std::span<std::uint8_t> /*data*/) noexcept override {
+    note_mmio(address, AccessDirection::Read);
+  }
+  void mmio_write(std::uint64_t address, std::span<const std::uint8_t> /*data*/) noexcept override {
+    note_mmio(address, AccessDirection::Write);
+  }
+  [[nodiscard]] const std::optional<IoAccess>& io() const noexcept { return io_; }
+  [[nodiscard]] const std::optional<MmioAccess>& mmio() const noexcept { return mmio_; }
+
+ private:
+  void note_io(std::uint16_t port, std::size_t size, AccessDirection direction) noexcept {
+    if (io_ || mmio_) return;
+    io_ = IoAccess{port, static_cast<std::uint8_t>(size), direction};
+    vcpu_.kick();
+  }
+  void note_mmio(std::uint64_t address, AccessDirection direction) noexcept {
+    if (io_ || mmio_) return;
+    mmio_ = MmioAccess{address, direction};
+    vcpu_.kick();
+  }
+  Vcpu& vcpu_;
+  std::optional<IoAccess> io_;
+  std::optional<MmioAccess> mmio_;
+};
+
 abi::HvSegmentRegister to_hv(const Segment& s) { return {s.base, s.limit, s.selector, segment_attributes(s)}; }
 
 }  // namespace
@@ -73,7 +110,7 @@ long Vp::header_only_message(const GeneralRegisters& before, const SpecialRegist
   return 0;
 }
 
-long Vp::build_io_intercept(const GeneralRegisters& before, const IoExit& io, abi::HvMessage& message) {
+long Vp::build_io_intercept(const GeneralRegisters& before, const IoAccess& io, abi::HvMessage& message) {
   auto sregs = vcpu_->get_special_registers();
   if (!sregs) return -EIO;
   const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> out) {
@@ -104,7 +141,7 @@ long Vp::build_io_intercept(const GeneralRegisters& before, const IoExit& io, ab
   return 0;
 }
 
-long Vp::build_memory_intercept(const GeneralRegisters& before, const MmioExit& mmio, abi::HvMessage& message) {
+long Vp::build_memory_intercept(const GeneralRegisters& before, const MmioAccess& mmio, abi::HvMessage& message) {
   auto sregs = vcpu_->get_special_registers();
   if (!sregs) return -EIO;
   const PhysicalReader read = [this](std::uint64_t gpa, std::span<std::uint8_t> out) {
@@ -125,30 +162,6 @@ long Vp::build_memory_intercept(const GeneralRegisters& before, const MmioExit& 
   message.header.payload_size = sizeof p;
   std::memcpy(message.payload, &p, sizeof p);
   return 0;
-}
-
-// KVM has started the instruction; MSHV leaves it to the VMM. Let KVM finish it with dummy data
-// (kick + run completes a pending exit without entering the guest), then restore the registers from
-// before it. KVM's dummy writes can only land where the VMM's emulation of the same instruction
-// writes too, and the VMM writes after this.
-long Vp::discard_kvm_completion(const GeneralRegisters& before) {
-  for (int i = 0; i < (1 << 16); ++i) {  // a REP string instruction completes one exit per element
-    vcpu_->kick();
-    auto e = vcpu_->run();
-    if (!e) return -EIO;
-    if (std::holds_alternative<InterruptedExit>(*e)) {
-      return vcpu_->set_registers(before) ? 0 : -EIO;
-    }
-    if (const auto* io = std::get_if<IoExit>(&*e); io != nullptr && io->direction == AccessDirection::Read) {
-      std::vector<std::uint8_t> zeros(std::size_t{io->size} * io->count);
-      (void)vcpu_->complete_read(zeros);
-    }
-    if (const auto* mmio = std::get_if<MmioExit>(&*e); mmio != nullptr && mmio->direction == AccessDirection::Read) {
-      std::vector<std::uint8_t> zeros(mmio->size);
-      (void)vcpu_->complete_read(zeros);
-    }
-  }
-  return -EIO;
 }
 
 long Vp::apply_cpuid() {
@@ -189,17 +202,18 @@ long Vp::run(abi::RunVp& out) {
     if (signals.interrupted()) return -EINTR;
     auto before = vcpu_->get_registers();
     if (!before) return -EIO;
-    auto exit = vcpu_->run();
+    FirstAccess first(*vcpu_);
+    auto exit = vcpu_->run(first);
     if (!exit) return -EIO;
     long result = 1;  // 1: keep stepping
-    if (const auto* io = std::get_if<IoExit>(&*exit)) {
-      const IoExit copy = *io;
-      result = build_io_intercept(*before, copy, message);
-      if (result == 0) result = discard_kvm_completion(*before);
-    } else if (const auto* mmio = std::get_if<MmioExit>(&*exit)) {
-      const MmioExit copy = *mmio;
-      result = build_memory_intercept(*before, copy, message);
-      if (result == 0) result = discard_kvm_completion(*before);
+    if (first.io() || first.mmio()) {
+      // KVM has completed the instruction with dummy data (the handler's kick made run() return
+      // right after); MSHV leaves it to the VMM, so the registers go back to before it. KVM's dummy
+      // writes can only land where the VMM's emulation of the same instruction writes too, and the
+      // VMM writes after this.
+      result = first.io() ? build_io_intercept(*before, *first.io(), message)
+                          : build_memory_intercept(*before, *first.mmio(), message);
+      if (result == 0 && !vcpu_->set_registers(*before)) result = -EIO;
     } else if (std::holds_alternative<HaltExit>(*exit)) {
       // Without the hypervisor LAPIC, HLT reaches the VMM; RIP is left past it [INF].
       auto sregs = vcpu_->get_special_registers();

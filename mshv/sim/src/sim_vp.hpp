@@ -15,6 +15,17 @@ namespace hv::mshv::sim {
 
 class Partition;
 
+// The first device access of an instruction, as the inner KVM vCPU reported it.
+struct IoAccess {
+  std::uint16_t port = 0;
+  std::uint8_t size = 0;
+  AccessDirection direction = AccessDirection::Read;
+};
+struct MmioAccess {
+  std::uint64_t address = 0;
+  AccessDirection direction = AccessDirection::Read;
+};
+
 class Vp {
  public:
   Vp(std::uint32_t index, std::shared_ptr<Partition> partition, std::unique_ptr<Vcpu> vcpu)
@@ -34,13 +45,12 @@ class Vp {
   std::uint32_t index() const noexcept { return index_; }
 
  private:
-  long build_io_intercept(const GeneralRegisters& before, const IoExit& io, abi::HvMessage& message);
-  long build_memory_intercept(const GeneralRegisters& before, const MmioExit& mmio, abi::HvMessage& message);
+  long build_io_intercept(const GeneralRegisters& before, const IoAccess& io, abi::HvMessage& message);
+  long build_memory_intercept(const GeneralRegisters& before, const MmioAccess& mmio, abi::HvMessage& message);
   long header_only_message(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint32_t type,
                            std::uint8_t length, abi::HvMessage& message) const;
   void fill_header(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint8_t length,
                    std::uint8_t access, abi::HvInterceptHeader& header) const;
-  long discard_kvm_completion(const GeneralRegisters& before);
   long apply_cpuid();
 
   std::uint32_t index_;

@@ -73,8 +73,9 @@ class Machine {
   void request_stop(MachineExit exit);
 
   dev::Serial16550& uart() { return *uart_; }
-  GuestMemory& memory() { return memory_; }
-  const dev::DeviceManager& devices() const { return devices_; }
+  // Guest RAM as the machine's devices see it: the Vm's memory().
+  const GuestMemory& memory() const { return *vm_->memory(); }
+  const dev::DeviceManager& devices() const { return *devices_; }
   // Queue notifications served through ioeventfds (0 where the backend has none: they exit instead).
   [[nodiscard]] std::size_t virtio_doorbells() const noexcept { return doorbells_.size(); }
 
@@ -88,7 +89,6 @@ class Machine {
   void serve_doorbells();
 
   std::unique_ptr<Vm> vm_;
-  GuestMemory memory_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   // The interrupt lines outlive the devices that hold references to them (members die in reverse).
   std::unique_ptr<dev::InterruptLine> uart_irq_;
@@ -102,7 +102,8 @@ class Machine {
     std::uint16_t queue = 0;
   };
   std::vector<Doorbell> doorbells_;
-  dev::DeviceManager devices_{memory_};  // refuses MMIO devices over guest RAM (memory_ is laid out first)
+  // Built over the Vm's memory() once RAM is mapped: it refuses MMIO devices over guest RAM.
+  std::unique_ptr<dev::DeviceManager> devices_;
   std::shared_ptr<dev::Serial16550> uart_;
   std::atomic<bool> stopping_{false};
   std::mutex exit_mutex_;
