@@ -268,6 +268,10 @@ TEST_F(SplitQueueTest, StructuralErrorsAreRefused) {
        [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 0, kIndirectFlag, 0); }},
       {"indirect length not a multiple of 16",
        [](MockSplitDriver& d) { d.write_descriptor(d.config().descriptor_table, 0, kIndirect, 24, kIndirectFlag, 0); }},
+      {"indirect table over 32768 entries",  // inside RAM, zero-filled: only the entry limit refuses it
+       [](MockSplitDriver& d) {
+         d.write_descriptor(d.config().descriptor_table, 0, 0x20000, 32769 * 16, kIndirectFlag, 0);
+       }},
       {"indirect table outside RAM",
        [](MockSplitDriver& d) {
          d.write_descriptor(d.config().descriptor_table, 0, 0xfffff000, 32, kIndirectFlag, 0);
