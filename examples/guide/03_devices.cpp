@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   // [guide:devices]
   hv::dev::DeviceManager devices;  // the IoHandler: a PIO bus and an MMIO bus
   hv::dev::BufferSink uart_output;
-  hv::dev::NullInterruptLine no_irq;  // this guest polls; see "Interrupts" for a VmInterruptLine
+  hv::dev::NullInterruptLine no_irq;  // this guest polls: no interrupt behind the UART
   auto uart = std::make_shared<hv::dev::Serial16550>(uart_output, no_irq);
   must(devices.add_pio(uart, 0x3f8, hv::dev::Serial16550::kRegisterCount), "add the UART");
 
