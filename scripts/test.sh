@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# hvkit's whole test suite: installs dependencies; checks formatting and the layering rules; builds (warnings are
-# errors) and runs every test under the `dev` and `asan` presets; runs clang-tidy over the library; builds the
-# tests labelled `concurrency` under the `tsan` preset (only their executables) and runs them under
-# ThreadSanitizer, where a data race fails them; checks that a sanitizer finding fails a fuzz run, then
-# smoke-runs each libFuzzer target on its seed corpus; installs hvkit and builds the consumer project
-# against it. Exits non-zero on the first failure.
+# hvkit's whole test suite: installs dependencies; checks formatting, the layering rules and that the
+# guide's code blocks are its example programs' code; builds (warnings are errors) and runs every test
+# under the `dev` and `asan` presets; runs clang-tidy over the library; builds the tests labelled
+# `concurrency` under the `tsan` preset (only their executables) and runs them under ThreadSanitizer,
+# where a data race fails them; checks that a sanitizer finding fails a fuzz run, then smoke-runs each
+# libFuzzer target on its seed corpus; installs hvkit and builds the consumer project and the guide's
+# examples against it. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,10 @@ echo "== format: every C++ file as .clang-format says"
 echo "== layering: include rules (docs/architecture.md) and the checker's self-test"
 ./scripts/check_layering_test.sh
 ./scripts/check_layering.sh
+
+echo "== guide: every code block of docs/guide.md and README.md is its example program's code, and the checker's self-test"
+./scripts/check_guide_test.sh
+./scripts/check_guide.sh
 
 echo "== dev: build (-Werror) and test"
 cmake --preset dev
@@ -49,7 +54,7 @@ echo "== subproject: hvkit under add_subdirectory defines its libraries only (no
 rm -rf build/subproject
 cmake -S examples/subproject -B build/subproject > /dev/null
 extra_tests=$(cd build/subproject && ctest -N | sed -n 's/^Total Tests: //p')
-extra_targets=$(cmake --build build/subproject --target help | grep -cE 'hvctl|_tests|_bench|_fuzz|hello_guest|virtio_testing' || true)
+extra_targets=$(cmake --build build/subproject --target help | grep -cE 'hvctl|_tests|_bench|_fuzz|hello_guest|guide_|virtio_testing' || true)
 if [ "$extra_tests" != "0" ] || [ "$extra_targets" != "0" ]; then
   echo "subproject: hvkit added $extra_tests tests and $extra_targets test/tool targets to its parent" >&2
   exit 1
@@ -79,5 +84,11 @@ elif [ "$status" -ne 0 ]; then
   echo "consumer: FAILED (exit $status)" >&2
   exit 1
 fi
+
+echo "== packaging: build the guide's examples against the installed tree and run them on kvm and mshv-sim"
+rm -rf build/guide
+cmake -S examples/guide -B build/guide -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build/guide -j2
+ctest --test-dir build/guide --output-on-failure
 
 echo "== all tests passed"

@@ -1,4 +1,5 @@
-// The README's usage example: open a backend, map memory, create a vCPU, run it with an IoHandler.
+// The smallest complete program on an installed hvkit: open a backend, map memory, create a vCPU, run
+// it with an IoHandler (docs/guide.md explains each step).
 // Exit status: 0 when the guest printed "hi" and halted, 77 when KVM is unavailable (skip), 1 on error.
 #include <cstdio>
 #include <string>
