@@ -1,4 +1,5 @@
 #include <limits>
+#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -21,7 +22,7 @@ void out(hv::dev::BusDevice& d, std::uint64_t offset, std::uint8_t v) {
 
 TEST(I8042, ResetCommandRequestsAReset) {
   int resets = 0;
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc([&] { ++resets; }, irq);
   out(kbc, 4, 0xfe);
   EXPECT_EQ(resets, 1);
@@ -34,7 +35,7 @@ TEST(I8042, ResetCommandRequestsAReset) {
 }
 
 TEST(I8042, SelfTestsCommandByteAndKeyboardReset) {
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc(nullptr, irq);
   EXPECT_EQ(in(kbc, 4) & 0x01, 0) << "output buffer empty";
   out(kbc, 4, 0xaa);
@@ -45,14 +46,14 @@ TEST(I8042, SelfTestsCommandByteAndKeyboardReset) {
   out(kbc, 4, 0x20);
   EXPECT_EQ(in(kbc, 0), 0x47);
   out(kbc, 0, 0xff);  // keyboard reset
-  EXPECT_TRUE(irq.level) << "keyboard interrupt enabled in the command byte";
+  EXPECT_TRUE(irq->level) << "keyboard interrupt enabled in the command byte";
   EXPECT_EQ(in(kbc, 0), 0xfa);
   EXPECT_EQ(in(kbc, 0), 0xaa);
-  EXPECT_FALSE(irq.level);
+  EXPECT_FALSE(irq->level);
 }
 
 TEST(I8042, OutputQueueIsBounded) {
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc(nullptr, irq);
   for (int i = 0; i < 10000; ++i) out(kbc, 0, 0xee);  // echo, never read
   int drained = 0;

@@ -175,7 +175,7 @@ class MachineChecks : public ::testing::Test {
     c.vcpus = vcpus;
     c.image = {0xf4};  // never executed: the fake vCPUs follow their scripts
     c.load_address = 0x1000;
-    c.console = &console_;
+    c.console = console_;
     return c;
   }
   using Step = std::variant<hv::Exit, PioWrite>;
@@ -200,7 +200,7 @@ class MachineChecks : public ::testing::Test {
   }
   FakeBackendState state_;
   FakeHypervisor hypervisor_{state_};
-  hv::dev::BufferSink console_;
+  std::shared_ptr<hv::dev::BufferSink> console_ = std::make_shared<hv::dev::BufferSink>();
 };
 
 // --- the vCPU loop -------------------------------------------------------------------------------
@@ -322,16 +322,17 @@ TEST_F(MachineChecks, ARefusedInterruptLineNeitherStopsTheGuestNorRepeatsItself)
   ASSERT_TRUE(m);
   const auto exit = m->run();
   EXPECT_EQ(exit.reason, Reason::Halted) << "a refused set_irq_line stopped the machine: " << exit.message;
-  EXPECT_EQ(console_.contents(), "AAA");
+  EXPECT_EQ(console_->contents(), "AAA");
   // Five register writes, each re-evaluating the line: only the two changes of level were forwarded.
   EXPECT_EQ(state_.irq_lines, (std::vector<std::pair<std::uint32_t, bool>>{{4, true}, {4, false}}));
 }
 
 TEST(InterruptLines, AnIrqfdWithAFullCounterDoesNotBlockItsCaller) {
-  auto event = hv::EventFd::create();
-  ASSERT_TRUE(event);
+  auto created = hv::EventFd::create();
+  ASSERT_TRUE(created);
+  auto event = std::make_shared<hv::EventFd>(std::move(*created));
   ASSERT_TRUE(event->signal(0xfffffffffffffffeULL));  // the most an eventfd counter holds
-  hv::dev::IrqfdInterruptLine line(*event);
+  hv::dev::IrqfdInterruptLine line(event);
   line.set_level(true);  // a blocking eventfd would wait here until someone read the counter
   line.set_level(false);
   line.set_level(true);

@@ -36,7 +36,7 @@ struct MachineConfig {
   // UART interrupts through IRQ 4. HLT then waits in the kernel (the machine no longer ends when all
   // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
   bool in_kernel_irqchip = false;
-  dev::ByteSink* console = nullptr;  // UART output; required
+  std::shared_ptr<dev::ByteSink> console;  // UART output; required (the UART shares it)
   // virtio-mmio devices, in this order at kVirtioBase + kVirtioStride * n; each has its own
   // interrupt line (GSI kVirtioFirstGsi + n with in_kernel_irqchip, unconnected otherwise: poll).
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio;
@@ -87,12 +87,10 @@ class Machine {
                                     std::uint16_t queues);
   void serve_doorbells();
 
-  std::unique_ptr<Vm> vm_;
+  std::shared_ptr<Vm> vm_;  // shared with the interrupt lines that drive its GSIs
   GuestMemory memory_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   // The interrupt lines outlive the devices that hold references to them (members die in reverse).
-  std::unique_ptr<dev::InterruptLine> uart_irq_;
-  dev::NullInterruptLine no_irq_;
   std::vector<std::unique_ptr<dev::InterruptLine>> virtio_irqs_;
   // Queue notifications that the hypervisor turns into eventfd signals (ioeventfd) instead of exits:
   // a thread of run() waits on them and hands each to its transport.
