@@ -239,7 +239,7 @@ bool BlockDevice::serve_pass() {
   };
   while (requests < kPassRequests && bytes < kPassBytes) {
     if (abandon_) return stop(false);  // a reset is waiting for io_mutex_
-    auto chain = queue_->pop();
+    auto chain = queue_->pop(*memory_);
     if (!chain) {
       // The driver broke the queue protocol: the device stops until it is reset.
       broken_ = true;
@@ -253,7 +253,7 @@ bool BlockDevice::serve_pass() {
       ++stats_.abandoned;
       return stop(false);
     }
-    if (auto r = queue_->add_used(**chain, outcome.written); !r) {
+    if (auto r = queue_->add_used(*memory_, **chain, outcome.written); !r) {
       broken_ = true;
       signals_.broken();
       return stop(false);
@@ -261,7 +261,7 @@ bool BlockDevice::serve_pass() {
     ++requests;
     bytes += outcome.bytes;
   }
-  if (requests > 0) signals_.used(*queue_);
+  if (requests > 0) signals_.used(*queue_, *memory_);
   return stop(requests == kPassRequests || bytes >= kPassBytes);
 }
 

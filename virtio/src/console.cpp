@@ -32,7 +32,7 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
 
 void ConsoleDevice::transmit_locked(bool& used) {
   std::array<std::uint8_t, 4096> chunk{};
-  auto served = serve_available(*transmit_, queue_max_size(), [&](const DescriptorChain& chain) {
+  auto served = serve_available(*transmit_, *memory_, queue_max_size(), [&](const DescriptorChain& chain) {
     ChainIo io(*memory_, chain);
     const std::uint64_t total = std::min<std::uint64_t>(io.readable(), kMaxOutputPerRequest);
     for (std::uint64_t done = 0; done < total;) {
@@ -53,7 +53,7 @@ void ConsoleDevice::transmit_locked(bool& used) {
 
 void ConsoleDevice::receive_locked(bool& used) {
   while (!input_.empty()) {
-    auto chain = receive_->pop();
+    auto chain = receive_->pop(*memory_);
     if (!chain) {
       broken_ = true;
       return;
@@ -64,7 +64,7 @@ void ConsoleDevice::receive_locked(bool& used) {
     std::vector<std::uint8_t> bytes(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
     const bool delivered = io.write(0, bytes).has_value();
     if (delivered) input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
-    if (!receive_->add_used(**chain, delivered ? static_cast<std::uint32_t>(n) : 0)) {
+    if (!receive_->add_used(*memory_, **chain, delivered ? static_cast<std::uint32_t>(n) : 0)) {
       broken_ = true;
       return;
     }
@@ -82,8 +82,8 @@ void ConsoleDevice::notify(std::uint16_t index) {
     signals_.broken();  // the driver broke a queue: stop, and say so
     return;
   }
-  if (used_tx) signals_.used(*transmit_);
-  if (used_rx) signals_.used(*receive_);
+  if (used_tx) signals_.used(*transmit_, *memory_);
+  if (used_rx) signals_.used(*receive_, *memory_);
 }
 
 std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
@@ -97,7 +97,7 @@ std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
       signals_.broken();
       return taken;
     }
-    if (used) signals_.used(*receive_);
+    if (used) signals_.used(*receive_, *memory_);
   }
   return taken;
 }

@@ -29,8 +29,8 @@ struct DeviceSignals {
   std::function<void()> needs_reset;
 
   // After the device used buffers of `queue`: the interrupt, if the driver asked for one.
-  void used(Queue& queue) const {
-    auto wanted = queue.should_notify();
+  void used(Queue& queue, const GuestMemory& memory) const {
+    auto wanted = queue.should_notify(memory);
     if (wanted && *wanted && used_buffers) used_buffers();
   }
   void broken() const {
@@ -41,13 +41,14 @@ struct DeviceSignals {
 // serve_available() and its report to the driver: an interrupt when it wants one, a reset request
 // when it broke the queue protocol. False in the latter case: the device stops until it is reset.
 template <class Handler>
-bool serve_and_signal(Queue& queue, std::uint32_t max, const DeviceSignals& signals, Handler handle) {
-  auto used = serve_available(queue, max, handle);
+bool serve_and_signal(Queue& queue, const GuestMemory& memory, std::uint32_t max, const DeviceSignals& signals,
+                      Handler handle) {
+  auto used = serve_available(queue, memory, max, handle);
   if (!used) {
     signals.broken();
     return false;
   }
-  if (*used) signals.used(queue);
+  if (*used) signals.used(queue, memory);
   return true;
 }
 
