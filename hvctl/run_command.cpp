@@ -369,7 +369,7 @@ int run_command(std::span<const std::string_view> args) {
   std::shared_ptr<hv::virtio::ConsoleDevice> virtio_console;
   if (console_slot) {
     // The virtio console shares the UART's output limits and takes the host's input instead of it.
-    virtio_console = std::make_shared<hv::virtio::ConsoleDevice>(*console);
+    virtio_console = std::make_shared<hv::virtio::ConsoleDevice>(console);
     config.virtio[*console_slot] = virtio_console;
   }
   auto machine = hv::vmm::Machine::create(**hypervisor, std::move(config));

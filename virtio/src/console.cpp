@@ -2,19 +2,27 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <vector>
+
+#include <gsl/gsl>
 
 #include "hv/virtio/chain_io.hpp"
 
 namespace hv::virtio {
 
+ConsoleDevice::ConsoleDevice(std::shared_ptr<dev::ByteSink> output) : output_(std::move(output)) {
+  Expects(output_ != nullptr);
+}
+
 void ConsoleDevice::read_config(std::uint64_t, std::span<std::uint8_t> data) {
   std::fill(data.begin(), data.end(), std::uint8_t{0});
 }
 
-Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
+Result<void> ConsoleDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t,
                                      std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
+  if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-console activate", "no guest memory");
   for (auto& [index, queue] : queues) {
     if (index == 0) receive_.emplace(queue);
     if (index == 1) transmit_.emplace(queue);
@@ -24,7 +32,7 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
     transmit_.reset();
     return fail(ErrorKind::InvalidArgument, "virtio-console activate", "receiveq (0) and transmitq (1) must be ready");
   }
-  memory_ = &memory;
+  memory_ = std::move(memory);
   signals_ = std::move(signals);
   broken_ = false;
   return {};
@@ -39,7 +47,7 @@ void ConsoleDevice::transmit_locked(bool& used) {
       const auto piece =
           std::span(chunk).first(static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - done)));
       if (!io.read(done, piece)) break;  // memory changed under the request: send what was readable
-      output_.write(piece);
+      output_->write(piece);
       done += piece.size();
     }
     return std::uint32_t{0};  // nothing written into the guest's buffers

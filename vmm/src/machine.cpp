@@ -65,10 +65,11 @@ Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const M
   auto vm = hypervisor.create_vm({.in_kernel_irqchip = config.in_kernel_irqchip, .in_kernel_pit = false});
   if (!vm) return tl::unexpected(vm.error());
   m->vm_ = std::move(*vm);
+  m->memory_ = std::make_shared<GuestMemory>();
   auto ram = GuestRegion::create(0, config.memory_bytes, Backing::Memfd);
   if (!ram) return tl::unexpected(ram.error());
   // Read-write for the guest and for devices alike (map_guest_region keeps the two in step).
-  if (auto r = map_guest_region(*m->vm_, m->memory_, *ram); !r) return tl::unexpected(r.error());
+  if (auto r = map_guest_region(*m->vm_, *m->memory_, *ram); !r) return tl::unexpected(r.error());
   for (std::uint32_t i = 0; i < config.vcpus; ++i) {
     auto vcpu = m->vm_->create_vcpu(i);
     if (!vcpu) return tl::unexpected(vcpu.error());
@@ -115,13 +116,13 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       return fail(ErrorKind::InvalidArgument, "Machine::create", "with virtio devices, RAM must end below 0xd0000000");
     }
     for (std::size_t n = 0; n < config.virtio.size(); ++n) {
+      std::shared_ptr<dev::InterruptLine> irq;
       if (config.in_kernel_irqchip) {
-        virtio_irqs_.push_back(
-            std::make_unique<dev::VmInterruptLine>(vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n)));
+        irq = std::make_shared<dev::VmInterruptLine>(vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n));
       } else {
-        virtio_irqs_.push_back(std::make_unique<dev::NullInterruptLine>());
+        irq = std::make_shared<dev::NullInterruptLine>();
       }
-      auto transport = std::make_shared<virtio::MmioTransport>(memory_, config.virtio[n], *virtio_irqs_.back());
+      auto transport = std::make_shared<virtio::MmioTransport>(memory_, config.virtio[n], std::move(irq));
       if (auto r = devices_.add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
       if (auto r = add_virtio_doorbells(n, transport, config.virtio[n]->queue_count()); !r) return r;
     }
@@ -152,8 +153,8 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
   const bool real = config.mode == BootMode::Real;
   Result<LoadedImage> loaded =
       looks_like_elf(config.image)
-          ? load_elf64(memory_, config.image)
-          : load_raw(memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
+          ? load_elf64(*memory_, config.image)
+          : load_raw(*memory_, config.image, config.load_address.value_or(real ? 0x7c00 : 0x100000));
   if (!loaded) return tl::unexpected(loaded.error());
   const std::uint64_t entry = config.entry.value_or(loaded->entry);
   if (real) {
@@ -174,7 +175,7 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
     return fail(ErrorKind::OutOfRange, op, "the image overlaps the vCPU stacks and page tables at the top of RAM");
   }
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
-    if (auto r = x86::enter_long_mode(memory_, *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
+    if (auto r = x86::enter_long_mode(*memory_, *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
   }
   return {};
 }

@@ -350,7 +350,7 @@ class CountingDevice final : public hv::virtio::VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 8; }
   void read_config(std::uint64_t, std::span<std::uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t,
+  hv::Result<void> activate(std::shared_ptr<const hv::GuestMemory>, std::uint64_t,
                             std::vector<std::pair<std::uint16_t, hv::virtio::Queue>>,
                             hv::virtio::DeviceSignals) override {
     return {};

@@ -21,7 +21,7 @@ TEST(MachineVirtio, DevicesInOrderWithADoorbellPerQueue) {
   config.image = {0xf4};  // hlt
   config.load_address = 0x1000;
   config.console = sink;
-  config.virtio = {std::make_shared<hv::virtio::RngDevice>(), std::make_shared<hv::virtio::ConsoleDevice>(*sink)};
+  config.virtio = {std::make_shared<hv::virtio::RngDevice>(), std::make_shared<hv::virtio::ConsoleDevice>(sink)};
   auto machine = hv::vmm::Machine::create(**hypervisor, std::move(config));
   ASSERT_TRUE(machine) << machine.error().to_string();
   EXPECT_EQ((*machine)->virtio_doorbells(), 3U);  // rng: 1 queue, console: 2

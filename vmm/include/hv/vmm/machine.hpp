@@ -73,7 +73,7 @@ class Machine {
   void request_stop(MachineExit exit);
 
   dev::Serial16550& uart() { return *uart_; }
-  GuestMemory& memory() { return memory_; }
+  GuestMemory& memory() { return *memory_; }
   const dev::DeviceManager& devices() const { return devices_; }
   // Queue notifications served through ioeventfds (0 where the backend has none: they exit instead).
   [[nodiscard]] std::size_t virtio_doorbells() const noexcept { return doorbells_.size(); }
@@ -87,11 +87,18 @@ class Machine {
                                     std::uint16_t queues);
   void serve_doorbells();
 
-  std::shared_ptr<Vm> vm_;  // shared with the interrupt lines that drive its GSIs
-  GuestMemory memory_;
+  // Destruction order among the members below does not matter for the devices: nothing here holds
+  // a reference into another member. Each device shares what it uses — the UART its console and
+  // line, a VmInterruptLine the Vm, a virtio transport the guest memory, its device and its line,
+  // an active virtio device the memory again — and the callbacks that point back at this Machine
+  // (the i8042's reset, debug-exit) run only inside run(), which has returned before the Machine is
+  // destroyed. A transport resets its device when it goes, so a virtio device the caller still holds
+  // keeps nothing of the Machine. (vcpus_ go before vm_ because they are declared after it, as
+  // hv/hypervisor.hpp asks of a VMM.)
+  std::shared_ptr<Vm> vm_;
+  // Guest RAM as the devices see it, shared with every virtio transport and active device.
+  std::shared_ptr<GuestMemory> memory_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  // The interrupt lines outlive the devices that hold references to them (members die in reverse).
-  std::vector<std::unique_ptr<dev::InterruptLine>> virtio_irqs_;
   // Queue notifications that the hypervisor turns into eventfd signals (ioeventfd) instead of exits:
   // a thread of run() waits on them and hands each to its transport.
   struct Doorbell {
