@@ -327,6 +327,29 @@ TEST_F(MachineChecks, ARefusedInterruptLineNeitherStopsTheGuestNorRepeatsItself)
   EXPECT_EQ(state_.irq_lines, (std::vector<std::pair<std::uint32_t, bool>>{{4, true}, {4, false}}));
 }
 
+// The UART shares the console sink: a caller may drop its pointer right after Machine::create (a
+// Machine that kept the caller's raw pointer would write through freed memory here: ASan).
+TEST_F(MachineChecks, TheUartKeepsAConsoleTheCallerDropped) {
+  script(0, {PioWrite{0x3f8, 'o'}, PioWrite{0x3f8, 'k'}, hv::HaltExit{}});
+  auto c = config();
+  auto sink = std::make_shared<hv::dev::BufferSink>();
+  const std::weak_ptr<hv::dev::BufferSink> watch = sink;
+  c.console = std::move(sink);
+  auto m = make(c);
+  ASSERT_TRUE(m);
+  c.console.reset();  // the caller keeps nothing
+  ASSERT_FALSE(watch.expired()) << "the machine's UART keeps its console";
+  const auto exit = m->run();
+  EXPECT_EQ(exit.reason, Reason::Halted) << exit.message;
+  {
+    const auto kept = watch.lock();
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->contents(), "ok");
+  }
+  m.reset();
+  EXPECT_TRUE(watch.expired()) << "and lets go of it with the machine";
+}
+
 TEST(InterruptLines, AnIrqfdWithAFullCounterDoesNotBlockItsCaller) {
   auto created = hv::EventFd::create();
   ASSERT_TRUE(created);
