@@ -53,10 +53,11 @@ MockSplitDriver layout(std::size_t chains, std::size_t length, bool indirect) {
 // Creates the queue (its checks included) over the driver's rings and pops all `chains` chains.
 template <class QueueType, class Driver>
 void pop_each(benchmark::State& state, const Driver& driver, std::size_t chains) {
+  const hv::GuestMemory& mem = memory();  // the queue's owner passes it to each call
   for (auto _ : state) {
-    auto q = QueueType::create(memory(), driver.config());
+    auto q = QueueType::create(mem, driver.config());
     for (std::size_t i = 0; i < chains; ++i) {
-      auto c = q->pop();
+      auto c = q->pop(mem);
       if (!c || !*c) {
         state.SkipWithError("pop failed");
         return;
@@ -140,9 +141,10 @@ void packed_raw_walk(benchmark::State& state, std::size_t chains, std::size_t le
 
 void add_used(benchmark::State& state) {
   const auto d = layout(0, 1, false);
+  const hv::GuestMemory& mem = memory();
   for (auto _ : state) {
-    auto q = SplitQueue::create(memory(), d.config());
-    for (std::uint16_t i = 0; i < 128; ++i) benchmark::DoNotOptimize(q->add_used(i, 64));
+    auto q = SplitQueue::create(mem, d.config());
+    for (std::uint16_t i = 0; i < 128; ++i) benchmark::DoNotOptimize(q->add_used(mem, i, 64));
   }
 }
 

@@ -362,9 +362,10 @@ int run_command(std::span<const std::string_view> args) {
   }
   // A closed stdout pipe must cost the guest its output, not kill hvctl.
   ::signal(SIGPIPE, SIG_IGN);
-  hv::dev::FdSink stdout_sink(STDOUT_FILENO);
-  hv::dev::LimitedSink console(stdout_sink, limits);
-  config.console = &console;
+  // Shared by the UART and the virtio console, which keep them for as long as they exist.
+  auto stdout_sink = std::make_shared<hv::dev::FdSink>(STDOUT_FILENO);
+  auto console = std::make_shared<hv::dev::LimitedSink>(stdout_sink, limits);
+  config.console = console;
   std::shared_ptr<hv::virtio::ConsoleDevice> virtio_console;
   if (console_slot) {
     // The virtio console shares the UART's output limits and takes the host's input instead of it.
@@ -398,17 +399,17 @@ int run_command(std::span<const std::string_view> args) {
   watcher->reset();
   stop = true;
   input.join();
-  if (console.dropped() > 0) {
+  if (console->dropped() > 0) {
     std::fprintf(stderr,
                  "hvctl run: console limit reached, %llu bytes of guest output dropped (--console-max-bytes %llu, "
                  "--console-rate %llu; 0 = unlimited)\n",
-                 static_cast<unsigned long long>(console.dropped()),
+                 static_cast<unsigned long long>(console->dropped()),
                  static_cast<unsigned long long>(limits.max_total_bytes),
                  static_cast<unsigned long long>(limits.max_bytes_per_second));
   }
-  if (stdout_sink.dropped() > 0) {
+  if (stdout_sink->dropped() > 0) {
     std::fprintf(stderr, "hvctl run: stdout was not writable, %llu bytes of guest output dropped\n",
-                 static_cast<unsigned long long>(stdout_sink.dropped()));
+                 static_cast<unsigned long long>(stdout_sink->dropped()));
   }
   using Reason = hv::vmm::MachineExit::Reason;
   switch (exit.reason) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "fuzz_input.hpp"
 #include "hv/dev/bus_device.hpp"

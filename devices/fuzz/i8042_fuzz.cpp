@@ -4,7 +4,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   hvfuzz::FuzzInput in(data, size);
-  hvfuzz::CountingLine irq;
+  auto irq = std::make_shared<hvfuzz::CountingLine>();
   int resets = 0;
   hv::dev::I8042 kbc([&] { ++resets; }, irq);
   hvfuzz::drive_device(kbc, hv::dev::I8042::kSize, in);

@@ -4,8 +4,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   hvfuzz::FuzzInput in(data, size);
-  hv::dev::BufferSink sink(4096);
-  hvfuzz::CountingLine irq;
+  auto sink = std::make_shared<hv::dev::BufferSink>(4096);
+  auto irq = std::make_shared<hvfuzz::CountingLine>();
   hv::dev::Serial16550 uart(sink, irq);
   hvfuzz::drive_device(uart, hv::dev::Serial16550::kRegisterCount, in, [&](std::uint8_t, hvfuzz::FuzzInput& more) {
     const auto host = more.bytes(more.take<std::uint8_t>());

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <gsl/gsl>
+
 namespace hv::dev {
 
 void FdSink::write(std::span<const std::uint8_t> bytes) {
@@ -32,12 +34,14 @@ std::string BufferSink::contents() const {
   return data_;
 }
 
-LimitedSink::LimitedSink(ByteSink& inner, OutputLimits limits, Clock clock)
-    : inner_(inner),
+LimitedSink::LimitedSink(std::shared_ptr<ByteSink> inner, OutputLimits limits, Clock clock)
+    : inner_(std::move(inner)),
       limits_(limits),
       clock_(std::move(clock)),
       tokens_(static_cast<double>(limits.max_bytes_per_second)),
-      last_(clock_()) {}
+      last_(clock_()) {
+  Expects(inner_ != nullptr);
+}
 
 void LimitedSink::write(std::span<const std::uint8_t> bytes) {
   std::size_t allowed = bytes.size();
@@ -59,7 +63,7 @@ void LimitedSink::write(std::span<const std::uint8_t> bytes) {
     forwarded_ += allowed;
     dropped_ += bytes.size() - allowed;
   }
-  if (allowed > 0) inner_.write(bytes.first(allowed));
+  if (allowed > 0) inner_->write(bytes.first(allowed));
 }
 
 std::uint64_t LimitedSink::forwarded() const {

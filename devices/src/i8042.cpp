@@ -13,8 +13,10 @@ constexpr std::uint8_t kStatusOutputFull = 0x01, kStatusCommand = 0x08;
 constexpr std::uint8_t kCommandByteKeyboardIrq = 0x01;
 }  // namespace
 
-I8042::I8042(std::function<void()> on_reset, InterruptLine& keyboard_irq)
-    : on_reset_(std::move(on_reset)), irq_(keyboard_irq) {}
+I8042::I8042(std::function<void()> on_reset, std::shared_ptr<InterruptLine> keyboard_irq)
+    : on_reset_(std::move(on_reset)), irq_(std::move(keyboard_irq)) {
+  Expects(irq_ != nullptr);
+}
 
 void I8042::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   std::fill(out.begin(), out.end(), std::uint8_t{0xff});
@@ -116,6 +118,6 @@ void I8042::push(std::uint8_t byte) {
   update_interrupt();
 }
 
-void I8042::update_interrupt() { irq_.set_level(count_ > 0 && (command_byte_ & kCommandByteKeyboardIrq) != 0); }
+void I8042::update_interrupt() { irq_->set_level(count_ > 0 && (command_byte_ & kCommandByteKeyboardIrq) != 0); }
 
 }  // namespace hv::dev

@@ -1,5 +1,7 @@
 #include "hv/dev/serial_16550.hpp"
 
+#include <utility>
+
 #include <gsl/gsl>
 
 namespace hv::dev {
@@ -22,7 +24,10 @@ constexpr std::uint8_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut1 = 0x04, kMcrOut2
 constexpr std::uint8_t kMsrCts = 0x10, kMsrDsr = 0x20, kMsrRi = 0x40, kMsrDcd = 0x80;
 }  // namespace
 
-Serial16550::Serial16550(ByteSink& output, InterruptLine& irq) : output_(output), irq_(irq) {}
+Serial16550::Serial16550(std::shared_ptr<ByteSink> output, std::shared_ptr<InterruptLine> irq)
+    : output_(std::move(output)), irq_(std::move(irq)) {
+  Expects(output_ != nullptr && irq_ != nullptr);
+}
 
 void Serial16550::read(std::uint64_t offset, std::span<std::uint8_t> data) {
   if (data.size() != 1 || offset >= kRegisterCount) {
@@ -113,7 +118,7 @@ void Serial16550::transmit(std::uint8_t byte) {
   if ((mcr_ & kMcrLoop) != 0) {
     if (!push_rx(byte)) overrun_ = true;  // the receiver drops a byte that finds the FIFO full
   } else {
-    output_.write(std::span<const std::uint8_t>(&byte, 1));
+    output_->write(std::span<const std::uint8_t>(&byte, 1));
   }
   thr_interrupt_pending_ = true;
 }
@@ -155,6 +160,6 @@ std::uint8_t Serial16550::modem_status() const {
   return kMsrDcd | kMsrDsr | kMsrCts;  // a connected, ready line
 }
 
-void Serial16550::update_interrupt() { irq_.set_level(interrupt_identification() != kIirNone); }
+void Serial16550::update_interrupt() { irq_->set_level(interrupt_identification() != kIirNone); }
 
 }  // namespace hv::dev

@@ -1,6 +1,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 #include <unistd.h>
@@ -12,18 +13,18 @@
 namespace {
 
 TEST(LimitedSink, TotalLimitDropsTheRest) {
-  hv::dev::BufferSink inner;
+  auto inner = std::make_shared<hv::dev::BufferSink>();
   hv::dev::LimitedSink sink(inner, {.max_total_bytes = 10, .max_bytes_per_second = 0});
   const std::string chunk = "0123456";
   for (int i = 0; i < 1000; ++i)
     sink.write(std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
-  EXPECT_EQ(inner.contents(), "0123456012");
+  EXPECT_EQ(inner->contents(), "0123456012");
   EXPECT_EQ(sink.forwarded(), 10U);
   EXPECT_EQ(sink.dropped(), 7000U - 10U);
 }
 
 TEST(LimitedSink, RateLimitAllowsOneSecondBurstThenTheRate) {
-  hv::dev::BufferSink inner;
+  auto inner = std::make_shared<hv::dev::BufferSink>();
   auto now = std::chrono::steady_clock::time_point{};
   hv::dev::LimitedSink sink(inner, {.max_total_bytes = 0, .max_bytes_per_second = 100}, [&] { return now; });
   const std::vector<std::uint8_t> big(1000, 'x');
@@ -50,7 +51,7 @@ class CountingSink final : public hv::dev::ByteSink {
 };
 
 TEST(OutputLimits, ConsoleDefaultsStopAFloodAtTheRateThenAtTheTotal) {
-  CountingSink inner;
+  auto inner = std::make_shared<CountingSink>();
   auto now = std::chrono::steady_clock::time_point{};
   hv::dev::LimitedSink sink(inner, hv::dev::kDefaultConsoleLimits, [&] { return now; });
   const std::vector<std::uint8_t> chunk(64 * 1024, 'f');
@@ -61,7 +62,7 @@ TEST(OutputLimits, ConsoleDefaultsStopAFloodAtTheRateThenAtTheTotal) {
     for (int i = 0; i < 256; ++i) sink.write(chunk);
   }
   EXPECT_EQ(sink.forwarded(), 64ULL << 20);
-  EXPECT_EQ(inner.count, 64ULL << 20);
+  EXPECT_EQ(inner->count, 64ULL << 20);
   EXPECT_EQ(sink.dropped(), 101 * (16ULL << 20) - (64ULL << 20));
 }
 

@@ -91,7 +91,7 @@ TEST(CmosRtcConcurrency, IndexAndDataFromSeveralVcpus) {
 TEST(I8042Concurrency, CommandsAndDrainingFromSeveralVcpus) {
   // Two threads queue bytes (self test 0x55, echo 0xee, command byte 0x45) while two drain them. The
   // line records its level in plain members: an unserialised set_level is a race too.
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   int resets = 0;
   hv::dev::I8042 kbc([&] { ++resets; }, irq);
   std::array<int, kThreads> unexpected{};
@@ -118,7 +118,7 @@ TEST(I8042Concurrency, CommandsAndDrainingFromSeveralVcpus) {
     ++left;
   }
   EXPECT_LE(left, static_cast<int>(hv::dev::I8042::kOutputQueue)) << "the queue stayed bounded";
-  EXPECT_FALSE(irq.level) << "drained: the line is low";
+  EXPECT_FALSE(irq->level) << "drained: the line is low";
 }
 
 TEST(ScratchConcurrency, AccessesFromSeveralVcpusAreNeverTorn) {
@@ -145,10 +145,11 @@ TEST(UartConcurrency, HostInputRacingRegisterAccessesKeepsOrderAndTheLineInStep)
   // The VMM's input thread feeds the receive FIFO while one vCPU drains it (and toggles the THR
   // interrupt on and off) and another transmits and uses the scratch register. Both the input
   // thread and the vCPUs set the UART's line; the Vm behind it records every level it is given.
-  hv::testing::RecordingVm vm;
-  hv::dev::VmInterruptLine line(vm, 4);
-  hv::dev::BufferSink sink;
-  hv::dev::Serial16550 uart(sink, line);
+  auto vm_ptr = std::make_shared<hv::testing::RecordingVm>();
+  auto& vm = *vm_ptr;
+  auto sink_ptr = std::make_shared<hv::dev::BufferSink>();
+  auto& sink = *sink_ptr;
+  hv::dev::Serial16550 uart(sink_ptr, std::make_shared<hv::dev::VmInterruptLine>(vm_ptr, 4));
   constexpr std::uint64_t kData = 0, kIer = 1, kIir = 2, kLsr = 5, kMsr = 6, kScr = 7;
   constexpr std::size_t kBytes = 3000;
   out(uart, kIer, 0x01);  // received-data interrupt

@@ -30,7 +30,7 @@ void out(hv::dev::BusDevice& d, std::uint64_t offset, std::uint8_t v) {
 
 TEST(I8042, ResetCommandRequestsAReset) {
   int resets = 0;
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc([&] { ++resets; }, irq);
   out(kbc, 4, 0xfe);
   EXPECT_EQ(resets, 1);
@@ -43,7 +43,7 @@ TEST(I8042, ResetCommandRequestsAReset) {
 }
 
 TEST(I8042, SelfTestsCommandByteAndKeyboardReset) {
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc(nullptr, irq);
   EXPECT_EQ(in(kbc, 4) & 0x01, 0) << "output buffer empty";
   out(kbc, 4, 0xaa);
@@ -54,14 +54,14 @@ TEST(I8042, SelfTestsCommandByteAndKeyboardReset) {
   out(kbc, 4, 0x20);
   EXPECT_EQ(in(kbc, 0), 0x47);
   out(kbc, 0, 0xff);  // keyboard reset
-  EXPECT_TRUE(irq.level) << "keyboard interrupt enabled in the command byte";
+  EXPECT_TRUE(irq->level) << "keyboard interrupt enabled in the command byte";
   EXPECT_EQ(in(kbc, 0), 0xfa);
   EXPECT_EQ(in(kbc, 0), 0xaa);
-  EXPECT_FALSE(irq.level);
+  EXPECT_FALSE(irq->level);
 }
 
 TEST(I8042, OutputQueueIsBounded) {
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc(nullptr, irq);
   for (int i = 0; i < 10000; ++i) out(kbc, 0, 0xee);  // echo, never read
   int drained = 0;
@@ -74,12 +74,12 @@ TEST(I8042, OutputQueueIsBounded) {
 
 TEST(I8042, WideAndBetweenPortAccessesReadAllOnesAndChangeNothing) {
   int resets = 0;
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc([&] { ++resets; }, irq);
   out(kbc, 4, 0xaa);  // self test: 0x55 waits in the output buffer, the line is raised
   const std::uint8_t status = in(kbc, 4);
   ASSERT_EQ(status & 0x01, 1);
-  ASSERT_EQ(irq.raised, 1);
+  ASSERT_EQ(irq->raised, 1);
   // Reads wider than a byte at either port, and byte reads between the ports, are all-ones.
   for (const std::uint64_t offset : {0, 4}) {
     for (const std::size_t width : {2, 4, 8}) {
@@ -98,8 +98,8 @@ TEST(I8042, WideAndBetweenPortAccessesReadAllOnesAndChangeNothing) {
     for (const std::uint64_t offset : {1, 2, 3}) out(kbc, offset, value);
   }
   EXPECT_EQ(resets, 0);
-  EXPECT_EQ(irq.raised, 1);
-  EXPECT_TRUE(irq.level);
+  EXPECT_EQ(irq->raised, 1);
+  EXPECT_TRUE(irq->level);
   EXPECT_EQ(in(kbc, 4), status) << "status (and its last-write-was-a-command bit) unchanged";
   EXPECT_EQ(in(kbc, 0), 0x55) << "the output buffer holds what it held";
   EXPECT_EQ(in(kbc, 4) & 0x01, 0) << "and nothing more";
@@ -111,7 +111,7 @@ TEST(I8042, AResetCallbackThatUsesTheDeviceReturns) {
   // The VMM's callback may reach the device again (a vCPU stopping inside it, here the callback
   // itself): it runs after the device's lock is released. Were it called under the lock, this test
   // would deadlock and fail by CTest's timeout (ThreadSanitizer reports the double lock at once).
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   std::unique_ptr<hv::dev::I8042> kbc;
   int resets = 0;
   std::uint8_t status_seen = 0;
@@ -133,7 +133,7 @@ TEST(I8042, AResetCallbackThatUsesTheDeviceReturns) {
 }
 
 TEST(I8042, ResetRequestsWithoutACallbackAreIgnored) {
-  hvtest::RecordingLine irq;
+  auto irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::I8042 kbc(nullptr, irq);  // an empty std::function would throw bad_function_call if called
   out(kbc, 4, 0xfe);
   out(kbc, 4, 0xd1);

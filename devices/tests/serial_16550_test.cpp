@@ -1,3 +1,4 @@
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -16,14 +17,14 @@ class Uart : public ::testing::Test {
   }
   void out(std::uint64_t reg, std::uint8_t v) { uart.write(reg, std::span<const std::uint8_t>(&v, 1)); }
 
-  hv::dev::BufferSink sink;
-  hvtest::RecordingLine irq;
+  std::shared_ptr<hv::dev::BufferSink> sink = std::make_shared<hv::dev::BufferSink>();
+  std::shared_ptr<hvtest::RecordingLine> irq = std::make_shared<hvtest::RecordingLine>();
   hv::dev::Serial16550 uart{sink, irq};
 };
 
 TEST_F(Uart, TransmitsToTheSinkAndAlwaysReportsTransmitterEmpty) {
   for (char c : std::string("hello")) out(0, static_cast<std::uint8_t>(c));
-  EXPECT_EQ(sink.contents(), "hello");
+  EXPECT_EQ(sink->contents(), "hello");
   EXPECT_EQ(in(5) & 0x60, 0x60) << "THRE and TEMT";
 }
 
@@ -50,7 +51,7 @@ TEST_F(Uart, PassesTheLinux8250Probe) {
 TEST_F(Uart, LoopbackDeliversToTheReceiverNotTheSink) {
   out(4, 0x10);
   out(0, 'x');
-  EXPECT_EQ(sink.contents(), "");
+  EXPECT_EQ(sink->contents(), "");
   EXPECT_EQ(in(5) & 0x01, 0x01) << "data ready";
   EXPECT_EQ(in(0), 'x');
   EXPECT_EQ(in(5) & 0x01, 0x00);
@@ -60,9 +61,9 @@ TEST_F(Uart, LoopbackDeliversToTheReceiverNotTheSink) {
 
 TEST_F(Uart, InterruptPrioritiesAndAcknowledgement) {
   out(1, 0x02);  // THR-empty interrupt: pending at once, THR is empty
-  EXPECT_TRUE(irq.level);
+  EXPECT_TRUE(irq->level);
   EXPECT_EQ(in(2) & 0x0f, 0x02);
-  EXPECT_FALSE(irq.level) << "reading IIR acknowledges THR empty";
+  EXPECT_FALSE(irq->level) << "reading IIR acknowledges THR empty";
   EXPECT_EQ(in(2) & 0x0f, 0x01);
   out(1, 0x07);  // + received data + line status
   const std::uint8_t host[] = {'a'};
@@ -100,9 +101,9 @@ TEST_F(Uart, FifoResetAndWideAccesses) {
   EXPECT_EQ(wide[0], 0xff) << "16-bit accesses do not reach registers";
   const std::uint8_t bytes[] = {'A', 'B'};
   uart.write(0, bytes);
-  EXPECT_EQ(sink.contents(), "");
+  EXPECT_EQ(sink->contents(), "");
   uart.write(99, std::span(bytes, 1));  // beyond the register block
-  EXPECT_EQ(sink.contents(), "");
+  EXPECT_EQ(sink->contents(), "");
 }
 
 }  // namespace

@@ -54,9 +54,9 @@ int main(int argc, char** argv) {
 
   // [guide:devices]
   hv::dev::DeviceManager devices;  // the IoHandler: a PIO bus and an MMIO bus
-  hv::dev::BufferSink uart_output;
-  hv::dev::NullInterruptLine no_irq;  // this guest polls: no interrupt behind the UART
-  auto uart = std::make_shared<hv::dev::Serial16550>(uart_output, no_irq);
+  auto uart_output = std::make_shared<hv::dev::BufferSink>();
+  auto no_irq = std::make_shared<hv::dev::NullInterruptLine>();  // this guest polls: no interrupt behind the UART
+  auto uart = std::make_shared<hv::dev::Serial16550>(uart_output, no_irq);  // the UART shares both
   must(devices.add_pio(uart, 0x3f8, hv::dev::Serial16550::kRegisterCount), "add the UART");
 
   std::atomic<bool> stop_requested = false;
@@ -85,9 +85,9 @@ int main(int argc, char** argv) {
 
   const auto regs = must(vcpu->get_registers(), "get_registers");
   std::printf("UART: %sdebug-exit: %u, stopped at RIP 0x%llx, unclaimed accesses: %llu\n",
-              uart_output.contents().c_str(), exit_value.load(), static_cast<unsigned long long>(regs.rip),
+              uart_output->contents().c_str(), exit_value.load(), static_cast<unsigned long long>(regs.rip),
               static_cast<unsigned long long>(devices.unclaimed_accesses()));
-  expect(uart_output.contents() == message, "the guest's text came out of the UART");
+  expect(uart_output->contents() == message, "the guest's text came out of the UART");
   expect(stop_requested && exit_value == 42, "the guest wrote 42 to debug-exit");
   expect(regs.rip == 0x1015, "run() returned right after the OUT, before the HLT");
   expect(devices.unclaimed_accesses() == 0, "every access reached a device");

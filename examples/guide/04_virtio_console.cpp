@@ -45,11 +45,11 @@ int main(int argc, char** argv) {
 
   // [guide:virtio_device]
   hv::dev::DeviceManager devices;
-  hv::dev::BufferSink console_output;
-  hv::dev::NullInterruptLine no_irq;  // the driver polls the used ring
+  auto console_output = std::make_shared<hv::dev::BufferSink>();
+  auto no_irq = std::make_shared<hv::dev::NullInterruptLine>();  // the driver polls the used ring
   auto console = std::make_shared<hv::virtio::ConsoleDevice>(console_output);
   // The transport reaches the driver's rings through the Vm's memory(), the one view of guest RAM.
-  auto transport = std::make_shared<hv::virtio::MmioTransport>(*vm->memory(), console, no_irq);
+  auto transport = std::make_shared<hv::virtio::MmioTransport>(vm->memory(), console, no_irq);
   must(devices.add_mmio(transport, 0xd0000000, hv::virtio::kMmioWindowSize), "add the virtio-mmio window");
   // [/guide:virtio_device]
   std::atomic<std::uint32_t> driver_result = 0xffffffff;
@@ -60,9 +60,9 @@ int main(int argc, char** argv) {
   const hv::Exit exit = must(vcpu->run(devices), "run");  // every register access and the notify happen in here
   expect(std::holds_alternative<hv::HaltExit>(exit), "the driver ran to its HLT");
   std::printf("driver result %u, device status 0x%x, console: %s", driver_result.load(), transport->status(),
-              console_output.contents().c_str());
+              console_output->contents().c_str());
   expect(driver_result == 0, "the driver reported success (else: the number of its failed check)");
   expect(transport->status() == 0xf, "the driver set ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK");
-  expect(console_output.contents() == "hello from virtio-console\n", "the guest's line came out of the device");
+  expect(console_output->contents() == "hello from virtio-console\n", "the guest's line came out of the device");
   return 0;
 }

@@ -2,6 +2,7 @@
 // that checks the transport keeps its promises: notify() only for a ready queue of an active device,
 // activate() only once per reset, with queues that exist. Plus no crash or sanitizer report.
 #include <cstring>
+#include <memory>
 
 #include "../../hypervisor/fuzz/fuzz_input.hpp"
 #include "hv/virtio/mmio_transport.hpp"
@@ -20,10 +21,10 @@ class CheckingDevice final : public hv::virtio::VirtioDevice {
   void write_config(std::uint64_t, std::span<const std::uint8_t> data) override {
     if (data.size() > 8) __builtin_trap();
   }
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t,
+  hv::Result<void> activate(std::shared_ptr<const hv::GuestMemory> memory, std::uint64_t,
                             std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues,
                             hv::virtio::DeviceSignals signals) override {
-    if (active) __builtin_trap();  // activated twice without a reset
+    if (active || !memory) __builtin_trap();  // activated twice without a reset, or without memory
     for (const auto& [index, queue] : queues) {
       if (index >= queue_count()) __builtin_trap();
     }
@@ -48,14 +49,13 @@ class Line final : public hv::dev::InterruptLine {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static hv::GuestMemory memory = [] {
+  static const auto memory = [] {
     const hv::RegionSpec spec{0, 0x10000};
-    return std::move(*hv::GuestMemory::create(std::span(&spec, 1)));
+    return std::make_shared<const hv::GuestMemory>(std::move(*hv::GuestMemory::create(std::span(&spec, 1))));
   }();
   hvfuzz::FuzzInput in(data, size);
   auto device = std::make_shared<CheckingDevice>();
-  Line line;
-  hv::virtio::MmioTransport transport(memory, device, line);
+  hv::virtio::MmioTransport transport(memory, device, std::make_shared<Line>());
   for (int i = 0; i < 256 && !in.empty(); ++i) {
     const std::uint8_t op = in.take<std::uint8_t>();
     // Mostly the 32-bit registers, sometimes anywhere in the window at any width.

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto queue = hv::virtio::PackedQueue::create(memory, config);
   if (!queue) return 0;
   for (int i = 0; i < 64; ++i) {
-    auto chain = queue->pop();
+    auto chain = queue->pop(memory);
     if (!chain || !*chain) break;
     bool seen_writable = false;
     std::uint64_t total = 0;
@@ -34,10 +34,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (total > 0xffffffffULL || total != (*chain)->readable_bytes + (*chain)->writable_bytes) __builtin_trap();
     if ((*chain)->ring_slots == 0 || (*chain)->ring_slots > config.size) __builtin_trap();
-    if (!queue->add_used((*chain)->head, static_cast<std::uint32_t>((*chain)->writable_bytes), (*chain)->ring_slots))
+    if (!queue->add_used(memory, (*chain)->head, static_cast<std::uint32_t>((*chain)->writable_bytes),
+                         (*chain)->ring_slots))
       __builtin_trap();
-    (void)queue->should_notify();
+    (void)queue->should_notify(memory);
   }
-  (void)queue->enable_notification();
+  (void)queue->enable_notification(memory);
   return 0;
 }

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto queue = hv::virtio::SplitQueue::create(memory, config);
   if (!queue) return 0;
   for (int i = 0; i < 64; ++i) {
-    auto chain = queue->pop();
+    auto chain = queue->pop(memory);
     if (!chain || !*chain) break;
     bool seen_writable = false;
     std::uint64_t total = 0;
@@ -37,9 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (total > 0xffffffffULL || total != (*chain)->readable_bytes + (*chain)->writable_bytes) __builtin_trap();
     if ((*chain)->buffers.size() > std::size_t{config.size} + hv::virtio::kMaxQueueSize) __builtin_trap();
-    (void)queue->add_used((*chain)->head, static_cast<std::uint32_t>((*chain)->writable_bytes));
-    (void)queue->should_notify();
+    (void)queue->add_used(memory, (*chain)->head, static_cast<std::uint32_t>((*chain)->writable_bytes));
+    (void)queue->should_notify(memory);
   }
-  (void)queue->enable_notification();
+  (void)queue->enable_notification(memory);
   return 0;
 }

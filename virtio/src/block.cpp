@@ -165,9 +165,10 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
   std::memcpy(data.data(), config.data() + offset, n);
 }
 
-Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t features,
+Result<void> BlockDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                                    std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(io_mutex_);
+  if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "no guest memory");
   if (queues.size() != 1 || queues.front().first != 0) {
     return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "the request queue (0) must be ready");
   }
@@ -180,7 +181,7 @@ Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t feat
     }
   }
   write_cache_visible_ = (features & kFlushFeature) != 0;
-  memory_ = &memory;
+  memory_ = std::move(memory);
   queue_.emplace(queues.front().second);
   signals_ = std::move(signals);
   broken_ = false;
@@ -239,7 +240,7 @@ bool BlockDevice::serve_pass() {
   };
   while (requests < kPassRequests && bytes < kPassBytes) {
     if (abandon_) return stop(false);  // a reset is waiting for io_mutex_
-    auto chain = queue_->pop();
+    auto chain = queue_->pop(*memory_);
     if (!chain) {
       // The driver broke the queue protocol: the device stops until it is reset.
       broken_ = true;
@@ -253,7 +254,7 @@ bool BlockDevice::serve_pass() {
       ++stats_.abandoned;
       return stop(false);
     }
-    if (auto r = queue_->add_used(**chain, outcome.written); !r) {
+    if (auto r = queue_->add_used(*memory_, **chain, outcome.written); !r) {
       broken_ = true;
       signals_.broken();
       return stop(false);
@@ -261,7 +262,7 @@ bool BlockDevice::serve_pass() {
     ++requests;
     bytes += outcome.bytes;
   }
-  if (requests > 0) signals_.used(*queue_);
+  if (requests > 0) signals_.used(*queue_, *memory_);
   return stop(requests == kPassRequests || bytes >= kPassBytes);
 }
 

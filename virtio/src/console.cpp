@@ -2,19 +2,27 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <vector>
+
+#include <gsl/gsl>
 
 #include "hv/virtio/chain_io.hpp"
 
 namespace hv::virtio {
 
+ConsoleDevice::ConsoleDevice(std::shared_ptr<dev::ByteSink> output) : output_(std::move(output)) {
+  Expects(output_ != nullptr);
+}
+
 void ConsoleDevice::read_config(std::uint64_t, std::span<std::uint8_t> data) {
   std::fill(data.begin(), data.end(), std::uint8_t{0});
 }
 
-Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
+Result<void> ConsoleDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t,
                                      std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
+  if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-console activate", "no guest memory");
   for (auto& [index, queue] : queues) {
     if (index == 0) receive_.emplace(queue);
     if (index == 1) transmit_.emplace(queue);
@@ -24,7 +32,7 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
     transmit_.reset();
     return fail(ErrorKind::InvalidArgument, "virtio-console activate", "receiveq (0) and transmitq (1) must be ready");
   }
-  memory_ = &memory;
+  memory_ = std::move(memory);
   signals_ = std::move(signals);
   broken_ = false;
   return {};
@@ -32,14 +40,14 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
 
 void ConsoleDevice::transmit_locked(bool& used) {
   std::array<std::uint8_t, 4096> chunk{};
-  auto served = serve_available(*transmit_, queue_max_size(), [&](const DescriptorChain& chain) {
+  auto served = serve_available(*transmit_, *memory_, queue_max_size(), [&](const DescriptorChain& chain) {
     ChainIo io(*memory_, chain);
     const std::uint64_t total = std::min<std::uint64_t>(io.readable(), kMaxOutputPerRequest);
     for (std::uint64_t done = 0; done < total;) {
       const auto piece =
           std::span(chunk).first(static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - done)));
       if (!io.read(done, piece)) break;  // memory changed under the request: send what was readable
-      output_.write(piece);
+      output_->write(piece);
       done += piece.size();
     }
     return std::uint32_t{0};  // nothing written into the guest's buffers
@@ -53,7 +61,7 @@ void ConsoleDevice::transmit_locked(bool& used) {
 
 void ConsoleDevice::receive_locked(bool& used) {
   while (!input_.empty()) {
-    auto chain = receive_->pop();
+    auto chain = receive_->pop(*memory_);
     if (!chain) {
       broken_ = true;
       return;
@@ -64,7 +72,7 @@ void ConsoleDevice::receive_locked(bool& used) {
     std::vector<std::uint8_t> bytes(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
     const bool delivered = io.write(0, bytes).has_value();
     if (delivered) input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
-    if (!receive_->add_used(**chain, delivered ? static_cast<std::uint32_t>(n) : 0)) {
+    if (!receive_->add_used(*memory_, **chain, delivered ? static_cast<std::uint32_t>(n) : 0)) {
       broken_ = true;
       return;
     }
@@ -82,8 +90,8 @@ void ConsoleDevice::notify(std::uint16_t index) {
     signals_.broken();  // the driver broke a queue: stop, and say so
     return;
   }
-  if (used_tx) signals_.used(*transmit_);
-  if (used_rx) signals_.used(*receive_);
+  if (used_tx) signals_.used(*transmit_, *memory_);
+  if (used_rx) signals_.used(*receive_, *memory_);
 }
 
 std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
@@ -97,7 +105,7 @@ std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
       signals_.broken();
       return taken;
     }
-    if (used) signals_.used(*receive_);
+    if (used) signals_.used(*receive_, *memory_);
   }
   return taken;
 }

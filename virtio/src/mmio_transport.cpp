@@ -1,6 +1,9 @@
 #include "hv/virtio/mmio_transport.hpp"
 
 #include <cstring>
+#include <utility>
+
+#include <gsl/gsl>
 
 namespace hv::virtio {
 
@@ -23,9 +26,12 @@ void set_high(std::uint64_t& v, std::uint32_t high) { v = (v & 0xffffffffULL) | 
 
 }  // namespace
 
-MmioTransport::MmioTransport(const GuestMemory& memory, std::shared_ptr<VirtioDevice> device,
-                             dev::InterruptLine& interrupt)
-    : memory_(memory), device_(std::move(device)), interrupt_(interrupt), queues_(device_->queue_count()) {}
+MmioTransport::MmioTransport(std::shared_ptr<const GuestMemory> memory, std::shared_ptr<VirtioDevice> device,
+                             std::shared_ptr<dev::InterruptLine> interrupt)
+    : memory_(std::move(memory)), device_(std::move(device)), interrupt_(std::move(interrupt)) {
+  Expects(memory_ != nullptr && device_ != nullptr && interrupt_ != nullptr);
+  queues_.resize(device_->queue_count());
+}
 
 MmioTransport::~MmioTransport() {
   std::unique_lock control(control_mutex_);
@@ -155,7 +161,7 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t value) {
       break;
     case kInterruptAck:
       interrupt_status_ &= ~value;
-      if (interrupt_status_ == 0) interrupt_.set_level(false);
+      if (interrupt_status_ == 0) interrupt_->set_level(false);
       break;
     default: break;  // read-only or unknown registers: writes are ignored
   }
@@ -164,11 +170,11 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t value) {
 std::optional<Queue> MmioTransport::build_queue(const QueueSetup& q) const {
   const bool event_idx = (driver_features_ & kFeatureEventIdx) != 0;
   if ((driver_features_ & kFeatureRingPacked) != 0) {
-    auto packed = PackedQueue::create(memory_, {q.size, q.descriptor, q.driver, q.device, event_idx});
+    auto packed = PackedQueue::create(*memory_, {q.size, q.descriptor, q.driver, q.device, event_idx});
     if (!packed) return std::nullopt;
     return Queue(*packed);
   }
-  auto split = SplitQueue::create(memory_, {q.size, q.descriptor, q.driver, q.device, event_idx});
+  auto split = SplitQueue::create(*memory_, {q.size, q.descriptor, q.driver, q.device, event_idx});
   if (!split) return std::nullopt;
   return Queue(*split);
 }
@@ -222,7 +228,7 @@ void MmioTransport::reset_locked() {
   driver_features_ = 0;
   device_features_select_ = driver_features_select_ = queue_select_ = 0;
   interrupt_status_ = 0;
-  interrupt_.set_level(false);
+  interrupt_->set_level(false);
   for (auto& q : queues_) q = QueueSetup{};
 }
 
@@ -240,7 +246,7 @@ void MmioTransport::raise(std::uint32_t bits) {
   std::lock_guard lock(mutex_);
   if ((status_ & kStatusDriverOk) == 0) return;  // a late signal from before a reset
   interrupt_status_ |= bits;
-  interrupt_.set_level(true);
+  interrupt_->set_level(true);
 }
 
 void MmioTransport::device_needs_reset() {

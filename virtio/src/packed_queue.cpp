@@ -49,12 +49,12 @@ Result<PackedQueue> PackedQueue::create(const GuestMemory& memory, const PackedQ
     return fail(ErrorKind::PermissionDenied, kOp,
                 "descriptor ring or device event suppression in read-only guest memory");
   }
-  return PackedQueue(memory, c);
+  return PackedQueue(c);
 }
 
-Result<std::optional<DescriptorChain>> PackedQueue::pop() {
+Result<std::optional<DescriptorChain>> PackedQueue::pop(const GuestMemory& memory) {
   const std::uint64_t ring = config_.descriptor_ring;
-  auto head_flags = memory_->read_obj<std::uint16_t>(ring + kDescriptorSize * next_avail_ + 14);
+  auto head_flags = memory.read_obj<std::uint16_t>(ring + kDescriptorSize * next_avail_ + 14);
   if (!head_flags) return tl::unexpected(head_flags.error());
   if (!available(*head_flags, avail_wrap_)) return std::optional<DescriptorChain>{};
   // The driver makes the head available last (§2.8.6): read the chain after its flags.
@@ -66,7 +66,7 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
   for (std::uint16_t slots = 1;; ++slots) {
     // A list is at most the queue size (§2.8.5): more means the driver's NEXT flags loop the ring.
     if (slots > config_.size) return tl::unexpected(broken("descriptor list longer than the queue"));
-    auto d = memory_->read_obj<PackedDescriptor>(ring + kDescriptorSize * index);
+    auto d = memory.read_obj<PackedDescriptor>(ring + kDescriptorSize * index);
     if (!d) return tl::unexpected(d.error());
     if (!available(d->flags, wrap))
       return tl::unexpected(broken("a descriptor in the middle of a list is not available"));
@@ -76,12 +76,12 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
       if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
         return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
       }
-      if (d->addr % kDescriptorSize != 0 || !memory_->view(d->addr, d->len)) {
+      if (d->addr % kDescriptorSize != 0 || !memory.view(d->addr, d->len)) {
         return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
       }
       // Entries are consecutive; only their WRITE flag means anything (§2.8.7).
       for (std::uint32_t i = 0; i < d->len / kDescriptorSize; ++i) {
-        auto e = memory_->read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
+        auto e = memory.read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
         if (!e) return tl::unexpected(e.error());
         if (const char* why = builder.add(e->addr, e->len, (e->flags & kWrite) != 0))
           return tl::unexpected(builder.broken(why));
@@ -105,31 +105,32 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop() {
   return std::optional<DescriptorChain>(std::move(chain));
 }
 
-Result<void> PackedQueue::add_used(std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots) {
+Result<void> PackedQueue::add_used(const GuestMemory& memory, std::uint16_t id, std::uint32_t written,
+                                   std::uint16_t ring_slots) {
   if (ring_slots == 0 || ring_slots > config_.size)
     return tl::unexpected(broken("used chain of " + std::to_string(ring_slots) + " slots"));
   const std::uint64_t at = config_.descriptor_ring + kDescriptorSize * next_used_;
-  if (auto r = memory_->write_obj<std::uint32_t>(at + 8, written); !r) return r;
-  if (auto r = memory_->write_obj<std::uint16_t>(at + 12, id); !r) return r;
+  if (auto r = memory.write_obj<std::uint32_t>(at + 8, written); !r) return r;
+  if (auto r = memory.write_obj<std::uint16_t>(at + 12, id); !r) return r;
   // The flags publish the used descriptor: everything else first (§2.8.1).
   std::atomic_thread_fence(std::memory_order_release);
   const auto flags = static_cast<std::uint16_t>((used_wrap_ ? (kAvail | kUsed) : 0) | (written > 0 ? kWrite : 0));
-  if (auto r = memory_->write_obj<std::uint16_t>(at + 14, flags); !r) return r;
+  if (auto r = memory.write_obj<std::uint16_t>(at + 14, flags); !r) return r;
   const std::uint32_t next = next_used_ + ring_slots;
   if (next >= config_.size) used_wrap_ = !used_wrap_;
   next_used_ = static_cast<std::uint16_t>(next % config_.size);
   return {};
 }
 
-Result<bool> PackedQueue::should_notify() {
+Result<bool> PackedQueue::should_notify(const GuestMemory& memory) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const std::uint32_t period = 2U * config_.size;
   const std::uint32_t old = signalled_;
   const std::uint32_t now = cycle(next_used_, used_wrap_);
   signalled_ = now;
   if (old == now) return false;  // nothing used since the last notification
-  auto off_wrap = memory_->read_obj<std::uint16_t>(config_.driver_event);
-  auto flags = memory_->read_obj<std::uint16_t>(config_.driver_event + 2);
+  auto off_wrap = memory.read_obj<std::uint16_t>(config_.driver_event);
+  auto flags = memory.read_obj<std::uint16_t>(config_.driver_event + 2);
   if (!off_wrap || !flags) return tl::unexpected(!off_wrap ? off_wrap.error() : flags.error());
   switch (*flags & 3) {
     case kEventDisable: return false;
@@ -145,12 +146,11 @@ Result<bool> PackedQueue::should_notify() {
   }
 }
 
-Result<void> PackedQueue::enable_notification() {
+Result<void> PackedQueue::enable_notification(const GuestMemory& memory) {
   // Device event suppression: ENABLE, or with RING_EVENT_IDX the next descriptor the device expects.
   const std::uint16_t off_wrap = static_cast<std::uint16_t>(next_avail_ | (avail_wrap_ ? 0x8000 : 0));
-  if (auto r = memory_->write_obj<std::uint16_t>(config_.device_event, config_.event_idx ? off_wrap : 0); !r) return r;
-  if (auto r =
-          memory_->write_obj<std::uint16_t>(config_.device_event + 2, config_.event_idx ? kEventDesc : kEventEnable);
+  if (auto r = memory.write_obj<std::uint16_t>(config_.device_event, config_.event_idx ? off_wrap : 0); !r) return r;
+  if (auto r = memory.write_obj<std::uint16_t>(config_.device_event + 2, config_.event_idx ? kEventDesc : kEventEnable);
       !r)
     return r;
   std::atomic_thread_fence(std::memory_order_seq_cst);

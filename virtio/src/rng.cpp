@@ -26,13 +26,14 @@ bool random_bytes(std::span<std::uint8_t> out) {
 
 }  // namespace
 
-Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t,
+Result<void> RngDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t,
                                  std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
+  if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "no guest memory");
   if (queues.size() != 1 || queues.front().first != 0) {
     return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
   }
-  memory_ = &memory;
+  memory_ = std::move(memory);
   queue_.emplace(queues.front().second);
   signals_ = std::move(signals);
   broken_ = false;
@@ -43,7 +44,7 @@ void RngDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
   // A broken queue stops the device until reset.
-  if (!serve_and_signal(*queue_, queue_max_size(), signals_,
+  if (!serve_and_signal(*queue_, *memory_, queue_max_size(), signals_,
                         [this](const DescriptorChain& chain) { return fill(chain); })) {
     broken_ = true;
   }

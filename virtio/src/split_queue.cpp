@@ -62,10 +62,10 @@ Result<SplitQueue> SplitQueue::create(const GuestMemory& memory, const SplitQueu
                   std::string(ring.name) + " at " + hex(ring.address) + " lies in read-only guest memory");
     }
   }
-  return SplitQueue(memory, c);
+  return SplitQueue(c);
 }
 
-Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
+Result<DescriptorChain> SplitQueue::parse_chain(const GuestMemory& memory, std::uint16_t head) const {
   detail::ChainBuilder builder(kOp);
   builder.chain().head = head;
   std::uint64_t table = config_.descriptor_table;
@@ -78,7 +78,7 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
     if (index >= table_size)
       return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
     if (++visited > table_size) return tl::unexpected(broken("descriptor chain loops"));
-    auto d = memory_->read_obj<RawDescriptor>(table + kDescriptorSize * index);
+    auto d = memory.read_obj<RawDescriptor>(table + kDescriptorSize * index);
     if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + d.error().message()));
     if ((d->flags & kDescIndirect) != 0) {
       if (in_indirect) return tl::unexpected(broken("an indirect table inside an indirect table"));
@@ -86,7 +86,7 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
       if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
         return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
       }
-      if (d->addr % kDescriptorSize != 0 || !memory_->view(d->addr, d->len)) {
+      if (d->addr % kDescriptorSize != 0 || !memory.view(d->addr, d->len)) {
         return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
       }
       table = d->addr;
@@ -103,8 +103,8 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
   }
 }
 
-Result<std::optional<DescriptorChain>> SplitQueue::pop() {
-  auto avail_idx = memory_->read_obj<std::uint16_t>(config_.available_ring + 2);
+Result<std::optional<DescriptorChain>> SplitQueue::pop(const GuestMemory& memory) {
+  auto avail_idx = memory.read_obj<std::uint16_t>(config_.available_ring + 2);
   if (!avail_idx) return tl::unexpected(avail_idx.error());
   // The entries up to avail_idx were written before it (§2.7.13.2): read them after it.
   std::atomic_thread_fence(std::memory_order_acquire);
@@ -114,8 +114,8 @@ Result<std::optional<DescriptorChain>> SplitQueue::pop() {
     // With EVENT_IDX the driver notifies only when its index passes avail_event (§2.7.10): keep it at
     // the device's position, or a Linux driver stops notifying after the first request. Then look
     // again: a chain made available meanwhile was not announced.
-    if (auto r = enable_notification(); !r) return tl::unexpected(r.error());
-    avail_idx = memory_->read_obj<std::uint16_t>(config_.available_ring + 2);
+    if (auto r = enable_notification(memory); !r) return tl::unexpected(r.error());
+    avail_idx = memory.read_obj<std::uint16_t>(config_.available_ring + 2);
     if (!avail_idx) return tl::unexpected(avail_idx.error());
     std::atomic_thread_fence(std::memory_order_acquire);
     pending = static_cast<std::uint16_t>(*avail_idx - next_avail_);
@@ -128,47 +128,47 @@ Result<std::optional<DescriptorChain>> SplitQueue::pop() {
                                  " ahead of the device, more than the queue size"));
   }
   const std::uint64_t slot = config_.available_ring + 4 + 2ULL * (next_avail_ % config_.size);
-  auto head = memory_->read_obj<std::uint16_t>(slot);
+  auto head = memory.read_obj<std::uint16_t>(slot);
   if (!head) return tl::unexpected(head.error());
-  auto chain = parse_chain(*head);
+  auto chain = parse_chain(memory, *head);
   if (!chain) return tl::unexpected(chain.error());
   ++next_avail_;
   return std::optional<DescriptorChain>(std::move(*chain));
 }
 
-Result<void> SplitQueue::add_used(std::uint16_t head, std::uint32_t written) {
+Result<void> SplitQueue::add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written) {
   if (head >= config_.size) return tl::unexpected(broken("used head " + std::to_string(head) + " out of range"));
   const std::uint64_t slot = config_.used_ring + 4 + 8ULL * (next_used_ % config_.size);
   const std::array<std::uint32_t, 2> element = {head, written};
-  if (auto r = memory_->write_obj(slot, element); !r) return r;
+  if (auto r = memory.write_obj(slot, element); !r) return r;
   // The element must be visible before the index that publishes it (§2.7.8).
   std::atomic_thread_fence(std::memory_order_release);
   ++next_used_;
-  return memory_->write_obj<std::uint16_t>(config_.used_ring + 2, next_used_);
+  return memory.write_obj<std::uint16_t>(config_.used_ring + 2, next_used_);
 }
 
-Result<bool> SplitQueue::should_notify() {
+Result<bool> SplitQueue::should_notify(const GuestMemory& memory) {
   // The used index store must be visible before the driver's suppression state is read (§2.7.7.2).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const std::uint16_t old = signalled_used_;
   signalled_used_ = next_used_;
   if (old == next_used_) return false;  // nothing used since the last notification
   if (config_.event_idx) {
-    auto used_event = memory_->read_obj<std::uint16_t>(config_.available_ring + 4 + 2ULL * config_.size);
+    auto used_event = memory.read_obj<std::uint16_t>(config_.available_ring + 4 + 2ULL * config_.size);
     if (!used_event) return tl::unexpected(used_event.error());
     return need_event(*used_event, next_used_, old);
   }
-  auto flags = memory_->read_obj<std::uint16_t>(config_.available_ring);
+  auto flags = memory.read_obj<std::uint16_t>(config_.available_ring);
   if (!flags) return tl::unexpected(flags.error());
   return (*flags & kAvailNoInterrupt) == 0;
 }
 
-Result<void> SplitQueue::enable_notification() {
+Result<void> SplitQueue::enable_notification(const GuestMemory& memory) {
   if (config_.event_idx) {
-    if (auto r = memory_->write_obj<std::uint16_t>(config_.used_ring + 4 + 8ULL * config_.size, next_avail_); !r)
+    if (auto r = memory.write_obj<std::uint16_t>(config_.used_ring + 4 + 8ULL * config_.size, next_avail_); !r)
       return r;
   } else {
-    if (auto r = memory_->write_obj<std::uint16_t>(config_.used_ring, 0); !r) return r;
+    if (auto r = memory.write_obj<std::uint16_t>(config_.used_ring, 0); !r) return r;
   }
   // The driver must see the request before the device re-checks the available index (§2.7.10).
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -146,7 +146,9 @@ class BlockTest : public ::testing::Test {
     std::memcpy(b, &v, 4);
     transport.write(offset, b);
   }
-  hv::GuestMemory memory_;
+  // The transport and the device share the memory; the tests use it through memory_.
+  std::shared_ptr<hv::GuestMemory> shared_memory_ = std::make_shared<hv::GuestMemory>();
+  hv::GuestMemory& memory_ = *shared_memory_;
   TempDisk disk_;
 };
 
@@ -441,10 +443,10 @@ TEST_F(BlockTest, AShrunkenImageIsAnIoError) {
 // A driver that breaks the queue protocol (an available index more than a queue ahead) stops the
 // device: DEVICE_NEEDS_RESET, no spinning, until the driver resets it; then it works again.
 TEST_F(BlockTest, ABrokenQueueStopsTheDeviceUntilReset) {
-  Line line;
+  auto line = std::make_shared<Line>();
   auto dev = BlockDevice::open(disk_.path(), false);
   ASSERT_TRUE(dev);
-  MmioTransport transport(memory_, *dev, line);
+  MmioTransport transport(shared_memory_, *dev, line);
   {
     MockSplitDriver driver(memory_, kRings, 8);
     start(transport, driver, 8);
@@ -530,10 +532,10 @@ TEST_F(BlockTest, AnImageHasOneWriterOrManyReaders) {
 }
 
 TEST_F(BlockTest, ThroughTheMmioTransport) {
-  Line line;
+  auto line = std::make_shared<Line>();
   auto dev = BlockDevice::open(disk_.path(), false);
   ASSERT_TRUE(dev);
-  MmioTransport transport(memory_, *dev, line);
+  MmioTransport transport(shared_memory_, *dev, line);
   std::uint8_t capacity[8];
   transport.read(0x100, capacity);
   std::uint64_t sectors = 0;
@@ -550,7 +552,7 @@ TEST_F(BlockTest, ThroughTheMmioTransport) {
   ASSERT_TRUE(wait_until([&] { return driver.used_index() == 1; }));
   EXPECT_EQ(driver.used(0).length, 1U);
   EXPECT_EQ(status(), 0);
-  EXPECT_TRUE(wait_until([&] { return line.level.load(); }));
+  EXPECT_TRUE(wait_until([&] { return line->level.load(); }));
   EXPECT_EQ(disk_.read(5 * 512, 512), pattern(512, 77));
 }
 
@@ -558,10 +560,10 @@ TEST_F(BlockTest, ThroughTheMmioTransport) {
 // never notifies again), in passes of at most kPassRequests requests and kPassBytes bytes (plus the
 // request that crosses the budget).
 TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
-  Line line;
+  auto line = std::make_shared<Line>();
   auto dev = BlockDevice::open(disk_.path(), false);
   ASSERT_TRUE(dev);
-  MmioTransport transport(memory_, *dev, line);
+  MmioTransport transport(shared_memory_, *dev, line);
   MockSplitDriver driver(memory_, kRings, 256, false, kIndirect);
   start(transport, driver, 256);
   put_header(0, 0);  // IN, sector 0, 1 MiB (the whole disk) per request
@@ -592,7 +594,7 @@ TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
   EXPECT_EQ(stats.requests, 512U);
   EXPECT_LE(stats.max_pass_requests, BlockDevice::kPassRequests);
   EXPECT_GE(stats.passes - before.passes, 256 / BlockDevice::kPassRequests);
-  EXPECT_TRUE(line.level.load());
+  EXPECT_TRUE(line->level.load());
 }
 
 // The attack: 256 requests from one notification, each one indirect chain of 32766 × 4 KiB
@@ -620,8 +622,8 @@ class BlockFloodTest : public BlockTest {
     }
   }
   // Starts the flood on a new transport and waits until the device has answered one request.
-  std::unique_ptr<MmioTransport> flood(const std::shared_ptr<BlockDevice>& dev, Line& line) {
-    auto transport = std::make_unique<MmioTransport>(memory_, dev, line);
+  std::unique_ptr<MmioTransport> flood(const std::shared_ptr<BlockDevice>& dev, std::shared_ptr<Line> line) {
+    auto transport = std::make_unique<MmioTransport>(shared_memory_, dev, std::move(line));
     start(*transport, *driver_, 256);
     write_register(*transport, 0x50, 0);
     EXPECT_TRUE(wait_until([&] { return driver_->used_index() >= 1; }));
@@ -634,7 +636,7 @@ class BlockFloodTest : public BlockTest {
 };
 
 TEST_F(BlockFloodTest, AResetStopsTheFloodAtOnce) {
-  Line line;
+  auto line = std::make_shared<Line>();
   auto dev = BlockDevice::open(big_.path(), false);
   ASSERT_TRUE(dev);
   auto transport = flood(*dev, line);
@@ -654,7 +656,7 @@ TEST_F(BlockFloodTest, AResetStopsTheFloodAtOnce) {
 }
 
 TEST_F(BlockFloodTest, TheTransportsEndStopsTheFloodAtOnce) {
-  Line line;
+  auto line = std::make_shared<Line>();
   auto opened = BlockDevice::open(big_.path(), false);
   ASSERT_TRUE(opened);
   std::shared_ptr<BlockDevice> dev = std::move(*opened);

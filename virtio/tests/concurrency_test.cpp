@@ -43,8 +43,8 @@ class SignallingDevice final : public VirtioDevice {
   std::uint16_t queue_max_size() const noexcept override { return 64; }
   void read_config(std::uint64_t, std::span<std::uint8_t> data) override { std::memset(data.data(), 0, data.size()); }
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t, std::vector<std::pair<std::uint16_t, Queue>>,
-                            DeviceSignals given) override {
+  hv::Result<void> activate(std::shared_ptr<const hv::GuestMemory>, std::uint64_t,
+                            std::vector<std::pair<std::uint16_t, Queue>>, DeviceSignals given) override {
     signals = std::move(given);
     return {};
   }
@@ -59,9 +59,9 @@ class MmioTransportConcurrency : public ::testing::Test {
     const hv::RegionSpec spec{0, 0x100000};
     auto memory = hv::GuestMemory::create(std::span(&spec, 1));
     ASSERT_TRUE(memory);
-    memory_ = std::move(*memory);
+    shared_memory_ = std::make_shared<hv::GuestMemory>(std::move(*memory));
     device_ = std::make_shared<SignallingDevice>();
-    transport_ = std::make_unique<MmioTransport>(memory_, device_, line_);
+    transport_ = std::make_unique<MmioTransport>(shared_memory_, device_, line_);
   }
   std::uint32_t rd(std::uint64_t offset) {
     std::uint8_t b[4];
@@ -97,10 +97,13 @@ class MmioTransportConcurrency : public ::testing::Test {
     for (auto& thread : threads) thread.join();
   }
 
-  hv::GuestMemory memory_;
+  std::shared_ptr<hv::GuestMemory> shared_memory_;
+  // Set in SetUp before any use; the mock drivers take it by reference.
+  hv::GuestMemory& memory() { return *shared_memory_; }
   std::shared_ptr<SignallingDevice> device_;
-  hv::testing::RecordingVm vm_;
-  hv::dev::VmInterruptLine line_{vm_, 16};
+  std::shared_ptr<hv::testing::RecordingVm> shared_vm_ = std::make_shared<hv::testing::RecordingVm>();
+  hv::testing::RecordingVm& vm_ = *shared_vm_;
+  std::shared_ptr<hv::dev::VmInterruptLine> line_ = std::make_shared<hv::dev::VmInterruptLine>(shared_vm_, 16);
   std::unique_ptr<MmioTransport> transport_;
 };
 
@@ -130,7 +133,7 @@ TEST_F(MmioTransportConcurrency, RegisterWritesFromSeveralVcpus) {
   });
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(unexpected[static_cast<std::size_t>(t)], 0) << "thread " << t;
   // The queues are still set up like any other: a valid one goes ready, and the device goes live.
-  hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
+  hv::virtio::testing::MockSplitDriver driver(memory(), kRings, 16);
   const SplitQueueConfig c = driver.config();
   wr(kQueueSel, 0);
   wr(kQueueNum, c.size);
@@ -152,7 +155,7 @@ TEST_F(MmioTransportConcurrency, TheLineEndsAtTheLevelTheTransportLastSet) {
   // matches InterruptStatus, and the levels it was given alternate (VmInterruptLine forwards changes
   // only; two calls that overtook each other would show as the same level twice).
   negotiate();
-  hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
+  hv::virtio::testing::MockSplitDriver driver(memory(), kRings, 16);
   const SplitQueueConfig c = driver.config();
   wr(kQueueSel, 0);
   wr(kQueueNum, c.size);

@@ -22,8 +22,8 @@ class ConsoleTest : public ::testing::Test {
   void SetUp() override {
     const hv::RegionSpec spec{0, 0x200000};
     memory_ = std::move(*hv::GuestMemory::create(std::span(&spec, 1)));
-    console_ = std::make_shared<ConsoleDevice>(sink_);
-    transport_ = std::make_unique<MmioTransport>(memory_, console_, line_);
+    console_ = std::make_shared<ConsoleDevice>(shared_sink_);
+    transport_ = std::make_unique<MmioTransport>(shared_memory_, console_, shared_line_);
     rx_ = std::make_unique<MockSplitDriver>(memory_, kRx, 8);
     tx_ = std::make_unique<MockSplitDriver>(memory_, kTx, 8);
     const auto wr = [this](std::uint64_t offset, std::uint32_t v) {
@@ -55,9 +55,14 @@ class ConsoleTest : public ::testing::Test {
    public:
     void set_level(bool a) override { level = a; }
     bool level = false;
-  } line_;
-  hv::GuestMemory memory_;
-  hv::dev::BufferSink sink_;
+  };
+  // The transport and the console share these; the tests use them through the references.
+  std::shared_ptr<Line> shared_line_ = std::make_shared<Line>();
+  Line& line_ = *shared_line_;
+  std::shared_ptr<hv::GuestMemory> shared_memory_ = std::make_shared<hv::GuestMemory>();
+  hv::GuestMemory& memory_ = *shared_memory_;
+  std::shared_ptr<hv::dev::BufferSink> shared_sink_ = std::make_shared<hv::dev::BufferSink>();
+  hv::dev::BufferSink& sink_ = *shared_sink_;
   std::shared_ptr<ConsoleDevice> console_;
   std::unique_ptr<MmioTransport> transport_;
   std::unique_ptr<MockSplitDriver> rx_, tx_;

@@ -32,7 +32,7 @@ class FakeDevice final : public VirtioDevice {
   void write_config(std::uint64_t offset, std::span<const std::uint8_t> data) override {
     last_config_write = offset + data.size();
   }
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t negotiated,
+  hv::Result<void> activate(std::shared_ptr<const hv::GuestMemory>, std::uint64_t negotiated,
                             std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals given) override {
     ++activations;
     negotiated_features = negotiated;
@@ -60,7 +60,7 @@ class MmioTransportTest : public ::testing::Test {
     const hv::RegionSpec spec{0, 0x100000};
     memory_ = std::move(*hv::GuestMemory::create(std::span(&spec, 1)));
     device_ = std::make_shared<FakeDevice>();
-    transport_ = std::make_unique<MmioTransport>(memory_, device_, line_);
+    transport_ = std::make_unique<MmioTransport>(shared_memory_, device_, shared_line_);
   }
   std::uint32_t rd(std::uint64_t offset) {
     std::uint8_t b[4];
@@ -95,9 +95,12 @@ class MmioTransportTest : public ::testing::Test {
     wr(0xa4, 0);
     wr(0x44, 1);
   }
-  hv::GuestMemory memory_;
+  // The transport and the device share the memory; the tests use it through memory_.
+  std::shared_ptr<hv::GuestMemory> shared_memory_ = std::make_shared<hv::GuestMemory>();
+  hv::GuestMemory& memory_ = *shared_memory_;
   std::shared_ptr<FakeDevice> device_;
-  RecordingLine line_;
+  std::shared_ptr<RecordingLine> shared_line_ = std::make_shared<RecordingLine>();
+  RecordingLine& line_ = *shared_line_;
   std::unique_ptr<MmioTransport> transport_;
 };
 

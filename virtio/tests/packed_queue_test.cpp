@@ -34,7 +34,7 @@ class PackedQueueTest : public ::testing::Test {
     return std::move(*q);
   }
   void expect_broken(PackedQueue& q, const char* why) {
-    auto r = q.pop();
+    auto r = q.pop(memory_);
     ASSERT_FALSE(r) << why;
     EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
   }
@@ -59,16 +59,16 @@ TEST_F(PackedQueueTest, ListsAcrossSeveralWrapsOfTheRing) {
   const BufferSpec list[] = {{kData, 16, false}, {kData + 0x100, 32, true}};
   for (std::uint16_t round = 0; round < 12; ++round) {  // 24 slots through a 5-slot ring
     const std::uint16_t head = d.add_chain(list, static_cast<std::uint16_t>(100 + round));
-    auto c = q.pop();
+    auto c = q.pop(memory_);
     ASSERT_TRUE(c && *c) << "round " << round << ": " << (c ? "nothing available" : c.error().to_string());
     EXPECT_EQ((*c)->head, 100 + round);
     EXPECT_EQ((*c)->ring_slots, 2);
     ASSERT_EQ((*c)->buffers.size(), 2U);
     EXPECT_TRUE((*c)->buffers[1].device_writable);
-    auto none = q.pop();
+    auto none = q.pop(memory_);
     ASSERT_TRUE(none);
     EXPECT_FALSE(*none);
-    ASSERT_TRUE(q.add_used((*c)->head, 7, (*c)->ring_slots));
+    ASSERT_TRUE(q.add_used(memory_, (*c)->head, 7, (*c)->ring_slots));
     const auto used = d.descriptor(head);
     EXPECT_EQ(used.id, 100 + round);
     EXPECT_EQ(used.length, 7U);
@@ -83,7 +83,7 @@ TEST_F(PackedQueueTest, IndirectListsAreFollowed) {
   auto q = queue(d);
   const BufferSpec buffers[] = {{kData, 8, false}, {kData + 8, 8, false}, {kData + 0x100, 64, true}};
   d.add_indirect_chain(buffers, 9);
-  auto c = q.pop();
+  auto c = q.pop(memory_);
   ASSERT_TRUE(c && *c) << (c ? "" : c.error().to_string());
   EXPECT_EQ((*c)->head, 9);
   EXPECT_EQ((*c)->ring_slots, 1);
@@ -100,8 +100,8 @@ TEST_F(PackedQueueTest, APoppedListDoesNotChangeWhenTheDriverRewritesItsDescript
   const BufferSpec indirect[] = {{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}};
   d.add_chain(list, 7);
   d.add_indirect_chain(indirect, 9);
-  auto first = q.pop();
-  auto second = q.pop();
+  auto first = q.pop(memory_);
+  auto second = q.pop(memory_);
   ASSERT_TRUE(first && *first);
   ASSERT_TRUE(second && *second);
   for (std::uint16_t slot = 0; slot < 8; ++slot) {
@@ -162,11 +162,11 @@ TEST_F(PackedQueueTest, AUsedDescriptorIsNeverWrittenIntoReadOnlyMemory) {
   const auto before = d.descriptor(slot);
   make_ram_read_only();
   // Reading the ring and the indirect table still works...
-  auto c = q.pop();
+  auto c = q.pop(memory_);
   ASSERT_TRUE(c && *c) << (c ? "nothing available" : c.error().to_string());
   EXPECT_EQ((*c)->head, 5);
   // ... marking the list used does not: an error (the device then stops), the slot untouched.
-  auto used = q.add_used((*c)->head, 64, (*c)->ring_slots);
+  auto used = q.add_used(memory_, (*c)->head, 64, (*c)->ring_slots);
   ASSERT_FALSE(used);
   EXPECT_EQ(used.error().kind(), hv::ErrorKind::PermissionDenied) << used.error().to_string();
   const auto after = d.descriptor(slot);
@@ -175,7 +175,7 @@ TEST_F(PackedQueueTest, AUsedDescriptorIsNeverWrittenIntoReadOnlyMemory) {
   EXPECT_EQ(after.flags, before.flags);
   const auto device_event = memory_.read_obj<std::uint32_t>(d.config().device_event);
   ASSERT_TRUE(device_event);
-  auto notify = q.enable_notification();
+  auto notify = q.enable_notification(memory_);
   ASSERT_FALSE(notify);
   EXPECT_EQ(notify.error().kind(), hv::ErrorKind::PermissionDenied);
   EXPECT_EQ(memory_.read_obj<std::uint32_t>(d.config().device_event).value(), *device_event);
@@ -236,10 +236,10 @@ TEST_F(PackedQueueTest, NoStaleListsAfterAReset) {
   const BufferSpec one[] = {{kData, 4, false}};
   d.add_chain(one, 1);
   d.add_chain(one, 2);
-  ASSERT_TRUE(q.pop());
+  ASSERT_TRUE(q.pop(memory_));
   MockPackedDriver fresh(memory_, kRing, 8, false, kIndirect);  // the driver zeroes its ring again
   auto after = queue(fresh);
-  auto r = after.pop();
+  auto r = after.pop(memory_);
   ASSERT_TRUE(r);
   EXPECT_FALSE(*r) << "a list from before the reset came back";
 }
@@ -247,25 +247,25 @@ TEST_F(PackedQueueTest, NoStaleListsAfterAReset) {
 TEST_F(PackedQueueTest, NotificationSuppression) {
   auto d = driver(4, true);
   auto q = queue(d);
-  EXPECT_FALSE(*q.should_notify()) << "nothing used yet";
-  ASSERT_TRUE(q.add_used(0, 0, 1));
+  EXPECT_FALSE(*q.should_notify(memory_)) << "nothing used yet";
+  ASSERT_TRUE(q.add_used(memory_, 0, 0, 1));
   d.set_driver_event(0, 1);  // DISABLE
-  EXPECT_FALSE(*q.should_notify());
-  ASSERT_TRUE(q.add_used(1, 0, 1));
+  EXPECT_FALSE(*q.should_notify(memory_));
+  ASSERT_TRUE(q.add_used(memory_, 1, 0, 1));
   d.set_driver_event(0, 0);  // ENABLE
-  EXPECT_TRUE(*q.should_notify());
+  EXPECT_TRUE(*q.should_notify(memory_));
   // DESC: notify once the descriptor at offset 1 of the next wrap (wrap counter 0) is used.
   d.set_driver_event(1 | 0x0000, 2);
-  ASSERT_TRUE(q.add_used(2, 0, 1));  // slot 2
-  EXPECT_FALSE(*q.should_notify());
-  ASSERT_TRUE(q.add_used(3, 0, 1));  // slot 3, then the ring wraps
-  EXPECT_FALSE(*q.should_notify());
-  ASSERT_TRUE(q.add_used(4, 0, 1));  // slot 0 of wrap 0
-  EXPECT_FALSE(*q.should_notify());
-  ASSERT_TRUE(q.add_used(5, 0, 1));  // slot 1 of wrap 0: the event
-  EXPECT_TRUE(*q.should_notify());
+  ASSERT_TRUE(q.add_used(memory_, 2, 0, 1));  // slot 2
+  EXPECT_FALSE(*q.should_notify(memory_));
+  ASSERT_TRUE(q.add_used(memory_, 3, 0, 1));  // slot 3, then the ring wraps
+  EXPECT_FALSE(*q.should_notify(memory_));
+  ASSERT_TRUE(q.add_used(memory_, 4, 0, 1));  // slot 0 of wrap 0
+  EXPECT_FALSE(*q.should_notify(memory_));
+  ASSERT_TRUE(q.add_used(memory_, 5, 0, 1));  // slot 1 of wrap 0: the event
+  EXPECT_TRUE(*q.should_notify(memory_));
   // enable_notification publishes the next descriptor the device expects, with its wrap counter.
-  ASSERT_TRUE(q.enable_notification());
+  ASSERT_TRUE(q.enable_notification(memory_));
   EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().device_event).value(), 0x8000);  // slot 0, wrap 1
   EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().device_event + 2).value(), 2);
 }
@@ -273,8 +273,8 @@ TEST_F(PackedQueueTest, NotificationSuppression) {
 TEST_F(PackedQueueTest, AddUsedChecksTheSlotCount) {
   auto d = driver(8);
   auto q = queue(d);
-  EXPECT_FALSE(q.add_used(0, 0, 0));
-  EXPECT_FALSE(q.add_used(0, 0, 9));
+  EXPECT_FALSE(q.add_used(memory_, 0, 0, 0));
+  EXPECT_FALSE(q.add_used(memory_, 0, 0, 9));
 }
 
 }  // namespace

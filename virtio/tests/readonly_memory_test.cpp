@@ -81,7 +81,7 @@ class ReadOnlyMemory : public ::testing::Test {
     auto dev = BlockDevice::open(disk_.path(), false);
     ASSERT_TRUE(dev) << dev.error().to_string();
     device_ = *dev;
-    transport_ = std::make_unique<MmioTransport>(memory_, device_, line_);
+    transport_ = std::make_unique<MmioTransport>(shared_memory_, device_, shared_line_);
   }
   std::uint32_t rd(std::uint64_t offset) {
     std::uint8_t b[4];
@@ -127,9 +127,12 @@ class ReadOnlyMemory : public ::testing::Test {
     return rom && std::all_of(rom->begin(), rom->end(), [](std::uint8_t b) { return b == kRomByte; });
   }
   TempDisk disk_;
-  hv::GuestMemory memory_;
+  // The transport and the device share the memory; the tests use it through memory_.
+  std::shared_ptr<hv::GuestMemory> shared_memory_ = std::make_shared<hv::GuestMemory>();
+  hv::GuestMemory& memory_ = *shared_memory_;
   std::shared_ptr<BlockDevice> device_;
-  Line line_;
+  std::shared_ptr<Line> shared_line_ = std::make_shared<Line>();
+  Line& line_ = *shared_line_;
   std::unique_ptr<MmioTransport> transport_;
 };
 

@@ -30,7 +30,7 @@ class RngTest : public ::testing::Test {
     const hv::RegionSpec spec{0, 0x200000};
     memory_ = std::move(*hv::GuestMemory::create(std::span(&spec, 1)));
     rng_ = std::make_shared<RngDevice>();
-    transport_ = std::make_unique<MmioTransport>(memory_, rng_, line_);
+    transport_ = std::make_unique<MmioTransport>(shared_memory_, rng_, shared_line_);
   }
   void wr(std::uint64_t offset, std::uint32_t v) {
     std::uint8_t b[4];
@@ -58,9 +58,12 @@ class RngTest : public ::testing::Test {
     EXPECT_TRUE(memory_.read(gpa, bytes));
     return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
   }
-  hv::GuestMemory memory_;
+  // The transport and the device share the memory; the tests use it through memory_.
+  std::shared_ptr<hv::GuestMemory> shared_memory_ = std::make_shared<hv::GuestMemory>();
+  hv::GuestMemory& memory_ = *shared_memory_;
   std::shared_ptr<RngDevice> rng_;
-  Line line_;
+  std::shared_ptr<Line> shared_line_ = std::make_shared<Line>();
+  Line& line_ = *shared_line_;
   std::unique_ptr<MmioTransport> transport_;
 };
 

@@ -41,7 +41,7 @@ class SplitQueueTest : public ::testing::Test {
   }
   // Pops expecting a protocol error.
   void expect_broken(SplitQueue& q, const char* why) {
-    auto r = q.pop();
+    auto r = q.pop(memory_);
     ASSERT_FALSE(r) << why;
     EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
   }
@@ -69,7 +69,7 @@ TEST_F(SplitQueueTest, PopsChainsInOrderAndReturnsThemUsed) {
   const auto h2 = d.add_chain(second);
   d.make_available(h1);
   d.make_available(h2);
-  auto c1 = q.pop();
+  auto c1 = q.pop(memory_);
   ASSERT_TRUE(c1 && *c1);
   EXPECT_EQ((*c1)->head, h1);
   ASSERT_EQ((*c1)->buffers.size(), 3U);
@@ -77,14 +77,14 @@ TEST_F(SplitQueueTest, PopsChainsInOrderAndReturnsThemUsed) {
   EXPECT_TRUE((*c1)->buffers[2].device_writable);
   EXPECT_EQ((*c1)->readable_bytes, 528U);
   EXPECT_EQ((*c1)->writable_bytes, 1U);
-  auto c2 = q.pop();
+  auto c2 = q.pop(memory_);
   ASSERT_TRUE(c2 && *c2);
   EXPECT_EQ((*c2)->head, h2);
-  auto none = q.pop();
+  auto none = q.pop(memory_);
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
-  ASSERT_TRUE(q.add_used(h2, 64));
-  ASSERT_TRUE(q.add_used(h1, 1));
+  ASSERT_TRUE(q.add_used(memory_, h2, 64));
+  ASSERT_TRUE(q.add_used(memory_, h1, 1));
   EXPECT_EQ(d.used_index(), 2);
   EXPECT_EQ(d.used(0).id, h2);
   EXPECT_EQ(d.used(0).length, 64U);
@@ -96,7 +96,7 @@ TEST_F(SplitQueueTest, IndirectTablesAreFollowed) {
   auto q = queue(d);
   const BufferSpec buffers[] = {{kData, 8, false}, {kData + 8, 8, false}, {kData + 0x100, 100, true}};
   d.make_available(d.add_indirect_chain(buffers));
-  auto c = q.pop();
+  auto c = q.pop(memory_);
   ASSERT_TRUE(c && *c) << (c ? "" : c.error().to_string());
   ASSERT_EQ((*c)->buffers.size(), 3U);
   EXPECT_EQ((*c)->buffers[2], (hv::virtio::Buffer{kData + 0x100, 100, true}));
@@ -111,8 +111,8 @@ TEST_F(SplitQueueTest, APoppedChainDoesNotChangeWhenTheDriverRewritesItsDescript
   const BufferSpec indirect[] = {{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}};
   d.make_available(d.add_chain(direct));
   d.make_available(d.add_indirect_chain(indirect));
-  auto first = q.pop();
-  auto second = q.pop();
+  auto first = q.pop(memory_);
+  auto second = q.pop(memory_);
   ASSERT_TRUE(first && *first);
   ASSERT_TRUE(second && *second);
   // Every descriptor becomes a writable 4 GiB - 1 buffer at the end of the address space, looping.
@@ -131,7 +131,7 @@ TEST_F(SplitQueueTest, APoppedChainDoesNotChangeWhenTheDriverRewritesItsDescript
   EXPECT_EQ(b.buffers, (std::vector<hv::virtio::Buffer>{{kData + 0x2000, 8, false}, {kData + 0x3000, 100, true}}));
   EXPECT_EQ(b.readable_bytes, 8U);
   EXPECT_EQ(b.writable_bytes, 100U);
-  ASSERT_TRUE(q.add_used(a.head, 64));
+  ASSERT_TRUE(q.add_used(memory_, a.head, 64));
   EXPECT_EQ(d.used(0).id, 0U);
 }
 
@@ -182,18 +182,18 @@ TEST_F(SplitQueueTest, AUsedRingThatTurnsReadOnlyIsNeverWritten) {
   d.make_available(d.add_indirect_chain(buffers));
   make_ram_read_only();
   // Reading the rings and the indirect table still works...
-  auto c = q.pop();
+  auto c = q.pop(memory_);
   ASSERT_TRUE(c && *c) << (c ? "nothing available" : c.error().to_string());
   ASSERT_EQ((*c)->buffers.size(), 2U);
   // ... returning the chain does not: an error (the device then stops), and not one byte written.
-  auto used = q.add_used((*c)->head, 100);
+  auto used = q.add_used(memory_, (*c)->head, 100);
   ASSERT_FALSE(used);
   EXPECT_EQ(used.error().kind(), hv::ErrorKind::PermissionDenied) << used.error().to_string();
   EXPECT_EQ(d.used_index(), 0);
   EXPECT_EQ(d.used(0).id, 0U);
   EXPECT_EQ(d.used(0).length, 0U);
   EXPECT_EQ(q.next_used(), 0);
-  auto notify = q.enable_notification();
+  auto notify = q.enable_notification(memory_);
   ASSERT_FALSE(notify);
   EXPECT_EQ(notify.error().kind(), hv::ErrorKind::PermissionDenied);
   EXPECT_EQ(d.avail_event(), 0);
@@ -213,15 +213,15 @@ TEST_F(SplitQueueTest, NoStaleChainsAfterAReset) {
   auto q = queue(d);
   const BufferSpec one[] = {{kData, 4, false}};
   for (int i = 0; i < 3; ++i) d.make_available(d.add_chain(one));
-  ASSERT_TRUE(q.pop());
+  ASSERT_TRUE(q.pop(memory_));
   // Reset: the driver re-initializes its rings, the device starts a new queue over them.
   MockSplitDriver fresh(memory_, kRings, 8, false, kIndirect);
   auto after = queue(fresh);
-  auto r = after.pop();
+  auto r = after.pop(memory_);
   ASSERT_TRUE(r);
   EXPECT_FALSE(*r) << "a chain from before the reset came back";
   fresh.make_available(fresh.add_chain(one));
-  auto next = after.pop();
+  auto next = after.pop(memory_);
   ASSERT_TRUE(next && *next);
   EXPECT_EQ((*next)->head, 0);
 }
@@ -309,9 +309,9 @@ TEST_F(SplitQueueTest, WithEventIdxAnEmptyQueueKeepsAvailEventAtTheDevice) {
   const BufferSpec one[] = {{kData, 4, false}};
   for (std::uint16_t round = 1; round <= 3; ++round) {
     d.make_available(d.add_chain(one));
-    auto c = q.pop();
+    auto c = q.pop(memory_);
     ASSERT_TRUE(c && *c);
-    auto empty = q.pop();
+    auto empty = q.pop(memory_);
     ASSERT_TRUE(empty);
     EXPECT_FALSE(*empty);
     EXPECT_EQ(d.avail_event(), round) << "avail_event must follow the device";
@@ -321,44 +321,44 @@ TEST_F(SplitQueueTest, WithEventIdxAnEmptyQueueKeepsAvailEventAtTheDevice) {
 TEST_F(SplitQueueTest, AddUsedChecksTheHead) {
   auto d = driver(16);
   auto q = queue(d);
-  EXPECT_FALSE(q.add_used(16, 0));
+  EXPECT_FALSE(q.add_used(memory_, 16, 0));
   EXPECT_EQ(d.used_index(), 0);
 }
 
 TEST_F(SplitQueueTest, NotificationSuppressionWithoutEventIdx) {
   auto d = driver(16);
   auto q = queue(d);
-  auto nothing = q.should_notify();
+  auto nothing = q.should_notify(memory_);
   ASSERT_TRUE(nothing);
   EXPECT_FALSE(*nothing) << "nothing used yet";
-  ASSERT_TRUE(q.add_used(0, 0));
+  ASSERT_TRUE(q.add_used(memory_, 0, 0));
   d.set_avail_flags(1);  // VIRTQ_AVAIL_F_NO_INTERRUPT
-  EXPECT_FALSE(*q.should_notify());
-  ASSERT_TRUE(q.add_used(1, 0));
+  EXPECT_FALSE(*q.should_notify(memory_));
+  ASSERT_TRUE(q.add_used(memory_, 1, 0));
   d.set_avail_flags(0);
-  EXPECT_TRUE(*q.should_notify());
-  EXPECT_FALSE(*q.should_notify()) << "nothing new since the last notification";
+  EXPECT_TRUE(*q.should_notify(memory_));
+  EXPECT_FALSE(*q.should_notify(memory_)) << "nothing new since the last notification";
 }
 
 TEST_F(SplitQueueTest, NotificationSuppressionWithEventIdx) {
   auto d = driver(16, true);
   auto q = queue(d);
   d.set_used_event(0);  // interrupt when used index passes 0
-  ASSERT_TRUE(q.add_used(0, 0));
-  EXPECT_TRUE(*q.should_notify());
-  ASSERT_TRUE(q.add_used(1, 0));
-  EXPECT_FALSE(*q.should_notify()) << "used_event 0 was already passed";
+  ASSERT_TRUE(q.add_used(memory_, 0, 0));
+  EXPECT_TRUE(*q.should_notify(memory_));
+  ASSERT_TRUE(q.add_used(memory_, 1, 0));
+  EXPECT_FALSE(*q.should_notify(memory_)) << "used_event 0 was already passed";
   d.set_used_event(3);
-  ASSERT_TRUE(q.add_used(2, 0));
-  EXPECT_FALSE(*q.should_notify()) << "used index 3 not yet reached";
-  ASSERT_TRUE(q.add_used(3, 0));
-  ASSERT_TRUE(q.add_used(4, 0));
-  EXPECT_TRUE(*q.should_notify()) << "used index moved from 3 to 5, past used_event 3";
+  ASSERT_TRUE(q.add_used(memory_, 2, 0));
+  EXPECT_FALSE(*q.should_notify(memory_)) << "used index 3 not yet reached";
+  ASSERT_TRUE(q.add_used(memory_, 3, 0));
+  ASSERT_TRUE(q.add_used(memory_, 4, 0));
+  EXPECT_TRUE(*q.should_notify(memory_)) << "used index moved from 3 to 5, past used_event 3";
   // enable_notification publishes where the device is in the available ring.
   const BufferSpec one[] = {{kData, 4, false}};
   d.make_available(d.add_chain(one));
-  ASSERT_TRUE(q.pop());
-  ASSERT_TRUE(q.enable_notification());
+  ASSERT_TRUE(q.pop(memory_));
+  ASSERT_TRUE(q.enable_notification(memory_));
   EXPECT_EQ(d.avail_event(), 1);
 }
 

@@ -83,13 +83,21 @@ Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const M
 Machine::~Machine() { request_stop({MachineExit::Reason::Error, 1, "machine destroyed"}); }
 
 Result<void> Machine::add_devices(const MachineConfig& config) {
-  if (config.in_kernel_irqchip) uart_irq_ = std::make_unique<dev::VmInterruptLine>(*vm_, kUartGsi);
-  uart_ = std::make_shared<dev::Serial16550>(*config.console, uart_irq_ ? *uart_irq_ : no_irq_);
+  // Each device shares its interrupt line, and a VmInterruptLine shares the Vm.
+  std::shared_ptr<dev::InterruptLine> uart_irq;
+  if (config.in_kernel_irqchip) {
+    uart_irq = std::make_shared<dev::VmInterruptLine>(vm_, kUartGsi);
+  } else {
+    uart_irq = std::make_shared<dev::NullInterruptLine>();
+  }
+  uart_ = std::make_shared<dev::Serial16550>(config.console, std::move(uart_irq));
   if (auto r = devices_->add_pio(uart_, kUartBase, dev::Serial16550::kRegisterCount); !r) return r;
   auto reset = [this] { request_stop({MachineExit::Reason::Reset, 0, "the guest asked for a reset (i8042)"}); };
-  if (auto r = devices_->add_pio(std::make_shared<dev::I8042>(reset, no_irq_), dev::I8042::kBase, dev::I8042::kSize);
-      !r)
+  if (auto r = devices_->add_pio(std::make_shared<dev::I8042>(reset, std::make_shared<dev::NullInterruptLine>()),
+                                 dev::I8042::kBase, dev::I8042::kSize);
+      !r) {
     return r;
+  }
   if (auto r = devices_->add_pio(std::make_shared<dev::CmosRtc>(), dev::CmosRtc::kBase, dev::CmosRtc::kSize); !r)
     return r;
   auto on_exit = [this](std::uint32_t status) {
@@ -108,13 +116,13 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       return fail(ErrorKind::InvalidArgument, "Machine::create", "with virtio devices, RAM must end below 0xd0000000");
     }
     for (std::size_t n = 0; n < config.virtio.size(); ++n) {
+      std::shared_ptr<dev::InterruptLine> irq;
       if (config.in_kernel_irqchip) {
-        virtio_irqs_.push_back(
-            std::make_unique<dev::VmInterruptLine>(*vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n)));
+        irq = std::make_shared<dev::VmInterruptLine>(vm_, kVirtioFirstGsi + static_cast<std::uint32_t>(n));
       } else {
-        virtio_irqs_.push_back(std::make_unique<dev::NullInterruptLine>());
+        irq = std::make_shared<dev::NullInterruptLine>();
       }
-      auto transport = std::make_shared<virtio::MmioTransport>(memory(), config.virtio[n], *virtio_irqs_.back());
+      auto transport = std::make_shared<virtio::MmioTransport>(vm_->memory(), config.virtio[n], std::move(irq));
       if (auto r = devices_->add_mmio(transport, kVirtioBase + kVirtioStride * n, kVirtioStride); !r) return r;
       if (auto r = add_virtio_doorbells(n, transport, config.virtio[n]->queue_count()); !r) return r;
     }

@@ -177,7 +177,7 @@ class MachineChecks : public ::testing::Test {
     c.vcpus = vcpus;
     c.image = {0xf4};  // never executed: the fake vCPUs follow their scripts
     c.load_address = 0x1000;
-    c.console = &console_;
+    c.console = console_;
     return c;
   }
   using Step = std::variant<hv::Exit, PioWrite>;
@@ -202,7 +202,7 @@ class MachineChecks : public ::testing::Test {
   }
   FakeBackendState state_;
   FakeHypervisor hypervisor_{state_};
-  hv::dev::BufferSink console_;
+  std::shared_ptr<hv::dev::BufferSink> console_ = std::make_shared<hv::dev::BufferSink>();
 };
 
 // --- the vCPU loop -------------------------------------------------------------------------------
@@ -324,16 +324,40 @@ TEST_F(MachineChecks, ARefusedInterruptLineNeitherStopsTheGuestNorRepeatsItself)
   ASSERT_TRUE(m);
   const auto exit = m->run();
   EXPECT_EQ(exit.reason, Reason::Halted) << "a refused set_irq_line stopped the machine: " << exit.message;
-  EXPECT_EQ(console_.contents(), "AAA");
+  EXPECT_EQ(console_->contents(), "AAA");
   // Five register writes, each re-evaluating the line: only the two changes of level were forwarded.
   EXPECT_EQ(state_.irq_lines, (std::vector<std::pair<std::uint32_t, bool>>{{4, true}, {4, false}}));
 }
 
+// The UART shares the console sink: a caller may drop its pointer right after Machine::create (a
+// Machine that kept the caller's raw pointer would write through freed memory here: ASan).
+TEST_F(MachineChecks, TheUartKeepsAConsoleTheCallerDropped) {
+  script(0, {PioWrite{0x3f8, 'o'}, PioWrite{0x3f8, 'k'}, hv::HaltExit{}});
+  auto c = config();
+  auto sink = std::make_shared<hv::dev::BufferSink>();
+  const std::weak_ptr<hv::dev::BufferSink> watch = sink;
+  c.console = std::move(sink);
+  auto m = make(c);
+  ASSERT_TRUE(m);
+  c.console.reset();  // the caller keeps nothing
+  ASSERT_FALSE(watch.expired()) << "the machine's UART keeps its console";
+  const auto exit = m->run();
+  EXPECT_EQ(exit.reason, Reason::Halted) << exit.message;
+  {
+    const auto kept = watch.lock();
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->contents(), "ok");
+  }
+  m.reset();
+  EXPECT_TRUE(watch.expired()) << "and lets go of it with the machine";
+}
+
 TEST(InterruptLines, AnIrqfdWithAFullCounterDoesNotBlockItsCaller) {
-  auto event = hv::EventFd::create();
-  ASSERT_TRUE(event);
+  auto created = hv::EventFd::create();
+  ASSERT_TRUE(created);
+  auto event = std::make_shared<hv::EventFd>(std::move(*created));
   ASSERT_TRUE(event->signal(0xfffffffffffffffeULL));  // the most an eventfd counter holds
-  hv::dev::IrqfdInterruptLine line(*event);
+  hv::dev::IrqfdInterruptLine line(event);
   line.set_level(true);  // a blocking eventfd would wait here until someone read the counter
   line.set_level(false);
   line.set_level(true);
@@ -351,7 +375,7 @@ class CountingDevice final : public hv::virtio::VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 8; }
   void read_config(std::uint64_t, std::span<std::uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
-  hv::Result<void> activate(const hv::GuestMemory&, std::uint64_t,
+  hv::Result<void> activate(std::shared_ptr<const hv::GuestMemory>, std::uint64_t,
                             std::vector<std::pair<std::uint16_t, hv::virtio::Queue>>,
                             hv::virtio::DeviceSignals) override {
     return {};

@@ -10,19 +10,20 @@ namespace {
 using MachineFlood = hvtest::KvmMachineTest;
 
 TEST_F(MachineFlood, GuestOutputFloodStopsAtTheSinkLimit) {
-  hv::dev::BufferSink captured(1 << 20);
-  hv::dev::LimitedSink console(captured, {.max_total_bytes = 4096, .max_bytes_per_second = 0});
+  auto captured = std::make_shared<hv::dev::BufferSink>(1 << 20);
+  auto console = std::make_shared<hv::dev::LimitedSink>(
+      captured, hv::dev::OutputLimits{.max_total_bytes = 4096, .max_bytes_per_second = 0});
   auto machine = make_machine("flood_uart", console);
   ASSERT_TRUE(machine);
   const auto exit = machine->run();
   EXPECT_EQ(exit.reason, hv::vmm::MachineExit::Reason::DebugExit) << exit.message;
-  EXPECT_EQ(captured.contents().size(), 4096U);
-  EXPECT_EQ(console.forwarded(), 4096U);
-  EXPECT_EQ(console.dropped(), 65536U - 4096U);
+  EXPECT_EQ(captured->contents().size(), 4096U);
+  EXPECT_EQ(console->forwarded(), 4096U);
+  EXPECT_EQ(console->dropped(), 65536U - 4096U);
 }
 
 TEST_F(MachineFlood, HostInputFloodStopsAtTheFifo) {
-  hv::dev::BufferSink console;
+  auto console = std::make_shared<hv::dev::BufferSink>();
   auto machine = make_machine("uart_echo", console);
   ASSERT_TRUE(machine);
   std::atomic<bool> done{false};
@@ -39,7 +40,7 @@ TEST_F(MachineFlood, HostInputFloodStopsAtTheFifo) {
   done = true;
   flood.join();
   EXPECT_EQ(exit.reason, hv::vmm::MachineExit::Reason::DebugExit) << exit.message;
-  EXPECT_EQ(console.contents(), "AAAAA");
+  EXPECT_EQ(console->contents(), "AAAAA");
   // The guest consumed 5 bytes; everything else the host offered was refused, not buffered.
   EXPECT_LE(accepted, hv::dev::Serial16550::kFifoSize + 5);
   EXPECT_GT(offered, accepted);

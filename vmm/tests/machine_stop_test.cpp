@@ -17,7 +17,7 @@ class MachineStop : public hvtest::KvmMachineTest {
     machine = make_machine("spin", console);
     ASSERT_TRUE(machine);
   }
-  hv::dev::BufferSink console;
+  std::shared_ptr<hv::dev::BufferSink> console = std::make_shared<hv::dev::BufferSink>();
   std::unique_ptr<hv::vmm::Machine> machine;
 };
 
@@ -31,7 +31,7 @@ TEST_F(MachineStop, RequestStopEndsAGuestThatNeverExits) {
   EXPECT_EQ(exit.reason, MachineExit::Reason::Stopped) << exit.message;
   EXPECT_EQ(exit.status, 124U);
   EXPECT_EQ(exit.message, "timed out");
-  EXPECT_EQ(console.contents(), "R");
+  EXPECT_EQ(console->contents(), "R");
 }
 
 TEST_F(MachineStop, RequestStopBeforeRunReturnsAtOnce) {

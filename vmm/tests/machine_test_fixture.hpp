@@ -28,13 +28,13 @@ class KvmMachineTest : public ::testing::Test {
     ASSERT_TRUE(h);
     hypervisor = std::move(*h);
   }
-  // A machine running test guest `name` with its UART on `console` (which must outlive it).
-  std::unique_ptr<hv::vmm::Machine> make_machine(const char* name, hv::dev::ByteSink& console) {
+  // A machine running test guest `name` with its UART on `console` (which the UART shares).
+  std::unique_ptr<hv::vmm::Machine> make_machine(const char* name, std::shared_ptr<hv::dev::ByteSink> console) {
     hv::vmm::MachineConfig config;
     config.image = test_guest(name);
     EXPECT_FALSE(config.image.empty()) << name;
     config.load_address = 0x1000;
-    config.console = &console;
+    config.console = std::move(console);
     auto machine = hv::vmm::Machine::create(*hypervisor, config);
     EXPECT_TRUE(machine) << machine.error().to_string();
     return machine ? std::move(*machine) : nullptr;

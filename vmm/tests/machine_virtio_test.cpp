@@ -16,11 +16,11 @@ TEST(MachineVirtio, DevicesInOrderWithADoorbellPerQueue) {
   if (!availability.available) GTEST_SKIP() << "KVM unavailable: " << availability.reason;
   auto hypervisor = hv::kvm::open();
   ASSERT_TRUE(hypervisor);
-  hv::dev::BufferSink sink;
+  auto sink = std::make_shared<hv::dev::BufferSink>();
   hv::vmm::MachineConfig config;
   config.image = {0xf4};  // hlt
   config.load_address = 0x1000;
-  config.console = &sink;
+  config.console = sink;
   config.virtio = {std::make_shared<hv::virtio::RngDevice>(), std::make_shared<hv::virtio::ConsoleDevice>(sink)};
   auto machine = hv::vmm::Machine::create(**hypervisor, std::move(config));
   ASSERT_TRUE(machine) << machine.error().to_string();
@@ -38,11 +38,11 @@ TEST(MachineVirtio, TooManyDevicesOrRamOverTheWindowsAreRefused) {
   if (!availability.available) GTEST_SKIP() << "KVM unavailable: " << availability.reason;
   auto hypervisor = hv::kvm::open();
   ASSERT_TRUE(hypervisor);
-  hv::dev::BufferSink sink;
+  auto sink = std::make_shared<hv::dev::BufferSink>();
   hv::vmm::MachineConfig config;
   config.image = {0xf4};
   config.load_address = 0x1000;
-  config.console = &sink;
+  config.console = sink;
   for (int i = 0; i < 9; ++i) config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
   auto machine = hv::vmm::Machine::create(**hypervisor, config);
   ASSERT_FALSE(machine);

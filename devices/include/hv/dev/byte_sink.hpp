@@ -1,11 +1,13 @@
 #pragma once
 // Where a device's output goes (the UART's transmitter), with limits so a guest cannot fill the
-// host's disk or flood a log.
+// host's disk or flood a log. Devices share their sink (std::shared_ptr): whoever creates one may drop
+// it once the devices have it.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -56,16 +58,17 @@ struct OutputLimits {
 inline constexpr OutputLimits kDefaultConsoleLimits{.max_total_bytes = 64ULL << 20, .max_bytes_per_second = 1ULL << 20};
 
 // Forwards to `inner` within the limits and drops (and counts) the rest. The guest never blocks.
+// Shares `inner` (not null): the limiter keeps its destination alive for as long as it exists.
 class LimitedSink final : public ByteSink {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
-  LimitedSink(ByteSink& inner, OutputLimits limits, Clock clock = std::chrono::steady_clock::now);
+  LimitedSink(std::shared_ptr<ByteSink> inner, OutputLimits limits, Clock clock = std::chrono::steady_clock::now);
   void write(std::span<const std::uint8_t> bytes) override;
   std::uint64_t forwarded() const;
   std::uint64_t dropped() const;
 
  private:
-  ByteSink& inner_;
+  std::shared_ptr<ByteSink> inner_;
   OutputLimits limits_;
   Clock clock_;
   mutable std::mutex mutex_;

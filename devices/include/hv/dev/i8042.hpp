@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 
@@ -21,7 +22,9 @@ class I8042 final : public BusDevice {
   static constexpr std::uint64_t kSize = 5;
   static constexpr std::size_t kOutputQueue = 16;  // bytes waiting for the guest, bounded
 
-  I8042(std::function<void()> on_reset, InterruptLine& keyboard_irq);
+  // `on_reset` (may be empty) runs on the thread of the guest's write; whatever it captures must stay
+  // valid for as long as a guest can reach the device. The line (not null) is shared.
+  I8042(std::function<void()> on_reset, std::shared_ptr<InterruptLine> keyboard_irq);
   void read(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
 
@@ -33,7 +36,7 @@ class I8042 final : public BusDevice {
   void update_interrupt();
 
   std::function<void()> on_reset_;
-  InterruptLine& irq_;
+  std::shared_ptr<InterruptLine> irq_;
   std::mutex mutex_;
   std::uint8_t command_byte_ = 0x45;  // keyboard interrupt on, system flag, scancode translation
   std::uint8_t status_ = 0x14;        // system flag, keyboard not inhibited

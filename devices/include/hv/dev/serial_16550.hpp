@@ -1,10 +1,12 @@
 #pragma once
 // A 16550A UART as the Linux 8250 driver expects it: divisor latch, IER/IIR with priorities, FCR and
 // FIFO detection, LSR, MCR loopback, MSR, scratch register. Output goes to a ByteSink the VMM chooses;
-// input is a bounded 64-byte receive FIFO that the VMM fills and the guest drains.
+// input is a bounded 64-byte receive FIFO that the VMM fills and the guest drains. The UART shares its
+// sink and interrupt line: the VMM may drop its own pointers to them once the UART has them.
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 
@@ -19,7 +21,8 @@ class Serial16550 final : public BusDevice {
   static constexpr std::size_t kFifoSize = 64;
   static constexpr std::uint64_t kRegisterCount = 8;  // bus range size
 
-  Serial16550(ByteSink& output, InterruptLine& irq);
+  // Neither may be null (a contract violation terminates).
+  Serial16550(std::shared_ptr<ByteSink> output, std::shared_ptr<InterruptLine> irq);
 
   // Only single-byte accesses reach registers; wider ones read all-ones and are ignored when written.
   void read(std::uint64_t offset, std::span<std::uint8_t> data) override;
@@ -40,8 +43,8 @@ class Serial16550 final : public BusDevice {
   void update_interrupt();
   bool push_rx(std::uint8_t byte);
 
-  ByteSink& output_;
-  InterruptLine& irq_;
+  std::shared_ptr<ByteSink> output_;
+  std::shared_ptr<InterruptLine> irq_;
   mutable std::mutex mutex_;
   std::uint8_t ier_ = 0, lcr_ = 0x03, mcr_ = 0, scr_ = 0, fcr_ = 0;
   std::uint8_t divisor_low_ = 0x0c, divisor_high_ = 0;  // 9600 baud

@@ -71,8 +71,9 @@ class BlockDevice final : public VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 256; }
   void read_config(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}  // writeback toggling not offered
-  // Starts the I/O thread on the first activation (ResourceExhausted if it cannot be started).
-  Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+  // Starts the I/O thread on the first activation (ResourceExhausted if it cannot be started). The
+  // I/O thread uses `memory` (which the device shares) until reset().
+  Result<void> activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   // Wakes the I/O thread; constant time whatever the driver made available.
   void notify(std::uint16_t index) override;
@@ -95,7 +96,8 @@ class BlockDevice final : public VirtioDevice {
   [[nodiscard]] Stats stats() const;
 
   // Handles one request synchronously and returns the bytes written into the chain (data + status).
-  // Public for the request fuzz target and tests; the I/O thread is the normal path.
+  // Public for the request fuzz target and tests; the I/O thread is the normal path. `memory` is
+  // used only during the call.
   std::uint32_t handle(const GuestMemory& memory, const DescriptorChain& chain);
 
  private:
@@ -133,7 +135,7 @@ class BlockDevice final : public VirtioDevice {
   // Lock order: io_mutex_, then the transport's register lock (signals); wake_mutex_ is never held
   // with io_mutex_.
   mutable std::mutex io_mutex_;
-  const GuestMemory* memory_ = nullptr;
+  std::shared_ptr<const GuestMemory> memory_;  // shared: the creator may drop it while a pass runs
   std::optional<Queue> queue_;
   DeviceSignals signals_;
   bool write_cache_visible_ = false;  // FLUSH negotiated: the driver flushes; otherwise writes are synced

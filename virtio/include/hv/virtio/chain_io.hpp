@@ -8,6 +8,9 @@
 // writes a stream front to back (as virtio-blk does, in 64 KiB chunks) looks at each buffer about
 // once: O(buffers + accesses) for the whole request, not O(buffers × accesses). An access before the
 // cursor starts again from the first buffer.
+//
+// A stack cursor for one request: it keeps references to the memory and the chain it was given and
+// must not outlive the call that made it (the device that owns the memory). It is never stored.
 
 #include <cstddef>
 #include <cstdint>

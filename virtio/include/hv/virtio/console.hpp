@@ -3,10 +3,11 @@
 // (transmitq, queue 1) goes to a ByteSink, host input (receiveq, queue 0) waits in a bounded buffer
 // until the driver offers receive buffers. Output per request is capped, input beyond the buffer is
 // refused (enqueue_input says how much it took), so neither side can make the other hold unbounded
-// memory.
+// memory. The device shares its sink, and while active its guest memory.
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -20,7 +21,8 @@ class ConsoleDevice final : public VirtioDevice {
   static constexpr std::size_t kInputCapacity = 4096;
   static constexpr std::uint32_t kMaxOutputPerRequest = 64 * 1024;
 
-  explicit ConsoleDevice(dev::ByteSink& output) : output_(output) {}
+  // `output` may not be null (a contract violation terminates).
+  explicit ConsoleDevice(std::shared_ptr<dev::ByteSink> output);
 
   [[nodiscard]] std::uint32_t device_id() const noexcept override { return 3; }
   [[nodiscard]] std::uint64_t features() const noexcept override { return 0; }
@@ -29,7 +31,7 @@ class ConsoleDevice final : public VirtioDevice {
   // Without F_SIZE, F_MULTIPORT and F_EMERG_WRITE the configuration fields are not valid: zeros.
   void read_config(std::uint64_t, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
-  Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+  Result<void> activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
@@ -42,9 +44,9 @@ class ConsoleDevice final : public VirtioDevice {
   void transmit_locked(bool& used);
   void receive_locked(bool& used);
 
-  dev::ByteSink& output_;
+  std::shared_ptr<dev::ByteSink> output_;
   std::mutex mutex_;
-  const GuestMemory* memory_ = nullptr;
+  std::shared_ptr<const GuestMemory> memory_;  // from activate() until reset()
   std::optional<Queue> receive_, transmit_;
   DeviceSignals signals_;
   bool broken_ = false;

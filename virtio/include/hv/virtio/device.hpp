@@ -2,9 +2,15 @@
 // What a virtio device implements, independent of the transport (virtio 1.2 §2, §5). The transport
 // (hv/virtio/mmio_transport.hpp) owns feature negotiation, the status state machine and queue setup;
 // it activates the device with its queues once the driver sets DRIVER_OK and resets it on a reset.
+//
+// Ownership: an active device shares the guest memory it was activated with (a
+// std::shared_ptr<const GuestMemory>) and passes it to its queues on every call; the queues hold
+// none. Whoever built the memory may drop it meanwhile: the device, including a thread of its own,
+// never reaches freed memory. reset() (and the transport's destruction) releases it.
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -29,8 +35,8 @@ struct DeviceSignals {
   std::function<void()> needs_reset;
 
   // After the device used buffers of `queue`: the interrupt, if the driver asked for one.
-  void used(Queue& queue) const {
-    auto wanted = queue.should_notify();
+  void used(Queue& queue, const GuestMemory& memory) const {
+    auto wanted = queue.should_notify(memory);
     if (wanted && *wanted && used_buffers) used_buffers();
   }
   void broken() const {
@@ -41,13 +47,14 @@ struct DeviceSignals {
 // serve_available() and its report to the driver: an interrupt when it wants one, a reset request
 // when it broke the queue protocol. False in the latter case: the device stops until it is reset.
 template <class Handler>
-bool serve_and_signal(Queue& queue, std::uint32_t max, const DeviceSignals& signals, Handler handle) {
-  auto used = serve_available(queue, max, handle);
+bool serve_and_signal(Queue& queue, const GuestMemory& memory, std::uint32_t max, const DeviceSignals& signals,
+                      Handler handle) {
+  auto used = serve_available(queue, memory, max, handle);
   if (!used) {
     signals.broken();
     return false;
   }
-  if (*used) signals.used(queue);
+  if (*used) signals.used(queue, memory);
   return true;
 }
 
@@ -63,12 +70,14 @@ class VirtioDevice {
   virtual void read_config(std::uint64_t offset, std::span<std::uint8_t> data) = 0;
   virtual void write_config(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
   // The driver set DRIVER_OK: `queues` holds one entry per queue the driver enabled (index, queue).
-  // An error makes the transport set DEVICE_NEEDS_RESET.
-  virtual Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+  // The device keeps `memory` (InvalidArgument if null) until reset(). An error makes the transport
+  // set DEVICE_NEEDS_RESET.
+  virtual Result<void> activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                                 std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) = 0;
   // Queue `index` has new buffers (an MMIO write to QueueNotify, or its ioeventfd fired).
   virtual void notify(std::uint16_t index) = 0;
-  // Drop every queue and in-flight request; after this the device holds no guest addresses.
+  // Drop every queue and in-flight request; after this the device holds no guest addresses, no guest
+  // memory and none of the transport's signals.
   virtual void reset() = 0;
 };
 

@@ -8,6 +8,10 @@
 // and are ignored when written. Notifications: an MMIO write to QueueNotify calls the device; a VMM
 // with ioeventfds registers one per queue at notify_offset() with datamatch = queue index and calls
 // notify() itself.
+//
+// Ownership: the transport shares the guest memory, the device and the interrupt line (none may be
+// null), and hands the memory to the device at activation. Its creator may drop all three as soon as
+// the transport exists.
 
 #include <cstdint>
 #include <memory>
@@ -31,8 +35,9 @@ inline constexpr std::uint32_t kStatusAcknowledge = 1, kStatusDriver = 2, kStatu
 
 class MmioTransport final : public dev::BusDevice {
  public:
-  MmioTransport(const GuestMemory& memory, std::shared_ptr<VirtioDevice> device, dev::InterruptLine& interrupt);
-  // Resets the device: it holds guest addresses and this transport's callbacks only while attached.
+  MmioTransport(std::shared_ptr<const GuestMemory> memory, std::shared_ptr<VirtioDevice> device,
+                std::shared_ptr<dev::InterruptLine> interrupt);
+  // Resets the device: it holds guest memory and this transport's callbacks only while attached.
   ~MmioTransport() override;
   MmioTransport(const MmioTransport&) = delete;
   MmioTransport& operator=(const MmioTransport&) = delete;
@@ -62,9 +67,9 @@ class MmioTransport final : public dev::BusDevice {
   void device_needs_reset();
   [[nodiscard]] std::uint64_t offered_features() const noexcept;
 
-  const GuestMemory& memory_;
+  std::shared_ptr<const GuestMemory> memory_;
   std::shared_ptr<VirtioDevice> device_;
-  dev::InterruptLine& interrupt_;
+  std::shared_ptr<dev::InterruptLine> interrupt_;
   // Status changes (with the device's reset and activation) exclude notifications to the device, so
   // a reset cannot interleave with a notification or an activation (§2.4: the reset is complete when
   // Status reads 0). Order: control_mutex_, then the device's own lock, then mutex_.

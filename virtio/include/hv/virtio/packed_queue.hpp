@@ -5,6 +5,7 @@
 // controlled and validated; errors mean the driver broke the protocol. Memory ordering: a head
 // descriptor's flags are read before the rest of its chain (acquire), a used descriptor's id and
 // length are written before its flags (release), event suppression is read after a full fence.
+// Like SplitQueue it holds no guest memory: the methods that touch the ring take it from the owner.
 
 #include <cstdint>
 #include <optional>
@@ -26,25 +27,25 @@ struct PackedQueueConfig {
 
 class PackedQueue {
  public:
+  // Validates against `memory` and does not keep it (see SplitQueue::create).
   static Result<PackedQueue> create(const GuestMemory& memory, const PackedQueueConfig& config);
 
   // The next available chain (head = its buffer ID), or nullopt.
-  Result<std::optional<DescriptorChain>> pop();
+  Result<std::optional<DescriptorChain>> pop(const GuestMemory& memory);
   // Marks buffer `id` used with `written` bytes; `ring_slots` is the popped chain's.
-  Result<void> add_used(std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots);
-  Result<bool> should_notify();
-  Result<void> enable_notification();
+  Result<void> add_used(const GuestMemory& memory, std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots);
+  Result<bool> should_notify(const GuestMemory& memory);
+  Result<void> enable_notification(const GuestMemory& memory);
 
   [[nodiscard]] const PackedQueueConfig& config() const noexcept { return config_; }
 
  private:
-  PackedQueue(const GuestMemory& memory, const PackedQueueConfig& config) : memory_(&memory), config_(config) {}
+  explicit PackedQueue(const PackedQueueConfig& config) : config_(config) {}
   // Position in the 2 x size cycle the (index, wrap counter) pairs run through.
   [[nodiscard]] std::uint32_t cycle(std::uint16_t index, bool wrap) const noexcept {
     return index + (wrap ? 0U : config_.size);
   }
 
-  const GuestMemory* memory_;
   PackedQueueConfig config_;
   std::uint16_t next_avail_ = 0;
   bool avail_wrap_ = true;  // both counters start at 1 (§2.8.1)

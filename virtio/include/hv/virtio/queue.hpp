@@ -1,6 +1,7 @@
 #pragma once
 // One virtqueue of either layout, as a device uses it: the transport builds it from what the driver
-// programmed and the negotiated features (VIRTIO_F_RING_PACKED picks the packed layout).
+// programmed and the negotiated features (VIRTIO_F_RING_PACKED picks the packed layout). It holds no
+// guest memory: the device passes the memory it shares (from activate()) to each call.
 
 #include <optional>
 #include <variant>
@@ -15,19 +16,19 @@ class Queue {
   explicit Queue(SplitQueue q) : q_(q) {}  // both are trivially copyable: a few words of ring state
   explicit Queue(PackedQueue q) : q_(q) {}
 
-  Result<std::optional<DescriptorChain>> pop() {
-    return std::visit([](auto& q) { return q.pop(); }, q_);
+  Result<std::optional<DescriptorChain>> pop(const GuestMemory& memory) {
+    return std::visit([&](auto& q) { return q.pop(memory); }, q_);
   }
   // Returns `chain` as used with `written` bytes written into its device-writable buffers.
-  Result<void> add_used(const DescriptorChain& chain, std::uint32_t written) {
-    if (auto* split = std::get_if<SplitQueue>(&q_)) return split->add_used(chain.head, written);
-    return std::get<PackedQueue>(q_).add_used(chain.head, written, chain.ring_slots);
+  Result<void> add_used(const GuestMemory& memory, const DescriptorChain& chain, std::uint32_t written) {
+    if (auto* split = std::get_if<SplitQueue>(&q_)) return split->add_used(memory, chain.head, written);
+    return std::get<PackedQueue>(q_).add_used(memory, chain.head, written, chain.ring_slots);
   }
-  Result<bool> should_notify() {
-    return std::visit([](auto& q) { return q.should_notify(); }, q_);
+  Result<bool> should_notify(const GuestMemory& memory) {
+    return std::visit([&](auto& q) { return q.should_notify(memory); }, q_);
   }
-  Result<void> enable_notification() {
-    return std::visit([](auto& q) { return q.enable_notification(); }, q_);
+  Result<void> enable_notification(const GuestMemory& memory) {
+    return std::visit([&](auto& q) { return q.enable_notification(memory); }, q_);
   }
   [[nodiscard]] bool packed() const noexcept { return std::holds_alternative<PackedQueue>(q_); }
 
@@ -39,13 +40,13 @@ class Queue {
 // `handle(chain)` gives. True when any chain was used; an error means the driver broke the queue
 // protocol (the device should stop using the queue until it is reset).
 template <class Handler>
-Result<bool> serve_available(Queue& queue, std::uint32_t max, Handler handle) {
+Result<bool> serve_available(Queue& queue, const GuestMemory& memory, std::uint32_t max, Handler handle) {
   bool used = false;
   for (std::uint32_t n = 0; n < max; ++n) {
-    auto chain = queue.pop();
+    auto chain = queue.pop(memory);
     if (!chain) return tl::unexpected(chain.error());
     if (!*chain) break;
-    if (auto r = queue.add_used(**chain, handle(**chain)); !r) return tl::unexpected(r.error());
+    if (auto r = queue.add_used(memory, **chain, handle(**chain)); !r) return tl::unexpected(r.error());
     used = true;
   }
   return used;

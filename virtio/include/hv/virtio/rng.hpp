@@ -22,7 +22,7 @@ class RngDevice final : public VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 256; }
   void read_config(std::uint64_t, std::span<std::uint8_t>) override {}  // no configuration space
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
-  Result<void> activate(const GuestMemory& memory, std::uint64_t features,
+  Result<void> activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
@@ -33,7 +33,7 @@ class RngDevice final : public VirtioDevice {
  private:
   std::uint32_t fill(const DescriptorChain& chain);  // mutex_ held
   mutable std::mutex mutex_;
-  const GuestMemory* memory_ = nullptr;
+  std::shared_ptr<const GuestMemory> memory_;  // from activate() until reset()
   std::optional<Queue> queue_;
   DeviceSignals signals_;
   bool broken_ = false;

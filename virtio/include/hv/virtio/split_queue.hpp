@@ -5,6 +5,10 @@
 // docs/threat-model/virtqueue.md. Memory ordering: the avail index is read before the entries it
 // covers (acquire fence), used entries are written before the used index (release fence), and
 // avail_event/used_event are accessed after a full fence, as §2.7.7-§2.7.10 require.
+//
+// Ownership: a queue is a few words of ring state and holds no guest memory. Every method that touches
+// the rings takes the GuestMemory from its owner (the device, which shares it), as rust-vmm's
+// virtio-queue does, so a queue can never outlive the memory it reads.
 
 #include <cstdint>
 #include <optional>
@@ -27,31 +31,32 @@ struct SplitQueueConfig {
 
 class SplitQueue {
  public:
-  // Validates the configuration against guest memory: size, alignment, each ring inside RAM.
+  // Validates the configuration against guest memory: size, alignment, each ring inside RAM. The
+  // queue does not keep `memory`: the methods below take it on each call. Passing them another layout
+  // than this one is safe (every access is bounds-checked then) but breaks the queue.
   static Result<SplitQueue> create(const GuestMemory& memory, const SplitQueueConfig& config);
 
   // The next available chain, or nullopt when the driver has made none. An error means the driver
   // broke the protocol (the avail index ran more than a queue ahead, a malformed chain): the device
   // should mark itself broken (DEVICE_NEEDS_RESET), not continue.
-  Result<std::optional<DescriptorChain>> pop();
+  Result<std::optional<DescriptorChain>> pop(const GuestMemory& memory);
   // Returns chain `head` as used with `written` bytes written into its device-writable buffers.
-  Result<void> add_used(std::uint16_t head, std::uint32_t written);
+  Result<void> add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written);
   // Whether the driver asked to be interrupted for the used entries added since the last call.
-  Result<bool> should_notify();
+  Result<bool> should_notify(const GuestMemory& memory);
   // Asks the driver to notify for the next chain it makes available (EVENT_IDX: avail_event = the
   // next index; otherwise: clears the used ring's NO_NOTIFY flag). Call before sleeping on the queue,
   // then pop() once more: a chain made available in between is not lost.
-  Result<void> enable_notification();
+  Result<void> enable_notification(const GuestMemory& memory);
 
   [[nodiscard]] const SplitQueueConfig& config() const noexcept { return config_; }
   [[nodiscard]] std::uint16_t next_avail() const noexcept { return next_avail_; }
   [[nodiscard]] std::uint16_t next_used() const noexcept { return next_used_; }
 
  private:
-  SplitQueue(const GuestMemory& memory, const SplitQueueConfig& config) : memory_(&memory), config_(config) {}
-  Result<DescriptorChain> parse_chain(std::uint16_t head) const;
+  explicit SplitQueue(const SplitQueueConfig& config) : config_(config) {}
+  Result<DescriptorChain> parse_chain(const GuestMemory& memory, std::uint16_t head) const;
 
-  const GuestMemory* memory_;
   SplitQueueConfig config_;
   std::uint16_t next_avail_ = 0;      // the device's position in the available ring
   std::uint16_t next_used_ = 0;       // the used index the device publishes next

@@ -36,7 +36,7 @@ struct MachineConfig {
   // UART interrupts through IRQ 4. HLT then waits in the kernel (the machine no longer ends when all
   // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
   bool in_kernel_irqchip = false;
-  dev::ByteSink* console = nullptr;  // UART output; required
+  std::shared_ptr<dev::ByteSink> console;  // UART output; required (the UART shares it)
   // virtio-mmio devices, in this order at kVirtioBase + kVirtioStride * n; each has its own
   // interrupt line (GSI kVirtioFirstGsi + n with in_kernel_irqchip, unconnected otherwise: poll).
   std::vector<std::shared_ptr<virtio::VirtioDevice>> virtio;
@@ -88,12 +88,16 @@ class Machine {
                                     std::uint16_t queues);
   void serve_doorbells();
 
-  std::unique_ptr<Vm> vm_;
+  // Destruction order among the members below does not matter for the devices: nothing here holds
+  // a reference into another member. Each device shares what it uses — the UART its console and
+  // line, a VmInterruptLine the Vm, a virtio transport the guest memory (the Vm's memory()), its device and its line,
+  // an active virtio device the memory again — and the callbacks that point back at this Machine
+  // (the i8042's reset, debug-exit) run only inside run(), which has returned before the Machine is
+  // destroyed. A transport resets its device when it goes, so a virtio device the caller still holds
+  // keeps nothing of the Machine. (vcpus_ go before vm_ because they are declared after it, as
+  // hv/hypervisor.hpp asks of a VMM.)
+  std::shared_ptr<Vm> vm_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  // The interrupt lines outlive the devices that hold references to them (members die in reverse).
-  std::unique_ptr<dev::InterruptLine> uart_irq_;
-  dev::NullInterruptLine no_irq_;
-  std::vector<std::unique_ptr<dev::InterruptLine>> virtio_irqs_;
   // Queue notifications that the hypervisor turns into eventfd signals (ioeventfd) instead of exits:
   // a thread of run() waits on them and hands each to its transport.
   struct Doorbell {

@@ -2,6 +2,7 @@
 // A virtio driver's side of a packed virtqueue, for tests, fuzz seeds and benchmarks: writes lists
 // into the descriptor ring with the AVAIL/USED bits its wrap counter calls for (the head's flags last),
 // builds indirect tables, reads what the device used, and writes its event suppression structure.
+// Like MockSplitDriver it keeps a reference to the memory: test code, scoped inside the memory's life.
 
 #include <cstdint>
 #include <span>

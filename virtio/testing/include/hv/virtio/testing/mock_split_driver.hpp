@@ -2,7 +2,8 @@
 // A virtio driver's side of a split virtqueue, for tests, fuzz seeds and benchmarks: lays out the
 // descriptor table and rings in guest memory, builds chains (direct or through an indirect table),
 // makes them available, and reads what the device used. It writes exactly what a driver writes, so
-// tests can also corrupt any of it on purpose.
+// tests can also corrupt any of it on purpose. Test code only: unlike the device side, it keeps a
+// reference to the memory it was given, so keep it in a scope the memory outlives (a test's stack).
 
 #include <cstdint>
 #include <span>
