@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include <tl/expected.hpp>
 
@@ -57,8 +59,23 @@ class Error {
   std::optional<std::uint64_t> hv_status_;
 };
 
+// A fallible call's value or its Error. [[nodiscard]]: dropping a Result (`vm.map_memory(ram);`) is a
+// compiler warning, and the build treats warnings as errors; where ignoring one is right, say so with
+// `(void)` and a comment. It is a tl::expected<T, Error> in every other respect (value(), error(),
+// operator->, and_then/map/or_else, construction from a T or a tl::unexpected<Error>, comparisons), and
+// converts to and from it.
 template <class T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+ public:
+  using Base = tl::expected<T, Error>;
+  using Base::Base;
+  using Base::operator=;
+
+  constexpr Result() = default;
+  // Implicit: what and_then/map/or_else return (a tl::expected) is a Result again.
+  constexpr Result(const Base& other) : Base(other) {}
+  constexpr Result(Base&& other) noexcept(std::is_nothrow_move_constructible_v<Base>) : Base(std::move(other)) {}
+};
 
 inline tl::unexpected<Error> fail(ErrorKind kind, std::string operation, std::string message) {
   return tl::unexpected<Error>(Error(kind, std::move(operation), std::move(message)));
