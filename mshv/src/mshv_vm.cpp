@@ -77,7 +77,8 @@ Result<MemorySlot> MshvVm::map_memory(std::shared_ptr<GuestRegion> region, MapOp
   slots_[slot] = options.read_only;
   if (options.log_dirty) {
     if (auto on = enable_dirty_log_locked(slot); !on) {
-      // Undo the mapping: the caller gets no slot to unmap it with.
+      // Undo the mapping: the caller gets no slot to unmap it with. Should the unmap fail too, the
+      // dirty-log error is still the one to report (the partition is then broken either way).
       (void)set_memory(*region, bit(abi::kSetMemBitUnmap), "MSHV_SET_GUEST_MEMORY (unmap)");
       memory_->remove(slot);
       slots_.erase(slot);

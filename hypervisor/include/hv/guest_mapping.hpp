@@ -24,6 +24,7 @@ inline Result<MemorySlot> map_guest_region(Vm& vm, GuestMemory& memory, const st
   if (!region) return fail(ErrorKind::InvalidArgument, "map_guest_region", "null region");
   if (auto added = memory.add_region(region, permission_for(options)); !added) return tl::unexpected(added.error());
   auto slot = vm.map_memory(region, options);
+  // Undoes the add_region above, which cannot fail for a region just added; the caller gets map_memory's error.
   if (!slot) (void)memory.remove_region(region->guest_base());
   return slot;
 }
