@@ -607,8 +607,9 @@ Result<std::optional<Exit>> MshvVcpu::on_memory_intercept(const std::uint8_t* pa
       shown += kDigits[b & 0xf];
     }
     return fail(insn.error().kind(), kRun,
-                "cannot emulate the instruction at RIP " + hex(m.header.rip) + " (bytes: " +
-                    (shown.empty() ? std::string("none readable") : shown) + "): " + insn.error().message());
+                "cannot emulate the instruction at RIP " + hex(m.header.rip) +
+                    " (bytes: " + (shown.empty() ? std::string("none readable") : shown) +
+                    "): " + std::string(insn.error().message()));
   }
   e.instruction = *insn;
   // Segment bases: in 64-bit mode only FS and GS have one, and only an override selects them.
@@ -654,7 +655,7 @@ Result<std::optional<Exit>> MshvVcpu::emulate() {
     emulation_.reset();
     return fail(done.error().kind(), kRun,
                 "emulating " + std::string(x86::to_string(e.instruction.mnemonic)) + " at RIP " + hex(e.registers.rip) +
-                    ": " + done.error().message());
+                    ": " + std::string(done.error().message()));
   }
   // Write back what changed (RIP always: unless a REP stopped early, it moved past the instruction).
   const auto before = from_general(e.registers);

@@ -79,7 +79,7 @@ Result<DescriptorChain> SplitQueue::parse_chain(std::uint16_t head) const {
       return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
     if (++visited > table_size) return tl::unexpected(broken("descriptor chain loops"));
     auto d = memory_->read_obj<RawDescriptor>(table + kDescriptorSize * index);
-    if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + d.error().message()));
+    if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + std::string(d.error().message())));
     if ((d->flags & kDescIndirect) != 0) {
       if (in_indirect) return tl::unexpected(broken("an indirect table inside an indirect table"));
       if ((d->flags & kDescNext) != 0) return tl::unexpected(broken("a descriptor both INDIRECT and NEXT"));

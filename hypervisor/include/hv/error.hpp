@@ -2,6 +2,7 @@
 // hvkit's error value. Every fallible public call returns hv::Result<T>; nothing throws across the API.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,30 +34,45 @@ std::string_view to_string(ErrorKind kind) noexcept;
 // "0x1f": how addresses and values appear in error messages.
 std::string hex(std::uint64_t value);
 
+// 16 bytes: the kind, errno, and one heap block holding the operation, the message and the hypervisor
+// status (none when all three are empty). Building an Error allocates at most once, copying it once,
+// moving it never; a successful Result allocates nothing. Should that one allocation fail, the Error
+// keeps its kind and errno and reads as having no operation or message: building one never throws.
 class Error {
  public:
-  Error(ErrorKind kind, std::string operation, std::string message);
+  Error(ErrorKind kind, std::string_view operation, std::string_view message) noexcept;
 
   // Classifies errno into an ErrorKind and keeps the raw value.
-  static Error from_errno(std::string operation, int sys_errno, std::string context = {});
-  static Error from_hypervisor_status(std::string operation, std::uint64_t status, std::string context = {});
+  static Error from_errno(std::string_view operation, int sys_errno, std::string_view context = {}) noexcept;
+  static Error from_hypervisor_status(std::string_view operation, std::uint64_t status,
+                                      std::string_view context = {}) noexcept;
+
+  Error(const Error& other);
+  Error& operator=(const Error& other);
+  Error(Error&& other) noexcept = default;
+  Error& operator=(Error&& other) noexcept = default;
+  ~Error() = default;
 
   [[nodiscard]] ErrorKind kind() const noexcept { return kind_; }
-  [[nodiscard]] const std::string& operation() const noexcept { return operation_; }
-  [[nodiscard]] const std::string& message() const noexcept { return message_; }
+  [[nodiscard]] std::string_view operation() const noexcept;
+  [[nodiscard]] std::string_view message() const noexcept;
   // 0 when the error did not come from a system call.
   [[nodiscard]] int sys_errno() const noexcept { return sys_errno_; }
-  [[nodiscard]] std::optional<std::uint64_t> hypervisor_status() const noexcept { return hv_status_; }
+  [[nodiscard]] std::optional<std::uint64_t> hypervisor_status() const noexcept;
 
   // "operation: message (kind, errno N: strerror)" — for logs and CLI output.
   [[nodiscard]] std::string to_string() const;
 
  private:
-  ErrorKind kind_;
-  std::string operation_;
-  std::string message_;
+  Error(ErrorKind kind, int sys_errno, std::optional<std::uint64_t> status, std::string_view operation,
+        std::string_view message) noexcept;
+
+  // [status: u64][operation size: u64][message size: u64][operation][message], read and written with
+  // memcpy (the block is bytes, so no alignment or aliasing question arises); null when empty.
+  std::unique_ptr<char[]> details_;  // NOLINT(cppcoreguidelines-avoid-c-arrays): one variable-size block
   int sys_errno_ = 0;
-  std::optional<std::uint64_t> hv_status_;
+  ErrorKind kind_;
+  bool has_status_ = false;
 };
 
 // A fallible call's value or its Error. [[nodiscard]]: dropping a Result (`vm.map_memory(ram);`) is a
@@ -77,12 +93,17 @@ class [[nodiscard]] Result : public tl::expected<T, Error> {
   constexpr Result(Base&& other) noexcept(std::is_nothrow_move_constructible_v<Base>) : Base(std::move(other)) {}
 };
 
-inline tl::unexpected<Error> fail(ErrorKind kind, std::string operation, std::string message) {
-  return tl::unexpected<Error>(Error(kind, std::move(operation), std::move(message)));
+static_assert(sizeof(Error) <= 16, "an Error is a pointer, errno and kind: keep the success path cheap");
+static_assert(sizeof(Result<void>) <= 24, "a Result<void> is an Error and a flag");
+static_assert(sizeof(Result<std::uint64_t>) <= 24, "a Result<std::uint64_t> is an Error or the value, and a flag");
+
+inline tl::unexpected<Error> fail(ErrorKind kind, std::string_view operation, std::string_view message) noexcept {
+  return tl::unexpected<Error>(Error(kind, operation, message));
 }
 
-inline tl::unexpected<Error> fail_errno(std::string operation, int sys_errno, std::string context = {}) {
-  return tl::unexpected<Error>(Error::from_errno(std::move(operation), sys_errno, std::move(context)));
+inline tl::unexpected<Error> fail_errno(std::string_view operation, int sys_errno,
+                                        std::string_view context = {}) noexcept {
+  return tl::unexpected<Error>(Error::from_errno(operation, sys_errno, context));
 }
 
 }  // namespace hv
