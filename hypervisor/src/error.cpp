@@ -63,10 +63,6 @@ ErrorKind classify_errno(int err) noexcept {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The details block's header: three u64 fields, then the operation's and the message's bytes.
 constexpr std::size_t kStatusAt = 0;
 constexpr std::size_t kOperationSizeAt = 8;
@@ -81,6 +77,11 @@ std::uint64_t load_u64(const char* block, std::size_t at) noexcept {
 
 void store_u64(char* block, std::size_t at, std::uint64_t value) noexcept {
   std::memcpy(block + at, &value, sizeof value);  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+}
+
+// nullptr when memory is short: an Error is then reported without its text rather than thrown.
+std::unique_ptr<char[]> allocate_block(std::size_t size) noexcept {  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+  return std::unique_ptr<char[]>(new (std::nothrow) char[size]);     // NOLINT(cppcoreguidelines-avoid-c-arrays)
 }
 
 std::size_t block_size(const char* block) noexcept {
@@ -98,7 +99,7 @@ Error::Error(ErrorKind kind, int sys_errno, std::optional<std::uint64_t> status,
   if (operation.empty() && message.empty() && !status) return;
   // One allocation for everything; nothrow, so that reporting an error never throws (without memory
   // the Error still carries its kind and errno).
-  details_.reset(new (std::nothrow) char[kHeaderSize + operation.size() + message.size()]);
+  details_ = allocate_block(kHeaderSize + operation.size() + message.size());
   if (!details_) {
     has_status_ = false;
     return;
@@ -113,10 +114,11 @@ Error::Error(ErrorKind kind, int sys_errno, std::optional<std::uint64_t> status,
   std::copy(message.begin(), message.end(), text.begin() + static_cast<std::ptrdiff_t>(operation.size()));
 }
 
-Error::Error(const Error& other) : sys_errno_(other.sys_errno_), kind_(other.kind_), has_status_(other.has_status_) {
+Error::Error(const Error& other) noexcept
+    : sys_errno_(other.sys_errno_), kind_(other.kind_), has_status_(other.has_status_) {
   if (!other.details_) return;
   const std::size_t size = block_size(other.details_.get());
-  details_.reset(new (std::nothrow) char[size]);
+  details_ = allocate_block(size);
   if (!details_) {
     has_status_ = false;
     return;
@@ -124,7 +126,7 @@ Error::Error(const Error& other) : sys_errno_(other.sys_errno_), kind_(other.kin
   std::memcpy(details_.get(), other.details_.get(), size);
 }
 
-Error& Error::operator=(const Error& other) {
+Error& Error::operator=(const Error& other) noexcept {
   if (this != &other) *this = Error(other);
   return *this;
 }

@@ -47,8 +47,8 @@ class Error {
   static Error from_hypervisor_status(std::string_view operation, std::uint64_t status,
                                       std::string_view context = {}) noexcept;
 
-  Error(const Error& other);
-  Error& operator=(const Error& other);
+  Error(const Error& other) noexcept;
+  Error& operator=(const Error& other) noexcept;
   Error(Error&& other) noexcept = default;
   Error& operator=(Error&& other) noexcept = default;
   ~Error() = default;
