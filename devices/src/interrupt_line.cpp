@@ -3,13 +3,9 @@
 namespace hv::dev {
 
 void VmInterruptLine::set_level(bool asserted) {
-  if (level_.exchange(asserted) == asserted) return;
-  // A device cannot act on a failed delivery, but the line must not believe the level changed: put
-  // it back (unless another caller moved it meanwhile), so the next set_level to this level retries.
-  if (!vm_.set_irq_line(gsi_, asserted)) {
-    bool expected = asserted;
-    level_.compare_exchange_strong(expected, !asserted);
-  }
+  // A refused level is not retried: a backend that refuses once (MSHV has no set_irq_line) refuses
+  // every time, and retrying would cost an ioctl per guest register access (threat-model/interrupt-lines.md).
+  if (level_.exchange(asserted) != asserted) (void)vm_.set_irq_line(gsi_, asserted);
 }
 
 void IrqfdInterruptLine::set_level(bool asserted) {

@@ -27,13 +27,8 @@ TEST(IrqfdInterruptLine, SignalsOnceForEachRisingEdge) {
 class RecordingVm final : public hv::Vm {
  public:
   std::vector<std::pair<std::uint32_t, bool>> lines;
-  int failures_left = 0;  // set_irq_line refuses this many calls (recorded all the same)
   hv::Result<void> set_irq_line(std::uint32_t gsi, bool level) override {
     lines.emplace_back(gsi, level);
-    if (failures_left > 0) {
-      --failures_left;
-      return hv::fail(hv::ErrorKind::Busy, "set_irq_line", "test VM");
-    }
     return {};
   }
 #define UNUSED(R, name, ...) \
@@ -62,16 +57,6 @@ TEST(VmInterruptLine, ForwardsOnlyChangesOfLevel) {
   line.set_level(false);
   line.set_level(true);
   EXPECT_EQ(vm.lines, (std::vector<std::pair<std::uint32_t, bool>>{{4, true}, {4, false}, {4, true}}));
-}
-
-TEST(VmInterruptLine, RetriesALevelTheVmRefused) {
-  RecordingVm vm;
-  hv::dev::VmInterruptLine line(vm, 4);
-  vm.failures_left = 1;
-  line.set_level(true);  // refused: the line must not believe it is asserted
-  line.set_level(true);  // so this one is sent again
-  line.set_level(true);  // delivered already: not sent
-  EXPECT_EQ(vm.lines, (std::vector<std::pair<std::uint32_t, bool>>{{4, true}, {4, true}}));
 }
 
 }  // namespace
