@@ -13,6 +13,7 @@ namespace hv {
 std::string_view to_string(ErrorKind kind) noexcept {
   switch (kind) {
     case ErrorKind::InvalidArgument: return "invalid-argument";
+    case ErrorKind::ProtocolViolation: return "protocol-violation";
     case ErrorKind::OutOfRange: return "out-of-range";
     case ErrorKind::Overlap: return "overlap";
     case ErrorKind::AlreadyExists: return "already-exists";
@@ -39,9 +40,9 @@ namespace {
 
 ErrorKind classify_errno(int err) noexcept {
   switch (err) {
-    case EINVAL:
-    case EFAULT:
-    case EBADF: return ErrorKind::InvalidArgument;
+    // EINVAL, EFAULT and EBADF are not InvalidArgument: the kernel's caller is hvkit, not the VMM, so
+    // they say nothing certain about the VMM's arguments (an hvkit bug, a host or kernel version that
+    // refuses what another accepts). They stay SystemError, with sys_errno() telling which.
     case ERANGE:
     case E2BIG: return ErrorKind::OutOfRange;
     case EEXIST: return ErrorKind::AlreadyExists;

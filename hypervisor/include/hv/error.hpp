@@ -14,7 +14,10 @@
 namespace hv {
 
 enum class ErrorKind : std::uint8_t {
-  InvalidArgument,    // the caller passed something malformed (bad size, misaligned, zero length)
+  InvalidArgument,    // the caller passed something malformed (bad size, misaligned, zero length);
+                      // hvkit's own check, never an errno (a kernel EINVAL is SystemError)
+  ProtocolViolation,  // a guest or peer broke the device/driver protocol (virtqueue rings and descriptors,
+                      // virtio requests and activation, undefined instruction encodings in the guest)
   OutOfRange,         // an address or index outside what exists (unmapped GPA, vCPU id too large)
   Overlap,            // a range collides with one already registered
   AlreadyExists,      // a name or registration that is already present
@@ -24,7 +27,7 @@ enum class ErrorKind : std::uint8_t {
   PermissionDenied,   // the host refused access
   ResourceExhausted,  // out of memory, slots, fds
   Busy,               // try again later
-  SystemError,        // any other errno from the host kernel
+  SystemError,        // any other errno from the host kernel, EINVAL, EFAULT and EBADF included
   HypervisorError,    // a hypervisor status code (MSHV)
   Internal,           // a broken invariant inside hvkit or an impossible kernel answer
 };
