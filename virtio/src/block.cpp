@@ -169,7 +169,7 @@ Result<void> BlockDevice::activate(const GuestMemory& memory, std::uint64_t feat
                                    std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(io_mutex_);
   if (queues.size() != 1 || queues.front().first != 0) {
-    return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "the request queue (0) must be ready");
+    return fail(ErrorKind::ProtocolViolation, "virtio-blk activate", "the request queue (0) must be ready");
   }
   if (!worker_.joinable()) {
     try {

@@ -22,7 +22,8 @@ Result<void> ConsoleDevice::activate(const GuestMemory& memory, std::uint64_t,
   if (!receive_ || !transmit_) {
     receive_.reset();
     transmit_.reset();
-    return fail(ErrorKind::InvalidArgument, "virtio-console activate", "receiveq (0) and transmitq (1) must be ready");
+    return fail(ErrorKind::ProtocolViolation, "virtio-console activate",
+                "receiveq (0) and transmitq (1) must be ready");
   }
   memory_ = &memory;
   signals_ = std::move(signals);

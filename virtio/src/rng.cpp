@@ -30,7 +30,7 @@ Result<void> RngDevice::activate(const GuestMemory& memory, std::uint64_t,
                                  std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   std::lock_guard lock(mutex_);
   if (queues.size() != 1 || queues.front().first != 0) {
-    return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
+    return fail(ErrorKind::ProtocolViolation, "virtio-rng activate", "the request queue (0) must be ready");
   }
   memory_ = &memory;
   queue_.emplace(queues.front().second);
