@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <string>
 #include <sys/stat.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -450,13 +451,19 @@ int run_command(std::span<const std::string_view> args) {
     return kHypervisorError;
   }
   std::atomic<bool> stop{false};
-  std::thread input([&] {
-    if (virtio_console) {
-      pump_stdin([&](std::span<const std::uint8_t> bytes) { return virtio_console->enqueue_input(bytes); }, stop);
-    } else {
-      pump_stdin([&](std::span<const std::uint8_t> bytes) { return (*machine)->uart().enqueue_input(bytes); }, stop);
-    }
-  });
+  std::thread input;
+  try {
+    input = std::thread([&] {
+      if (virtio_console) {
+        pump_stdin([&](std::span<const std::uint8_t> bytes) { return virtio_console->enqueue_input(bytes); }, stop);
+      } else {
+        pump_stdin([&](std::span<const std::uint8_t> bytes) { return (*machine)->uart().enqueue_input(bytes); }, stop);
+      }
+    });
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "hvctl run: cannot start the input thread: %s\n", e.what());
+    return kHypervisorError;
+  }
   const auto exit = (*machine)->run();
   watcher->reset();
   stop = true;

@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <gsl/gsl>
 #include <tuple>
+#include <system_error>
 #include <type_traits>
 
 #include "mshv_registers.hpp"
@@ -235,12 +238,25 @@ Result<int> install_mshv_kick_signal() {
   return sig;
 }
 
-MshvVcpu::MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory)
-    : vp_(std::move(vp)), index_(index), memory_(std::move(memory)) {
-  resender_ = std::thread([this] { resend_kicks(); });
+MshvVcpu::MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory) noexcept
+    : index_(index), memory_(std::move(memory)) {}
+
+Result<void> MshvVcpu::start_kick_resender() noexcept {
+  constexpr const char* op = "Vm::create_vcpu: starting the kick resender thread";
+  try {
+    resender_ = std::thread([this] { resend_kicks(); });
+    return {};
+  } catch (const std::system_error& e) {
+    const int err = e.code().value();
+    if (err == EAGAIN) return fail(ErrorKind::ResourceExhausted, op, e.what());
+    return fail_errno(op, err, e.what());
+  } catch (const std::exception& e) {  // std::bad_alloc: no memory for the thread's state
+    return fail(ErrorKind::ResourceExhausted, op, e.what());
+  }
 }
 
 MshvVcpu::~MshvVcpu() {
+  if (!resender_.joinable()) return;
   {
     std::lock_guard lock(kick_mutex_);
     stopping_ = true;

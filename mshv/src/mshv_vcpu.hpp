@@ -63,7 +63,13 @@ struct PendingEmulation {
 
 class MshvVcpu final : public Vcpu {
  public:
-  MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory);
+  // Two steps, so that nothing throws and a failure costs no VP (MSHV never destroys one): construct,
+  // start_kick_resender(), and only then create the VP and attach() its descriptor.
+  MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory) noexcept;
+  // ResourceExhausted when no thread can be started (EAGAIN: RLIMIT_NPROC, the kernel's thread limit),
+  // else the errno's kind. Never throws.
+  Result<void> start_kick_resender() noexcept;
+  void attach(MshvFd vp) noexcept { vp_ = std::move(vp); }
   ~MshvVcpu() override;
   // Pinned: the resender thread holds `this`.
   MshvVcpu(const MshvVcpu&) = delete;

@@ -2,6 +2,7 @@
 #include "mshv_vm.hpp"
 
 #include <cstring>
+#include <new>
 #include <variant>
 
 #include "mshv_vcpu.hpp"
@@ -109,11 +110,17 @@ Result<std::unique_ptr<Vcpu>> MshvVm::create_vcpu(std::uint32_t id) {
   if (auto sig = install_mshv_kick_signal(); !sig) return tl::unexpected(sig.error());
   std::lock_guard lock(mutex_);
   if (vp_indices_.count(id) != 0) return fail(ErrorKind::AlreadyExists, op, "vCPU " + std::to_string(id) + " exists");
+  // Everything that can fail in this process comes before the VP, which MSHV never destroys: a failure
+  // here leaves the id free for the next try. Nothing throws (std::thread's system_error is caught).
+  std::unique_ptr<MshvVcpu> vcpu(new (std::nothrow) MshvVcpu(id, memory_));
+  if (!vcpu) return fail(ErrorKind::ResourceExhausted, op, "out of memory");
+  if (auto started = vcpu->start_kick_resender(); !started) return tl::unexpected(started.error());
   abi::CreateVp args{id};
   auto fd = partition_.call(abi::kCreateVp, &args, "MSHV_CREATE_VP");
   if (!fd) return tl::unexpected(fd.error());
+  vcpu->attach(MshvFd(partition_.shared_system(), static_cast<int>(*fd)));
   vp_indices_.insert(id);
-  return std::unique_ptr<Vcpu>(new MshvVcpu(MshvFd(partition_.shared_system(), static_cast<int>(*fd)), id, memory_));
+  return std::unique_ptr<Vcpu>(std::move(vcpu));
 }
 
 Result<void> MshvVm::require_lapic(const char* operation) const {
