@@ -26,7 +26,7 @@ constexpr std::size_t kPType = 0, kPOffset = 8, kPVaddr = 16, kPPaddr = 24, kPFi
 constexpr std::uint16_t kEtExec = 2, kEmX8664 = 62;
 constexpr std::uint32_t kPtLoad = 1;
 
-tl::unexpected<Error> invalid(std::string why) { return fail(ErrorKind::InvalidArgument, kOp, std::move(why)); }
+tl::unexpected<Error> invalid(std::string_view why) { return fail(ErrorKind::InvalidArgument, kOp, why); }
 
 Result<void> zero_fill(const GuestMemory& memory, std::uint64_t address, std::uint64_t size) {
   static constexpr std::array<std::uint8_t, 4096> kZeros{};
