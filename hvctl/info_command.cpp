@@ -43,7 +43,8 @@ std::vector<BackendReport> collect() {
         report.api_version = (*hypervisor)->api_version();
         for (auto c : hv::kAllCapabilities) {
           auto v = (*hypervisor)->capability(c);
-          report.capabilities.push_back({c, v ? std::optional(*v) : std::nullopt, v ? "" : v.error().message()});
+          report.capabilities.push_back(
+              {c, v ? std::optional(*v) : std::nullopt, v ? std::string() : std::string(v.error().message())});
         }
       }
     }

@@ -14,18 +14,21 @@
 #include <poll.h>
 #include <string>
 #include <sys/stat.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
 #include "demo_guest.hpp"
 #include "hv/backend_registry.hpp"
 #include "hv/dev/byte_sink.hpp"
+#include "hv/dev/scratch_device.hpp"
 #include "hv/unique_fd.hpp"
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/console.hpp"
 #include "hv/virtio/rng.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/vmm/machine.hpp"
+#include "hv/x86_boot.hpp"
 #include "stop_watcher.hpp"
 
 namespace hvctl {
@@ -36,6 +39,7 @@ constexpr int kUsageError = 2, kGuestFailed = 3, kHypervisorError = 4;
 constexpr std::uint32_t kMaxGuestStatus = 255;  // debug-exit values above it exit with it
 constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
 constexpr std::uint64_t kFourGiB = 4ULL << 30;
+constexpr std::uint64_t kStackSize = 0x10000;  // Machine's long-mode stack per vCPU (README: 64 KiB)
 constexpr std::uint64_t kMaxTimeoutSeconds = 365ULL * 24 * 3600;
 
 const char* const kUsage =
@@ -67,10 +71,12 @@ const char* const kUsage =
     "  N        the guest wrote N (0-255) to debug-exit: \"guest wrote N to debug-exit\"\n"
     "  255      the guest wrote a value above 255 to debug-exit\n"
     "  0        every vCPU halted\n"
-    "  2        usage error: a bad or inapplicable option, an unknown backend NAME, an unusable IMAGE\n"
-    "           or --blk file, a machine that cannot be laid out in RAM\n"
+    "  2        usage error, found before any backend is opened: a bad or inapplicable option, an\n"
+    "           unknown backend NAME, an unusable IMAGE or --blk file (missing, not a regular file, not\n"
+    "           accessible, in use), a machine that cannot be laid out in RAM\n"
     "  3        the guest shut down, triple-faulted or asked for a reset\n"
-    "  4        hypervisor or host error, including a known backend this host cannot open\n"
+    "  4        hypervisor or host error: whatever fails once the command line is accepted (a kernel\n"
+    "           EINVAL included), and a known backend this host cannot open\n"
     "  124      --timeout passed: \"timed out after N s\"\n"
     "  130, 143 SIGINT, SIGTERM (128 + the signal number): \"stopped by SIGINT\"\n";
 
@@ -132,7 +138,25 @@ std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std
 // serial=ID), so a file name that contains ',' cannot be given. The file type is checked by
 // BlockDevice::open without opening anything but a regular file (a FIFO would wait for a writer), and
 // the image is locked there: a second --blk of one image, or one another process has, is refused.
-tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, std::string> open_disk(std::string_view spec) {
+// Why a --blk was refused, and whether that is the command line's mistake (a usage error) or the host's.
+struct DiskError {
+  std::string message;
+  bool usage = true;
+};
+
+// Whether BlockDevice::open's error is about the file the command line named (missing, not a regular
+// file, not accessible, in use) rather than the host failing (EIO, a kernel EINVAL, out of memory).
+bool names_an_unusable_file(const hv::Error& error) {
+  switch (error.kind()) {
+    case hv::ErrorKind::InvalidArgument:    // hvkit's own checks: not a regular file, changed while opened
+    case hv::ErrorKind::Unavailable:        // ENOENT, ENODEV, ENXIO
+    case hv::ErrorKind::PermissionDenied:   // EACCES, EPERM
+    case hv::ErrorKind::Busy: return true;  // locked by another --blk or process
+    default: return false;
+  }
+}
+
+tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, DiskError> open_disk(std::string_view spec) {
   const auto comma = spec.find(',');
   const std::string path(spec.substr(0, comma));
   const std::string prefix = "--blk " + std::string(spec) + ": ";
@@ -144,30 +168,32 @@ tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, std::string> open_disk(st
     const std::string_view flag = rest.substr(0, rest.find(','));
     rest.remove_prefix(flag.size());
     if (flag == "ro" || flag == "rw") {
-      if (access_given) return tl::unexpected(prefix + "ro or rw can be given once");
+      if (access_given) return tl::unexpected(DiskError{prefix + "ro or rw can be given once"});
       access_given = true;
       options.read_only = flag == "ro";
     } else if (flag.substr(0, kSerial.size()) == kSerial) {
       const std::string_view id = flag.substr(kSerial.size());
-      if (serial_given) return tl::unexpected(prefix + "serial= can be given once");
+      if (serial_given) return tl::unexpected(DiskError{prefix + "serial= can be given once"});
       serial_given = true;
       const bool printable = std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
       if (id.empty() || id.size() > hv::virtio::BlockDevice::kSerialBytes || !printable) {
-        return tl::unexpected(prefix + "serial=ID takes 1 to 20 printable ASCII characters");
+        return tl::unexpected(DiskError{prefix + "serial=ID takes 1 to 20 printable ASCII characters"});
       }
       options.serial = id;
     } else {
-      return tl::unexpected(prefix + "unknown flag '" + std::string(flag) +
-                            "' (flags: ro, rw, serial=ID; a PATH containing ',' cannot be given)");
+      return tl::unexpected(DiskError{prefix + "unknown flag '" + std::string(flag) +
+                                      "' (flags: ro, rw, serial=ID; a PATH containing ',' cannot be given)"});
     }
   }
-  if (path.empty()) return tl::unexpected(prefix + "no PATH");
+  if (path.empty()) return tl::unexpected(DiskError{prefix + "no PATH"});
   auto disk = hv::virtio::BlockDevice::open(path, options);
   if (!disk) {
     if (disk.error().kind() == hv::ErrorKind::Busy) {
-      return tl::unexpected("--blk " + path + ": " + path + " is in use by another process or another --blk");
+      return tl::unexpected(
+          DiskError{"--blk " + path + ": " + path + " is in use by another process or another --blk"});
     }
-    return tl::unexpected("--blk " + path + ": " + disk.error().to_string());
+    return tl::unexpected(
+        DiskError{"--blk " + path + ": " + disk.error().to_string(), names_an_unusable_file(disk.error())});
   }
   return *disk;
 }
@@ -204,6 +230,19 @@ std::string hex(std::uint64_t value) {
 // opened, rather than ignored or left to fail inside the guest), or nullopt.
 std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& config, bool demo) {
   const bool real = config.mode == hv::vmm::BootMode::Real;
+  const std::uint64_t ram_end = config.memory_bytes;
+  const std::string ram = "RAM (--memory " + std::to_string(ram_end >> 20) + " MiB) ends at " + hex(ram_end);
+  // Machine's layout (README): device windows above RAM.
+  if (config.virtio.size() > hv::vmm::kMaxVirtioDevices) {
+    return "at most " + std::to_string(hv::vmm::kMaxVirtioDevices) + " virtio devices (--blk, --rng, --console)";
+  }
+  if (!config.virtio.empty() && ram_end > hv::vmm::kVirtioBase) {
+    return "with virtio devices, RAM must end below " + hex(hv::vmm::kVirtioBase) + ": " + ram;
+  }
+  if (config.testdev && ram_end > hv::dev::ScratchDevice::kMmioBase) {
+    return "with --testdev, RAM must end below " + hex(hv::dev::ScratchDevice::kMmioBase) +
+           " (the scratch window): " + ram;
+  }
   if (demo) {
     // The demo guest is a one-vCPU long-mode program with its own load address and entry.
     if (real) return "--mode real needs an IMAGE: the demo guest runs in long mode";
@@ -215,13 +254,23 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
   // Without INIT/SIPI every vCPU would start at the same IP on the same stack.
   if (real && config.vcpus > 1)
     return "--vcpus " + std::to_string(config.vcpus) + " cannot apply: real mode runs one vCPU";
-  const std::uint64_t ram_end = config.memory_bytes;
-  const std::string ram = "RAM (--memory " + std::to_string(ram_end >> 20) + " MiB) ends at " + hex(ram_end);
   std::optional<std::uint64_t> entry = config.entry;
   const char* entry_option = "--entry";
+  std::uint64_t highest = 0;  // the image's last byte in guest-physical memory
   if (hv::vmm::looks_like_elf(config.image)) {
     if (config.load_address)
       return "--load cannot apply to an ELF64 IMAGE: its segments load at their physical addresses";
+    auto planned = hv::vmm::plan_elf64(config.image);
+    if (!planned) return "IMAGE is not a loadable ELF64 executable: " + std::string(planned.error().message());
+    if (planned->highest >= ram_end) {
+      return "IMAGE's segments (" + hex(planned->lowest) + " to " + hex(planned->highest) +
+             ") do not fit in RAM: " + ram;
+    }
+    highest = planned->highest;
+    if (!entry) {
+      entry = planned->entry;
+      entry_option = "the ELF entry point";
+    }
   } else {
     // MachineConfig's documented defaults for raw images.
     const std::uint64_t load = config.load_address.value_or(real ? 0x7c00 : 0x100000);
@@ -229,6 +278,7 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
       return "IMAGE (" + std::to_string(config.image.size()) + " bytes at " + hex(load) +
              ") does not fit in RAM: " + ram;
     }
+    highest = load + (config.image.size() - 1);
     if (!entry) {
       entry = load;  // a raw image starts at its first byte
       entry_option = "the entry (the load address)";
@@ -241,6 +291,17 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
     if (!real && *entry >= kFourGiB) {
       return std::string(entry_option) + " " + hex(*entry) +
              " must be below 4 GiB (long mode maps only the first 4 GiB)";
+    }
+  }
+  if (!real) {
+    // Long mode: page tables at the top of RAM below 4 GiB, one stack per vCPU below them (Machine).
+    const std::uint64_t top = std::min(ram_end, kFourGiB);
+    const std::uint64_t tables = (top - hv::x86::kLongModeTablesSize) & ~(hv::kPageSize - 1);
+    const std::uint64_t stacks = std::uint64_t{config.vcpus} * kStackSize;
+    if (tables < stacks || highest >= tables - stacks) {
+      return "IMAGE (ending at " + hex(highest) + ") overlaps the vCPU stacks and page tables at the top of RAM (" +
+             std::to_string(config.vcpus) + " x 64 KiB stacks from " + hex(tables < stacks ? 0 : tables - stacks) +
+             "): " + ram;
     }
   }
   return std::nullopt;
@@ -316,7 +377,11 @@ int run_command(std::span<const std::string_view> args) {
       auto v = value();
       if (!v) return usage_error("--blk takes PATH[,ro|,rw][,serial=ID]");
       auto disk = open_disk(*v);
-      if (!disk) return usage_error(disk.error());
+      if (!disk && !disk.error().usage) {
+        std::fprintf(stderr, "hvctl run: %s\n", disk.error().message.c_str());
+        return kHypervisorError;
+      }
+      if (!disk) return usage_error(disk.error().message);
       config.virtio.push_back(*disk);
     } else if (a == "--rng") {
       config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
@@ -372,13 +437,12 @@ int run_command(std::span<const std::string_view> args) {
     virtio_console = std::make_shared<hv::virtio::ConsoleDevice>(console);
     config.virtio[*console_slot] = virtio_console;
   }
+  // The command line was checked above (inapplicable_option): whatever fails from here on is the
+  // hypervisor's or the host's, a kernel EINVAL included, never a usage error.
   auto machine = hv::vmm::Machine::create(**hypervisor, std::move(config));
   if (!machine) {
     std::fprintf(stderr, "hvctl run: %s\n", machine.error().to_string().c_str());
-    return machine.error().kind() == hv::ErrorKind::InvalidArgument ||
-                   machine.error().kind() == hv::ErrorKind::OutOfRange
-               ? kUsageError
-               : kHypervisorError;
+    return kHypervisorError;
   }
   auto watcher = StopWatcher::start(stop_signals, timeout, [&m = **machine](int status, std::string message) {
     m.request_stop({hv::vmm::MachineExit::Reason::Stopped, static_cast<std::uint32_t>(status), std::move(message)});
@@ -388,13 +452,19 @@ int run_command(std::span<const std::string_view> args) {
     return kHypervisorError;
   }
   std::atomic<bool> stop{false};
-  std::thread input([&] {
-    if (virtio_console) {
-      pump_stdin([&](std::span<const std::uint8_t> bytes) { return virtio_console->enqueue_input(bytes); }, stop);
-    } else {
-      pump_stdin([&](std::span<const std::uint8_t> bytes) { return (*machine)->uart().enqueue_input(bytes); }, stop);
-    }
-  });
+  std::thread input;
+  try {
+    input = std::thread([&] {
+      if (virtio_console) {
+        pump_stdin([&](std::span<const std::uint8_t> bytes) { return virtio_console->enqueue_input(bytes); }, stop);
+      } else {
+        pump_stdin([&](std::span<const std::uint8_t> bytes) { return (*machine)->uart().enqueue_input(bytes); }, stop);
+      }
+    });
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "hvctl run: cannot start the input thread: %s\n", e.what());
+    return kHypervisorError;
+  }
   const auto exit = (*machine)->run();
   watcher->reset();
   stop = true;

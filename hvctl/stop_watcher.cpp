@@ -52,7 +52,7 @@ StopWatcher::StopWatcher(hv::UniqueFd signal_fd, hv::EventFd done, std::chrono::
 
 StopWatcher::~StopWatcher() {
   if (!thread_.joinable()) return;
-  (void)done_.signal();
+  (void)done_.signal();  // fails only when the counter is full, and then the watcher is woken already
   thread_.join();
 }
 

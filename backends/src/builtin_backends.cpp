@@ -12,7 +12,8 @@ namespace hv {
 void register_builtin_backends() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // Registration order is auto-detection order.
+    // Registration order is auto-detection order. A registration fails only with AlreadyExists, when
+    // the VMM registered that backend itself first: then its descriptor stays, which is what it asked for.
     (void)register_backend(kvm::backend_descriptor());
     (void)register_backend(mshv::backend_descriptor());
     // The MSHV backend over the ABI simulator, wherever KVM runs (docs/mshv.md).

@@ -11,6 +11,8 @@ VmInterruptLine::VmInterruptLine(std::shared_ptr<Vm> vm, std::uint32_t gsi) : vm
 }
 
 void VmInterruptLine::set_level(bool asserted) {
+  // A refused level is not retried: a backend that refuses once (MSHV has no set_irq_line) refuses
+  // every time, and retrying would cost an ioctl per guest register access (threat-model/interrupt-lines.md).
   if (level_.exchange(asserted) != asserted) (void)vm_->set_irq_line(gsi_, asserted);
 }
 
@@ -19,6 +21,7 @@ IrqfdInterruptLine::IrqfdInterruptLine(std::shared_ptr<const EventFd> event) : e
 }
 
 void IrqfdInterruptLine::set_level(bool asserted) {
+  // signal() fails only when the eventfd's counter is full: the interrupt is pending already.
   if (!level_.exchange(asserted) && asserted) (void)event_->signal();
 }
 

@@ -70,11 +70,11 @@ int main(int argc, char** argv) {
     switch (error.kind()) {
       case hv::ErrorKind::Unavailable:  // this host cannot: try another backend
       case hv::ErrorKind::Unsupported:  // this backend cannot: do without the feature
-        std::printf("fall back: %s\n", error.message().c_str());
+        std::printf("fall back: %s\n", std::string(error.message()).c_str());
         break;
       default:  // a bug or a broken host: report everything the error knows
-        std::printf("%s failed: %s (errno %d)\n", error.operation().c_str(), error.message().c_str(),
-                    error.sys_errno());
+        std::printf("%s failed: %s (errno %d)\n", std::string(error.operation()).c_str(),
+                    std::string(error.message()).c_str(), error.sys_errno());
     }
   }
   // [/guide:error_handling]

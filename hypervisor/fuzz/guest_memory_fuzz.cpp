@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint64_t pages = 1 + shape % 4;
     const auto permission = (shape & 0x80) != 0 ? hv::Permission::ReadOnly : hv::Permission::ReadWrite;
     auto region = hv::GuestRegion::create(base, pages * hv::kPageSize);
-    if (region) (void)memory.add_region(*region, permission);
+    if (region) (void)memory.add_region(*region, permission);  // overlaps are refused: an expected outcome
   }
   std::vector<std::uint8_t> buffer(kMaxAccess), check(kMaxAccess);
   for (int op = 0; op < 64 && !in.empty(); ++op) {
@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto cross = (kind & 0x80) != 0 ? hv::CrossRegion::Allow : hv::CrossRegion::Deny;
     std::span<std::uint8_t> window(buffer.data(), len);
     switch (kind & 3) {
-      case 0: (void)memory.read(gpa, window, cross); break;
+      case 0: (void)memory.read(gpa, window, cross); break;  // may fail: only a crash is a finding
       case 1: {
         std::memset(window.data(), kind, window.size());
         std::span<std::uint8_t> before(check.data(), len);
@@ -90,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       default: {
         auto v = memory.read_obj<std::uint64_t>(gpa);
-        if (v) (void)memory.write_obj(gpa, *v + 1);
+        if (v) (void)memory.write_obj(gpa, *v + 1);  // read-only memory refuses it: expected
         break;
       }
     }

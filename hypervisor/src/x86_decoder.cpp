@@ -459,7 +459,7 @@ Result<Instruction> Decoder::two_byte(std::uint8_t op) {
       insn_.operand_size = full_size();
       if (auto r = modrm(insn_.operand_size, rm, reg); !r) return tl::unexpected(r.error());
       static constexpr std::array<Mnemonic, 4> kBt = {Mnemonic::Bt, Mnemonic::Bts, Mnemonic::Btr, Mnemonic::Btc};
-      if ((reg & 7) < 4) return fail(ErrorKind::InvalidArgument, kOp, "0f ba /0-/3 is undefined");
+      if ((reg & 7) < 4) return fail(ErrorKind::ProtocolViolation, kOp, "0f ba /0-/3 is undefined");
       insn_.mnemonic = gsl::at(kBt, (reg & 7) - 4);
       insn_.destination = rm;
       insn_.source = immediate(1, 1, false);
@@ -494,9 +494,10 @@ Result<Instruction> Decoder::two_byte(std::uint8_t op) {
 }
 
 Result<Instruction> Decoder::finish() {
+  // Longer than the CPU allows is the guest's (#GP); bytes that end early are the caller's.
   if (!in_.ok()) {
-    return fail(ErrorKind::InvalidArgument, kOp,
-                in_.hit_limit() ? "instruction longer than 15 bytes" : "instruction bytes end mid-instruction");
+    if (in_.hit_limit()) return fail(ErrorKind::ProtocolViolation, kOp, "instruction longer than 15 bytes");
+    return fail(ErrorKind::InvalidArgument, kOp, "instruction bytes end mid-instruction");
   }
   // LOCK is legal only on a read-modify-write instruction whose destination is memory (else #UD).
   if (p_.lock) {
@@ -507,7 +508,7 @@ Result<Instruction> Decoder::finish() {
                           m == Mnemonic::Cmpxchg || m == Mnemonic::Xadd || m == Mnemonic::Bts || m == Mnemonic::Btr ||
                           m == Mnemonic::Btc;
     if (!lockable || insn_.destination.kind != Operand::Kind::Memory) {
-      return fail(ErrorKind::InvalidArgument, kOp,
+      return fail(ErrorKind::ProtocolViolation, kOp,
                   std::string("LOCK ") + to_string(m) + " without a memory destination is #UD");
     }
   }

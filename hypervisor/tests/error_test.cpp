@@ -12,13 +12,11 @@ TEST(Error, ClassifiesErrnoAndKeepsIt) {
     hv::ErrorKind kind;
   };
   const Case cases[] = {
-      {EINVAL, hv::ErrorKind::InvalidArgument},
-      {EEXIST, hv::ErrorKind::AlreadyExists},
-      {ENOENT, hv::ErrorKind::Unavailable},
-      {EACCES, hv::ErrorKind::PermissionDenied},
-      {ENOMEM, hv::ErrorKind::ResourceExhausted},
-      {ENOTTY, hv::ErrorKind::Unsupported},
-      {EAGAIN, hv::ErrorKind::Busy},
+      {EINVAL, hv::ErrorKind::SystemError},  // the kernel refused hvkit's call: not the VMM's argument
+      {EFAULT, hv::ErrorKind::SystemError},      {EBADF, hv::ErrorKind::SystemError},
+      {EEXIST, hv::ErrorKind::AlreadyExists},    {ENOENT, hv::ErrorKind::Unavailable},
+      {EACCES, hv::ErrorKind::PermissionDenied}, {ENOMEM, hv::ErrorKind::ResourceExhausted},
+      {ENOTTY, hv::ErrorKind::Unsupported},      {EAGAIN, hv::ErrorKind::Busy},
       {EIO, hv::ErrorKind::SystemError},
   };
   for (const auto& c : cases) {
@@ -35,6 +33,13 @@ TEST(Error, ToStringNamesOperationMessageKindAndErrno) {
   EXPECT_NE(s.find("open: /dev/kvm"), std::string::npos) << s;
   EXPECT_NE(s.find("permission-denied"), std::string::npos) << s;
   EXPECT_NE(s.find("errno 13"), std::string::npos) << s;
+}
+
+TEST(Error, ProtocolViolationIsItsOwnKind) {
+  const hv::Error e(hv::ErrorKind::ProtocolViolation, "virtio::SplitQueue", "descriptor chain loops");
+  EXPECT_NE(e.kind(), hv::ErrorKind::InvalidArgument);
+  EXPECT_EQ(hv::to_string(e.kind()), "protocol-violation");
+  EXPECT_EQ(e.to_string(), "virtio::SplitQueue: descriptor chain loops (protocol-violation)");
 }
 
 TEST(Error, HypervisorStatusIsCarried) {

@@ -108,7 +108,7 @@ TEST(X86Decoder, RejectsWhatTheCpuRejects) {
   too_long.push_back(0x90);
   auto r = decode(too_long, CpuMode::Long64);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::ProtocolViolation) << "the guest's bytes, not the caller's";
   for (const auto& bytes : std::vector<std::vector<std::uint8_t>>{
            {0xf0, 0x01, 0xc0},        // lock add %eax,%eax: register destination
            {0xf0, 0x89, 0x07},        // lock mov: not lockable
@@ -117,7 +117,7 @@ TEST(X86Decoder, RejectsWhatTheCpuRejects) {
        }) {
     auto bad = decode(bytes, CpuMode::Long64);
     ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().kind(), hv::ErrorKind::InvalidArgument);
+    EXPECT_EQ(bad.error().kind(), hv::ErrorKind::ProtocolViolation) << bad.error().to_string();
   }
   for (const auto& bytes : std::vector<std::vector<std::uint8_t>>{
            {0xe8, 0, 0, 0, 0},  // call
@@ -129,6 +129,16 @@ TEST(X86Decoder, RejectsWhatTheCpuRejects) {
     ASSERT_FALSE(u);
     EXPECT_EQ(u.error().kind(), hv::ErrorKind::Unsupported);
   }
+}
+
+TEST(X86Decoder, BytesTheCallerCutShortAreTheCallersMistake) {
+  // mov [rbx+0x10], eax without its displacement: the caller passed too few bytes.
+  auto cut = decode(std::vector<std::uint8_t>{0x89, 0x43}, CpuMode::Long64);
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().kind(), hv::ErrorKind::InvalidArgument) << cut.error().to_string();
+  auto none = decode(std::span<const std::uint8_t>(), CpuMode::Long64);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind(), hv::ErrorKind::InvalidArgument);
 }
 
 }  // namespace

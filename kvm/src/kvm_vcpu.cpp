@@ -60,7 +60,7 @@ KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config,
 // this vCPU is inside KVM_RUN. A kick that reaches the thread elsewhere stays pending and makes the
 // next KVM_RUN return EINTR at once, which run() tells apart from a real kick by kick_pending.
 Result<void> KvmVcpu::adopt_calling_thread(pid_t tid) {
-  const sigset_t inside_run = block_kick_signal_in_this_thread();
+  const sigset_t inside_run = block_kick_signal_in_this_thread(config_.kick_signal);
   VarStruct<abi::SignalMaskHeader, std::uint8_t> mask(abi::kKernelSigsetSize);
   mask.header()->len = abi::kKernelSigsetSize;
   // glibc's sigset_t begins with the kernel's 64-bit set of signals 1..64.
@@ -95,7 +95,7 @@ Result<Exit> KvmVcpu::run_guest(IoHandler& io) {
       if (::ioctl(fd_.get(), abi::kRun, 0) == 0) break;
       const int err = errno;
       if (err == EINTR) {
-        drain_kick_signal();
+        drain_kick_signal(config_.kick_signal);
         immediate_exit.store(0, std::memory_order_relaxed);
         if (kick_pending_.exchange(false, std::memory_order_acq_rel)) return InterruptedExit{};
         continue;  // a signal meant for someone else (a profiler, a debugger): keep running
@@ -133,7 +133,7 @@ void KvmVcpu::kick() noexcept {
   kick_pending_.store(true, std::memory_order_release);
   std::atomic_ref<std::uint8_t>(run_.immediate_exit()).store(1, std::memory_order_seq_cst);
   const pid_t tid = running_tid_.load(std::memory_order_seq_cst);
-  if (tid != 0) ::tgkill(::getpid(), tid, SIGRTMIN);
+  if (tid != 0) ::tgkill(::getpid(), tid, config_.kick_signal);
 }
 
 // --- registers -------------------------------------------------------------------------------------

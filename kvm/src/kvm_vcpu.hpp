@@ -33,6 +33,7 @@ struct KvmVcpuConfig {
   std::size_t xsave_size = 4096;  // KVM_CAP_XSAVE2's answer, at least 4096
   bool has_xsave = false;
   bool has_lapic = false;
+  int kick_signal = 0;  // VmOptions::kick_signal, resolved; installed before the KvmVcpu exists
 };
 
 class KvmVcpu final : public Vcpu {

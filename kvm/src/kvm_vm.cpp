@@ -47,6 +47,10 @@ Result<std::unique_ptr<KvmVm>> KvmVm::create(std::shared_ptr<const KvmHost> host
   if (options.in_kernel_pit && !options.in_kernel_irqchip) {
     return fail(ErrorKind::InvalidArgument, "create_vm", "in_kernel_pit requires in_kernel_irqchip");
   }
+  auto kick_signal = resolve_kick_signal(options, default_kick_signal());
+  if (!kick_signal) return tl::unexpected(kick_signal.error());
+  VmOptions resolved = options;
+  resolved.kick_signal = *kick_signal;
   auto fd = kvm_ioctl(host->fd.get(), abi::kCreateVm, "KVM_CREATE_VM", 0UL);
   if (!fd) return tl::unexpected(fd.error());
   UniqueFd vm_fd(*fd);
@@ -65,7 +69,7 @@ Result<std::unique_ptr<KvmVm>> KvmVm::create(std::shared_ptr<const KvmHost> host
     if (auto r = kvm_ioctl(vm_fd.get(), abi::kCreatePit2, "KVM_CREATE_PIT2", &pit); !r)
       return tl::unexpected(r.error());
   }
-  return std::unique_ptr<KvmVm>(new KvmVm(std::move(host), std::move(vm_fd), options));
+  return std::unique_ptr<KvmVm>(new KvmVm(std::move(host), std::move(vm_fd), resolved));
 }
 
 // --- memory ----------------------------------------------------------------------------------------
@@ -167,7 +171,7 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
                 "vcpu id " + std::to_string(id) + " is not below " + std::to_string(max_vcpu_id_));
   }
   if (vcpu_ids_.contains(id)) return fail(ErrorKind::AlreadyExists, op, "vcpu " + std::to_string(id) + " exists");
-  if (auto sig = install_kick_signal(); !sig) return tl::unexpected(sig.error());
+  if (auto sig = install_kick_signal(options_.kick_signal); !sig) return tl::unexpected(sig.error());
   if (default_cpuid_.empty()) {
     auto cpuid = host_->supported_cpuid();
     if (!cpuid) return tl::unexpected(cpuid.error());
@@ -185,7 +189,8 @@ Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(std::uint32_t id) {
       .id = id,
       .xsave_size = std::max<std::size_t>(sizeof(abi::Xsave), xsave2 > 0 ? static_cast<std::size_t>(xsave2) : 0),
       .has_xsave = host_->check_extension(KVM_CAP_XSAVE) > 0,
-      .has_lapic = options_.in_kernel_irqchip};
+      .has_lapic = options_.in_kernel_irqchip,
+      .kick_signal = options_.kick_signal};
   // The vCPU holds the guest memory: KVM keeps mapping the regions' host pages for as long as the
   // vCPU fd lives (it pins the VM), also after this Vm is destroyed.
   auto vcpu = std::make_unique<KvmVcpu>(std::move(vcpu_fd), std::move(*run), config, memory());

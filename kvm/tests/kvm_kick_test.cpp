@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "kick_signal_scenario.hpp"
 #include "kvm_test_support.hpp"
 
 namespace {
@@ -103,6 +104,36 @@ TEST(KvmKickSignal, RefusesToReplaceAForeignSigrtminHandler) {
         std::exit(!vcpu && vcpu.error().kind() == hv::ErrorKind::Busy ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// VmOptions::kick_signal: with SIGRTMIN (the default) taken by a foreign handler, a VM that chose
+// SIGRTMIN + 5 still gets vCPUs, and its kick() interrupts a running guest through that signal.
+TEST(KvmKickSignal, AChosenSignalKicksARunningGuest) {
+  if (!hv::kvm::probe().available) GTEST_SKIP() << "KVM unavailable: " << hv::kvm::probe().reason;
+  EXPECT_EXIT(
+      {
+        hvtest::install_foreign_handler(SIGRTMIN);
+        auto h = hv::kvm::open();
+        std::_Exit(h ? hvtest::kick_spinning_guest(**h, {.kick_signal = SIGRTMIN + 5}) : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(KvmKickSignal, RefusesAForeignHandlerOnTheChosenSignal) {
+  if (!hv::kvm::probe().available) GTEST_SKIP() << "KVM unavailable: " << hv::kvm::probe().reason;
+  EXPECT_EXIT(
+      {
+        auto h = hv::kvm::open();
+        std::_Exit(h ? hvtest::refuses_foreign_handler(**h, SIGRTMIN + 6) : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(KvmKickSignal, OnlyRealTimeSignalsAreAccepted) {
+  if (!hv::kvm::probe().available) GTEST_SKIP() << "KVM unavailable: " << hv::kvm::probe().reason;
+  auto h = hv::kvm::open();
+  ASSERT_TRUE(h) << h.error().to_string();
+  EXPECT_TRUE(hvtest::only_real_time_signals_accepted(**h));
 }
 
 }  // namespace

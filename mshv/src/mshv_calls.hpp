@@ -19,7 +19,14 @@ class MshvFd {
   MshvFd() = default;
   MshvFd(std::shared_ptr<MshvSystem> system, int fd) noexcept : system_(std::move(system)), fd_(fd) {}
   MshvFd(MshvFd&& other) noexcept : system_(std::move(other.system_)), fd_(std::exchange(other.fd_, -1)) {}
-  MshvFd& operator=(MshvFd&&) = delete;
+  MshvFd& operator=(MshvFd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0 && system_) system_->close(fd_);
+      system_ = std::move(other.system_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
   MshvFd(const MshvFd&) = delete;
   MshvFd& operator=(const MshvFd&) = delete;
   ~MshvFd() {

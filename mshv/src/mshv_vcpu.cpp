@@ -8,10 +8,15 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <gsl/gsl>
 #include <tuple>
+#include <string>
+#include <system_error>
 #include <type_traits>
 
 #include "mshv_registers.hpp"
@@ -205,35 +210,64 @@ class InterceptMemory final : public x86::LinearMemory {
 
 }  // namespace
 
-Result<int> install_mshv_kick_signal() {
+int default_mshv_kick_signal() noexcept { return SIGRTMIN + 1; }
+
+Result<int> install_mshv_kick_signal(int sig) {
   static std::mutex mutex;
-  static bool installed = false;
+  static std::bitset<NSIG> installed;
   std::lock_guard lock(mutex);
-  const int sig = SIGRTMIN + 1;
-  if (installed) return sig;
+  if (sig <= 0 || sig >= NSIG) return fail(ErrorKind::InvalidArgument, "install_mshv_kick_signal", "no such signal");
+  if (installed.test(static_cast<std::size_t>(sig))) return sig;
+  const std::string op = "sigaction(" + std::to_string(sig) + ")";
   struct sigaction current {};
-  if (::sigaction(sig, nullptr, &current) != 0) return fail_errno("sigaction(SIGRTMIN+1)", errno);
+  if (::sigaction(sig, nullptr, &current) != 0) return fail_errno(op, errno);
   const bool unset = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL;
   const bool ours = (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == ignore_mshv_kick;
   if (!unset && !ours) {
     return fail(ErrorKind::Busy, "install_mshv_kick_signal",
-                "SIGRTMIN+1 already has a handler; hvkit's MSHV backend needs it to kick vCPUs");
+                "signal " + std::to_string(sig) + " already has a handler; hvkit's MSHV backend needs it to kick " +
+                    "vCPUs (VmOptions::kick_signal chooses another)");
   }
   struct sigaction action {};
   action.sa_handler = ignore_mshv_kick;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;  // no SA_RESTART: RUN_VP must return EINTR, not restart
-  if (::sigaction(sig, &action, nullptr) != 0) return fail_errno("sigaction(SIGRTMIN+1)", errno);
-  installed = true;
+  if (::sigaction(sig, &action, nullptr) != 0) return fail_errno(op, errno);
+  installed.set(static_cast<std::size_t>(sig));
   return sig;
 }
 
-MshvVcpu::MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory)
-    : vp_(std::move(vp)), index_(index), memory_(std::move(memory)) {
-  resender_ = std::thread([this] { resend_kicks(); });
+// The kick signal must reach a thread inside run(): a VMM may have blocked it there. Once per thread
+// and signal (a syscall per exit would cost more than the exit).
+void unblock_kick_signal_in_this_thread(int sig) noexcept {
+  thread_local std::bitset<NSIG> unblocked;
+  if (unblocked.test(static_cast<std::size_t>(sig))) return;
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+  unblocked.set(static_cast<std::size_t>(sig));
+}
+
+MshvVcpu::MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory, int kick_signal) noexcept
+    : index_(index), memory_(std::move(memory)), kick_signal_(kick_signal) {}
+
+Result<void> MshvVcpu::start_kick_resender() noexcept {
+  constexpr const char* op = "Vm::create_vcpu: starting the kick resender thread";
+  try {
+    resender_ = std::thread([this] { resend_kicks(); });
+    return {};
+  } catch (const std::system_error& e) {
+    const int err = e.code().value();
+    if (err == EAGAIN) return fail(ErrorKind::ResourceExhausted, op, e.what());
+    return fail_errno(op, err, e.what());
+  } catch (const std::exception& e) {  // std::bad_alloc: no memory for the thread's state
+    return fail(ErrorKind::ResourceExhausted, op, e.what());
+  }
 }
 
 MshvVcpu::~MshvVcpu() {
+  if (!resender_.joinable()) return;
   {
     std::lock_guard lock(kick_mutex_);
     stopping_ = true;
@@ -259,7 +293,7 @@ void MshvVcpu::resend_kicks() {
   while (!stopping_) {
     kick_cv_.wait(lock, [this] { return stopping_ || (kick_pending_.load() && running_tid_.load() != 0); });
     while (!stopping_ && kick_pending_.load() && running_tid_.load() != 0) {
-      ::syscall(SYS_tgkill, ::getpid(), running_tid_.load(), SIGRTMIN + 1);
+      ::syscall(SYS_tgkill, ::getpid(), running_tid_.load(), kick_signal_);
       kick_cv_.wait_for(lock, std::chrono::milliseconds(1));
     }
   }
@@ -298,15 +332,7 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
 }
 
 Result<Exit> MshvVcpu::run_guest(IoHandler& io) {
-  // The kick signal must reach this thread: a VMM may have blocked it here.
-  thread_local bool kick_signal_unblocked = false;
-  if (!kick_signal_unblocked) {
-    sigset_t kick;
-    sigemptyset(&kick);
-    sigaddset(&kick, SIGRTMIN + 1);
-    ::pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
-    kick_signal_unblocked = true;
-  }
+  unblock_kick_signal_in_this_thread(kick_signal_);
   struct Running {
     MshvVcpu& vcpu;
     explicit Running(MshvVcpu& v) : vcpu(v) {
@@ -526,8 +552,9 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
       shown += kDigits[b & 0xf];
     }
     return fail(insn.error().kind(), kRun,
-                "cannot emulate the instruction at RIP " + hex(m.header.rip) + " (bytes: " +
-                    (shown.empty() ? std::string("none readable") : shown) + "): " + insn.error().message());
+                "cannot emulate the instruction at RIP " + hex(m.header.rip) +
+                    " (bytes: " + (shown.empty() ? std::string("none readable") : shown) +
+                    "): " + std::string(insn.error().message()));
   }
   // Segment bases: in 64-bit mode only FS and GS have one, and only an override selects them.
   x86::SegmentBases segments{};
@@ -560,7 +587,7 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
   if (!done) {
     return fail(done.error().kind(), kRun,
                 "emulating " + std::string(x86::to_string(insn->mnemonic)) + " at RIP " + hex(before.rip) + ": " +
-                    done.error().message());
+                    std::string(done.error().message()));
   }
   // Write back what changed (RIP always: unless a REP stopped early, it moved past the instruction).
   const auto old_values = from_general(before);

@@ -23,7 +23,13 @@ namespace hv::mshv::detail {
 
 class MshvVcpu final : public Vcpu {
  public:
-  MshvVcpu(MshvFd vp, std::uint32_t index, std::shared_ptr<PartitionMemory> memory);
+  // Two steps, so that nothing throws and a failure costs no VP (MSHV never destroys one): construct,
+  // start_kick_resender(), and only then create the VP and attach() its descriptor.
+  MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory, int kick_signal) noexcept;
+  // ResourceExhausted when no thread can be started (EAGAIN: RLIMIT_NPROC, the kernel's thread limit),
+  // else the errno's kind. Never throws.
+  Result<void> start_kick_resender() noexcept;
+  void attach(MshvFd vp) noexcept { vp_ = std::move(vp); }
   ~MshvVcpu() override;
   // Pinned: the resender thread holds `this`.
   MshvVcpu(const MshvVcpu&) = delete;
@@ -75,10 +81,16 @@ class MshvVcpu final : public Vcpu {
   std::mutex kick_mutex_;
   std::condition_variable kick_cv_;
   bool stopping_ = false;
+  int kick_signal_;  // VmOptions::kick_signal, resolved and installed
   std::thread resender_;
 };
 
-// Installs the no-op handler for the MSHV kick signal (SIGRTMIN + 1), once per process.
-Result<int> install_mshv_kick_signal();
+// The MSHV kick signal when VmOptions::kick_signal is 0: SIGRTMIN + 1.
+int default_mshv_kick_signal() noexcept;
+// Installs the no-op handler for the MSHV kick signal `sig`, once per process; Busy if the VMM
+// already handles `sig`.
+Result<int> install_mshv_kick_signal(int sig);
+// Unblocks `sig` in the calling thread, once per thread and signal.
+void unblock_kick_signal_in_this_thread(int sig) noexcept;
 
 }  // namespace hv::mshv::detail

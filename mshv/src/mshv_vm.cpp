@@ -2,6 +2,7 @@
 #include "mshv_vm.hpp"
 
 #include <cstring>
+#include <new>
 #include <variant>
 
 #include "mshv_vcpu.hpp"
@@ -18,6 +19,10 @@ Result<std::unique_ptr<MshvVm>> MshvVm::create(const std::shared_ptr<MshvSystem>
   constexpr const char* op = "MSHV_CREATE_PARTITION";
   if (options.in_kernel_pit)
     return fail(ErrorKind::Unsupported, "Hypervisor::create_vm", "MSHV has no in-hypervisor PIT");
+  auto kick_signal = resolve_kick_signal(options, default_mshv_kick_signal());
+  if (!kick_signal) return tl::unexpected(kick_signal.error());
+  VmOptions resolved = options;
+  resolved.kick_signal = *kick_signal;
   const int device_fd = system->open_device();
   if (device_fd < 0) return fail_errno("open " + system->describe(), -device_fd);
   const MshvFd device(system, device_fd);
@@ -28,7 +33,7 @@ Result<std::unique_ptr<MshvVm>> MshvVm::create(const std::shared_ptr<MshvSystem>
   args.pt_isolation = abi::kPtIsolationNone;
   auto fd = device.call(abi::kCreatePartition, &args, op);
   if (!fd) return tl::unexpected(fd.error());
-  auto vm = std::unique_ptr<MshvVm>(new MshvVm(MshvFd(system, static_cast<int>(*fd)), options));
+  auto vm = std::unique_ptr<MshvVm>(new MshvVm(MshvFd(system, static_cast<int>(*fd)), resolved));
   if (auto r = vm->partition_.call(abi::kInitializePartition, nullptr, "MSHV_INITIALIZE_PARTITION"); !r) {
     return tl::unexpected(r.error());
   }
@@ -77,7 +82,8 @@ Result<MemorySlot> MshvVm::map_region(std::shared_ptr<GuestRegion> region, MapOp
   slots_[slot] = options.read_only;
   if (options.log_dirty) {
     if (auto on = enable_dirty_log_locked(slot); !on) {
-      // Undo the mapping: the caller gets no slot to unmap it with.
+      // Undo the mapping: the caller gets no slot to unmap it with. Should the unmap fail too, the
+      // dirty-log error is still the one to report (the partition is then broken either way).
       (void)set_memory(*region, bit(abi::kSetMemBitUnmap), "MSHV_SET_GUEST_MEMORY (unmap)");
       memory_->remove(slot);
       slots_.erase(slot);
@@ -105,14 +111,20 @@ Result<std::unique_ptr<Vcpu>> MshvVm::create_vcpu(std::uint32_t id) {
   constexpr const char* op = "Vm::create_vcpu";
   if (id >= abi::kMaxVps)
     return fail(ErrorKind::OutOfRange, op, "vCPU id " + std::to_string(id) + " >= " + std::to_string(abi::kMaxVps));
-  if (auto sig = install_mshv_kick_signal(); !sig) return tl::unexpected(sig.error());
+  if (auto sig = install_mshv_kick_signal(options_.kick_signal); !sig) return tl::unexpected(sig.error());
   std::lock_guard lock(mutex_);
   if (vp_indices_.count(id) != 0) return fail(ErrorKind::AlreadyExists, op, "vCPU " + std::to_string(id) + " exists");
+  // Everything that can fail in this process comes before the VP, which MSHV never destroys: a failure
+  // here leaves the id free for the next try. Nothing throws (std::thread's system_error is caught).
+  std::unique_ptr<MshvVcpu> vcpu(new (std::nothrow) MshvVcpu(id, memory_, options_.kick_signal));
+  if (!vcpu) return fail(ErrorKind::ResourceExhausted, op, "out of memory");
+  if (auto started = vcpu->start_kick_resender(); !started) return tl::unexpected(started.error());
   abi::CreateVp args{id};
   auto fd = partition_.call(abi::kCreateVp, &args, "MSHV_CREATE_VP");
   if (!fd) return tl::unexpected(fd.error());
+  vcpu->attach(MshvFd(partition_.shared_system(), static_cast<int>(*fd)));
   vp_indices_.insert(id);
-  return std::unique_ptr<Vcpu>(new MshvVcpu(MshvFd(partition_.shared_system(), static_cast<int>(*fd)), id, memory_));
+  return std::unique_ptr<Vcpu>(std::move(vcpu));
 }
 
 Result<void> MshvVm::require_lapic(const char* operation) const {

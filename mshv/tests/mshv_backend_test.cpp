@@ -16,6 +16,7 @@
 #include "hv/mshv/simulator.hpp"
 #include "hv/testing/recording_io.hpp"
 #include "hv/x86_boot.hpp"
+#include "kick_signal_scenario.hpp"
 #include "mshv_abi.hpp"
 #include "mshv_memory.hpp"
 
@@ -320,6 +321,42 @@ TEST(MshvPartitionMemory, WritesTheBackendMakesAreLoggedWhileLogging) {
   EXPECT_EQ(dirty[0], (1ULL << 3) | (1ULL << 4) | (1ULL << 15));
   EXPECT_EQ(memory.take_dirty(7)[0], 0U);      // taking clears
   EXPECT_FALSE(memory.write(0x30000, bytes));  // outside every region: refused, nothing logged
+}
+
+// VmOptions::kick_signal on mshv-sim: with SIGRTMIN + 1 (the MSHV default) taken by a foreign
+// handler, a VM that chose SIGRTMIN + 5 still gets vCPUs, and its kick() interrupts a running guest.
+std::unique_ptr<hv::Hypervisor> open_simulator() {
+  auto system = hv::mshv::make_simulator();
+  if (!system) return nullptr;
+  auto h = hv::mshv::open(*system, "mshv-sim");
+  return h ? std::move(*h) : nullptr;
+}
+
+TEST(MshvKickSignal, AChosenSignalKicksARunningGuest) {
+  if (!open_simulator()) GTEST_SKIP() << "mshv-sim unavailable (no KVM)";
+  EXPECT_EXIT(
+      {
+        hvtest::install_foreign_handler(SIGRTMIN + 1);
+        auto h = open_simulator();
+        std::_Exit(h ? hvtest::kick_spinning_guest(*h, {.kick_signal = SIGRTMIN + 5}) : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(MshvKickSignal, RefusesAForeignHandlerOnTheChosenSignal) {
+  if (!open_simulator()) GTEST_SKIP() << "mshv-sim unavailable (no KVM)";
+  EXPECT_EXIT(
+      {
+        auto h = open_simulator();
+        std::_Exit(h ? hvtest::refuses_foreign_handler(*h, SIGRTMIN + 6) : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(MshvKickSignal, OnlyRealTimeSignalsAreAccepted) {
+  auto h = open_simulator();
+  if (!h) GTEST_SKIP() << "mshv-sim unavailable (no KVM)";
+  EXPECT_TRUE(hvtest::only_real_time_signals_accepted(*h));
 }
 
 }  // namespace

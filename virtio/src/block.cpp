@@ -170,7 +170,7 @@ Result<void> BlockDevice::activate(std::shared_ptr<const GuestMemory> memory, st
   std::lock_guard lock(io_mutex_);
   if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "no guest memory");
   if (queues.size() != 1 || queues.front().first != 0) {
-    return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "the request queue (0) must be ready");
+    return fail(ErrorKind::ProtocolViolation, "virtio-blk activate", "the request queue (0) must be ready");
   }
   if (!worker_.joinable()) {
     try {

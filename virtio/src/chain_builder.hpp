@@ -18,7 +18,7 @@ class ChainBuilder {
   // the queue's hot path, and an error is built only when there is one.)
   [[nodiscard]] const char* add(std::uint64_t address, std::uint32_t length, bool device_writable);
   DescriptorChain& chain() noexcept { return chain_; }
-  Error broken(const std::string& what) const { return Error(ErrorKind::InvalidArgument, operation_, what); }
+  Error broken(const std::string& what) const { return Error(ErrorKind::ProtocolViolation, operation_, what); }
 
  private:
   const char* operation_;

@@ -30,7 +30,8 @@ Result<void> ConsoleDevice::activate(std::shared_ptr<const GuestMemory> memory, 
   if (!receive_ || !transmit_) {
     receive_.reset();
     transmit_.reset();
-    return fail(ErrorKind::InvalidArgument, "virtio-console activate", "receiveq (0) and transmitq (1) must be ready");
+    return fail(ErrorKind::ProtocolViolation, "virtio-console activate",
+                "receiveq (0) and transmitq (1) must be ready");
   }
   memory_ = std::move(memory);
   signals_ = std::move(signals);

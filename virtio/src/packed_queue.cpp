@@ -24,7 +24,8 @@ struct PackedDescriptor {
 };
 static_assert(sizeof(PackedDescriptor) == kDescriptorSize);
 
-Error broken(const std::string& what) { return Error(ErrorKind::InvalidArgument, kOp, what); }
+// The driver's ring or descriptors break the protocol.
+Error broken(const std::string& what) { return Error(ErrorKind::ProtocolViolation, kOp, what); }
 
 bool available(std::uint16_t flags, bool wrap) {
   return ((flags & kAvail) != 0) == wrap && ((flags & kUsed) != 0) != wrap;
@@ -108,7 +109,8 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop(const GuestMemory& memor
 Result<void> PackedQueue::add_used(const GuestMemory& memory, std::uint16_t id, std::uint32_t written,
                                    std::uint16_t ring_slots) {
   if (ring_slots == 0 || ring_slots > config_.size)
-    return tl::unexpected(broken("used chain of " + std::to_string(ring_slots) + " slots"));
+    return fail(ErrorKind::InvalidArgument, kOp,
+                "used chain of " + std::to_string(ring_slots) + " slots");  // the caller's
   const std::uint64_t at = config_.descriptor_ring + kDescriptorSize * next_used_;
   if (auto r = memory.write_obj<std::uint32_t>(at + 8, written); !r) return r;
   if (auto r = memory.write_obj<std::uint16_t>(at + 12, id); !r) return r;

@@ -31,7 +31,7 @@ Result<void> RngDevice::activate(std::shared_ptr<const GuestMemory> memory, std:
   std::lock_guard lock(mutex_);
   if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "no guest memory");
   if (queues.size() != 1 || queues.front().first != 0) {
-    return fail(ErrorKind::InvalidArgument, "virtio-rng activate", "the request queue (0) must be ready");
+    return fail(ErrorKind::ProtocolViolation, "virtio-rng activate", "the request queue (0) must be ready");
   }
   memory_ = std::move(memory);
   queue_.emplace(queues.front().second);

@@ -31,7 +31,8 @@ bool need_event(std::uint16_t event, std::uint16_t now, std::uint16_t old) {
   return static_cast<std::uint16_t>(now - event - 1) < static_cast<std::uint16_t>(now - old);
 }
 
-Error broken(const std::string& what) { return Error(ErrorKind::InvalidArgument, kOp, what); }
+// The driver's rings or descriptors break the protocol.
+Error broken(const std::string& what) { return Error(ErrorKind::ProtocolViolation, kOp, what); }
 
 }  // namespace
 
@@ -79,7 +80,7 @@ Result<DescriptorChain> SplitQueue::parse_chain(const GuestMemory& memory, std::
       return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
     if (++visited > table_size) return tl::unexpected(broken("descriptor chain loops"));
     auto d = memory.read_obj<RawDescriptor>(table + kDescriptorSize * index);
-    if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + d.error().message()));
+    if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + std::string(d.error().message())));
     if ((d->flags & kDescIndirect) != 0) {
       if (in_indirect) return tl::unexpected(broken("an indirect table inside an indirect table"));
       if ((d->flags & kDescNext) != 0) return tl::unexpected(broken("a descriptor both INDIRECT and NEXT"));
@@ -137,7 +138,9 @@ Result<std::optional<DescriptorChain>> SplitQueue::pop(const GuestMemory& memory
 }
 
 Result<void> SplitQueue::add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written) {
-  if (head >= config_.size) return tl::unexpected(broken("used head " + std::to_string(head) + " out of range"));
+  // The head comes from the device (a chain pop() returned): a wrong one is the caller's mistake.
+  if (head >= config_.size)
+    return fail(ErrorKind::InvalidArgument, kOp, "used head " + std::to_string(head) + " out of range");
   const std::uint64_t slot = config_.used_ring + 4 + 8ULL * (next_used_ % config_.size);
   const std::array<std::uint32_t, 2> element = {head, written};
   if (auto r = memory.write_obj(slot, element); !r) return r;

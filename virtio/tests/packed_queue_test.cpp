@@ -36,7 +36,7 @@ class PackedQueueTest : public ::testing::Test {
   void expect_broken(PackedQueue& q, const char* why) {
     auto r = q.pop(memory_);
     ASSERT_FALSE(r) << why;
-    EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::ProtocolViolation) << why;
   }
   // A read-only region above RAM, as a VMM maps a ROM.
   void add_rom() {
@@ -126,7 +126,9 @@ TEST_F(PackedQueueTest, ConfigurationIsValidated) {
   auto d = driver();
   auto c = d.config();
   c.size = 0;
-  EXPECT_FALSE(PackedQueue::create(memory_, c));
+  auto zero = PackedQueue::create(memory_, c);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().kind(), hv::ErrorKind::ProtocolViolation) << "the driver wrote QueueNum";
   c = d.config();
   c.descriptor_ring += 8;
   EXPECT_FALSE(PackedQueue::create(memory_, c));
@@ -273,7 +275,9 @@ TEST_F(PackedQueueTest, NotificationSuppression) {
 TEST_F(PackedQueueTest, AddUsedChecksTheSlotCount) {
   auto d = driver(8);
   auto q = queue(d);
-  EXPECT_FALSE(q.add_used(memory_, 0, 0, 0));
+  auto none = q.add_used(memory_, 0, 0, 0);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind(), hv::ErrorKind::InvalidArgument) << "the device's mistake, not the driver's";
   EXPECT_FALSE(q.add_used(memory_, 0, 0, 9));
 }
 

@@ -67,6 +67,14 @@ class RngTest : public ::testing::Test {
   std::unique_ptr<MmioTransport> transport_;
 };
 
+TEST_F(RngTest, ActivationWithoutTheRequestQueueIsAProtocolViolation) {
+  // The driver set DRIVER_OK without making queue 0 ready.
+  RngDevice rng;
+  auto r = rng.activate(shared_memory_, 0, {}, DeviceSignals{});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::ProtocolViolation) << r.error().to_string();
+}
+
 TEST_F(RngTest, FillsWritableBuffersAndInterrupts) {
   MockSplitDriver driver(memory_, kRings, 16);
   bring_up(driver.config());

@@ -43,7 +43,7 @@ class SplitQueueTest : public ::testing::Test {
   void expect_broken(SplitQueue& q, const char* why) {
     auto r = q.pop(memory_);
     ASSERT_FALSE(r) << why;
-    EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << why;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::ProtocolViolation) << why;
   }
   // A read-only region above RAM, as a VMM maps a ROM.
   void add_rom() {
@@ -139,7 +139,9 @@ TEST_F(SplitQueueTest, ConfigurationIsValidated) {
   auto d = driver();
   SplitQueueConfig c = d.config();
   c.size = 0;  // rust-vmm: division by zero on queue size 0
-  EXPECT_FALSE(SplitQueue::create(memory_, c));
+  auto zero = SplitQueue::create(memory_, c);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().kind(), hv::ErrorKind::ProtocolViolation) << "the driver wrote QueueNum";
   c.size = 24;
   EXPECT_FALSE(SplitQueue::create(memory_, c));
   c = d.config();
@@ -321,7 +323,9 @@ TEST_F(SplitQueueTest, WithEventIdxAnEmptyQueueKeepsAvailEventAtTheDevice) {
 TEST_F(SplitQueueTest, AddUsedChecksTheHead) {
   auto d = driver(16);
   auto q = queue(d);
-  EXPECT_FALSE(q.add_used(memory_, 16, 0));
+  auto r = q.add_used(memory_, 16, 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << "the device's mistake, not the driver's";
   EXPECT_EQ(d.used_index(), 0);
 }
 

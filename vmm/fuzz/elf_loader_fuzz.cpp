@@ -13,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (loaded->lowest > loaded->highest || !memory.find_region(loaded->entry)) __builtin_trap();
   }
   hvfuzz::FuzzInput in(data, size);
+  // Most addresses do not fit in RAM and are refused: only a write outside RAM is a finding.
   (void)hv::vmm::load_raw(memory, image.first(std::min<std::size_t>(size, 4096)), in.take<std::uint64_t>());
   return 0;
 }

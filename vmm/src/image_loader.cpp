@@ -26,7 +26,7 @@ constexpr std::size_t kPType = 0, kPOffset = 8, kPVaddr = 16, kPPaddr = 24, kPFi
 constexpr std::uint16_t kEtExec = 2, kEmX8664 = 62;
 constexpr std::uint32_t kPtLoad = 1;
 
-tl::unexpected<Error> invalid(std::string why) { return fail(ErrorKind::InvalidArgument, kOp, std::move(why)); }
+tl::unexpected<Error> invalid(std::string_view why) { return fail(ErrorKind::InvalidArgument, kOp, why); }
 
 Result<void> zero_fill(const GuestMemory& memory, std::uint64_t address, std::uint64_t size) {
   static constexpr std::array<std::uint8_t, 4096> kZeros{};
@@ -51,7 +51,12 @@ Result<LoadedImage> load_raw(const GuestMemory& memory, std::span<const std::uin
   return LoadedImage{.entry = address, .lowest = address, .highest = address + (image.size() - 1)};
 }
 
-Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::uint8_t> image) {
+namespace {
+
+// Checks the ELF64 headers and calls `segment(index, paddr, filesz, memsz, bytes)` for each non-empty
+// PT_LOAD segment (bytes: its filesz bytes in the file), in order; returns where the image lies.
+template <class Segment>
+Result<LoadedImage> walk_elf64(std::span<const std::uint8_t> image, Segment segment) {
   if (image.size() < kEhdrSize || !looks_like_elf(image)) return invalid("not an ELF file");
   if (image[4] != 2 || image[5] != 1) return invalid("not a little-endian ELF64 file");
   if (field<std::uint16_t>(image, kEMachine) != kEmX8664) return invalid("not an x86-64 executable");
@@ -79,24 +84,14 @@ Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::u
     const auto paddr = field<std::uint64_t>(ph, kPPaddr);
     const auto filesz = field<std::uint64_t>(ph, kPFilesz);
     const auto memsz = field<std::uint64_t>(ph, kPMemsz);
-    const std::string which = "segment " + std::to_string(i);
     if (memsz == 0) continue;
-    if (filesz > memsz) return invalid(which + ": file size exceeds memory size");
+    if (filesz > memsz) return invalid("segment " + std::to_string(i) + ": file size exceeds memory size");
     if (offset > image.size() || filesz > image.size() - offset) {
-      return invalid(which + ": file bytes lie outside the file");
+      return invalid("segment " + std::to_string(i) + ": file bytes lie outside the file");
     }
     auto target = AddressRange::make(paddr, memsz, kOp);
     if (!target) return tl::unexpected(target.error());
-    // The whole segment must be guest RAM before anything is written (memsz is checked by the writes
-    // below chunk by chunk, but a segment far larger than RAM should fail before doing any work).
-    if (!memory.slice(paddr, 1) || !memory.slice(target->last(), 1)) {
-      return fail(ErrorKind::OutOfRange, kOp, which + " does not fit in guest RAM");
-    }
-    if (filesz > 0) {
-      if (auto r = memory.write(paddr, image.subspan(offset, filesz), CrossRegion::Allow); !r)
-        return tl::unexpected(r.error());
-    }
-    if (auto r = zero_fill(memory, paddr + filesz, memsz - filesz); !r) return tl::unexpected(r.error());
+    if (auto r = segment(i, *target, image.subspan(offset, filesz)); !r) return tl::unexpected(r.error());
     loaded.lowest = std::min(loaded.lowest, paddr);
     loaded.highest = std::max(loaded.highest, target->last());
     if (!entry_found && entry >= vaddr && entry - vaddr < memsz) {
@@ -109,6 +104,29 @@ Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::u
   }
   if (!entry_found) return invalid("the entry point is outside every loaded segment");
   return loaded;
+}
+
+}  // namespace
+
+Result<LoadedImage> plan_elf64(std::span<const std::uint8_t> image) {
+  return walk_elf64(image,
+                    [](std::size_t, const AddressRange&, std::span<const std::uint8_t>) -> Result<void> { return {}; });
+}
+
+Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::uint8_t> image) {
+  return walk_elf64(
+      image,
+      [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) -> Result<void> {
+        // The whole segment must be guest RAM before anything is written (memsz is checked by the writes
+        // below chunk by chunk, but a segment far larger than RAM should fail before doing any work).
+        if (!memory.slice(target.start(), 1) || !memory.slice(target.last(), 1)) {
+          return fail(ErrorKind::OutOfRange, kOp, "segment " + std::to_string(index) + " does not fit in guest RAM");
+        }
+        if (!bytes.empty()) {
+          if (auto r = memory.write(target.start(), bytes, CrossRegion::Allow); !r) return r;
+        }
+        return zero_fill(memory, target.start() + bytes.size(), target.size() - bytes.size());
+      });
 }
 
 }  // namespace hv::vmm

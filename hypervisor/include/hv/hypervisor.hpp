@@ -51,7 +51,18 @@ struct VmOptions {
   bool in_kernel_irqchip = false;
   // In-kernel i8254 PIT; requires in_kernel_irqchip.
   bool in_kernel_pit = false;
+  // The signal Vcpu::kick() sends to a vCPU thread inside run(). 0: the backend's default, SIGRTMIN on
+  // KVM and SIGRTMIN + 1 on MSHV (mshv and mshv-sim). Otherwise a real-time signal, SIGRTMIN to
+  // SIGRTMAX (anything else is InvalidArgument). The backend installs a handler that does nothing,
+  // once per process per signal, and create_vcpu fails with Busy if the signal already has another
+  // handler; vCPU threads keep it blocked outside run(), so a kick never interrupts the VMM's own
+  // system calls. Choose one your process does not use for anything else.
+  int kick_signal = 0;
 };
+
+// VmOptions::kick_signal with 0 replaced by `backend_default`; InvalidArgument unless the result is a
+// real-time signal. For backends.
+Result<int> resolve_kick_signal(const VmOptions& options, int backend_default);
 
 struct MapOptions {
   bool read_only = false;  // guest writes reach the IoHandler as MMIO writes; reads come from memory

@@ -88,8 +88,10 @@ struct Instruction {
   // For RIP-relative operands: the address is RIP + length + displacement.
 };
 
-// InvalidArgument: truncated, longer than 15 bytes, or an encoding the CPU rejects (#UD, e.g. LOCK on
-// a register destination). Unsupported: a valid instruction outside the emulated set.
+// ProtocolViolation: the guest's bytes are not an instruction the CPU would run (longer than 15 bytes,
+// or an encoding it rejects with #UD, e.g. LOCK on a register destination). InvalidArgument: the
+// caller's bytes end mid-instruction (or there are none). Unsupported: a valid instruction outside the
+// emulated set.
 Result<Instruction> decode(std::span<const std::uint8_t> bytes, CpuMode mode);
 
 }  // namespace hv::x86

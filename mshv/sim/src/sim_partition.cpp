@@ -174,7 +174,7 @@ long Partition::irqfd(const abi::UserIrqfd& args) {
   if ((args.flags & (1U << abi::kIrqfdBitDeassign)) != 0) {
     for (auto it = irqfds_.begin(); it != irqfds_.end(); ++it) {
       if (it->fd == args.fd && it->gsi == args.gsi) {
-        (void)vm_->unregister_irqfd(it->event, it->gsi);
+        (void)vm_->unregister_irqfd(it->event, it->gsi);  // ours since the assign: it cannot be missing
         irqfds_.erase(it);
         return 0;
       }
@@ -213,7 +213,7 @@ long Partition::ioeventfd(const abi::UserIoeventfd& args) {
       if (same(*it) && it->args.fd == args.fd) {
         IoEventAddress where{IoEventSpace::Mmio, it->args.addr, it->args.len,
                              datamatch ? std::optional(args.datamatch) : std::nullopt};
-        (void)vm_->unregister_ioeventfd(it->event, where);
+        (void)vm_->unregister_ioeventfd(it->event, where);  // ours since the assign: it cannot be missing
         ioeventfds_.erase(it);
         return 0;
       }

@@ -22,7 +22,7 @@ void save(const std::string& path, const std::vector<std::uint8_t>& bytes) {
 
 std::vector<std::uint8_t> memory_bytes(const hv::GuestMemory& memory, std::size_t n) {
   std::vector<std::uint8_t> out(n);
-  (void)memory.read(0, out);
+  (void)memory.read(0, out);  // the seed's own RAM, created above: it cannot be unmapped
   return out;
 }
 

@@ -27,4 +27,9 @@ Result<LoadedImage> load_raw(const GuestMemory& memory, std::span<const std::uin
 // from the virtual to the physical address of the PT_LOAD segment that contains it.
 Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::uint8_t> image);
 
+// Where load_elf64 would put `image` (entry, lowest and highest byte), from the same header checks,
+// without guest memory: for checking a machine's layout before creating it. load_elf64 may still
+// refuse the image, when a segment does not fit in that memory.
+Result<LoadedImage> plan_elf64(std::span<const std::uint8_t> image);
+
 }  // namespace hv::vmm
