@@ -30,6 +30,7 @@
 #include "hv/vmm/machine.hpp"
 #include "hv/x86_boot.hpp"
 #include "stop_watcher.hpp"
+#include "terminal_filter.hpp"
 
 namespace hvctl {
 
@@ -46,7 +47,8 @@ const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
     "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
     "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng]\n"
-    "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S] [IMAGE]\n"
+    "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
+    "                 [--console-filter auto|on|off] [IMAGE]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
     "embedded demo guest (one vCPU, long mode: --mode real, --load, --entry and --vcpus need an IMAGE).\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
@@ -63,6 +65,11 @@ const char* const kUsage =
     "the virtio console together: at most N bytes in all (default 67108864, 64 MiB) and BYTES_PER_S\n"
     "bytes a second, in bursts of up to one second's worth (default 1048576, 1 MiB/s); 0 = unlimited.\n"
     "Output beyond a limit is dropped, and the count reported on stderr when the run ends.\n"
+    "--console-filter: on a terminal (auto, the default: when stdout is a terminal) or always (on), guest\n"
+    "output loses the terminal control strings it carries (OSC such as OSC 52 clipboard writes and\n"
+    "window titles, DCS, SOS, PM, APC; in 7-bit, C1 and UTF-8 C1 forms), ESC % coding switches and\n"
+    "malformed UTF-8; text, CR, LF, TAB, BS and CSI sequences (colours, cursor) pass. off passes every\n"
+    "byte. Dropped bytes are counted on stderr when the run ends.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
     "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
     "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
@@ -329,6 +336,8 @@ int run_command(std::span<const std::string_view> args) {
   hv::dev::OutputLimits limits = hv::dev::kDefaultConsoleLimits;
   std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
   std::chrono::seconds timeout{0};          // none
+  enum class FilterMode : std::uint8_t { Auto, On, Off };
+  FilterMode filter_mode = FilterMode::Auto;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -393,6 +402,16 @@ int run_command(std::span<const std::string_view> args) {
       auto v = number();
       if (!v) return usage_error(std::string(a) + " takes a number (0 = unlimited)");
       (a == "--console-max-bytes" ? limits.max_total_bytes : limits.max_bytes_per_second) = *v;
+    } else if (a == "--console-filter") {
+      auto v = value();
+      if (v == "auto")
+        filter_mode = FilterMode::Auto;
+      else if (v == "on")
+        filter_mode = FilterMode::On;
+      else if (v == "off")
+        filter_mode = FilterMode::Off;
+      else
+        return usage_error("--console-filter takes auto, on or off");
     } else if (!a.empty() && a[0] != '-' && image_path.empty()) {
       image_path = a;
     } else {
@@ -427,9 +446,17 @@ int run_command(std::span<const std::string_view> args) {
   }
   // A closed stdout pipe must cost the guest its output, not kill hvctl.
   ::signal(SIGPIPE, SIG_IGN);
-  // Shared by the UART and the virtio console, which keep them for as long as they exist.
+  // Shared by the UART and the virtio console, which keep them for as long as they exist. Guest output
+  // reaches a terminal only through the filter (one filter for the UART and the virtio console: it
+  // sees the bytes in the order the terminal does).
   auto stdout_sink = std::make_shared<hv::dev::FdSink>(STDOUT_FILENO);
-  auto console = std::make_shared<hv::dev::LimitedSink>(stdout_sink, limits);
+  auto filtered = std::make_shared<TerminalFilterSink>(stdout_sink);
+  const bool filter =
+      filter_mode == FilterMode::On || (filter_mode == FilterMode::Auto && ::isatty(STDOUT_FILENO) == 1);
+  auto console =
+      std::make_shared<hv::dev::LimitedSink>(filter ? std::static_pointer_cast<hv::dev::ByteSink>(filtered)
+                                                    : std::static_pointer_cast<hv::dev::ByteSink>(stdout_sink),
+                                             limits);
   config.console = console;
   std::shared_ptr<hv::virtio::ConsoleDevice> virtio_console;
   if (console_slot) {
@@ -476,6 +503,12 @@ int run_command(std::span<const std::string_view> args) {
                  static_cast<unsigned long long>(console->dropped()),
                  static_cast<unsigned long long>(limits.max_total_bytes),
                  static_cast<unsigned long long>(limits.max_bytes_per_second));
+  }
+  if (filtered->dropped() > 0) {
+    std::fprintf(stderr,
+                 "hvctl run: %llu bytes of terminal control sequences and malformed UTF-8 dropped from guest output "
+                 "(--console-filter off passes them)\n",
+                 static_cast<unsigned long long>(filtered->dropped()));
   }
   if (stdout_sink->dropped() > 0) {
     std::fprintf(stderr, "hvctl run: stdout was not writable, %llu bytes of guest output dropped\n",

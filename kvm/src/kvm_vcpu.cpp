@@ -52,6 +52,8 @@ std::uint8_t& KvmRunMapping::immediate_exit() const noexcept { return address_[o
 
 // --- run and kick ----------------------------------------------------------------------------------
 
+int enter_kvm_run(int vcpu_fd) noexcept { return ::ioctl(vcpu_fd, abi::kRun, 0); }
+
 KvmVcpu::KvmVcpu(UniqueFd fd, KvmRunMapping run, KvmVcpuConfig config,
                  std::shared_ptr<const GuestMemory> memory) noexcept
     : memory_(std::move(memory)), fd_(std::move(fd)), run_(std::move(run)), config_(config) {}
@@ -92,7 +94,7 @@ Result<Exit> KvmVcpu::run_guest(IoHandler& io) {
   for (;;) {
     int eagain_left = kMaxConsecutiveEagain;
     for (;;) {
-      if (::ioctl(fd_.get(), abi::kRun, 0) == 0) break;
+      if (enter_(fd_.get()) == 0) break;
       const int err = errno;
       if (err == EINTR) {
         drain_kick_signal(config_.kick_signal);

@@ -28,6 +28,10 @@ class KvmRunMapping {
   std::size_t size_;
 };
 
+// KVM_RUN itself: ::ioctl(vcpu_fd, KVM_RUN, 0), 0 or -1 with errno set.
+int enter_kvm_run(int vcpu_fd) noexcept;
+using EnterFunction = int (*)(int vcpu_fd) noexcept;
+
 struct KvmVcpuConfig {
   std::uint32_t id = 0;
   std::size_t xsave_size = 4096;  // KVM_CAP_XSAVE2's answer, at least 4096
@@ -59,6 +63,9 @@ class KvmVcpu final : public Vcpu {
   Result<LapicState> get_lapic() const override;
   Result<void> set_lapic(const LapicState& lapic) override;
   Result<void> set_single_step(bool enabled);
+  // The seam through which kvm/tests make KVM_RUN fail as a kernel may (EAGAIN without end); the
+  // library never calls it. Call before run(), from the thread that will call run().
+  void replace_kvm_run_for_testing(EnterFunction enter) noexcept { enter_ = enter; }
 
  protected:
   Result<Exit> run_guest(IoHandler& io) override;
@@ -67,6 +74,7 @@ class KvmVcpu final : public Vcpu {
   // What the kernel can reach through this vCPU: KVM keeps mapping the regions' host pages while the
   // vCPU fd pins the VM. Declared first so it is released last, after fd_ is closed.
   std::shared_ptr<const GuestMemory> memory_;
+  EnterFunction enter_ = &enter_kvm_run;
   UniqueFd fd_;
   KvmRunMapping run_;
   KvmVcpuConfig config_;

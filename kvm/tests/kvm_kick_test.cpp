@@ -92,7 +92,9 @@ extern "C" void foreign_handler(int) {}
 
 TEST(KvmKickSignal, RefusesToReplaceAForeignSigrtminHandler) {
   if (!hv::kvm::probe().available) GTEST_SKIP() << "KVM unavailable: " << hv::kvm::probe().reason;
-  // The kick handler is installed once per process, so check in a fresh child process.
+  // The kick handler is installed once per process, so check in a fresh process: "threadsafe" runs the
+  // child from exec, so vCPUs that earlier tests of this process made have not installed it there.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
         struct sigaction action {};

@@ -1,11 +1,25 @@
 // The MSHV backend's own duties, run against the ABI simulator: string IO that a guest asks to be
 // huge stays bounded per intercept and yields to kicks, completes across resumes with every byte in
-// order, one IoHandler call per element; and what the backend writes into guest RAM for the guest reaches the dirty
-// log.
+// order, one IoHandler call per element, splits elements at page boundaries and refuses memory that is not RAM;
+// malformed intercepts and hypercall results are errors; kicks reach only a thread inside run(), and a VMM's own
+// SIGRTMIN+1 handler is not replaced; and what the backend writes into guest RAM for the guest
+// reaches the dirty log. docs/threat-model/mshv-backend.md names these tests.
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -65,6 +79,12 @@ Guest boot() {
 }
 
 bool have_kvm() { return hv::mshv::probe_simulator().available; }
+
+// run() for guests whose device accesses the test does not look at.
+hv::Result<hv::Exit> run_ignoring_io(hv::Vcpu& vcpu) {
+  hv::testing::RecordingIo io;
+  return vcpu.run(io);
+}
 
 // Collects what the guest writes to ports; optionally kicks `vcpu` once `kick_at` bytes arrived.
 struct ByteSink final : hv::IoHandler {
@@ -130,12 +150,14 @@ TEST(MshvBackend, AKickStopsALongRepAtTheInterceptsEndWithItsProgressSaved) {
 }
 
 // The simulator behind a seam that lets a test edit each intercept message before the backend sees
-// it, and that counts the backend's guest-address translations of the page at kWatchedPage.
+// it (and, with an HvcallHook, what each hypercall writes back), and that counts the backend's
+// guest-address translations of the page at kWatchedPage.
 class TamperingSystem final : public hv::mshv::MshvSystem {
  public:
   using Hook = std::function<void(hv::mshv::abi::HvMessage&)>;
-  TamperingSystem(std::shared_ptr<hv::mshv::MshvSystem> inner, Hook hook)
-      : inner_(std::move(inner)), hook_(std::move(hook)) {}
+  using HvcallHook = std::function<void(hv::mshv::abi::RootHvcall&)>;
+  TamperingSystem(std::shared_ptr<hv::mshv::MshvSystem> inner, Hook hook, HvcallHook hvcall_hook = {})
+      : inner_(std::move(inner)), hook_(std::move(hook)), hvcall_hook_(std::move(hvcall_hook)) {}
   int open_device() noexcept override { return inner_->open_device(); }
   long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {
     namespace abi = hv::mshv::abi;
@@ -150,6 +172,12 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
       }
     }
     const long result = inner_->ioctl(fd, request, arg);
+    if (request == abi::kRootHvcall && hvcall_hook_) {
+      abi::RootHvcall call{};
+      std::memcpy(&call, arg, sizeof call);
+      hvcall_hook_(call);
+      std::memcpy(arg, &call, sizeof call);
+    }
     if (result == 0 && request == abi::kRunVp) {
       abi::HvMessage message{};
       std::memcpy(&message, arg, sizeof message);
@@ -167,6 +195,7 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
  private:
   std::shared_ptr<hv::mshv::MshvSystem> inner_;
   Hook hook_;
+  HvcallHook hvcall_hook_;
 };
 
 // mov $0xd0000000, %ebx ; mov $0x11223344, %eax ; mov %eax, (%rbx) (89 03, at kStoreRip) ; hlt
@@ -233,6 +262,7 @@ struct CodeGuest {
   std::unique_ptr<hv::Hypervisor> hypervisor;
   std::unique_ptr<hv::Vm> vm;
   std::unique_ptr<hv::Vcpu> vcpu;
+  std::shared_ptr<hv::GuestRegion> ram;
 };
 CodeGuest boot_code(std::shared_ptr<hv::mshv::MshvSystem> system, const std::vector<std::uint8_t>& code) {
   CodeGuest g;
@@ -247,7 +277,8 @@ CodeGuest boot_code(std::shared_ptr<hv::mshv::MshvSystem> system, const std::vec
   auto ram = hv::GuestRegion::create(0, kRam);
   EXPECT_TRUE(ram);
   if (!ram) return g;
-  std::memcpy((*ram)->host().data() + 0x1000, code.data(), code.size());
+  g.ram = *ram;
+  std::memcpy(g.ram->host().data() + 0x1000, code.data(), code.size());
   EXPECT_TRUE(g.vm->map_memory(*ram));
   auto vcpu = g.vm->create_vcpu(0);
   EXPECT_TRUE(vcpu);
@@ -303,6 +334,264 @@ TEST(MshvBackend, AnInstructionItCannotEmulateIsReportedWithRipAndBytes) {
   ASSERT_FALSE(exit) << hv::exit_name(*exit);
   EXPECT_NE(exit.error().message().find("at RIP 0x1005"), std::string::npos) << exit.error().to_string();
   EXPECT_NE(exit.error().message().find("0f 29 03 f4"), std::string::npos) << exit.error().to_string();
+}
+
+// A string IO element that straddles a page boundary, where the guest maps the two virtual pages to
+// physical frames that are not adjacent: each part of the element is copied from (OUTS) or to (INS)
+// its own page's frame, never from the frame physically after the first one.
+TEST(MshvBackend, AStringElementAcrossPagesUsesEachPagesOwnFrame) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  // mov $0x10ffe, %esi ; mov $0x80, %edx ; outsl ; mov $0x10ffe, %edi ; insl ; hlt
+  CodeGuest g = boot_code(*simulator, {0xbe, 0xfe, 0x0f, 0x01, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6f, 0xbf, 0xfe,
+                                       0x0f, 0x01, 0x00, 0x6d, 0xf4});
+  ASSERT_TRUE(g.vcpu);
+  // Our own tables at 0x300000: 4 KiB pages over the first 2 MiB (identity, except virtual pages 0x10
+  // and 0x11, which map to the frames 0x30 and 0x50), one 2 MiB page for the rest of RAM.
+  std::uint8_t* ram = g.ram->host().data();
+  const auto entry = [&](std::uint64_t table, std::uint64_t index, std::uint64_t value) {
+    std::memcpy(ram + table + index * 8, &value, sizeof value);
+  };
+  entry(0x300000, 0, 0x301000 | 3);
+  entry(0x301000, 0, 0x302000 | 3);
+  entry(0x302000, 0, 0x303000 | 3);
+  entry(0x302000, 1, 0x200000 | 0x83);
+  for (std::uint64_t page = 0; page < 512; ++page) entry(0x303000, page, (page << 12) | 3);
+  entry(0x303000, 0x10, 0x30000 | 3);
+  entry(0x303000, 0x11, 0x50000 | 3);
+  auto sregs = g.vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  sregs->cr3 = 0x300000;
+  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  const auto bytes = [&](std::uint64_t gpa) { return std::vector<std::uint8_t>{ram[gpa], ram[gpa + 1]}; };
+  const auto set = [&](std::uint64_t gpa, std::uint8_t a, std::uint8_t b) {
+    ram[gpa] = a;
+    ram[gpa + 1] = b;
+  };
+  set(0x30ffe, 0x11, 0x22);  // the element's first half, at the end of frame 0x30
+  set(0x31000, 0xee, 0xee);  // the frame physically next to it, which the guest does not map there
+  set(0x50000, 0x33, 0x44);  // the element's second half, at the start of frame 0x50
+
+  hv::testing::RecordingIo io([](hv::testing::Space, std::uint64_t, std::span<std::uint8_t> data) {
+    const std::array<std::uint8_t, 4> answer = {0xa1, 0xa2, 0xa3, 0xa4};
+    std::copy_n(answer.begin(), std::min(answer.size(), data.size()), data.begin());
+  });
+  auto exit = g.vcpu->run(io);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(io.accesses.size(), 2U);
+  ASSERT_EQ(io.accesses[0].direction, hv::AccessDirection::Write);
+  EXPECT_EQ(io.accesses[0].data, (std::vector<std::uint8_t>{0x11, 0x22, 0x33, 0x44}));
+  ASSERT_EQ(io.accesses[1].direction, hv::AccessDirection::Read);
+  ASSERT_EQ(io.accesses[1].data.size(), 4U);
+  EXPECT_EQ(bytes(0x30ffe), (std::vector<std::uint8_t>{0xa1, 0xa2}));
+  EXPECT_EQ(bytes(0x50000), (std::vector<std::uint8_t>{0xa3, 0xa4}));
+  EXPECT_EQ(bytes(0x31000), (std::vector<std::uint8_t>{0xee, 0xee})) << "INS wrote the physically next frame";
+  auto regs = g.vcpu->get_registers();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rsi, 0x11002U);
+  EXPECT_EQ(regs->rdi, 0x11002U);
+}
+
+// An IO intercept that says its instruction is 0 bytes long would make RIP + 0 the next RIP: the same
+// OUT, intercepted forever. The backend refuses the message instead.
+TEST(MshvBackend, AnIoInterceptWithInstructionLengthZeroIsAnInternalError) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  int tampered = 0;
+  auto system = std::make_shared<TamperingSystem>(*simulator, [&](hv::mshv::abi::HvMessage& message) {
+    namespace abi = hv::mshv::abi;
+    if (message.header.message_type != abi::kMsgX64IoPortIntercept) return;
+    abi::HvIoPortIntercept io{};
+    std::memcpy(&io, message.payload, sizeof io);
+    io.header.instruction_length_and_cr8 &= 0xf0;  // keep CR8, clear the length
+    std::memcpy(message.payload, &io, sizeof io);
+    ++tampered;
+  });
+  CodeGuest g = boot_code(system, {0xe6, 0x80, 0xf4});  // out %al, $0x80 ; hlt
+  ASSERT_TRUE(g.vcpu);
+  auto exit = run_ignoring_io(*g.vcpu);
+  ASSERT_EQ(tampered, 1);
+  ASSERT_FALSE(exit) << "a zero-length IO instruction was accepted: " << hv::exit_name(*exit);
+  EXPECT_EQ(exit.error().kind(), hv::ErrorKind::Internal) << exit.error().to_string();
+  EXPECT_NE(exit.error().message().find("instruction length"), std::string::npos) << exit.error().to_string();
+}
+
+// INS moves device data into guest memory and OUTS device data out of it; the backend does both
+// itself. Into read-only or unmapped memory, or out of a device address, there is no RAM to use: an
+// Unsupported error that names the GPA, not a write to a ROM or data made up for the device.
+TEST(MshvBackend, InsIntoReadOnlyOrUnmappedMemoryAndOutsFromADeviceAreUnsupportedNamingTheGpa) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  struct Case {
+    const char* what;
+    std::vector<std::uint8_t> code;
+    bool in;
+    const char* gpa;
+  };
+  const std::vector<Case> cases = {
+      // mov $0x400000, %edi ; mov $0x80, %edx ; insb ; hlt  (a read-only page at 4 MiB)
+      {"INS into read-only memory",
+       {0xbf, 0x00, 0x00, 0x40, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6c, 0xf4},
+       true,
+       "0x400000"},
+      // mov $0xd0000000, %edi ; mov $0x80, %edx ; insb ; hlt  (nothing mapped there)
+      {"INS into unmapped memory",
+       {0xbf, 0x00, 0x00, 0x00, 0xd0, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6c, 0xf4},
+       true,
+       "0xd0000000"},
+      // mov $0x2000, %esi ; mov $0x80, %edx ; outsb ; hlt — with RSI = 0xd0000000 in the intercept (below)
+      {"OUTS from a device address",
+       {0xbe, 0x00, 0x20, 0x00, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6e, 0xf4},
+       false,
+       "0xd0000000"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto simulator = hv::mshv::make_simulator();
+    ASSERT_TRUE(simulator);
+    // MSHV intercepts OUTS before it reads memory, so the intercept of an OUTS from a device address
+    // carries that RSI. The simulator runs the guest on KVM, whose emulator reads the source first and
+    // so reports an MMIO read instead; the guest therefore reads RAM and the message gets the device
+    // address, as MSHV would send it.
+    auto system = std::make_shared<TamperingSystem>(*simulator, [&](hv::mshv::abi::HvMessage& message) {
+      namespace abi = hv::mshv::abi;
+      if (c.in || message.header.message_type != abi::kMsgX64IoPortIntercept) return;
+      abi::HvIoPortIntercept io{};
+      std::memcpy(&io, message.payload, sizeof io);
+      io.rsi = 0xd0000000;
+      std::memcpy(message.payload, &io, sizeof io);
+    });
+    CodeGuest g = boot_code(system, c.code);
+    ASSERT_TRUE(g.vcpu);
+    auto rom = hv::GuestRegion::create(kRam, 0x1000);
+    ASSERT_TRUE(rom);
+    std::memset((*rom)->host().data(), 0x5a, 0x1000);
+    ASSERT_TRUE(g.vm->map_memory(*rom, {.read_only = true}));
+    hv::testing::RecordingIo io(
+        [](hv::testing::Space, std::uint64_t, std::span<std::uint8_t> data) { data[0] = 0xa5; });
+    auto exit = g.vcpu->run(io);
+    if (c.in) {
+      // The port is read first; the data has nowhere to go.
+      ASSERT_EQ(io.accesses.size(), 1U);
+      EXPECT_EQ(io.accesses[0].direction, hv::AccessDirection::Read);
+    } else {
+      EXPECT_TRUE(io.accesses.empty()) << "OUTS handed the device data it did not have";
+    }
+    ASSERT_FALSE(exit) << "accepted: " << hv::exit_name(*exit);
+    EXPECT_EQ(exit.error().kind(), hv::ErrorKind::Unsupported) << exit.error().to_string();
+    EXPECT_NE(exit.error().message().find(c.gpa), std::string::npos) << exit.error().to_string();
+    EXPECT_EQ((*rom)->host()[0], 0x5a) << "the read-only page was written";
+  }
+}
+
+// Rep hypercalls (GET/SET_VP_REGISTERS) say how many of their elements they completed, and every
+// hypercall has a status: fewer reps than asked, or a failure status, is an error, never a partly
+// filled register set taken as the whole.
+TEST(MshvBackend, AHypercallThatCompletesFewerRepsOrFailsIsAnError) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  namespace abi = hv::mshv::abi;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  enum class Tamper { None, FewerReps, FailureStatus };
+  Tamper tamper = Tamper::None;
+  int tampered = 0;
+  auto system = std::make_shared<TamperingSystem>(
+      *simulator, [](abi::HvMessage&) {},
+      [&](abi::RootHvcall& call) {
+        if (call.code != abi::kHvcallGetVpRegisters && call.code != abi::kHvcallSetVpRegisters) return;
+        if (tamper == Tamper::FewerReps && call.reps > 0) {
+          --call.reps;
+          ++tampered;
+        } else if (tamper == Tamper::FailureStatus) {
+          call.status = abi::kHvStatusInvalidParameter;
+          call.reps = 0;
+          ++tampered;
+        }
+      });
+  CodeGuest g = boot_code(system, {0xf4});
+  ASSERT_TRUE(g.vcpu);
+  auto regs = g.vcpu->get_registers();
+  ASSERT_TRUE(regs) << regs.error().to_string();
+
+  tamper = Tamper::FewerReps;
+  auto short_get = g.vcpu->get_registers();
+  ASSERT_FALSE(short_get) << "a register set with one register missing was returned";
+  EXPECT_EQ(short_get.error().kind(), hv::ErrorKind::Internal) << short_get.error().to_string();
+  auto short_set = g.vcpu->set_registers(*regs);
+  ASSERT_FALSE(short_set) << "a register write that stopped early looked complete";
+  EXPECT_EQ(short_set.error().kind(), hv::ErrorKind::Internal) << short_set.error().to_string();
+
+  tamper = Tamper::FailureStatus;
+  const auto expect_status = [](const hv::Error& e) {
+    EXPECT_EQ(e.kind(), hv::ErrorKind::HypervisorError) << e.to_string();
+    EXPECT_EQ(e.hypervisor_status(), std::optional<std::uint64_t>(abi::kHvStatusInvalidParameter)) << e.to_string();
+  };
+  auto failed_get = g.vcpu->get_registers();
+  ASSERT_FALSE(failed_get) << "a failed hypercall looked successful";
+  expect_status(failed_get.error());
+  auto failed_set = g.vcpu->set_registers(*regs);
+  ASSERT_FALSE(failed_set) << "a failed hypercall looked successful";
+  expect_status(failed_set.error());
+  EXPECT_EQ(tampered, 4);
+
+  tamper = Tamper::None;
+  EXPECT_TRUE(g.vcpu->get_registers());
+}
+
+// A kick that arrives while the vCPU's thread is outside run() (here: in its own nanosleep) must not
+// interrupt that thread's system calls; it stays pending and ends the next run().
+TEST(MshvBackend, AKickOutsideRunDoesNotInterruptTheThreadsOwnSyscalls) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  CodeGuest g = boot_code(*simulator, {0xf4, 0xeb, 0xfe});  // hlt ; jmp .
+  ASSERT_TRUE(g.vcpu);
+  std::promise<void> sleeping;
+  auto worker = std::async(std::launch::async, [&] {
+    auto first = run_ignoring_io(*g.vcpu);  // the thread has been inside run(): the resender knows it
+    EXPECT_TRUE(first && std::holds_alternative<hv::HaltExit>(*first));
+    sleeping.set_value();
+    timespec nap{.tv_sec = 0, .tv_nsec = 300'000'000};
+    const int slept = ::nanosleep(&nap, nullptr);
+    const int err = errno;
+    auto second = run_ignoring_io(*g.vcpu);  // the kick made during the nap ends this run at once
+    return std::make_tuple(slept, err, std::move(second));
+  });
+  sleeping.get_future().wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  g.vcpu->kick();
+  ASSERT_EQ(worker.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto [slept, err, second] = worker.get();
+  EXPECT_EQ(slept, 0) << "nanosleep was interrupted (errno " << err << ")";
+  ASSERT_TRUE(second) << second.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::InterruptedExit>(*second)) << hv::exit_name(*second);
+}
+
+extern "C" void foreign_sigrtmin1_handler(int) {}
+
+// hvkit does not take SIGRTMIN+1 from a VMM that already handles it.
+TEST(MshvKickSignal, RefusesToReplaceAForeignSigrtminPlus1Handler) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  // The kick handler is installed once per process, so check in a fresh process: "threadsafe" runs the
+  // child from exec, so vCPUs that earlier tests of this process made have not installed it there.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        struct sigaction action {};
+        action.sa_handler = foreign_sigrtmin1_handler;
+        ::sigaction(SIGRTMIN + 1, &action, nullptr);
+        auto simulator = hv::mshv::make_simulator();
+        auto h = hv::mshv::open(*simulator, "mshv-sim");
+        auto vm = (*h)->create_vm();
+        auto vcpu = (*vm)->create_vcpu(0);
+        struct sigaction after {};
+        ::sigaction(SIGRTMIN + 1, nullptr, &after);
+        const bool kept = after.sa_handler == foreign_sigrtmin1_handler;
+        std::_Exit(!vcpu && vcpu.error().kind() == hv::ErrorKind::Busy && kept ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(MshvPartitionMemory, WritesTheBackendMakesAreLoggedWhileLogging) {

@@ -10,15 +10,23 @@
 // The simulator models an upstream 6.15-6.18 kernel (MSHV_PT_BIT_COUNT = 3, no v2 create struct).
 // Tests named DISABLED_* are written from docs/mshv-abi.md where the simulator currently disagrees
 // with it; each says which of its statements it checks. Run them with --gtest_also_run_disabled_tests.
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
 #include <memory>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -346,6 +354,24 @@ TEST_F(MshvSimDispatch, UnknownDescriptorIsEbadf) {
   EXPECT_EQ(ioctl(pt_, abi::kCreateVp, vp), -EBADF);
 }
 
+// Simulated descriptors are numbered far above any real one, so a stray real close(2) or ioctl(2) on
+// one (a VMM bug, or the backend's real_system() handed a simulated number) fails with EBADF instead
+// of acting on a file the process really has open.
+TEST_F(MshvSimDispatch, EveryDescriptorIsAtLeast2To24AndNoRealFile) {
+  ASSERT_NO_FATAL_FAILURE(make_partition());
+  const long second_device = track(sys_->open_device());
+  const long second_partition = create_partition(0);
+  ASSERT_GE(second_partition, 0);
+  ASSERT_EQ(initialize(static_cast<int>(second_partition)), 0);
+  const long second_vp = create_vp(static_cast<int>(second_partition), 1);
+  for (const long fd : {long{dev_}, long{pt_}, long{vp_}, second_device, second_partition, second_vp}) {
+    EXPECT_GE(fd, long{1} << 24) << "a simulated descriptor in the range of real ones";
+    errno = 0;
+    EXPECT_EQ(::fcntl(static_cast<int>(fd), F_GETFD), -1) << fd << " is a real descriptor of this process";
+    EXPECT_EQ(errno, EBADF);
+  }
+}
+
 // ---- MSHV_INITIALIZE_PARTITION and MSHV_CREATE_VP [§4] ---------------------------------------------
 
 TEST_F(MshvSimCreateVp, NeedsAnInitializedPartition) {
@@ -418,6 +444,14 @@ TEST_F(MshvSimGuestMemory, RejectsMalformedRegions) {
     r.rsvd[i] = 1;
     EXPECT_EQ(set_guest_memory(pt_, r), -EINVAL) << "rsvd[" << i << "]";
   }
+  // GPA + size past 2^64, a guest_pfn beyond 52 bits, a region above the simulator's 1 TiB.
+  auto wraps = mem_region(0, ram.address(), ram.size(), rw);
+  wraps.guest_pfn = (~0ULL >> 12) - 1;  // the last two pages below 2^64, for a 16-page region
+  EXPECT_EQ(set_guest_memory(pt_, wraps), -EINVAL);
+  auto beyond = mem_region(0, ram.address(), ram.size(), rw);
+  beyond.guest_pfn = 1ULL << 52;
+  EXPECT_EQ(set_guest_memory(pt_, beyond), -EINVAL);
+  EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), 2ULL << 40, rw)), -EINVAL);
   // Positive control: the same region, well formed, maps.
   EXPECT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), ram.size(), rw)), 0);
 }
@@ -859,6 +893,91 @@ TEST_F(MshvSimRunVp, IoPortInterceptThenHalt) {
   std::memcpy(&h, halt.payload, sizeof h);
   EXPECT_EQ(h.vp_index, 0U);
   EXPECT_EQ(h.rip, code + 2) << "header.rip is the HLT's address [§9.3]";
+}
+
+extern "C" void ignore_stop_signal(int) {}
+
+// An IO intercept describes the IO instruction at the RIP the VP stopped on [§9.3, §9.4], and the
+// simulator reads that instruction from guest memory after KVM has run it. A guest that rewrites its
+// code from another VP (cross-modifying code) can change the bytes in between: KVM ran an OUT, the
+// bytes now say MOV. The simulator cannot describe that intercept; RUN_VP fails with EIO rather than
+// inventing one (an instruction length, a string bit) from bytes that are not an IO instruction.
+// VP 1 flips VP 0's opcode between OUT imm8 (E6) and MOV AL, imm8 (B0) without end; VP 0 runs the
+// OUT in a loop until one of its intercepts meets the race, which a bounded number of runs always
+// does here (the window is one KVM exit wide, the flips a few steps apart).
+TEST_F(MshvSimRunVp, IoReportedForBytesThatAreNoIoInstructionIsEio) {
+  ASSERT_NO_FATAL_FAILURE(make_partition(0));
+  const long vp1 = create_vp(pt_, 1);
+  ASSERT_GE(vp1, 0);
+  HostMemory& ram = allocate(0x10000);
+  const std::uint8_t vp0_code[] = {0xE6, 0x80,   // 0x1000: out %al, $0x80 (or mov $0x80, %al)
+                                   0xEB, 0xFC};  //         jmp 0x1000
+  std::memcpy(ram.data() + 0x1000, vp0_code, sizeof vp0_code);
+  const std::uint8_t vp1_code[] = {0x80, 0x36, 0x00, 0x10, 0x56,  // 0x2000: xorb $(0xE6 ^ 0xB0), 0x1000
+                                   0xEB, 0xF9};                   //         jmp 0x2000
+  std::memcpy(ram.data() + 0x2000, vp1_code, sizeof vp1_code);
+  ASSERT_EQ(set_guest_memory(pt_, mem_region(0, ram.address(), ram.size(), kWritable | kExecutable)), 0);
+  const abi::HvSegmentRegister code_segment{0, 0xFFFF, 0, 0x9B};
+  const abi::HvSegmentRegister data_segment{0, 0xFFFF, 0, 0x93};
+  for (const auto& [fd, index, rip] : {std::tuple{vp_, 0U, 0x1000U}, std::tuple{static_cast<int>(vp1), 1U, 0x2000U}}) {
+    auto s = set_registers(fd, index,
+                           {segment_assoc(reg::kCs, code_segment), segment_assoc(reg::kDs, data_segment),
+                            assoc(reg::kRip, rip), assoc(reg::kRflags, 0x2)});
+    ASSERT_EQ(s.rc, 0);
+    ASSERT_EQ(s.call.status, abi::kHvStatusSuccess);
+  }
+
+  // VP 1 runs until told to stop; a signal ends its RUN_VP (it never intercepts). Stopped on every
+  // way out of the test, a failed assertion included.
+  class Flipper {
+   public:
+    explicit Flipper(std::function<void()> run_once) {
+      struct sigaction action {};
+      action.sa_handler = ignore_stop_signal;
+      ::sigaction(SIGUSR2, &action, &previous_);
+      thread_ = std::thread([this, run_once = std::move(run_once)] {
+        while (!stop_.load()) run_once();
+        stopped_ = true;
+      });
+    }
+    ~Flipper() {
+      stop_ = true;
+      while (!stopped_.load()) {
+        ::pthread_kill(thread_.native_handle(), SIGUSR2);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      thread_.join();
+      ::sigaction(SIGUSR2, &previous_, nullptr);
+    }
+    Flipper(const Flipper&) = delete;
+    Flipper& operator=(const Flipper&) = delete;
+
+   private:
+    struct sigaction previous_ {};
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> stopped_{false};
+    std::thread thread_;
+  };
+  const Flipper flipper([&] {
+    abi::HvMessage ignored{};
+    (void)run_vp(static_cast<int>(vp1), ignored);
+  });
+  long rc = 0;
+  int runs = 0;
+  for (; runs < 100000; ++runs) {
+    abi::HvMessage message{};
+    rc = run_vp(vp_, message);
+    if (rc != 0) break;
+    ASSERT_EQ(message.header.message_type, abi::kMsgX64IoPortIntercept) << std::hex << message.header.message_type;
+    abi::HvIoPortIntercept io{};
+    std::memcpy(&io, message.payload, sizeof io);
+    ASSERT_EQ(io.header.rip, 0x1000U);
+    ASSERT_EQ(io.instruction_bytes[0], 0xE6) << "an intercept made from bytes that are no IO instruction";
+    auto advance = set_registers(vp_, 0, {assoc(reg::kRip, 0x1002)});
+    ASSERT_EQ(advance.rc, 0);
+  }
+  EXPECT_EQ(rc, -EIO) << "after " << runs << " runs";
+  RecordProperty("intercepts_before_the_race", runs);
 }
 
 // [§4] read access is always granted, write and execute per flags, and an access the region forbids

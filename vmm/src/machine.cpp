@@ -267,11 +267,15 @@ MachineExit Machine::run() {
         request_stop({MachineExit::Reason::Error, 1, std::string("cannot start the doorbell thread: ") + e.what()});
       }
     }
-    try {
-      for (std::size_t i = 0; i < vcpus_.size(); ++i) threads.emplace_back([this, i] { vcpu_loop(i); });
-    } catch (const std::system_error& e) {
-      // Stop the vCPUs already started, or joining them below would wait forever.
-      request_stop({MachineExit::Reason::Error, 1, std::string("cannot start a vCPU thread: ") + e.what()});
+    for (std::size_t i = 0; i < vcpus_.size(); ++i) {
+      try {
+        threads.emplace_back([this, i] { vcpu_loop(i); });
+      } catch (const std::system_error& e) {
+        // Stop the vCPUs already started, or joining them below would wait forever.
+        request_stop(
+            {MachineExit::Reason::Error, 1, "cannot start the thread of vCPU " + std::to_string(i) + ": " + e.what()});
+        break;
+      }
     }
   }  // jthreads join here
   std::lock_guard lock(exit_mutex_);

@@ -5,8 +5,13 @@
 // and the image loaders against read-only guest memory and their documented limits.
 // docs/threat-model/vmm.md, interrupt-lines.md and image-loader.md name these tests.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -319,6 +324,63 @@ TEST_F(MachineChecks, TheDoorbellThreadEndsWithTheMachine) {
   ASSERT_EQ(m->virtio_doorbells(), 1U);
   const auto exit = m->run();  // returns only once the doorbell thread has noticed the stop
   EXPECT_EQ(exit.reason, Reason::Halted) << exit.message;
+}
+
+// --- threads that cannot start --------------------------------------------------------------------
+
+// In this (child) process: takes a fresh user id, so that only this process's threads count against
+// RLIMIT_NPROC, allows `threads_allowed` threads besides this one, runs `machine`, and exits 0 when
+// run() reports Error with `message`. Should a thread that started never be told to stop, run() never
+// returns and SIGALRM ends the process after 20 s: the death test fails.
+[[noreturn]] void run_under_a_thread_limit(Machine& machine, rlim_t threads_allowed, const std::string& message) {
+  ::alarm(20);
+  const uid_t uid = 0x7ffe0000U + static_cast<uid_t>(::getpid() & 0xffff);
+  if (::setresuid(uid, uid, uid) != 0) {
+    std::fprintf(stderr, "setresuid(%u): %s\n", uid, std::strerror(errno));
+    std::_Exit(10);
+  }
+  const rlimit limit{threads_allowed + 1, threads_allowed + 1};
+  if (::setrlimit(RLIMIT_NPROC, &limit) != 0) {
+    std::fprintf(stderr, "setrlimit(RLIMIT_NPROC): %s\n", std::strerror(errno));
+    std::_Exit(11);
+  }
+  const auto exit = machine.run();
+  const bool ok = exit.reason == Reason::Error && exit.message.find(message) != std::string::npos;
+  if (!ok) std::fprintf(stderr, "run(): reason %d, \"%s\"\n", static_cast<int>(exit.reason), exit.message.c_str());
+  std::_Exit(ok ? 0 : 1);  // no exit handlers: LeakSanitizer's would need a thread too
+}
+
+// A vCPU or doorbell thread that cannot start (here: the thread limit) stops the machine with Error
+// naming it; the threads already started (vCPU 0, which then waits in run() for a kick; the doorbell
+// thread) are told to stop, so run() returns instead of waiting for them.
+TEST_F(MachineChecks, AThreadThatCannotStartStopsTheMachineAsAnError) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the machine under a fresh user id with a thread limit";
+  // Each case in a fresh process: the limit and the user id must not reach the test runner.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  struct Case {
+    const char* what;
+    std::uint32_t vcpus;
+    bool doorbell;
+    rlim_t threads_allowed;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"vCPU 0 starts, vCPU 1 cannot", 3, false, 1, "cannot start the thread of vCPU 1: "},
+      {"the doorbell thread starts, vCPU 0 cannot", 1, true, 1, "cannot start the thread of vCPU 0: "},
+      {"no thread starts, the doorbell thread first", 1, true, 0, "cannot start the doorbell thread: "},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    FakeBackendState state;
+    state.refuse_ioeventfds = !c.doorbell;
+    FakeHypervisor hypervisor(state);
+    auto cfg = config(c.vcpus);
+    if (c.doorbell) cfg.virtio = {std::make_shared<hv::virtio::RngDevice>()};
+    auto m = Machine::create(hypervisor, cfg);
+    ASSERT_TRUE(m) << m.error().to_string();
+    ASSERT_EQ((*m)->virtio_doorbells(), c.doorbell ? 1U : 0U);
+    EXPECT_EXIT(run_under_a_thread_limit(**m, c.threads_allowed, c.message), ::testing::ExitedWithCode(0), "");
+  }
 }
 
 // --- interrupt lines ------------------------------------------------------------------------------
