@@ -68,8 +68,7 @@ void GuestRegion::stop_write_tracking() noexcept {
   tracking_.store(false, std::memory_order_release);
 }
 
-void GuestRegion::mark_written(std::uint64_t offset, std::uint64_t len) const noexcept {
-  if (len == 0 || !tracking_.load(std::memory_order_acquire)) return;
+void GuestRegion::mark_written_pages(std::uint64_t offset, std::uint64_t len) const noexcept {
   std::atomic<std::uint64_t>* words = written_words_.load(std::memory_order_acquire);
   if (words == nullptr || offset >= range_.size()) return;
   const std::uint64_t last = std::min(offset + len, range_.size()) - 1;
@@ -114,6 +113,7 @@ Result<void> GuestMemory::add_region(std::shared_ptr<GuestRegion> region, Permis
   }
   permissions_.insert(permissions_.begin() + (pos - regions_.begin()), permission);
   regions_.insert(pos, std::move(region));
+  rebuild_slots();
   return {};
 }
 
@@ -126,7 +126,41 @@ Result<std::shared_ptr<GuestRegion>> GuestMemory::remove_region(std::uint64_t gu
   auto region = std::move(*it);
   permissions_.erase(permissions_.begin() + (it - regions_.begin()));
   regions_.erase(it);
+  rebuild_slots();
   return region;
+}
+
+void GuestMemory::rebuild_slots() {
+  slots_.clear();
+  slots_.reserve(regions_.size());
+  for (std::size_t i = 0; i < regions_.size(); ++i) {
+    const GuestRegion& region = *regions_[i];
+    slots_.push_back({.base = region.guest_base(),
+                      .size = region.size(),
+                      .host = region.host().data(),
+                      .region = &region,
+                      .writable = permissions_[i] == Permission::ReadWrite});
+  }
+}
+
+const GuestMemory::Slot* GuestMemory::slot_for_sorted(std::uint64_t gpa, std::uint64_t len) const noexcept {
+  auto pos = std::upper_bound(slots_.begin(), slots_.end(), gpa,
+                              [](std::uint64_t a, const Slot& slot) { return a < slot.base; });
+  if (pos == slots_.begin()) return nullptr;
+  const Slot& slot = *std::prev(pos);
+  const std::uint64_t offset = gpa - slot.base;
+  return offset < slot.size && slot.size - offset >= len ? &slot : nullptr;
+}
+
+Error GuestMemory::access_error(const char* operation, std::uint64_t gpa, std::uint64_t len, Intent intent,
+                                std::uint64_t alignment) const {
+  if (auto located = locate(operation, gpa, len, CrossRegion::Deny, intent); !located) return located.error();
+  if (alignment != 0 && gpa % alignment != 0) {
+    return Error(ErrorKind::InvalidArgument, operation,
+                 "address " + hex(gpa) + " is not aligned to " + std::to_string(alignment) + " bytes");
+  }
+  // The inline path refused what the checked path accepts: a table out of step with the regions.
+  return Error(ErrorKind::InvalidArgument, operation, "inconsistent region table at " + hex(gpa));
 }
 
 const std::shared_ptr<GuestRegion>* GuestMemory::find_region(std::uint64_t gpa) const noexcept {
@@ -205,19 +239,23 @@ Result<void> GuestMemory::for_each_chunk(const char* operation, std::uint64_t gp
 
 // The guest may write these bytes concurrently from a vCPU; the copy gives a snapshot and callers
 // validate what they read before acting on it.
-Result<void> GuestMemory::read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const {
+Result<void> GuestMemory::read_slow(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const {
   return for_each_chunk(
       "GuestMemory::read", gpa, out.size(), cross, Intent::Read,
       [&](std::span<std::uint8_t> host, std::size_t at) { std::memcpy(out.data() + at, host.data(), host.size()); });
 }
 
-Result<void> GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross) const {
+Result<void> GuestMemory::write_slow(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross) const {
   return for_each_chunk(
       "GuestMemory::write", gpa, in.size(), cross, Intent::Write,
       [&](std::span<std::uint8_t> host, std::size_t at) { std::memcpy(host.data(), in.data() + at, host.size()); });
 }
 
 Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t gpa, std::uint64_t len) const {
+  if (const Slot* slot = slot_for(gpa, len); slot != nullptr && slot->writable && len != 0) {
+    slot->region->mark_written(gpa - slot->base, len);  // a writable view is taken to be written
+    return std::span<std::uint8_t>(slot->at(gpa), len);
+  }
   auto index = locate("GuestMemory::slice", gpa, len, CrossRegion::Deny, Intent::Write);
   if (!index) return tl::unexpected(index.error());
   const auto& region = *regions_[*index];
@@ -227,6 +265,9 @@ Result<std::span<std::uint8_t>> GuestMemory::slice(std::uint64_t gpa, std::uint6
 }
 
 Result<std::span<const std::uint8_t>> GuestMemory::view(std::uint64_t gpa, std::uint64_t len) const {
+  if (const Slot* slot = slot_for(gpa, len); slot != nullptr && len != 0) {
+    return std::span<const std::uint8_t>(slot->at(gpa), len);
+  }
   auto index = locate("GuestMemory::view", gpa, len, CrossRegion::Deny, Intent::Read);
   if (!index) return tl::unexpected(index.error());
   const auto& region = *regions_[*index];

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,7 +16,10 @@
 #include <type_traits>
 #include <vector>
 
+#include <gsl/assert>
+
 #include "hv/address_range.hpp"
+#include "hv/detail/shared_word.hpp"
 #include "hv/error.hpp"
 #include "hv/unique_fd.hpp"
 
@@ -60,13 +64,17 @@ class GuestRegion {
   // a writer racing stop/start never sees it freed.
   Result<void> start_write_tracking();
   void stop_write_tracking() noexcept;
-  // Marks the pages of [offset, offset + len) (offsets into the region) when tracking is on.
-  void mark_written(std::uint64_t offset, std::uint64_t len) const noexcept;
+  // Marks the pages of [offset, offset + len) (offsets into the region) when tracking is on. Inline:
+  // every device write pays this check, and with tracking off it is one load.
+  void mark_written(std::uint64_t offset, std::uint64_t len) const noexcept {
+    if (len != 0 && tracking_.load(std::memory_order_acquire)) mark_written_pages(offset, len);
+  }
   // ORs the pages marked since the last call into `bits` (bit i: page i of the region) and clears them.
   void take_written(std::span<std::uint64_t> bits) const noexcept;
 
  private:
   GuestRegion(AddressRange range, Backing backing, std::uint8_t* host, UniqueFd memfd, bool owned = true) noexcept;
+  void mark_written_pages(std::uint64_t offset, std::uint64_t len) const noexcept;
   AddressRange range_;
   Backing backing_;
   std::uint8_t* host_;
@@ -95,6 +103,47 @@ struct RegionSpec {
   Permission permission = Permission::ReadWrite;
 };
 
+// One lookup, several accesses: [gpa, gpa + size) inside one writable region, for code that writes a
+// few fields of one structure (a used ring's element, then its index). Offsets are relative to the
+// window and the caller derives them from state it has already validated, so an offset outside the
+// window is a bug in hvkit (a contract violation), not a guest error. It points into the region's
+// host mapping: use it within the call that made it, while the GuestMemory it came from is alive
+// (the rule for slice() as well).
+class GuestWindow {
+ public:
+  template <class T>
+  requires std::is_trivially_copyable_v<T>
+  void write_obj(std::uint64_t offset, const T& value) const noexcept {
+    std::memcpy(at(offset, sizeof(T)), &value, sizeof(T));
+    region_->mark_written(region_offset_ + offset, sizeof(T));
+  }
+  // Atomic; `offset` must keep the guest address aligned to sizeof(T).
+  template <detail::SharedWord T>
+  void store(std::uint64_t offset, T value, std::memory_order order) const noexcept {
+    Expects((base_ + offset) % sizeof(T) == 0);
+    detail::shared_word<T>(at(offset, sizeof(T))).store(value, order);
+    region_->mark_written(region_offset_ + offset, sizeof(T));
+  }
+  GuestWindow() noexcept = default;  // empty
+  [[nodiscard]] explicit operator bool() const noexcept { return host_ != nullptr; }
+  [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
+
+ private:
+  friend class GuestMemory;
+  GuestWindow(std::uint8_t* host, std::uint64_t base, std::uint64_t size, const GuestRegion* region,
+              std::uint64_t region_offset) noexcept
+      : host_(host), base_(base), size_(size), region_(region), region_offset_(region_offset) {}
+  [[nodiscard]] std::uint8_t* at(std::uint64_t offset, std::uint64_t len) const noexcept {
+    Expects(host_ != nullptr && offset <= size_ && len <= size_ - offset);
+    return host_ + offset;  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic): checked above
+  }
+  std::uint8_t* host_ = nullptr;
+  std::uint64_t base_ = 0;  // guest address of host_[0], for the alignment check
+  std::uint64_t size_ = 0;
+  const GuestRegion* region_ = nullptr;
+  std::uint64_t region_offset_ = 0;  // of host_[0] in the region, for write tracking
+};
+
 // A set of non-overlapping regions, sorted by guest address; lookups are O(log n).
 // Layout changes (add/remove) must not race with accesses; accesses may run concurrently.
 class GuestMemory {
@@ -118,24 +167,90 @@ class GuestMemory {
 
   // Each either copies every byte or none: a failed check leaves memory and `out` untouched. A write
   // that would touch a ReadOnly region fails with PermissionDenied before copying anything (checked
-  // once per region, not per byte); reads are allowed everywhere.
-  Result<void> read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross = CrossRegion::Deny) const;
-  Result<void> write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross = CrossRegion::Deny) const;
+  // once per region, not per byte); reads are allowed everywhere. An access inside one region takes
+  // the inline path (a lookup in a flat table, one memcpy); the rest (errors, crossing regions) goes
+  // out of line.
+  Result<void> read(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross = CrossRegion::Deny) const {
+    if (const Slot* slot = slot_for(gpa, out.size()); slot != nullptr && !out.empty()) [[likely]] {
+      std::memcpy(out.data(), slot->at(gpa), out.size());
+      return {};
+    }
+    return read_slow(gpa, out, cross);
+  }
+  Result<void> write(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross = CrossRegion::Deny) const {
+    if (const Slot* slot = slot_for(gpa, in.size()); slot != nullptr && slot->writable && !in.empty()) [[likely]] {
+      std::memcpy(slot->at(gpa), in.data(), in.size());
+      slot->region->mark_written(gpa - slot->base, in.size());
+      return {};
+    }
+    return write_slow(gpa, in, cross);
+  }
 
+  // One object of guest memory, copied (the guest may change it at any time: validate what you read).
   template <class T>
   requires std::is_trivially_copyable_v<T> Result<T> read_obj(std::uint64_t gpa)
   const {
-    std::array<std::uint8_t, sizeof(T)> bytes{};
-    auto r = read(gpa, bytes);
-    if (!r) return tl::unexpected(std::move(r.error()));
-    return std::bit_cast<T>(bytes);
+    if (const Slot* slot = slot_for(gpa, sizeof(T))) [[likely]] {
+      T value;
+      std::memcpy(&value, slot->at(gpa), sizeof(T));  // one load for 1, 2, 4 and 8 bytes
+      return value;
+    }
+    return tl::unexpected(access_error("GuestMemory::read", gpa, sizeof(T), Intent::Read));
   }
 
   template <class T>
   requires std::is_trivially_copyable_v<T> Result<void> write_obj(std::uint64_t gpa, const T& value)
   const {
-    const auto bytes = std::bit_cast<std::array<std::uint8_t, sizeof(T)>>(value);
-    return write(gpa, bytes);
+    if (const Slot* slot = slot_for(gpa, sizeof(T)); slot != nullptr && slot->writable) [[likely]] {
+      std::memcpy(slot->at(gpa), &value, sizeof(T));  // one store for 1, 2, 4 and 8 bytes
+      slot->region->mark_written(gpa - slot->base, sizeof(T));
+      return {};
+    }
+    return tl::unexpected(access_error("GuestMemory::write", gpa, sizeof(T), Intent::Write));
+  }
+
+  // Atomic, ordered access to one naturally aligned integer, for fields the driver and the device
+  // update concurrently (ring indices, event suppression). A misaligned address is InvalidArgument.
+  template <detail::SharedWord T>
+  Result<T> load(std::uint64_t gpa, std::memory_order order) const {
+    if (const Slot* slot = slot_for(gpa, sizeof(T)); slot != nullptr && gpa % sizeof(T) == 0) [[likely]] {
+      return detail::shared_word<T>(slot->at(gpa)).load(order);
+    }
+    return tl::unexpected(access_error("GuestMemory::load", gpa, sizeof(T), Intent::Read, sizeof(T)));
+  }
+  template <detail::SharedWord T>
+  Result<void> store(std::uint64_t gpa, T value, std::memory_order order) const {
+    if (const Slot* slot = slot_for(gpa, sizeof(T)); slot != nullptr && slot->writable && gpa % sizeof(T) == 0)
+        [[likely]] {
+      detail::shared_word<T>(slot->at(gpa)).store(value, order);
+      slot->region->mark_written(gpa - slot->base, sizeof(T));
+      return {};
+    }
+    return tl::unexpected(access_error("GuestMemory::store", gpa, sizeof(T), Intent::Write, sizeof(T)));
+  }
+
+  // Whether [gpa, gpa + len) lies inside one region (len > 0), and whether devices may write it: the
+  // checks of view() and slice() without building a view or an error.
+  [[nodiscard]] bool contains(std::uint64_t gpa, std::uint64_t len) const noexcept {
+    return len != 0 && slot_for(gpa, len) != nullptr;
+  }
+  [[nodiscard]] bool writable(std::uint64_t gpa, std::uint64_t len) const noexcept {
+    const Slot* slot = slot_for(gpa, len);
+    return len != 0 && slot != nullptr && slot->writable;
+  }
+
+  // [gpa, gpa + len) as a GuestWindow when it lies inside one writable region (the checks of slice(),
+  // without marking the whole range written: the window marks what it writes); an empty window
+  // (false) when it does not, and window_error() says why. Not a Result: on the hot paths that use it
+  // (a used ring, per request) a plain value stays in registers.
+  [[nodiscard]] GuestWindow writable_window(std::uint64_t gpa, std::uint64_t len) const noexcept {
+    if (const Slot* slot = slot_for(gpa, len); slot != nullptr && slot->writable && len != 0) [[likely]] {
+      return GuestWindow(slot->at(gpa), gpa, len, slot->region, gpa - slot->base);
+    }
+    return {};
+  }
+  [[nodiscard]] Error window_error(std::uint64_t gpa, std::uint64_t len) const {
+    return access_error("GuestMemory::writable_window", gpa, len, Intent::Write);
   }
 
   // Writable host view of [gpa, gpa + len) when it lies inside one region; PermissionDenied when that
@@ -154,8 +269,42 @@ class GuestMemory {
   template <class Copy>
   Result<void> for_each_chunk(const char* operation, std::uint64_t gpa, std::size_t len, CrossRegion cross,
                               Intent intent, Copy copy) const;
+  // What the inline paths need of a region, in one flat entry: no shared_ptr or region object to
+  // follow before the bounds check.
+  struct Slot {
+    std::uint64_t base = 0;
+    std::uint64_t size = 0;
+    std::uint8_t* host = nullptr;
+    const GuestRegion* region = nullptr;  // kept alive by regions_
+    bool writable = false;
+    [[nodiscard]] std::uint8_t* at(std::uint64_t gpa) const noexcept {
+      return host + (gpa - base);  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic): slot_for checked it
+    }
+  };
+  // The region that holds all of [gpa, gpa + len), or nullptr. Unsigned wrap-around makes each test
+  // one subtraction and two comparisons: gpa below the base wraps to a huge offset.
+  [[nodiscard]] const Slot* slot_for(std::uint64_t gpa, std::uint64_t len) const noexcept {
+    if (slots_.size() <= kLinearSearchLimit) [[likely]] {
+      for (const Slot& slot : slots_) {
+        const std::uint64_t offset = gpa - slot.base;
+        if (offset < slot.size && slot.size - offset >= len) return &slot;
+      }
+      return nullptr;
+    }
+    return slot_for_sorted(gpa, len);
+  }
+  static constexpr std::size_t kLinearSearchLimit = 8;  // beyond this, a binary search
+  [[nodiscard]] const Slot* slot_for_sorted(std::uint64_t gpa, std::uint64_t len) const noexcept;
+  void rebuild_slots();
+  Result<void> read_slow(std::uint64_t gpa, std::span<std::uint8_t> out, CrossRegion cross) const;
+  Result<void> write_slow(std::uint64_t gpa, std::span<const std::uint8_t> in, CrossRegion cross) const;
+  // The error the checked path reports for a failed inline access (alignment: required, 0 for none).
+  [[nodiscard, gnu::cold]] Error access_error(const char* operation, std::uint64_t gpa, std::uint64_t len,
+                                              Intent intent, std::uint64_t alignment = 0) const;
+
   std::vector<std::shared_ptr<GuestRegion>> regions_;  // sorted by guest_base
   std::vector<Permission> permissions_;                // permissions_[i] is regions_[i]'s
+  std::vector<Slot> slots_;                            // slots_[i] describes regions_[i]
 };
 
 }  // namespace hv
