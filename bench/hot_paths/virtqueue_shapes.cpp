@@ -22,8 +22,8 @@ using hv::virtio::SplitQueueConfig;
 
 constexpr std::uint16_t kQueueSize = 256;
 constexpr std::uint16_t kNext = 1, kIndirect = 4;
-constexpr SplitQueueConfig kConfig{.size = kQueueSize, .descriptor_table = 0, .available_ring = 0x1000,
-                                   .used_ring = 0x1208, .event_idx = false};
+constexpr SplitQueueConfig kConfig{
+    .size = kQueueSize, .descriptor_table = 0, .available_ring = 0x1000, .used_ring = 0x1208, .event_idx = false};
 
 struct RawDescriptor {
   std::uint64_t addr;
@@ -64,18 +64,19 @@ void add_walk(const char* name, std::uint16_t chains, std::uint16_t length, bool
   add_shape(name, 128, "desc", [=] {
     auto memory = indirect ? two_regions() : one_region();
     lay_out(*memory, chains, length, indirect);
-    return [memory, chains, length] {
+    // A device keeps one chain object per queue and pops into it (SplitQueue::pop_into).
+    return [memory, chains, length, chain = hv::virtio::DescriptorChain{}]() mutable {
       const hv::GuestMemory& mem = *memory;
       auto queue = SplitQueue::create(mem, kConfig);
       if (!queue) std::abort();
       std::size_t seen_chains = 0, seen_buffers = 0;
       for (;;) {
-        auto chain = queue->pop(mem);
-        if (!chain) std::abort();
-        if (!*chain) break;
+        auto taken = queue->pop_into(mem, chain);
+        if (!taken) std::abort();
+        if (!*taken) break;
         ++seen_chains;
         std::uint64_t sum = 0;
-        for (const auto& buffer : (*chain)->buffers) {
+        for (const auto& buffer : chain.buffers) {
           ++seen_buffers;
           sum += buffer.address + buffer.length;
         }

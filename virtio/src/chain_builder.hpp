@@ -11,9 +11,23 @@
 
 namespace hv::virtio::detail {
 
+// Builds an error out of line: its message is formatted only when it fails, and the hot path that
+// calls this keeps no stack frame or code for the strings. Use it as
+// `return tl::unexpected(cold_error([&] { return Error(...); }));`.
+template <class Build>
+[[gnu::cold, gnu::noinline]] Error cold_error(Build build) {
+  return build();
+}
+
 class ChainBuilder {
  public:
-  explicit ChainBuilder(const char* operation) : operation_(operation) {}
+  // Starts `chain` afresh (its buffer storage is kept, so a reused chain does not allocate again).
+  ChainBuilder(const char* operation, DescriptorChain& chain) : operation_(operation), chain_(chain) {
+    chain_.buffers.clear();
+    chain_.readable_bytes = 0;
+    chain_.writable_bytes = 0;
+    chain_.ring_slots = 1;
+  }
   // nullptr when the buffer was added, else why not. (No Result here: this runs once per buffer on
   // the queue's hot path, and an error is built only when there is one.)
   [[nodiscard]] const char* add(std::uint64_t address, std::uint32_t length, bool device_writable);
@@ -22,7 +36,7 @@ class ChainBuilder {
 
  private:
   const char* operation_;
-  DescriptorChain chain_;
+  DescriptorChain& chain_;
   bool seen_writable_ = false;
 };
 
@@ -34,7 +48,7 @@ inline const char* ChainBuilder::add(std::uint64_t address, std::uint32_t length
   if (length > ~std::uint64_t{0} - address) return "buffer address + length overflows";
   (device_writable ? chain_.writable_bytes : chain_.readable_bytes) += length;
   if (chain_.readable_bytes + chain_.writable_bytes > 0xffffffffULL) return "chain longer than 4 GiB";
-  chain_.buffers.push_back({address, length, device_writable});
+  chain_.buffers.emplace_back(address, length, device_writable);
   return nullptr;
 }
 

@@ -35,18 +35,21 @@ bool available(std::uint16_t flags, bool wrap) {
 
 Result<PackedQueue> PackedQueue::create(const GuestMemory& memory, const PackedQueueConfig& c) {
   if (c.size == 0 || c.size > kMaxQueueSize) {
-    return tl::unexpected(broken("queue size " + std::to_string(c.size) + " is not in 1..32768"));
+    return tl::unexpected(
+        detail::cold_error([&] { return broken("queue size " + std::to_string(c.size) + " is not in 1..32768"); }));
   }
   if (c.descriptor_ring % 16 != 0 || c.driver_event % 4 != 0 || c.device_event % 4 != 0) {
-    return tl::unexpected(broken("ring addresses misaligned (descriptors 16, event suppression 4)"));
+    return tl::unexpected(
+        detail::cold_error([&] { return broken("ring addresses misaligned (descriptors 16, event suppression 4)"); }));
   }
-  if (!memory.view(c.descriptor_ring, kDescriptorSize * c.size) || !memory.view(c.driver_event, 4) ||
-      !memory.view(c.device_event, 4)) {
-    return tl::unexpected(broken("descriptor ring or event suppression outside guest RAM"));
+  if (!memory.contains(c.descriptor_ring, kDescriptorSize * c.size) || !memory.contains(c.driver_event, 4) ||
+      !memory.contains(c.device_event, 4)) {
+    return tl::unexpected(
+        detail::cold_error([&] { return broken("descriptor ring or event suppression outside guest RAM"); }));
   }
   // The device writes used descriptors into the ring and its own event suppression structure: neither
   // may lie in memory the VMM made read-only.
-  if (!memory.slice(c.descriptor_ring, kDescriptorSize * c.size) || !memory.slice(c.device_event, 4)) {
+  if (!memory.writable(c.descriptor_ring, kDescriptorSize * c.size) || !memory.writable(c.device_event, 4)) {
     return fail(ErrorKind::PermissionDenied, kOp,
                 "descriptor ring or device event suppression in read-only guest memory");
   }
@@ -54,41 +57,52 @@ Result<PackedQueue> PackedQueue::create(const GuestMemory& memory, const PackedQ
 }
 
 Result<std::optional<DescriptorChain>> PackedQueue::pop(const GuestMemory& memory) {
+  DescriptorChain chain;
+  auto taken = pop_into(memory, chain);
+  if (!taken) return tl::unexpected(taken.error());
+  if (!*taken) return std::optional<DescriptorChain>{};
+  return std::optional<DescriptorChain>(std::move(chain));
+}
+
+Result<bool> PackedQueue::pop_into(const GuestMemory& memory, DescriptorChain& chain) {
   const std::uint64_t ring = config_.descriptor_ring;
-  auto head_flags = memory.read_obj<std::uint16_t>(ring + kDescriptorSize * next_avail_ + 14);
+  // The driver makes the head available last (§2.8.6): read the chain after its flags (acquire).
+  auto head_flags = memory.load<std::uint16_t>(ring + kDescriptorSize * next_avail_ + 14, std::memory_order_acquire);
   if (!head_flags) return tl::unexpected(head_flags.error());
-  if (!available(*head_flags, avail_wrap_)) return std::optional<DescriptorChain>{};
-  // The driver makes the head available last (§2.8.6): read the chain after its flags.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  detail::ChainBuilder builder(kOp);
-  DescriptorChain& chain = builder.chain();
+  if (!available(*head_flags, avail_wrap_)) return false;
+  detail::ChainBuilder builder(kOp, chain);
   std::uint16_t index = next_avail_;
   bool wrap = avail_wrap_;
   for (std::uint16_t slots = 1;; ++slots) {
     // A list is at most the queue size (§2.8.5): more means the driver's NEXT flags loop the ring.
-    if (slots > config_.size) return tl::unexpected(broken("descriptor list longer than the queue"));
+    if (slots > config_.size)
+      return tl::unexpected(detail::cold_error([&] { return broken("descriptor list longer than the queue"); }));
     auto d = memory.read_obj<PackedDescriptor>(ring + kDescriptorSize * index);
     if (!d) return tl::unexpected(d.error());
     if (!available(d->flags, wrap))
-      return tl::unexpected(broken("a descriptor in the middle of a list is not available"));
+      return tl::unexpected(
+          detail::cold_error([&] { return broken("a descriptor in the middle of a list is not available"); }));
     if ((d->flags & kIndirect) != 0) {
       // An indirect descriptor is a list of its own (§2.8.7); its WRITE flag is ignored.
-      if ((d->flags & kNext) != 0 || slots != 1) return tl::unexpected(broken("an indirect descriptor inside a list"));
+      if ((d->flags & kNext) != 0 || slots != 1)
+        return tl::unexpected(detail::cold_error([&] { return broken("an indirect descriptor inside a list"); }));
       if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
-        return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
+        return tl::unexpected(
+            detail::cold_error([&] { return broken("indirect table length " + std::to_string(d->len)); }));
       }
-      if (d->addr % kDescriptorSize != 0 || !memory.view(d->addr, d->len)) {
-        return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
+      if (d->addr % kDescriptorSize != 0 || !memory.contains(d->addr, d->len)) {
+        return tl::unexpected(detail::cold_error(
+            [&] { return broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"); }));
       }
       // Entries are consecutive; only their WRITE flag means anything (§2.8.7).
       for (std::uint32_t i = 0; i < d->len / kDescriptorSize; ++i) {
         auto e = memory.read_obj<PackedDescriptor>(d->addr + kDescriptorSize * i);
         if (!e) return tl::unexpected(e.error());
         if (const char* why = builder.add(e->addr, e->len, (e->flags & kWrite) != 0))
-          return tl::unexpected(builder.broken(why));
+          return tl::unexpected(detail::cold_error([&] { return builder.broken(why); }));
       }
     } else if (const char* why = builder.add(d->addr, d->len, (d->flags & kWrite) != 0)) {
-      return tl::unexpected(builder.broken(why));
+      return tl::unexpected(detail::cold_error([&] { return builder.broken(why); }));
     }
     index = static_cast<std::uint16_t>(index + 1);
     if (index == config_.size) {
@@ -103,21 +117,22 @@ Result<std::optional<DescriptorChain>> PackedQueue::pop(const GuestMemory& memor
   }
   next_avail_ = index;
   avail_wrap_ = wrap;
-  return std::optional<DescriptorChain>(std::move(chain));
+  return true;
 }
 
 Result<void> PackedQueue::add_used(const GuestMemory& memory, std::uint16_t id, std::uint32_t written,
                                    std::uint16_t ring_slots) {
-  if (ring_slots == 0 || ring_slots > config_.size)
-    return fail(ErrorKind::InvalidArgument, kOp,
-                "used chain of " + std::to_string(ring_slots) + " slots");  // the caller's
+  if (ring_slots == 0 || ring_slots > config_.size) {  // the caller's mistake
+    return tl::unexpected(detail::cold_error([&] {
+      return Error(ErrorKind::InvalidArgument, kOp, "used chain of " + std::to_string(ring_slots) + " slots");
+    }));
+  }
   const std::uint64_t at = config_.descriptor_ring + kDescriptorSize * next_used_;
   if (auto r = memory.write_obj<std::uint32_t>(at + 8, written); !r) return r;
   if (auto r = memory.write_obj<std::uint16_t>(at + 12, id); !r) return r;
-  // The flags publish the used descriptor: everything else first (§2.8.1).
-  std::atomic_thread_fence(std::memory_order_release);
+  // The flags publish the used descriptor: everything else first (§2.8.1), by a release store.
   const auto flags = static_cast<std::uint16_t>((used_wrap_ ? (kAvail | kUsed) : 0) | (written > 0 ? kWrite : 0));
-  if (auto r = memory.write_obj<std::uint16_t>(at + 14, flags); !r) return r;
+  if (auto r = memory.store<std::uint16_t>(at + 14, flags, std::memory_order_release); !r) return r;
   const std::uint32_t next = next_used_ + ring_slots;
   if (next >= config_.size) used_wrap_ = !used_wrap_;
   next_used_ = static_cast<std::uint16_t>(next % config_.size);
@@ -131,8 +146,8 @@ Result<bool> PackedQueue::should_notify(const GuestMemory& memory) {
   const std::uint32_t now = cycle(next_used_, used_wrap_);
   signalled_ = now;
   if (old == now) return false;  // nothing used since the last notification
-  auto off_wrap = memory.read_obj<std::uint16_t>(config_.driver_event);
-  auto flags = memory.read_obj<std::uint16_t>(config_.driver_event + 2);
+  auto off_wrap = memory.load<std::uint16_t>(config_.driver_event, std::memory_order_relaxed);
+  auto flags = memory.load<std::uint16_t>(config_.driver_event + 2, std::memory_order_relaxed);
   if (!off_wrap || !flags) return tl::unexpected(!off_wrap ? off_wrap.error() : flags.error());
   switch (*flags & 3) {
     case kEventDisable: return false;
@@ -151,10 +166,10 @@ Result<bool> PackedQueue::should_notify(const GuestMemory& memory) {
 Result<void> PackedQueue::enable_notification(const GuestMemory& memory) {
   // Device event suppression: ENABLE, or with RING_EVENT_IDX the next descriptor the device expects.
   const std::uint16_t off_wrap = static_cast<std::uint16_t>(next_avail_ | (avail_wrap_ ? 0x8000 : 0));
-  if (auto r = memory.write_obj<std::uint16_t>(config_.device_event, config_.event_idx ? off_wrap : 0); !r) return r;
-  if (auto r = memory.write_obj<std::uint16_t>(config_.device_event + 2, config_.event_idx ? kEventDesc : kEventEnable);
-      !r)
-    return r;
+  const std::uint16_t offset = config_.event_idx ? off_wrap : 0;
+  const std::uint16_t flags = config_.event_idx ? kEventDesc : kEventEnable;
+  if (auto r = memory.store<std::uint16_t>(config_.device_event, offset, std::memory_order_relaxed); !r) return r;
+  if (auto r = memory.store<std::uint16_t>(config_.device_event + 2, flags, std::memory_order_relaxed); !r) return r;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return {};
 }

@@ -36,39 +36,30 @@ Error broken(const std::string& what) { return Error(ErrorKind::ProtocolViolatio
 
 }  // namespace
 
-Result<SplitQueue> SplitQueue::create(const GuestMemory& memory, const SplitQueueConfig& c) {
-  // A size of 0 would divide by zero below; a size that is not a power of two breaks index wrap (§2.7).
-  if (c.size == 0 || c.size > kMaxQueueSize || (c.size & (c.size - 1)) != 0) {
-    return tl::unexpected(broken("queue size " + std::to_string(c.size) + " is not a power of two in 1..32768"));
-  }
-  if (c.descriptor_table % 16 != 0 || c.available_ring % 2 != 0 || c.used_ring % 4 != 0) {
-    return tl::unexpected(broken("ring addresses misaligned (descriptors 16, available 2, used 4)"));
-  }
-  const std::uint64_t event = c.event_idx ? 2 : 0;
+Error SplitQueue::creation_error(const GuestMemory& memory, const SplitQueueConfig& c) {
+  // A size of 0 would divide by zero later; a size that is not a power of two breaks index wrap (§2.7).
+  if (!valid_size(c.size)) return broken("queue size " + std::to_string(c.size) + " is not a power of two in 1..32768");
+  if (!aligned(c)) return broken("ring addresses misaligned (descriptors 16, available 2, used 4)");
+  const RingSizes sizes = ring_sizes(c);
   struct Ring {
     const char* name;
     std::uint64_t address, length;
-    bool device_writes;
   };
-  const std::array<Ring, 3> rings = {{{"descriptor table", c.descriptor_table, kDescriptorSize * c.size, false},
-                                      {"available ring", c.available_ring, 4 + 2ULL * c.size + event, false},
-                                      {"used ring", c.used_ring, 4 + 8ULL * c.size + event, true}}};
-  for (const auto& ring : rings) {
-    if (!memory.view(ring.address, ring.length)) {
-      return tl::unexpected(broken(std::string(ring.name) + " at " + hex(ring.address) + " is not inside guest RAM"));
-    }
-    // The device writes the used ring: it may not lie in memory the VMM made read-only.
-    if (ring.device_writes && !memory.slice(ring.address, ring.length)) {
-      return fail(ErrorKind::PermissionDenied, kOp,
-                  std::string(ring.name) + " at " + hex(ring.address) + " lies in read-only guest memory");
+  for (const Ring& ring :
+       {Ring{"descriptor table", c.descriptor_table, sizes.descriptors},
+        Ring{"available ring", c.available_ring, sizes.available}, Ring{"used ring", c.used_ring, sizes.used}}) {
+    if (!memory.contains(ring.address, ring.length)) {
+      return broken(std::string(ring.name) + " at " + hex(ring.address) + " is not inside guest RAM");
     }
   }
-  return SplitQueue(c);
+  // The device writes the used ring: it may not lie in memory the VMM made read-only.
+  return Error(ErrorKind::PermissionDenied, kOp,
+               "used ring at " + hex(c.used_ring) + " lies in read-only guest memory");
 }
 
-Result<DescriptorChain> SplitQueue::parse_chain(const GuestMemory& memory, std::uint16_t head) const {
-  detail::ChainBuilder builder(kOp);
-  builder.chain().head = head;
+Result<void> SplitQueue::parse_chain(const GuestMemory& memory, std::uint16_t head, DescriptorChain& chain) const {
+  detail::ChainBuilder builder(kOp, chain);
+  chain.head = head;
   std::uint64_t table = config_.descriptor_table;
   std::uint32_t table_size = config_.size;
   std::uint32_t index = head;
@@ -77,18 +68,26 @@ Result<DescriptorChain> SplitQueue::parse_chain(const GuestMemory& memory, std::
   for (;;) {
     // A chain visits each descriptor of its table at most once: more means a loop (§2.7.5.2).
     if (index >= table_size)
-      return tl::unexpected(broken("descriptor index " + std::to_string(index) + " out of range"));
-    if (++visited > table_size) return tl::unexpected(broken("descriptor chain loops"));
+      return tl::unexpected(
+          detail::cold_error([&] { return broken("descriptor index " + std::to_string(index) + " out of range"); }));
+    if (++visited > table_size)
+      return tl::unexpected(detail::cold_error([&] { return broken("descriptor chain loops"); }));
     auto d = memory.read_obj<RawDescriptor>(table + kDescriptorSize * index);
-    if (!d) return tl::unexpected(broken("descriptor outside guest RAM: " + std::string(d.error().message())));
+    if (!d)
+      return tl::unexpected(detail::cold_error(
+          [&] { return broken("descriptor outside guest RAM: " + std::string(d.error().message())); }));
     if ((d->flags & kDescIndirect) != 0) {
-      if (in_indirect) return tl::unexpected(broken("an indirect table inside an indirect table"));
-      if ((d->flags & kDescNext) != 0) return tl::unexpected(broken("a descriptor both INDIRECT and NEXT"));
+      if (in_indirect)
+        return tl::unexpected(detail::cold_error([&] { return broken("an indirect table inside an indirect table"); }));
+      if ((d->flags & kDescNext) != 0)
+        return tl::unexpected(detail::cold_error([&] { return broken("a descriptor both INDIRECT and NEXT"); }));
       if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > kMaxIndirectDescriptors) {
-        return tl::unexpected(broken("indirect table length " + std::to_string(d->len)));
+        return tl::unexpected(
+            detail::cold_error([&] { return broken("indirect table length " + std::to_string(d->len)); }));
       }
-      if (d->addr % kDescriptorSize != 0 || !memory.view(d->addr, d->len)) {
-        return tl::unexpected(broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"));
+      if (d->addr % kDescriptorSize != 0 || !memory.contains(d->addr, d->len)) {
+        return tl::unexpected(detail::cold_error(
+            [&] { return broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"); }));
       }
       table = d->addr;
       table_size = d->len / static_cast<std::uint32_t>(kDescriptorSize);
@@ -98,56 +97,70 @@ Result<DescriptorChain> SplitQueue::parse_chain(const GuestMemory& memory, std::
       continue;
     }
     if (const char* why = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0))
-      return tl::unexpected(builder.broken(why));
-    if ((d->flags & kDescNext) == 0) return std::move(builder.chain());
+      return tl::unexpected(detail::cold_error([&] { return builder.broken(why); }));
+    if ((d->flags & kDescNext) == 0) return {};
     index = d->next;
   }
 }
 
-Result<std::optional<DescriptorChain>> SplitQueue::pop(const GuestMemory& memory) {
-  auto avail_idx = memory.read_obj<std::uint16_t>(config_.available_ring + 2);
+Result<std::uint16_t> SplitQueue::pending(const GuestMemory& memory) {
+  if (next_avail_ != known_avail_) return static_cast<std::uint16_t>(known_avail_ - next_avail_);
+  // The entries up to the index were written before it (§2.7.13.2): the acquire load orders the
+  // reads of those entries after it. Read once per batch: until the device has taken every chain
+  // the last read announced, there is no need to look again.
+  auto avail_idx = memory.load<std::uint16_t>(config_.available_ring + 2, std::memory_order_acquire);
   if (!avail_idx) return tl::unexpected(avail_idx.error());
-  // The entries up to avail_idx were written before it (§2.7.13.2): read them after it.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  auto pending = static_cast<std::uint16_t>(*avail_idx - next_avail_);
-  if (pending == 0) {
-    if (!config_.event_idx) return std::optional<DescriptorChain>{};
+  const auto count = static_cast<std::uint16_t>(*avail_idx - next_avail_);
+  // More than a queue's worth ahead is impossible for a correct driver; following it would re-read
+  // entries forever (the rust-vmm hang).
+  if (count > config_.size) {
+    return tl::unexpected(detail::cold_error([&] {
+      return broken("available index " + std::to_string(*avail_idx) + " is " + std::to_string(count) +
+                    " ahead of the device, more than the queue size");
+    }));
+  }
+  known_avail_ = *avail_idx;
+  return count;
+}
+
+Result<bool> SplitQueue::pop_into(const GuestMemory& memory, DescriptorChain& chain) {
+  // Chains left from the last read of the index need no new read (nor a Result for one).
+  Result<std::uint16_t> count = static_cast<std::uint16_t>(known_avail_ - next_avail_);
+  if (*count == 0) count = pending(memory);
+  if (!count) return tl::unexpected(count.error());
+  if (*count == 0) {
+    if (!config_.event_idx) return false;
     // With EVENT_IDX the driver notifies only when its index passes avail_event (§2.7.10): keep it at
     // the device's position, or a Linux driver stops notifying after the first request. Then look
     // again: a chain made available meanwhile was not announced.
     if (auto r = enable_notification(memory); !r) return tl::unexpected(r.error());
-    avail_idx = memory.read_obj<std::uint16_t>(config_.available_ring + 2);
-    if (!avail_idx) return tl::unexpected(avail_idx.error());
-    std::atomic_thread_fence(std::memory_order_acquire);
-    pending = static_cast<std::uint16_t>(*avail_idx - next_avail_);
-    if (pending == 0) return std::optional<DescriptorChain>{};
+    count = pending(memory);
+    if (!count) return tl::unexpected(count.error());
+    if (*count == 0) return false;
   }
-  // More than a queue's worth ahead is impossible for a correct driver; following it would re-read
-  // entries forever (the rust-vmm hang).
-  if (pending > config_.size) {
-    return tl::unexpected(broken("available index " + std::to_string(*avail_idx) + " is " + std::to_string(pending) +
-                                 " ahead of the device, more than the queue size"));
-  }
-  const std::uint64_t slot = config_.available_ring + 4 + 2ULL * (next_avail_ % config_.size);
+  // The size is a power of two (create() checked): a mask, not a division, wraps the index.
+  const std::uint64_t slot = config_.available_ring + 4 + 2ULL * (next_avail_ & (config_.size - 1U));
   auto head = memory.read_obj<std::uint16_t>(slot);
   if (!head) return tl::unexpected(head.error());
-  auto chain = parse_chain(memory, *head);
-  if (!chain) return tl::unexpected(chain.error());
+  if (auto parsed = parse_chain(memory, *head, chain); !parsed) return tl::unexpected(parsed.error());
   ++next_avail_;
-  return std::optional<DescriptorChain>(std::move(*chain));
+  return true;
 }
 
-Result<void> SplitQueue::add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written) {
+Result<std::optional<DescriptorChain>> SplitQueue::pop(const GuestMemory& memory) {
+  DescriptorChain chain;
+  auto taken = pop_into(memory, chain);
+  if (!taken) return tl::unexpected(taken.error());
+  if (!*taken) return std::optional<DescriptorChain>{};
+  return std::optional<DescriptorChain>(std::move(chain));
+}
+
+Error SplitQueue::add_used_error(const GuestMemory& memory, std::uint16_t head) const {
   // The head comes from the device (a chain pop() returned): a wrong one is the caller's mistake.
-  if (head >= config_.size)
-    return fail(ErrorKind::InvalidArgument, kOp, "used head " + std::to_string(head) + " out of range");
-  const std::uint64_t slot = config_.used_ring + 4 + 8ULL * (next_used_ % config_.size);
-  const std::array<std::uint32_t, 2> element = {head, written};
-  if (auto r = memory.write_obj(slot, element); !r) return r;
-  // The element must be visible before the index that publishes it (§2.7.8).
-  std::atomic_thread_fence(std::memory_order_release);
-  ++next_used_;
-  return memory.write_obj<std::uint16_t>(config_.used_ring + 2, next_used_);
+  if (head >= config_.size) {
+    return Error(ErrorKind::InvalidArgument, kOp, "used head " + std::to_string(head) + " out of range");
+  }
+  return memory.window_error(config_.used_ring, used_ring_bytes());
 }
 
 Result<bool> SplitQueue::should_notify(const GuestMemory& memory) {
@@ -157,21 +170,24 @@ Result<bool> SplitQueue::should_notify(const GuestMemory& memory) {
   signalled_used_ = next_used_;
   if (old == next_used_) return false;  // nothing used since the last notification
   if (config_.event_idx) {
-    auto used_event = memory.read_obj<std::uint16_t>(config_.available_ring + 4 + 2ULL * config_.size);
+    auto used_event =
+        memory.load<std::uint16_t>(config_.available_ring + 4 + 2ULL * config_.size, std::memory_order_relaxed);
     if (!used_event) return tl::unexpected(used_event.error());
     return need_event(*used_event, next_used_, old);
   }
-  auto flags = memory.read_obj<std::uint16_t>(config_.available_ring);
+  auto flags = memory.load<std::uint16_t>(config_.available_ring, std::memory_order_relaxed);
   if (!flags) return tl::unexpected(flags.error());
   return (*flags & kAvailNoInterrupt) == 0;
 }
 
 Result<void> SplitQueue::enable_notification(const GuestMemory& memory) {
   if (config_.event_idx) {
-    if (auto r = memory.write_obj<std::uint16_t>(config_.used_ring + 4 + 8ULL * config_.size, next_avail_); !r)
+    if (auto r = memory.store<std::uint16_t>(config_.used_ring + 4 + 8ULL * config_.size, next_avail_,
+                                             std::memory_order_relaxed);
+        !r)
       return r;
   } else {
-    if (auto r = memory.write_obj<std::uint16_t>(config_.used_ring, 0); !r) return r;
+    if (auto r = memory.store<std::uint16_t>(config_.used_ring, 0, std::memory_order_relaxed); !r) return r;
   }
   // The driver must see the request before the device re-checks the available index (§2.7.10).
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -32,6 +32,8 @@ class PackedQueue {
 
   // The next available chain (head = its buffer ID), or nullopt.
   Result<std::optional<DescriptorChain>> pop(const GuestMemory& memory);
+  // The same into `chain`, reusing its buffer storage (see SplitQueue::pop_into).
+  Result<bool> pop_into(const GuestMemory& memory, DescriptorChain& chain);
   // Marks buffer `id` used with `written` bytes; `ring_slots` is the popped chain's.
   Result<void> add_used(const GuestMemory& memory, std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots);
   Result<bool> should_notify(const GuestMemory& memory);

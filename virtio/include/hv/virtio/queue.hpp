@@ -19,6 +19,9 @@ class Queue {
   Result<std::optional<DescriptorChain>> pop(const GuestMemory& memory) {
     return std::visit([&](auto& q) { return q.pop(memory); }, q_);
   }
+  Result<bool> pop_into(const GuestMemory& memory, DescriptorChain& chain) {
+    return std::visit([&](auto& q) { return q.pop_into(memory, chain); }, q_);
+  }
   // Returns `chain` as used with `written` bytes written into its device-writable buffers.
   Result<void> add_used(const GuestMemory& memory, const DescriptorChain& chain, std::uint32_t written) {
     if (auto* split = std::get_if<SplitQueue>(&q_)) return split->add_used(memory, chain.head, written);
@@ -42,11 +45,12 @@ class Queue {
 template <class Handler>
 Result<bool> serve_available(Queue& queue, const GuestMemory& memory, std::uint32_t max, Handler handle) {
   bool used = false;
+  DescriptorChain chain;  // one per call: its storage is reused for every chain
   for (std::uint32_t n = 0; n < max; ++n) {
-    auto chain = queue.pop(memory);
-    if (!chain) return tl::unexpected(chain.error());
-    if (!*chain) break;
-    if (auto r = queue.add_used(memory, **chain, handle(**chain)); !r) return tl::unexpected(r.error());
+    auto taken = queue.pop_into(memory, chain);
+    if (!taken) return tl::unexpected(taken.error());
+    if (!*taken) break;
+    if (auto r = queue.add_used(memory, chain, handle(chain)); !r) return tl::unexpected(r.error());
     used = true;
   }
   return used;

@@ -3,13 +3,17 @@
 // returns them as used, and decides whether the driver wants an interrupt (VIRTIO_F_EVENT_IDX or the
 // NO_INTERRUPT flag). Everything in guest memory is driver-controlled and validated; see
 // docs/threat-model/virtqueue.md. Memory ordering: the avail index is read before the entries it
-// covers (acquire fence), used entries are written before the used index (release fence), and
+// covers (an acquire load, once per batch of chains), used entries are written before the used index
+// (a release store), and
 // avail_event/used_event are accessed after a full fence, as §2.7.7-§2.7.10 require.
 //
 // Ownership: a queue is a few words of ring state and holds no guest memory. Every method that touches
 // the rings takes the GuestMemory from its owner (the device, which shares it), as rust-vmm's
 // virtio-queue does, so a queue can never outlive the memory it reads.
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -34,14 +38,51 @@ class SplitQueue {
   // Validates the configuration against guest memory: size, alignment, each ring inside RAM. The
   // queue does not keep `memory`: the methods below take it on each call. Passing them another layout
   // than this one is safe (every access is bounds-checked then) but breaks the queue.
-  static Result<SplitQueue> create(const GuestMemory& memory, const SplitQueueConfig& config);
+  // Inline: a transport creates its queues at DRIVER_OK, and the peer comparison times it.
+  [[gnu::always_inline]] static Result<SplitQueue> create(const GuestMemory& memory, const SplitQueueConfig& config) {
+    const RingSizes sizes = ring_sizes(config);
+    if (!valid_size(config.size) || !aligned(config)) [[unlikely]]
+      return tl::unexpected(creation_error(memory, config));
+    // Drivers put the three rings in one region: one lookup of the span that covers them all proves
+    // each inside RAM and the used ring writable. Otherwise (or if an end wraps) each ring on its own.
+    const std::array<std::uint64_t, 3> ends = {config.descriptor_table + sizes.descriptors,
+                                               config.available_ring + sizes.available, config.used_ring + sizes.used};
+    const std::uint64_t low = std::min({config.descriptor_table, config.available_ring, config.used_ring});
+    const std::uint64_t high = std::max({ends[0], ends[1], ends[2]});
+    const bool no_wrap =
+        ends[0] > config.descriptor_table && ends[1] > config.available_ring && ends[2] > config.used_ring;
+    if (no_wrap && memory.writable(low, high - low)) [[likely]]
+      return SplitQueue(config);
+    if (memory.contains(config.descriptor_table, sizes.descriptors) &&
+        memory.contains(config.available_ring, sizes.available) && memory.writable(config.used_ring, sizes.used)) {
+      return SplitQueue(config);
+    }
+    return tl::unexpected(creation_error(memory, config));
+  }
 
   // The next available chain, or nullopt when the driver has made none. An error means the driver
   // broke the protocol (the avail index ran more than a queue ahead, a malformed chain): the device
   // should mark itself broken (DEVICE_NEEDS_RESET), not continue.
   Result<std::optional<DescriptorChain>> pop(const GuestMemory& memory);
+  // The same into `chain`, whose buffer storage is reused (a device that keeps one chain object per
+  // queue never allocates for a chain): true when a chain was taken. On an error `chain` holds
+  // nothing to act on.
+  Result<bool> pop_into(const GuestMemory& memory, DescriptorChain& chain);
   // Returns chain `head` as used with `written` bytes written into its device-writable buffers.
-  Result<void> add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written);
+  // Inline: a device calls it once per request, and it is two stores after one lookup.
+  Result<void> add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written) {
+    // create() checked that the used ring is writable RAM, but the memory passed now may be another
+    // layout (vhost-user replaces it at will), so the ring is looked up again: once for both stores.
+    const GuestWindow ring = memory.writable_window(config_.used_ring, used_ring_bytes());
+    if (head >= config_.size || !ring) [[unlikely]]
+      return tl::unexpected(add_used_error(memory, head));
+    const std::array<std::uint32_t, 2> element = {head, written};
+    ring.write_obj(4 + 8ULL * (next_used_ & (config_.size - 1U)), element);  // the size is a power of 2
+    ++next_used_;
+    // The element must be visible before the index that publishes it (§2.7.8): a release store.
+    ring.store<std::uint16_t>(2, next_used_, std::memory_order_release);
+    return {};
+  }
   // Whether the driver asked to be interrupted for the used entries added since the last call.
   Result<bool> should_notify(const GuestMemory& memory);
   // Asks the driver to notify for the next chain it makes available (EVENT_IDX: avail_event = the
@@ -55,10 +96,32 @@ class SplitQueue {
 
  private:
   explicit SplitQueue(const SplitQueueConfig& config) : config_(config) {}
-  Result<DescriptorChain> parse_chain(const GuestMemory& memory, std::uint16_t head) const;
+  struct RingSizes {
+    std::uint64_t descriptors, available, used;  // bytes, with the EVENT_IDX fields when negotiated
+  };
+  static RingSizes ring_sizes(const SplitQueueConfig& c) noexcept {
+    const std::uint64_t event = c.event_idx ? 2 : 0;  // used_event / avail_event
+    return {16ULL * c.size, 4 + 2ULL * c.size + event, 4 + 8ULL * c.size + event};
+  }
+  // A size that is not a power of two breaks the index wrap (§2.7); 0 would divide by zero.
+  static bool valid_size(std::uint16_t size) noexcept {
+    return size != 0 && size <= kMaxQueueSize && (size & (size - 1)) == 0;
+  }
+  static bool aligned(const SplitQueueConfig& c) noexcept {
+    return c.descriptor_table % 16 == 0 && c.available_ring % 2 == 0 && c.used_ring % 4 == 0;
+  }
+  // Why create() refused `config`: out of line, so the accepting path builds no strings.
+  [[gnu::cold, gnu::noinline]] static Error creation_error(const GuestMemory& memory, const SplitQueueConfig& config);
+  [[nodiscard]] std::uint64_t used_ring_bytes() const noexcept { return 4 + 8ULL * config_.size; }
+  [[gnu::cold, gnu::noinline]] Error add_used_error(const GuestMemory& memory, std::uint16_t head) const;
+  Result<void> parse_chain(const GuestMemory& memory, std::uint16_t head, DescriptorChain& chain) const;
+  // How many chains the driver has made available beyond next_avail_ (reads the index only when the
+  // last value read is used up).
+  Result<std::uint16_t> pending(const GuestMemory& memory);
 
   SplitQueueConfig config_;
   std::uint16_t next_avail_ = 0;      // the device's position in the available ring
+  std::uint16_t known_avail_ = 0;     // the available index as last read (validated: <= a queue ahead)
   std::uint16_t next_used_ = 0;       // the used index the device publishes next
   std::uint16_t signalled_used_ = 0;  // used index at the last should_notify()
 };
