@@ -240,21 +240,21 @@ bool BlockDevice::serve_pass() {
   };
   while (requests < kPassRequests && bytes < kPassBytes) {
     if (abandon_) return stop(false);  // a reset is waiting for io_mutex_
-    auto chain = queue_->pop(*memory_);
-    if (!chain) {
+    auto taken = queue_->pop_into(*memory_, request_);
+    if (!taken) {
       // The driver broke the queue protocol: the device stops until it is reset.
       broken_ = true;
       signals_.broken();
       return stop(false);
     }
-    if (!*chain) break;  // the queue is empty
-    const Outcome outcome = execute(*memory_, **chain);
+    if (!*taken) break;  // the queue is empty
+    const Outcome outcome = execute(*memory_, request_);
     if (outcome.abandoned) {
       std::lock_guard stats(stats_mutex_);
       ++stats_.abandoned;
       return stop(false);
     }
-    if (auto r = queue_->add_used(*memory_, **chain, outcome.written); !r) {
+    if (auto r = queue_->add_used(*memory_, request_, outcome.written); !r) {
       broken_ = true;
       signals_.broken();
       return stop(false);

@@ -137,6 +137,7 @@ class BlockDevice final : public VirtioDevice {
   mutable std::mutex io_mutex_;
   std::shared_ptr<const GuestMemory> memory_;  // shared: the creator may drop it while a pass runs
   std::optional<Queue> queue_;
+  DescriptorChain request_;  // the request being served: popped into (Queue::pop_into), so its storage is reused
   DeviceSignals signals_;
   bool write_cache_visible_ = false;  // FLUSH negotiated: the driver flushes; otherwise writes are synced
   std::atomic<bool> broken_{false};
