@@ -191,9 +191,9 @@ class GuestMemory {
   requires std::is_trivially_copyable_v<T> Result<T> read_obj(std::uint64_t gpa)
   const {
     if (const Slot* slot = slot_for(gpa, sizeof(T))) [[likely]] {
-      T value;
-      std::memcpy(&value, slot->at(gpa), sizeof(T));  // one load for 1, 2, 4 and 8 bytes
-      return value;
+      std::array<std::uint8_t, sizeof(T)> bytes{};          // the zeroing is a dead store: the compiler drops it
+      std::memcpy(bytes.data(), slot->at(gpa), sizeof(T));  // one load for 1, 2, 4 and 8 bytes
+      return std::bit_cast<T>(bytes);
     }
     return tl::unexpected(access_error("GuestMemory::read", gpa, sizeof(T), Intent::Read));
   }
