@@ -127,7 +127,6 @@ combine() {
         fail("shape " hvkit_order[i] " is in " count["hvkit", hvkit_order[i]] " of the " hvkit_rounds " hvkit rounds")
       for (i = 1; i <= n_rust; i++) if (count["rust", rust_order[i]] != rust_rounds)
         fail("shape " rust_order[i] " is in " count["rust", rust_order[i]] " of the " rust_rounds " rust-vmm rounds")
-      if (n_hvkit == 0) fail("no hvkit shapes (filter or exclusions left none)")
       # each rust-vmm row names its hvkit partner
       for (i = 1; i <= n_rust; i++) {
         r = rust_order[i]; h = r
@@ -139,6 +138,7 @@ combine() {
         partners[h] = partners[h] (partners[h] == "" ? "" : " ") r
         if (r == h || r ~ /\/rust_mutex$/) same_work[h] = r
       }
+      if (n_hvkit == 0) fail("no hvkit shapes (filter or exclusions left none)")
       for (i = 1; i <= n_hvkit; i++)
         if (!(hvkit_order[i] in same_work)) {
           h = hvkit_order[i]; r = h
