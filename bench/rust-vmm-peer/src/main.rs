@@ -79,8 +79,15 @@ fn shape<B: FnMut(), F: FnOnce() -> B>(config: &Config, name: &str, ops: u64, un
     }
     samples.sort_by(|a, b| a.partial_cmp(b).expect("a sample is not a number"));
     let n = samples.len();
-    let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2.0 };
-    println!("{}\t{:.2}\t{:.2}\t{}\t{}\t{}\t{}", name, median, samples[0], ops, unit, per_sample, config.samples);
+    let median = if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    };
+    println!(
+        "{}\t{:.2}\t{:.2}\t{}\t{}\t{}\t{}",
+        name, median, samples[0], ops, unit, per_sample, config.samples
+    );
     io::stdout().flush().expect("stdout");
 }
 
@@ -101,7 +108,9 @@ fn make_memory(with_indirect_region: bool) -> Memory {
     let memory = Memory::from_ranges(&ranges).expect("guest memory");
     for &(base, size) in &ranges {
         for offset in (0..size as u64).step_by(4096) {
-            memory.write_obj(0u8, base.unchecked_add(offset)).expect("touch a page");
+            memory
+                .write_obj(0u8, base.unchecked_add(offset))
+                .expect("touch a page");
         }
     }
     memory
@@ -125,32 +134,50 @@ fn splitmix64(state: &mut u64) -> u64 {
 /// 8-byte-aligned addresses a with [a, a + length) inside the main region.
 fn addresses(count: usize, length: usize, mut seed: u64) -> Vec<GuestAddress> {
     let slots = ((MAIN_REGION_SIZE - length) / 8 + 1) as u64;
-    (0..count).map(|_| GuestAddress((splitmix64(&mut seed) % slots) * 8)).collect()
+    (0..count)
+        .map(|_| GuestAddress((splitmix64(&mut seed) % slots) * 8))
+        .collect()
 }
 
 fn memory_shapes(config: &Config) {
-    shape(config, "mem/read_obj_u64", U64_ADDRESSES as u64, "op", || {
-        let (memory, at) = (make_memory(false), addresses(U64_ADDRESSES, 8, 42));
-        move || {
-            let memory = black_box(&memory);
-            let mut sum = 0u64;
-            for &a in &at {
-                sum = sum.wrapping_add(memory.read_obj::<u64>(a).expect("read_obj"));
+    shape(
+        config,
+        "mem/read_obj_u64",
+        U64_ADDRESSES as u64,
+        "op",
+        || {
+            let (memory, at) = (make_memory(false), addresses(U64_ADDRESSES, 8, 42));
+            move || {
+                let memory = black_box(&memory);
+                let mut sum = 0u64;
+                for &a in &at {
+                    sum = sum.wrapping_add(memory.read_obj::<u64>(a).expect("read_obj"));
+                }
+                black_box(sum);
             }
-            black_box(sum);
-        }
-    });
-    shape(config, "mem/write_obj_u64", U64_ADDRESSES as u64, "op", || {
-        let (memory, at) = (make_memory(false), addresses(U64_ADDRESSES, 8, 42));
-        move || {
-            let memory = black_box(&memory);
-            for (i, &a) in at.iter().enumerate() {
-                memory.write_obj(i as u64, a).expect("write_obj");
+        },
+    );
+    shape(
+        config,
+        "mem/write_obj_u64",
+        U64_ADDRESSES as u64,
+        "op",
+        || {
+            let (memory, at) = (make_memory(false), addresses(U64_ADDRESSES, 8, 42));
+            move || {
+                let memory = black_box(&memory);
+                for (i, &a) in at.iter().enumerate() {
+                    memory.write_obj(i as u64, a).expect("write_obj");
+                }
             }
-        }
-    });
+        },
+    );
     shape(config, "mem/read_4k", PAGE_ADDRESSES as u64, "op", || {
-        let (memory, at, mut buffer) = (make_memory(false), addresses(PAGE_ADDRESSES, 4096, 43), vec![0x5au8; 4096]);
+        let (memory, at, mut buffer) = (
+            make_memory(false),
+            addresses(PAGE_ADDRESSES, 4096, 43),
+            vec![0x5au8; 4096],
+        );
         move || {
             let memory = black_box(&memory);
             for &a in &at {
@@ -160,7 +187,11 @@ fn memory_shapes(config: &Config) {
         }
     });
     shape(config, "mem/write_4k", PAGE_ADDRESSES as u64, "op", || {
-        let (memory, at, buffer) = (make_memory(false), addresses(PAGE_ADDRESSES, 4096, 43), vec![0x5au8; 4096]);
+        let (memory, at, buffer) = (
+            make_memory(false),
+            addresses(PAGE_ADDRESSES, 4096, 43),
+            vec![0x5au8; 4096],
+        );
         move || {
             let memory = black_box(&memory);
             for &a in &at {
@@ -243,7 +274,10 @@ fn walk_shape(config: &Config, name: &str, chains: usize, length: u16, indirect:
                     }
                 }
             }
-            assert!(seen_chains == chains && seen_buffers == chains * length as usize, "wrong walk");
+            assert!(
+                seen_chains == chains && seen_buffers == chains * length as usize,
+                "wrong walk"
+            );
         }
     });
 }
@@ -271,7 +305,9 @@ fn virtqueue_shapes(config: &Config) {
                 // The head and length through black_box, as a device's come from the chain: with
                 // the constants, rustc built slower code for add_used (1.26 against 1.03 us per
                 // iteration on the development host), which would flatter hvkit.
-                queue.add_used(memory, black_box(123), black_box(0x1000)).expect("add_used");
+                queue
+                    .add_used(memory, black_box(123), black_box(0x1000))
+                    .expect("add_used");
             }
             black_box(&queue);
         }
@@ -359,7 +395,9 @@ impl<W: Write> Device<W> for Locked<W> {
 
 fn tx_thr<W: Write, D: Device<W>>(device: &mut D, bytes: &[u8]) {
     for &b in bytes {
-        device.access(|s| s.write(THR, black_box(b))).expect("THR write");
+        device
+            .access(|s| s.write(THR, black_box(b)))
+            .expect("THR write");
     }
 }
 
@@ -367,13 +405,17 @@ fn tx_thr<W: Write, D: Device<W>>(device: &mut D, bytes: &[u8]) {
 fn tx_lsr_thr<W: Write, D: Device<W>>(device: &mut D, bytes: &[u8]) {
     for &b in bytes {
         while device.access(|s| s.read(LSR)) & LSR_THR_EMPTY == 0 {}
-        device.access(|s| s.write(THR, black_box(b))).expect("THR write");
+        device
+            .access(|s| s.write(THR, black_box(b)))
+            .expect("THR write");
     }
 }
 
 /// The VMM queues one FIFO's worth of input; the guest reads RBR 64 times.
 fn rx_rbr<W: Write, D: Device<W>>(device: &mut D, input: &[u8]) {
-    let queued = device.access(|s| s.enqueue_raw_bytes(black_box(input))).expect("enqueue");
+    let queued = device
+        .access(|s| s.enqueue_raw_bytes(black_box(input)))
+        .expect("enqueue");
     assert!(queued == RX_BYTES, "the FIFO took {} bytes", queued);
     let mut sum = 0u32;
     for _ in 0..RX_BYTES {
@@ -385,7 +427,9 @@ fn rx_rbr<W: Write, D: Device<W>>(device: &mut D, input: &[u8]) {
 /// A guest's receive loop (Linux serial8250_rx_chars): while LSR has DR, read RBR (65 LSR reads and
 /// 64 RBR reads per 64 bytes).
 fn rx_lsr_rbr<W: Write, D: Device<W>>(device: &mut D, input: &[u8]) {
-    let queued = device.access(|s| s.enqueue_raw_bytes(black_box(input))).expect("enqueue");
+    let queued = device
+        .access(|s| s.enqueue_raw_bytes(black_box(input)))
+        .expect("enqueue");
     assert!(queued == RX_BYTES, "the FIFO took {} bytes", queued);
     let (mut sum, mut count) = (0u32, 0usize);
     while device.access(|s| s.read(LSR)) & LSR_DATA_READY != 0 {
@@ -397,8 +441,14 @@ fn rx_lsr_rbr<W: Write, D: Device<W>>(device: &mut D, input: &[u8]) {
 }
 
 /// Registers `name` over a plain Serial and `name/rust_mutex` over a Mutex<Serial>.
-fn uart_pair<W, P, L>(config: &Config, name: &str, ops: usize, sink: fn() -> W, run: P, run_locked: L)
-where
+fn uart_pair<W, P, L>(
+    config: &Config,
+    name: &str,
+    ops: usize,
+    sink: fn() -> W,
+    run: P,
+    run_locked: L,
+) where
     W: Write,
     P: Fn(&mut Plain<W>, &[u8]),
     L: Fn(&mut Locked<W>, &[u8]),
@@ -409,18 +459,52 @@ where
         let mut device = Plain(Serial::new(NoInterrupt, sink()));
         move || run(&mut device, input)
     });
-    shape(config, &format!("{}/rust_mutex", name), ops as u64, "byte", || {
-        let mut device = Locked(Mutex::new(Serial::new(NoInterrupt, sink())));
-        move || run_locked(&mut device, input)
-    });
+    shape(
+        config,
+        &format!("{}/rust_mutex", name),
+        ops as u64,
+        "byte",
+        || {
+            let mut device = Locked(Mutex::new(Serial::new(NoInterrupt, sink())));
+            move || run_locked(&mut device, input)
+        },
+    );
 }
 
 fn uart_shapes(config: &Config) {
-    uart_pair(config, "uart/tx_thr/null_sink", TX_BYTES, io::sink, tx_thr, tx_thr);
-    uart_pair(config, "uart/tx_thr/vec_sink", TX_BYTES, VecSink::new, tx_thr, tx_thr);
-    uart_pair(config, "uart/tx_lsr_thr/vec_sink", TX_BYTES, VecSink::new, tx_lsr_thr, tx_lsr_thr);
+    uart_pair(
+        config,
+        "uart/tx_thr/null_sink",
+        TX_BYTES,
+        io::sink,
+        tx_thr,
+        tx_thr,
+    );
+    uart_pair(
+        config,
+        "uart/tx_thr/vec_sink",
+        TX_BYTES,
+        VecSink::new,
+        tx_thr,
+        tx_thr,
+    );
+    uart_pair(
+        config,
+        "uart/tx_lsr_thr/vec_sink",
+        TX_BYTES,
+        VecSink::new,
+        tx_lsr_thr,
+        tx_lsr_thr,
+    );
     uart_pair(config, "uart/rx_rbr", RX_BYTES, io::sink, rx_rbr, rx_rbr);
-    uart_pair(config, "uart/rx_lsr_rbr", RX_BYTES, io::sink, rx_lsr_rbr, rx_lsr_rbr);
+    uart_pair(
+        config,
+        "uart/rx_lsr_rbr",
+        RX_BYTES,
+        io::sink,
+        rx_lsr_rbr,
+        rx_lsr_rbr,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,7 +515,11 @@ fn usage() -> ! {
 }
 
 fn parse_args() -> Config {
-    let mut config = Config { samples: 15, sample_ns: 10_000_000, filter: String::new() };
+    let mut config = Config {
+        samples: 15,
+        sample_ns: 10_000_000,
+        filter: String::new(),
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
