@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs hvkit's build and test dependencies from Debian 12's archive.
 # Idempotent: installs only what is missing, and runs `apt-get update` only when it must.
+#   scripts/setup.sh                  the build and test dependencies
+#   scripts/setup.sh --bench-peers    also what bench/compare_rust_vmm.sh needs to build its rust-vmm
+#                                     peer offline: Rust and the crate sources Debian packages
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,19 @@ packages=(
   clang-14 libclang-rt-14-dev
   clang-tidy-14 clang-format-14
 )
+
+case "${1:-}" in
+  "") ;;
+  --bench-peers)
+    # vm-memory 0.10.0 and vm-superio 0.7.0, and the registry crates virtio-queue 0.7.1 and
+    # vmm-sys-util 0.11 depend on (log, bitflags 1); virtio-queue itself is not packaged.
+    packages+=(cargo rustc librust-vm-memory-dev librust-vm-superio-dev librust-log-dev librust-bitflags-dev)
+    ;;
+  *)
+    echo "usage: $0 [--bench-peers]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
