@@ -235,16 +235,17 @@ fn leaked_memory(with_indirect_region: bool) -> &'static Memory {
 
 #[derive(Clone, Copy)]
 enum Walk {
-    /// hvkit's pop(): one chain per call, the available index read each time
-    Pop,
-    /// rust-vmm's own benchmark idiom: one AvailIter over everything available
+    /// rust-vmm's own benchmark idiom: one AvailIter over everything available, the available
+    /// index read once, as hvkit's pop_into() reads it once per batch
     AvailIter,
+    /// pop_descriptor_chain(): one chain per call, the available index read each time
+    Pop,
 }
 
 fn walk_shape(config: &Config, name: &str, chains: usize, length: u16, indirect: bool, walk: Walk) {
     let name = match walk {
-        Walk::Pop => name.to_string(),
-        Walk::AvailIter => format!("{}/rust_iter", name),
+        Walk::AvailIter => name.to_string(),
+        Walk::Pop => format!("{}/rust_pop_descriptor_chain", name),
     };
     shape(config, &name, 128, "desc", || {
         let memory = leaked_memory(indirect);
@@ -290,9 +291,9 @@ fn virtqueue_shapes(config: &Config) {
         ("vq/split_indirect/128_one_desc_chains", 128, 1, true),
     ];
     for &(name, chains, length, indirect) in &walks {
-        walk_shape(config, name, chains, length, indirect, Walk::Pop);
+        walk_shape(config, name, chains, length, indirect, Walk::AvailIter);
         if chains > 1 {
-            walk_shape(config, name, chains, length, indirect, Walk::AvailIter);
+            walk_shape(config, name, chains, length, indirect, Walk::Pop);
         }
     }
     shape(config, "vq/split/128_add_used", 128, "elem", || {
