@@ -366,4 +366,365 @@ TEST_F(SplitQueueTest, NotificationSuppressionWithEventIdx) {
   EXPECT_EQ(d.avail_event(), 1);
 }
 
+// --- Hot paths (issue 14): pop_into, the available index read once per batch, create()'s one-lookup
+// fast path and its per-ring fallback, add_used through one window. ---
+
+void expect_same_chain(const hv::virtio::DescriptorChain& got, const hv::virtio::DescriptorChain& expected,
+                       const std::string& what) {
+  EXPECT_EQ(got.head, expected.head) << what;
+  EXPECT_EQ(got.ring_slots, expected.ring_slots) << what;
+  EXPECT_EQ(got.buffers, expected.buffers) << what;
+  EXPECT_EQ(got.readable_bytes, expected.readable_bytes) << what;
+  EXPECT_EQ(got.writable_bytes, expected.writable_bytes) << what;
+}
+
+// A chain object full of leftovers, as a device's reused chain is.
+hv::virtio::DescriptorChain stale_chain() {
+  hv::virtio::DescriptorChain chain;
+  chain.head = 77;
+  chain.ring_slots = 9;
+  for (std::uint64_t i = 0; i < 7; ++i) chain.buffers.emplace_back(0xdead0000 + i, 99, i % 2 == 0);
+  chain.readable_bytes = 12345;
+  chain.writable_bytes = 67890;
+  return chain;
+}
+
+TEST_F(SplitQueueTest, PopIntoAReusedChainGivesWhatPopGives) {
+  auto d = driver(32);     // room for all 17 descriptors below
+  auto by_pop = queue(d);  // two devices reading the same rings, each from the start
+  auto by_pop_into = queue(d);
+  const BufferSpec one[] = {{kData, 8, true}};
+  const BufferSpec six[] = {{kData, 16, false},        {kData + 0x100, 32, false}, {kData + 0x200, 48, false},
+                            {kData + 0x300, 64, true}, {kData + 0x400, 80, true},  {kData + 0x500, 96, true}};
+  const BufferSpec two[] = {{kData + 0x600, 4, false}, {kData + 0x700, 5, true}};
+  const BufferSpec five[] = {
+      {kData, 1, false}, {kData + 1, 2, false}, {kData + 3, 3, false}, {kData + 6, 4, true}, {kData + 10, 5, true}};
+  d.make_available(d.add_chain(one));
+  d.make_available(d.add_chain(six));
+  d.make_available(d.add_chain(two));
+  d.make_available(d.add_indirect_chain(five));
+  d.make_available(d.add_chain(one));
+  d.make_available(d.add_chain(six));
+  auto reused = stale_chain();
+  for (int i = 0; i < 6; ++i) {
+    auto expected = by_pop.pop(memory_);
+    ASSERT_TRUE(expected && *expected) << i;
+    auto taken = by_pop_into.pop_into(memory_, reused);
+    ASSERT_TRUE(taken) << taken.error().to_string();
+    ASSERT_TRUE(*taken) << "pop_into found nothing where pop found chain " << i;
+    expect_same_chain(reused, **expected, "chain " + std::to_string(i));
+  }
+  auto none = by_pop_into.pop_into(memory_, reused);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  EXPECT_EQ(by_pop_into.next_avail(), by_pop.next_avail());
+}
+
+TEST_F(SplitQueueTest, AReusedChainHoldsExactlyTheLastChainPopped) {
+  auto d = driver(16);
+  auto q = queue(d);
+  const BufferSpec six[] = {{kData, 16, false},        {kData + 0x100, 32, false}, {kData + 0x200, 48, false},
+                            {kData + 0x300, 64, true}, {kData + 0x400, 80, true},  {kData + 0x500, 96, true}};
+  const BufferSpec one[] = {{kData + 0x2000, 100, true}};
+  const BufferSpec indirect[] = {{kData + 0x3000, 7, false}, {kData + 0x3100, 9, false}};
+  const auto h_long = d.add_chain(six);
+  const auto h_short = d.add_chain(one);
+  const auto h_indirect = d.add_indirect_chain(indirect);
+  for (const auto head : {h_long, h_short, h_indirect}) d.make_available(head);
+  hv::virtio::DescriptorChain chain;
+  ASSERT_TRUE(q.pop_into(memory_, chain).value());
+  EXPECT_EQ(chain.head, h_long);
+  EXPECT_EQ(chain.buffers.size(), 6U);
+  EXPECT_EQ(chain.readable_bytes, 96U);
+  EXPECT_EQ(chain.writable_bytes, 240U);
+  const hv::virtio::Buffer* storage = chain.buffers.begin();
+
+  ASSERT_TRUE(q.pop_into(memory_, chain).value());
+  EXPECT_EQ(chain.head, h_short);
+  EXPECT_EQ(chain.buffers, (std::vector<hv::virtio::Buffer>{{kData + 0x2000, 100, true}}));
+  EXPECT_EQ(chain.readable_bytes, 0U) << "the long chain's byte counts leaked into the short one";
+  EXPECT_EQ(chain.writable_bytes, 100U);
+  EXPECT_EQ(chain.ring_slots, 1);
+  EXPECT_EQ(chain.buffers.begin(), storage) << "the reused chain let go of its storage";
+
+  ASSERT_TRUE(q.pop_into(memory_, chain).value());
+  EXPECT_EQ(chain.head, h_indirect);
+  EXPECT_EQ(chain.buffers, (std::vector<hv::virtio::Buffer>{{kData + 0x3000, 7, false}, {kData + 0x3100, 9, false}}));
+  EXPECT_EQ(chain.readable_bytes, 16U);
+  EXPECT_EQ(chain.writable_bytes, 0U);
+  EXPECT_EQ(chain.buffers.begin(), storage);
+}
+
+TEST_F(SplitQueueTest, TheAvailableIndexIsReadOncePerBatch) {
+  auto d = driver(16);
+  auto q = queue(d);
+  const BufferSpec one[] = {{kData, 4, false}};
+  const auto h1 = d.add_chain(one);
+  const auto h2 = d.add_chain(one);
+  d.make_available(h1);
+  d.make_available(h2);
+  auto first = q.pop(memory_);
+  ASSERT_TRUE(first && *first);
+  EXPECT_EQ((*first)->head, h1);
+  // The index now claims 19 - 1 = 18 chains beyond the device, more than the queue holds. The device
+  // does not look at it while chains from its last read (index 2) remain...
+  d.set_avail_index(2 + 17);
+  auto second = q.pop(memory_);
+  ASSERT_TRUE(second) << "the index was read again before the batch was used up: " << second.error().to_string();
+  ASSERT_TRUE(*second);
+  EXPECT_EQ((*second)->head, h2);
+  // ... and refuses it at the next read: 17 ahead of the device's position 2.
+  expect_broken(q, "avail index more than a queue ahead at the next read");
+}
+
+TEST_F(SplitQueueTest, ChainsPublishedDuringABatchAreSeenOnceTheDeviceCatchesUp) {
+  for (const bool event_idx : {false, true}) {
+    auto d = driver(16, event_idx);
+    auto q = queue(d);
+    const BufferSpec one[] = {{kData, 4, false}};
+    std::vector<std::uint16_t> heads;
+    const auto publish = [&] {
+      heads.push_back(d.add_chain(one));
+      d.make_available(heads.back());
+    };
+    publish();
+    publish();
+    auto c = q.pop(memory_);
+    ASSERT_TRUE(c && *c);
+    EXPECT_EQ((*c)->head, heads[0]);
+    publish();  // while the device is inside the batch it read (index 2)
+    publish();
+    for (std::size_t i = 1; i < 4; ++i) {
+      c = q.pop(memory_);
+      ASSERT_TRUE(c && *c) << "chain " << i << ", event_idx " << event_idx;
+      EXPECT_EQ((*c)->head, heads[i]);
+    }
+    auto none = q.pop(memory_);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    if (event_idx) {
+      EXPECT_EQ(d.avail_event(), 4);
+    }
+    publish();  // after the device found the queue empty
+    c = q.pop(memory_);
+    ASSERT_TRUE(c && *c) << "event_idx " << event_idx;
+    EXPECT_EQ((*c)->head, heads[4]);
+    EXPECT_EQ(q.next_avail(), 5);
+  }
+}
+
+TEST_F(SplitQueueTest, IndicesWrapPast65535) {
+  auto d = driver(4);
+  auto q = queue(d);
+  const BufferSpec one[] = {{kData, 4, true}};
+  hv::virtio::DescriptorChain chain;
+  constexpr std::uint32_t kChains = 65536 + 70;
+  for (std::uint32_t n = 0; n < kChains; ++n) {
+    d.make_available(d.add_chain(one));
+    if (n % 3 == 0) d.make_available(d.add_chain(one));  // sometimes two in one batch
+    while (true) {
+      auto taken = q.pop_into(memory_, chain);
+      ASSERT_TRUE(taken) << "chain " << n << ": " << taken.error().to_string();
+      if (!*taken) break;
+      ASSERT_TRUE(q.add_used(memory_, chain.head, n));
+    }
+  }
+  const std::uint32_t total = kChains + (kChains + 2) / 3;
+  EXPECT_EQ(q.next_avail(), static_cast<std::uint16_t>(total));
+  EXPECT_EQ(d.used_index(), static_cast<std::uint16_t>(total));
+  EXPECT_EQ(d.used(static_cast<std::uint16_t>(total - 1)).length, kChains - 1);
+}
+
+TEST_F(SplitQueueTest, CreateAcceptsRingsSpreadOverSeveralRegions) {
+  // RAM [0, 0x100000) as in every test, then [0x100000, 0x110000) right after it and a separate
+  // [0x200000, 0x210000).
+  for (const std::uint64_t base : {0x100000ULL, 0x200000ULL}) {
+    auto more = hv::GuestRegion::create(base, 0x10000);
+    ASSERT_TRUE(more);
+    ASSERT_TRUE(memory_.add_region(*more));
+  }
+  auto d = driver(16);
+  SplitQueueConfig c = d.config();
+  c.used_ring = 0x200000;  // in a region of its own
+  auto q = SplitQueue::create(memory_, c);
+  ASSERT_TRUE(q) << q.error().to_string();
+  const BufferSpec one[] = {{kData, 4, true}};
+  d.make_available(d.add_chain(one));
+  auto chain = q->pop(memory_);
+  ASSERT_TRUE(chain && *chain);
+  ASSERT_TRUE(q->add_used(memory_, (*chain)->head, 3));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(0x200002).value(), 1);
+  EXPECT_EQ(memory_.read_obj<std::uint32_t>(0x200004).value(), (*chain)->head);
+  EXPECT_EQ(memory_.read_obj<std::uint32_t>(0x200008).value(), 3U);
+
+  // Three rings in two adjacent regions, each ring inside one of them: the span covering them all
+  // crosses a region boundary, so this takes the per-ring checks.
+  c.descriptor_table = 0x100000 - 16 * 16;  // ends exactly where the first region ends
+  c.available_ring = 0x100000;              // starts exactly where the second begins
+  c.used_ring = 0x100100;
+  auto adjacent = SplitQueue::create(memory_, c);
+  EXPECT_TRUE(adjacent) << adjacent.error().to_string();
+  c.descriptor_table = 0x100000;  // the other way round: the used ring ends where the first region does
+  c.available_ring = 0x100100;
+  c.used_ring = 0x100000 - (4 + 8 * 16);
+  auto reversed = SplitQueue::create(memory_, c);
+  EXPECT_TRUE(reversed) << reversed.error().to_string();
+}
+
+TEST_F(SplitQueueTest, CreateRefusesARingThatStraddlesTwoAdjacentRegions) {
+  auto next = hv::GuestRegion::create(0x100000, 0x10000);  // adjacent to RAM: one range, two regions
+  ASSERT_TRUE(next);
+  ASSERT_TRUE(memory_.add_region(*next));
+  for (const bool event_idx : {false, true}) {
+    const auto d = driver(16, event_idx);
+    struct Case {
+      const char* what;
+      std::uint64_t SplitQueueConfig::*ring;
+      std::uint64_t address;
+    };
+    const Case cases[] = {
+        {"descriptor table", &SplitQueueConfig::descriptor_table, 0x100000 - 16 * 8},
+        {"available ring", &SplitQueueConfig::available_ring, 0x100000 - 8},
+        {"used ring", &SplitQueueConfig::used_ring, 0x100000 - 64},
+        {"the used ring's avail_event", &SplitQueueConfig::used_ring, 0x100000 - 4 - 8 * 16},
+    };
+    for (const auto& c : cases) {
+      SplitQueueConfig config = d.config();
+      config.*c.ring = c.address;
+      auto r = SplitQueue::create(memory_, config);
+      if (!event_idx && std::string(c.what) == "the used ring's avail_event") {
+        EXPECT_TRUE(r) << "without EVENT_IDX the used ring has no avail_event: " << r.error().to_string();
+        continue;
+      }
+      ASSERT_FALSE(r) << c.what << ", event_idx " << event_idx;
+      EXPECT_EQ(r.error().kind(), hv::ErrorKind::ProtocolViolation) << r.error().to_string();
+    }
+  }
+}
+
+TEST_F(SplitQueueTest, CreateRefusesRingsWhoseEndWrapsPast2To64) {
+  auto top = hv::GuestRegion::create(0xffffffffffff0000ULL, 0x10000);  // RAM up to the last byte
+  for (const bool with_top_region : {false, true}) {
+    if (with_top_region) {
+      ASSERT_TRUE(top);
+      ASSERT_TRUE(memory_.add_region(*top));
+    }
+    const auto d = driver(16);
+    struct Case {
+      const char* what;
+      std::uint64_t SplitQueueConfig::*ring;
+      std::uint64_t address;  // aligned as the ring requires, its end past 2^64
+    };
+    const Case cases[] = {
+        {"descriptor table", &SplitQueueConfig::descriptor_table, 0xfffffffffffffff0ULL},
+        {"available ring", &SplitQueueConfig::available_ring, 0xfffffffffffffffeULL},
+        {"used ring", &SplitQueueConfig::used_ring, 0xfffffffffffffffcULL},
+        {"descriptor table, 16 bytes short", &SplitQueueConfig::descriptor_table, 0xffffffffffffff10ULL},
+    };
+    for (const auto& c : cases) {
+      SplitQueueConfig config = d.config();
+      config.*c.ring = c.address;
+      auto r = SplitQueue::create(memory_, config);
+      ASSERT_FALSE(r) << c.what << (with_top_region ? ", RAM at the top" : "");
+      EXPECT_EQ(r.error().kind(), hv::ErrorKind::ProtocolViolation) << r.error().to_string();
+    }
+  }
+  // Ending exactly at 2^64 is not wrapping: the last byte is RAM.
+  const auto d = driver(16);
+  SplitQueueConfig config = d.config();
+  config.descriptor_table = 0 - 16ULL * 16;
+  EXPECT_TRUE(SplitQueue::create(memory_, config));
+  config = d.config();
+  config.used_ring = 0 - (4 + 8ULL * 16);
+  auto q = SplitQueue::create(memory_, config);
+  ASSERT_TRUE(q) << q.error().to_string();
+  ASSERT_TRUE(q->add_used(memory_, 5, 6));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(config.used_ring + 2).value(), 1);
+  EXPECT_EQ(memory_.read_obj<std::uint32_t>(config.used_ring + 4).value(), 5U);
+}
+
+TEST_F(SplitQueueTest, CreateRefusesAUsedRingInReadOnlyMemoryWhereverTheOtherRingsAre) {
+  add_rom();
+  const auto d = driver(16);
+  SplitQueueConfig c = d.config();
+  c.descriptor_table = kRom;  // all three in one read-only region: one span, inside RAM, not writable
+  c.available_ring = kRom + 0x1000;
+  c.used_ring = kRom + 0x2000;
+  auto all = SplitQueue::create(memory_, c);
+  ASSERT_FALSE(all);
+  EXPECT_EQ(all.error().kind(), hv::ErrorKind::PermissionDenied) << all.error().to_string();
+  c.used_ring = d.config().used_ring;  // the driver areas may be read-only
+  EXPECT_TRUE(SplitQueue::create(memory_, c));
+}
+
+TEST_F(SplitQueueTest, AddUsedIntoAUsedRingThatBecameReadOnlyWritesNothingAndKeepsItsPlace) {
+  auto ring_region = hv::GuestRegion::create(0x200000, 0x1000);
+  ASSERT_TRUE(ring_region);
+  ASSERT_TRUE(memory_.add_region(*ring_region));
+  auto d = driver(16);
+  SplitQueueConfig c = d.config();
+  c.used_ring = 0x200000;
+  auto q = SplitQueue::create(memory_, c);
+  ASSERT_TRUE(q) << q.error().to_string();
+  // Only the used ring's region turns read-only: the window is refused, nothing else is.
+  ASSERT_TRUE(memory_.remove_region(0x200000));
+  ASSERT_TRUE(memory_.add_region(*ring_region, hv::Permission::ReadOnly));
+  auto used = q->add_used(memory_, 3, 10);
+  ASSERT_FALSE(used);
+  EXPECT_EQ(used.error().kind(), hv::ErrorKind::PermissionDenied) << used.error().to_string();
+  EXPECT_EQ(q->next_used(), 0);
+  for (const auto b : (*ring_region)->host().first(4 + 8 * 16)) ASSERT_EQ(b, 0);
+  // A head out of range is the caller's mistake whatever the memory.
+  auto bad = q->add_used(memory_, 16, 10);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind(), hv::ErrorKind::InvalidArgument) << bad.error().to_string();
+  // Writable again: the element goes where the failed one would have gone.
+  ASSERT_TRUE(memory_.remove_region(0x200000));
+  ASSERT_TRUE(memory_.add_region(*ring_region));
+  ASSERT_TRUE(q->add_used(memory_, 3, 10));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(0x200002).value(), 1);
+  EXPECT_EQ(memory_.read_obj<std::uint32_t>(0x200004).value(), 3U);
+  EXPECT_EQ(memory_.read_obj<std::uint32_t>(0x200008).value(), 10U);
+}
+
+TEST_F(SplitQueueTest, AddUsedRefusesAHeadOutOfRangeAndWritesNothing) {
+  auto d = driver(16);
+  auto q = queue(d);
+  for (const std::uint16_t head : {std::uint16_t{16}, std::uint16_t{17}, std::uint16_t{0xffff}}) {
+    auto r = q.add_used(memory_, head, 1);
+    ASSERT_FALSE(r) << head;
+    EXPECT_EQ(r.error().kind(), hv::ErrorKind::InvalidArgument) << r.error().to_string();
+  }
+  EXPECT_EQ(q.next_used(), 0);
+  EXPECT_EQ(d.used_index(), 0);
+  EXPECT_EQ(d.used(0).id, 0U);
+  EXPECT_EQ(d.used(0).length, 0U);
+  ASSERT_TRUE(q.add_used(memory_, 15, 2));  // the last valid head
+  EXPECT_EQ(d.used(0).id, 15U);
+}
+
+TEST_F(SplitQueueTest, AddUsedIntoAUsedRingThatCrossesARegionBoundaryInAnotherLayoutWritesNothing) {
+  // vhost-user may hand the device a new layout: here the used ring of a 512-entry queue runs across
+  // two adjacent regions, which no window covers.
+  auto d = driver(512);
+  auto q = queue(d);
+  const std::uint64_t used = d.config().used_ring;
+  const std::uint64_t used_end = used + 4 + 8 * 512;
+  const std::uint64_t split = (used_end - 1) & ~0xfffULL;  // a page boundary inside the used ring
+  ASSERT_GT(split, used);
+  const hv::RegionSpec specs[] = {{0, split}, {split, 0x100000 - split}};
+  auto other = hv::GuestMemory::create(specs);
+  ASSERT_TRUE(other);
+  auto r = q.add_used(*other, 1, 2);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::OutOfRange) << r.error().to_string();
+  std::vector<std::uint8_t> bytes(used_end - used);
+  ASSERT_TRUE(other->read(used, bytes, hv::CrossRegion::Allow));
+  for (const auto b : bytes) ASSERT_EQ(b, 0);
+  EXPECT_EQ(q.next_used(), 0);
+  ASSERT_TRUE(q.add_used(memory_, 1, 2));
+  EXPECT_EQ(d.used_index(), 1);
+  EXPECT_EQ(d.used(0).id, 1U);
+}
+
 }  // namespace
