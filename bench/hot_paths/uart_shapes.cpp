@@ -4,9 +4,11 @@
 #include <cstdlib>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "hv/dev/serial_16550.hpp"
+#include "hv/dev/serial_16550_core.hpp"
 #include "shape_registry.hpp"
 
 namespace hvbench {
@@ -24,14 +26,20 @@ std::vector<std::uint8_t> payload() {
   return bytes;
 }
 
-// Discards the output, counting it (the count proves every byte arrived).
+// Discards the output, keeping its count and last byte (which prove every byte arrived).
 class NullSink final : public hv::dev::ByteSink {
  public:
-  void write(std::span<const std::uint8_t> bytes) override { count_ += bytes.size(); }
+  void write(std::span<const std::uint8_t> bytes) override {
+    if (bytes.empty()) return;
+    count_ += bytes.size();
+    last_ = bytes.back();
+  }
   std::uint64_t count() const { return count_; }
+  std::uint8_t last() const { return last_; }
 
  private:
   std::uint64_t count_ = 0;
+  std::uint8_t last_ = 0;
 };
 
 // Keeps at most kPayload bytes: cleared (capacity kept) when the next write would exceed that.
@@ -53,65 +61,86 @@ class VecSink final : public hv::dev::ByteSink {
   std::uint64_t count_ = 0;
 };
 
-std::uint8_t in(hv::dev::BusDevice& uart, std::uint64_t offset) {
-  std::uint8_t b = 0;
-  uart.read(offset, std::span(&b, 1));
-  return b;
-}
-void out(hv::dev::BusDevice& uart, std::uint64_t offset, std::uint8_t value) {
-  uart.write(offset, std::span<const std::uint8_t>(&value, 1));
-}
+// The two ways to reach the UART: the unlocked core called directly, as by a VMM that serialises its
+// calls itself, and the locked BusDevice a DeviceManager's bus calls (1-byte spans, virtual calls).
+struct Core {
+  using Uart = hv::dev::Serial16550Core;
+  static std::uint8_t in(Uart& uart, std::uint64_t offset) { return uart.read(offset); }
+  static void out(Uart& uart, std::uint64_t offset, std::uint8_t value) { uart.write(offset, value); }
+};
+struct Locked {
+  using Uart = hv::dev::Serial16550;
+  static std::uint8_t in(Uart& uart, std::uint64_t offset) {
+    std::uint8_t b = 0;
+    static_cast<hv::dev::BusDevice&>(uart).read(offset, std::span(&b, 1));
+    return b;
+  }
+  static void out(Uart& uart, std::uint64_t offset, std::uint8_t value) {
+    static_cast<hv::dev::BusDevice&>(uart).write(offset, std::span<const std::uint8_t>(&value, 1));
+  }
+};
 
-template <class Sink>
+// Line-buffered as hv::vmm::Machine runs it; flushed after each payload (a VMM flushes every few
+// milliseconds), so that the sink's count proves every byte arrived.
+template <class Access, class Sink>
 auto tx_thr(bool poll_lsr) {
   auto sink = std::make_shared<Sink>();
-  auto uart = std::make_shared<hv::dev::Serial16550>(sink, std::make_shared<hv::dev::NullInterruptLine>());
+  auto uart = std::make_shared<typename Access::Uart>(sink, std::make_shared<hv::dev::NullInterruptLine>(),
+                                                      hv::dev::TransmitBuffering::LineBuffered);
   return [sink, uart, bytes = payload(), poll_lsr, expected = std::uint64_t{0}]() mutable {
-    hv::dev::BusDevice& device = *uart;
     for (const std::uint8_t b : bytes) {
       if (poll_lsr) {
-        while ((in(device, kLsr) & kLsrThrEmpty) == 0) {
+        while ((Access::in(*uart, kLsr) & kLsrThrEmpty) == 0) {
         }
       }
-      out(device, kData, b);
+      Access::out(*uart, kData, b);
     }
+    uart->flush_output();
     expected += kPayload;
-    if (sink->count() != expected) std::abort();
+    if (sink->count() != expected || sink->last() != bytes.back()) std::abort();
   };
 }
 
+template <class Access>
 auto rx(bool poll_lsr) {
-  auto uart = std::make_shared<hv::dev::Serial16550>(std::make_shared<NullSink>(),
-                                                     std::make_shared<hv::dev::NullInterruptLine>());
+  auto uart = std::make_shared<typename Access::Uart>(std::make_shared<NullSink>(),
+                                                      std::make_shared<hv::dev::NullInterruptLine>());
   const auto bytes = payload();
   std::vector<std::uint8_t> input(bytes.begin(), bytes.begin() + kRx);
   unsigned expected_sum = 0;
   for (const std::uint8_t b : input) expected_sum += b;
   return [uart, input, expected_sum, poll_lsr] {
-    hv::dev::BusDevice& device = *uart;
     if (uart->enqueue_input(input) != kRx) std::abort();
     unsigned sum = 0;
     std::size_t count = 0;
     if (poll_lsr) {
-      while ((in(device, kLsr) & kLsrDataReady) != 0) {
-        sum += in(device, kData);
+      while ((Access::in(*uart, kLsr) & kLsrDataReady) != 0) {
+        sum += Access::in(*uart, kData);
         ++count;
       }
     } else {
-      for (; count < kRx; ++count) sum += in(device, kData);
+      for (; count < kRx; ++count) sum += Access::in(*uart, kData);
     }
     if (count != kRx || sum != expected_sum) std::abort();
   };
 }
 
+template <class Access>
+void add(const std::string& suffix) {
+  add_shape("uart/tx_thr/null_sink" + suffix, kPayload, "byte", [] { return tx_thr<Access, NullSink>(false); });
+  add_shape("uart/tx_thr/vec_sink" + suffix, kPayload, "byte", [] { return tx_thr<Access, VecSink>(false); });
+  add_shape("uart/tx_lsr_thr/vec_sink" + suffix, kPayload, "byte", [] { return tx_thr<Access, VecSink>(true); });
+  add_shape("uart/rx_rbr" + suffix, kRx, "byte", [] { return rx<Access>(false); });
+  add_shape("uart/rx_lsr_rbr" + suffix, kRx, "byte", [] { return rx<Access>(true); });
+}
+
 }  // namespace
 
+// Each shape on the unlocked core, then ("/locked") through the locked BusDevice, which pairs with
+// the peer's Mutex-wrapped Serial.
 void add_uart_shapes() {
-  add_shape("uart/tx_thr/null_sink", kPayload, "byte", [] { return tx_thr<NullSink>(false); });
-  add_shape("uart/tx_thr/vec_sink", kPayload, "byte", [] { return tx_thr<VecSink>(false); });
-  add_shape("uart/tx_lsr_thr/vec_sink", kPayload, "byte", [] { return tx_thr<VecSink>(true); });
-  add_shape("uart/rx_rbr", kRx, "byte", [] { return rx(false); });
-  add_shape("uart/rx_lsr_rbr", kRx, "byte", [] { return rx(true); });
+  add<Core>("");
+  add<Locked>("/locked");
 }
 
 }  // namespace hvbench
