@@ -275,11 +275,6 @@ MachineExit Machine::run() {
   running_vcpus_ = static_cast<std::uint32_t>(vcpus_.size());
   {
     std::vector<std::jthread> threads;
-    try {
-      threads.emplace_back([this] { flush_console(); });
-    } catch (const std::system_error& e) {
-      request_stop({MachineExit::Reason::Error, 1, std::string("cannot start the console flusher: ") + e.what()});
-    }
     if (!doorbells_.empty()) {
       try {
         threads.emplace_back([this] { serve_doorbells(); });
@@ -296,6 +291,12 @@ MachineExit Machine::run() {
             {MachineExit::Reason::Error, 1, "cannot start the thread of vCPU " + std::to_string(i) + ": " + e.what()});
         break;
       }
+    }
+    // Started after the vCPUs: a byte they write before it runs waits only until its first flush.
+    try {
+      threads.emplace_back([this] { flush_console(); });
+    } catch (const std::system_error& e) {
+      request_stop({MachineExit::Reason::Error, 1, std::string("cannot start the console flusher: ") + e.what()});
     }
   }  // jthreads join here
   // What the guest wrote last reaches the console before the caller reports how the guest ended.
