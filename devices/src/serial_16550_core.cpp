@@ -8,8 +8,8 @@
 namespace hv::dev {
 
 namespace {
-// Register offsets.
-constexpr std::uint64_t kData = 0, kIer = 1, kIir = 2, kLcr = 3, kMcr = 4, kLsr = 5, kMsr = 6, kScr = 7;
+// Register offsets (kData and kLsr are the class's: its inline fast paths use them).
+constexpr std::uint64_t kIer = 1, kIir = 2, kLcr = 3, kMcr = 4, kMsr = 6, kScr = 7;
 // IER bits.
 constexpr std::uint8_t kIerRxData = 0x01, kIerThrEmpty = 0x02, kIerLineStatus = 0x04, kIerMask = 0x0f;
 // IIR values (priority order: line status > received data > THR empty).
@@ -18,15 +18,9 @@ constexpr std::uint8_t kIirFifoEnabled = 0xc0;
 // FCR bits.
 constexpr std::uint8_t kFcrEnable = 0x01, kFcrClearRx = 0x02;
 // LCR / LSR / MCR / MSR bits.
-constexpr std::uint8_t kLcrDlab = 0x80;
-constexpr std::uint8_t kLsrDataReady = 0x01, kLsrOverrun = 0x02, kLsrThrEmpty = 0x20, kLsrTransmitterEmpty = 0x40;
-constexpr std::uint8_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut1 = 0x04, kMcrOut2 = 0x08, kMcrLoop = 0x10,
-                       kMcrMask = 0x1f;
+constexpr std::uint8_t kLsrOverrun = 0x02;
+constexpr std::uint8_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut1 = 0x04, kMcrOut2 = 0x08, kMcrMask = 0x1f;
 constexpr std::uint8_t kMsrCts = 0x10, kMsrDsr = 0x20, kMsrRi = 0x40, kMsrDcd = 0x80;
-
-constexpr std::uint8_t kNewline = '\n';
-constexpr std::size_t kFifoMask = Serial16550Core::kFifoSize - 1;
-static_assert((Serial16550Core::kFifoSize & kFifoMask) == 0, "the receive FIFO wraps with a mask");
 }  // namespace
 
 Serial16550Core::Serial16550Core(std::shared_ptr<ByteSink> output, std::shared_ptr<InterruptLine> irq,
@@ -37,7 +31,7 @@ Serial16550Core::Serial16550Core(std::shared_ptr<ByteSink> output, std::shared_p
 
 Serial16550Core::~Serial16550Core() { flush_output(); }
 
-std::uint8_t Serial16550Core::read(std::uint64_t offset) {
+std::uint8_t Serial16550Core::read_register(std::uint64_t offset) {
   const bool dlab = (lcr_ & kLcrDlab) != 0;
   switch (offset) {
     case kData: return dlab ? divisor_low_ : read_data();
@@ -47,6 +41,7 @@ std::uint8_t Serial16550Core::read(std::uint64_t offset) {
       if (iir == kIirThrEmpty) {
         // Reading IIR while it reports THR empty acknowledges that interrupt.
         thr_interrupt_pending_ = false;
+        refresh_transmit_path();
         update_interrupt();
       }
       return static_cast<std::uint8_t>(iir | ((fcr_ & kFcrEnable) != 0 ? kIirFifoEnabled : 0));
@@ -56,7 +51,7 @@ std::uint8_t Serial16550Core::read(std::uint64_t offset) {
     case kLsr: {
       // The transmitter hands every byte on at once (to the sink or the transmit buffer), so THR and
       // the shifter are always empty.
-      std::uint8_t lsr = kLsrThrEmpty | kLsrTransmitterEmpty;
+      std::uint8_t lsr = kLsrIdle;
       if (rx_count_ > 0) lsr |= kLsrDataReady;
       if (overrun_) {
         lsr |= kLsrOverrun;
@@ -73,13 +68,13 @@ std::uint8_t Serial16550Core::read(std::uint64_t offset) {
 
 std::uint8_t Serial16550Core::read_data() {
   if (rx_count_ == 0) return 0;
-  const std::uint8_t byte = gsl::at(rx_, static_cast<gsl::index>(rx_head_));
+  const std::uint8_t byte = gsl::at(rx_, static_cast<gsl::index>(rx_head_ & kFifoMask));
   rx_head_ = (rx_head_ + 1) & kFifoMask;
   if (--rx_count_ == 0) update_interrupt();  // the received-data condition ends with the last byte
   return byte;
 }
 
-void Serial16550Core::write(std::uint64_t offset, std::uint8_t value) {
+void Serial16550Core::write_register(std::uint64_t offset, std::uint8_t value) {
   const bool dlab = (lcr_ & kLcrDlab) != 0;
   switch (offset) {
     case kData:
@@ -111,6 +106,12 @@ void Serial16550Core::write(std::uint64_t offset, std::uint8_t value) {
     case kScr: scr_ = value; break;
     default: break;  // LSR and MSR are read-only; offsets past the block are ignored
   }
+  refresh_transmit_path();
+}
+
+void Serial16550Core::refresh_transmit_path() noexcept {
+  buffer_transmits_ = buffering_ == TransmitBuffering::LineBuffered && (lcr_ & kLcrDlab) == 0 &&
+                      (mcr_ & kMcrLoop) == 0 && thr_interrupt_pending_;
 }
 
 void Serial16550Core::transmit(std::uint8_t byte) {
@@ -123,6 +124,7 @@ void Serial16550Core::transmit(std::uint8_t byte) {
   if (buffering_ == TransmitBuffering::Unbuffered) {
     output_->write(std::span<const std::uint8_t>(&byte, 1));
   } else {
+    if (tx_count_ == tx_.size()) flush_output();  // never true (a full buffer goes out at once): the bound
     gsl::at(tx_, static_cast<gsl::index>(tx_count_)) = byte;
     ++tx_count_;
     if (byte == kNewline || tx_count_ == tx_.size()) flush_output();

@@ -213,13 +213,35 @@ TEST_F(LineBufferedUart, ALimitedSinkCutsBufferedOutputAtTheSameByte) {
   EXPECT_EQ(limited->dropped(), 700U);
 }
 
-TEST_F(LineBufferedUart, LoopbackBypassesTheBuffer) {
-  uart.write(4, 0x10);
+// Once bytes are being buffered, the registers that change where a THR write goes still take effect.
+TEST_F(LineBufferedUart, LoopbackAndTheDivisorLatchBypassTheBuffer) {
+  print("ab");
+  uart.write(4, 0x10);  // loopback
   print("x");
-  EXPECT_EQ(uart.buffered_output(), 0U);
+  EXPECT_EQ(uart.buffered_output(), 2U);
   EXPECT_EQ(uart.read(0), 'x');
+  uart.write(4, 0x00);
+  uart.write(3, 0x83);  // DLAB
+  uart.write(0, 0x01);
+  EXPECT_EQ(uart.read(0), 0x01) << "divisor latch low";
+  uart.write(3, 0x03);
+  print("c");
   uart.flush_output();
-  EXPECT_EQ(sink->contents(), "");
+  EXPECT_EQ(sink->contents(), "abc");
+}
+
+TEST_F(LineBufferedUart, TheThrInterruptStillRisesAfterAnAcknowledgementWhileBuffering) {
+  auto line = std::make_shared<hvtest::RecordingLine>();
+  hv::dev::Serial16550Core irq_uart(sink, line, hv::dev::TransmitBuffering::LineBuffered);
+  irq_uart.write(1, 0x02);  // THR empty on: pending
+  irq_uart.write(0, 'a');
+  EXPECT_EQ(irq_uart.read(2) & 0x0f, 0x02);  // acknowledged
+  EXPECT_FALSE(line->level);
+  irq_uart.write(0, 'b');
+  EXPECT_TRUE(line->level) << "a transmitted byte empties THR again: the interrupt is pending";
+  EXPECT_EQ(line->raised, 2);
+  irq_uart.flush_output();
+  EXPECT_EQ(sink->contents(), "ab");
 }
 
 TEST(Serial16550Core, OffsetsPastTheBlockReadAllOnesAndAreIgnored) {

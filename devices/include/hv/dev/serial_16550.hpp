@@ -1,6 +1,6 @@
 #pragma once
 // The 16550A UART as a thread-safe BusDevice: Serial16550Core (hv/dev/serial_16550_core.hpp, the
-// register model, its checks and its output buffering) behind one lock. Every call — register
+// register model, its checks and its output buffering) behind one lock (a FutexMutex). Every call — register
 // accesses from any vCPU, the VMM's input thread, a flusher — may come from any thread. This is the
 // UART to put on a DeviceManager's bus; a VMM that already serialises its calls may use the core
 // directly and save the lock.
@@ -16,6 +16,7 @@
 
 #include "hv/dev/bus_device.hpp"
 #include "hv/dev/byte_sink.hpp"
+#include "hv/dev/futex_mutex.hpp"
 #include "hv/dev/interrupt_line.hpp"
 #include "hv/dev/serial_16550_core.hpp"
 
@@ -44,7 +45,7 @@ class Serial16550 final : public BusDevice {
   std::size_t buffered_output() const;
 
  private:
-  mutable std::mutex mutex_;
+  mutable FutexMutex mutex_;  // held for one register access: see futex_mutex.hpp
   Serial16550Core core_;
 };
 

@@ -50,8 +50,27 @@ class Serial16550Core {
   Serial16550Core& operator=(const Serial16550Core&) = delete;
 
   // One-byte register accesses at offsets 0-7; other offsets read 0xff and are ignored when written.
-  std::uint8_t read(std::uint64_t offset);
-  void write(std::uint64_t offset, std::uint8_t value);
+  // The guest's hot paths (THR into the transmit buffer, LSR without an error, RBR) are inline; the
+  // rest, and everything that calls the sink or the line, is not.
+  std::uint8_t read(std::uint64_t offset) {
+    if (offset == kLsr && !overrun_) return rx_count_ > 0 ? kLsrIdle | kLsrDataReady : kLsrIdle;
+    if (offset == kData && (lcr_ & kLcrDlab) == 0 && rx_count_ > 1) {
+      const std::uint8_t byte = rx_[rx_head_ & kFifoMask];
+      rx_head_ = (rx_head_ + 1) & kFifoMask;
+      --rx_count_;  // still > 0: the interrupt condition is unchanged
+      return byte;
+    }
+    return read_register(offset);
+  }
+  void write(std::uint64_t offset, std::uint8_t value) {
+    // A byte that neither fills the buffer nor ends a line only goes into it (and, at this index, the
+    // buffer has room: the condition is also the bound).
+    if (offset == kData && buffer_transmits_ && tx_count_ < kTransmitBufferSize - 1 && value != kNewline) {
+      tx_[tx_count_++] = value;
+      return;
+    }
+    write_register(offset, value);
+  }
 
   // Host -> guest. Queues as many bytes as the receive FIFO has room for and returns that count:
   // 0 means the FIFO is full and the caller must keep (or drop) the rest itself. In loopback mode the
@@ -65,6 +84,15 @@ class Serial16550Core {
   [[nodiscard]] std::size_t buffered_output() const noexcept { return tx_count_; }
 
  private:
+  static constexpr std::uint64_t kData = 0, kLsr = 5;
+  static constexpr std::uint8_t kLcrDlab = 0x80, kMcrLoop = 0x10;
+  static constexpr std::uint8_t kLsrDataReady = 0x01, kLsrIdle = 0x60;  // THR empty | transmitter empty
+  static constexpr std::uint8_t kNewline = '\n';
+  static constexpr std::size_t kFifoMask = kFifoSize - 1;
+  static_assert((kFifoSize & kFifoMask) == 0, "the receive FIFO wraps with a mask");
+
+  std::uint8_t read_register(std::uint64_t offset);
+  void write_register(std::uint64_t offset, std::uint8_t value);
   std::uint8_t read_data();
   void transmit(std::uint8_t byte);
   [[nodiscard]] std::uint8_t interrupt_identification() const noexcept;
@@ -73,6 +101,8 @@ class Serial16550Core {
   // count, overrun, THR-empty pending) and calls the line only if its level changed.
   void update_interrupt();
   bool push_rx(std::uint8_t byte);
+  // Recomputes buffer_transmits_ after a change of LCR, MCR or the THR-empty interrupt.
+  void refresh_transmit_path() noexcept;
 
   std::shared_ptr<ByteSink> output_;
   std::shared_ptr<InterruptLine> irq_;
@@ -86,6 +116,9 @@ class Serial16550Core {
   std::size_t rx_head_ = 0, rx_count_ = 0;
   std::array<std::uint8_t, kTransmitBufferSize> tx_{};
   std::size_t tx_count_ = 0;
+  // A THR write only appends to the buffer: LineBuffered, DLAB off, no loopback, and THR-empty already
+  // pending (so the interrupt cannot change). Kept by refresh_transmit_path().
+  bool buffer_transmits_ = false;
 };
 
 }  // namespace hv::dev
