@@ -1,6 +1,7 @@
 #include "hv/dev/serial_16550.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace hv::dev {
 
