@@ -17,8 +17,11 @@ namespace hv::dev {
 class FutexMutex {
  public:
   FutexMutex() = default;
+  ~FutexMutex() = default;
   FutexMutex(const FutexMutex&) = delete;
   FutexMutex& operator=(const FutexMutex&) = delete;
+  FutexMutex(FutexMutex&&) = delete;
+  FutexMutex& operator=(FutexMutex&&) = delete;
 
   void lock() noexcept {
     std::uint32_t expected = kUnlocked;

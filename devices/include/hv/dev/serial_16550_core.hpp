@@ -55,6 +55,7 @@ class Serial16550Core {
   std::uint8_t read(std::uint64_t offset) {
     if (offset == kLsr && !overrun_) return rx_count_ > 0 ? kLsrIdle | kLsrDataReady : kLsrIdle;
     if (offset == kData && (lcr_ & kLcrDlab) == 0 && rx_count_ > 1) {
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): masked into the array.
       const std::uint8_t byte = rx_[rx_head_ & kFifoMask];
       rx_head_ = (rx_head_ + 1) & kFifoMask;
       --rx_count_;  // still > 0: the interrupt condition is unchanged
@@ -66,6 +67,7 @@ class Serial16550Core {
     // A byte that neither fills the buffer nor ends a line only goes into it (and, at this index, the
     // buffer has room: the condition is also the bound).
     if (offset == kData && buffer_transmits_ && tx_count_ < kTransmitBufferSize - 1 && value != kNewline) {
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): tx_count_ < size - 1, checked above.
       tx_[tx_count_++] = value;
       return;
     }
