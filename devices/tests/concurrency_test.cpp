@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "hv/dev/bus.hpp"
 #include "hv/dev/byte_sink.hpp"
 #include "hv/dev/cmos_rtc.hpp"
+#include "hv/dev/futex_mutex.hpp"
 #include "hv/dev/i8042.hpp"
 #include "hv/dev/interrupt_line.hpp"
 #include "hv/dev/scratch_device.hpp"
@@ -300,6 +302,68 @@ TEST(BusConcurrency, AnAccessBlockedInOneDeviceDoesNotBlockTheBus) {
   EXPECT_TRUE(bus.remove(0x80));
   gate.open();
   slow.join();
+}
+
+TEST(UartConcurrency, LineBufferedOutputOfTwoVcpusAndAFlusherArrivesWholeAndInOrder) {
+  // Two vCPUs transmit lines and pieces of lines into the transmit buffer while a VMM thread flushes
+  // it, as hv::vmm::Machine's console flusher does: every byte reaches the sink once, and each vCPU's
+  // bytes in the order it wrote them.
+  auto sink_ptr = std::make_shared<hv::dev::BufferSink>();
+  hv::dev::Serial16550 uart(sink_ptr, std::make_shared<hv::dev::NullInterruptLine>(),
+                            hv::dev::TransmitBuffering::LineBuffered);
+  auto byte_of = [](int vcpu, int round) {
+    return round % 40 == 39 ? '\n' : static_cast<char>((vcpu == 0 ? 'a' : 'A') + round % 26);
+  };
+  std::atomic<int> writing{2};
+  int full_buffers = 0;
+  run_threads(3, [&](int t) {
+    if (t < 2) {
+      for (int r = 0; r < kRounds; ++r) out(uart, 0, static_cast<std::uint8_t>(byte_of(t, r)));
+      writing.fetch_sub(1);
+    } else {
+      while (writing.load() > 0) {
+        uart.flush_output();
+        // Never: a full buffer goes out at once.
+        if (uart.buffered_output() >= hv::dev::Serial16550Core::kTransmitBufferSize) ++full_buffers;
+        std::this_thread::yield();
+      }
+    }
+  });
+  uart.flush_output();
+  EXPECT_EQ(full_buffers, 0);
+  std::string expected_lower, expected_upper, lower, upper;
+  for (int r = 0; r < kRounds; ++r) {
+    if (byte_of(0, r) != '\n') expected_lower += byte_of(0, r);
+    if (byte_of(1, r) != '\n') expected_upper += byte_of(1, r);
+  }
+  const std::string all = sink_ptr->contents();
+  ASSERT_EQ(all.size(), 2U * kRounds);
+  for (const char c : all) {
+    if (c >= 'a' && c <= 'z') lower += c;
+    if (c >= 'A' && c <= 'Z') upper += c;
+  }
+  EXPECT_EQ(lower, expected_lower);
+  EXPECT_EQ(upper, expected_upper);
+}
+
+TEST(FutexMutexConcurrency, ExcludesEveryOtherThreadAndWakesEveryWaiter) {
+  // Threads increment a plain counter under the lock, some yielding while they hold it so that others
+  // find it taken and sleep: the count is exact, every thread finishes (no lost wake-up), and
+  // ThreadSanitizer sees no race on the counter (the lock's acquire and release order the accesses).
+  hv::dev::FutexMutex mutex;
+  long counter = 0;
+  run_threads(kThreads, [&](int t) {
+    for (int r = 0; r < kRounds; ++r) {
+      std::lock_guard lock(mutex);
+      const long seen = counter;
+      if ((r + t) % 64 == 0) std::this_thread::yield();
+      counter = seen + 1;
+    }
+  });
+  EXPECT_EQ(counter, static_cast<long>(kThreads) * kRounds);
+  EXPECT_TRUE(mutex.try_lock());
+  EXPECT_FALSE(mutex.try_lock());
+  mutex.unlock();
 }
 
 }  // namespace

@@ -90,7 +90,9 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
   } else {
     uart_irq = std::make_shared<dev::NullInterruptLine>();
   }
-  uart_ = std::make_shared<dev::Serial16550>(config.console, std::move(uart_irq));
+  // Line-buffered: one console write per line instead of one per byte (for hvctl a poll and a write
+  // system call each); run() hands the rest on every kConsoleFlushInterval and when it returns.
+  uart_ = std::make_shared<dev::Serial16550>(config.console, std::move(uart_irq), dev::TransmitBuffering::LineBuffered);
   if (auto r = devices_->add_pio(uart_, kUartBase, dev::Serial16550::kRegisterCount); !r) return r;
   auto reset = [this] { request_stop({MachineExit::Reason::Reset, 0, "the guest asked for a reset (i8042)"}); };
   if (auto r = devices_->add_pio(std::make_shared<dev::I8042>(reset, std::make_shared<dev::NullInterruptLine>()),
@@ -186,6 +188,7 @@ void Machine::request_stop(MachineExit exit) {
     if (stopping_.exchange(true)) return;  // the first reason to stop is the one reported
     exit_ = std::move(exit);
   }
+  stop_requested_.notify_all();
   for (auto& vcpu : vcpus_) vcpu->kick();
 }
 
@@ -256,6 +259,18 @@ void Machine::serve_doorbells() {
   }
 }
 
+// Runs while the vCPUs do: hands the UART's buffered output to the console every
+// kConsoleFlushInterval, so that output without a newline (a prompt, then the guest waits for input,
+// halted or polling) still appears.
+void Machine::flush_console() {
+  std::unique_lock lock(exit_mutex_);
+  while (!stop_requested_.wait_for(lock, kConsoleFlushInterval, [this] { return stopping_.load(); })) {
+    lock.unlock();
+    uart_->flush_output();
+    lock.lock();
+  }
+}
+
 MachineExit Machine::run() {
   running_vcpus_ = static_cast<std::uint32_t>(vcpus_.size());
   {
@@ -277,7 +292,15 @@ MachineExit Machine::run() {
         break;
       }
     }
+    // Started after the vCPUs: a byte they write before it runs waits only until its first flush.
+    try {
+      threads.emplace_back([this] { flush_console(); });
+    } catch (const std::system_error& e) {
+      request_stop({MachineExit::Reason::Error, 1, std::string("cannot start the console flusher: ") + e.what()});
+    }
   }  // jthreads join here
+  // What the guest wrote last reaches the console before the caller reports how the guest ended.
+  uart_->flush_output();
   std::lock_guard lock(exit_mutex_);
   return exit_;
 }

@@ -350,9 +350,9 @@ TEST_F(MachineChecks, TheDoorbellThreadEndsWithTheMachine) {
   std::_Exit(ok ? 0 : 1);  // no exit handlers: LeakSanitizer's would need a thread too
 }
 
-// A vCPU or doorbell thread that cannot start (here: the thread limit) stops the machine with Error
-// naming it; the threads already started (vCPU 0, which then waits in run() for a kick; the doorbell
-// thread) are told to stop, so run() returns instead of waiting for them.
+// A vCPU, doorbell or console thread that cannot start (here: the thread limit) stops the machine with
+// Error naming it; the threads already started (vCPU 0, which then waits in run() for a kick; the
+// doorbell thread) are told to stop, so run() returns instead of waiting for them.
 TEST_F(MachineChecks, AThreadThatCannotStartStopsTheMachineAsAnError) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the machine under a fresh user id with a thread limit";
   // Each case in a fresh process: the limit and the user id must not reach the test runner.
@@ -368,6 +368,7 @@ TEST_F(MachineChecks, AThreadThatCannotStartStopsTheMachineAsAnError) {
       {"vCPU 0 starts, vCPU 1 cannot", 3, false, 1, "cannot start the thread of vCPU 1: "},
       {"the doorbell thread starts, vCPU 0 cannot", 1, true, 1, "cannot start the thread of vCPU 0: "},
       {"no thread starts, the doorbell thread first", 1, true, 0, "cannot start the doorbell thread: "},
+      {"vCPU 0 starts, the console flusher (started last) cannot", 1, false, 1, "cannot start the console flusher: "},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);

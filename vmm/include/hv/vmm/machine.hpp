@@ -4,6 +4,8 @@
 // run loop.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,6 +48,10 @@ inline constexpr std::uint64_t kVirtioBase = 0xd0000000;
 inline constexpr std::uint64_t kVirtioStride = 0x1000;
 inline constexpr std::uint32_t kVirtioFirstGsi = 16;
 inline constexpr std::size_t kMaxVirtioDevices = 8;
+// The UART's output is line-buffered (hv::dev::TransmitBuffering::LineBuffered): the console gets it
+// at each newline, every 256 bytes, at the latest this long after the guest wrote it (a prompt
+// without a newline, a guest that then waits), and when run() returns.
+inline constexpr std::chrono::milliseconds kConsoleFlushInterval{10};
 
 // How the guest ended. Stopped: the VMM ended it from outside the guest through request_stop (a
 // timeout, a signal; the Machine never stops itself for that reason); its status and message are
@@ -87,6 +93,7 @@ class Machine {
   Result<void> add_virtio_doorbells(std::size_t device, const std::shared_ptr<virtio::MmioTransport>& transport,
                                     std::uint16_t queues);
   void serve_doorbells();
+  void flush_console();
 
   // Destruction order among the members below does not matter for the devices: nothing here holds
   // a reference into another member. Each device shares what it uses — the UART its console and
@@ -111,6 +118,7 @@ class Machine {
   std::shared_ptr<dev::Serial16550> uart_;
   std::atomic<bool> stopping_{false};
   std::mutex exit_mutex_;
+  std::condition_variable stop_requested_;  // with exit_mutex_: wakes the console flusher at once
   MachineExit exit_;
   std::atomic<std::uint32_t> running_vcpus_{0};
 };
