@@ -14,7 +14,8 @@
 # ns/iteration ÷ operations/iteration, pairs the two sides' rows and prints one row per pair:
 # shape, hvkit ns/op, rust-vmm ns/op, hvkit/rust-vmm.
 #
-# Pairing: hvkit "X" with rust-vmm "X"; hvkit "X/locked" (the thread-safe adaptor) with rust-vmm
+# Pairing: hvkit "X" with rust-vmm "X"; hvkit "X/locked" (the thread-safe adaptor) and
+# "X/locked/<path>" (the same, reached another way, e.g. through the bus) with rust-vmm
 # "X/rust_mutex" (the device in a std::sync::Mutex); rust-vmm "X/rust_<api>" (the same work through
 # another rust-vmm API) is shown beside hvkit's "X". Every row must have its partner, both must count
 # the same operations in the same unit, and every shape must appear once in every round: otherwise
@@ -139,6 +140,16 @@ combine() {
         if (r == h || r ~ /\/rust_mutex$/) same_work[h] = r
       }
       if (n_hvkit == 0) fail("no hvkit shapes (filter or exclusions left none)")
+      # hvkit "X/locked/<path>" (the locked device reached another way) also pairs with "X/rust_mutex"
+      for (i = 1; i <= n_hvkit; i++) {
+        h = hvkit_order[i]
+        if ((h in same_work) || h !~ /\/locked\/[A-Za-z0-9_]+$/) continue
+        r = h; sub(/\/locked\/[A-Za-z0-9_]+$/, "/rust_mutex", r)
+        if (!(("rust", r) in count)) continue
+        if (ops["hvkit", h] != ops["rust", r] || unit["hvkit", h] != unit["rust", r])
+          fail("hvkit " h " counts " ops["hvkit", h] " " unit["hvkit", h] " per iteration, rust-vmm " r " " ops["rust", r] " " unit["rust", r])
+        same_work[h] = r
+      }
       for (i = 1; i <= n_hvkit; i++)
         if (!(hvkit_order[i] in same_work)) {
           h = hvkit_order[i]; r = h

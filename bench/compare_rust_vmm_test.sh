@@ -97,6 +97,18 @@ else
   failures=$((failures + 1))
 fi
 
+# hvkit "X/locked/<path>" pairs with rust-vmm "X/rust_mutex" as well.
+via="$work/via"
+round "$via" hvkit 1 "$(line uart/t/locked 300 1 byte)" "$(line uart/t/locked/bus 600 1 byte)"
+round "$via" rust-vmm 1 "$(line uart/t/rust_mutex 400 1 byte)"
+if out="$("$script" --combine "$via")"; then
+  expect_row "$out" "uart/t/locked ~ rust_mutex" 300.00 400.00 0.75
+  expect_row "$out" "uart/t/locked/bus ~ rust_mutex" 600.00 400.00 1.50
+else
+  echo "FAIL: a /locked/<path> row without its own rust-vmm row was rejected" >&2
+  failures=$((failures + 1))
+fi
+
 # Each kind of mismatch, on one hvkit round and one rust-vmm round.
 broken() {  # broken NAME HVKIT_LINES RUST_LINES
   round "$work/$1" hvkit 1 "$2"

@@ -68,7 +68,7 @@ struct Core {
   static std::uint8_t in(Uart& uart, std::uint64_t offset) { return uart.read(offset); }
   static void out(Uart& uart, std::uint64_t offset, std::uint8_t value) { uart.write(offset, value); }
 };
-struct Locked {
+struct Locked {  // through the bus (DeviceManager's path): a virtual call with a 1-byte span
   using Uart = hv::dev::Serial16550;
   static std::uint8_t in(Uart& uart, std::uint64_t offset) {
     std::uint8_t b = 0;
@@ -78,6 +78,12 @@ struct Locked {
   static void out(Uart& uart, std::uint64_t offset, std::uint8_t value) {
     static_cast<hv::dev::BusDevice&>(uart).write(offset, std::span<const std::uint8_t>(&value, 1));
   }
+};
+
+struct LockedDirect {  // the lock and the register, no bus: as the peer's Mutex<Serial> rows
+  using Uart = hv::dev::Serial16550;
+  static std::uint8_t in(Uart& uart, std::uint64_t offset) { return uart.read_register(offset); }
+  static void out(Uart& uart, std::uint64_t offset, std::uint8_t value) { uart.write_register(offset, value); }
 };
 
 // Line-buffered as hv::vmm::Machine runs it; flushed after each payload (a VMM flushes every few
@@ -136,11 +142,13 @@ void add(const std::string& suffix) {
 
 }  // namespace
 
-// Each shape on the unlocked core, then ("/locked") through the locked BusDevice, which pairs with
-// the peer's Mutex-wrapped Serial.
+// Each shape on the unlocked core; then ("/locked") through the locked UART's register calls, which
+// pair with the peer's Mutex-wrapped Serial (a lock and a direct call); and ("/locked/bus") through
+// its BusDevice interface, as a DeviceManager reaches it (no peer row: rust-vmm's vm-superio has no bus).
 void add_uart_shapes() {
   add<Core>("");
-  add<Locked>("/locked");
+  add<LockedDirect>("/locked");
+  add<Locked>("/locked/bus");
 }
 
 }  // namespace hvbench

@@ -30,6 +30,18 @@ TEST_F(Uart, TransmitsToTheSinkAndAlwaysReportsTransmitterEmpty) {
   EXPECT_EQ(in(5) & 0x60, 0x60) << "THRE and TEMT";
 }
 
+// The register calls reach the same registers as the bus interface, under the same lock.
+TEST_F(Uart, RegisterCallsAreTheBusAccessesWithoutTheSpan) {
+  uart.write_register(7, 0x5a);
+  EXPECT_EQ(in(7), 0x5a) << "written by register call, read through the bus";
+  out(7, 0xa5);
+  EXPECT_EQ(uart.read_register(7), 0xa5) << "written through the bus, read by register call";
+  uart.write_register(0, 'x');
+  EXPECT_EQ(sink->contents(), "x");
+  EXPECT_EQ(uart.read_register(5) & 0x60, 0x60) << "THRE and TEMT";
+  EXPECT_EQ(uart.read_register(8), 0xff) << "past the register block: all-ones, as on the bus";
+}
+
 // The sequence the Linux 8250 driver's autoconfig() runs to recognise a 16550A.
 TEST_F(Uart, PassesTheLinux8250Probe) {
   out(7, 0xa5);

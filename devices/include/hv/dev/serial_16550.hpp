@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <utility>
 
@@ -35,6 +36,17 @@ class Serial16550 final : public BusDevice {
   // Only single-byte accesses reach registers; wider ones read all-ones and are ignored when written.
   void read(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
+
+  // One register, locked, without the bus's virtual call and span: for a VMM that dispatches a port
+  // to the UART itself (as a rust-vmm VMM calls vm-superio's Serial inside its Mutex).
+  std::uint8_t read_register(std::uint64_t offset) {
+    std::lock_guard lock(mutex_);
+    return core_.read(offset);
+  }
+  void write_register(std::uint64_t offset, std::uint8_t value) {
+    std::lock_guard lock(mutex_);
+    core_.write(offset, value);
+  }
 
   // Host -> guest, as Serial16550Core::enqueue_input: returns how many bytes the FIFO took.
   std::size_t enqueue_input(std::span<const std::uint8_t> bytes);
