@@ -1,6 +1,7 @@
 #include "hv/dev/serial_16550_core.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include <gsl/gsl>
@@ -125,7 +126,7 @@ void Serial16550Core::transmit(std::uint8_t byte) {
     output_->write(std::span<const std::uint8_t>(&byte, 1));
   } else {
     if (tx_count_ == tx_.size()) flush_output();  // never true (a full buffer goes out at once): the bound
-    gsl::at(tx_, static_cast<gsl::index>(tx_count_)) = byte;
+    gsl::at(tx_, static_cast<gsl::index>(tx_count_)) = TransmitByte{byte};
     ++tx_count_;
     if (byte == kNewline || tx_count_ == tx_.size()) flush_output();
   }
@@ -138,7 +139,9 @@ void Serial16550Core::transmit(std::uint8_t byte) {
 void Serial16550Core::flush_output() {
   if (tx_count_ == 0) return;
   const std::size_t count = std::exchange(tx_count_, 0);
-  output_->write(std::span<const std::uint8_t>(tx_).first(count));
+  std::array<std::uint8_t, kTransmitBufferSize> bytes{};  // as bytes for the sink: one copy per flush
+  std::memcpy(bytes.data(), tx_.data(), count);
+  output_->write(std::span<const std::uint8_t>(bytes).first(count));
 }
 
 bool Serial16550Core::push_rx(std::uint8_t byte) {

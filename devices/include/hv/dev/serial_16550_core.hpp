@@ -68,7 +68,7 @@ class Serial16550Core {
     // buffer has room: the condition is also the bound).
     if (offset == kData && buffer_transmits_ && tx_count_ < kTransmitBufferSize - 1 && value != kNewline) {
       // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-constant-array-index): tx_count_ < size - 1, checked above.
-      tx_[tx_count_++] = value;
+      tx_[tx_count_++] = TransmitByte{value};
       return;
     }
     write_register(offset, value);
@@ -116,7 +116,10 @@ class Serial16550Core {
   bool overrun_ = false;
   std::array<std::uint8_t, kFifoSize> rx_{};
   std::size_t rx_head_ = 0, rx_count_ = 0;
-  std::array<std::uint8_t, kTransmitBufferSize> tx_{};
+  // Not a character type: a store of one may alias any object, which would make the compiler reload
+  // tx_count_ and the flags after every buffered byte (a store-to-load round trip per THR write).
+  enum class TransmitByte : std::uint8_t {};
+  std::array<TransmitByte, kTransmitBufferSize> tx_{};
   std::size_t tx_count_ = 0;
   // A THR write only appends to the buffer: LineBuffered, DLAB off, no loopback, and THR-empty already
   // pending (so the interrupt cannot change). Kept by refresh_transmit_path().
