@@ -3,9 +3,11 @@
 // suppression (ENABLE, DISABLE, DESC with RING_EVENT_IDX across a wrap).
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "hv/virtio/packed_queue.hpp"
+#include "chain_reuse_support.hpp"
 #include "hv/virtio/testing/mock_packed_driver.hpp"
 
 namespace {
@@ -283,57 +285,27 @@ TEST_F(PackedQueueTest, AddUsedChecksTheSlotCount) {
 
 // --- pop_into (issue 14): a reused chain gets what pop() returns, and only that. ---
 
-void expect_same_chain(const hv::virtio::DescriptorChain& got, const hv::virtio::DescriptorChain& expected, int i) {
-  EXPECT_EQ(got.head, expected.head) << "list " << i;
-  EXPECT_EQ(got.ring_slots, expected.ring_slots) << "list " << i;
-  EXPECT_EQ(got.buffers, expected.buffers) << "list " << i;
-  EXPECT_EQ(got.readable_bytes, expected.readable_bytes) << "list " << i;
-  EXPECT_EQ(got.writable_bytes, expected.writable_bytes) << "list " << i;
-}
-
 TEST_F(PackedQueueTest, PopIntoAReusedChainGivesWhatPopGives) {
   auto d = driver(16);
   auto by_pop = queue(d);  // two devices reading the same ring, each from the start
   auto by_pop_into = queue(d);
-  const BufferSpec one[] = {{kData, 8, true}};
-  const BufferSpec six[] = {{kData, 16, false},        {kData + 0x100, 32, false}, {kData + 0x200, 48, false},
-                            {kData + 0x300, 64, true}, {kData + 0x400, 80, true},  {kData + 0x500, 96, true}};
-  const BufferSpec two[] = {{kData + 0x600, 4, false}, {kData + 0x700, 5, true}};
-  const BufferSpec five[] = {
-      {kData, 1, false}, {kData + 1, 2, false}, {kData + 3, 3, false}, {kData + 6, 4, true}, {kData + 10, 5, true}};
-  d.add_chain(six, 10);  // 13 of the 16 slots
-  d.add_chain(one, 11);
-  d.add_chain(two, 12);
-  d.add_indirect_chain(five, 13);
-  d.add_chain(one, 14);
-  d.add_chain(two, 15);
-  hv::virtio::DescriptorChain reused;  // full of leftovers, as a device's reused chain is
-  reused.head = 77;
-  reused.ring_slots = 9;
-  for (std::uint64_t i = 0; i < 7; ++i) reused.buffers.emplace_back(0xdead0000 + i, 99, i % 2 == 0);
-  reused.readable_bytes = 12345;
-  reused.writable_bytes = 67890;
-  for (int i = 0; i < 6; ++i) {
-    auto expected = by_pop.pop(memory_);
-    ASSERT_TRUE(expected && *expected) << i;
-    auto taken = by_pop_into.pop_into(memory_, reused);
-    ASSERT_TRUE(taken) << taken.error().to_string();
-    ASSERT_TRUE(*taken) << "pop_into found nothing where pop found list " << i;
-    expect_same_chain(reused, **expected, i);
-  }
-  auto none = by_pop_into.pop_into(memory_, reused);
-  ASSERT_TRUE(none);
-  EXPECT_FALSE(*none);
+  const hvtest::ReuseShapes c(kData);
+  d.add_chain(c.six, 10);  // 13 of the 16 slots
+  d.add_chain(c.one, 11);
+  d.add_chain(c.two, 12);
+  d.add_indirect_chain(c.five, 13);
+  d.add_chain(c.one, 14);
+  d.add_chain(c.two, 15);
+  hvtest::expect_pop_into_matches_pop(by_pop, by_pop_into, memory_, 6);
 }
 
 TEST_F(PackedQueueTest, AReusedChainHoldsExactlyTheLastListPopped) {
   auto d = driver(16);
   auto q = queue(d);
-  const BufferSpec six[] = {{kData, 16, false},        {kData + 0x100, 32, false}, {kData + 0x200, 48, false},
-                            {kData + 0x300, 64, true}, {kData + 0x400, 80, true},  {kData + 0x500, 96, true}};
+  const hvtest::ReuseShapes c(kData);
   const BufferSpec one[] = {{kData + 0x2000, 100, true}};
   const BufferSpec indirect[] = {{kData + 0x3000, 7, false}, {kData + 0x3100, 9, false}};
-  d.add_chain(six, 1);
+  d.add_chain(c.six, 1);
   d.add_chain(one, 2);
   d.add_indirect_chain(indirect, 3);
   hv::virtio::DescriptorChain chain;

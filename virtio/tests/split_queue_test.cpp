@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hv/virtio/split_queue.hpp"
+#include "chain_reuse_support.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
 
 namespace {
@@ -369,65 +370,28 @@ TEST_F(SplitQueueTest, NotificationSuppressionWithEventIdx) {
 // --- Hot paths (issue 14): pop_into, the available index read once per batch, create()'s one-lookup
 // fast path and its per-ring fallback, add_used through one window. ---
 
-void expect_same_chain(const hv::virtio::DescriptorChain& got, const hv::virtio::DescriptorChain& expected,
-                       const std::string& what) {
-  EXPECT_EQ(got.head, expected.head) << what;
-  EXPECT_EQ(got.ring_slots, expected.ring_slots) << what;
-  EXPECT_EQ(got.buffers, expected.buffers) << what;
-  EXPECT_EQ(got.readable_bytes, expected.readable_bytes) << what;
-  EXPECT_EQ(got.writable_bytes, expected.writable_bytes) << what;
-}
-
-// A chain object full of leftovers, as a device's reused chain is.
-hv::virtio::DescriptorChain stale_chain() {
-  hv::virtio::DescriptorChain chain;
-  chain.head = 77;
-  chain.ring_slots = 9;
-  for (std::uint64_t i = 0; i < 7; ++i) chain.buffers.emplace_back(0xdead0000 + i, 99, i % 2 == 0);
-  chain.readable_bytes = 12345;
-  chain.writable_bytes = 67890;
-  return chain;
-}
-
 TEST_F(SplitQueueTest, PopIntoAReusedChainGivesWhatPopGives) {
   auto d = driver(32);     // room for all 17 descriptors below
   auto by_pop = queue(d);  // two devices reading the same rings, each from the start
   auto by_pop_into = queue(d);
-  const BufferSpec one[] = {{kData, 8, true}};
-  const BufferSpec six[] = {{kData, 16, false},        {kData + 0x100, 32, false}, {kData + 0x200, 48, false},
-                            {kData + 0x300, 64, true}, {kData + 0x400, 80, true},  {kData + 0x500, 96, true}};
-  const BufferSpec two[] = {{kData + 0x600, 4, false}, {kData + 0x700, 5, true}};
-  const BufferSpec five[] = {
-      {kData, 1, false}, {kData + 1, 2, false}, {kData + 3, 3, false}, {kData + 6, 4, true}, {kData + 10, 5, true}};
-  d.make_available(d.add_chain(one));
-  d.make_available(d.add_chain(six));
-  d.make_available(d.add_chain(two));
-  d.make_available(d.add_indirect_chain(five));
-  d.make_available(d.add_chain(one));
-  d.make_available(d.add_chain(six));
-  auto reused = stale_chain();
-  for (int i = 0; i < 6; ++i) {
-    auto expected = by_pop.pop(memory_);
-    ASSERT_TRUE(expected && *expected) << i;
-    auto taken = by_pop_into.pop_into(memory_, reused);
-    ASSERT_TRUE(taken) << taken.error().to_string();
-    ASSERT_TRUE(*taken) << "pop_into found nothing where pop found chain " << i;
-    expect_same_chain(reused, **expected, "chain " + std::to_string(i));
-  }
-  auto none = by_pop_into.pop_into(memory_, reused);
-  ASSERT_TRUE(none);
-  EXPECT_FALSE(*none);
+  const hvtest::ReuseShapes c(kData);
+  d.make_available(d.add_chain(c.one));
+  d.make_available(d.add_chain(c.six));
+  d.make_available(d.add_chain(c.two));
+  d.make_available(d.add_indirect_chain(c.five));
+  d.make_available(d.add_chain(c.one));
+  d.make_available(d.add_chain(c.six));
+  hvtest::expect_pop_into_matches_pop(by_pop, by_pop_into, memory_, 6);
   EXPECT_EQ(by_pop_into.next_avail(), by_pop.next_avail());
 }
 
 TEST_F(SplitQueueTest, AReusedChainHoldsExactlyTheLastChainPopped) {
   auto d = driver(16);
   auto q = queue(d);
-  const BufferSpec six[] = {{kData, 16, false},        {kData + 0x100, 32, false}, {kData + 0x200, 48, false},
-                            {kData + 0x300, 64, true}, {kData + 0x400, 80, true},  {kData + 0x500, 96, true}};
+  const hvtest::ReuseShapes c(kData);
   const BufferSpec one[] = {{kData + 0x2000, 100, true}};
   const BufferSpec indirect[] = {{kData + 0x3000, 7, false}, {kData + 0x3100, 9, false}};
-  const auto h_long = d.add_chain(six);
+  const auto h_long = d.add_chain(c.six);
   const auto h_short = d.add_chain(one);
   const auto h_indirect = d.add_indirect_chain(indirect);
   for (const auto head : {h_long, h_short, h_indirect}) d.make_available(head);
