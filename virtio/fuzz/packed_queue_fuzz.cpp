@@ -19,8 +19,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.driver_event = 0x18000 + (in.take<std::uint16_t>() & 0x3ffc);
   config.device_event = 0x1c000 + (in.take<std::uint16_t>() & 0x3ffc);
   config.event_idx = (in.take<std::uint8_t>() & 1) != 0;
+  // Half the time the queue starts where a vhost-user frontend (SET_VRING_BASE) or a snapshot says:
+  // positions and wrap counters as given, refused when outside the ring.
+  const bool restore = (in.take<std::uint8_t>() & 1) != 0;
+  const auto wraps = in.take<std::uint8_t>();
+  const hv::virtio::PackedQueueState state{in.take<std::uint16_t>(), (wraps & 1) != 0, in.take<std::uint16_t>(),
+                                           (wraps & 2) != 0};
   hvfuzz::fill_repeating(memory.slice(0, 0x1c000).value(), in.bytes(0x1c000));
-  auto queue = hv::virtio::PackedQueue::create(memory, config);
+  auto queue = restore ? hv::virtio::PackedQueue::restore(memory, config, state)
+                       : hv::virtio::PackedQueue::create(memory, config);
+  if (restore && hv::virtio::PackedQueue::create(memory, config)) {
+    const bool inside = state.next_avail < config.size && state.next_used < config.size;
+    if (queue.has_value() != inside) __builtin_trap();  // a position outside the ring accepted, or one inside refused
+    if (queue && queue->state() != state) __builtin_trap();
+  }
   if (!queue) return 0;
   for (int i = 0; i < 64; ++i) {
     auto chain = queue->pop(memory);

@@ -21,10 +21,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.available_ring = 0x10000 + (in.take<std::uint16_t>() & 0x7ffe);
   config.used_ring = 0x18000 + (in.take<std::uint16_t>() & 0x3ffc);
   config.event_idx = (in.take<std::uint8_t>() & 1) != 0;
+  // Half the time the queue starts where a vhost-user frontend (SET_VRING_BASE) or a snapshot says:
+  // any 16-bit positions.
+  const bool restore = (in.take<std::uint8_t>() & 1) != 0;
+  const hv::virtio::SplitQueueState state{in.take<std::uint16_t>(), in.take<std::uint16_t>()};
   // Guest memory: the rest of the input, repeated to fill the first 96 KiB (descriptors, rings, tables).
   hvfuzz::fill_repeating(memory.slice(0, 0x18000).value(), in.bytes(0x18000));
-  auto queue = hv::virtio::SplitQueue::create(memory, config);
+  auto queue =
+      restore ? hv::virtio::SplitQueue::restore(memory, config, state) : hv::virtio::SplitQueue::create(memory, config);
   if (!queue) return 0;
+  if (restore && queue->state() != state) __builtin_trap();  // restored somewhere else
   for (int i = 0; i < 64; ++i) {
     auto chain = queue->pop(memory);
     if (!chain || !*chain) break;

@@ -163,6 +163,27 @@ Result<bool> PackedQueue::should_notify(const GuestMemory& memory) {
   }
 }
 
+Result<PackedQueue> PackedQueue::restore(const GuestMemory& memory, const PackedQueueConfig& config,
+                                         PackedQueueState state) {
+  auto queue = create(memory, config);
+  if (!queue) return queue;
+  if (state.next_avail >= config.size || state.next_used >= config.size) {
+    return fail(ErrorKind::InvalidArgument, kOp,
+                "ring position " + std::to_string(state.next_avail) + "/" + std::to_string(state.next_used) +
+                    " outside a ring of " + std::to_string(config.size));
+  }
+  queue->next_avail_ = state.next_avail;
+  queue->avail_wrap_ = state.avail_wrap;
+  queue->next_used_ = state.next_used;
+  queue->used_wrap_ = state.used_wrap;
+  queue->signalled_ = queue->cycle(state.next_used, state.used_wrap);  // nothing used since: no notification owed
+  return queue;
+}
+
+Result<void> PackedQueue::disable_notification(const GuestMemory& memory) {
+  return memory.store<std::uint16_t>(config_.device_event + 2, kEventDisable, std::memory_order_relaxed);
+}
+
 Result<void> PackedQueue::enable_notification(const GuestMemory& memory) {
   // Device event suppression: ENABLE, or with RING_EVENT_IDX the next descriptor the device expects.
   const std::uint16_t off_wrap = static_cast<std::uint16_t>(next_avail_ | (avail_wrap_ ? 0x8000 : 0));

@@ -13,6 +13,7 @@ namespace {
 constexpr const char* kOp = "virtio::SplitQueue";
 constexpr std::uint16_t kDescNext = 1, kDescWrite = 2, kDescIndirect = 4;  // §2.7.5
 constexpr std::uint16_t kAvailNoInterrupt = 1;                             // §2.7.6
+constexpr std::uint16_t kUsedNoNotify = 1;                                 // §2.7.8
 constexpr std::uint64_t kDescriptorSize = 16;
 // The longest indirect table hvkit walks: the largest queue's worth of descriptors (§2.7.5.3.1 lets
 // a table hold up to the queue size; Linux never exceeds it).
@@ -161,6 +162,22 @@ Error SplitQueue::add_used_error(const GuestMemory& memory, std::uint16_t head) 
     return Error(ErrorKind::InvalidArgument, kOp, "used head " + std::to_string(head) + " out of range");
   }
   return memory.window_error(config_.used_ring, used_ring_bytes());
+}
+
+Result<SplitQueue> SplitQueue::restore(const GuestMemory& memory, const SplitQueueConfig& config,
+                                       SplitQueueState state) {
+  auto queue = create(memory, config);
+  if (!queue) return queue;
+  queue->next_avail_ = state.next_avail;
+  queue->known_avail_ = state.next_avail;  // nothing known to be pending: the next pop() reads the index
+  queue->next_used_ = state.next_used;
+  queue->signalled_used_ = state.next_used;  // nothing used since: no notification owed
+  return queue;
+}
+
+Result<void> SplitQueue::disable_notification(const GuestMemory& memory) {
+  if (config_.event_idx) return {};
+  return memory.store<std::uint16_t>(config_.used_ring, kUsedNoNotify, std::memory_order_relaxed);
 }
 
 Result<bool> SplitQueue::should_notify(const GuestMemory& memory) {

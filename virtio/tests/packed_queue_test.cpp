@@ -335,4 +335,62 @@ TEST_F(PackedQueueTest, AReusedChainHoldsExactlyTheLastListPopped) {
   ASSERT_TRUE(q.add_used(memory_, chain.head, 0, chain.ring_slots));
 }
 
+// --- The device's position (GET/SET_VRING_BASE, snapshots) and notification control (issue 15). ---
+
+TEST_F(PackedQueueTest, AQueueRestoredFromItsStateContinuesAcrossTheWrap) {
+  auto d = driver(4);
+  auto q = queue(d);
+  const BufferSpec b[] = {{kData, 8, true}};
+  for (std::uint16_t id = 0; id < 3; ++id) {
+    d.add_chain(b, id);
+    auto c = q.pop(memory_);
+    ASSERT_TRUE(c && *c);
+    ASSERT_TRUE(q.add_used(memory_, (*c)->head, 8, (*c)->ring_slots));
+  }
+  d.add_chain(b, 3);  // slot 3
+  d.add_chain(b, 4);  // slot 0, the driver's second lap
+  auto fourth = q.pop(memory_);
+  ASSERT_TRUE(fourth && *fourth);
+  EXPECT_EQ((*fourth)->head, 3);
+  const auto state = q.state();
+  EXPECT_EQ(state, (hv::virtio::PackedQueueState{0, false, 3, true})) << "avail wrapped, used not yet";
+
+  auto restored = PackedQueue::restore(memory_, d.config(), state);
+  ASSERT_TRUE(restored) << restored.error().to_string();
+  EXPECT_EQ(restored->state(), state);
+  auto fifth = restored->pop(memory_);
+  ASSERT_TRUE(fifth && *fifth) << "the restored queue reads slot 0 with the flipped wrap counter";
+  EXPECT_EQ((*fifth)->head, 4);
+  ASSERT_TRUE(restored->add_used(memory_, 3, 8, 1));  // slot 3, used wrap 1
+  ASSERT_TRUE(restored->add_used(memory_, 4, 8, 1));  // slot 0, used wrap 0
+  EXPECT_EQ(d.descriptor(3).id, 3);
+  EXPECT_EQ(d.descriptor(3).flags & (kAvail | kUsed), kAvail | kUsed);
+  EXPECT_EQ(d.descriptor(0).id, 4);
+  EXPECT_EQ(d.descriptor(0).flags & (kAvail | kUsed), 0) << "used with the wrapped counter";
+}
+
+TEST_F(PackedQueueTest, ARestoredPositionOutsideTheRingIsRefused) {
+  auto d = driver(4);
+  for (const auto state :
+       {hv::virtio::PackedQueueState{4, true, 0, true}, hv::virtio::PackedQueueState{0, true, 4, true},
+        hv::virtio::PackedQueueState{0xffff, false, 0xffff, false}}) {
+    auto q = PackedQueue::restore(memory_, d.config(), state);
+    ASSERT_FALSE(q);
+    EXPECT_EQ(q.error().kind(), hv::ErrorKind::InvalidArgument);
+  }
+  auto config = d.config();
+  config.size = 0;
+  auto bad = PackedQueue::restore(memory_, config, {});
+  ASSERT_FALSE(bad) << "the configuration is checked as create() checks it";
+}
+
+TEST_F(PackedQueueTest, DisablingNotificationWritesDisable) {
+  auto d = driver(8);
+  auto q = queue(d);
+  ASSERT_TRUE(q.disable_notification(memory_));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().device_event + 2).value(), 1) << "RING_EVENT_FLAGS_DISABLE";
+  ASSERT_TRUE(q.enable_notification(memory_));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().device_event + 2).value(), 0) << "RING_EVENT_FLAGS_ENABLE";
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 // reset, chains longer than 4 GiB), and notification suppression with and without EVENT_IDX.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -689,6 +690,74 @@ TEST_F(SplitQueueTest, AddUsedIntoAUsedRingThatCrossesARegionBoundaryInAnotherLa
   ASSERT_TRUE(q.add_used(memory_, 1, 2));
   EXPECT_EQ(d.used_index(), 1);
   EXPECT_EQ(d.used(0).id, 1U);
+}
+
+// --- The device's position (GET/SET_VRING_BASE, snapshots) and notification control (issue 15). ---
+
+TEST_F(SplitQueueTest, AQueueRestoredFromItsStateContinuesWhereItStopped) {
+  auto d = driver(8);
+  auto q = queue(d);
+  const BufferSpec b[] = {{kData, 8, true}};
+  std::array<std::uint16_t, 3> heads{};
+  for (auto& h : heads) {
+    h = d.add_chain(b);
+    d.make_available(h);
+  }
+  auto first = q.pop(memory_);
+  auto second = q.pop(memory_);
+  ASSERT_TRUE(first && *first && second && *second);
+  ASSERT_TRUE(q.add_used(memory_, (*first)->head, 8));
+  const auto state = q.state();
+  EXPECT_EQ(state, (hv::virtio::SplitQueueState{2, 1}));
+
+  auto restored = SplitQueue::restore(memory_, d.config(), state);
+  ASSERT_TRUE(restored) << restored.error().to_string();
+  EXPECT_EQ(restored->state(), state);
+  auto third = restored->pop(memory_);
+  ASSERT_TRUE(third && *third);
+  EXPECT_EQ((*third)->head, heads[2]) << "the restored queue takes the entry after the last one taken";
+  auto none = restored->pop(memory_);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(restored->add_used(memory_, (*second)->head, 4));
+  EXPECT_EQ(d.used_index(), 2) << "the restored queue publishes after the last used entry";
+  EXPECT_EQ(d.used(1).id, (*second)->head);
+  EXPECT_EQ(d.used(1).length, 4U);
+}
+
+TEST_F(SplitQueueTest, ARestoredQueueIsCheckedAsACreatedOneIs) {
+  auto d = driver(8);
+  auto config = d.config();
+  config.size = 6;  // not a power of two
+  auto bad = SplitQueue::restore(memory_, config, {3, 3});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind(), hv::ErrorKind::ProtocolViolation);
+  // A position the rings disagree with (the driver's index more than a queue ahead of it) is caught
+  // by pop(), as for a queue that got there by itself.
+  auto far = SplitQueue::restore(memory_, d.config(), {0x8000, 0});
+  ASSERT_TRUE(far);
+  d.make_available(d.add_chain(std::array<BufferSpec, 1>{{{kData, 8, true}}}));
+  expect_broken(*far, "available index 1 against a restored position of 0x8000");
+}
+
+TEST_F(SplitQueueTest, DisablingNotificationSetsNoNotifyWithoutEventIdx) {
+  auto d = driver(8);
+  auto q = queue(d);
+  ASSERT_TRUE(q.disable_notification(memory_));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().used_ring).value(), 1) << "VRING_USED_F_NO_NOTIFY";
+  ASSERT_TRUE(q.enable_notification(memory_));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().used_ring).value(), 0);
+}
+
+TEST_F(SplitQueueTest, DisablingNotificationWithEventIdxLeavesTheRingsAlone) {
+  auto d = driver(8, true);
+  auto q = queue(d);
+  ASSERT_TRUE(q.enable_notification(memory_));
+  const auto flags = memory_.read_obj<std::uint16_t>(d.config().used_ring).value();
+  const auto avail_event = d.avail_event();
+  ASSERT_TRUE(q.disable_notification(memory_));
+  EXPECT_EQ(memory_.read_obj<std::uint16_t>(d.config().used_ring).value(), flags) << "the driver ignores the flag";
+  EXPECT_EQ(d.avail_event(), avail_event);
 }
 
 }  // namespace

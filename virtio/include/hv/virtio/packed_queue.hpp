@@ -25,6 +25,16 @@ struct PackedQueueConfig {
   bool event_idx = false;             // VIRTIO_F_RING_EVENT_IDX negotiated
 };
 
+// Where the device is in the ring (GET/SET_VRING_BASE, snapshots): the next slot it takes and the
+// next it writes as used, each with its wrap counter (§2.8.1; both start at 1).
+struct PackedQueueState {
+  std::uint16_t next_avail = 0;
+  bool avail_wrap = true;
+  std::uint16_t next_used = 0;
+  bool used_wrap = true;
+  bool operator==(const PackedQueueState&) const = default;
+};
+
 class PackedQueue {
  public:
   // Validates against `memory` and does not keep it (see SplitQueue::create).
@@ -38,6 +48,16 @@ class PackedQueue {
   Result<void> add_used(const GuestMemory& memory, std::uint16_t id, std::uint32_t written, std::uint16_t ring_slots);
   Result<bool> should_notify(const GuestMemory& memory);
   Result<void> enable_notification(const GuestMemory& memory);
+
+  // Device event suppression DISABLE (§2.8.10): asks the driver not to notify. A hint.
+  Result<void> disable_notification(const GuestMemory& memory);
+
+  [[nodiscard]] PackedQueueState state() const noexcept { return {next_avail_, avail_wrap_, next_used_, used_wrap_}; }
+  // A queue over `config` (checked as create() checks it) continuing from `state`. The positions
+  // come from outside (a vhost-user frontend, a snapshot): a slot at or past the ring's size is
+  // InvalidArgument.
+  static Result<PackedQueue> restore(const GuestMemory& memory, const PackedQueueConfig& config,
+                                     PackedQueueState state);
 
   [[nodiscard]] const PackedQueueConfig& config() const noexcept { return config_; }
 

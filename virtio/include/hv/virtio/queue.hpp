@@ -33,6 +33,9 @@ class Queue {
   Result<void> enable_notification(const GuestMemory& memory) {
     return std::visit([&](auto& q) { return q.enable_notification(memory); }, q_);
   }
+  Result<void> disable_notification(const GuestMemory& memory) {
+    return std::visit([&](auto& q) { return q.disable_notification(memory); }, q_);
+  }
   [[nodiscard]] bool packed() const noexcept { return std::holds_alternative<PackedQueue>(q_); }
 
  private:

@@ -33,6 +33,14 @@ struct SplitQueueConfig {
   bool event_idx = false;              // VIRTIO_F_EVENT_IDX negotiated
 };
 
+// Where the device is in the rings: what a vhost-user backend reports for GET_VRING_BASE and takes
+// from SET_VRING_BASE, and what a snapshot keeps. Split indices run freely over 16 bits.
+struct SplitQueueState {
+  std::uint16_t next_avail = 0;  // the next available-ring entry the device takes
+  std::uint16_t next_used = 0;   // the used index the device publishes next
+  bool operator==(const SplitQueueState&) const = default;
+};
+
 class SplitQueue {
  public:
   // Validates the configuration against guest memory: size, alignment, each ring inside RAM. The
@@ -89,6 +97,18 @@ class SplitQueue {
   // next index; otherwise: clears the used ring's NO_NOTIFY flag). Call before sleeping on the queue,
   // then pop() once more: a chain made available in between is not lost.
   Result<void> enable_notification(const GuestMemory& memory);
+
+  // Asks the driver not to notify (§2.7.7): without EVENT_IDX sets the used ring's NO_NOTIFY flag;
+  // with EVENT_IDX there is nothing to write (avail_event stays where it is, and the driver notifies
+  // only when its index passes it). A hint: a driver may notify anyway.
+  Result<void> disable_notification(const GuestMemory& memory);
+
+  [[nodiscard]] SplitQueueState state() const noexcept { return {next_avail_, next_used_}; }
+  // A queue over `config` (checked as create() checks it) that continues from `state`: the next
+  // pop() takes available entry state.next_avail, the next add_used() writes used entry
+  // state.next_used. Every 16-bit value is a valid position; a driver whose rings disagree with it
+  // is caught by pop() as before (more than a queue ahead).
+  static Result<SplitQueue> restore(const GuestMemory& memory, const SplitQueueConfig& config, SplitQueueState state);
 
   [[nodiscard]] const SplitQueueConfig& config() const noexcept { return config_; }
   [[nodiscard]] std::uint16_t next_avail() const noexcept { return next_avail_; }
