@@ -1,53 +1,16 @@
 // The exit path allocates nothing, on every backend: a real-mode guest makes 2000 port writes and
 // 2000 MMIO writes (each an exit: on KVM a KVM_EXIT_IO/MMIO, on MSHV an IO or memory intercept that
-// the backend decodes and emulates) and the heap is not touched while run() serves them. Global
-// operator new is replaced in this binary to count.
-#include <atomic>
-#include <cstdlib>
-#include <new>
+// the backend decodes and emulates) and the heap is not touched, by any thread, while run() serves
+// them (counted by the replacement operator new this binary links, hvkit_counting_allocator).
 #include <string>
 #include <variant>
 
 #include <gtest/gtest.h>
 
+#include "counting_allocator.hpp"
 #include "hv/backend_registry.hpp"
 #include "hv/builtin_backends.hpp"
 #include "hv/x86_boot.hpp"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::uint64_t> allocations{0};
-}  // namespace
-
-// NOLINTBEGIN(cppcoreguidelines-no-malloc): the replacement operator new must allocate with malloc.
-// GCC cannot see that these are the replacements of each other, so it calls free() on new's pointer
-// a mismatch; here it is the definition of the pair.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-void* counted_allocation(std::size_t size) noexcept {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-}  // namespace
-// Every form the library may use (hvkit allocates some objects with nothrow new), so that each
-// allocation is counted and each pointer is freed by the allocator that made it.
-void* operator new(std::size_t size) {
-  if (void* p = counted_allocation(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  if (void* p = counted_allocation(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_allocation(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_allocation(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-// NOLINTEND(cppcoreguidelines-no-malloc)
 
 namespace {
 
@@ -101,14 +64,14 @@ TEST_P(ExitPathAllocations, AreZeroAcrossThousandsOfPioAndMmioExits) {
   ASSERT_TRUE(first) << first.error().to_string();
   ASSERT_TRUE(std::holds_alternative<hv::InterruptedExit>(*first)) << hv::exit_name(*first);
   io.warm_up = 0;
-  counting = true;
-  auto exit = (*vcpu)->run(io);
-  counting = false;
+  hv::Result<hv::Exit> exit;
+  const std::uint64_t allocations =
+      hvtest::allocations_in(hvtest::CountOn::AllThreads, [&] { exit = (*vcpu)->run(io); });
   ASSERT_TRUE(exit) << exit.error().to_string();
   ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
   EXPECT_EQ(io.pio, kLoops);
   EXPECT_EQ(io.mmio, kLoops);
-  EXPECT_EQ(allocations.load(), 0U) << "heap allocations while run() served " << 2 * kLoops - 20 << " exits";
+  EXPECT_EQ(allocations, 0U) << "heap allocations while run() served " << 2 * kLoops - 20 << " exits";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExitPathAllocations, ::testing::Values("kvm", "mshv-sim"),

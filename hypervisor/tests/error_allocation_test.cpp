@@ -1,54 +1,21 @@
-// How many heap allocations hv::Error and hv::Result cost. This binary replaces the global operator new
-// (every form the library can reach) with one that counts calls made on the counting thread.
+// How many heap allocations hv::Error and hv::Result cost, counted on the test's thread by the
+// replacement operator new this binary links (hvkit_counting_allocator).
 #include <cerrno>
 #include <cstdint>
-#include <cstdlib>
-#include <new>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
+#include "counting_allocator.hpp"
 #include "hv/error.hpp"
-
-namespace {
-
-thread_local bool counting = false;
-thread_local int allocations = 0;
-
-void* counted_allocation(std::size_t size) {
-  if (counting) ++allocations;
-  return std::malloc(size == 0 ? 1 : size);  // NOLINT(cppcoreguidelines-no-malloc): the allocator itself
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (void* p = counted_allocation(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  if (void* p = counted_allocation(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_allocation(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_allocation(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
 // Counts the allocations `body` makes on this thread.
 template <class F>
 int allocations_in(F&& body) {
-  allocations = 0;
-  counting = true;
-  body();
-  counting = false;
-  return allocations;
+  return static_cast<int>(hvtest::allocations_in(hvtest::CountOn::ThisThread, std::forward<F>(body)));
 }
 
 // Out of line, so the Results really are returned (and moved) rather than folded into the caller.
