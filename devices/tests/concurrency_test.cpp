@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
-#include <latch>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -20,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "hv/testing/recording_vm.hpp"
+#include "hv/testing/run_threads.hpp"
 #include "hv/dev/bus.hpp"
 #include "hv/dev/byte_sink.hpp"
 #include "hv/dev/cmos_rtc.hpp"
@@ -45,19 +45,7 @@ void out(hv::dev::BusDevice& d, std::uint64_t offset, std::uint8_t v) {
   d.write(offset, std::span<const std::uint8_t>(&v, 1));
 }
 
-// Runs body(0) ... body(n - 1) on n threads that start together, and joins them.
-void run_threads(int n, const std::function<void(int)>& body) {
-  std::latch start(n);
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<std::size_t>(n));
-  for (int t = 0; t < n; ++t) {
-    threads.emplace_back([&, t] {
-      start.arrive_and_wait();
-      body(t);
-    });
-  }
-  for (auto& thread : threads) thread.join();
-}
+using hv::testing::run_threads;
 
 TEST(CmosRtcConcurrency, IndexAndDataFromSeveralVcpus) {
   // The index is shared by all vCPUs, as on hardware: a thread may read another's register, but

@@ -10,12 +10,13 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
-#include <latch>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "device_test_support.hpp"
 #include "hv/testing/recording_vm.hpp"
+#include "hv/testing/run_threads.hpp"
 #include "hv/dev/interrupt_line.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
@@ -63,18 +64,8 @@ class MmioTransportConcurrency : public ::testing::Test {
     device_ = std::make_shared<SignallingDevice>();
     transport_ = std::make_unique<MmioTransport>(shared_memory_, device_, line_);
   }
-  std::uint32_t rd(std::uint64_t offset) {
-    std::uint8_t b[4];
-    transport_->read(offset, b);
-    std::uint32_t v;
-    std::memcpy(&v, b, 4);
-    return v;
-  }
-  void wr(std::uint64_t offset, std::uint32_t v) {
-    std::uint8_t b[4];
-    std::memcpy(b, &v, 4);
-    transport_->write(offset, b);
-  }
+  std::uint32_t rd(std::uint64_t offset) { return hvtest::mmio_read32(*transport_, offset); }
+  void wr(std::uint64_t offset, std::uint32_t v) { hvtest::mmio_write32(*transport_, offset, v); }
   void negotiate() {
     wr(kStatus, kStatusAcknowledge);
     wr(kStatus, kStatusAcknowledge | kStatusDriver);
@@ -83,19 +74,7 @@ class MmioTransportConcurrency : public ::testing::Test {
     wr(kStatus, kNegotiated);
     ASSERT_EQ(rd(kStatus), kNegotiated);
   }
-  // Runs body(0) ... body(n - 1) on n threads that start together, and joins them.
-  static void run_threads(int n, const std::function<void(int)>& body) {
-    std::latch start(n);
-    std::vector<std::thread> threads;
-    threads.reserve(static_cast<std::size_t>(n));
-    for (int t = 0; t < n; ++t) {
-      threads.emplace_back([&, t] {
-        start.arrive_and_wait();
-        body(t);
-      });
-    }
-    for (auto& thread : threads) thread.join();
-  }
+  static void run_threads(int n, const std::function<void(int)>& body) { hv::testing::run_threads(n, body); }
 
   std::shared_ptr<hv::GuestMemory> shared_memory_;
   // Set in SetUp before any use; the mock drivers take it by reference.

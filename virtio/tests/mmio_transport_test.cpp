@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "device_test_support.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
 
@@ -62,18 +63,8 @@ class MmioTransportTest : public ::testing::Test {
     device_ = std::make_shared<FakeDevice>();
     transport_ = std::make_unique<MmioTransport>(shared_memory_, device_, shared_line_);
   }
-  std::uint32_t rd(std::uint64_t offset) {
-    std::uint8_t b[4];
-    transport_->read(offset, b);
-    std::uint32_t v;
-    std::memcpy(&v, b, 4);
-    return v;
-  }
-  void wr(std::uint64_t offset, std::uint32_t v) {
-    std::uint8_t b[4];
-    std::memcpy(b, &v, 4);
-    transport_->write(offset, b);
-  }
+  std::uint32_t rd(std::uint64_t offset) { return hvtest::mmio_read32(*transport_, offset); }
+  void wr(std::uint64_t offset, std::uint32_t v) { hvtest::mmio_write32(*transport_, offset, v); }
   // ACKNOWLEDGE, DRIVER, features, FEATURES_OK: as every driver starts.
   void negotiate(std::uint64_t features) {
     wr(0x70, kStatusAcknowledge);

@@ -83,18 +83,8 @@ class ReadOnlyMemory : public ::testing::Test {
     device_ = *dev;
     transport_ = std::make_unique<MmioTransport>(shared_memory_, device_, shared_line_);
   }
-  std::uint32_t rd(std::uint64_t offset) {
-    std::uint8_t b[4];
-    transport_->read(offset, b);
-    std::uint32_t v = 0;
-    std::memcpy(&v, b, 4);
-    return v;
-  }
-  void wr(std::uint64_t offset, std::uint32_t v) {
-    std::uint8_t b[4];
-    std::memcpy(b, &v, 4);
-    transport_->write(offset, b);
-  }
+  std::uint32_t rd(std::uint64_t offset) { return hvtest::mmio_read32(*transport_, offset); }
+  void wr(std::uint64_t offset, std::uint32_t v) { hvtest::mmio_write32(*transport_, offset, v); }
   // ACKNOWLEDGE, DRIVER, VERSION_1, FEATURES_OK, queue 0 as `c`; true when the queue reads back ready.
   bool set_up(const SplitQueueConfig& c) {
     wr(0x70, kStatusAcknowledge);
