@@ -32,7 +32,7 @@ cd "$root"
 
 # Which layers' PUBLIC headers each layer may include, besides its own. A token starting with "hv/" is
 # one header rather than a whole layer. Keep in step with docs/architecture.md.
-everything_public="hypervisor kvm mshv mshv/sim backends devices virtio conformance vmm"
+everything_public="hypervisor kvm mshv mshv/sim backends devices virtio vhost conformance vmm"
 declare -A allow=(
   [hypervisor]=""
   [kvm]="hypervisor"
@@ -45,6 +45,8 @@ declare -A allow=(
   [devices]="hypervisor"
   # The device-model contracts, never a legacy device model.
   [virtio]="hypervisor hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp"
+  # vhost-user serves and proxies virtio devices: virtio and the contracts virtio uses, nothing else.
+  [vhost]="hypervisor virtio hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp"
   [conformance]="hypervisor"
   [vmm]="$everything_public"
   [hvctl]="$everything_public"
@@ -67,7 +69,7 @@ classify() {
     mshv/abi/*) layer=mshv/abi ;;
     mshv/sim/*) layer=mshv/sim ;;
     mshv/*) layer=mshv ;;
-    hypervisor/* | kvm/* | backends/* | devices/* | virtio/* | conformance/* | vmm/* | hvctl/* | bench/* | examples/*)
+    hypervisor/* | kvm/* | backends/* | devices/* | virtio/* | vhost/* | conformance/* | vmm/* | hvctl/* | bench/* | examples/*)
       layer="${1%%/*}" ;;
     *) layer="" ;;
   esac
