@@ -34,11 +34,11 @@ class CheckingDevice final : public hv::virtio::VirtioDevice {
   }
   void notify(std::uint16_t index) override {
     if (!active || index >= queue_count()) __builtin_trap();
-    if (notifier) notifier();
+    if (notifier) notifier(index);
   }
   void reset() override { active = false; }
   bool active = false;
-  std::function<void()> notifier;
+  std::function<void(std::uint16_t)> notifier;
 };
 
 class Line final : public hv::dev::InterruptLine {

@@ -262,7 +262,7 @@ bool BlockDevice::serve_pass() {
     ++requests;
     bytes += outcome.bytes;
   }
-  if (requests > 0) signals_.used(*queue_, *memory_);
+  if (requests > 0) signals_.used(0, *queue_, *memory_);
   return stop(requests == kPassRequests || bytes >= kPassBytes);
 }
 

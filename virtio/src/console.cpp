@@ -91,8 +91,8 @@ void ConsoleDevice::notify(std::uint16_t index) {
     signals_.broken();  // the driver broke a queue: stop, and say so
     return;
   }
-  if (used_tx) signals_.used(*transmit_, *memory_);
-  if (used_rx) signals_.used(*receive_, *memory_);
+  if (used_tx) signals_.used(1, *transmit_, *memory_);
+  if (used_rx) signals_.used(0, *receive_, *memory_);
 }
 
 std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
@@ -106,7 +106,7 @@ std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
       signals_.broken();
       return taken;
     }
-    if (used) signals_.used(*receive_, *memory_);
+    if (used) signals_.used(0, *receive_, *memory_);
   }
   return taken;
 }

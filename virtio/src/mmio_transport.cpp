@@ -219,7 +219,7 @@ void MmioTransport::write_status(std::uint32_t value) {
   }
   if (features == 0) return;
   // Activation runs with notifications excluded: no kick reaches the device before it has its queues.
-  DeviceSignals signals{[this] { raise(kInterruptUsedBuffer); }, [this] { device_needs_reset(); }};
+  DeviceSignals signals{[this](std::uint16_t) { raise(kInterruptUsedBuffer); }, [this] { device_needs_reset(); }};
   if (!device_->activate(memory_, features, std::move(activate), std::move(signals))) device_needs_reset();
 }
 

@@ -44,7 +44,7 @@ void RngDevice::notify(std::uint16_t index) {
   std::lock_guard lock(mutex_);
   if (index != 0 || !queue_ || broken_) return;
   // A broken queue stops the device until reset.
-  if (!serve_and_signal(*queue_, *memory_, queue_max_size(), signals_,
+  if (!serve_and_signal(0, *queue_, *memory_, queue_max_size(), signals_,
                         [this](const DescriptorChain& chain) { return fill(chain); })) {
     broken_ = true;
   }

@@ -155,7 +155,7 @@ TEST_F(MmioTransportConcurrency, TheLineEndsAtTheLevelTheTransportLastSet) {
       // and could miss an unserialised call).
       for (int r = 0; r < kRounds; ++r) {
         const int before = acknowledgements.load();
-        device_->signals.used_buffers();  // a request completed
+        device_->signals.used_buffers(0);  // a request completed
         while (acknowledgements.load() == before) std::this_thread::yield();
       }
       completed.store(true);

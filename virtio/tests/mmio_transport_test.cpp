@@ -126,7 +126,7 @@ TEST_F(MmioTransportTest, FullInitializationActivatesTheDeviceAndRoutesNotificat
   wr(0x50, 0);
   wr(0x50, 1);  // queue 1 was never made ready: ignored
   EXPECT_EQ(device_->notified, std::vector<std::uint16_t>{0});
-  device_->signals.used_buffers();
+  device_->signals.used_buffers(0);
   EXPECT_EQ(rd(0x60), 1U);
   EXPECT_TRUE(line_.level);
   wr(0x64, 1);
@@ -206,7 +206,7 @@ TEST_F(MmioTransportTest, ResetDropsEverythingAndResetsTheDevice) {
   hv::virtio::testing::MockSplitDriver driver(memory_, kRings, 16);
   setup_queue(0, driver.config());
   wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
-  device_->signals.used_buffers();
+  device_->signals.used_buffers(0);
   ASSERT_TRUE(line_.level);
   wr(0x70, 0);
   EXPECT_EQ(device_->resets, 1);
@@ -266,7 +266,7 @@ TEST_F(MmioTransportTest, ABrokenQueueSetsNeedsResetAndNotifiesTheDriver) {
   wr(0x50, 0);
   EXPECT_TRUE(device_->notified.empty()) << "a device that needs a reset gets no notifications";
   wr(0x70, 0);
-  device_->signals.used_buffers();  // a late signal after the reset
+  device_->signals.used_buffers(0);  // a late signal after the reset
   EXPECT_EQ(rd(0x60), 0U);
   EXPECT_FALSE(line_.level);
 }

@@ -196,7 +196,7 @@ TEST(Ownership, BlockIoThreadKeepsMemoryTheCreatorDropsBetweenPasses) {
   auto dropped = memory_dropped.get_future().share();
   std::atomic<int> signals{0};
   std::atomic<bool> broken{false};
-  DeviceSignals device_signals{[&, dropped] {
+  DeviceSignals device_signals{[&, dropped](std::uint16_t) {
                                  if (signals.fetch_add(1) != 0) return;
                                  first_pass_done.set_value();
                                  (void)dropped.wait_for(std::chrono::seconds(30));  // never hang the test

@@ -28,16 +28,17 @@ inline constexpr std::uint64_t kFeatureRingPacked = 1ULL << 34;
 
 // How a device reaches the driver through its transport.
 struct DeviceSignals {
-  // Buffers were used: the transport sets InterruptStatus bit 0 and raises the line.
-  std::function<void()> used_buffers;
+  // Buffers of queue `index` were used: the transport sets InterruptStatus bit 0 and raises the line
+  // (virtio-mmio has one line for all queues); a vhost-user backend signals that queue's call fd.
+  std::function<void(std::uint16_t index)> used_buffers;
   // The driver broke the protocol and the device stopped: DEVICE_NEEDS_RESET and a configuration
   // interrupt (§2.1.2), so the driver resets instead of waiting forever.
   std::function<void()> needs_reset;
 
-  // After the device used buffers of `queue`: the interrupt, if the driver asked for one.
-  void used(Queue& queue, const GuestMemory& memory) const {
+  // After the device used buffers of `queue` (number `index`): the interrupt, if the driver asked for one.
+  void used(std::uint16_t index, Queue& queue, const GuestMemory& memory) const {
     auto wanted = queue.should_notify(memory);
-    if (wanted && *wanted && used_buffers) used_buffers();
+    if (wanted && *wanted && used_buffers) used_buffers(index);
   }
   void broken() const {
     if (needs_reset) needs_reset();
@@ -47,14 +48,14 @@ struct DeviceSignals {
 // serve_available() and its report to the driver: an interrupt when it wants one, a reset request
 // when it broke the queue protocol. False in the latter case: the device stops until it is reset.
 template <class Handler>
-bool serve_and_signal(Queue& queue, const GuestMemory& memory, std::uint32_t max, const DeviceSignals& signals,
-                      Handler handle) {
+bool serve_and_signal(std::uint16_t index, Queue& queue, const GuestMemory& memory, std::uint32_t max,
+                      const DeviceSignals& signals, Handler handle) {
   auto used = serve_available(queue, memory, max, handle);
   if (!used) {
     signals.broken();
     return false;
   }
-  if (*used) signals.used(queue, memory);
+  if (*used) signals.used(index, queue, memory);
   return true;
 }
 
@@ -79,6 +80,14 @@ class VirtioDevice {
   // Drop every queue and in-flight request; after this the device holds no guest addresses, no guest
   // memory and none of the transport's signals.
   virtual void reset() = 0;
+  // Like reset(), but first completes every request the device has taken from its queues, and returns
+  // each active queue (index, queue) as it then stands: its position (Queue::state()) is where a
+  // vhost-user backend's GET_VRING_BASE reply and a snapshot start from, and the same queues can be
+  // activated again, over a new memory layout (SET_MEM_TABLE). Unsupported for a device that cannot
+  // (the default); an inactive device returns no queues.
+  virtual Result<std::vector<std::pair<std::uint16_t, Queue>>> stop() {
+    return tl::unexpected(Error(ErrorKind::Unsupported, "VirtioDevice::stop", "this device cannot stop and resume"));
+  }
 };
 
 }  // namespace hv::virtio

@@ -37,6 +37,8 @@ class Queue {
     return std::visit([&](auto& q) { return q.disable_notification(memory); }, q_);
   }
   [[nodiscard]] bool packed() const noexcept { return std::holds_alternative<PackedQueue>(q_); }
+  // The layout and position, to save (GET_VRING_BASE, a snapshot) and to rebuild from.
+  [[nodiscard]] const std::variant<SplitQueue, PackedQueue>& layout() const noexcept { return q_; }
 
  private:
   std::variant<SplitQueue, PackedQueue> q_;
