@@ -3,9 +3,11 @@
 // programmed and the negotiated features (VIRTIO_F_RING_PACKED picks the packed layout). It holds no
 // guest memory: the device passes the memory it shares (from activate()) to each call.
 
+#include <memory>
 #include <optional>
 #include <variant>
 
+#include "hv/virtio/inflight_log.hpp"
 #include "hv/virtio/packed_queue.hpp"
 #include "hv/virtio/split_queue.hpp"
 
@@ -20,12 +22,29 @@ class Queue {
     return std::visit([&](auto& q) { return q.pop(memory); }, q_);
   }
   Result<bool> pop_into(const GuestMemory& memory, DescriptorChain& chain) {
+    if (inflight_) [[unlikely]]
+      return pop_logged(memory, chain);
     return std::visit([&](auto& q) { return q.pop_into(memory, chain); }, q_);
   }
   // Returns `chain` as used with `written` bytes written into its device-writable buffers.
   Result<void> add_used(const GuestMemory& memory, const DescriptorChain& chain, std::uint32_t written) {
-    if (auto* split = std::get_if<SplitQueue>(&q_)) return split->add_used(memory, chain.head, written);
+    if (auto* split = std::get_if<SplitQueue>(&q_)) {
+      if (!inflight_) [[likely]]
+        return split->add_used(memory, chain.head, written);
+      inflight_->completing(chain.head);
+      auto r = split->add_used(memory, chain.head, written);
+      if (r) inflight_->completed(chain.head, split->next_used());
+      return r;
+    }
     return std::get<PackedQueue>(q_).add_used(memory, chain.head, written, chain.ring_slots);
+  }
+  // Reports every chain taken and returned to `log`, and takes the chains it replays before new ones
+  // (hv/virtio/inflight_log.hpp). Split queues only: Unsupported for a packed one.
+  Result<void> track_inflight(std::shared_ptr<InflightLog> log) {
+    if (packed())
+      return tl::unexpected(Error(ErrorKind::Unsupported, "virtio::Queue", "in-flight tracking needs a split queue"));
+    inflight_ = std::move(log);
+    return {};
   }
   Result<bool> should_notify(const GuestMemory& memory) {
     return std::visit([&](auto& q) { return q.should_notify(memory); }, q_);
@@ -41,7 +60,22 @@ class Queue {
   [[nodiscard]] const std::variant<SplitQueue, PackedQueue>& layout() const noexcept { return q_; }
 
  private:
+  // A chain replayed from the log, or a new one, reported to the log. Out of the inline path: only
+  // vhost-user backends that keep a log come here.
+  Result<bool> pop_logged(const GuestMemory& memory, DescriptorChain& chain) {
+    auto& split = std::get<SplitQueue>(q_);
+    if (auto head = inflight_->next_replay()) {
+      if (auto r = split.chain_at(memory, *head, chain); !r) return tl::unexpected(r.error());
+    } else {
+      auto taken = split.pop_into(memory, chain);
+      if (!taken || !*taken) return taken;
+    }
+    inflight_->taken(chain.head);
+    return true;
+  }
+
   std::variant<SplitQueue, PackedQueue> q_;
+  std::shared_ptr<InflightLog> inflight_;  // null unless a vhost-user backend keeps a log
 };
 
 // Takes up to `max` available chains from `queue` and returns each as used with the byte count

@@ -76,6 +76,12 @@ class SplitQueue {
   // queue never allocates for a chain): true when a chain was taken. On an error `chain` holds
   // nothing to act on.
   Result<bool> pop_into(const GuestMemory& memory, DescriptorChain& chain);
+  // The chain that starts at descriptor `head`, without taking anything from the available ring: for a
+  // chain taken before (a vhost-user backend replaying what it had in flight when it died). `head` and
+  // the chain are validated as pop() validates them.
+  Result<void> chain_at(const GuestMemory& memory, std::uint16_t head, DescriptorChain& chain) const {
+    return parse_chain(memory, head, chain);
+  }
   // Returns chain `head` as used with `written` bytes written into its device-writable buffers.
   // Inline: a device calls it once per request, and it is two stores after one lookup.
   Result<void> add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written) {
