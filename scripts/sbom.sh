@@ -92,6 +92,7 @@ declare -A setup_role=(
   [libmsgsl-dev]=depends [libexpected-dev]=depends    # the installed package find_dependency()s both
   [libgtest-dev]=test [libgmock-dev]=test [libbenchmark-dev]=test
   [clang-14]=testtool [libclang-rt-14-dev]=test      # the libFuzzer build and its sanitizer runtimes
+  [qemu-system-x86]=testtool [qemu-utils]=testtool   # the QEMU interop tests
 )
 for p in "${setup_packages[@]}"; do
   add "$p" "${setup_role[$p]:-build}" "listed in scripts/setup.sh"
