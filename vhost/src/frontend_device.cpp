@@ -295,7 +295,7 @@ void VhostUserDevice::watch_calls(std::vector<std::pair<std::uint16_t, EventFd>>
       if (signals.used_buffers) signals.used_buffers(own[i].first);
     }
     if (fds.back().revents != 0) {
-      lost(Error(ErrorKind::Unavailable, kOp, "the backend closed the connection (" + socket_path_ + ")"), &signals);
+      lost(Error(ErrorKind::Unavailable, kOp, "the backend closed the connection"), &signals);
       return;
     }
   }
