@@ -163,7 +163,7 @@ Result<void> Frontend::set_mem_table(const GuestMemory& memory) {
     }
     // The region's address in this process is what SET_VRING_ADDR's ring addresses refer to.
     const MemoryRegion wire{region.guest_base(), region.size(), std::bit_cast<std::uintptr_t>(region.host().data()), 0};
-    std::memcpy(m.payload.data() + sizeof table + i * sizeof wire, &wire, sizeof wire);
+    std::memcpy(std::span(m.payload).subspan(sizeof table + i * sizeof wire).data(), &wire, sizeof wire);
     fds.push_back(region.memfd());
   }
   return command(std::move(m), fds);
@@ -249,7 +249,7 @@ Result<void> Frontend::set_config(std::uint32_t offset, std::span<const std::uin
   m.payload.resize(m.header.size);
   const ConfigHeader header{offset, static_cast<std::uint32_t>(data.size()), 0};
   std::memcpy(m.payload.data(), &header, sizeof header);
-  std::memcpy(m.payload.data() + sizeof header, data.data(), data.size());
+  std::memcpy(std::span(m.payload).subspan(sizeof header).data(), data.data(), data.size());
   return command(std::move(m));
 }
 

@@ -168,7 +168,7 @@ void VhostUserDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> 
   std::lock_guard lock(mutex_);
   if (offset >= config_.size()) return;
   const std::size_t n = std::min<std::size_t>(data.size(), config_.size() - offset);
-  std::memcpy(data.data(), config_.data() + offset, n);
+  std::memcpy(data.data(), std::span(config_).subspan(offset).data(), n);
 }
 
 void VhostUserDevice::write_config(std::uint64_t offset, std::span<const std::uint8_t> data) {
@@ -179,7 +179,7 @@ void VhostUserDevice::write_config(std::uint64_t offset, std::span<const std::ui
     check_lost(memory_ ? &signals_ : nullptr);
     return;  // refused: the driver reads the old value back
   }
-  std::memcpy(config_.data() + offset, data.data(), data.size());
+  std::memcpy(std::span(config_).subspan(offset).data(), data.data(), data.size());
 }
 
 void VhostUserDevice::lost(const Error& error, const virtio::DeviceSignals* signals) {
@@ -275,8 +275,9 @@ std::uint64_t VhostUserDevice::offered_features() const noexcept {
 }
 
 void VhostUserDevice::watch_calls(std::vector<std::pair<std::uint16_t, EventFd>> own, int stop_fd, UniqueFd socket,
-                                  virtio::DeviceSignals signals) {
+                                  const virtio::DeviceSignals& signals) {
   std::vector<pollfd> fds;
+  fds.reserve(own.size() + 2);
   for (const auto& [index, event] : own) fds.push_back({event.fd(), POLLIN, 0});
   fds.push_back({stop_fd, POLLIN, 0});
   // Only a hang-up (POLLRDHUP): a backend that writes unasked must not make this thread spin.

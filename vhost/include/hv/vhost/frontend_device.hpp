@@ -109,7 +109,7 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   std::vector<std::pair<std::uint16_t, virtio::Queue>> stop_locked(std::optional<Error>& error);
   void stop_call_thread();
   void watch_calls(std::vector<std::pair<std::uint16_t, EventFd>> calls, int stop_fd, UniqueFd socket,
-                   virtio::DeviceSignals signals);
+                   const virtio::DeviceSignals& signals);
   // The backend went away: report it once.
   void lost(const Error& error, const virtio::DeviceSignals* signals);
   // After a failed request: whether it broke the connection (then report it).
