@@ -6,8 +6,10 @@
 # pattern 7*i+3 (mod 256), sector 5 untouched. Prints the run's wall time. Skips (exit 0, "SKIPPED:")
 # without qemu-storage-daemon or a usable /dev/kvm (kvm and mshv-sim both run on KVM). The daemon is
 # killed on every path: the EXIT trap runs on success, failure and SIGINT/SIGTERM alike.
+# With a fourth argument `nbd`, the daemon serves NBD on SOCKET instead (a peer that speaks another
+# protocol: it greets with "NBDMAGIC"), and hvctl must refuse it as a failed negotiation (exit 4).
 set -u
-hvctl=$1 backend=$2 guest=$3
+hvctl=$1 backend=$2 guest=$3 mode=${4:-vhost-user}
 if ! command -v qemu-storage-daemon >/dev/null 2>&1; then
   echo "SKIPPED: qemu-storage-daemon is not installed (Debian: qemu-utils)"
   exit 0
@@ -33,9 +35,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 image=$dir/disk.img socket=$dir/blk.sock
 truncate -s 1M "$image" || exit 1
-qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$image" \
-  --export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$socket,writable=on" \
-  >"$dir/qsd.log" 2>&1 &
+if [ "$mode" = nbd ]; then
+  qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$image" \
+    --nbd-server "addr.type=unix,addr.path=$socket" --export "type=nbd,id=e,node-name=f" >"$dir/qsd.log" 2>&1 &
+else
+  qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$image" \
+    --export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$socket,writable=on" \
+    >"$dir/qsd.log" 2>&1 &
+fi
 qsd=$!
 for _ in $(seq 100); do [ -S "$socket" ] && break; kill -0 "$qsd" 2>/dev/null || break; sleep 0.1; done
 if [ ! -S "$socket" ]; then
@@ -50,7 +57,15 @@ timeout 120 "$hvctl" run --backend "$backend" --vhost-user-blk "$socket" --load 
 status=$?
 end=$(now_ns)
 cat "$dir/out" "$dir/err"
-echo "hvctl run --backend $backend --vhost-user-blk (qemu-storage-daemon): exit $status in $(((end - start) / 1000000)) ms"
+echo "hvctl run --backend $backend --vhost-user-blk (qemu-storage-daemon, $mode): exit $status in $(((end - start) / 1000000)) ms"
+if [ "$mode" = nbd ]; then
+  if [ "$status" != 4 ] || ! grep -q "negotiation failed" "$dir/err"; then
+    echo "FAILED: an NBD server at the socket must fail negotiation with exit status 4"
+    exit 1
+  fi
+  echo "an NBD peer at a --vhost-user-blk socket is refused on $backend"
+  exit 0
+fi
 if [ "$status" != 0 ]; then
   echo "FAILED: exit status $status (the number of the guest's failed check, or hvctl's error)"
   cat "$dir/qsd.log"
