@@ -85,9 +85,10 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   // GET_VRING_BASE for every active ring, then SET_STATUS 0 (STATUS) and RESET_DEVICE (RESET_DEVICE).
   // RESET_OWNER is not sent: vhost-user.rst deprecates it, and backends differ in what it discards.
   void reset() override;
-  // GET_VRING_BASE for every active ring: the queues at the positions the backend reports (what it has
-  // completed is its business: QEMU 7.2's backends complete in-flight requests before answering or
-  // keep them in the inflight region).
+  // GET_VRING_BASE for every active ring: the queues at the positions the backend reports (split: the
+  // available position it answers, the used index it published in the ring). Requests the backend
+  // took but has not completed are not waited for: the specification leaves them to the backend, and
+  // only INFLIGHT_SHMFD (not negotiated yet) would let the frontend see them.
   Result<std::vector<std::pair<std::uint16_t, virtio::Queue>>> stop() override;
 
   // Whether the backend connection still works.
