@@ -31,6 +31,7 @@
 #include "hv/x86_boot.hpp"
 #include "stop_watcher.hpp"
 #include "terminal_filter.hpp"
+#include "vhost_user_option.hpp"
 
 namespace hvctl {
 
@@ -47,6 +48,7 @@ const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
     "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
     "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng]\n"
+    "                 [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
     "                 [--console-filter auto|on|off] [IMAGE]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
@@ -61,6 +63,13 @@ const char* const kUsage =
     "repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer reads)\n"
     "attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its own\n"
     "interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
+    "--vhost-user-blk SOCKET and --vhost-user-rng SOCKET (repeatable) attach a block or entropy device\n"
+    "served by a vhost-user backend process listening at the Unix socket SOCKET (qemu-storage-daemon,\n"
+    "hvkit-vhost-user-blk, hvkit-vhost-user-rng...), in the same sequence of windows; guest RAM is\n"
+    "shared with it by memfd. hvctl connects and negotiates while reading the command line (nothing\n"
+    "listening at SOCKET: exit 2; a backend that breaks the protocol or stays silent for 5 s: exit 4).\n"
+    "A backend that goes away later is reported once on stderr; its device then needs a reset\n"
+    "(DEVICE_NEEDS_RESET) and the guest keeps running.\n"
     "--console-max-bytes N and --console-rate BYTES_PER_S limit the guest's output through the UART and\n"
     "the virtio console together: at most N bytes in all (default 67108864, 64 MiB) and BYTES_PER_S\n"
     "bytes a second, in bursts of up to one second's worth (default 1048576, 1 MiB/s); 0 = unlimited.\n"
@@ -80,10 +89,12 @@ const char* const kUsage =
     "  0        every vCPU halted\n"
     "  2        usage error, found before any backend is opened: a bad or inapplicable option, an\n"
     "           unknown backend NAME, an unusable IMAGE or --blk file (missing, not a regular file, not\n"
-    "           accessible, in use), a machine that cannot be laid out in RAM\n"
+    "           accessible, in use), nothing listening at a --vhost-user-* SOCKET, a machine that\n"
+    "           cannot be laid out in RAM\n"
     "  3        the guest shut down, triple-faulted or asked for a reset\n"
     "  4        hypervisor or host error: whatever fails once the command line is accepted (a kernel\n"
-    "           EINVAL included), and a known backend this host cannot open\n"
+    "           EINVAL included), a known backend this host cannot open, and a vhost-user backend\n"
+    "           that fails negotiation\n"
     "  124      --timeout passed: \"timed out after N s\"\n"
     "  130, 143 SIGINT, SIGTERM (128 + the signal number): \"stopped by SIGINT\"\n";
 
@@ -241,7 +252,8 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
   const std::string ram = "RAM (--memory " + std::to_string(ram_end >> 20) + " MiB) ends at " + hex(ram_end);
   // Machine's layout (README): device windows above RAM.
   if (config.virtio.size() > hv::vmm::kMaxVirtioDevices) {
-    return "at most " + std::to_string(hv::vmm::kMaxVirtioDevices) + " virtio devices (--blk, --rng, --console)";
+    return "at most " + std::to_string(hv::vmm::kMaxVirtioDevices) +
+           " virtio devices (--blk, --rng, --console, --vhost-user-blk, --vhost-user-rng)";
   }
   if (!config.virtio.empty() && ram_end > hv::vmm::kVirtioBase) {
     return "with virtio devices, RAM must end below " + hex(hv::vmm::kVirtioBase) + ": " + ram;
@@ -392,6 +404,16 @@ int run_command(std::span<const std::string_view> args) {
       }
       if (!disk) return usage_error(disk.error().message);
       config.virtio.push_back(*disk);
+    } else if (a == "--vhost-user-blk" || a == "--vhost-user-rng") {
+      auto v = value();
+      if (!v) return usage_error(std::string(a) + " takes a SOCKET path");
+      auto device = connect_vhost_user(a, *v);
+      if (!device && !device.error().usage) {
+        std::fprintf(stderr, "hvctl run: %s\n", device.error().message.c_str());
+        return kHypervisorError;
+      }
+      if (!device) return usage_error(device.error().message);
+      config.virtio.push_back(*device);
     } else if (a == "--rng") {
       config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
     } else if (a == "--console") {

@@ -39,7 +39,8 @@ MmioTransport::~MmioTransport() {
 }
 
 std::uint64_t MmioTransport::offered_features() const noexcept {
-  return device_->features() | kFeatureVersion1 | kFeatureRingPacked | kFeatureEventIdx | kFeatureIndirectDesc;
+  constexpr std::uint64_t kRingFeatures = kFeatureRingPacked | kFeatureEventIdx | kFeatureIndirectDesc;
+  return device_->features() | kFeatureVersion1 | (device_->ring_features() & kRingFeatures);
 }
 
 std::uint32_t MmioTransport::status() const {

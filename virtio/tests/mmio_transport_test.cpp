@@ -25,6 +25,7 @@ class FakeDevice final : public VirtioDevice {
  public:
   std::uint32_t device_id() const noexcept override { return 4; }  // entropy source
   std::uint64_t features() const noexcept override { return 1ULL << 5; }
+  std::uint64_t ring_features() const noexcept override { return ring; }
   std::uint16_t queue_count() const noexcept override { return 2; }
   std::uint16_t queue_max_size() const noexcept override { return 64; }
   void read_config(std::uint64_t offset, std::span<std::uint8_t> data) override {
@@ -47,6 +48,7 @@ class FakeDevice final : public VirtioDevice {
   void reset() override { ++resets; }
 
   int activations = 0, resets = 0;
+  std::uint64_t ring = kFeatureIndirectDesc | kFeatureEventIdx | kFeatureRingPacked;
   std::uint64_t negotiated_features = 0;
   std::size_t active_queues = 0;
   bool packed = false, fail_activation = false;
@@ -165,6 +167,22 @@ TEST_F(MmioTransportTest, FeaturesNotOfferedOrWithoutVersion1AreNotAccepted) {
   EXPECT_EQ(rd(0x70) & kStatusFeaturesOk, 0U);
   wr(0x70, 0);
   negotiate(1ULL << 5);  // legacy-style: no VERSION_1
+  EXPECT_EQ(rd(0x70) & kStatusFeaturesOk, 0U);
+}
+
+// A device that serves fewer ring layouts (a vhost-user backend without packed rings) is offered with
+// only those: a driver cannot pick RING_PACKED from it, and the feature is refused if it tries.
+TEST_F(MmioTransportTest, OnlyTheRingFeaturesTheDeviceServesAreOffered) {
+  auto offered = [&] {
+    wr(0x14, 0);
+    const std::uint64_t low = rd(0x10);
+    wr(0x14, 1);
+    return low | (std::uint64_t{rd(0x10)} << 32);
+  };
+  EXPECT_EQ(offered(), (1ULL << 5) | kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureRingPacked);
+  device_->ring = kFeatureEventIdx | (1ULL << 35);  // IN_ORDER: not the transport's to offer
+  EXPECT_EQ(offered(), (1ULL << 5) | kFeatureVersion1 | kFeatureEventIdx);
+  negotiate(kFeatureVersion1 | kFeatureRingPacked);
   EXPECT_EQ(rd(0x70) & kStatusFeaturesOk, 0U);
 }
 

@@ -65,6 +65,12 @@ class VirtioDevice {
   [[nodiscard]] virtual std::uint32_t device_id() const noexcept = 0;
   // Device-specific feature bits; the transport adds the ring features it supports.
   [[nodiscard]] virtual std::uint64_t features() const noexcept = 0;
+  // The ring features (INDIRECT_DESC, EVENT_IDX, RING_PACKED) the device can serve; the transport
+  // offers those of them it supports. A device on hvkit's queues serves them all; a vhost-user proxy
+  // only what its backend offered (QEMU 7.2's libvhost-user has no packed rings).
+  [[nodiscard]] virtual std::uint64_t ring_features() const noexcept {
+    return kFeatureIndirectDesc | kFeatureEventIdx | kFeatureRingPacked;
+  }
   [[nodiscard]] virtual std::uint16_t queue_count() const noexcept = 0;
   [[nodiscard]] virtual std::uint16_t queue_max_size() const noexcept = 0;
   // Device configuration space (§2.5); out-of-range parts read as zero and writes there are ignored.

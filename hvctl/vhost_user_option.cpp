@@ -1,0 +1,33 @@
+#include "vhost_user_option.hpp"
+
+#include <cstdio>
+
+#include "hv/vhost/frontend_device.hpp"
+
+namespace hvctl {
+
+tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(std::string_view option,
+                                                                                           std::string_view socket) {
+  const std::string path(socket);
+  const std::string prefix = std::string(option) + " " + path + ": ";
+  if (path.empty()) return tl::unexpected(VhostUserError{std::string(option) + " needs a SOCKET path"});
+  auto options =
+      option == "--vhost-user-blk" ? hv::vhost::vhost_user_blk_options() : hv::vhost::vhost_user_rng_options();
+  options.on_disconnect = [prefix](const hv::Error& error) {
+    std::fprintf(stderr, "hvctl run: %sthe backend went away (%s); the device needs a reset, the guest keeps running\n",
+                 prefix.c_str(), error.to_string().c_str());
+  };
+  // Nothing listening at SOCKET (missing, not a socket, refused, not accessible) is the command
+  // line's mistake; a backend that answers but breaks the protocol is the host's.
+  auto channel = hv::vhost::Channel::connect(path);
+  if (!channel) return tl::unexpected(VhostUserError{prefix + "cannot connect: " + channel.error().to_string()});
+  auto frontend = hv::vhost::Frontend::start(std::move(*channel));
+  if (!frontend) {
+    return tl::unexpected(VhostUserError{prefix + "negotiation failed: " + frontend.error().to_string(), false});
+  }
+  auto device = hv::vhost::VhostUserDevice::create(std::move(*frontend), std::move(options), path);
+  if (!device) return tl::unexpected(VhostUserError{prefix + device.error().to_string(), false});
+  return std::shared_ptr<hv::virtio::VirtioDevice>(std::move(*device));
+}
+
+}  // namespace hvctl

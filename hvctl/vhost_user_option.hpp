@@ -1,0 +1,28 @@
+#pragma once
+// `hvctl run --vhost-user-blk SOCKET` and `--vhost-user-rng SOCKET`: a virtio device served by a
+// vhost-user backend process listening at SOCKET, connected and negotiated while the command line is
+// read (bounded: a silent backend fails the run within hv::vhost::FrontendOptions' timeout).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "hv/virtio/device.hpp"
+
+namespace hvctl {
+
+// Why a --vhost-user-* option was refused, and whether that is the command line's mistake (nothing
+// to connect to at SOCKET: a usage error) or the backend's (it broke the protocol: a host error).
+struct VhostUserError {
+  std::string message;
+  bool usage = true;
+};
+
+// `option` is "--vhost-user-blk" or "--vhost-user-rng". The device reports a backend that goes away
+// once, on stderr, and then needs a reset (the guest keeps running).
+tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(std::string_view option,
+                                                                                           std::string_view socket);
+
+}  // namespace hvctl

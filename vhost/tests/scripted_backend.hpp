@@ -1,0 +1,216 @@
+#pragma once
+// A scripted vhost-user backend for the frontend's tests: it answers the frontend over one end of a
+// Channel::pair() on a thread of its own, records every request it receives (with its descriptors),
+// and lets a test replace its answer to any request with a hostile one (a wrong code, size or flags,
+// silence, a hang-up in the middle of a reply).
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "hv/vhost/channel.hpp"
+
+namespace hv::vhost::testing {
+
+// What the backend does instead of its normal answer.
+enum class Misbehave : std::uint8_t {
+  None,           // answer normally
+  Silence,        // read the request, answer nothing
+  HangUp,         // close the connection
+  HangUpMidReply  // send a reply header announcing 8 bytes, then close
+};
+
+// A reply as raw parts (copyable: scripts are copied between test cases).
+struct RawReply {
+  Header header;
+  std::vector<std::uint8_t> payload;
+};
+
+class ScriptedBackend {
+ public:
+  struct Script {
+    std::uint64_t features = (1ULL << 32) | (1ULL << 30);  // VERSION_1 | PROTOCOL_FEATURES
+    std::uint64_t protocol_features = 0;
+    std::uint64_t queue_num = 1;
+    std::vector<std::uint8_t> config;
+    std::uint32_t vring_base = 0;  // GET_VRING_BASE's num
+    // Per request code: a reply sent instead of the normal one (nullopt: normal), or a misbehaviour.
+    std::map<std::uint32_t, RawReply> replace;
+    std::map<std::uint32_t, Misbehave> misbehave;
+    std::map<std::uint32_t, std::uint64_t> nack;  // REPLY_ACK status to answer with (non-zero: refused)
+  };
+
+  explicit ScriptedBackend(Script script) : script_(std::move(script)) {
+    auto pair = Channel::pair();
+    if (!pair) std::abort();
+    frontend_end_ = std::move(pair->first);
+    backend_ = std::move(pair->second);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedBackend() {
+    stop_ = true;
+    thread_.join();
+  }
+  ScriptedBackend(const ScriptedBackend&) = delete;
+  ScriptedBackend& operator=(const ScriptedBackend&) = delete;
+
+  // The frontend's end (once).
+  Channel take_channel() { return std::move(frontend_end_); }
+
+  // The requests received so far, in order.
+  std::vector<std::uint32_t> requests() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint32_t> codes;
+    for (const auto& m : received_) codes.push_back(m.request());
+    return codes;
+  }
+  // Waits (up to 10 s) until `n` requests have arrived: requests without REPLY_ACK get no answer the
+  // frontend waits for.
+  bool wait_requests(std::size_t n) const {
+    for (int i = 0; i < 10000; ++i) {
+      {
+        std::lock_guard lock(mutex_);
+        if (received_.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  }
+  // The last request with `code` (its payload and descriptors), or nullopt.
+  std::optional<Message> last(Request code) const {
+    std::lock_guard lock(mutex_);
+    for (auto it = received_.rbegin(); it != received_.rend(); ++it) {
+      if (it->request() == static_cast<std::uint32_t>(code)) {
+        Message copy;
+        copy.header = it->header;
+        copy.payload = it->payload;
+        for (const auto& fd : it->fds) copy.fds.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+        return copy;
+      }
+    }
+    return std::nullopt;
+  }
+  std::size_t count(Request code) const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& m : received_) n += m.request() == static_cast<std::uint32_t>(code) ? 1 : 0;
+    return n;
+  }
+  // Whether the backend has hung up (a HangUp script ran) or the frontend closed the connection.
+  bool closed() const { return closed_; }
+  // Closes the backend's end now: the backend process died.
+  void die() { kill_ = true; }
+
+ private:
+  static Message raw_reply(std::uint32_t request, std::vector<std::uint8_t> payload) {
+    Message m;
+    m.header = {request, kVersion | kFlagReply, static_cast<std::uint32_t>(payload.size())};
+    m.payload = std::move(payload);
+    return m;
+  }
+
+  void serve() {
+    while (!stop_) {
+      if (kill_) {
+        backend_ = Channel(UniqueFd());
+        closed_ = true;
+        return;
+      }
+      auto m = backend_.receive(std::chrono::milliseconds(20));
+      if (!m) {
+        if (m.error().kind() == ErrorKind::Busy) continue;
+        closed_ = true;
+        return;
+      }
+      const std::uint32_t code = m->request();
+      const bool need_reply = m->needs_reply();
+      {
+        std::lock_guard lock(mutex_);
+        received_.push_back(std::move(*m));
+      }
+      if (auto it = script_.misbehave.find(code); it != script_.misbehave.end()) {
+        if (it->second == Misbehave::Silence) continue;
+        if (it->second == Misbehave::HangUpMidReply) {
+          // The header alone, announcing 8 bytes that never come.
+          const Header h{code, kVersion | kFlagReply, 8};
+          std::array<std::uint8_t, sizeof(Header)> bytes{};
+          std::memcpy(bytes.data(), &h, sizeof h);
+          (void)::send(backend_.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        }
+        if (it->second != Misbehave::None) {
+          backend_ = Channel(UniqueFd());
+          closed_ = true;
+          return;
+        }
+      }
+      if (auto it = script_.replace.find(code); it != script_.replace.end()) {
+        Message replacement;
+        replacement.header = it->second.header;
+        replacement.payload = it->second.payload;
+        (void)backend_.send(replacement);
+        continue;
+      }
+      std::optional<Message> reply = answer(code);
+      if (reply) {
+        (void)backend_.send(*reply);
+      } else if (need_reply) {
+        const auto nack = script_.nack.find(code);
+        (void)backend_.send(raw_reply(code, bytes_of(nack == script_.nack.end() ? 0 : nack->second)));
+      }
+    }
+  }
+
+  template <class T>
+  static std::vector<std::uint8_t> bytes_of(const T& value) {
+    std::vector<std::uint8_t> b(sizeof(T));
+    std::memcpy(b.data(), &value, sizeof(T));
+    return b;
+  }
+
+  std::optional<Message> answer(std::uint32_t code) {
+    switch (static_cast<Request>(code)) {
+      case Request::GetFeatures: return raw_reply(code, bytes_of(script_.features));
+      case Request::GetProtocolFeatures: return raw_reply(code, bytes_of(script_.protocol_features));
+      case Request::GetQueueNum: return raw_reply(code, bytes_of(script_.queue_num));
+      case Request::GetVringBase: {
+        std::lock_guard lock(mutex_);
+        VringState asked{};
+        std::memcpy(&asked, received_.back().payload.data(),
+                    std::min<std::size_t>(sizeof asked, received_.back().payload.size()));
+        return raw_reply(code, bytes_of(VringState{asked.index, script_.vring_base}));
+      }
+      case Request::GetConfig: {
+        std::lock_guard lock(mutex_);
+        ConfigHeader asked{};
+        std::memcpy(&asked, received_.back().payload.data(),
+                    std::min<std::size_t>(sizeof asked, received_.back().payload.size()));
+        std::vector<std::uint8_t> payload = bytes_of(asked);
+        for (std::uint32_t i = 0; i < asked.size; ++i)
+          payload.push_back(asked.offset + i < script_.config.size() ? script_.config[asked.offset + i]
+                                                                     : std::uint8_t{0});
+        return raw_reply(code, payload);
+      }
+      default: return std::nullopt;
+    }
+  }
+
+  Script script_;
+  Channel frontend_end_{UniqueFd()};
+  Channel backend_{UniqueFd()};
+  mutable std::mutex mutex_;
+  std::vector<Message> received_;
+  std::atomic<bool> stop_{false}, kill_{false}, closed_{false};
+  std::thread thread_;
+};
+
+}  // namespace hv::vhost::testing
