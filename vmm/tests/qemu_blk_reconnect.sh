@@ -112,6 +112,7 @@ stamp "backend: ${backend_cmd}"
 start_backend 1
 stamp "backend 1 listening (pid $backend_pid)"
 
+# shellcheck disable=SC2054  # QEMU's option values are comma-separated, not array elements
 args=(
   -M microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on,memory-backend=mem
   -object memory-backend-memfd,id=mem,size=64M,share=on
