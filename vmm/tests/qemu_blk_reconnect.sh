@@ -65,6 +65,7 @@ backend_pid='' qemu_pid=''
 # Each child runs in its own session (setsid), so killing its group ends it and whatever it started
 # (strace's tracee); the kills name only the groups this script made.
 cleanup() {
+  exec 2> /dev/null  # not bash's "Killed" notice for the backend still serving at the end
   [ -n "$qemu_pid" ] && kill -9 -- "-$qemu_pid" 2> /dev/null
   [ -n "$backend_pid" ] && kill -9 -- "-$backend_pid" 2> /dev/null
   wait 2> /dev/null
