@@ -384,9 +384,10 @@ void BackendSession::stop_device() {
     device_->reset();
     return;
   }
-  for (auto& [index, queue] : *queues) {
+  for (const auto& entry : *queues) {
+    const std::uint16_t index = entry.first;  // not a structured binding: clang 14 cannot capture those
     if (index >= rings_.size()) continue;
-    std::visit([&](const auto& q) { rings_[index]->resume = RingPosition(q.state()); }, queue.layout());
+    std::visit([&](const auto& q) { rings_[index]->resume = RingPosition(q.state()); }, entry.second.layout());
   }
 }
 

@@ -19,8 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "backend_test_support.hpp"
-#include "hv/event_fd.hpp"
+#include "scripted_frontend.hpp"
 #include "hv/vhost/backend_session.hpp"
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/rng.hpp"
@@ -29,8 +28,12 @@
 
 namespace {
 
-using namespace std::chrono_literals;
-using hv::EventFd;
+using hvtest::kData;
+using hvtest::kRamBytes;
+using hvtest::kRings;
+using hvtest::kUser;
+using hvtest::kUser2;
+using hvtest::kWait;
 using hv::vhost::Channel;
 using hv::vhost::MemoryRegion;
 using hv::vhost::Message;
@@ -42,19 +45,10 @@ using hv::virtio::testing::MockPackedDriver;
 using hv::virtio::testing::MockSplitDriver;
 namespace pf = hv::vhost::protocol_feature;
 
-constexpr std::uint64_t kRamBytes = 0x200000;
-constexpr std::uint64_t kUser = 0x7f0000000000, kUser2 = 0x7e0000000000;  // the frontend's mappings of RAM
-constexpr std::uint64_t kRings = 0x10000, kData = 0x80000;
-constexpr auto kWait = 10s;  // a generous bound for a reply or a signal, never a timing assertion
 
-class SessionTest : public ::testing::Test {
+class SessionTest : public ::testing::Test, public hvtest::ScriptedFrontend {
  protected:
-  void SetUp() override {
-    auto region = hv::GuestRegion::create(0, kRamBytes, hv::Backing::Memfd);
-    ASSERT_TRUE(region) << region.error().to_string();
-    ram_ = *region;
-    ASSERT_TRUE(memory_.add_region(ram_));
-  }
+  void SetUp() override { make_ram(); }
   void TearDown() override { finish(); }
 
   void start(std::shared_ptr<hv::virtio::VirtioDevice> device) {
@@ -81,88 +75,6 @@ class SessionTest : public ::testing::Test {
     return all;
   }
 
-  void send(const Message& m, std::vector<int> fds = {}) { ASSERT_TRUE(frontend_->send(m, fds)); }
-  Message receive() {
-    auto r = frontend_->receive(kWait);
-    EXPECT_TRUE(r) << r.error().to_string();
-    return r ? std::move(*r) : Message{};
-  }
-  // Sends `m` with NEED_REPLY and returns REPLY_ACK's answer (0: done).
-  std::uint64_t ack(Message m, std::vector<int> fds = {}) {
-    m.header.flags |= hv::vhost::kFlagNeedReply;
-    send(m, std::move(fds));
-    Message reply = receive();
-    EXPECT_EQ(reply.request(), m.request());
-    EXPECT_TRUE(reply.is_reply());
-    auto value = hv::vhost::payload_as<std::uint64_t>(reply);
-    return value ? *value : 0xdead;
-  }
-  template <class T>
-  T get(Request request, const Message& m) {
-    send(m);
-    Message reply = receive();
-    EXPECT_EQ(reply.request(), static_cast<std::uint32_t>(request));
-    auto value = hv::vhost::payload_as<T>(reply);
-    EXPECT_TRUE(value) << value.error().to_string();
-    return value ? *value : T{};
-  }
-  std::uint64_t get_u64(Request request) { return get<std::uint64_t>(request, hv::vhost::make_message(request)); }
-
-  // The whole RAM at GPA 0 and user address `user`.
-  std::uint64_t set_mem_table(std::uint64_t user = kUser) {
-    const MemoryRegion region{0, kRamBytes, user, 0};
-    Message m = hvtest::mem_table({region}, {});
-    return ack(std::move(m), {ram_->memfd()});
-  }
-  // QEMU's order: features, protocol features, owner, memory table.
-  void negotiate(std::uint64_t extra_features) {
-    const std::uint64_t offered = get_u64(Request::GetFeatures);
-    ASSERT_EQ(offered & hv::vhost::kFeatureProtocolFeatures, hv::vhost::kFeatureProtocolFeatures);
-    const std::uint64_t protocol = get_u64(Request::GetProtocolFeatures);
-    send(hv::vhost::make_message(Request::SetProtocolFeatures, protocol));
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetOwner)), 0U);
-    features_ = hv::virtio::kFeatureVersion1 | hv::vhost::kFeatureProtocolFeatures | extra_features;
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetFeatures, features_)), 0U);
-    ASSERT_EQ(set_mem_table(), 0U);
-  }
-  // Ring `index` at the given guest-physical addresses, from position `base`, kicked through kick_.
-  void start_ring(std::uint32_t index, std::uint16_t size, std::uint64_t desc, std::uint64_t avail,
-                  std::uint64_t used, std::uint32_t base = 0, std::uint64_t user = kUser) {
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringNum, VringState{index, size})), 0U);
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringBase, VringState{index, base})), 0U);
-    const VringAddr addr{index, 0, user + desc, user + used, user + avail, 0};
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringAddr, addr)), 0U);
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringCall, std::uint64_t{index}), {call_.fd()}), 0U);
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringErr, std::uint64_t{index}), {err_.fd()}), 0U);
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringKick, std::uint64_t{index}), {kick_.fd()}), 0U);
-    ASSERT_EQ(ack(hv::vhost::make_message(Request::SetVringEnable, VringState{index, 1})), 0U);
-  }
-  void start_split(const MockSplitDriver& d, std::uint32_t base = 0) {
-    const auto c = d.config();
-    start_ring(0, c.size, c.descriptor_table, c.available_ring, c.used_ring, base);
-  }
-  // A fresh packed ring starts at slot 0 with wrap counter 1 (§2.8.1), which QEMU sends as 1 << 15.
-  void start_packed(const MockPackedDriver& d, std::uint32_t base = hv::vhost::kPackedWrapBit) {
-    const auto c = d.config();
-    start_ring(0, c.size, c.descriptor_ring, c.driver_event, c.device_event, base);
-  }
-  // Kicks ring 0 and waits for its call.
-  bool kick_and_wait() {
-    EXPECT_TRUE(kick_.signal());
-    auto called = call_.wait_for(kWait);
-    (void)call_.consume();  // reset the counter: the next wait is for the next call
-    return called && *called;
-  }
-  std::uint32_t vring_base(std::uint32_t index) {
-    return get<VringState>(Request::GetVringBase, hv::vhost::make_message(Request::GetVringBase, VringState{index, 0}))
-        .num;
-  }
-
-  std::shared_ptr<hv::GuestRegion> ram_;
-  hv::GuestMemory memory_;  // the frontend's (and the mock driver's) view
-  EventFd kick_ = *EventFd::create(), call_ = *EventFd::create(), err_ = *EventFd::create();
-  std::uint64_t features_ = 0;
-  std::unique_ptr<Channel> frontend_;
   std::unique_ptr<hv::vhost::BackendSession> session_;
   std::thread thread_;
   hv::Result<void> result_;
