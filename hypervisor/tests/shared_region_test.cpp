@@ -60,15 +60,15 @@ TEST(SharedRegion, RefusesBadGeometry) {
     hv::ErrorKind kind;
   };
   const std::array cases = {
-      Case{0x1000, 0, 0, hv::ErrorKind::InvalidArgument},                             // zero length
-      Case{0x1001, kPage, 0, hv::ErrorKind::InvalidArgument},                         // misaligned base
-      Case{0x1000, kPage + 1, 0, hv::ErrorKind::InvalidArgument},                     // misaligned size
-      Case{0x1000, kPage, 0x10, hv::ErrorKind::InvalidArgument},                      // misaligned offset
-      Case{kMax - 0xfff, 2 * kPage, 0, hv::ErrorKind::OutOfRange},                    // base + size wraps
-      Case{0, hv::kMaxRegionSize + kPage, 0, hv::ErrorKind::OutOfRange},              // absurd size
-      Case{0, kPage, kMax - 0xfff, hv::ErrorKind::OutOfRange},                        // offset + size wraps
-      Case{0, kPage, std::uint64_t{1} << 63, hv::ErrorKind::OutOfRange},              // beyond any file offset
-      Case{0, 2 * kPage, 4 * kPage, hv::ErrorKind::OutOfRange},                       // past the end of the file
+      Case{0x1000, 0, 0, hv::ErrorKind::InvalidArgument},                 // zero length
+      Case{0x1001, kPage, 0, hv::ErrorKind::InvalidArgument},             // misaligned base
+      Case{0x1000, kPage + 1, 0, hv::ErrorKind::InvalidArgument},         // misaligned size
+      Case{0x1000, kPage, 0x10, hv::ErrorKind::InvalidArgument},          // misaligned offset
+      Case{kMax - 0xfff, 2 * kPage, 0, hv::ErrorKind::OutOfRange},        // base + size wraps
+      Case{0, hv::kMaxRegionSize + kPage, 0, hv::ErrorKind::OutOfRange},  // absurd size
+      Case{0, kPage, kMax - 0xfff, hv::ErrorKind::OutOfRange},            // offset + size wraps
+      Case{0, kPage, std::uint64_t{1} << 63, hv::ErrorKind::OutOfRange},  // beyond any file offset
+      Case{0, 2 * kPage, 4 * kPage, hv::ErrorKind::OutOfRange},           // past the end of the file
   };
   const hv::UniqueFd file = make_memfd(4 * kPage);
   for (const auto& c : cases) {

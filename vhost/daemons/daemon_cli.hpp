@@ -16,9 +16,9 @@
 namespace hvd {
 
 struct DaemonSpec {
-  std::string name;          // "hvkit-vhost-user-blk"
-  std::string capabilities;  // the --print-capabilities JSON, without the newline
-  std::string usage;         // the --help text after the common options
+  std::string name;                     // "hvkit-vhost-user-blk"
+  std::string capabilities;             // the --print-capabilities JSON, without the newline
+  std::string usage;                    // the --help text after the common options
   std::set<std::string> value_options;  // the daemon's own, e.g. "--blk-file"
   std::set<std::string> flag_options;   // e.g. "--read-only"
   // Builds the device from the parsed options (values and flags: "--read-only" -> ""); an error

@@ -26,8 +26,8 @@ Result<void> check_geometry(const MemoryRegion& r, const char* operation) {
   if (r.guest_address > kMax - r.size || r.user_address > kMax - r.size || r.mmap_offset > kMax - r.size) {
     return fail(ErrorKind::OutOfRange, operation, describe_region(r) + " wraps past 2^64");
   }
-  const bool aligned = r.guest_address % kPageSize == 0 && r.size % kPageSize == 0 &&
-                       r.user_address % kPageSize == 0 && r.mmap_offset % kPageSize == 0;
+  const bool aligned = r.guest_address % kPageSize == 0 && r.size % kPageSize == 0 && r.user_address % kPageSize == 0 &&
+                       r.mmap_offset % kPageSize == 0;
   if (!aligned) return fail(ErrorKind::InvalidArgument, operation, describe_region(r) + " is not page-aligned");
   return {};
 }

@@ -170,9 +170,9 @@ BackendSession::Outcome BackendSession::dispatch(Message& m) {
 
 Result<BackendRing*> BackendSession::ring(std::uint32_t index, const char* operation) {
   if (index >= rings_.size()) {
-    return fail(ErrorKind::OutOfRange, operation,
-                "ring " + std::to_string(index) + " does not exist (the device has " + std::to_string(rings_.size()) +
-                    ")");
+    return fail(
+        ErrorKind::OutOfRange, operation,
+        "ring " + std::to_string(index) + " does not exist (the device has " + std::to_string(rings_.size()) + ")");
   }
   return rings_[index].get();
 }
@@ -183,7 +183,8 @@ BackendSession::Outcome BackendSession::on_set_features(const Message& m) {
   if (auto r = expect_fds(m, 0, 0); !r) return tl::unexpected(r.error());
   const std::uint64_t offered = offered_features(*device_);
   if ((*value & ~offered) != 0) {
-    return fail(ErrorKind::ProtocolViolation, "SET_FEATURES", "features " + hex(*value & ~offered) + " were not offered");
+    return fail(ErrorKind::ProtocolViolation, "SET_FEATURES",
+                "features " + hex(*value & ~offered) + " were not offered");
   }
   const bool changed = *value != features_;
   features_ = *value;
@@ -359,7 +360,8 @@ BackendSession::Outcome BackendSession::on_memory_change(Message& m) {
   // frontend hears that the change is done. A ring that cannot start over the new layout (QEMU
   // removes a region before adding its replacement) waits for the next change: not this request's
   // failure.
-  if (auto restarted = restart_device(active_); !restarted) log(describe(m.request()) + ": " + restarted.error().to_string());
+  if (auto restarted = restart_device(active_); !restarted)
+    log(describe(m.request()) + ": " + restarted.error().to_string());
   return std::nullopt;
 }
 

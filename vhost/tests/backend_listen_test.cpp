@@ -29,7 +29,10 @@ class ListenUnix : public ::testing::Test {
 };
 
 TEST_F(ListenUnix, ReplacesAStaleSocket) {
-  { auto first = hv::vhost::listen_unix(path_); ASSERT_TRUE(first) << first.error().to_string(); }  // closed: stale
+  {
+    auto first = hv::vhost::listen_unix(path_);
+    ASSERT_TRUE(first) << first.error().to_string();
+  }  // closed: stale
   auto second = hv::vhost::listen_unix(path_);
   ASSERT_TRUE(second) << second.error().to_string();
   EXPECT_TRUE(hv::vhost::Channel::connect(path_));

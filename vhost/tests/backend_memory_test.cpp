@@ -36,9 +36,9 @@ class MemoryTableTest : public ::testing::Test {
   void expect_refused(Message m, ErrorKind kind) {
     const auto before = table_.memory();
     const auto count = table_.region_count();
-    auto r = m.request() == static_cast<std::uint32_t>(Request::SetMemTable)   ? table_.set_table(m)
+    auto r = m.request() == static_cast<std::uint32_t>(Request::SetMemTable) ? table_.set_table(m)
              : m.request() == static_cast<std::uint32_t>(Request::AddMemReg) ? table_.add_region(m)
-                                                                              : table_.remove_region(m);
+                                                                             : table_.remove_region(m);
     ASSERT_FALSE(r) << "accepted";
     EXPECT_EQ(r.error().kind(), kind) << r.error().to_string();
     EXPECT_EQ(table_.memory(), before) << "a refused change replaced the table";

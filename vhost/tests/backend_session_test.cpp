@@ -28,12 +28,6 @@
 
 namespace {
 
-using hvtest::kData;
-using hvtest::kRamBytes;
-using hvtest::kRings;
-using hvtest::kUser;
-using hvtest::kUser2;
-using hvtest::kWait;
 using hv::vhost::Channel;
 using hv::vhost::MemoryRegion;
 using hv::vhost::Message;
@@ -43,8 +37,13 @@ using hv::vhost::VringState;
 using hv::virtio::testing::BufferSpec;
 using hv::virtio::testing::MockPackedDriver;
 using hv::virtio::testing::MockSplitDriver;
+using hvtest::kData;
+using hvtest::kRamBytes;
+using hvtest::kRings;
+using hvtest::kUser;
+using hvtest::kUser2;
+using hvtest::kWait;
 namespace pf = hv::vhost::protocol_feature;
-
 
 class SessionTest : public ::testing::Test, public hvtest::ScriptedFrontend {
  protected:
@@ -205,7 +204,8 @@ TEST_P(RingLayout, BlockReadsAndWritesTheImage) {
     ASSERT_TRUE(memory_.write_obj<std::uint8_t>(status, 0xaa));  // not yet answered
   }
   const std::array<BufferSpec, 3> read{{{kData, 16, false}, {kData + 0x100, 512, true}, {kData + 0x300, 1, true}}};
-  const std::array<BufferSpec, 3> write{{{kData + 0x400, 16, false}, {kData + 0x100, 512, false}, {kData + 0x310, 1, true}}};
+  const std::array<BufferSpec, 3> write{
+      {{kData + 0x400, 16, false}, {kData + 0x100, 512, false}, {kData + 0x310, 1, true}}};
   std::optional<MockSplitDriver> split;
   std::optional<MockPackedDriver> ring;
   if (packed) {
@@ -233,7 +233,8 @@ TEST_P(RingLayout, BlockReadsAndWritesTheImage) {
   std::vector<std::uint8_t> on_disk(512);
   // Read the image through a third request rather than the (unlinked) path: sector 9 back into RAM.
   ASSERT_TRUE(memory_.write_obj(kData + 0x800, std::array<std::uint64_t, 2>{0, 9}));
-  const std::array<BufferSpec, 3> check{{{kData + 0x800, 16, false}, {kData + 0xa00, 512, true}, {kData + 0x320, 1, true}}};
+  const std::array<BufferSpec, 3> check{
+      {{kData + 0x800, 16, false}, {kData + 0xa00, 512, true}, {kData + 0x320, 1, true}}};
   if (packed) {
     ring->add_chain(check, 3);
   } else {

@@ -32,7 +32,8 @@ inline hv::vhost::Message mem_table(const std::vector<hv::vhost::MemoryRegion>& 
   const hv::vhost::MemoryTableHeader header{static_cast<std::uint32_t>(regions.size()), 0};
   m.payload.resize(sizeof header + regions.size() * sizeof(hv::vhost::MemoryRegion));
   std::memcpy(m.payload.data(), &header, sizeof header);
-  if (!regions.empty()) std::memcpy(m.payload.data() + sizeof header, regions.data(), regions.size() * sizeof(regions[0]));
+  if (!regions.empty())
+    std::memcpy(m.payload.data() + sizeof header, regions.data(), regions.size() * sizeof(regions[0]));
   m.header.size = static_cast<std::uint32_t>(m.payload.size());
   for (int fd : fds) m.fds.push_back(dup_fd(fd));
   return m;
