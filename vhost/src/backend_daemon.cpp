@@ -7,7 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <cstring>
 
 namespace hv::vhost {
@@ -28,7 +30,7 @@ Result<UniqueFd> listen_unix(const std::string& path) {
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
     return fail(ErrorKind::InvalidArgument, op, "socket path empty or longer than 107 bytes: " + path);
   }
-  std::memcpy(addr.sun_path, path.data(), path.size());
+  std::copy(path.begin(), path.end(), std::begin(addr.sun_path));
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return fail(ErrorKind::AlreadyExists, op, path + " exists and is not a socket");

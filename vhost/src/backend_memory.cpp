@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -53,7 +54,7 @@ Result<void> check_disjoint(std::vector<MemoryRegion> regions, const char* opera
 template <class T>
 T read_at(const Message& m, std::size_t offset) {
   T value;
-  std::memcpy(&value, m.payload.data() + offset, sizeof(T));
+  std::memcpy(&value, std::span(m.payload).subspan(offset, sizeof(T)).data(), sizeof(T));
   return value;
 }
 
@@ -90,12 +91,14 @@ Result<void> BackendMemoryTable::set_table(Message& message) {
   if (auto r = expect_fds(message, header.count, header.count); !r) return r;
 
   std::vector<MemoryRegion> wire;
+  wire.reserve(header.count);
   for (std::size_t i = 0; i < header.count; ++i) {
     wire.push_back(read_at<MemoryRegion>(message, sizeof(MemoryTableHeader) + i * sizeof(MemoryRegion)));
     if (auto r = check_geometry(wire.back(), op); !r) return r;
   }
   if (auto r = check_disjoint(wire, op); !r) return r;
   std::vector<Entry> wanted;
+  wanted.reserve(wire.size());
   for (std::size_t i = 0; i < wire.size(); ++i) {
     auto region =
         GuestRegion::map_shared(wire[i].guest_address, wire[i].size, std::move(message.fds[i]), wire[i].mmap_offset);
@@ -120,6 +123,7 @@ Result<void> BackendMemoryTable::add_region(Message& message) {
   if (auto r = check_geometry(wire, op); !r) return r;
   std::vector<Entry> wanted = entries_;
   std::vector<MemoryRegion> all;
+  all.reserve(wanted.size() + 1);
   for (const auto& e : wanted) all.push_back(e.wire);
   all.push_back(wire);
   if (auto r = check_disjoint(std::move(all), op); !r) return r;  // before the mmap

@@ -64,8 +64,9 @@ void KickWorker::stop() noexcept {
 std::uint32_t BackendRing::position() const noexcept {
   if (!resume) return base;
   if (const auto* split = std::get_if<virtio::SplitQueueState>(&*resume)) return split->next_avail;
-  const auto& packed = std::get<virtio::PackedQueueState>(*resume);
-  return (packed.next_avail & ~kPackedWrapBit) | (packed.avail_wrap ? kPackedWrapBit : 0U);
+  const auto* packed = std::get_if<virtio::PackedQueueState>(&*resume);
+  if (packed == nullptr) return base;  // unreachable: the variant holds one of the two
+  return (packed->next_avail & ~kPackedWrapBit) | (packed->avail_wrap ? kPackedWrapBit : 0U);
 }
 
 void BackendRing::reset() noexcept {

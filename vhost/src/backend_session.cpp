@@ -83,7 +83,7 @@ void BackendSession::log(const std::string& line) const {
   if (log_) {
     log_(line);
   } else {
-    std::fprintf(stderr, "vhost-user backend: %s\n", line.c_str());
+    (void)std::fputs(("vhost-user backend: " + line + "\n").c_str(), stderr);
   }
 }
 
@@ -396,12 +396,10 @@ void BackendSession::stop_device() {
 Result<void> BackendSession::restart_device(bool force) {
   const bool protocol = (features_ & kFeatureProtocolFeatures) != 0;
   std::vector<std::uint16_t> wanted;
-  for (std::uint16_t i = 0; i < rings_.size(); ++i) {
-    if (rings_[i]->startable(protocol)) wanted.push_back(i);
-  }
   std::vector<std::uint16_t> running;
-  for (std::uint16_t i = 0; i < rings_.size(); ++i) {
-    if (rings_[i]->worker.running()) running.push_back(i);
+  for (std::size_t i = 0; i < rings_.size(); ++i) {  // at most queue_count() (a uint16_t) rings
+    if (rings_[i]->startable(protocol)) wanted.push_back(static_cast<std::uint16_t>(i));
+    if (rings_[i]->worker.running()) running.push_back(static_cast<std::uint16_t>(i));
   }
   if (!force && wanted == running && (active_ || wanted.empty())) return {};
   stop_device();
@@ -457,6 +455,7 @@ Result<void> BackendSession::restart_device(bool force) {
   signals.used_buffers = [calls = calls_](std::uint16_t index) { calls->used(index); };
   signals.needs_reset = [calls = calls_] { calls->broken(); };
   std::vector<std::uint16_t> started;
+  started.reserve(queues.size());
   for (const auto& q : queues) started.push_back(q.first);
   if (auto activated = device_->activate(memory, features_ & ~kFeatureProtocolFeatures, std::move(queues), signals);
       !activated) {
