@@ -145,7 +145,10 @@ TEST(DeviceStop, BlockCompletesWhatItTookAndResumesWithTheRest) {
 
   ASSERT_TRUE((*disk)->activate(memory, 0, std::move(*stopped), DeviceSignals{}));
   (*disk)->notify(0);
-  ASSERT_TRUE(hvtest::wait_until([&] { return driver.used_index() == kRequests; }));
+  // Waits on the device's own count (read under its lock, which orders the used ring's writes before
+  // the reads below), not on the used index the I/O thread is writing.
+  ASSERT_TRUE(hvtest::wait_until([&] { return (*disk)->stats().requests == kRequests; }));
+  ASSERT_EQ(driver.used_index(), kRequests);
   // Each request used exactly once: heads 0..31 each appear once in the used ring.
   std::vector<int> seen(kRequests, 0);
   for (int i = 0; i < kRequests; ++i) {
