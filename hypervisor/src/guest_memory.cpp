@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include <gsl/assert>
@@ -45,6 +46,28 @@ Result<std::shared_ptr<GuestRegion>> GuestRegion::create(std::uint64_t guest_bas
   auto mapping = detail::map_host_memory(size, backing);
   if (!mapping) return tl::unexpected(mapping.error());
   return std::shared_ptr<GuestRegion>(new GuestRegion(*range, backing, mapping->address, std::move(mapping->memfd)));
+}
+
+Result<std::shared_ptr<GuestRegion>> GuestRegion::map_shared(std::uint64_t guest_base, std::uint64_t size, UniqueFd fd,
+                                                             std::uint64_t fd_offset) {
+  constexpr const char* op = "GuestRegion::map_shared";
+  if (!fd) return fail(ErrorKind::InvalidArgument, op, "no file descriptor");
+  auto range = AddressRange::make(guest_base, size, op);
+  if (!range) return tl::unexpected(range.error());
+  if (!range->page_aligned() || fd_offset % kPageSize != 0) {
+    return fail(ErrorKind::InvalidArgument, op,
+                "base " + hex(guest_base) + ", size " + hex(size) + " and file offset " + hex(fd_offset) +
+                    " must be multiples of 4 KiB");
+  }
+  if (size > kMaxRegionSize) {
+    return fail(ErrorKind::OutOfRange, op, "size " + hex(size) + " exceeds the 1 TiB region limit");
+  }
+  if (fd_offset > std::numeric_limits<std::uint64_t>::max() - size) {
+    return fail(ErrorKind::OutOfRange, op, "file offset " + hex(fd_offset) + " + size " + hex(size) + " wraps");
+  }
+  auto host = detail::map_shared_fd(fd.get(), fd_offset, size);
+  if (!host) return tl::unexpected(host.error());
+  return std::shared_ptr<GuestRegion>(new GuestRegion(*range, Backing::SharedFd, *host, std::move(fd)));
 }
 
 Result<void> GuestRegion::start_write_tracking() {

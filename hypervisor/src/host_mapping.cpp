@@ -3,7 +3,12 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+#include <string>
 
 #include <gsl/narrow>
 
@@ -37,6 +42,35 @@ Result<HostMapping> map_host_memory(std::uint64_t size, Backing backing) {
   // Sound: mmap returned a fresh mapping of exactly `size` bytes that this HostMapping now owns.
   m.address = static_cast<std::uint8_t*>(p);
   return m;
+}
+
+Result<std::uint8_t*> map_shared_fd(int fd, std::uint64_t offset, std::uint64_t size) {
+  constexpr const char* op = "mmap(shared guest memory)";
+  // Why these checks: the descriptor is another process's, and touching a shared mapping past the end
+  // of its file raises SIGBUS in this process, whenever that page is first used (by a device, long
+  // after this call). So the file must be a regular file (never a device, whose mmap has side effects)
+  // that already covers the whole range. A peer can still shrink a file it did not seal afterwards:
+  // that is a residual risk (docs/threat-model/vhost-user.md), which F_SEAL_SHRINK closes for memfds.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail_errno("fstat(shared guest memory)", errno);
+  if (!S_ISREG(st.st_mode)) {
+    return fail(ErrorKind::InvalidArgument, op, "the descriptor is not a regular file (memfd, tmpfs, hugetlbfs)");
+  }
+  constexpr auto kMaxOffset = static_cast<std::uint64_t>(std::numeric_limits<off_t>::max());
+  if (offset > kMaxOffset || size > kMaxOffset - offset) {
+    return fail(ErrorKind::OutOfRange, op, "offset " + hex(offset) + " + size " + hex(size) + " exceeds a file offset");
+  }
+  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < offset + size) {
+    return fail(ErrorKind::OutOfRange, op,
+                "the file is " + hex(static_cast<std::uint64_t>(std::max<off_t>(st.st_size, 0))) +
+                    " bytes, shorter than offset " + hex(offset) + " + size " + hex(size));
+  }
+  // MAP_SHARED: the point is to see the frontend's guest RAM, and for our writes to reach it.
+  // MAP_NORESERVE: no swap reservation for memory the other process owns.
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, gsl::narrow<off_t>(offset));
+  if (p == MAP_FAILED) return fail_errno(op, errno, hex(size) + " bytes at offset " + hex(offset));
+  // Sound: mmap returned a fresh mapping of exactly `size` bytes; the GuestRegion that gets it owns it.
+  return static_cast<std::uint8_t*>(p);
 }
 
 void unmap_host_memory(std::uint8_t* address, std::uint64_t size) noexcept {

@@ -1,5 +1,6 @@
 #pragma once
-// The only place in hypervisor/ that calls mmap/munmap/memfd_create: host memory for guest RAM.
+// The only place in hypervisor/ that calls mmap/munmap/memfd_create: host memory for guest RAM, ours
+// or another process's (a vhost-user frontend's, received as a descriptor).
 
 #include <cstdint>
 
@@ -16,6 +17,10 @@ struct HostMapping {
 
 // Zero-filled, readable and writable, page-aligned host memory of `size` bytes.
 Result<HostMapping> map_host_memory(std::uint64_t size, Backing backing);
+// [offset, offset + size) of `fd` mapped MAP_SHARED, readable and writable. The descriptor comes from
+// another process: it must be a regular file (memfd, tmpfs, hugetlbfs) at least offset + size bytes
+// long. The caller checked alignment (offset and size page-aligned) and that offset + size does not wrap.
+Result<std::uint8_t*> map_shared_fd(int fd, std::uint64_t offset, std::uint64_t size);
 void unmap_host_memory(std::uint8_t* address, std::uint64_t size) noexcept;
 
 }  // namespace hv::detail

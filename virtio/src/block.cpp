@@ -215,6 +215,23 @@ void BlockDevice::reset() {
   kicked_ = false;  // what was notified belonged to the queue that is gone
 }
 
+Result<std::vector<std::pair<std::uint16_t, Queue>>> BlockDevice::stop() {
+  std::vector<std::pair<std::uint16_t, Queue>> queues;
+  {
+    // A pass holds io_mutex_ from its first pop to its last add_used: once we hold it, nothing taken is
+    // outstanding. Unlike reset(), abandon_ stays clear, so the pass completes its requests.
+    std::lock_guard lock(io_mutex_);
+    if (queue_) queues.emplace_back(0, *queue_);
+    queue_.reset();
+    memory_ = nullptr;
+    signals_ = {};
+    broken_ = false;
+  }
+  std::lock_guard lock(wake_mutex_);
+  kicked_ = false;  // what was notified stays available in the returned queue, for whoever reactivates it
+  return queues;
+}
+
 void BlockDevice::run() {
   std::unique_lock lock(wake_mutex_);
   for (;;) {

@@ -111,6 +111,19 @@ std::size_t ConsoleDevice::enqueue_input(std::span<const std::uint8_t> bytes) {
   return taken;
 }
 
+Result<std::vector<std::pair<std::uint16_t, Queue>>> ConsoleDevice::stop() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::uint16_t, Queue>> queues;
+  if (receive_) queues.emplace_back(0, *receive_);
+  if (transmit_) queues.emplace_back(1, *transmit_);
+  receive_.reset();
+  transmit_.reset();
+  memory_ = nullptr;
+  signals_ = {};
+  broken_ = false;
+  return queues;
+}
+
 void ConsoleDevice::reset() {
   std::lock_guard lock(mutex_);
   receive_.reset();

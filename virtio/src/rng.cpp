@@ -79,6 +79,17 @@ void RngDevice::reset() {
   broken_ = false;
 }
 
+Result<std::vector<std::pair<std::uint16_t, Queue>>> RngDevice::stop() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::uint16_t, Queue>> queues;
+  if (queue_) queues.emplace_back(0, *queue_);
+  queue_.reset();
+  memory_ = nullptr;
+  signals_ = {};
+  broken_ = false;
+  return queues;
+}
+
 bool RngDevice::broken() const {
   std::lock_guard lock(mutex_);
   return broken_;

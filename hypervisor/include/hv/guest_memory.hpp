@@ -27,6 +27,7 @@ namespace hv {
 enum class Backing : std::uint8_t {
   Anonymous,  // private anonymous memory
   Memfd,      // a sealed-size memfd, shareable with an out-of-process device (vhost-user)
+  SharedFd,   // another process's memory, mapped MAP_SHARED from a descriptor it sent (a vhost-user backend)
 };
 
 // The largest single region hvkit creates (1 TiB); larger requests are a caller bug, not a VM.
@@ -43,6 +44,13 @@ class GuestRegion {
   // (the region never unmaps it). For code that receives guest RAM by address, as a kernel does: the
   // MSHV ABI simulator. Same alignment and size rules as create(); Backing::Anonymous, no memfd.
   static Result<std::shared_ptr<GuestRegion>> borrow(std::uint64_t guest_base, std::span<std::uint8_t> host);
+  // A region over bytes [fd_offset, fd_offset + size) of a descriptor another process sent (a
+  // vhost-user frontend's guest RAM), mapped MAP_SHARED and unmapped when the region dies; the region
+  // keeps `fd` (memfd() returns it). guest_base, size and fd_offset must be page-aligned, size in
+  // (0, kMaxRegionSize]; the descriptor must be a regular file covering the whole range (a shorter
+  // one would fault this process on first access), OutOfRange otherwise. Backing::SharedFd.
+  static Result<std::shared_ptr<GuestRegion>> map_shared(std::uint64_t guest_base, std::uint64_t size, UniqueFd fd,
+                                                         std::uint64_t fd_offset);
   GuestRegion(const GuestRegion&) = delete;
   GuestRegion& operator=(const GuestRegion&) = delete;
   ~GuestRegion();
@@ -51,7 +59,7 @@ class GuestRegion {
   [[nodiscard]] std::uint64_t guest_base() const noexcept { return range_.start(); }
   [[nodiscard]] std::uint64_t size() const noexcept { return range_.size(); }
   [[nodiscard]] Backing backing() const noexcept { return backing_; }
-  // -1 for anonymous memory.
+  // The descriptor behind a Memfd or SharedFd region; -1 for anonymous memory.
   [[nodiscard]] int memfd() const noexcept { return memfd_.get(); }
   // The whole host mapping. The guest may write it concurrently: treat its contents as untrusted.
   [[nodiscard]] std::span<std::uint8_t> host() const noexcept { return {host_, range_.size()}; }

@@ -80,6 +80,10 @@ class BlockDevice final : public VirtioDevice {
   // Returns once the I/O thread holds nothing: a request in progress stops at its next 64 KiB chunk
   // and is not returned to the driver (the queue it belonged to is gone).
   void reset() override;
+  // Lets the I/O thread finish the pass in progress (every request it took completes and is used; at
+  // most kPassRequests requests or kPassBytes bytes), then returns the request queue with its
+  // position; the thread stays, idle, for the next activation.
+  Result<std::vector<std::pair<std::uint16_t, Queue>>> stop() override;
 
   [[nodiscard]] std::uint64_t capacity_sectors() const noexcept { return capacity_; }
   [[nodiscard]] bool broken() const noexcept { return broken_.load(); }

@@ -35,6 +35,10 @@ class ConsoleDevice final : public VirtioDevice {
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
+  // Waits for a notify() or enqueue_input() in progress (each serves under the device's lock, so every
+  // request taken is then used) and returns both queues with their positions. Unlike reset(), host
+  // input not yet delivered stays buffered for the queues' next activation.
+  Result<std::vector<std::pair<std::uint16_t, Queue>>> stop() override;
 
   // Host -> guest: buffers as many bytes as there is room for, delivers what the driver has buffers
   // for, and returns how many bytes were taken.

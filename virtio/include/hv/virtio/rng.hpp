@@ -26,6 +26,9 @@ class RngDevice final : public VirtioDevice {
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   void notify(std::uint16_t index) override;
   void reset() override;
+  // Waits for a notify() in progress (it serves under the device's lock, so every request it took is
+  // then used) and returns the request queue with its position.
+  Result<std::vector<std::pair<std::uint16_t, Queue>>> stop() override;
 
   // The queue stopped because the driver broke the protocol (for the VMM's logs and tests).
   [[nodiscard]] bool broken() const;

@@ -1,0 +1,105 @@
+#include "daemon_cli.hpp"
+
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "hv/vhost/backend_daemon.hpp"
+
+namespace hvd {
+namespace {
+
+constexpr const char* kCommonUsage =
+    "  --socket-path PATH      listen on a new Unix socket at PATH (a stale socket there is replaced)\n"
+    "  --fd N                  serve the Unix socket inherited as descriptor N (listening: accept frontends;\n"
+    "                          connected: serve that one frontend)\n"
+    "  --print-capabilities    print the vhost-user capability JSON and exit\n"
+    "  --help                  print this help and exit\n";
+
+int usage_error(const DaemonSpec& spec, const std::string& message) {
+  std::cerr << spec.name << ": " << message << " (see --help)\n";
+  return 2;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
+  // The conventions: --print-capabilities wins over everything else on the line.
+  for (const auto& a : args) {
+    if (a == "--print-capabilities") {
+      std::cout << spec.capabilities << "\n";
+      return 0;
+    }
+  }
+  std::map<std::string, std::string> options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::optional<std::string> value;
+    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    if (name == "--help" || name == "-h") {
+      std::cout << "usage: " << spec.name << " (--socket-path PATH | --fd N) " << spec.usage << kCommonUsage;
+      return 0;
+    }
+    const bool takes_value = name == "--socket-path" || name == "--fd" || spec.value_options.count(name) != 0;
+    if (!takes_value && spec.flag_options.count(name) == 0) return usage_error(spec, "unknown option '" + name + "'");
+    if (takes_value && !value) {
+      if (i + 1 >= args.size()) return usage_error(spec, name + " needs a value");
+      value = args[++i];
+    }
+    if (!takes_value && value) return usage_error(spec, name + " takes no value");
+    options[name] = value.value_or("");
+  }
+  const bool has_path = options.count("--socket-path") != 0, has_fd = options.count("--fd") != 0;
+  if (has_path == has_fd) return usage_error(spec, "give exactly one of --socket-path and --fd");
+  int fd = -1;
+  if (has_fd) {
+    try {
+      std::size_t used = 0;
+      fd = std::stoi(options["--fd"], &used);
+      if (used != options["--fd"].size() || fd < 0) throw std::invalid_argument("fd");
+    } catch (const std::exception&) {
+      return usage_error(spec, "--fd takes a descriptor number, not '" + options["--fd"] + "'");
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      std::cerr << spec.name << ": descriptor " << fd << " is not a socket\n";
+      return 1;
+    }
+  }
+
+  std::string error;
+  auto device = spec.make_device(options, error);
+  if (!device) {
+    std::cerr << spec.name << ": " << error << "\n";
+    return 1;
+  }
+  hv::UniqueFd socket;
+  if (has_path) {
+    auto listening = hv::vhost::listen_unix(options["--socket-path"]);
+    if (!listening) {
+      std::cerr << spec.name << ": " << listening.error().to_string() << "\n";
+      return 1;
+    }
+    socket = std::move(*listening);
+  } else {
+    socket = hv::UniqueFd(fd);
+  }
+  // A frontend that goes away while a reply is being written must not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
+  const auto log = [&spec](const std::string& line) { std::cerr << spec.name << ": " << line << std::endl; };
+  log(has_path ? "listening on " + options["--socket-path"] : "serving descriptor " + options["--fd"]);
+  auto served = hv::vhost::serve_frontends(device, std::move(socket), log);
+  if (!served) {
+    log(served.error().to_string());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace hvd

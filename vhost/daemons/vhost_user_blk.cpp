@@ -1,0 +1,33 @@
+// hvkit-vhost-user-blk: virtio-blk on a host file, served to a vhost-user frontend (QEMU's
+// -device vhost-user-blk, hvctl --vhost-user-blk). docs/vhost-user.md, "Backend daemons".
+#include "daemon_cli.hpp"
+#include "hv/virtio/block.hpp"
+
+int main(int argc, char** argv) {
+  hvd::DaemonSpec spec;
+  spec.name = "hvkit-vhost-user-blk";
+  spec.capabilities = R"({"type": "block", "features": ["read-only", "blk-file"]})";
+  spec.usage =
+      "--blk-file FILE [--read-only]\n"
+      "Serves virtio-blk on FILE (a regular file, locked against a second writer) to one vhost-user\n"
+      "frontend at a time; after one disconnects the device is reset and the next is accepted.\n"
+      "  --blk-file FILE         the disk image (its size in whole 512-byte sectors is the capacity)\n"
+      "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n";
+  spec.value_options = {"--blk-file"};
+  spec.flag_options = {"--read-only"};
+  spec.make_device = [](const std::map<std::string, std::string>& options,
+                        std::string& error) -> std::shared_ptr<hv::virtio::VirtioDevice> {
+    const auto file = options.find("--blk-file");
+    if (file == options.end()) {
+      error = "--blk-file FILE is required";
+      return nullptr;
+    }
+    auto disk = hv::virtio::BlockDevice::open(file->second, options.count("--read-only") != 0);
+    if (!disk) {
+      error = disk.error().to_string();
+      return nullptr;
+    }
+    return *disk;
+  };
+  return hvd::run_daemon(spec, std::vector<std::string>(argv + 1, argv + argc));
+}

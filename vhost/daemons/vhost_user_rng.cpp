@@ -1,0 +1,18 @@
+// hvkit-vhost-user-rng: virtio-rng (getrandom(2)) served to a vhost-user frontend (QEMU's
+// -device vhost-user-rng, hvctl --vhost-user-rng). docs/vhost-user.md, "Backend daemons".
+#include "daemon_cli.hpp"
+#include "hv/virtio/rng.hpp"
+
+int main(int argc, char** argv) {
+  hvd::DaemonSpec spec;
+  spec.name = "hvkit-vhost-user-rng";
+  spec.capabilities = R"({"type": "rng"})";
+  spec.usage =
+      "\n"
+      "Serves virtio-rng (bytes from getrandom(2)) to one vhost-user frontend at a time; after one\n"
+      "disconnects the device is reset and the next is accepted.\n";
+  spec.make_device = [](const std::map<std::string, std::string>&, std::string&) {
+    return std::shared_ptr<hv::virtio::VirtioDevice>(std::make_shared<hv::virtio::RngDevice>());
+  };
+  return hvd::run_daemon(spec, std::vector<std::string>(argv + 1, argv + argc));
+}
