@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs clang-tidy-14 (checks in .clang-tidy) over every library source in BUILD_DIR's compilation
-# database: hypervisor/, kvm/, mshv/, devices/, virtio/, vmm/, backends/, conformance/src — not tests,
+# database: hypervisor/, kvm/, mshv/, devices/, virtio/, vhost/ (library and daemons), vmm/, backends/, conformance/src — not tests,
 # fuzz targets, benchmarks or hvctl. Exits non-zero on any finding.
 # Usage: scripts/tidy.sh [BUILD_DIR]   (default build/dev, configured by `cmake --preset dev`)
 set -euo pipefail
@@ -11,7 +11,7 @@ command -v clang-tidy-14 > /dev/null || { echo "tidy: clang-tidy-14 is not insta
 
 # Library sources only, from the database (so generated and per-target flags are exactly the build's).
 mapfile -t sources < <(grep -oE '"file": *"[^"]+"' "$build/compile_commands.json" | sed -E 's/"file": *"([^"]+)"/\1/' |
-  grep -E "^$PWD/(hypervisor|kvm|mshv|devices|virtio|vmm|backends|conformance)/" |
+  grep -E "^$PWD/(hypervisor|kvm|mshv|devices|virtio|vhost|vmm|backends|conformance)/" |
   grep -vE '/(tests|fuzz|testing|bench)/' | sort -u)
 [ "${#sources[@]}" -gt 0 ] || { echo "tidy: no library sources found in $build/compile_commands.json" >&2; exit 1; }
 

@@ -91,7 +91,7 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
     socket = hv::UniqueFd(fd);
   }
   // A frontend that goes away while a reply is being written must not kill the daemon.
-  std::signal(SIGPIPE, SIG_IGN);
+  (void)std::signal(SIGPIPE, SIG_IGN);  // cannot fail for SIGPIPE and SIG_IGN
   const auto log = [&spec](const std::string& line) { std::cerr << spec.name << ": " << line << std::endl; };
   log(has_path ? "listening on " + options["--socket-path"] : "serving descriptor " + options["--fd"]);
   auto served = hv::vhost::serve_frontends(device, std::move(socket), log);

@@ -1,5 +1,7 @@
 // hvkit-vhost-user-blk: virtio-blk on a host file, served to a vhost-user frontend (QEMU's
 // -device vhost-user-blk, hvctl --vhost-user-blk). docs/vhost-user.md, "Backend daemons".
+#include <span>
+
 #include "daemon_cli.hpp"
 #include "hv/virtio/block.hpp"
 
@@ -29,5 +31,6 @@ int main(int argc, char** argv) {
     }
     return *disk;
   };
-  return hvd::run_daemon(spec, std::vector<std::string>(argv + 1, argv + argc));
+  const std::span<char*> args(argv, static_cast<std::size_t>(argc));
+  return hvd::run_daemon(spec, std::vector<std::string>(args.begin() + 1, args.end()));
 }

@@ -1,5 +1,7 @@
 // hvkit-vhost-user-rng: virtio-rng (getrandom(2)) served to a vhost-user frontend (QEMU's
 // -device vhost-user-rng, hvctl --vhost-user-rng). docs/vhost-user.md, "Backend daemons".
+#include <span>
+
 #include "daemon_cli.hpp"
 #include "hv/virtio/rng.hpp"
 
@@ -14,5 +16,6 @@ int main(int argc, char** argv) {
   spec.make_device = [](const std::map<std::string, std::string>&, std::string&) {
     return std::shared_ptr<hv::virtio::VirtioDevice>(std::make_shared<hv::virtio::RngDevice>());
   };
-  return hvd::run_daemon(spec, std::vector<std::string>(argv + 1, argv + argc));
+  const std::span<char*> args(argv, static_cast<std::size_t>(argc));
+  return hvd::run_daemon(spec, std::vector<std::string>(args.begin() + 1, args.end()));
 }

@@ -10,8 +10,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <iterator>
 #include <cstring>
 #include <gsl/gsl>
 
@@ -23,19 +25,22 @@ using Clock = std::chrono::steady_clock;
 // Room for kMaxFdsPerMessage descriptors. A sender that attaches more gets MSG_CTRUNC: refused.
 constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage);
 
-// Waits until `fd` is readable (or has hung up); Busy after `timeout`, nullopt: no limit.
+// Waits until `fd` is readable (or has hung up); Busy once `deadline` has passed, nullopt: no limit.
+// The time left is rounded up to whole milliseconds, and a passed deadline still polls once without
+// waiting: data already queued is never reported as a timeout.
 Result<void> wait_readable(int fd, std::optional<Clock::time_point> deadline, const char* operation) {
   for (;;) {
     int wait_ms = -1;
     if (deadline) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
-      if (left <= 0) return fail(ErrorKind::Busy, operation, "timed out waiting for the peer");
-      wait_ms = static_cast<int>(std::min<long long>(left, 60'000));
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
     }
     pollfd p{fd, POLLIN, 0};
     const int n = ::poll(&p, 1, wait_ms);
     if (n > 0) return {};
     if (n < 0 && errno != EINTR) return fail_errno(operation, errno);
+    if (n == 0 && deadline && Clock::now() >= *deadline)
+      return fail(ErrorKind::Busy, operation, "timed out waiting for the peer");
   }
 }
 
@@ -68,13 +73,13 @@ Result<Channel> Channel::connect(const std::string& path) {
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(addr.sun_path))
     return fail(ErrorKind::InvalidArgument, "Channel::connect", "socket path empty or longer than 107 bytes: " + path);
-  std::memcpy(addr.sun_path, path.data(), path.size());
+  std::copy(path.begin(), path.end(), std::begin(addr.sun_path));
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return fail_errno("Channel::connect", errno);
   // sockaddr_un is the socket API's address type for AF_UNIX; connect() takes its generic form.
-  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
-      0)  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-    return fail_errno("Channel::connect", errno, path);
+  const auto* generic =
+      reinterpret_cast<const sockaddr*>(&addr);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  if (::connect(s.get(), generic, sizeof(addr)) != 0) return fail_errno("Channel::connect", errno, path);
   return Channel(std::move(s));
 }
 

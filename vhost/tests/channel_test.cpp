@@ -155,6 +155,17 @@ TEST(VhostChannel, SilentPeerTimesOut) {
   EXPECT_EQ(m.error().kind(), ErrorKind::Busy);
 }
 
+TEST(VhostChannel, QueuedMessageIsReadEvenWithNoTimeLeft) {
+  auto pair = Channel::pair();
+  ASSERT_TRUE(pair);
+  auto& [a, b] = *pair;
+  ASSERT_TRUE(a.send(make_message(Request::GetFeatures)));
+  // A message already waiting is not a timeout, however little time the caller gives.
+  auto m = b.receive(std::chrono::milliseconds(0));
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_EQ(m->request(), static_cast<std::uint32_t>(Request::GetFeatures));
+}
+
 TEST(VhostChannel, ReceivedDescriptorsAreCloseOnExec) {
   auto pair = Channel::pair();
   ASSERT_TRUE(pair);
