@@ -350,8 +350,8 @@ int run_command(std::span<const std::string_view> args) {
   std::string image_path;
   // By default a guest cannot fill the host's disk (--console-max-bytes / --console-rate, 0 = unlimited).
   hv::dev::OutputLimits limits = hv::dev::kDefaultConsoleLimits;
-  std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
-  std::chrono::seconds timeout{0};          // none
+  std::optional<std::size_t> console_slot;   // position of --console among the virtio devices
+  std::chrono::seconds timeout{0};           // none
   std::chrono::milliseconds reconnect{250};  // --vhost-user-reconnect: for the --vhost-user-* after it
   enum class FilterMode : std::uint8_t { Auto, On, Off };
   FilterMode filter_mode = FilterMode::Auto;

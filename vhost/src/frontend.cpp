@@ -278,8 +278,8 @@ Result<InflightRegion> Frontend::get_inflight_fd(std::uint16_t num_queues, std::
       given->mmap_offset % kPage != 0) {
     return broken(Error(ErrorKind::ProtocolViolation, kOp,
                         "GET_INFLIGHT_FD answered mmap_size " + std::to_string(given->mmap_size) + " at offset " +
-                            std::to_string(given->mmap_offset) + " (expected 1 to " +
-                            std::to_string(kMaxInflightSize) + " bytes at a page-aligned offset up to as much)"));
+                            std::to_string(given->mmap_offset) + " (expected 1 to " + std::to_string(kMaxInflightSize) +
+                            " bytes at a page-aligned offset up to as much)"));
   }
   // The descriptor must be a file that holds the region (a memfd), not a socket, pipe or device the
   // next backend would be handed as its record.
@@ -289,7 +289,8 @@ Result<InflightRegion> Frontend::get_inflight_fd(std::uint16_t num_queues, std::
     return broken(Error(ErrorKind::ProtocolViolation, kOp,
                         "GET_INFLIGHT_FD's descriptor is not a file of at least mmap_offset + mmap_size bytes"));
   }
-  return InflightRegion{std::move(reply->fds[0]), Inflight{given->mmap_size, given->mmap_offset, num_queues, queue_size, {}}};
+  return InflightRegion{std::move(reply->fds[0]),
+                        Inflight{given->mmap_size, given->mmap_offset, num_queues, queue_size, {}}};
 }
 
 Result<void> Frontend::set_inflight_fd(const InflightRegion& region) {

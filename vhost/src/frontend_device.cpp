@@ -225,7 +225,7 @@ void VhostUserDevice::check_lost(const virtio::DeviceSignals* signals) {
 }
 
 Result<void> VhostUserDevice::start_vring(Frontend& frontend, const GuestMemory& memory, const Vring& vring,
-                                         std::uint32_t base) {
+                                          std::uint32_t base) {
   const std::uint32_t index = vring.index;
   if (auto r = frontend.set_vring_num(index, queue_size(vring.queue)); !r) return r;
   if (auto r = frontend.set_vring_base(index, base); !r) return r;

@@ -109,7 +109,8 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   void notify(std::uint16_t index) override;
   // GET_VRING_BASE for every active ring, then SET_STATUS 0 (STATUS) and RESET_DEVICE (RESET_DEVICE);
   // the in-flight region is dropped. Without a backend (during a reconnect) it only forgets the rings:
-  // it never waits for the backend. RESET_OWNER is not sent: vhost-user.rst deprecates it, and backends differ in what it discards.
+  // it never waits for the backend. RESET_OWNER is not sent: vhost-user.rst deprecates it, and backends differ in what
+  // it discards.
   void reset() override;
   // GET_VRING_BASE for every active ring: the queues at the positions the backend reports (split: the
   // available position it answers, the used index it published in the ring). Requests the backend
@@ -138,7 +139,8 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   Result<void> start_sequence(Frontend& frontend, const GuestMemory& memory, std::uint64_t features,
                               std::span<const Vring> vrings, std::span<const std::uint32_t> bases,
                               std::optional<InflightRegion>& inflight) const;
-  static Result<void> start_vring(Frontend& frontend, const GuestMemory& memory, const Vring& vring, std::uint32_t base);
+  static Result<void> start_vring(Frontend& frontend, const GuestMemory& memory, const Vring& vring,
+                                  std::uint32_t base);
   Result<void> start_call_thread();
   void reconnect_loop();
   // One attempt: connect, negotiate, restart the active rings, install. False: try again later.
@@ -156,7 +158,7 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   void check_lost(const virtio::DeviceSignals* signals);
 
   const VhostUserDeviceOptions options_;
-  const std::string socket_path_;  // for a reconnect
+  const std::string socket_path_;       // for a reconnect
   std::uint64_t backend_features_ = 0;  // the first backend's offer: what the guest is offered, for good
   std::uint16_t queue_count_ = 1;
   mutable std::mutex mutex_;  // the frontend and the state below; order: after the transport's locks
@@ -165,14 +167,14 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   std::shared_ptr<const GuestMemory> memory_;
   virtio::DeviceSignals signals_;
   std::vector<Vring> vrings_;
-  std::uint64_t features_ = 0;                 // activate()'s, for a restart
-  std::optional<InflightRegion> inflight_;     // the backend's in-flight region (INFLIGHT_SHMFD)
-  std::uint64_t generation_ = 0;               // bumped by every activate, stop and reset
+  std::uint64_t features_ = 0;              // activate()'s, for a restart
+  std::optional<InflightRegion> inflight_;  // the backend's in-flight region (INFLIGHT_SHMFD)
+  std::uint64_t generation_ = 0;            // bumped by every activate, stop and reset
   std::uint64_t reconnects_ = 0;
   std::optional<EventFd> stop_event_;
   std::thread call_thread_;
   std::atomic<bool> lost_{false};
-  std::atomic<bool> resumable_{true};          // no packed ring active: a reconnect can resume the rings
+  std::atomic<bool> resumable_{true};  // no packed ring active: a reconnect can resume the rings
   // The reconnect thread (only with a reconnect_interval); order: reconnect_mutex_ after mutex_.
   std::mutex reconnect_mutex_;
   std::condition_variable reconnect_wake_;
