@@ -103,7 +103,7 @@ stamp "backend: ${backend_cmd}"
 start_backend 1
 stamp "backend 1 listening (pid $backend_pid)"
 
-args=(run --backend "$hv" --timeout 120 "${reconnect[@]}" --vhost-user-blk "$sock" --load 0x1000 "$guest")
+args=(run --backend "$hv" --timeout 200 "${reconnect[@]}" --vhost-user-blk "$sock" --load 0x1000 "$guest")
 echo "$hvctl ${args[*]}"
 setsid "$hvctl" "${args[@]}" < /dev/null > "$dir/uart" 2> "$dir/err" &
 vmm_pid=$!
@@ -111,12 +111,12 @@ t_vmm=$(now_ms)
 stamp "hvctl started (pid $vmm_pid)"
 
 if [ "$kill_backend" = 1 ]; then
-  for ((i = 0; i < 1200; i++)); do
+  for ((i = 0; i < 2400; i++)); do
     grep -q 'requests done$' "$dir/uart" 2> /dev/null && break
     vmm_alive || fail "hvctl exited before the guest's first progress line"
     sleep 0.05
   done
-  grep -q 'requests done$' "$dir/uart" || fail "no progress line from the guest within 60 s"
+  grep -q 'requests done$' "$dir/uart" || fail "no progress line from the guest within 120 s"
   kill -9 -- "-$backend_pid"
   wait "$backend_pid" 2> /dev/null
   t_kill=$(now_ms)
@@ -139,7 +139,7 @@ cat "$dir/err"
 echo "--- guest UART:"
 cat "$dir/uart" 2> /dev/null
 
-[ "$status" = 124 ] && fail "timed out after 120 s"
+[ "$status" = 124 ] && fail "timed out after 200 s"
 [ "$status" = 0 ] || fail "hvctl exited with $status (a guest check, see virtio_blk_stress.S, or hvctl's own failure)"
 grep -q '^blk-stress: ok, ' "$dir/uart" || fail "no 'blk-stress: ok' line"
 if [ "$kill_backend" = 1 ]; then
