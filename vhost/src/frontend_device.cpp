@@ -405,16 +405,20 @@ bool VhostUserDevice::try_reconnect() {
   stop_call_thread();                           // the old one ended at the hang-up, or ends now
   frontend_ = std::move(*fresh);
   if (memory && !had_inflight && inflight) inflight_ = std::move(inflight);  // first asked of this backend
-  if (memory_) {
-    if (!start_call_thread()) return false;  // the next attempt replaces this connection
-    // Requests the guest made available while no backend listened: one kick per ring.
-    for (const auto& vring : vrings_) (void)vring.kick.signal();
-  }
+  // Cleared before the new call thread starts: a hang-up it sees at once must be reported again.
   {
     std::lock_guard wake(reconnect_mutex_);
     reconnect_wanted_ = false;
   }
   lost_ = false;
+  if (memory_) {
+    if (auto r = start_call_thread(); !r) {
+      lost(r.error(), &signals_);  // the next attempt replaces this connection
+      return false;
+    }
+    // Requests the guest made available while no backend listened: one kick per ring.
+    for (const auto& vring : vrings_) (void)vring.kick.signal();
+  }
   ++reconnects_;
   if (options_.on_reconnect) options_.on_reconnect();
   return true;

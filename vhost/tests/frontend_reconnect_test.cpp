@@ -280,6 +280,24 @@ TEST_F(VhostReconnectTest, ReturningBackendThatMisbehavesIsDroppedAndTheNextOneS
   EXPECT_TRUE(device->connected());
 }
 
+TEST_F(VhostReconnectTest, ABackendThatHangsUpRightAfterTheStartSequenceIsReportedAndReplacedAgain) {
+  auto short_lived = inflight_script();
+  short_lived.misbehave[code(Request::SetVringEnable)] = Misbehave::HangUpAfterReply;
+  Listener listener({inflight_script(), short_lived, inflight_script()});
+  auto device = connect(listener, std::chrono::milliseconds(10));
+  ASSERT_TRUE(device);
+  ASSERT_TRUE(device->activate(memory_, 1ULL << 32, one_split_queue(0), signals()));
+  listener.backend(0)->die();
+  // The second connection is installed (its start sequence was acknowledged) and hangs up at once:
+  // that loss must be reported and repaired like the first.
+  ASSERT_TRUE(eventually([&] { return device->reconnects() == 2; }));
+  EXPECT_EQ(disconnects_, 2);
+  ASSERT_NE(listener.backend(2), nullptr);
+  EXPECT_EQ(listener.backend(2)->count(Request::SetVringEnable), 1U);
+  EXPECT_TRUE(device->connected());
+  EXPECT_EQ(needs_reset_, 0);
+}
+
 TEST_F(VhostReconnectTest, ResetDuringTheOutageReturnsAndTheReturningBackendIsOnlyNegotiated) {
   Listener listener({inflight_script()});
   auto device = connect(listener, std::chrono::milliseconds(10));

@@ -27,10 +27,11 @@ namespace hv::vhost::testing {
 
 // What the backend does instead of its normal answer.
 enum class Misbehave : std::uint8_t {
-  None,           // answer normally
-  Silence,        // read the request, answer nothing
-  HangUp,         // close the connection
-  HangUpMidReply  // send a reply header announcing 8 bytes, then close
+  None,             // answer normally
+  Silence,          // read the request, answer nothing
+  HangUp,           // close the connection
+  HangUpMidReply,   // send a reply header announcing 8 bytes, then close
+  HangUpAfterReply  // answer normally, then close
 };
 
 // A reply as raw parts (copyable: scripts are copied between test cases).
@@ -152,7 +153,10 @@ class ScriptedBackend {
         std::lock_guard lock(mutex_);
         received_.push_back(std::move(*m));
       }
-      if (auto it = script_.misbehave.find(code); it != script_.misbehave.end()) {
+      const auto misbehaviour = script_.misbehave.find(code);
+      const bool hang_up_after =
+          misbehaviour != script_.misbehave.end() && misbehaviour->second == Misbehave::HangUpAfterReply;
+      if (auto it = misbehaviour; it != script_.misbehave.end() && !hang_up_after) {
         if (it->second == Misbehave::Silence) continue;
         if (it->second == Misbehave::HangUpMidReply) {
           // The header alone, announcing 8 bytes that never come.
@@ -184,6 +188,11 @@ class ScriptedBackend {
       } else if (need_reply) {
         const auto nack = script_.nack.find(code);
         (void)backend_.send(raw_reply(code, bytes_of(nack == script_.nack.end() ? 0 : nack->second)));
+      }
+      if (hang_up_after) {
+        backend_ = Channel(UniqueFd());
+        closed_ = true;
+        return;
       }
     }
   }
