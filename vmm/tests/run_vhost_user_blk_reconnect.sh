@@ -11,7 +11,7 @@
 # Exit status: 0 passed, 1 failed, 77 skipped (no backend program or no /dev/kvm).
 #
 #   run_vhost_user_blk_reconnect.sh [--backend-cmd CMD] [--hv NAME] [--down SECONDS]
-#                                   [--reconnect MS] [--no-kill] HVCTL GUEST
+#                                   [--reconnect MS] [--no-kill | --no-restart] [--timeout S] HVCTL GUEST
 #
 # --backend-cmd  the backend, split into words at spaces; @SOCK@ and @IMAGE@ are replaced by the
 #                socket's and the image's paths. Default: qemu-storage-daemon,
@@ -22,9 +22,12 @@
 # --down         how long the backend stays dead (default 0.5 s).
 # --reconnect    hvctl's --vhost-user-reconnect (default: hvctl's, 250 ms).
 # --no-kill      the same run without the crash: the baseline for the timings.
+# --no-restart   kill the backend and never start it again: hvctl must keep reconnecting (one report,
+#                no "reconnected") and still end at its --timeout with exit status 124.
+# --timeout      hvctl's --timeout (default 200 s).
 set -u
 backend_cmd='qemu-storage-daemon --blockdev driver=file,node-name=f,filename=@IMAGE@ --export type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=@SOCK@,writable=on'
-hv=kvm down=0.5 kill_backend=1 reconnect=()
+hv=kvm down=0.5 kill_backend=1 restart=1 timeout=200 reconnect=()
 while [ $# -gt 0 ]; do
   case $1 in
     --backend-cmd) backend_cmd=$2; shift 2 ;;
@@ -32,12 +35,14 @@ while [ $# -gt 0 ]; do
     --down) down=$2; shift 2 ;;
     --reconnect) reconnect=(--vhost-user-reconnect "$2"); shift 2 ;;
     --no-kill) kill_backend=0; shift ;;
+    --no-restart) restart=0; shift ;;
+    --timeout) timeout=$2; shift 2 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
 done
 if [ $# -ne 2 ]; then
-  echo "usage: $0 [--backend-cmd CMD] [--hv NAME] [--down SECONDS] [--reconnect MS] [--no-kill] HVCTL GUEST" >&2
+  echo "usage: $0 [--backend-cmd CMD] [--hv NAME] [--down SECONDS] [--reconnect MS] [--no-kill | --no-restart] [--timeout S] HVCTL GUEST" >&2
   exit 2
 fi
 hvctl=$1 guest=$2
@@ -103,7 +108,7 @@ stamp "backend: ${backend_cmd}"
 start_backend 1
 stamp "backend 1 listening (pid $backend_pid)"
 
-args=(run --backend "$hv" --timeout 200 "${reconnect[@]}" --vhost-user-blk "$sock" --load 0x1000 "$guest")
+args=(run --backend "$hv" --timeout "$timeout" "${reconnect[@]}" --vhost-user-blk "$sock" --load 0x1000 "$guest")
 echo "$hvctl ${args[*]}"
 setsid "$hvctl" "${args[@]}" < /dev/null > "$dir/uart" 2> "$dir/err" &
 vmm_pid=$!
@@ -124,9 +129,11 @@ if [ "$kill_backend" = 1 ]; then
   sleep "$down"
   vmm_alive || fail "hvctl died while the backend was down"
   stamp "hvctl alive with the backend down"
-  start_backend 2
-  t_restart=$(now_ms)
-  stamp "backend 2 listening (pid $backend_pid)"
+  if [ "$restart" = 1 ]; then
+    start_backend 2
+    t_restart=$(now_ms)
+    stamp "backend 2 listening (pid $backend_pid)"
+  fi
 fi
 
 wait "$vmm_pid"
@@ -139,7 +146,15 @@ cat "$dir/err"
 echo "--- guest UART:"
 cat "$dir/uart" 2> /dev/null
 
-[ "$status" = 124 ] && fail "timed out after 200 s"
+if [ "$restart" = 0 ]; then
+  [ "$status" = 124 ] || fail "hvctl exited with $status (expected 124: its --timeout, the backend never came back)"
+  went=$(grep -c "went away; reconnecting" "$dir/err")
+  [ "$went" = 1 ] || fail "hvctl reported the lost backend $went times (expected once)"
+  grep -q ": reconnected$" "$dir/err" && fail "hvctl reported a reconnect to a backend that never came back"
+  echo "PASSED: the backend never came back; hvctl kept the VM running, reported once, and its --timeout ended the run after $((t_end - t_vmm)) ms"
+  exit 0
+fi
+[ "$status" = 124 ] && fail "timed out after $timeout s"
 [ "$status" = 0 ] || fail "hvctl exited with $status (a guest check, see virtio_blk_stress.S, or hvctl's own failure)"
 grep -q '^blk-stress: ok, ' "$dir/uart" || fail "no 'blk-stress: ok' line"
 if [ "$kill_backend" = 1 ]; then
