@@ -43,12 +43,13 @@ constexpr std::uint64_t kMaxImageBytes = 1ULL << 30;
 constexpr std::uint64_t kFourGiB = 4ULL << 30;
 constexpr std::uint64_t kStackSize = 0x10000;  // Machine's long-mode stack per vCPU (README: 64 KiB)
 constexpr std::uint64_t kMaxTimeoutSeconds = 365ULL * 24 * 3600;
+constexpr std::uint64_t kMaxReconnectMs = 60000;
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
     "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
     "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng]\n"
-    "                 [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
+    "                 [--vhost-user-reconnect MS] [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
     "                 [--console-filter auto|on|off] [IMAGE]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
@@ -68,8 +69,11 @@ const char* const kUsage =
     "hvkit-vhost-user-blk, hvkit-vhost-user-rng...), in the same sequence of windows; guest RAM is\n"
     "shared with it by memfd. hvctl connects and negotiates while reading the command line (nothing\n"
     "listening at SOCKET: exit 2; a backend that breaks the protocol or stays silent for 5 s: exit 4).\n"
-    "A backend that goes away later is reported once on stderr; its device then needs a reset\n"
-    "(DEVICE_NEEDS_RESET) and the guest keeps running.\n"
+    "A backend that goes away later is reported on stderr and the guest keeps running and keeps its\n"
+    "device: hvctl connects to SOCKET again every MS milliseconds (--vhost-user-reconnect, default 250,\n"
+    "for the --vhost-user-* options after it), for as long as it takes, restarts the device's rings on\n"
+    "the new backend where the guest's used rings show them and reports \"reconnected\". With\n"
+    "--vhost-user-reconnect 0 (or a packed ring) the device needs a reset (DEVICE_NEEDS_RESET) instead.\n"
     "--console-max-bytes N and --console-rate BYTES_PER_S limit the guest's output through the UART and\n"
     "the virtio console together: at most N bytes in all (default 67108864, 64 MiB) and BYTES_PER_S\n"
     "bytes a second, in bursts of up to one second's worth (default 1048576, 1 MiB/s); 0 = unlimited.\n"
@@ -346,8 +350,9 @@ int run_command(std::span<const std::string_view> args) {
   std::string image_path;
   // By default a guest cannot fill the host's disk (--console-max-bytes / --console-rate, 0 = unlimited).
   hv::dev::OutputLimits limits = hv::dev::kDefaultConsoleLimits;
-  std::optional<std::size_t> console_slot;  // position of --console among the virtio devices
-  std::chrono::seconds timeout{0};          // none
+  std::optional<std::size_t> console_slot;   // position of --console among the virtio devices
+  std::chrono::seconds timeout{0};           // none
+  std::chrono::milliseconds reconnect{250};  // --vhost-user-reconnect: for the --vhost-user-* after it
   enum class FilterMode : std::uint8_t { Auto, On, Off };
   FilterMode filter_mode = FilterMode::Auto;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -404,10 +409,14 @@ int run_command(std::span<const std::string_view> args) {
       }
       if (!disk) return usage_error(disk.error().message);
       config.virtio.push_back(*disk);
+    } else if (a == "--vhost-user-reconnect") {
+      auto v = number();
+      if (!v || *v > kMaxReconnectMs) return usage_error("--vhost-user-reconnect takes milliseconds from 0 to 60000");
+      reconnect = std::chrono::milliseconds(*v);
     } else if (a == "--vhost-user-blk" || a == "--vhost-user-rng") {
       auto v = value();
       if (!v) return usage_error(std::string(a) + " takes a SOCKET path");
-      auto device = connect_vhost_user(a, *v);
+      auto device = connect_vhost_user(a, *v, reconnect);
       if (!device && !device.error().usage) {
         std::fprintf(stderr, "hvctl run: %s\n", device.error().message.c_str());
         return kHypervisorError;

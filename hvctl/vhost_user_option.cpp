@@ -6,17 +6,25 @@
 
 namespace hvctl {
 
-tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(std::string_view option,
-                                                                                           std::string_view socket) {
+tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(
+    std::string_view option, std::string_view socket, std::chrono::milliseconds reconnect) {
   const std::string path(socket);
   const std::string prefix = std::string(option) + " " + path + ": ";
   if (path.empty()) return tl::unexpected(VhostUserError{std::string(option) + " needs a SOCKET path"});
   auto options =
       option == "--vhost-user-blk" ? hv::vhost::vhost_user_blk_options() : hv::vhost::vhost_user_rng_options();
-  options.on_disconnect = [prefix](const hv::Error& error) {
-    std::fprintf(stderr, "hvctl run: %sthe backend went away (%s); the device needs a reset, the guest keeps running\n",
-                 prefix.c_str(), error.to_string().c_str());
+  options.on_disconnect = [prefix, path](const hv::Error& error, bool reconnecting) {
+    if (reconnecting) {
+      std::fprintf(stderr, "hvctl run: %sbackend at %s went away; reconnecting (%s)\n", prefix.c_str(), path.c_str(),
+                   error.to_string().c_str());
+    } else {
+      std::fprintf(stderr,
+                   "hvctl run: %sthe backend went away (%s); the device needs a reset, the guest keeps running\n",
+                   prefix.c_str(), error.to_string().c_str());
+    }
   };
+  options.on_reconnect = [prefix] { std::fprintf(stderr, "hvctl run: %sreconnected\n", prefix.c_str()); };
+  options.reconnect_interval = reconnect;
   // Nothing listening at SOCKET (missing, not a socket, refused, not accessible) is the command
   // line's mistake; a backend that answers but breaks the protocol is the host's.
   auto channel = hv::vhost::Channel::connect(path);

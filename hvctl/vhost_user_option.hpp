@@ -3,6 +3,7 @@
 // vhost-user backend process listening at SOCKET, connected and negotiated while the command line is
 // read (bounded: a silent backend fails the run within hv::vhost::FrontendOptions' timeout).
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,8 +22,10 @@ struct VhostUserError {
 };
 
 // `option` is "--vhost-user-blk" or "--vhost-user-rng". The device reports a backend that goes away
-// once, on stderr, and then needs a reset (the guest keeps running).
-tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(std::string_view option,
-                                                                                           std::string_view socket);
+// once per connection, on stderr ("backend at SOCKET went away; reconnecting"), connects to SOCKET
+// again every `reconnect` (reporting "reconnected") while the guest keeps running; with `reconnect`
+// 0 (or a packed ring) it needs a reset instead.
+tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(
+    std::string_view option, std::string_view socket, std::chrono::milliseconds reconnect);
 
 }  // namespace hvctl

@@ -2,7 +2,10 @@
 // is used (see hv/vhost/frontend.hpp for the rules).
 #include "hv/vhost/frontend.hpp"
 
+#include <sys/stat.h>
+
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -80,7 +83,7 @@ Result<void> Frontend::send(const Message& message, std::span<const int> fds) {
   return {};
 }
 
-Result<Message> Frontend::await_reply(std::uint32_t request) {
+Result<Message> Frontend::await_reply(std::uint32_t request, std::size_t fds) {
   auto reply = channel_.receive(options_.timeout);
   if (!reply) {
     if (reply.error().kind() == ErrorKind::Busy) {
@@ -99,13 +102,13 @@ Result<Message> Frontend::await_reply(std::uint32_t request) {
                         "the reply to " + describe(request) + " has flags " + hex(reply->header.flags) +
                             " (expected VERSION | REPLY, 0x5)"));
   }
-  if (auto r = expect_fds(*reply, 0, 0); !r) return broken(r.error());
+  if (auto r = expect_fds(*reply, fds, fds); !r) return broken(r.error());
   return std::move(*reply);
 }
 
-Result<Message> Frontend::query(const Message& message) {
+Result<Message> Frontend::query(const Message& message, std::size_t reply_fds) {
   if (auto r = send(message, {}); !r) return tl::unexpected(r.error());
-  return await_reply(message.header.request);
+  return await_reply(message.header.request, reply_fds);
 }
 
 Result<std::uint64_t> Frontend::query_u64(Request request) {
@@ -261,6 +264,39 @@ Result<void> Frontend::set_status(std::uint8_t status) {
 Result<void> Frontend::reset_device() {
   if (auto r = need(protocol_feature::kResetDevice, Request::ResetDevice); !r) return r;
   return command(make_message(Request::ResetDevice));
+}
+
+Result<InflightRegion> Frontend::get_inflight_fd(std::uint16_t num_queues, std::uint16_t queue_size) {
+  if (auto r = need(protocol_feature::kInflightShmfd, Request::GetInflightFd); !r) return tl::unexpected(r.error());
+  const Inflight asked{0, 0, num_queues, queue_size, {}};
+  auto reply = query(make_message(Request::GetInflightFd, asked), 1);
+  if (!reply) return tl::unexpected(reply.error());
+  auto given = payload_as<Inflight>(*reply);
+  if (!given) return broken(given.error());
+  constexpr std::uint64_t kPage = 4096;
+  if (given->mmap_size == 0 || given->mmap_size > kMaxInflightSize || given->mmap_offset > kMaxInflightSize ||
+      given->mmap_offset % kPage != 0) {
+    return broken(Error(ErrorKind::ProtocolViolation, kOp,
+                        "GET_INFLIGHT_FD answered mmap_size " + std::to_string(given->mmap_size) + " at offset " +
+                            std::to_string(given->mmap_offset) + " (expected 1 to " + std::to_string(kMaxInflightSize) +
+                            " bytes at a page-aligned offset up to as much)"));
+  }
+  // The descriptor must be a file that holds the region (a memfd), not a socket, pipe or device the
+  // next backend would be handed as its record.
+  struct stat st {};
+  if (::fstat(reply->fds[0].get(), &st) != 0) return broken(Error::from_errno(kOp, errno, "fstat on the inflight fd"));
+  if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) < given->mmap_offset + given->mmap_size) {
+    return broken(Error(ErrorKind::ProtocolViolation, kOp,
+                        "GET_INFLIGHT_FD's descriptor is not a file of at least mmap_offset + mmap_size bytes"));
+  }
+  return InflightRegion{std::move(reply->fds[0]),
+                        Inflight{given->mmap_size, given->mmap_offset, num_queues, queue_size, {}}};
+}
+
+Result<void> Frontend::set_inflight_fd(const InflightRegion& region) {
+  if (auto r = need(protocol_feature::kInflightShmfd, Request::SetInflightFd); !r) return r;
+  const int fd = region.fd.get();
+  return command(make_message(Request::SetInflightFd, region.description), std::span(&fd, 1));
 }
 
 }  // namespace hv::vhost

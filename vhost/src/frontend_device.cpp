@@ -11,6 +11,7 @@
 #include <cstring>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 #include "hv/virtio/mmio_transport.hpp"
 
@@ -129,12 +130,20 @@ Result<std::shared_ptr<VhostUserDevice>> VhostUserDevice::create(Frontend fronte
   std::shared_ptr<VhostUserDevice> device(
       new VhostUserDevice(std::move(frontend), std::move(options), std::move(socket_path)));
   const auto& o = device->options_;
+  device->backend_features_ = device->frontend_.backend_features();
   device->queue_count_ = o.default_queues;
   if (auto n = device->frontend_.queue_num()) device->queue_count_ = std::min(*n, o.max_queues);
   if (o.config_size > 0) {
     auto config = device->frontend_.get_config(0, o.config_size);
     if (!config) return tl::unexpected(config.error());
     device->config_ = std::move(*config);
+  }
+  if (o.reconnect_interval.count() > 0) {
+    try {
+      device->reconnect_thread_ = std::thread(&VhostUserDevice::reconnect_loop, device.get());
+    } catch (const std::system_error& e) {
+      return fail(ErrorKind::ResourceExhausted, kOp, std::string("cannot start the reconnect thread: ") + e.what());
+    }
   }
   return device;
 }
@@ -144,24 +153,38 @@ Result<std::shared_ptr<VhostUserDevice>> VhostUserDevice::connect(const std::str
                                                                   FrontendOptions frontend_options) {
   auto frontend = Frontend::connect(socket_path, frontend_options);
   if (!frontend) return tl::unexpected(frontend.error());
+  options.frontend = frontend_options;
   return create(std::move(*frontend), std::move(options), socket_path);
 }
 
-VhostUserDevice::~VhostUserDevice() { stop_call_thread(); }
+VhostUserDevice::~VhostUserDevice() {
+  {
+    std::lock_guard lock(reconnect_mutex_);
+    shutting_down_ = true;
+  }
+  reconnect_wake_.notify_all();
+  // An attempt under way ends within its bounded waits (FrontendOptions::timeout per reply).
+  if (reconnect_thread_.joinable()) reconnect_thread_.join();
+  stop_call_thread();
+}
 
 std::uint64_t VhostUserDevice::features() const noexcept {
   // Device-specific bits only (the transport adds VERSION_1 and the ring features); never bit 30,
-  // VHOST_F_LOG_ALL (26) or any other bit of the vhost-user protocol itself.
-  return frontend_.backend_features() & 0xffffffULL;
+  // VHOST_F_LOG_ALL (26) or any other bit of the vhost-user protocol itself. The first backend's
+  // offer: what the guest sees does not change with a reconnect.
+  return backend_features_ & 0xffffffULL;
 }
 
-std::uint64_t VhostUserDevice::ring_features() const noexcept {
-  return frontend_.backend_features() & kProxiedRingFeatures;
-}
+std::uint64_t VhostUserDevice::ring_features() const noexcept { return backend_features_ & kProxiedRingFeatures; }
 
 bool VhostUserDevice::connected() const {
   std::lock_guard lock(mutex_);
-  return frontend_.connected();
+  return frontend_.connected() && !lost_;
+}
+
+std::uint64_t VhostUserDevice::reconnects() const {
+  std::lock_guard lock(mutex_);
+  return reconnects_;
 }
 
 void VhostUserDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data) {
@@ -184,23 +207,65 @@ void VhostUserDevice::write_config(std::uint64_t offset, std::span<const std::ui
 
 void VhostUserDevice::lost(const Error& error, const virtio::DeviceSignals* signals) {
   if (lost_.exchange(true)) return;
+  const bool reconnecting = options_.reconnect_interval.count() > 0 && resumable_;
+  if (options_.on_disconnect) options_.on_disconnect(error, reconnecting);
+  if (reconnecting) {
+    {
+      std::lock_guard lock(reconnect_mutex_);
+      reconnect_wanted_ = true;
+    }
+    reconnect_wake_.notify_all();
+    return;  // the guest keeps its device: no needs_reset
+  }
   if (signals != nullptr) signals->broken();
-  if (options_.on_disconnect) options_.on_disconnect(error);
 }
 
 void VhostUserDevice::check_lost(const virtio::DeviceSignals* signals) {
   if (auto why = frontend_.broken_error()) lost(*why, signals);
 }
 
-Result<void> VhostUserDevice::start_vring(const GuestMemory& memory, Vring& vring) {
+Result<void> VhostUserDevice::start_vring(Frontend& frontend, const GuestMemory& memory, const Vring& vring,
+                                          std::uint32_t base) {
   const std::uint32_t index = vring.index;
-  if (auto r = frontend_.set_vring_num(index, queue_size(vring.queue)); !r) return r;
-  if (auto r = frontend_.set_vring_base(index, position(vring.queue)); !r) return r;
+  if (auto r = frontend.set_vring_num(index, queue_size(vring.queue)); !r) return r;
+  if (auto r = frontend.set_vring_base(index, base); !r) return r;
   auto addr = vring_addr(memory, vring.index, vring.queue);
   if (!addr) return tl::unexpected(addr.error());
-  if (auto r = frontend_.set_vring_addr(*addr); !r) return r;
-  if (auto r = frontend_.set_vring_kick(index, vring.kick.fd()); !r) return r;
-  return frontend_.set_vring_call(index, vring.call.fd());
+  if (auto r = frontend.set_vring_addr(*addr); !r) return r;
+  if (auto r = frontend.set_vring_kick(index, vring.kick.fd()); !r) return r;
+  return frontend.set_vring_call(index, vring.call.fd());
+}
+
+Result<void> VhostUserDevice::start_sequence(Frontend& frontend, const GuestMemory& memory, std::uint64_t features,
+                                             std::span<const Vring> vrings, std::span<const std::uint32_t> bases,
+                                             std::optional<InflightRegion>& inflight) const {
+  if (auto r = frontend.set_features(features); !r) return r;
+  if (frontend.has(protocol_feature::kInflightShmfd)) {
+    // Asked for once (QEMU: queue_size is the device's maximum, not the ring size the driver chose);
+    // handed to every start, so a restarted backend gets the dead one's record.
+    if (!inflight) {
+      auto region = frontend.get_inflight_fd(queue_count_, options_.queue_max_size);
+      if (!region) return tl::unexpected(region.error());
+      inflight = std::move(*region);
+    }
+    if (auto r = frontend.set_inflight_fd(*inflight); !r) return r;
+  }
+  if (auto r = frontend.set_mem_table(memory); !r) return r;
+  for (std::size_t i = 0; i < vrings.size(); ++i) {
+    if (auto r = start_vring(frontend, memory, vrings[i], bases[i]); !r) return r;
+  }
+  // With protocol features the rings start disabled: enable them once all are set up.
+  if ((frontend.backend_features() & kFeatureProtocolFeatures) != 0) {
+    for (const auto& vring : vrings) {
+      if (auto r = frontend.set_vring_enable(vring.index, true); !r) return r;
+    }
+  }
+  if (frontend.has(protocol_feature::kStatus)) {
+    constexpr std::uint8_t kLive =
+        virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk | virtio::kStatusDriverOk;
+    if (auto r = frontend.set_status(kLive); !r) return r;
+  }
+  return {};
 }
 
 Result<void> VhostUserDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
@@ -223,51 +288,140 @@ Result<void> VhostUserDevice::activate(std::shared_ptr<const GuestMemory> memory
     (void)stop_locked(ignored);  // the rings already handed over are stopped again
     return tl::unexpected(error);
   };
-  if (auto r = frontend_.set_features(features); !r) return failed(r.error());
-  if (auto r = frontend_.set_mem_table(*memory); !r) return failed(r.error());
+  ++generation_;
+  std::vector<std::uint32_t> bases;
+  bool all_split = true;
   for (auto& [index, queue] : queues) {
     auto kick = EventFd::create();
     if (!kick) return failed(kick.error());
     auto call = EventFd::create();
     if (!call) return failed(call.error());
+    bases.push_back(position(queue));
+    all_split = all_split && std::holds_alternative<virtio::SplitQueue>(queue.layout());
     vrings_.push_back(Vring{index, queue, std::move(*kick), std::move(*call)});
-    if (auto r = start_vring(*memory, vrings_.back()); !r) return failed(r.error());
   }
-  // With protocol features the rings start disabled: enable them once all are set up.
-  if ((frontend_.backend_features() & kFeatureProtocolFeatures) != 0) {
-    for (const auto& vring : vrings_) {
-      if (auto r = frontend_.set_vring_enable(vring.index, true); !r) return failed(r.error());
-    }
+  resumable_ = all_split;
+  if (auto r = start_sequence(frontend_, *memory, features, vrings_, bases, inflight_); !r) return failed(r.error());
+  features_ = features;
+  memory_ = std::move(memory);
+  signals_ = signals;
+  if (auto r = start_call_thread(); !r) {
+    memory_.reset();
+    signals_ = {};
+    return failed(r.error());
   }
-  if (frontend_.has(protocol_feature::kStatus)) {
-    constexpr std::uint8_t kLive =
-        virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk | virtio::kStatusDriverOk;
-    if (auto r = frontend_.set_status(kLive); !r) return failed(r.error());
-  }
+  return {};
+}
+
+Result<void> VhostUserDevice::start_call_thread() {
   // The call thread gets descriptors of its own for the call eventfds and the socket, so nothing it
   // polls can be closed (and its number reused) under it.
   auto stop_event = EventFd::create();
-  if (!stop_event) return failed(stop_event.error());
+  if (!stop_event) return tl::unexpected(stop_event.error());
   std::vector<std::pair<std::uint16_t, EventFd>> calls;
   for (const auto& vring : vrings_) {
     auto call = EventFd::duplicate(vring.call.fd());
-    if (!call) return failed(call.error());
+    if (!call) return tl::unexpected(call.error());
     calls.emplace_back(vring.index, std::move(*call));
   }
   UniqueFd socket(::fcntl(frontend_.socket_fd(), F_DUPFD_CLOEXEC, 0));
-  if (!socket) return failed(Error::from_errno(kOp, errno, "duplicating the backend socket"));
+  if (!socket) return tl::unexpected(Error::from_errno(kOp, errno, "duplicating the backend socket"));
   stop_event_ = std::move(*stop_event);
-  memory_ = std::move(memory);
-  signals_ = signals;
   try {
     call_thread_ = std::thread(&VhostUserDevice::watch_calls, this, std::move(calls), stop_event_->fd(),
-                               std::move(socket), signals);
+                               std::move(socket), signals_);
   } catch (const std::system_error& e) {
-    memory_.reset();
-    signals_ = {};
-    return failed(Error(ErrorKind::ResourceExhausted, kOp, std::string("cannot start the call thread: ") + e.what()));
+    stop_event_.reset();
+    return fail(ErrorKind::ResourceExhausted, kOp, std::string("cannot start the call thread: ") + e.what());
   }
   return {};
+}
+
+void VhostUserDevice::reconnect_loop() {
+  std::unique_lock lock(reconnect_mutex_);
+  for (;;) {
+    reconnect_wake_.wait(lock, [&] { return shutting_down_ || reconnect_wanted_; });
+    if (shutting_down_) return;
+    // Every attempt after an interval (QEMU's chardev waits `reconnect` seconds first too).
+    if (reconnect_wake_.wait_for(lock, options_.reconnect_interval, [&] { return shutting_down_; })) return;
+    lock.unlock();
+    (void)try_reconnect();  // success clears reconnect_wanted_; otherwise the next interval
+    lock.lock();
+  }
+}
+
+bool VhostUserDevice::try_reconnect() {
+  auto fresh = Frontend::connect(socket_path_, options_.frontend);
+  if (!fresh) return false;
+  if ((fresh->backend_features() & virtio::kFeatureVersion1) == 0) return false;
+  if (fresh->queue_num() && *fresh->queue_num() < queue_count_) return false;
+  // What to restart, copied under the lock; the requests go out without it (a slow backend must not
+  // hold up a vCPU's notify or the transport).
+  std::uint64_t generation = 0;
+  std::shared_ptr<const GuestMemory> memory;
+  std::uint64_t features = 0;
+  std::vector<Vring> vrings;
+  std::optional<InflightRegion> inflight;
+  {
+    std::lock_guard lock(mutex_);
+    generation = generation_;
+    if (memory_) {
+      memory = memory_;
+      features = features_;
+      for (const auto& vring : vrings_) {
+        auto kick = EventFd::duplicate(vring.kick.fd());
+        auto call = EventFd::duplicate(vring.call.fd());
+        if (!kick || !call) return false;
+        vrings.push_back(Vring{vring.index, vring.queue, std::move(*kick), std::move(*call)});
+      }
+      if (inflight_) {
+        UniqueFd fd(::fcntl(inflight_->fd.get(), F_DUPFD_CLOEXEC, 0));
+        if (!fd) return false;
+        inflight = InflightRegion{std::move(fd), inflight_->description};
+      }
+    }
+  }
+  const bool had_inflight = inflight.has_value();
+  if (memory) {
+    // SET_VRING_BASE = the used index the guest's ring shows (QEMU 7.2 after a crash: GET_VRING_BASE
+    // cannot be asked of a dead backend). Requests past it are fetched again, or taken from the
+    // in-flight record by a backend that has one.
+    std::vector<std::uint32_t> bases;
+    for (const auto& vring : vrings) {
+      const auto* split = std::get_if<virtio::SplitQueue>(&vring.queue.layout());
+      if (split == nullptr) return false;  // not resumable (lost() does not ask for it)
+      auto used = memory->load<std::uint16_t>(split->config().used_ring + 2, std::memory_order_acquire);
+      if (!used) return false;
+      bases.push_back(*used);
+    }
+    if (!start_sequence(*fresh, *memory, features, vrings, bases, inflight)) return false;
+  }
+  std::lock_guard lock(mutex_);
+  {
+    std::lock_guard wake(reconnect_mutex_);
+    if (shutting_down_) return false;
+  }
+  if (generation != generation_) return false;  // reset or activated meanwhile: next time, from that state
+  stop_call_thread();                           // the old one ended at the hang-up, or ends now
+  frontend_ = std::move(*fresh);
+  if (memory && !had_inflight && inflight) inflight_ = std::move(inflight);  // first asked of this backend
+  // Cleared before the new call thread starts: a hang-up it sees at once must be reported again.
+  {
+    std::lock_guard wake(reconnect_mutex_);
+    reconnect_wanted_ = false;
+  }
+  lost_ = false;
+  if (memory_) {
+    if (auto r = start_call_thread(); !r) {
+      lost(r.error(), &signals_);  // the next attempt replaces this connection
+      return false;
+    }
+    // Requests the guest made available while no backend listened: one kick per ring.
+    for (const auto& vring : vrings_) (void)vring.kick.signal();
+  }
+  ++reconnects_;
+  if (options_.on_reconnect) options_.on_reconnect();
+  return true;
 }
 
 std::uint64_t VhostUserDevice::offered_features() const noexcept {
@@ -338,6 +492,8 @@ std::vector<std::pair<std::uint16_t, virtio::Queue>> VhostUserDevice::stop_locke
   vrings_.clear();
   memory_.reset();
   signals_ = {};
+  ++generation_;
+  resumable_ = true;  // no ring to resume: a reconnect only negotiates
   return stopped;
 }
 
@@ -353,7 +509,8 @@ void VhostUserDevice::reset() {
   std::lock_guard lock(mutex_);
   std::optional<Error> ignored;  // a dead backend: nothing more to stop
   (void)stop_locked(ignored);
-  if (!frontend_.connected()) return;
+  inflight_.reset();  // the driver forgot its requests: a new record for the next start (QEMU does the same)
+  if (!frontend_.connected() || lost_) return;  // no backend (a reconnect may be under way): nothing to wait for
   if (frontend_.has(protocol_feature::kStatus)) (void)frontend_.set_status(0);
   if (frontend_.has(protocol_feature::kResetDevice)) (void)frontend_.reset_device();
   check_lost(nullptr);

@@ -82,7 +82,7 @@ class VhostUserDeviceTest : public ::testing::Test {
     auto f = Frontend::start(backend.take_channel(), quick());
     EXPECT_TRUE(f) << f.error().to_string();
     if (!f) return nullptr;
-    options.on_disconnect = [this](const Error& e) {
+    options.on_disconnect = [this](const Error& e, bool) {
       std::lock_guard lock(counters_.mutex);
       ++counters_.disconnects;
       counters_.disconnect_message = e.to_string();

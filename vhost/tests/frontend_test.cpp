@@ -47,12 +47,13 @@ std::vector<std::uint8_t> bytes(const T& v) {
 
 TEST(VhostFrontend, NegotiatesAsQemuDoes) {
   auto script = full_script();
-  script.protocol_features |= pf::kInflightShmfd | pf::kBackendReq | (1ULL << 40);  // not ours to take
+  script.protocol_features |= pf::kInflightShmfd | pf::kBackendReq | (1ULL << 40);  // the last two not ours to take
   ScriptedBackend backend(script);
   auto f = Frontend::start(backend.take_channel(), quick());
   ASSERT_TRUE(f) << f.error().to_string();
   EXPECT_EQ(f->backend_features(), script.features);
-  EXPECT_EQ(f->protocol_features(), pf::kMq | pf::kReplyAck | pf::kConfig | pf::kStatus | pf::kResetDevice);
+  EXPECT_EQ(f->protocol_features(),
+            pf::kMq | pf::kReplyAck | pf::kConfig | pf::kStatus | pf::kResetDevice | pf::kInflightShmfd);
   ASSERT_TRUE(f->queue_num());
   EXPECT_EQ(*f->queue_num(), 2);
   // The acknowledgement holds only what both sides know.

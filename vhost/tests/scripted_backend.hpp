@@ -5,7 +5,10 @@
 // silence, a hang-up in the middle of a reply).
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -24,10 +27,11 @@ namespace hv::vhost::testing {
 
 // What the backend does instead of its normal answer.
 enum class Misbehave : std::uint8_t {
-  None,           // answer normally
-  Silence,        // read the request, answer nothing
-  HangUp,         // close the connection
-  HangUpMidReply  // send a reply header announcing 8 bytes, then close
+  None,             // answer normally
+  Silence,          // read the request, answer nothing
+  HangUp,           // close the connection
+  HangUpMidReply,   // send a reply header announcing 8 bytes, then close
+  HangUpAfterReply  // answer normally, then close
 };
 
 // A reply as raw parts (copyable: scripts are copied between test cases).
@@ -48,6 +52,13 @@ class ScriptedBackend {
     std::map<std::uint32_t, RawReply> replace;
     std::map<std::uint32_t, Misbehave> misbehave;
     std::map<std::uint32_t, std::uint64_t> nack;  // REPLY_ACK status to answer with (non-zero: refused)
+    // GET_INFLIGHT_FD: a memfd of inflight_file_size bytes (0: inflight_size) announced as inflight_size
+    // bytes at inflight_offset, sent inflight_fds times; an eventfd instead with inflight_not_a_file.
+    std::uint64_t inflight_size = 4096;
+    std::uint64_t inflight_offset = 0;
+    std::uint64_t inflight_file_size = 0;
+    int inflight_fds = 1;
+    bool inflight_not_a_file = false;
   };
 
   explicit ScriptedBackend(Script script) : script_(std::move(script)) {
@@ -55,6 +66,10 @@ class ScriptedBackend {
     if (!pair) std::abort();
     frontend_end_ = std::move(pair->first);
     backend_ = std::move(pair->second);
+    thread_ = std::thread([this] { serve(); });
+  }
+  // Over a connection a listening socket accepted (a frontend that connects by path).
+  ScriptedBackend(Script script, Channel accepted) : script_(std::move(script)), backend_(std::move(accepted)) {
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedBackend() {
@@ -138,7 +153,10 @@ class ScriptedBackend {
         std::lock_guard lock(mutex_);
         received_.push_back(std::move(*m));
       }
-      if (auto it = script_.misbehave.find(code); it != script_.misbehave.end()) {
+      const auto misbehaviour = script_.misbehave.find(code);
+      const bool hang_up_after =
+          misbehaviour != script_.misbehave.end() && misbehaviour->second == Misbehave::HangUpAfterReply;
+      if (auto it = misbehaviour; it != script_.misbehave.end() && !hang_up_after) {
         if (it->second == Misbehave::Silence) continue;
         if (it->second == Misbehave::HangUpMidReply) {
           // The header alone, announcing 8 bytes that never come.
@@ -152,6 +170,10 @@ class ScriptedBackend {
           closed_ = true;
           return;
         }
+      }
+      if (code == static_cast<std::uint32_t>(Request::GetInflightFd) && !script_.replace.contains(code)) {
+        answer_inflight();
+        continue;
       }
       if (auto it = script_.replace.find(code); it != script_.replace.end()) {
         Message replacement;
@@ -167,7 +189,29 @@ class ScriptedBackend {
         const auto nack = script_.nack.find(code);
         (void)backend_.send(raw_reply(code, bytes_of(nack == script_.nack.end() ? 0 : nack->second)));
       }
+      if (hang_up_after) {
+        backend_ = Channel(UniqueFd());
+        closed_ = true;
+        return;
+      }
     }
+  }
+
+  void answer_inflight() {
+    Inflight asked{};
+    {
+      std::lock_guard lock(mutex_);
+      std::memcpy(&asked, received_.back().payload.data(),
+                  std::min<std::size_t>(sizeof asked, received_.back().payload.size()));
+    }
+    UniqueFd fd(script_.inflight_not_a_file ? ::eventfd(0, EFD_CLOEXEC) : ::memfd_create("inflight", MFD_CLOEXEC));
+    if (!script_.inflight_not_a_file) {
+      const std::uint64_t size = script_.inflight_file_size != 0 ? script_.inflight_file_size : script_.inflight_size;
+      if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) std::abort();
+    }
+    const Inflight given{script_.inflight_size, script_.inflight_offset, asked.num_queues, asked.queue_size, {}};
+    std::vector<int> fds(static_cast<std::size_t>(script_.inflight_fds), fd.get());
+    (void)backend_.send(raw_reply(static_cast<std::uint32_t>(Request::GetInflightFd), bytes_of(given)), fds);
   }
 
   template <class T>

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run_vhost_user_backend_death.sh HVCTL BACKEND GUEST: the vhost-user backend dies under a running
 # guest. Starts qemu-storage-daemon on a fresh image, runs the virtio_blk_await_reset guest through
-# `hvctl run --backend BACKEND --vhost-user-blk SOCKET --timeout 60`, kills the daemon with SIGKILL once
+# `hvctl run --backend BACKEND --vhost-user-reconnect 0 --vhost-user-blk SOCKET --timeout 60` (no
+# reconnect: the behaviour without one), kills the daemon with SIGKILL once
 # the guest's device is live, and checks that the guest saw DEVICE_NEEDS_RESET and reset the device
 # (it then exits with 0: the VM kept running) and that hvctl reported the lost backend exactly once.
 # Skips (exit 0, "SKIPPED:") without qemu-storage-daemon or a usable /dev/kvm. The daemon and hvctl
@@ -33,7 +34,7 @@ qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$image" \
 qsd=$!
 for _ in $(seq 100); do [ -S "$socket" ] && break; kill -0 "$qsd" 2>/dev/null || break; sleep 0.1; done
 [ -S "$socket" ] || { echo "FAILED: qemu-storage-daemon did not listen at $socket"; cat "$dir/qsd.log"; exit 1; }
-"$hvctl" run --backend "$backend" --timeout 60 --vhost-user-blk "$socket" --load 0x1000 "$guest" \
+"$hvctl" run --backend "$backend" --timeout 60 --vhost-user-reconnect 0 --vhost-user-blk "$socket" --load 0x1000 "$guest" \
   >"$dir/out" 2>"$dir/err" </dev/null &
 vmm=$!
 for _ in $(seq 200); do grep -q "virtio-blk: live" "$dir/out" && break; kill -0 "$vmm" 2>/dev/null || break; sleep 0.1; done

@@ -29,11 +29,24 @@ namespace hv::vhost {
 // Protocol features this frontend uses when the backend offers them.
 inline constexpr std::uint64_t kFrontendProtocolFeatures =
     protocol_feature::kMq | protocol_feature::kReplyAck | protocol_feature::kConfig |
-    protocol_feature::kConfigureMemSlots | protocol_feature::kStatus | protocol_feature::kResetDevice;
+    protocol_feature::kConfigureMemSlots | protocol_feature::kStatus | protocol_feature::kResetDevice |
+    protocol_feature::kInflightShmfd;
 
 // The most queues a backend may announce (GET_QUEUE_NUM): more than virtio-mmio devices here use, and
 // a bound on what a hostile answer can make the VMM allocate.
 inline constexpr std::uint64_t kMaxBackendQueues = 64;
+
+// The largest in-flight region a backend may hand out with GET_INFLIGHT_FD (libvhost-user's record for
+// 64 queues of 1024 entries is about 2.2 MiB): the VMM keeps the descriptor for the device's lifetime.
+inline constexpr std::uint64_t kMaxInflightSize = 64ULL << 20;
+
+// The in-flight region a backend gave with GET_INFLIGHT_FD: its memfd and the description to hand back
+// with SET_INFLIGHT_FD (to the same backend and to every backend after a reconnect). The frontend never
+// maps or reads it: it is the backend's record.
+struct InflightRegion {
+  UniqueFd fd;
+  Inflight description;
+};
 
 struct FrontendOptions {
   // How long one reply may take to start arriving (the rest follows within Channel's 5 s).
@@ -94,15 +107,24 @@ class Frontend {
   Result<void> set_status(std::uint8_t status);
   // RESET_DEVICE; needs RESET_DEVICE.
   Result<void> reset_device();
+  // GET_INFLIGHT_FD {mmap_size 0, mmap_offset 0, num_queues, queue_size}; needs INFLIGHT_SHMFD. The
+  // reply must carry exactly one descriptor, of a regular file (a memfd) at least mmap_offset +
+  // mmap_size bytes long, with mmap_size 1..kMaxInflightSize and mmap_offset page-aligned and at most
+  // kMaxInflightSize; otherwise ProtocolViolation (the connection breaks). The description returned
+  // carries this frontend's num_queues and queue_size (what QEMU hands back), the backend's size and offset.
+  Result<InflightRegion> get_inflight_fd(std::uint16_t num_queues, std::uint16_t queue_size);
+  // SET_INFLIGHT_FD with `region`'s description and descriptor; needs INFLIGHT_SHMFD.
+  Result<void> set_inflight_fd(const InflightRegion& region);
 
  private:
   Frontend(Channel channel, FrontendOptions options) noexcept : channel_(std::move(channel)), options_(options) {}
   // A request with no reply of its own: with REPLY_ACK, NEED_REPLY and the backend's u64 status.
   Result<void> command(Message message, std::span<const int> fds = {});
   // A request that has a reply: the reply, checked (code, flags, no descriptors).
-  Result<Message> query(const Message& message);
+  Result<Message> query(const Message& message, std::size_t reply_fds = 0);
   Result<std::uint64_t> query_u64(Request request);
-  Result<Message> await_reply(std::uint32_t request);
+  // `fds`: the number of descriptors the reply must carry.
+  Result<Message> await_reply(std::uint32_t request, std::size_t fds = 0);
   Result<void> send(const Message& message, std::span<const int> fds);
   // Breaks the connection with `error` (the first one is kept) and returns it.
   tl::unexpected<Error> broken(Error error);
