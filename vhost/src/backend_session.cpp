@@ -242,10 +242,15 @@ BackendSession::Outcome BackendSession::on_set_vring_base(const Message& m) {
   auto r = ring(state->index, "SET_VRING_BASE");
   if (!r) return tl::unexpected(r.error());
   if ((*r)->worker.running()) return fail(ErrorKind::Busy, "SET_VRING_BASE", "the ring is running");
-  if (state->num > 0xffff) {
+  // Packed rings: QEMU 7.2 sends the used position (slot and wrap counter) in bits 16..31 beside the
+  // available one (0x80008000 for a fresh ring). The device returns every chain it takes before it
+  // stops, so the used position equals the available one whenever a ring starts: the high half is
+  // not needed (DPDK ignores it too). Split rings: a 16-bit index.
+  const bool packed = (features_ & kFeatureRingPacked) != 0;
+  if (!packed && state->num > 0xffff) {
     return fail(ErrorKind::InvalidArgument, "SET_VRING_BASE", "position " + hex(state->num) + " exceeds 16 bits");
   }
-  (*r)->base = state->num;
+  (*r)->base = packed ? (state->num & 0xffff) : state->num;
   (*r)->resume.reset();
   return std::nullopt;
 }

@@ -183,6 +183,21 @@ TEST_P(RingLayout, RngRequestsCompleteAndGetVringBaseReportsThePosition) {
   EXPECT_TRUE(std::any_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b != 0; }));
 }
 
+// QEMU 7.2 sends a packed ring's SET_VRING_BASE with the used position in the high half: 0x80008000
+// for a fresh ring (slot 0, wrap 1, twice). Refused as "exceeds 16 bits" before, which left QEMU's
+// packed vhost-user-blk without a ring (qemu_vhost_user_blk_packed).
+TEST_F(SessionTest, PackedVringBaseWithQemusUsedHalfIsAccepted) {
+  start(std::make_shared<hv::virtio::RngDevice>());
+  negotiate(hv::virtio::kFeatureRingPacked);
+  const BufferSpec buffer{kData, 32, true};
+  MockPackedDriver driver(memory_, kRings, 16);
+  start_packed(driver, 0x80008000U);
+  driver.add_chain(std::span(&buffer, 1), 5);
+  ASSERT_TRUE(kick_and_wait()) << logged();
+  EXPECT_EQ(driver.descriptor(0).id, 5);
+  EXPECT_EQ(vring_base(0), 1U | hv::vhost::kPackedWrapBit);
+}
+
 TEST_P(RingLayout, BlockReadsAndWritesTheImage) {
   const bool packed = GetParam();
   std::string path = "/tmp/hvkit-vhost-blk-XXXXXX";
