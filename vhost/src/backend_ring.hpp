@@ -44,13 +44,13 @@ using RingPosition = std::variant<virtio::SplitQueueState, virtio::PackedQueueSt
 
 class BackendRing {
  public:
-  std::uint16_t size = 0;              // SET_VRING_NUM; 0: not set
-  std::optional<VringAddr> addresses;  // SET_VRING_ADDR, frontend user addresses
-  std::uint32_t base = 0;              // SET_VRING_BASE
-  std::optional<RingPosition> resume;  // where the device left the ring (VirtioDevice::stop)
+  std::uint16_t size = 0;                   // SET_VRING_NUM; 0: not set
+  std::optional<VringAddr> addresses;       // SET_VRING_ADDR, frontend user addresses
+  std::uint32_t base = 0;                   // SET_VRING_BASE
+  std::optional<RingPosition> resume;       // where the device left the ring (VirtioDevice::stop)
   std::shared_ptr<QueueInflight> inflight;  // its in-flight record, once it started with a region
-  UniqueFd kick;                       // SET_VRING_KICK; invalid: no kick, or stopped by GET_VRING_BASE
-  bool enabled = false;                // SET_VRING_ENABLE
+  UniqueFd kick;                            // SET_VRING_KICK; invalid: no kick, or stopped by GET_VRING_BASE
+  bool enabled = false;                     // SET_VRING_ENABLE
   KickWorker worker;
 
   // Whether the device should run this ring. With bit 30 (PROTOCOL_FEATURES) negotiated a ring starts

@@ -373,8 +373,9 @@ Result<void> check_inflight_shape(const Inflight& d, std::size_t rings, const ch
                 std::to_string(d.num_queues) + " queues (the device has " + std::to_string(rings) + ")");
   }
   if (d.queue_size == 0 || d.queue_size > kMaxInflightQueueSize) {
-    return fail(ErrorKind::InvalidArgument, op,
-                "queue size " + std::to_string(d.queue_size) + " is outside 1.." + std::to_string(kMaxInflightQueueSize));
+    return fail(
+        ErrorKind::InvalidArgument, op,
+        "queue size " + std::to_string(d.queue_size) + " is outside 1.." + std::to_string(kMaxInflightQueueSize));
   }
   return {};
 }
@@ -406,8 +407,8 @@ BackendSession::Outcome BackendSession::on_set_inflight_fd(Message& m) {
   const std::uint64_t mapped = (needed + kPageBytes - 1) / kPageBytes * kPageBytes;
   if (d->mmap_size < needed || d->mmap_size > mapped) {
     return fail(ErrorKind::InvalidArgument, "SET_INFLIGHT_FD",
-                "mmap_size " + std::to_string(d->mmap_size) + " for " + std::to_string(d->num_queues) +
-                    " queues of " + std::to_string(d->queue_size) + " entries (" + std::to_string(needed) + " needed)");
+                "mmap_size " + std::to_string(d->mmap_size) + " for " + std::to_string(d->num_queues) + " queues of " +
+                    std::to_string(d->queue_size) + " entries (" + std::to_string(needed) + " needed)");
   }
   for (const auto& r : rings_) {
     if (r->worker.running()) return fail(ErrorKind::Busy, "SET_INFLIGHT_FD", "a ring is running");
@@ -480,7 +481,7 @@ Result<void> BackendSession::start_inflight(std::uint16_t index, const GuestMemo
   state = virtio::SplitQueueState{r.inflight->next_avail(), *used};
   if (r.inflight->replay_count() != 0) {
     log("ring " + std::to_string(index) + ": " + std::to_string(r.inflight->replay_count()) +
-             " requests in flight in the record, processed again");
+        " requests in flight in the record, processed again");
   }
   return {};
 }

@@ -94,7 +94,7 @@ TEST_F(SessionTest, OffersTheFeaturesItImplements) {
   }
   const std::uint64_t protocol = get_u64(Request::GetProtocolFeatures);
   EXPECT_EQ(protocol, pf::kMq | pf::kReplyAck | pf::kConfig | pf::kConfigureMemSlots | pf::kStatus | pf::kResetDevice |
-                         pf::kInflightShmfd);
+                          pf::kInflightShmfd);
   send(hv::vhost::make_message(Request::SetProtocolFeatures, protocol));
   EXPECT_EQ(get_u64(Request::GetQueueNum), 1U);
   EXPECT_EQ(get_u64(Request::GetMaxMemSlots), hv::vhost::kBackendMemSlots);
@@ -465,7 +465,8 @@ class HoldingDevice final : public hv::virtio::VirtioDevice {
   hv::Result<std::vector<std::pair<std::uint16_t, hv::virtio::Queue>>> stop() override {
     std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues;
     std::lock_guard lock(mutex_);
-    if (queue_) queues.emplace_back(0, *queue_);  // (held chains stay in flight: the tests stop only devices that hold none)
+    if (queue_)
+      queues.emplace_back(0, *queue_);  // (held chains stay in flight: the tests stop only devices that hold none)
     queue_.reset();
     memory_.reset();
     signals_ = {};
@@ -545,8 +546,8 @@ TEST_F(InflightSession, RefusesWrongDescriptorCountsAndSizesAndGoesOn) {
   auto [d, fd] = get_inflight();
   ASSERT_TRUE(fd);
   auto other = hvtest::make_memfd(1 << 20);
-  EXPECT_NE(set_inflight(d, {}), 0U);                         // no descriptor
-  EXPECT_NE(set_inflight(d, {fd.get(), other.get()}), 0U);    // two
+  EXPECT_NE(set_inflight(d, {}), 0U);                       // no descriptor
+  EXPECT_NE(set_inflight(d, {fd.get(), other.get()}), 0U);  // two
   auto bad = d;
   bad.num_queues = 2;  // the rng device has one queue
   EXPECT_NE(set_inflight(bad, {fd.get()}), 0U);
@@ -587,8 +588,8 @@ TEST_F(InflightSession, ASecondSessionReplaysWhatTheFirstTookAndNeverCompleted) 
   ASSERT_EQ(set_inflight(d, {fd.get()}), 0U) << logged();
   MockSplitDriver driver(memory_, kRings, 16);
   start_split(driver);
-  const std::array<BufferSpec, 4> buffers{{{kData, 32, true}, {kData + 64, 32, true}, {kData + 128, 32, true},
-                                           {kData + 192, 32, true}}};
+  const std::array<BufferSpec, 4> buffers{
+      {{kData, 32, true}, {kData + 64, 32, true}, {kData + 128, 32, true}, {kData + 192, 32, true}}};
   for (int i = 0; i < 3; ++i) {
     heads.push_back(driver.add_chain(std::span(&buffers[i], 1)));
     driver.make_available(heads.back());

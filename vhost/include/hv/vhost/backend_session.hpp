@@ -9,8 +9,9 @@
 // features offered: MQ, REPLY_ACK, CONFIG, CONFIGURE_MEM_SLOTS, STATUS, RESET_DEVICE, INFLIGHT_SHMFD.
 // With an in-flight region (SET_INFLIGHT_FD) a split ring records the chains the device takes and
 // returns (hv/vhost/inflight.hpp); when it starts, the record a previous backend process left decides
-// where it continues and which chains are processed again (packed rings are not recorded). Virtio features offered: the device's, VERSION_1, RING_PACKED, EVENT_IDX,
-// INDIRECT_DESC, and bit 30 (PROTOCOL_FEATURES).
+// where it continues and which chains are processed again (packed rings are not recorded). Virtio
+// features offered: the device's, VERSION_1, RING_PACKED, EVENT_IDX, INDIRECT_DESC, and bit 30
+// (PROTOCOL_FEATURES).
 //
 // The device: a ring is started when it has a size, addresses, a kick descriptor and is enabled
 // (enabled from the start when bit 30 was not negotiated). Whenever the set of started rings or the
@@ -54,8 +55,8 @@ inline constexpr std::uint64_t kBackendProtocolFeatures =
 // VIRTIO_CONFIG_S_NEEDS_RESET (virtio 1.2 §2.1): set in GET_STATUS once the device broke down.
 inline constexpr std::uint8_t kStatusNeedsReset = 0x40;
 
-class BackendRing;  // one vring's state (src/backend_ring.hpp)
-class CallTable;    // the call and error descriptors the device's signals write (src/backend_signals.hpp)
+class BackendRing;     // one vring's state (src/backend_ring.hpp)
+class CallTable;       // the call and error descriptors the device's signals write (src/backend_signals.hpp)
 class InflightRegion;  // INFLIGHT_SHMFD's shared record (hv/vhost/inflight.hpp)
 
 class BackendSession {
@@ -124,9 +125,9 @@ class BackendSession {
   std::vector<std::unique_ptr<BackendRing>> rings_;
   std::shared_ptr<CallTable> calls_;
   std::shared_ptr<InflightRegion> inflight_;  // SET_INFLIGHT_FD's region; null: nothing recorded
-  std::uint64_t features_ = 0;           // acked virtio features (SET_FEATURES), bit 30 included
-  std::uint64_t protocol_features_ = 0;  // acked protocol features
-  std::uint8_t status_ = 0;              // SET_STATUS; NEEDS_RESET is added from calls_
+  std::uint64_t features_ = 0;                // acked virtio features (SET_FEATURES), bit 30 included
+  std::uint64_t protocol_features_ = 0;       // acked protocol features
+  std::uint8_t status_ = 0;                   // SET_STATUS; NEEDS_RESET is added from calls_
   bool active_ = false;
 };
 
