@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -580,7 +581,9 @@ TEST_F(InflightSession, RefusesWrongDescriptorCountsAndSizesAndGoesOn) {
 // the second request twice, the first never.)
 TEST_F(InflightSession, ASecondSessionReplaysWhatTheFirstTookAndNeverCompleted) {
   std::vector<std::uint16_t> heads;
-  auto first = std::make_shared<HoldingDevice>([&](std::uint16_t head) { return head == heads.at(1); });
+  // The head the first device completes, read on its thread: an atomic, set before the chain is offered.
+  auto completed = std::make_shared<std::atomic<int>>(-1);
+  auto first = std::make_shared<HoldingDevice>([completed](std::uint16_t head) { return head == completed->load(); });
   start(first);
   negotiate(0);
   auto [d, fd] = get_inflight();
@@ -591,7 +594,8 @@ TEST_F(InflightSession, ASecondSessionReplaysWhatTheFirstTookAndNeverCompleted) 
   const std::array<BufferSpec, 4> buffers{
       {{kData, 32, true}, {kData + 64, 32, true}, {kData + 128, 32, true}, {kData + 192, 32, true}}};
   for (int i = 0; i < 3; ++i) {
-    heads.push_back(driver.add_chain(std::span(&buffers[i], 1)));
+    heads.push_back(driver.add_chain(std::span(&buffers.at(i), 1)));
+    if (i == 1) completed->store(heads.back());
     driver.make_available(heads.back());
   }
   ASSERT_TRUE(kick_.signal());
