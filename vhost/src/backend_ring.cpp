@@ -75,6 +75,7 @@ void BackendRing::reset() noexcept {
   addresses.reset();
   base = 0;
   resume.reset();
+  inflight.reset();
   kick.reset();
   enabled = false;
 }

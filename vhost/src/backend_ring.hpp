@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <variant>
@@ -12,6 +13,7 @@
 #include "hv/unique_fd.hpp"
 #include "hv/virtio/packed_queue.hpp"
 #include "hv/virtio/split_queue.hpp"
+#include "hv/vhost/inflight.hpp"
 #include "hv/vhost/protocol.hpp"
 
 namespace hv::vhost {
@@ -42,12 +44,13 @@ using RingPosition = std::variant<virtio::SplitQueueState, virtio::PackedQueueSt
 
 class BackendRing {
  public:
-  std::uint16_t size = 0;              // SET_VRING_NUM; 0: not set
-  std::optional<VringAddr> addresses;  // SET_VRING_ADDR, frontend user addresses
-  std::uint32_t base = 0;              // SET_VRING_BASE
-  std::optional<RingPosition> resume;  // where the device left the ring (VirtioDevice::stop)
-  UniqueFd kick;                       // SET_VRING_KICK; invalid: no kick, or stopped by GET_VRING_BASE
-  bool enabled = false;                // SET_VRING_ENABLE
+  std::uint16_t size = 0;                   // SET_VRING_NUM; 0: not set
+  std::optional<VringAddr> addresses;       // SET_VRING_ADDR, frontend user addresses
+  std::uint32_t base = 0;                   // SET_VRING_BASE
+  std::optional<RingPosition> resume;       // where the device left the ring (VirtioDevice::stop)
+  std::shared_ptr<QueueInflight> inflight;  // its in-flight record, once it started with a region
+  UniqueFd kick;                            // SET_VRING_KICK; invalid: no kick, or stopped by GET_VRING_BASE
+  bool enabled = false;                     // SET_VRING_ENABLE
   KickWorker worker;
 
   // Whether the device should run this ring. With bit 30 (PROTOCOL_FEATURES) negotiated a ring starts

@@ -6,10 +6,13 @@
 #include <string>
 #include <utility>
 
+#include <fcntl.h>
+
 #include <gsl/gsl>
 
 #include "backend_ring.hpp"
 #include "backend_signals.hpp"
+#include "hv/vhost/inflight.hpp"
 
 namespace hv::vhost {
 namespace {
@@ -114,7 +117,11 @@ Result<void> BackendSession::handle(Message message) {
     if (wants_ack) return channel_.send(make_reply(message, std::uint64_t{1}));
     return {};
   }
-  if (*outcome) return channel_.send(**outcome);
+  if (*outcome) {
+    std::vector<int> fds;  // GET_INFLIGHT_FD's reply carries the region's memfd
+    for (const auto& fd : (**outcome).fds) fds.push_back(fd.get());
+    return channel_.send(**outcome, fds);
+  }
   if (wants_ack) return channel_.send(make_reply(message, std::uint64_t{0}));
   return {};
 }
@@ -162,6 +169,8 @@ BackendSession::Outcome BackendSession::dispatch(Message& m) {
       return std::nullopt;
     }
     case Request::GetStatus: return u64_reply(status());
+    case Request::GetInflightFd: return on_get_inflight_fd(m);
+    case Request::SetInflightFd: return on_set_inflight_fd(m);
     default:
       return fail(ErrorKind::Unsupported, "vhost-user backend",
                   describe(m.request()) + " is not supported (its protocol feature is not offered)");
@@ -242,11 +251,17 @@ BackendSession::Outcome BackendSession::on_set_vring_base(const Message& m) {
   auto r = ring(state->index, "SET_VRING_BASE");
   if (!r) return tl::unexpected(r.error());
   if ((*r)->worker.running()) return fail(ErrorKind::Busy, "SET_VRING_BASE", "the ring is running");
-  if (state->num > 0xffff) {
+  // Packed rings: QEMU 7.2 sends the used position (slot and wrap counter) in bits 16..31 beside the
+  // available one (0x80008000 for a fresh ring). The device returns every chain it takes before it
+  // stops, so the used position equals the available one whenever a ring starts: the high half is
+  // not needed (DPDK ignores it too). Split rings: a 16-bit index.
+  const bool packed = (features_ & kFeatureRingPacked) != 0;
+  if (!packed && state->num > 0xffff) {
     return fail(ErrorKind::InvalidArgument, "SET_VRING_BASE", "position " + hex(state->num) + " exceeds 16 bits");
   }
-  (*r)->base = state->num;
+  (*r)->base = packed ? (state->num & 0xffff) : state->num;
   (*r)->resume.reset();
+  (*r)->inflight.reset();  // read the record again when the ring starts
   return std::nullopt;
 }
 
@@ -348,6 +363,65 @@ BackendSession::Outcome BackendSession::on_set_config(const Message& m) {
   return std::nullopt;
 }
 
+namespace {
+constexpr std::uint16_t kMaxInflightQueueSize = 32768;  // the largest ring virtio allows
+constexpr std::uint64_t kPageBytes = 4096;
+
+Result<void> check_inflight_shape(const Inflight& d, std::size_t rings, const char* op) {
+  if (d.num_queues == 0 || d.num_queues > rings) {
+    return fail(ErrorKind::InvalidArgument, op,
+                std::to_string(d.num_queues) + " queues (the device has " + std::to_string(rings) + ")");
+  }
+  if (d.queue_size == 0 || d.queue_size > kMaxInflightQueueSize) {
+    return fail(
+        ErrorKind::InvalidArgument, op,
+        "queue size " + std::to_string(d.queue_size) + " is outside 1.." + std::to_string(kMaxInflightQueueSize));
+  }
+  return {};
+}
+}  // namespace
+
+BackendSession::Outcome BackendSession::on_get_inflight_fd(const Message& m) {
+  auto wanted = payload_as<Inflight>(m);
+  if (!wanted) return tl::unexpected(wanted.error());
+  if (auto r = expect_fds(m, 0, 0); !r) return tl::unexpected(r.error());
+  if (auto r = check_inflight_shape(*wanted, rings_.size(), "GET_INFLIGHT_FD"); !r) return tl::unexpected(r.error());
+  auto region = InflightRegion::create(wanted->num_queues, wanted->queue_size);
+  if (!region) return tl::unexpected(region.error());
+  // The frontend keeps the memfd and hands it to this process and its successors (SET_INFLIGHT_FD).
+  UniqueFd fd(::fcntl((*region)->fd(), F_DUPFD_CLOEXEC, 0));
+  if (!fd) return fail_errno("GET_INFLIGHT_FD", errno, "dup");
+  Message reply = make_reply(m, (*region)->description());
+  reply.fds.push_back(std::move(fd));
+  return std::optional<Message>(std::move(reply));
+}
+
+BackendSession::Outcome BackendSession::on_set_inflight_fd(Message& m) {
+  auto d = payload_as<Inflight>(m);
+  if (!d) return tl::unexpected(d.error());
+  if (auto r = expect_fds(m, 1, 1); !r) return tl::unexpected(r.error());
+  if (auto r = check_inflight_shape(*d, rings_.size(), "SET_INFLIGHT_FD"); !r) return tl::unexpected(r.error());
+  // Exactly the records' size, rounded up to the page (what GET_INFLIGHT_FD makes): no more, so a
+  // frontend cannot have this process map an arbitrary amount of its file.
+  const std::uint64_t needed = inflight_queue_bytes(d->queue_size) * d->num_queues;
+  const std::uint64_t mapped = (needed + kPageBytes - 1) / kPageBytes * kPageBytes;
+  if (d->mmap_size < needed || d->mmap_size > mapped) {
+    return fail(ErrorKind::InvalidArgument, "SET_INFLIGHT_FD",
+                "mmap_size " + std::to_string(d->mmap_size) + " for " + std::to_string(d->num_queues) + " queues of " +
+                    std::to_string(d->queue_size) + " entries (" + std::to_string(needed) + " needed)");
+  }
+  for (const auto& r : rings_) {
+    if (r->worker.running()) return fail(ErrorKind::Busy, "SET_INFLIGHT_FD", "a ring is running");
+  }
+  auto mapping = GuestRegion::map_shared(0, mapped, std::move(m.fds[0]), d->mmap_offset);
+  if (!mapping) return tl::unexpected(mapping.error());
+  auto region = InflightRegion::adopt(std::move(*mapping), *d);
+  if (!region) return tl::unexpected(region.error());
+  inflight_ = std::move(*region);
+  for (auto& r : rings_) r->inflight.reset();
+  return std::nullopt;
+}
+
 BackendSession::Outcome BackendSession::on_memory_change(Message& m) {
   Result<void> changed;
   switch (static_cast<Request>(m.request())) {
@@ -393,6 +467,25 @@ void BackendSession::stop_device() {
   }
 }
 
+Result<void> BackendSession::start_inflight(std::uint16_t index, const GuestMemory& memory, std::uint64_t used_gpa,
+                                            virtio::SplitQueueState& state) {
+  BackendRing& r = *rings_[index];
+  // The used index the guest sees now: what the previous backend published before it died. Like
+  // libvhost-user, this and the record's in-flight chains decide where the ring continues, not
+  // SET_VRING_BASE (QEMU sends the used index there after a crash).
+  auto used = memory.load<std::uint16_t>(used_gpa + 2, std::memory_order_acquire);
+  if (!used) return tl::unexpected(used.error());
+  auto record = inflight_->queue(index, r.size, *used);
+  if (!record) return tl::unexpected(record.error());
+  r.inflight = std::move(*record);
+  state = virtio::SplitQueueState{r.inflight->next_avail(), *used};
+  if (r.inflight->replay_count() != 0) {
+    log("ring " + std::to_string(index) + ": " + std::to_string(r.inflight->replay_count()) +
+        " requests in flight in the record, processed again");
+  }
+  return {};
+}
+
 Result<void> BackendSession::restart_device(bool force) {
   const bool protocol = (features_ & kFeatureProtocolFeatures) != 0;
   std::vector<std::uint16_t> wanted;
@@ -419,6 +512,7 @@ Result<void> BackendSession::restart_device(bool force) {
       auto desc = gpa(a.descriptor, kDescriptorBytes * r.size);
       auto driver = gpa(a.available, kEventSuppressionBytes);
       auto device = gpa(a.used, kEventSuppressionBytes);
+      if (inflight_ && !r.resume) log("ring " + std::to_string(i) + ": packed, in-flight requests are not recorded");
       if (!desc || !driver || !device) {
         queue = tl::unexpected(!desc ? desc.error() : !driver ? driver.error() : device.error());
       } else {
@@ -439,8 +533,17 @@ Result<void> BackendSession::restart_device(bool force) {
         const virtio::SplitQueueConfig config{r.size, *desc, *avail, *used, event_idx};
         const auto* saved = r.resume ? std::get_if<virtio::SplitQueueState>(&*r.resume) : nullptr;
         const auto index = static_cast<std::uint16_t>(r.base);
-        const virtio::SplitQueueState state = saved ? *saved : virtio::SplitQueueState{index, index};
-        queue = virtio::SplitQueue::restore(*memory, config, state).map([](auto q) { return virtio::Queue(q); });
+        virtio::SplitQueueState state = saved ? *saved : virtio::SplitQueueState{index, index};
+        Result<void> logged = {};
+        if (inflight_ && !saved) logged = start_inflight(i, *memory, *used, state);
+        if (!logged) {
+          queue = tl::unexpected(logged.error());
+        } else {
+          queue = virtio::SplitQueue::restore(*memory, config, state).map([](auto q) { return virtio::Queue(q); });
+          if (queue && r.inflight) {
+            if (auto tracked = queue->track_inflight(r.inflight); !tracked) queue = tl::unexpected(tracked.error());
+          }
+        }
       }
     }
     if (!queue) {

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +23,7 @@
 
 #include "scripted_frontend.hpp"
 #include "hv/vhost/backend_session.hpp"
+#include "hv/vhost/inflight.hpp"
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/rng.hpp"
 #include "hv/virtio/testing/mock_packed_driver.hpp"
@@ -83,7 +86,7 @@ class SessionTest : public ::testing::Test, public hvtest::ScriptedFrontend {
 
 // --- negotiation -------------------------------------------------------------------------------
 
-TEST_F(SessionTest, OffersTheFeaturesItImplementsAndNotInflightTracking) {
+TEST_F(SessionTest, OffersTheFeaturesItImplements) {
   start(std::make_shared<hv::virtio::RngDevice>());
   const std::uint64_t features = get_u64(Request::GetFeatures);
   for (std::uint64_t bit : {hv::virtio::kFeatureVersion1, hv::virtio::kFeatureRingPacked, hv::virtio::kFeatureEventIdx,
@@ -91,14 +94,14 @@ TEST_F(SessionTest, OffersTheFeaturesItImplementsAndNotInflightTracking) {
     EXPECT_EQ(features & bit, bit) << std::hex << bit;
   }
   const std::uint64_t protocol = get_u64(Request::GetProtocolFeatures);
-  EXPECT_EQ(protocol, pf::kMq | pf::kReplyAck | pf::kConfig | pf::kConfigureMemSlots | pf::kStatus | pf::kResetDevice);
-  EXPECT_EQ(protocol & pf::kInflightShmfd, 0U) << "in-flight tracking is not implemented: it must not be offered";
+  EXPECT_EQ(protocol, pf::kMq | pf::kReplyAck | pf::kConfig | pf::kConfigureMemSlots | pf::kStatus | pf::kResetDevice |
+                          pf::kInflightShmfd);
   send(hv::vhost::make_message(Request::SetProtocolFeatures, protocol));
   EXPECT_EQ(get_u64(Request::GetQueueNum), 1U);
   EXPECT_EQ(get_u64(Request::GetMaxMemSlots), hv::vhost::kBackendMemSlots);
   // Features or protocol features that were not offered are refused.
   EXPECT_NE(ack(hv::vhost::make_message(Request::SetFeatures, features | (1ULL << 40))), 0U);
-  EXPECT_NE(ack(hv::vhost::make_message(Request::SetProtocolFeatures, protocol | pf::kInflightShmfd)), 0U);
+  EXPECT_NE(ack(hv::vhost::make_message(Request::SetProtocolFeatures, protocol | (1ULL << 40))), 0U);
   EXPECT_EQ(ack(hv::vhost::make_message(Request::SetFeatures, features)), 0U);
   // Status round trip.
   EXPECT_EQ(ack(hv::vhost::make_message(Request::SetStatus, std::uint64_t{0x0f})), 0U);
@@ -181,6 +184,21 @@ TEST_P(RingLayout, RngRequestsCompleteAndGetVringBaseReportsThePosition) {
   std::array<std::uint8_t, 32> bytes{};
   ASSERT_TRUE(memory_.read(kData, bytes));
   EXPECT_TRUE(std::any_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b != 0; }));
+}
+
+// QEMU 7.2 sends a packed ring's SET_VRING_BASE with the used position in the high half: 0x80008000
+// for a fresh ring (slot 0, wrap 1, twice). Refused as "exceeds 16 bits" before, which left QEMU's
+// packed vhost-user-blk without a ring (qemu_vhost_user_blk_packed).
+TEST_F(SessionTest, PackedVringBaseWithQemusUsedHalfIsAccepted) {
+  start(std::make_shared<hv::virtio::RngDevice>());
+  negotiate(hv::virtio::kFeatureRingPacked);
+  const BufferSpec buffer{kData, 32, true};
+  MockPackedDriver driver(memory_, kRings, 16);
+  start_packed(driver, 0x80008000U);
+  driver.add_chain(std::span(&buffer, 1), 5);
+  ASSERT_TRUE(kick_and_wait()) << logged();
+  EXPECT_EQ(driver.descriptor(0).id, 5);
+  EXPECT_EQ(vring_base(0), 1U | hv::vhost::kPackedWrapBit);
 }
 
 TEST_P(RingLayout, BlockReadsAndWritesTheImage) {
@@ -380,7 +398,7 @@ TEST_F(SessionTest, UnknownAndUnofferedRequestsAreRefused) {
   Message reply = hv::vhost::make_message(Request::SetOwner);
   reply.header.flags |= hv::vhost::kFlagReply;
   EXPECT_NE(ack(std::move(reply)), 0U);
-  // GET_INFLIGHT_FD was not offered and wants an answer: the session ends.
+  // GET_INFLIGHT_FD for 0 queues wants an answer the session cannot give: the session ends.
   send(hv::vhost::make_message(Request::GetInflightFd, hv::vhost::Inflight{}));
   auto r = frontend_->receive(kWait);
   ASSERT_FALSE(r);
@@ -400,6 +418,213 @@ TEST_F(SessionTest, AFrontendThatDisappearsMidMessageEndsTheSession) {
   if (!result_) {
     EXPECT_EQ(result_.error().kind(), hv::ErrorKind::Unavailable) << result_.error().to_string();
   }
+}
+
+// --- INFLIGHT_SHMFD ---------------------------------------------------------------------------
+
+// One queue; a chain it takes is returned at once with nothing written when `completes(head)`, kept
+// otherwise. It stands for a device whose process dies with requests in flight (some completed out of
+// order), and then for its successor.
+class HoldingDevice final : public hv::virtio::VirtioDevice {
+ public:
+  explicit HoldingDevice(std::function<bool(std::uint16_t)> completes) : completes_(std::move(completes)) {}
+  std::uint32_t device_id() const noexcept override { return 4; }
+  std::uint64_t features() const noexcept override { return 0; }
+  std::uint16_t queue_count() const noexcept override { return 1; }
+  std::uint16_t queue_max_size() const noexcept override { return 256; }
+  void read_config(std::uint64_t, std::span<std::uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
+  void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}
+  hv::Result<void> activate(std::shared_ptr<const hv::GuestMemory> memory, std::uint64_t,
+                            std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues,
+                            hv::virtio::DeviceSignals signals) override {
+    std::lock_guard lock(mutex_);
+    memory_ = std::move(memory);
+    queue_ = queues.at(0).second;
+    signals_ = std::move(signals);
+    return {};
+  }
+  void notify(std::uint16_t) override {
+    std::lock_guard lock(mutex_);
+    if (!queue_) return;
+    hv::virtio::DescriptorChain chain;
+    while (true) {
+      auto taken = queue_->pop_into(*memory_, chain);
+      if (!taken || !*taken) break;
+      heads_.push_back(chain.head);
+      if (completes_(chain.head)) {
+        ASSERT_TRUE(queue_->add_used(*memory_, chain, 0));
+        signals_.used_buffers(0);
+      }
+    }
+  }
+  void reset() override {  // drops what it holds: nothing completed, as when the process dies
+    std::lock_guard lock(mutex_);
+    queue_.reset();
+    memory_.reset();
+    signals_ = {};
+  }
+  hv::Result<std::vector<std::pair<std::uint16_t, hv::virtio::Queue>>> stop() override {
+    std::vector<std::pair<std::uint16_t, hv::virtio::Queue>> queues;
+    std::lock_guard lock(mutex_);
+    if (queue_)
+      queues.emplace_back(0, *queue_);  // (held chains stay in flight: the tests stop only devices that hold none)
+    queue_.reset();
+    memory_.reset();
+    signals_ = {};
+    return queues;
+  }
+  std::vector<std::uint16_t> heads() {
+    std::lock_guard lock(mutex_);
+    return heads_;
+  }
+
+ private:
+  const std::function<bool(std::uint16_t)> completes_;
+  std::mutex mutex_;
+  std::shared_ptr<const hv::GuestMemory> memory_;
+  std::optional<hv::virtio::Queue> queue_;
+  hv::virtio::DeviceSignals signals_;
+  std::vector<std::uint16_t> heads_;  // every chain taken, in order
+};
+
+class InflightSession : public SessionTest {
+ protected:
+  // GET_INFLIGHT_FD as QEMU 7.2 sends it (queue_size 128, the vhost-user-blk property): the region's
+  // description and its memfd.
+  std::pair<hv::vhost::Inflight, hv::UniqueFd> get_inflight(std::uint16_t queue_size = 128) {
+    send(hv::vhost::make_message(Request::GetInflightFd, hv::vhost::Inflight{0, 0, 1, queue_size}));
+    Message reply = receive();
+    EXPECT_EQ(reply.request(), static_cast<std::uint32_t>(Request::GetInflightFd));
+    auto d = hv::vhost::payload_as<hv::vhost::Inflight>(reply);
+    EXPECT_TRUE(d);
+    EXPECT_EQ(reply.fds.size(), 1U);
+    if (!d || reply.fds.size() != 1) return {};
+    return {*d, std::move(reply.fds[0])};
+  }
+  std::uint64_t set_inflight(const hv::vhost::Inflight& d, std::vector<int> fds) {
+    return ack(hv::vhost::make_message(Request::SetInflightFd, d), std::move(fds));
+  }
+  // Waits (bounded) until `device` took `n` chains.
+  static bool took(HoldingDevice& device, std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (device.heads().size() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+};
+
+TEST_F(InflightSession, GetThenSetInflightFdAndTheRingRecords) {
+  start(std::make_shared<hv::virtio::RngDevice>());
+  negotiate(0);
+  auto [d, fd] = get_inflight();
+  EXPECT_EQ(d.num_queues, 1U);
+  EXPECT_EQ(d.queue_size, 128U);
+  EXPECT_EQ(d.mmap_offset, 0U);
+  EXPECT_EQ(d.mmap_size, hv::vhost::inflight_queue_bytes(128));
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(set_inflight(d, {fd.get()}), 0U) << logged();
+  // A ring of 16 (smaller than the record's 128) starts, records and completes a request.
+  MockSplitDriver driver(memory_, kRings, 16);
+  start_split(driver);
+  const BufferSpec buffer{kData, 32, true};
+  driver.make_available(driver.add_chain(std::span(&buffer, 1)));
+  ASSERT_TRUE(kick_and_wait()) << logged();
+  EXPECT_EQ(driver.used_index(), 1);
+  // The record in the frontend's memfd: version 1, desc_num 16, used_idx 1 (header: u64 features,
+  // u16 version, u16 desc_num, u16 last_batch_head, u16 used_idx).
+  std::array<std::uint16_t, 4> header{};
+  ASSERT_EQ(::pread(fd.get(), header.data(), sizeof header, 8), static_cast<ssize_t>(sizeof header));
+  EXPECT_EQ(header[0], hv::vhost::kInflightVersion);
+  EXPECT_EQ(header[1], 16);
+  EXPECT_EQ(header[3], 1);
+}
+
+TEST_F(InflightSession, RefusesWrongDescriptorCountsAndSizesAndGoesOn) {
+  start(std::make_shared<hv::virtio::RngDevice>());
+  negotiate(0);
+  auto [d, fd] = get_inflight();
+  ASSERT_TRUE(fd);
+  auto other = hvtest::make_memfd(1 << 20);
+  EXPECT_NE(set_inflight(d, {}), 0U);                       // no descriptor
+  EXPECT_NE(set_inflight(d, {fd.get(), other.get()}), 0U);  // two
+  auto bad = d;
+  bad.num_queues = 2;  // the rng device has one queue
+  EXPECT_NE(set_inflight(bad, {fd.get()}), 0U);
+  bad = d;
+  bad.queue_size = 0;
+  EXPECT_NE(set_inflight(bad, {fd.get()}), 0U);
+  bad = d;
+  bad.mmap_size = d.mmap_size - 1;  // smaller than the records
+  EXPECT_NE(set_inflight(bad, {fd.get()}), 0U);
+  bad = d;
+  bad.mmap_size = 1ULL << 30;  // more than the records: this process maps no more than it needs
+  EXPECT_NE(set_inflight(bad, {other.get()}), 0U);
+  bad = d;
+  bad.mmap_offset = 4096;  // past the end of the one-page memfd
+  EXPECT_NE(set_inflight(bad, {fd.get()}), 0U);
+  EXPECT_NE(set_inflight(d, {kick_.fd()}), 0U);  // not a file that covers the region
+  EXPECT_EQ(set_inflight(d, {fd.get()}), 0U) << logged();
+  EXPECT_EQ(get_u64(Request::GetQueueNum), 1U);
+  // GET_INFLIGHT_FD for more queues than the device has wants an answer it cannot have: the session ends.
+  send(hv::vhost::make_message(Request::GetInflightFd, hv::vhost::Inflight{0, 0, 2, 128}));
+  auto r = frontend_->receive(kWait);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), hv::ErrorKind::Unavailable) << r.error().to_string();
+}
+
+// The crash: session 1's device takes three chains, completes the second one only (out of order) and
+// dies with the other two. Session 2 gets the same region (QEMU keeps the memfd) and SET_VRING_BASE at
+// the guest's used index, 1, as QEMU sends after a crash; it processes exactly the first and the third
+// again, then new ones: none lost, none twice. (Without the record it would start at avail index 1:
+// the second request twice, the first never.)
+TEST_F(InflightSession, ASecondSessionReplaysWhatTheFirstTookAndNeverCompleted) {
+  std::vector<std::uint16_t> heads;
+  // The head the first device completes, read on its thread: an atomic, set before the chain is offered.
+  auto completed = std::make_shared<std::atomic<int>>(-1);
+  auto first = std::make_shared<HoldingDevice>([completed](std::uint16_t head) { return head == completed->load(); });
+  start(first);
+  negotiate(0);
+  auto [d, fd] = get_inflight();
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(set_inflight(d, {fd.get()}), 0U) << logged();
+  MockSplitDriver driver(memory_, kRings, 16);
+  start_split(driver);
+  const std::array<BufferSpec, 4> buffers{
+      {{kData, 32, true}, {kData + 64, 32, true}, {kData + 128, 32, true}, {kData + 192, 32, true}}};
+  for (int i = 0; i < 3; ++i) {
+    heads.push_back(driver.add_chain(std::span(&buffers.at(i), 1)));
+    if (i == 1) completed->store(heads.back());
+    driver.make_available(heads.back());
+  }
+  ASSERT_TRUE(kick_.signal());
+  ASSERT_TRUE(took(*first, 3)) << logged();
+  ASSERT_TRUE(call_.wait_for(kWait));
+  ASSERT_EQ(driver.used_index(), 1);
+  EXPECT_EQ(driver.used(0).id, heads[1]);
+  finish();  // the backend is gone; the region lives on in `fd`
+
+  auto second = std::make_shared<HoldingDevice>([](std::uint16_t) { return true; });
+  start(second);
+  negotiate(0);
+  ASSERT_EQ(set_inflight(d, {fd.get()}), 0U) << logged();
+  start_split(driver, driver.used_index());
+  ASSERT_TRUE(took(*second, 2)) << logged();
+  EXPECT_EQ(second->heads(), (std::vector<std::uint16_t>{heads[0], heads[2]}));
+  // A new request after the replay: taken once, at the avail index after the three.
+  heads.push_back(driver.add_chain(std::span(&buffers[3], 1)));
+  driver.make_available(heads.back());
+  ASSERT_TRUE(kick_.signal());
+  ASSERT_TRUE(took(*second, 3)) << logged();
+  EXPECT_EQ(second->heads(), (std::vector<std::uint16_t>{heads[0], heads[2], heads[3]}));
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (driver.used_index() < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(driver.used_index(), 4);
+  const std::array<std::uint16_t, 4> order{heads[1], heads[0], heads[2], heads[3]};
+  for (std::uint16_t i = 0; i < 4; ++i) EXPECT_EQ(driver.used(i).id, order.at(i));
+  EXPECT_EQ(vring_base(0), 4U);
 }
 
 }  // namespace

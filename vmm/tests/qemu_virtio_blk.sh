@@ -58,7 +58,7 @@ for ((i = 0; i < 512; i++)); do
   printf -v byte '\\%03o' $(((13 * i + 5) % 256))
   pattern+=$byte
 done
-rm -f "$image"
+# Written in place, not replaced: a backend started after --prepare holds this file open.
 printf "$pattern" > "$image" && truncate -s 1M "$image" || { echo "FAILED: cannot write $image"; exit 1; }
 [ "$prepare" = 1 ] && exit 0
 

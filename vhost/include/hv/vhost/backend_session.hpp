@@ -5,11 +5,13 @@
 // What it speaks (QEMU 7.2's requests for vhost-user-blk and -rng): GET/SET_FEATURES,
 // GET/SET_PROTOCOL_FEATURES, SET_OWNER, RESET_OWNER, SET_MEM_TABLE, ADD/REM_MEM_REG,
 // GET_MAX_MEM_SLOTS, SET_VRING_NUM/ADDR/BASE, GET_VRING_BASE, SET_VRING_KICK/CALL/ERR, GET_QUEUE_NUM,
-// SET_VRING_ENABLE, GET/SET_CONFIG, SET/GET_STATUS and RESET_DEVICE. Protocol features offered: MQ,
-// REPLY_ACK, CONFIG, CONFIGURE_MEM_SLOTS, STATUS, RESET_DEVICE. INFLIGHT_SHMFD is NOT offered: the
-// backend does not record in-flight requests in a shared region, so GET/SET_INFLIGHT_FD are refused as
-// unsupported requests. Virtio features offered: the device's, VERSION_1, RING_PACKED, EVENT_IDX,
-// INDIRECT_DESC, and bit 30 (PROTOCOL_FEATURES).
+// SET_VRING_ENABLE, GET/SET_CONFIG, SET/GET_STATUS, RESET_DEVICE and GET/SET_INFLIGHT_FD. Protocol
+// features offered: MQ, REPLY_ACK, CONFIG, CONFIGURE_MEM_SLOTS, STATUS, RESET_DEVICE, INFLIGHT_SHMFD.
+// With an in-flight region (SET_INFLIGHT_FD) a split ring records the chains the device takes and
+// returns (hv/vhost/inflight.hpp); when it starts, the record a previous backend process left decides
+// where it continues and which chains are processed again (packed rings are not recorded). Virtio
+// features offered: the device's, VERSION_1, RING_PACKED, EVENT_IDX, INDIRECT_DESC, and bit 30
+// (PROTOCOL_FEATURES).
 //
 // The device: a ring is started when it has a size, addresses, a kick descriptor and is enabled
 // (enabled from the start when bit 30 was not negotiated). Whenever the set of started rings or the
@@ -47,13 +49,15 @@ namespace hv::vhost {
 // Protocol features the backend offers (GET_PROTOCOL_FEATURES).
 inline constexpr std::uint64_t kBackendProtocolFeatures =
     protocol_feature::kMq | protocol_feature::kReplyAck | protocol_feature::kConfig |
-    protocol_feature::kConfigureMemSlots | protocol_feature::kStatus | protocol_feature::kResetDevice;
+    protocol_feature::kConfigureMemSlots | protocol_feature::kStatus | protocol_feature::kResetDevice |
+    protocol_feature::kInflightShmfd;
 
 // VIRTIO_CONFIG_S_NEEDS_RESET (virtio 1.2 §2.1): set in GET_STATUS once the device broke down.
 inline constexpr std::uint8_t kStatusNeedsReset = 0x40;
 
-class BackendRing;  // one vring's state (src/backend_ring.hpp)
-class CallTable;    // the call and error descriptors the device's signals write (src/backend_signals.hpp)
+class BackendRing;     // one vring's state (src/backend_ring.hpp)
+class CallTable;       // the call and error descriptors the device's signals write (src/backend_signals.hpp)
+class InflightRegion;  // INFLIGHT_SHMFD's shared record (hv/vhost/inflight.hpp)
 
 class BackendSession {
  public:
@@ -95,6 +99,12 @@ class BackendSession {
   Outcome on_set_config(const Message& m);
   Outcome on_memory_change(Message& m);
   Outcome on_reset();
+  Outcome on_get_inflight_fd(const Message& m);
+  Outcome on_set_inflight_fd(Message& m);
+  // Split ring `index` starting with an in-flight region: its record's log goes to the ring, and
+  // `state` becomes where the record says the ring continues.
+  Result<void> start_inflight(std::uint16_t index, const GuestMemory& memory, std::uint64_t used_gpa,
+                              virtio::SplitQueueState& state);
   Result<BackendRing*> ring(std::uint32_t index, const char* operation);
   [[nodiscard]] bool negotiated(std::uint64_t protocol_feature) const noexcept {
     return (protocol_features_ & protocol_feature) != 0;
@@ -114,9 +124,10 @@ class BackendSession {
   BackendMemoryTable memory_;
   std::vector<std::unique_ptr<BackendRing>> rings_;
   std::shared_ptr<CallTable> calls_;
-  std::uint64_t features_ = 0;           // acked virtio features (SET_FEATURES), bit 30 included
-  std::uint64_t protocol_features_ = 0;  // acked protocol features
-  std::uint8_t status_ = 0;              // SET_STATUS; NEEDS_RESET is added from calls_
+  std::shared_ptr<InflightRegion> inflight_;  // SET_INFLIGHT_FD's region; null: nothing recorded
+  std::uint64_t features_ = 0;                // acked virtio features (SET_FEATURES), bit 30 included
+  std::uint64_t protocol_features_ = 0;       // acked protocol features
+  std::uint8_t status_ = 0;                   // SET_STATUS; NEEDS_RESET is added from calls_
   bool active_ = false;
 };
 
