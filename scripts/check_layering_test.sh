@@ -180,8 +180,8 @@ expect_fail tests_reach_up 'devices/tests/serial_16550_test.cpp:3: devices (test
 inject unknown_header vmm/src/machine.cpp '#include "hv/no_such_header.hpp"'
 expect_fail unknown_header 'vmm/src/machine.cpp:2: vmm includes hv/no_such_header.hpp, which no layer provides'
 
-inject unplaced_file vhost/daemon.cpp '#include "hv/hypervisor.hpp"'
-expect_fail unplaced_file 'vhost/daemon.cpp: not in any layer of docs/architecture.md'
+inject unplaced_file snapshot/daemon.cpp '#include "hv/hypervisor.hpp"'
+expect_fail unplaced_file 'snapshot/daemon.cpp: not in any layer of docs/architecture.md'
 
 # All of them at once: every one is reported in a single run.
 cp -a "$work/clean" "$work/all"
