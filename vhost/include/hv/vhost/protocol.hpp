@@ -1,7 +1,7 @@
 #pragma once
 // The vhost-user wire format (QEMU docs/interop/vhost-user.rst, as QEMU 7.2 speaks it): request codes,
 // flags, feature bits and the payload layouts, exactly as they cross the Unix socket. This header is
-// the wire ABI: every struct here is packed to the byte as the protocol lays it out (host byte order,
+// the wire ABI: every struct here is laid out to the byte as the protocol lays it out (host byte order,
 // little-endian on x86-64), static-asserted, and golden-tested in vhost/tests/protocol_golden_test.cpp
 // against the values in QEMU's hw/virtio/vhost-user.c and the specification. Nothing here trusts a
 // value: decoding (hv/vhost/message.hpp) checks each payload's size against its request first.
@@ -110,8 +110,9 @@ inline constexpr std::uint32_t kVringFlagLog = 1U << 0;
 // bit 15, for the available side; QEMU 7.2 sends only the available side (used = available).
 inline constexpr std::uint32_t kPackedWrapBit = 1U << 15;
 
-#pragma pack(push, 1)
-
+// Not #pragma pack: every field of these messages sits at its natural alignment (the static_asserts
+// below prove there is no padding the protocol does not have), and a packed struct's 8-byte fields
+// cannot be bound to a reference (a gtest EXPECT_EQ, std::min) without undefined behaviour.
 struct Header {
   std::uint32_t request = 0;
   std::uint32_t flags = 0;
@@ -173,8 +174,6 @@ struct Inflight {
   std::array<std::uint8_t, 4> padding{};
 };
 
-#pragma pack(pop)
-
 static_assert(sizeof(Header) == 12);
 static_assert(sizeof(VringState) == 8);
 static_assert(sizeof(VringAddr) == 40);
@@ -186,6 +185,10 @@ static_assert(sizeof(SingleMemoryRegion) == 40);
 static_assert(sizeof(ConfigHeader) == 12);
 static_assert(sizeof(Inflight) == 24);
 static_assert(offsetof(Inflight, num_queues) == 16 && offsetof(Inflight, queue_size) == 18);
+static_assert(offsetof(MemoryRegion, size) == 8 && offsetof(MemoryRegion, user_address) == 16 &&
+              offsetof(MemoryRegion, mmap_offset) == 24);
+static_assert(offsetof(SingleMemoryRegion, region) == 8 && offsetof(ConfigHeader, flags) == 8);
+static_assert(offsetof(Header, flags) == 4 && offsetof(Header, size) == 8 && offsetof(VringState, num) == 4);
 
 // The name of a request, for logs and errors ("SET_MEM_TABLE"); "UNKNOWN" outside 1..kLastRequest.
 const char* request_name(std::uint32_t request) noexcept;
