@@ -2,6 +2,8 @@
 // sockaddr_un is the socket API's address type; bind() takes its generic form (the cast below).
 #include "hv/vhost/backend_daemon.hpp"
 
+#include "unix_address.hpp"
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,12 +27,8 @@ bool is_listening(int fd) {
 
 Result<UniqueFd> listen_unix(const std::string& path) {
   constexpr const char* op = "vhost-user listen";
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return fail(ErrorKind::InvalidArgument, op, "socket path empty or longer than 107 bytes: " + path);
-  }
-  std::copy(path.begin(), path.end(), std::begin(addr.sun_path));
+  auto addr = detail::unix_address(path, op);
+  if (!addr) return tl::unexpected(addr.error());
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return fail(ErrorKind::AlreadyExists, op, path + " exists and is not a socket");
@@ -38,8 +36,7 @@ Result<UniqueFd> listen_unix(const std::string& path) {
   }
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return fail_errno(op, errno);
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): bind(2) takes the generic sockaddr
-  if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return fail_errno(op, errno, path);
+  if (detail::with_unix_address(::bind, s.get(), *addr) != 0) return fail_errno(op, errno, path);
   if (::listen(s.get(), 1) != 0) return fail_errno(op, errno, path);
   return s;
 }

@@ -4,6 +4,8 @@
 // buffer with memcpy (it is bytes; no typed access to it is made).
 #include "hv/vhost/channel.hpp"
 
+#include "unix_address.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -68,18 +70,32 @@ Result<std::pair<Channel, Channel>> Channel::pair() {
   return std::pair<Channel, Channel>(Channel(UniqueFd(fds[0])), Channel(UniqueFd(fds[1])));
 }
 
-Result<Channel> Channel::connect(const std::string& path) {
+namespace detail {
+
+Result<sockaddr_un> unix_address(const std::string& path, std::string_view op) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(addr.sun_path))
-    return fail(ErrorKind::InvalidArgument, "Channel::connect", "socket path empty or longer than 107 bytes: " + path);
+    return fail(ErrorKind::InvalidArgument, op, "socket path empty or longer than 107 bytes: " + path);
   std::copy(path.begin(), path.end(), std::begin(addr.sun_path));
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) return fail_errno("Channel::connect", errno);
-  // sockaddr_un is the socket API's address type for AF_UNIX; connect() takes its generic form.
+  return addr;
+}
+
+int with_unix_address(int (*call)(int, const sockaddr*, socklen_t), int fd, const sockaddr_un& addr) noexcept {
+  // sockaddr_un is the socket API's address type for AF_UNIX; connect() and bind() take its generic form.
   const auto* generic =
       reinterpret_cast<const sockaddr*>(&addr);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-  if (::connect(s.get(), generic, sizeof(addr)) != 0) return fail_errno("Channel::connect", errno, path);
+  return call(fd, generic, sizeof(addr));
+}
+
+}  // namespace detail
+
+Result<Channel> Channel::connect(const std::string& path) {
+  auto addr = detail::unix_address(path, "Channel::connect");
+  if (!addr) return tl::unexpected(addr.error());
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return fail_errno("Channel::connect", errno);
+  if (detail::with_unix_address(::connect, s.get(), *addr) != 0) return fail_errno("Channel::connect", errno, path);
   return Channel(std::move(s));
 }
 
