@@ -44,9 +44,11 @@ declare -A allow=(
   [backends]="hypervisor kvm mshv mshv/sim"
   [devices]="hypervisor"
   # The device-model contracts, never a legacy device model.
-  [virtio]="hypervisor hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp"
+  [virtio]="hypervisor hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp hv/dev/i2c_bus.hpp"
   # vhost-user serves and proxies virtio devices: virtio and the contracts virtio uses, nothing else.
-  [vhost]="hypervisor virtio hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp"
+  [vhost]="hypervisor virtio hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp hv/dev/i2c_bus.hpp"
+  # The daemons are programs: they build a device from its parts (an I2C adapter's buses) and serve it.
+  [vhost/daemons]="hypervisor devices virtio vhost"
   [conformance]="hypervisor"
   [vmm]="$everything_public"
   [hvctl]="$everything_public"
@@ -59,6 +61,8 @@ test_extra="kvm mshv mshv/sim backends"
 declare -A kernel_abi=(
   [linux/kvm.h]="kvm bench"   # bench: the bare-ioctl baseline hvkit is measured against
   [linux/mshv.h]="mshv/abi"
+  [linux/i2c-dev.h]="devices"  # the host I2C bus (devices/src/linux_i2c_dev.cpp)
+  [linux/i2c.h]="devices"
 )
 
 # classify PATH: sets `layer` (empty if none) and `kind` (public | private | testing) of a file. These
@@ -69,6 +73,7 @@ classify() {
     mshv/abi/*) layer=mshv/abi ;;
     mshv/sim/*) layer=mshv/sim ;;
     mshv/*) layer=mshv ;;
+    vhost/daemons/*) layer=vhost/daemons ;;
     hypervisor/* | kvm/* | backends/* | devices/* | virtio/* | vhost/* | conformance/* | vmm/* | hvctl/* | bench/* | examples/*)
       layer="${1%%/*}" ;;
     *) layer="" ;;
