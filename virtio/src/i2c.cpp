@@ -35,6 +35,9 @@ I2cDevice::I2cDevice(std::shared_ptr<dev::I2cBus> bus)
     : bus_(std::move(bus)), bounce_(dev::kI2cMaxTransactionMessages) {
   Expects(bus_ != nullptr);
   messages_.reserve(dev::kI2cMaxTransactionMessages);
+  // Storage from the start, so even a zero-length message's data() is a real pointer: a bus may
+  // hand it to memcpy or an ioctl, where a null pointer is undefined even for zero bytes.
+  for (auto& data : bounce_) data.reserve(1);
 }
 
 I2cDevice::~I2cDevice() = default;

@@ -235,6 +235,7 @@ TEST_P(I2cTest, ZeroLengthRequestsAreProbes) {
   ASSERT_EQ(bus_->transactions.size(), 2U);
   EXPECT_EQ(bus_->transactions[0], (std::vector{written(kEeprom, {})}));
   EXPECT_EQ(bus_->transactions[1], (std::vector{read_of(kSensor, 0)}));
+  EXPECT_EQ(bus_->null_data, 0) << "a probe's data() was null";
   EXPECT_EQ(status(w), kI2cStatusOk);
   EXPECT_EQ(status(r), kI2cStatusOk);
   // A probe of an absent target fails like any message.

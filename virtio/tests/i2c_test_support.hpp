@@ -42,6 +42,7 @@ class FakeI2cBus final : public hv::dev::I2cBus {
   std::size_t transfer(std::span<const hv::dev::I2cMessage> messages) override {
     auto& recorded = transactions.emplace_back();
     for (const auto& m : messages) {
+      if (m.data.data() == nullptr) ++null_data;
       recorded.push_back(
           {m.address, m.read,
            m.read ? std::vector<std::uint8_t>{} : std::vector<std::uint8_t>(m.data.begin(), m.data.end()),
@@ -62,6 +63,7 @@ class FakeI2cBus final : public hv::dev::I2cBus {
   std::vector<std::vector<Message>> transactions;
   std::deque<std::size_t> outcomes;  // per transfer, how many messages succeed; all when none is left
   std::set<std::uint8_t> unserved;
+  int null_data = 0;  // messages whose data() was null (a bus may not be able to take that)
 };
 
 // One request as the driver lays it out: where its status byte and its data live.
