@@ -193,6 +193,24 @@ TEST_P(I2cTest, AnAddressTheBusDoesNotServeGetsErrWithoutReachingIt) {
   EXPECT_TRUE(bus_->transactions.empty());
 }
 
+TEST_P(I2cTest, DataOutsideGuestMemoryFailsItsRequest) {
+  start();
+  constexpr std::uint64_t kEndOfRam = 0x400000;
+  // A write whose data crosses the end of RAM: ERR, unexecuted, and its group fails with it.
+  Request a = ring().write(kEeprom, {1, 2, 3, 4}, kFailNext);
+  a.buffers[1].address = kEndOfRam - 2;
+  const Request b = ring().write(kEeprom, {5});
+  // A read whose buffer lies outside RAM: the bus ran it, but the data cannot be delivered: ERR.
+  Request c = ring().read(kSensor, 4);
+  c.buffers[1].address = kEndOfRam + 0x1000;
+  const auto na = ring().add(a), nb = ring().add(b), nc = ring().add(c);
+  EXPECT_EQ(serve(), (std::vector{Used{na, 1}, Used{nb, 1}, Used{nc, 1}}));
+  EXPECT_EQ(status(a), kI2cStatusError);
+  EXPECT_EQ(status(b), kI2cStatusError);
+  EXPECT_EQ(status(c), kI2cStatusError);
+  EXPECT_EQ(bus_->transactions, (std::vector<std::vector<FakeI2cBus::Message>>{{read_of(kSensor, 4)}}));
+}
+
 // --- framing ---------------------------------------------------------------------------------------
 
 TEST_P(I2cTest, AnyFramingOfTheTwoStreamsIsServed) {
