@@ -107,11 +107,13 @@ bool I2cDevice::take_available() {
 
 // Whether the held chains leave fewer descriptors free than a request may need: then the driver
 // cannot add the rest of the group (Linux stops adding when the ring is full and leaves FAIL_NEXT
-// set on the last request it added), and holding would hang it. A chain's buffers count as
-// descriptors even behind an indirect table: an over-estimate, which only executes a group sooner.
+// set on the last request it added), and holding would hang it. A chain counts the descriptors it
+// occupies (ring_slots: one for a request behind an indirect table); the driver is assumed to need
+// three for its next request, as without indirect descriptors, so a group is executed sooner rather
+// than held while the driver cannot add to it.
 bool I2cDevice::fills_ring() const {
   std::uint64_t held = 0;
-  for (const Taken& taken : group_) held += std::max<std::uint64_t>(taken.chain.buffers.size(), taken.chain.ring_slots);
+  for (const Taken& taken : group_) held += taken.chain.ring_slots;
   return held + kRequestDescriptors > ring_size(*queue_);
 }
 

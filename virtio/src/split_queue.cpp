@@ -90,6 +90,7 @@ Result<void> SplitQueue::parse_chain(const GuestMemory& memory, std::uint16_t he
         return tl::unexpected(detail::cold_error(
             [&] { return broken("indirect table at " + hex(d->addr) + " misaligned or outside guest RAM"); }));
       }
+      chain.ring_slots = static_cast<std::uint16_t>(visited);  // the table entries up to the indirect one
       table = d->addr;
       table_size = d->len / static_cast<std::uint32_t>(kDescriptorSize);
       index = 0;
@@ -99,7 +100,10 @@ Result<void> SplitQueue::parse_chain(const GuestMemory& memory, std::uint16_t he
     }
     if (const char* why = builder.add(d->addr, d->len, (d->flags & kDescWrite) != 0))
       return tl::unexpected(detail::cold_error([&] { return builder.broken(why); }));
-    if ((d->flags & kDescNext) == 0) return {};
+    if ((d->flags & kDescNext) == 0) {
+      if (!in_indirect) chain.ring_slots = static_cast<std::uint16_t>(visited);
+      return {};
+    }
     index = d->next;
   }
 }

@@ -426,6 +426,19 @@ TEST_P(I2cTest, AGroupThatLeavesNoRoomForAnotherRequestIsExecutedAsItStands) {
   EXPECT_EQ(status(c), kI2cStatusOk);
 }
 
+TEST_P(I2cTest, OnAFourEntryRingARequestBehindAnIndirectTableTakesOneSlotAndIsHeld) {
+  start(4);  // QEMU's vhost-user-i2c ring; Linux puts each request behind an indirect table
+  const Request a = ring().write(kEeprom, {1}, kFailNext);  // 3 buffers, 1 descriptor: 3 free, held
+  ring().add(a, /*indirect=*/true);
+  EXPECT_TRUE(serve().empty()) << "a request behind an indirect table was counted as 3 descriptors";
+  EXPECT_TRUE(bus_->transactions.empty());
+  const Request b = ring().read(kEeprom, 1);
+  ring().add(b, /*indirect=*/true);
+  EXPECT_EQ(serve().size(), 2U);
+  EXPECT_EQ(bus_->transactions,
+            (std::vector<std::vector<FakeI2cBus::Message>>{{written(kEeprom, {1}), read_of(kEeprom, 1)}}));
+}
+
 TEST_P(I2cTest, OnAFourEntryRingTheContinuationOfAFailedGroupFails) {
   start(4);  // QEMU's vhost-user-i2c ring
   bus_->outcomes = {1};

@@ -104,6 +104,21 @@ TEST_F(SplitQueueTest, IndirectTablesAreFollowed) {
   EXPECT_EQ((*c)->buffers[2], (hv::virtio::Buffer{kData + 0x100, 100, true}));
 }
 
+TEST_F(SplitQueueTest, ARingSlotsCountsTheDescriptorTableEntriesAChainOccupies) {
+  // What a device that holds chains (virtio-i2c's unfinished groups) counts to know whether the
+  // driver still has room: each direct descriptor, and one for a whole indirect table.
+  auto d = driver();
+  auto q = queue(d);
+  const BufferSpec three[] = {{kData, 8, false}, {kData + 8, 8, false}, {kData + 0x100, 100, true}};
+  d.make_available(d.add_chain(three));
+  d.make_available(d.add_indirect_chain(three));
+  auto direct = q.pop(memory_);
+  auto indirect = q.pop(memory_);
+  ASSERT_TRUE(direct && *direct && indirect && *indirect);
+  EXPECT_EQ((*direct)->ring_slots, 3);
+  EXPECT_EQ((*indirect)->ring_slots, 1);
+}
+
 TEST_F(SplitQueueTest, APoppedChainDoesNotChangeWhenTheDriverRewritesItsDescriptors) {
   // TOCTOU: the device validated the chain when it popped it; what it then works from is a copy, so
   // a driver rewriting the descriptor table and the indirect table afterwards changes nothing.

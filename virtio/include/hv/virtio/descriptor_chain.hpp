@@ -96,9 +96,11 @@ class BufferList {
 };
 
 struct DescriptorChain {
-  std::uint16_t head = 0;        // what add_used() names this chain by (packed: the buffer ID)
-  std::uint16_t ring_slots = 1;  // packed: descriptors the chain takes in the ring (add_used skips them)
-  BufferList buffers;            // device-readable buffers first, then device-writable ones
+  std::uint16_t head = 0;  // what add_used() names this chain by (packed: the buffer ID)
+  // The descriptors the chain occupies until it is used: split, its descriptor-table entries outside
+  // any indirect table; packed, its ring slots (add_used skips them).
+  std::uint16_t ring_slots = 1;
+  BufferList buffers;  // device-readable buffers first, then device-writable ones
   std::uint64_t readable_bytes = 0;
   std::uint64_t writable_bytes = 0;
 };
