@@ -50,6 +50,7 @@ const char* const kUsage =
     "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
     "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng]\n"
     "                 [--vhost-user-reconnect MS] [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
+    "                 [--vhost-user-i2c SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
     "                 [--console-filter auto|on|off] [IMAGE]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
@@ -64,9 +65,10 @@ const char* const kUsage =
     "repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer reads)\n"
     "attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its own\n"
     "interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
-    "--vhost-user-blk SOCKET and --vhost-user-rng SOCKET (repeatable) attach a block or entropy device\n"
-    "served by a vhost-user backend process listening at the Unix socket SOCKET (qemu-storage-daemon,\n"
-    "hvkit-vhost-user-blk, hvkit-vhost-user-rng...), in the same sequence of windows; guest RAM is\n"
+    "--vhost-user-blk SOCKET, --vhost-user-rng SOCKET and --vhost-user-i2c SOCKET (repeatable) attach a\n"
+    "block, entropy or I2C adapter device served by a vhost-user backend process listening at the Unix\n"
+    "socket SOCKET (qemu-storage-daemon, hvkit-vhost-user-blk, hvkit-vhost-user-rng,\n"
+    "hvkit-vhost-user-i2c...), in the same sequence of windows; guest RAM is\n"
     "shared with it by memfd. hvctl connects and negotiates while reading the command line (nothing\n"
     "listening at SOCKET: exit 2; a backend that breaks the protocol or stays silent for 5 s: exit 4).\n"
     "A backend that goes away later is reported on stderr and the guest keeps running and keeps its\n"
@@ -257,7 +259,8 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
   // Machine's layout (README): device windows above RAM.
   if (config.virtio.size() > hv::vmm::kMaxVirtioDevices) {
     return "at most " + std::to_string(hv::vmm::kMaxVirtioDevices) +
-           " virtio devices (--blk, --rng, --console, --vhost-user-blk, --vhost-user-rng)";
+           " virtio devices (--blk, --rng, --console, --vhost-user-blk, --vhost-user-rng,"
+           " --vhost-user-i2c)";
   }
   if (!config.virtio.empty() && ram_end > hv::vmm::kVirtioBase) {
     return "with virtio devices, RAM must end below " + hex(hv::vmm::kVirtioBase) + ": " + ram;
@@ -413,7 +416,7 @@ int run_command(std::span<const std::string_view> args) {
       auto v = number();
       if (!v || *v > kMaxReconnectMs) return usage_error("--vhost-user-reconnect takes milliseconds from 0 to 60000");
       reconnect = std::chrono::milliseconds(*v);
-    } else if (a == "--vhost-user-blk" || a == "--vhost-user-rng") {
+    } else if (a == "--vhost-user-blk" || a == "--vhost-user-rng" || a == "--vhost-user-i2c") {
       auto v = value();
       if (!v) return usage_error(std::string(a) + " takes a SOCKET path");
       auto device = connect_vhost_user(a, *v, reconnect);

@@ -11,8 +11,9 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_
   const std::string path(socket);
   const std::string prefix = std::string(option) + " " + path + ": ";
   if (path.empty()) return tl::unexpected(VhostUserError{std::string(option) + " needs a SOCKET path"});
-  auto options =
-      option == "--vhost-user-blk" ? hv::vhost::vhost_user_blk_options() : hv::vhost::vhost_user_rng_options();
+  auto options = option == "--vhost-user-blk"   ? hv::vhost::vhost_user_blk_options()
+                 : option == "--vhost-user-i2c" ? hv::vhost::vhost_user_i2c_options()
+                                                : hv::vhost::vhost_user_rng_options();
   options.on_disconnect = [prefix, path](const hv::Error& error, bool reconnecting) {
     if (reconnecting) {
       std::fprintf(stderr, "hvctl run: %sbackend at %s went away; reconnecting (%s)\n", prefix.c_str(), path.c_str(),

@@ -1,5 +1,6 @@
 #pragma once
-// `hvctl run --vhost-user-blk SOCKET` and `--vhost-user-rng SOCKET`: a virtio device served by a
+// `hvctl run --vhost-user-blk SOCKET`, `--vhost-user-rng SOCKET` and `--vhost-user-i2c SOCKET`: a virtio
+// device served by a
 // vhost-user backend process listening at SOCKET, connected and negotiated while the command line is
 // read (bounded: a silent backend fails the run within hv::vhost::FrontendOptions' timeout).
 
@@ -21,7 +22,7 @@ struct VhostUserError {
   bool usage = true;
 };
 
-// `option` is "--vhost-user-blk" or "--vhost-user-rng". The device reports a backend that goes away
+// `option` is "--vhost-user-blk", "--vhost-user-rng" or "--vhost-user-i2c". The device reports a backend that goes away
 // once per connection, on stderr ("backend at SOCKET went away; reconnecting"), connects to SOCKET
 // again every `reconnect` (reporting "reconnected") while the guest keeps running; with `reconnect`
 // 0 (or a packed ring) it needs a reset instead.

@@ -34,7 +34,7 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
       return 0;
     }
   }
-  std::map<std::string, std::string> options;
+  DaemonOptions options;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i];
     std::optional<std::string> value;
@@ -53,18 +53,21 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
       value = args[++i];
     }
     if (!takes_value && value) return usage_error(spec, name + " takes no value");
-    options[name] = value.value_or("");
+    if (options.has(name) && spec.repeatable_options.count(name) == 0) {
+      return usage_error(spec, name + " can be given once");
+    }
+    options.add(name, value.value_or(""));
   }
-  const bool has_path = options.count("--socket-path") != 0, has_fd = options.count("--fd") != 0;
+  const bool has_path = options.has("--socket-path"), has_fd = options.has("--fd");
   if (has_path == has_fd) return usage_error(spec, "give exactly one of --socket-path and --fd");
   int fd = -1;
   if (has_fd) {
     try {
       std::size_t used = 0;
-      fd = std::stoi(options["--fd"], &used);
-      if (used != options["--fd"].size() || fd < 0) throw std::invalid_argument("fd");
+      fd = std::stoi(options.value("--fd"), &used);
+      if (used != options.value("--fd").size() || fd < 0) throw std::invalid_argument("fd");
     } catch (const std::exception&) {
-      return usage_error(spec, "--fd takes a descriptor number, not '" + options["--fd"] + "'");
+      return usage_error(spec, "--fd takes a descriptor number, not '" + options.value("--fd") + "'");
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
@@ -81,7 +84,7 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
   }
   hv::UniqueFd socket;
   if (has_path) {
-    auto listening = hv::vhost::listen_unix(options["--socket-path"]);
+    auto listening = hv::vhost::listen_unix(options.value("--socket-path"));
     if (!listening) {
       std::cerr << spec.name << ": " << listening.error().to_string() << "\n";
       return 1;
@@ -93,7 +96,7 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
   // A frontend that goes away while a reply is being written must not kill the daemon.
   (void)std::signal(SIGPIPE, SIG_IGN);  // cannot fail for SIGPIPE and SIG_IGN
   const auto log = [&spec](const std::string& line) { std::cerr << spec.name << ": " << line << std::endl; };
-  log(has_path ? "listening on " + options["--socket-path"] : "serving descriptor " + options["--fd"]);
+  log(has_path ? "listening on " + options.value("--socket-path") : "serving descriptor " + options.value("--fd"));
   auto served = hv::vhost::serve_frontends(device, std::move(socket), log);
   if (!served) {
     log(served.error().to_string());

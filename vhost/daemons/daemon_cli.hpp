@@ -15,16 +15,37 @@
 
 namespace hvd {
 
+// The parsed command line: each option's values in the order given (a flag's value is "").
+class DaemonOptions {
+ public:
+  [[nodiscard]] bool has(const std::string& name) const { return values_.count(name) != 0; }
+  // The value of an option given once (empty if it was not given).
+  [[nodiscard]] std::string value(const std::string& name) const {
+    const auto it = values_.find(name);
+    return it == values_.end() ? std::string() : it->second.front();
+  }
+  // Every value of a repeatable option, in order.
+  [[nodiscard]] std::vector<std::string> all(const std::string& name) const {
+    const auto it = values_.find(name);
+    return it == values_.end() ? std::vector<std::string>() : it->second;
+  }
+  void add(const std::string& name, std::string value) { values_[name].push_back(std::move(value)); }
+
+ private:
+  std::map<std::string, std::vector<std::string>> values_;
+};
+
 struct DaemonSpec {
   std::string name;                     // "hvkit-vhost-user-blk"
   std::string capabilities;             // the --print-capabilities JSON, without the newline
   std::string usage;                    // the --help text after the common options
   std::set<std::string> value_options;  // the daemon's own, e.g. "--blk-file"
   std::set<std::string> flag_options;   // e.g. "--read-only"
-  // Builds the device from the parsed options (values and flags: "--read-only" -> ""); an error
-  // message (printed, exit 1) or the device.
-  std::function<std::shared_ptr<hv::virtio::VirtioDevice>(const std::map<std::string, std::string>&, std::string&)>
-      make_device;
+  // Value options that may be given more than once (e.g. "--eeprom"); any other option given twice is
+  // a usage error, rather than the last one silently winning.
+  std::set<std::string> repeatable_options;
+  // Builds the device from the parsed options; an error message (printed, exit 1) or the device.
+  std::function<std::shared_ptr<hv::virtio::VirtioDevice>(const DaemonOptions&, std::string&)> make_device;
 };
 
 // Parses `args`, prints what is asked for, serves frontends until the socket fails. The exit status:

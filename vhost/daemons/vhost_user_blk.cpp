@@ -17,14 +17,13 @@ int main(int argc, char** argv) {
       "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n";
   spec.value_options = {"--blk-file"};
   spec.flag_options = {"--read-only"};
-  spec.make_device = [](const std::map<std::string, std::string>& options,
+  spec.make_device = [](const hvd::DaemonOptions& options,
                         std::string& error) -> std::shared_ptr<hv::virtio::VirtioDevice> {
-    const auto file = options.find("--blk-file");
-    if (file == options.end()) {
+    if (!options.has("--blk-file")) {
       error = "--blk-file FILE is required";
       return nullptr;
     }
-    auto disk = hv::virtio::BlockDevice::open(file->second, options.count("--read-only") != 0);
+    auto disk = hv::virtio::BlockDevice::open(options.value("--blk-file"), options.has("--read-only"));
     if (!disk) {
       error = disk.error().to_string();
       return nullptr;

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
       "\n"
       "Serves virtio-rng (bytes from getrandom(2)) to one vhost-user frontend at a time; after one\n"
       "disconnects the device is reset and the next is accepted.\n";
-  spec.make_device = [](const std::map<std::string, std::string>&, std::string&) {
+  spec.make_device = [](const hvd::DaemonOptions&, std::string&) {
     return std::shared_ptr<hv::virtio::VirtioDevice>(std::make_shared<hv::virtio::RngDevice>());
   };
   const std::span<char*> args(argv, static_cast<std::size_t>(argc));

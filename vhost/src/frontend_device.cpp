@@ -112,6 +112,15 @@ VhostUserDeviceOptions vhost_user_rng_options() {
   return o;
 }
 
+VhostUserDeviceOptions vhost_user_i2c_options() {
+  VhostUserDeviceOptions o;
+  o.device_id = 34;
+  o.default_queues = 1;
+  o.max_queues = 1;
+  o.config_size = 0;  // virtio 1.2 defines no configuration space for virtio-i2c
+  return o;
+}
+
 VhostUserDevice::VhostUserDevice(Frontend frontend, VhostUserDeviceOptions options, std::string socket_path)
     : options_(std::move(options)), socket_path_(std::move(socket_path)), frontend_(std::move(frontend)) {}
 

@@ -67,9 +67,11 @@ struct VhostUserDeviceOptions {
 };
 
 // The options for a block device (ID 2, one queue by default, the virtio-blk configuration space up to
-// its write-zeroes fields: 60 bytes) and an entropy device (ID 4, one queue, no configuration space).
+// its write-zeroes fields: 60 bytes), an entropy device (ID 4, one queue, no configuration space) and
+// an I2C adapter (ID 34, one request queue, no configuration space).
 VhostUserDeviceOptions vhost_user_blk_options();
 VhostUserDeviceOptions vhost_user_rng_options();
+VhostUserDeviceOptions vhost_user_i2c_options();
 
 // Feature bits the guest may see of a backend's offer: the device-specific bits 0..23 and the ring
 // features hvkit's queues implement (INDIRECT_DESC, EVENT_IDX, VERSION_1, RING_PACKED).
