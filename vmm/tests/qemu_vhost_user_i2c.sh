@@ -89,6 +89,7 @@ fi
 grep -q "^qemu-virtio-i2c: probe, read-back, wrap, groups, batch, malformed, reset: ok$" "$dir/uart" ||
   fail "no success line from the guest"
 i2c_check_files "$file_a" "$file_b" "with the daemon running" || fail "file check"
+kill -0 "$daemon_pid" 2> /dev/null || fail "the daemon exited after the frontend left (it should serve the next)"
 kill -KILL "$daemon_pid"
 wait "$daemon_pid" 2> /dev/null
 daemon_pid=''

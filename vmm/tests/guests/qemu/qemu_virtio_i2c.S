@@ -4,10 +4,10 @@
 # 32-bit protected mode, paging off, plain integer instructions) it scans the microvm virtio-mmio
 # slots for the device, here DeviceID 34 with transport version 2; then it runs the driver and
 # scenario of ../i2c_core.inc (see there: what it does, its output, its checks, and what the two
-# EEPROMs' files hold afterwards). QEMU 7.2's vhost-user-i2c queue has 4 entries, so the queue size
-# is 4 here.
+# EEPROMs' files hold afterwards).
 #
-# Output on the UART at 0x3f8: "qemu-virtio-i2c: virtio-i2c at 0x..., queue size ...", then
+# Output on the UART at 0x3f8: "qemu-virtio-i2c: virtio-i2c at 0x..., queue size ... (QueueNumMax
+# ...)", then
 # "qemu-virtio-i2c: probe, read-back, wrap, groups, batch, malformed, reset: ok" or
 # "qemu-virtio-i2c: check N failed (...)". The result goes to isa-debug-exit at port 0xf4 (iosize 4):
 # 0 for success, else the failed check (QEMU exits with (value << 1) | 1).
