@@ -42,7 +42,8 @@ i2c_compare() {
     return 1
   fi
   if ! od -An -v -tu1 "$file" | tr -s ' ' '\n' | grep -v '^$' | diff <("$expected") - > /dev/null; then
-    echo "FAILED: $when: $name differs from what the guest leaves there; offset, expected, found (at most 32 lines):"
+    echo "FAILED: $when: $name differs from what the guest leaves there"
+    echo "offset, expected, found (the first 32 differences):"
     od -An -v -tu1 "$file" | tr -s ' ' '\n' | grep -v '^$' |
       paste -d ' ' <("$expected") - | awk '$1 != $2 { printf "  0x%02x 0x%02x 0x%02x\n", NR - 1, $1, $2 }' | head -32
     return 1

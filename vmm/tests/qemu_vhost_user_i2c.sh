@@ -44,7 +44,8 @@ fail() {
 }
 
 i2c_make_file_b "$file_b" || fail "cannot write $file_b"
-"$daemon" --socket-path "$sock" --eeprom "0x50=$file_a" --eeprom "0x52=$file_b" < /dev/null > "$dir/daemon.log" 2>&1 &
+"$daemon" --socket-path "$sock" --eeprom "0x50=$file_a" --eeprom "0x52=$file_b" \
+  < /dev/null > "$dir/daemon.log" 2>&1 &
 daemon_pid=$!
 for ((i = 0; i < 100; i++)); do
   [ -S "$sock" ] && break

@@ -59,7 +59,11 @@ fi
 grep -q "^virtio-i2c: probe, read-back, wrap, groups, batch, malformed, reset: ok$" "$dir/out" ||
   { echo "FAILED: no success line"; exit 1; }
 i2c_check_files "$file_a" "$file_b" "with the daemon running" || exit 1
-kill -0 "$pid" 2> /dev/null || { echo "FAILED: the daemon exited after the frontend left (it should serve the next)"; cat "$dir/daemon.log"; exit 1; }
+if ! kill -0 "$pid" 2> /dev/null; then
+  echo "FAILED: the daemon exited after the frontend left (it should serve the next)"
+  cat "$dir/daemon.log"
+  exit 1
+fi
 kill -KILL "$pid"
 wait "$pid" 2> /dev/null
 pid=''
