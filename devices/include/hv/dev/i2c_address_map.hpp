@@ -2,7 +2,10 @@
 // Several I2C buses behind one adapter (what one virtio-i2c device offers a guest): each 7-bit address
 // belongs to at most one bus. A transaction whose messages all go to one bus is that bus's transaction;
 // one that crosses buses is executed as consecutive runs, one per bus, in order (no repeated START
-// between runs: two host buses cannot share one), stopping at the first failure.
+// between runs: two host buses cannot share one), stopping at the first failure. At most
+// kI2cMaxTransactionMessages are executed: a longer transaction fails at the first message past them.
+// add() is set-up: finish it before the map is shared with threads that transfer (the routes are then
+// only read, and each bus serialises itself).
 
 #include <array>
 #include <cstdint>

@@ -19,6 +19,7 @@
 // is used with length 0. A driver that breaks the queue protocol leaves the device stopped, with
 // DEVICE_NEEDS_RESET, until it is reset.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,9 @@ class I2cDevice final : public VirtioDevice {
   // The bus the guest's requests go to (not null: Expects). Its state is the bus's: a reset of the
   // device leaves what is on the bus (EEPROM contents) as it was.
   explicit I2cDevice(std::shared_ptr<dev::I2cBus> bus);
+  ~I2cDevice() override;  // out of line: Taken is complete only in i2c.cpp
+  I2cDevice(const I2cDevice&) = delete;
+  I2cDevice& operator=(const I2cDevice&) = delete;
 
   [[nodiscard]] std::uint32_t device_id() const noexcept override { return 34; }
   [[nodiscard]] std::uint64_t features() const noexcept override { return kI2cFeatureZeroLengthRequest; }
@@ -54,18 +58,33 @@ class I2cDevice final : public VirtioDevice {
   void notify(std::uint16_t index) override;
   void reset() override;
   // Executes a held, unfinished group as it stands, uses every request taken, and returns the queue.
+  // Activating the device again with that queue goes on with the same group: its continuation still
+  // fails if anything before it failed (only reset() forgets that).
   Result<std::vector<std::pair<std::uint16_t, Queue>>> stop() override;
 
   // The queue stopped because the driver broke the protocol (for the VMM's logs and tests).
   [[nodiscard]] bool broken() const;
 
  private:
+  struct Taken;  // a chain taken from the queue and the request it frames (i2c.cpp)
+  // Every member below is guarded by mutex_; the helpers are called with it held.
+  bool take_available();  // false: the queue broke
+  [[nodiscard]] bool fills_ring() const;
+  bool execute_group();  // executes and uses group_; false: the queue broke
+  std::size_t run_transaction(std::size_t first);
+  bool use(const Taken& taken);
+  void drop_group() noexcept;
+
   mutable std::mutex mutex_;
   std::shared_ptr<dev::I2cBus> bus_;
   std::shared_ptr<const GuestMemory> memory_;  // from activate() until reset()
   std::optional<Queue> queue_;
   DeviceSignals signals_;
   bool broken_ = false;
+  std::vector<Taken> group_;                       // taken, not yet used: the requests of a group not yet executed
+  bool carry_failed_ = false;                      // a group executed before its end failed: its continuation fails too
+  std::vector<dev::I2cMessage> messages_;          // one transaction's, reused
+  std::vector<std::vector<std::uint8_t>> bounce_;  // its data, device-owned: kI2cMaxTransactionMessages buffers
 };
 
 }  // namespace hv::virtio
