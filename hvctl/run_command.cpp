@@ -17,8 +17,10 @@
 #include <system_error>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include "demo_guest.hpp"
+#include "device_supervisor.hpp"
 #include "hv/backend_registry.hpp"
 #include "hv/dev/byte_sink.hpp"
 #include "hv/dev/scratch_device.hpp"
@@ -29,6 +31,7 @@
 #include "hv/vmm/image_loader.hpp"
 #include "hv/vmm/machine.hpp"
 #include "hv/x86_boot.hpp"
+#include "isolate_option.hpp"
 #include "stop_watcher.hpp"
 #include "terminal_filter.hpp"
 #include "vhost_user_option.hpp"
@@ -48,7 +51,7 @@ constexpr std::uint64_t kMaxReconnectMs = 60000;
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
     "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
-    "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng]\n"
+    "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng] [--isolate [--isolate-daemons DIR]]\n"
     "                 [--vhost-user-reconnect MS] [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
     "                 [--vhost-user-i2c SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
@@ -76,6 +79,15 @@ const char* const kUsage =
     "for the --vhost-user-* options after it), for as long as it takes, restarts the device's rings on\n"
     "the new backend where the guest's used rings show them and reports \"reconnected\". With\n"
     "--vhost-user-reconnect 0 (or a packed ring) the device needs a reset (DEVICE_NEEDS_RESET) instead.\n"
+    "--isolate runs each --blk and --rng device out of process instead: hvctl starts a vhost-user daemon\n"
+    "for it (hvkit-vhost-user-blk --blk-file PATH [--read-only], hvkit-vhost-user-rng; from DIR, by\n"
+    "default hvctl's own directory; one missing: exit 2; serial=ID cannot be given) listening in a new\n"
+    "private directory (mode 0700, under $TMPDIR or /tmp), attaches it as --vhost-user-* would (with the\n"
+    "--vhost-user-reconnect in force before the device's option), and restarts a daemon that dies by a\n"
+    "signal or a nonzero exit (\"device process PID died (signal N); restarting\"; at most 5 times a\n"
+    "minute, then the device stays without a backend while the guest runs). The daemons' standard input\n"
+    "is /dev/null, their output goes to hvctl's stderr; hvctl ends them (SIGTERM, SIGKILL after 2 s) and\n"
+    "removes the directories when it exits, and they die with hvctl if it is killed.\n"
     "--console-max-bytes N and --console-rate BYTES_PER_S limit the guest's output through the UART and\n"
     "the virtio console together: at most N bytes in all (default 67108864, 64 MiB) and BYTES_PER_S\n"
     "bytes a second, in bursts of up to one second's worth (default 1048576, 1 MiB/s); 0 = unlimited.\n"
@@ -95,12 +107,12 @@ const char* const kUsage =
     "  0        every vCPU halted\n"
     "  2        usage error, found before any backend is opened: a bad or inapplicable option, an\n"
     "           unknown backend NAME, an unusable IMAGE or --blk file (missing, not a regular file, not\n"
-    "           accessible, in use), nothing listening at a --vhost-user-* SOCKET, a machine that\n"
-    "           cannot be laid out in RAM\n"
+    "           accessible, in use), nothing listening at a --vhost-user-* SOCKET, a device program\n"
+    "           --isolate needs missing from its directory, a machine that cannot be laid out in RAM\n"
     "  3        the guest shut down, triple-faulted or asked for a reset\n"
     "  4        hypervisor or host error: whatever fails once the command line is accepted (a kernel\n"
     "           EINVAL included), a known backend this host cannot open, and a vhost-user backend\n"
-    "           that fails negotiation\n"
+    "           that fails negotiation, an --isolate daemon that does not start or listen within 5 s\n"
     "  124      --timeout passed: \"timed out after N s\"\n"
     "  130, 143 SIGINT, SIGTERM (128 + the signal number): \"stopped by SIGINT\"\n";
 
@@ -180,7 +192,14 @@ bool names_an_unusable_file(const hv::Error& error) {
   }
 }
 
-tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, DiskError> open_disk(std::string_view spec) {
+// A --blk opened: the device, and what the command line said (for --isolate's daemon).
+struct Disk {
+  std::shared_ptr<hv::virtio::BlockDevice> device;
+  std::string path;
+  hv::virtio::BlockOptions options;
+};
+
+tl::expected<Disk, DiskError> open_disk(std::string_view spec) {
   const auto comma = spec.find(',');
   const std::string path(spec.substr(0, comma));
   const std::string prefix = "--blk " + std::string(spec) + ": ";
@@ -219,7 +238,28 @@ tl::expected<std::shared_ptr<hv::virtio::BlockDevice>, DiskError> open_disk(std:
     return tl::unexpected(
         DiskError{"--blk " + path + ": " + disk.error().to_string(), names_an_unusable_file(disk.error())});
   }
-  return *disk;
+  return Disk{*disk, path, options};
+}
+
+// A --blk or --rng, which --isolate runs in a daemon instead: where it is among the virtio devices,
+// the option as given, the disk (none for --rng) and the --vhost-user-reconnect in force there.
+struct LocalDevice {
+  std::size_t slot = 0;
+  std::string label;
+  std::optional<Disk> disk;
+  std::chrono::milliseconds reconnect{};
+};
+
+// The daemon's command line for `local`, or why --isolate cannot run it.
+tl::expected<IsolatedDevice, std::string> isolated_device(const LocalDevice& local) {
+  if (!local.disk) return IsolatedDevice{local.label, "hvkit-vhost-user-rng", "--vhost-user-rng", {}};
+  if (!local.disk->options.serial.empty()) {
+    return tl::unexpected(local.label + ": --isolate cannot give the disk a serial (hvkit-vhost-user-blk has no " +
+                          "serial option); drop serial=ID or --isolate");
+  }
+  IsolatedDevice device{local.label, "hvkit-vhost-user-blk", "--vhost-user-blk", {"--blk-file", local.disk->path}};
+  if (local.disk->options.read_only) device.args.emplace_back("--read-only");
+  return device;
 }
 
 // Feeds stdin to the UART's receive FIFO. Memory stays bounded: at most one 64-byte chunk is held
@@ -348,6 +388,8 @@ int debug_exit_status(std::uint32_t value) {
 }  // namespace
 
 int run_command(std::span<const std::string_view> args) {
+  // Declared first, so that it ends last: the daemons outlive the devices attached to them.
+  std::unique_ptr<DeviceSupervisor> supervisor;
   hv::vmm::MachineConfig config;
   std::string backend;
   std::string image_path;
@@ -358,6 +400,9 @@ int run_command(std::span<const std::string_view> args) {
   std::chrono::milliseconds reconnect{250};  // --vhost-user-reconnect: for the --vhost-user-* after it
   enum class FilterMode : std::uint8_t { Auto, On, Off };
   FilterMode filter_mode = FilterMode::Auto;
+  std::vector<LocalDevice> local_devices;  // the --blk and --rng given, for --isolate
+  bool isolate = false;
+  std::optional<std::string> daemons;  // --isolate-daemons
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -411,7 +456,10 @@ int run_command(std::span<const std::string_view> args) {
         return kHypervisorError;
       }
       if (!disk) return usage_error(disk.error().message);
-      config.virtio.push_back(*disk);
+      config.virtio.push_back(disk->device);
+      // Only the path and flags are kept: --isolate drops the device (and its lock) for the daemon's.
+      local_devices.push_back({config.virtio.size() - 1, "--blk " + std::string(*v), *disk, reconnect});
+      local_devices.back().disk->device = nullptr;
     } else if (a == "--vhost-user-reconnect") {
       auto v = number();
       if (!v || *v > kMaxReconnectMs) return usage_error("--vhost-user-reconnect takes milliseconds from 0 to 60000");
@@ -428,6 +476,13 @@ int run_command(std::span<const std::string_view> args) {
       config.virtio.push_back(*device);
     } else if (a == "--rng") {
       config.virtio.push_back(std::make_shared<hv::virtio::RngDevice>());
+      local_devices.push_back({config.virtio.size() - 1, "--rng", std::nullopt, reconnect});
+    } else if (a == "--isolate") {
+      isolate = true;
+    } else if (a == "--isolate-daemons") {
+      auto v = value();
+      if (!v || v->empty()) return usage_error("--isolate-daemons takes a directory");
+      daemons = std::string(*v);
     } else if (a == "--console") {
       if (console_slot) return usage_error("--console can be given once");
       console_slot = config.virtio.size();
@@ -461,6 +516,29 @@ int run_command(std::span<const std::string_view> args) {
     config.image = std::move(*bytes);
   }
   if (auto why = inapplicable_option(config, demo)) return usage_error(*why);
+  if (daemons && !isolate) return usage_error("--isolate-daemons needs --isolate");
+  if (isolate) {
+    if (local_devices.empty()) return usage_error("--isolate needs a --blk or --rng to run out of process");
+    std::vector<IsolatedDevice> devices;
+    for (const auto& local : local_devices) {
+      auto device = isolated_device(local);
+      if (!device) return usage_error(device.error());
+      devices.push_back(std::move(*device));
+    }
+    const std::string directory = daemons ? *daemons : own_directory();
+    supervisor = std::make_unique<DeviceSupervisor>();
+    for (std::size_t n = 0; n < devices.size(); ++n) {
+      const auto slot = local_devices[n].slot;
+      config.virtio[slot] = nullptr;  // hvctl's own device unlocks the disk for the daemon
+      auto device = start_isolated(*supervisor, devices[n], directory, local_devices[n].reconnect);
+      if (!device && !device.error().usage) {
+        std::fprintf(stderr, "hvctl run: %s\n", device.error().message.c_str());
+        return kHypervisorError;
+      }
+      if (!device) return usage_error(device.error().message);
+      config.virtio[slot] = *device;
+    }
+  }
   if (demo) {
     const auto image = demo_guest();
     config.image.assign(image.begin(), image.end());

@@ -1,8 +1,8 @@
 #pragma once
 // `hvctl run --vhost-user-blk SOCKET`, `--vhost-user-rng SOCKET` and `--vhost-user-i2c SOCKET`: a virtio
-// device served by a
-// vhost-user backend process listening at SOCKET, connected and negotiated while the command line is
-// read (bounded: a silent backend fails the run within hv::vhost::FrontendOptions' timeout).
+// device served by a vhost-user backend process listening at SOCKET, connected and negotiated while the
+// command line is read (bounded: a silent backend fails the run within hv::vhost::FrontendOptions'
+// timeout). `--isolate` devices (isolate_option.hpp) attach the same way to the daemons hvctl starts.
 
 #include <chrono>
 #include <memory>
@@ -11,6 +11,7 @@
 
 #include <tl/expected.hpp>
 
+#include "hv/vhost/channel.hpp"
 #include "hv/virtio/device.hpp"
 
 namespace hvctl {
@@ -28,5 +29,11 @@ struct VhostUserError {
 // 0 (or a packed ring) it needs a reset instead.
 tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_vhost_user(
     std::string_view option, std::string_view socket, std::chrono::milliseconds reconnect);
+
+// The same on a channel already connected to `socket`; the reports name `label` ("--blk disk.img")
+// instead of "OPTION SOCKET".
+tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> attach_vhost_user(
+    std::string_view option, std::string_view label, const std::string& socket, hv::vhost::Channel channel,
+    std::chrono::milliseconds reconnect);
 
 }  // namespace hvctl
