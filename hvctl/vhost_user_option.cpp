@@ -25,6 +25,12 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_
     }
   };
   options.on_reconnect = [prefix] { std::fprintf(stderr, "hvctl run: %sreconnected\n", prefix.c_str()); };
+  options.on_activation_failed = [prefix](const hv::Error& error) {
+    std::fprintf(
+        stderr,
+        "hvctl run: %sthe backend refused to start the device (%s); it needs a reset, the guest keeps running\n",
+        prefix.c_str(), error.to_string().c_str());
+  };
   options.reconnect_interval = reconnect;
   // Nothing listening at SOCKET (missing, not a socket, refused, not accessible) is the command
   // line's mistake; a backend that answers but breaks the protocol is the host's.
