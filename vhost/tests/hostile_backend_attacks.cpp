@@ -201,13 +201,13 @@ constexpr std::array kAttacks{
     BackendAttack{"get_config_reply_longer", "blk", config_reply_longer, nullptr, 4, "GET_CONFIG"},
     BackendAttack{"get_config_reply_shorter", "blk", config_reply_shorter, nullptr, 4, "GET_CONFIG"},
     BackendAttack{"get_config_reply_other_size", "blk", config_reply_lies_about_size, nullptr, 4, "GET_CONFIG"},
-    BackendAttack{"get_inflight_fd_huge", "blk", inflight_huge, nullptr, 6, nullptr},
-    BackendAttack{"get_inflight_fd_not_mappable", "blk", inflight_not_mappable, nullptr, 6, nullptr},
-    BackendAttack{"get_inflight_fd_file_shorter", "blk", inflight_file_shorter, nullptr, 6, nullptr},
-    BackendAttack{"silent_at_set_vring_kick", "blk", silent_at_kick, nullptr, 6, nullptr},
+    BackendAttack{"get_inflight_fd_huge", "blk", inflight_huge, nullptr, 6, kWentAway},
+    BackendAttack{"get_inflight_fd_not_mappable", "blk", inflight_not_mappable, nullptr, 6, kWentAway},
+    BackendAttack{"get_inflight_fd_file_shorter", "blk", inflight_file_shorter, nullptr, 6, kWentAway},
+    BackendAttack{"silent_at_set_vring_kick", "blk", silent_at_kick, nullptr, 6, kWentAway},
     BackendAttack{"refuses_set_vring_addr", "blk", refuses_ring_address, nullptr, 6,
                   "the backend refused to start the device"},
-    BackendAttack{"closes_mid_reply_at_mem_table", "blk", closes_at_mem_table, nullptr, 6, nullptr},
+    BackendAttack{"closes_mid_reply_at_mem_table", "blk", closes_at_mem_table, nullptr, 6, kWentAway},
     BackendAttack{"floods_calls_then_dies", "blk", blk, floods_calls_then_dies, 0, kWentAway},
 };
 
