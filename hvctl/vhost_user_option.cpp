@@ -36,6 +36,12 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> attach_v
     }
   };
   options.on_reconnect = [prefix] { std::fprintf(stderr, "hvctl run: %sreconnected\n", prefix.c_str()); };
+  options.on_activation_failed = [prefix](const hv::Error& error) {
+    std::fprintf(
+        stderr,
+        "hvctl run: %sthe backend refused to start the device (%s); it needs a reset, the guest keeps running\n",
+        prefix.c_str(), error.to_string().c_str());
+  };
   options.reconnect_interval = reconnect;
   auto frontend = hv::vhost::Frontend::start(std::move(channel));
   if (!frontend) {

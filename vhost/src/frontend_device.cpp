@@ -293,6 +293,7 @@ Result<void> VhostUserDevice::activate(std::shared_ptr<const GuestMemory> memory
   }
   auto failed = [&](const Error& error) -> Result<void> {
     check_lost(&signals);
+    if (frontend_.connected() && options_.on_activation_failed) options_.on_activation_failed(error);
     std::optional<Error> ignored;
     (void)stop_locked(ignored);  // the rings already handed over are stopped again
     return tl::unexpected(error);

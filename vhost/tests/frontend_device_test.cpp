@@ -7,6 +7,8 @@
 #include <atomic>
 #include <bit>
 #include <condition_variable>
+#include <string>
+#include <vector>
 
 #include "hv/event_fd.hpp"
 #include "hv/vhost/frontend_device.hpp"
@@ -291,6 +293,40 @@ TEST_F(VhostUserDeviceTest, BackendSilentDuringActivationFailsItWithinTheTimeout
   EXPECT_EQ(r.error().kind(), ErrorKind::Busy);
   EXPECT_EQ(counters_.disconnects, 1);
   EXPECT_FALSE(device->connected());
+}
+
+// A refusal (REPLY_ACK 1) keeps the connection: no on_disconnect, so the refusal itself must be
+// reported, once, naming the request (the transport's DEVICE_NEEDS_RESET says nothing).
+TEST_F(VhostUserDeviceTest, ARefusedStartSequenceIsReportedOnceWithTheRequest) {
+  auto script = blk_script();
+  script.nack[code(Request::SetVringAddr)] = 1;
+  ScriptedBackend backend(script);
+  auto options = vhost_user_blk_options();
+  std::vector<std::string> reported;
+  options.on_activation_failed = [&](const Error& e) { reported.push_back(e.to_string()); };
+  auto device = make(backend, std::move(options));
+  ASSERT_TRUE(device);
+  auto r = device->activate(memory_, 1ULL << 32, one_split_queue(), counters_.signals());
+  ASSERT_FALSE(r);
+  ASSERT_EQ(reported.size(), 1U);
+  EXPECT_NE(reported[0].find("SET_VRING_ADDR"), std::string::npos) << reported[0];
+  EXPECT_EQ(counters_.disconnects, 0);
+  EXPECT_TRUE(device->connected());
+}
+
+// A lost connection is reported by on_disconnect only, not twice.
+TEST_F(VhostUserDeviceTest, ALostConnectionDuringActivationIsNotAlsoReportedAsARefusal) {
+  auto script = blk_script();
+  script.misbehave[code(Request::SetMemTable)] = Misbehave::HangUp;
+  ScriptedBackend backend(script);
+  auto options = vhost_user_blk_options();
+  int reported = 0;
+  options.on_activation_failed = [&](const Error&) { ++reported; };
+  auto device = make(backend, std::move(options));
+  ASSERT_TRUE(device);
+  ASSERT_FALSE(device->activate(memory_, 1ULL << 32, one_split_queue(), counters_.signals()));
+  EXPECT_EQ(reported, 0);
+  EXPECT_EQ(counters_.disconnects, 1);
 }
 
 TEST_F(VhostUserDeviceTest, ActivationWithUnofferedFeaturesIsRefused) {

@@ -62,6 +62,10 @@ struct VhostUserDeviceOptions {
   std::chrono::milliseconds reconnect_interval{0};
   // Called after each successful reconnect, from the reconnect thread.
   std::function<void()> on_reconnect;
+  // Called, from the activating thread, when the backend refused part of the start sequence with the
+  // connection still up (a REPLY_ACK status that is not 0): the transport then sets DEVICE_NEEDS_RESET
+  // without a word, so this is the VMM's one chance to say why. A lost connection is on_disconnect's.
+  std::function<void(const Error&)> on_activation_failed;
   // For the connections a reconnect makes.
   FrontendOptions frontend;
 };
