@@ -27,8 +27,9 @@ int highest_open_fd() {
   if (!dir) return -1;
   int highest = -1;
   while (const dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    highest = std::max(highest, std::atoi(entry->d_name));
+    const char* name = &entry->d_name[0];
+    if (*name < '0' || *name > '9') continue;  // "." and ".."
+    highest = std::max(highest, static_cast<int>(std::strtol(name, nullptr, 10)));
   }
   return highest;
 }

@@ -12,6 +12,8 @@
 
 #include "hv/unique_fd.hpp"
 
+// NOLINTBEGIN(cppcoreguidelines-pro-type-vararg): syscall(2) and open(2) are variadic in C; each call
+// passes exactly the arguments Landlock's system calls take.
 namespace hvd {
 namespace {
 
@@ -63,7 +65,6 @@ hv::Result<int> restrict_filesystem(const std::vector<std::string>& readable) {
   const hv::UniqueFd ruleset(static_cast<int>(::syscall(__NR_landlock_create_ruleset, &attr, size, 0U)));
   if (!ruleset) return hv::fail_errno(op, errno, "landlock_create_ruleset");
   for (const auto& path : readable) {
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic in C.
     const hv::UniqueFd where(::open(path.c_str(), O_PATH | O_CLOEXEC));
     if (!where) continue;  // nothing there to allow
     landlock_path_beneath_attr rule{};
@@ -80,3 +81,4 @@ hv::Result<int> restrict_filesystem(const std::vector<std::string>& readable) {
 }
 
 }  // namespace hvd
+// NOLINTEND(cppcoreguidelines-pro-type-vararg)

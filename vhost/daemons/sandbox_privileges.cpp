@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <vector>
 
+// NOLINTBEGIN(cppcoreguidelines-pro-type-vararg): prctl(2) and syscall(2) are variadic in C; each call
+// passes the arguments its option documents.
 namespace hvd {
 namespace {
 
@@ -115,3 +117,4 @@ hv::Result<void> set_no_new_privs() {
 }
 
 }  // namespace hvd
+// NOLINTEND(cppcoreguidelines-pro-type-vararg)

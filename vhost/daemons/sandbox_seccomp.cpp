@@ -26,12 +26,15 @@ namespace {
 constexpr ArgCondition no_exec(unsigned index) { return {index, PROT_EXEC, 0}; }
 constexpr ArgCondition equals(unsigned index, std::uint64_t value) { return {index, ~std::uint64_t{0}, value}; }
 
-// The debug mode's state, written once before the filter is loaded and only read by the handler.
+// The debug mode's state, written once before the filter is loaded and only read by the handler: a
+// signal handler can reach no other state.
+// NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 constexpr std::size_t kNames = 512;     // x86-64 system call numbers are below this
 constexpr std::size_t kNameBytes = 32;  // the longest name is 22
 std::array<std::array<char, kNameBytes>, kNames> g_names{};
 std::array<char, 96> g_prefix{};
 std::size_t g_prefix_length = 0;
+// NOLINTEND(cppcoreguidelines-avoid-non-const-global-variables)
 
 void put(std::string_view text) noexcept {
   while (!text.empty()) {
@@ -157,7 +160,14 @@ hv::Result<std::size_t> install_seccomp(const std::vector<SyscallRule>& rules, b
     const int nr = seccomp_syscall_resolve_name(rule.name.c_str());
     if (nr == __NR_SCMP_ERROR) return hv::fail(hv::ErrorKind::Internal, op, "unknown system call " + rule.name);
     std::vector<scmp_arg_cmp> conditions;
-    for (const auto& c : rule.when) conditions.push_back(SCMP_CMP64(c.index, SCMP_CMP_MASKED_EQ, c.mask, c.value));
+    for (const auto& c : rule.when) {
+      scmp_arg_cmp condition{};  // SCMP_CMP64 is a C compound literal
+      condition.arg = c.index;
+      condition.op = SCMP_CMP_MASKED_EQ;
+      condition.datum_a = c.mask;
+      condition.datum_b = c.value;
+      conditions.push_back(condition);
+    }
     if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ALLOW, nr, static_cast<unsigned>(conditions.size()),
                                              conditions.data());
         r != 0) {
@@ -166,7 +176,7 @@ hv::Result<std::size_t> install_seccomp(const std::vector<SyscallRule>& rules, b
     if (std::find(names.begin(), names.end(), rule.name) == names.end()) names.push_back(rule.name);
   }
   // glibc's pthread_create tries clone3 first, whose flags live in memory a filter cannot read.
-  if (const int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); r != 0) {
+  if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr); r != 0) {
     return hv::fail_errno(op, -r, "clone3");
   }
   if (const int r = seccomp_load(ctx.get()); r != 0) return hv::fail_errno(op, -r, "seccomp_load");
