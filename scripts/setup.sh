@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   clang-tidy-14 clang-format-14
+  # libseccomp: the vhost-user daemons' system-call filter, vhost/daemons and docs/sandbox.md
+  libseccomp-dev
   # QEMU for the interop tests: vmm/tests/qemu_virtio_blk.sh, and vhost-user, issue #15
   qemu-system-x86 qemu-utils
 )

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hv/virtio/device.hpp"
+#include "sandbox_seccomp.hpp"
 
 namespace hvd {
 
@@ -46,11 +47,14 @@ struct DaemonSpec {
   std::set<std::string> repeatable_options;
   // Builds the device from the parsed options; an error message (printed, exit 1) or the device.
   std::function<std::shared_ptr<hv::virtio::VirtioDevice>(const DaemonOptions&, std::string&)> make_device;
+  // The system calls its device makes while serving, beyond the common ones (sandbox_policies.hpp).
+  std::vector<SyscallRule> sandbox_syscalls;
 };
 
-// Parses `args`, prints what is asked for, serves frontends until the socket fails. The exit status:
-// 0 (--help, --print-capabilities, a --fd connection that ended), 1 (the device or socket could not
-// be set up, or the listening socket failed), 2 (a usage error).
+// Parses `args`, prints what is asked for, builds the device, opens the socket, confines the process
+// (sandbox.hpp; unless --no-sandbox), serves frontends until the socket fails. The exit status:
+// 0 (--help, --print-capabilities, a --fd connection that ended), 1 (the device, socket or sandbox could
+// not be set up, or the listening socket failed), 2 (a usage error).
 int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args);
 
 }  // namespace hvd

@@ -3,6 +3,7 @@
 #include <span>
 
 #include "daemon_cli.hpp"
+#include "sandbox_policies.hpp"
 #include "hv/virtio/block.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
       "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n";
   spec.value_options = {"--blk-file"};
   spec.flag_options = {"--read-only"};
+  spec.sandbox_syscalls = hvd::blk_syscalls();
   spec.make_device = [](const hvd::DaemonOptions& options,
                         std::string& error) -> std::shared_ptr<hv::virtio::VirtioDevice> {
     if (!options.has("--blk-file")) {

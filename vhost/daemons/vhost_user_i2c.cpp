@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon_cli.hpp"
+#include "sandbox_policies.hpp"
 #include "hv/dev/host_i2c_bus.hpp"
 #include "hv/dev/i2c_address_map.hpp"
 #include "hv/dev/i2c_device_list.hpp"
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
       "                          repeatable\n";
   spec.value_options = {"--device-list", "--eeprom"};
   spec.repeatable_options = {"--eeprom"};
+  spec.sandbox_syscalls = hvd::i2c_syscalls();
   spec.make_device = [](const hvd::DaemonOptions& options,
                         std::string& error) -> std::shared_ptr<hv::virtio::VirtioDevice> {
     if (!options.has("--device-list") && !options.has("--eeprom")) {
