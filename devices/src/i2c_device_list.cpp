@@ -43,6 +43,12 @@ std::string_view take_part(std::string_view& rest, char separator) {
 
 }  // namespace
 
+std::optional<std::uint8_t> parse_i2c_address(std::string_view text) {
+  const auto value = parse_number(text, kI2cMaxAddress);
+  if (!value) return std::nullopt;
+  return static_cast<std::uint8_t>(*value);
+}
+
 Result<std::vector<I2cBusClients>> parse_i2c_device_list(std::string_view list) {
   if (list.empty()) return refuse("the list is empty");
   std::vector<I2cBusClients> buses;

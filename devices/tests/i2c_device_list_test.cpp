@@ -72,3 +72,13 @@ TEST(I2cDeviceList, RefusesEachMalformedListNamingTheOffendingPart) {
 }
 
 }  // namespace
+
+TEST(I2cDeviceList, OneAddressParsesAsInTheList) {
+  EXPECT_EQ(hv::dev::parse_i2c_address("80"), 0x50);
+  EXPECT_EQ(hv::dev::parse_i2c_address("0x50"), 0x50);
+  EXPECT_EQ(hv::dev::parse_i2c_address("0X77"), 0x77);
+  EXPECT_EQ(hv::dev::parse_i2c_address("0"), 0);
+  for (const char* bad : {"", "0x", "0x78", "120", "-1", "+5", " 5", "5 ", "0x5g", "5a", "99999999999"}) {
+    EXPECT_EQ(hv::dev::parse_i2c_address(bad), std::nullopt) << '"' << bad << '"';
+  }
+}

@@ -2,8 +2,6 @@
 // -device vhost-user-i2c-device / vhost-user-i2c-pci, hvctl --vhost-user-i2c), in front of the host's
 // I2C buses (/dev/i2c-N, only the listed clients) and simulated 24C02 EEPROMs. docs/vhost-user.md,
 // "The i2c daemon".
-#include <cctype>
-#include <cstdlib>
 #include <span>
 #include <string>
 
@@ -17,33 +15,18 @@
 
 namespace {
 
-// "0x50" or "80": one 7-bit address, as --device-list writes them; false if it is not one.
-bool parse_address(const std::string& text, std::uint8_t& address) {
-  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-  const std::string digits = hex ? text.substr(2) : text;
-  if (digits.empty() || digits.size() > 4) return false;
-  for (const char c : digits) {
-    const bool ok = hex ? std::isxdigit(static_cast<unsigned char>(c)) != 0 : (c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  const unsigned long value = std::strtoul(digits.c_str(), nullptr, hex ? 16 : 10);
-  if (value > hv::dev::kI2cMaxAddress) return false;
-  address = static_cast<std::uint8_t>(value);
-  return true;
-}
-
 // Adds one --eeprom ADDR[=FILE] to `map`; an error message, or empty.
 std::string add_eeprom(hv::dev::I2cAddressMap& map, const std::string& spec) {
   const auto eq = spec.find('=');
   const std::string address_text = spec.substr(0, eq);
-  std::uint8_t address = 0;
-  if (!parse_address(address_text, address)) {
+  const auto address = hv::dev::parse_i2c_address(address_text);
+  if (!address) {
     return "--eeprom " + spec + ": '" + address_text + "' is not a 7-bit address (0x00..0x77)";
   }
-  auto eeprom = eq == std::string::npos ? hv::dev::I2cEeprom::create(address)
-                                        : hv::dev::I2cEeprom::open(address, spec.substr(eq + 1));
+  auto eeprom = eq == std::string::npos ? hv::dev::I2cEeprom::create(*address)
+                                        : hv::dev::I2cEeprom::open(*address, spec.substr(eq + 1));
   if (!eeprom) return "--eeprom " + spec + ": " + eeprom.error().to_string();
-  if (auto added = map.add(address, *eeprom); !added) return "--eeprom " + spec + ": " + added.error().to_string();
+  if (auto added = map.add(*address, *eeprom); !added) return "--eeprom " + spec + ": " + added.error().to_string();
   return {};
 }
 

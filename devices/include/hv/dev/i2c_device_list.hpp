@@ -6,6 +6,7 @@
 // /dev/i2c-1 and 0x20 on /dev/i2c-3.
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct I2cBusClients {
   unsigned bus = 0;
   std::vector<std::uint8_t> addresses;
 };
+
+// One ADDR as the list writes it ("80" or "0x50"): a 7-bit address up to kI2cMaxAddress, or nullopt.
+// hvkit-vhost-user-i2c's --eeprom ADDR takes the same form.
+std::optional<std::uint8_t> parse_i2c_address(std::string_view text);
 
 // InvalidArgument, naming the offending part, for: an empty list or entry, a bus without addresses, a
 // number that does not parse or is out of range (bus above 1023, address above kI2cMaxAddress), a bus
