@@ -112,4 +112,35 @@ Result<void> enter_long_mode(const GuestMemory& memory, Vcpu& vcpu, std::uint64_
   return vcpu.set_registers(regs);
 }
 
+Result<void> enter_protected_mode(const GuestMemory& memory, Vcpu& vcpu, std::uint64_t gdt, std::uint32_t entry,
+                                  GeneralRegisters registers) {
+  constexpr const char* op = "x86::enter_protected_mode";
+  static_assert(kProtectedModeGdtSize == kGdt.size() * sizeof(kGdt[0]));
+  if (gdt % 8 != 0) return fail(ErrorKind::InvalidArgument, op, "the GDT must be 8-byte aligned");
+  // The GDT base is a linear address, and without paging linear = physical: it must lie below 4 GiB.
+  if (gdt > kIdentityMapped - kProtectedModeGdtSize)
+    return fail(ErrorKind::OutOfRange, op, "the GDT must lie below 4 GiB");
+  if (auto area = memory.slice(gdt, kProtectedModeGdtSize); !area) return tl::unexpected(area.error());
+  std::uint64_t descriptor = gdt;
+  for (const auto& gdt_entry : kGdt) {
+    if (auto r = memory.write_obj(descriptor, gdt_entry); !r) return r;
+    descriptor += sizeof gdt_entry;
+  }
+
+  auto sregs = vcpu.get_special_registers();
+  if (!sregs) return tl::unexpected(sregs.error());
+  sregs->gdt = {.base = gdt, .limit = static_cast<std::uint16_t>(kProtectedModeGdtSize - 1)};
+  sregs->idt = {.base = 0, .limit = 0};
+  sregs->cs = flat_segment(kCodeSelector32, 0xb, false);
+  sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = flat_segment(kDataSelector, 0x3, false);
+  sregs->cr0 = kCr0Pe | kCr0Et;
+  sregs->cr3 = 0;
+  sregs->cr4 = 0;
+  sregs->efer &= ~(kEferLme | kEferLma);
+  if (auto r = vcpu.set_special_registers(*sregs); !r) return r;
+  registers.rip = entry;
+  registers.rflags = 0x2;
+  return vcpu.set_registers(registers);
+}
+
 }  // namespace hv::x86

@@ -139,6 +139,49 @@ TEST_F(KvmVmTest, LongModeEntryRejectsBadTableAddresses) {
   EXPECT_EQ(above_4g.error().kind(), hv::ErrorKind::OutOfRange);
 }
 
+// The PVH and multiboot handover: 32-bit protected mode, paging off, the protocol's registers set. The
+// guest stores EAX and EBX with `mov moffs32, eax` (A3 + a 4-byte address), which in 64-bit mode
+// would take an 8-byte address: two 4-byte stores at 3 GiB prove the CPU runs 32-bit code unpaged.
+// Entered after long mode, so a left-over EFER.LMA or CR0.PG would show.
+TEST_F(KvmVmTest, ProtectedModeEntryRuns32BitCodeWithTheProtocolsRegisters) {
+  ASSERT_NO_FATAL_FAILURE(enter_long_mode());
+  hv::GeneralRegisters registers;
+  registers.rax = 0x2BADB002;
+  registers.rbx = 0x9000;
+  auto entered = hv::x86::enter_protected_mode(memory, *vcpu, 0x500, hvtest::kCodeAddress, registers);
+  ASSERT_TRUE(entered) << entered.error().to_string();
+  load({0xA3, 0x00, 0x00, 0x00, 0xC0,  // mov [0xc0000000], eax
+        0x89, 0xD8,                    // mov eax, ebx
+        0xA3, 0x04, 0x00, 0x00, 0xC0,  // mov [0xc0000004], eax
+        0xF4});
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(run_once()));
+  ASSERT_EQ(io.accesses.size(), 2U);
+  EXPECT_TRUE(io.accesses[0].is(Space::Mmio, 0xc0000000U, AccessDirection::Write));
+  EXPECT_TRUE(io.accesses[1].is(Space::Mmio, 0xc0000004U, AccessDirection::Write));
+  ASSERT_EQ(io.accesses[0].data.size(), 4U);
+  ASSERT_EQ(io.accesses[1].data.size(), 4U);
+  EXPECT_EQ(io.accesses[0].data[3], 0x2B);
+  EXPECT_EQ(io.accesses[0].data[0], 0x02);
+  EXPECT_EQ(io.accesses[1].data[1], 0x90);
+  auto sregs = vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  EXPECT_EQ(sregs->cr0 & 0x80000001U, 1U) << "CR0.PE must be set and CR0.PG clear";
+  EXPECT_EQ(sregs->efer & 0x500U, 0U) << "EFER.LME or EFER.LMA still set";
+  EXPECT_EQ(sregs->cs.selector, hv::x86::kCodeSelector32);
+  EXPECT_EQ(sregs->gdt.base, 0x500U);
+}
+
+TEST_F(KvmVmTest, ProtectedModeEntryRejectsBadGdtAddresses) {
+  auto misaligned = hv::x86::enter_protected_mode(memory, *vcpu, 0x504, hvtest::kCodeAddress, {});
+  ASSERT_FALSE(misaligned);
+  EXPECT_EQ(misaligned.error().kind(), hv::ErrorKind::InvalidArgument);
+  auto outside = hv::x86::enter_protected_mode(memory, *vcpu, hvtest::kRamSize - 8, hvtest::kCodeAddress, {});
+  ASSERT_FALSE(outside);
+  auto above_4g = hv::x86::enter_protected_mode(memory, *vcpu, 5ULL << 30, hvtest::kCodeAddress, {});
+  ASSERT_FALSE(above_4g);
+  EXPECT_EQ(above_4g.error().kind(), hv::ErrorKind::OutOfRange);
+}
+
 // Long-mode entry leaves an empty IDT (the guest installs its own); real-mode entry afterwards must
 // not keep it, or the first interrupt in real mode faults (limit 0) and the guest triple-faults.
 TEST_F(KvmVmTest, RealModeEntryAfterLongModeRestoresTheInterruptVectorTable) {
