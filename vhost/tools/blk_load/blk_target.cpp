@@ -25,7 +25,8 @@ constexpr std::uint32_t kConfigBytes = 36;
 template <class T>
 T from_le(const std::vector<std::uint8_t>& bytes, std::size_t offset) {
   T value{};
-  std::memcpy(&value, std::span(bytes).subspan(offset, sizeof(T)).data(), sizeof(T));  // x86-64 and every target here: little-endian, as virtio
+  std::memcpy(&value, std::span(bytes).subspan(offset, sizeof(T)).data(),
+              sizeof(T));  // x86-64 and every target here: little-endian, as virtio
   return value;
 }
 
@@ -34,7 +35,8 @@ T from_le(const std::vector<std::uint8_t>& bytes, std::size_t offset) {
 hv::Result<BlkTarget> BlkTarget::open(const LoadOptions& options) {
   hv::vhost::FrontendOptions frontend_options;
   // The in-flight record serves a backend restart, which a load generator does not do.
-  frontend_options.protocol_features = hv::vhost::kFrontendProtocolFeatures & ~hv::vhost::protocol_feature::kInflightShmfd;
+  frontend_options.protocol_features =
+      hv::vhost::kFrontendProtocolFeatures & ~hv::vhost::protocol_feature::kInflightShmfd;
   auto frontend = hv::vhost::Frontend::connect(options.socket, frontend_options);
   if (!frontend) return tl::unexpected(frontend.error());
   BlkTarget target(std::move(*frontend));
@@ -58,20 +60,21 @@ hv::Result<void> BlkTarget::negotiate(const LoadOptions& options) {
     if ((offered & kBlkFeatureMq) == 0 || served < options.queues) {
       return hv::fail(hv::ErrorKind::Unsupported, kOp,
                       "the backend serves " + std::to_string(served) + " queue(s)" +
-                          ((offered & kBlkFeatureMq) == 0 ? " and does not offer VIRTIO_BLK_F_MQ" : "") + "; --queues " +
-                          std::to_string(options.queues) + " needs a multiqueue backend");
+                          ((offered & kBlkFeatureMq) == 0 ? " and does not offer VIRTIO_BLK_F_MQ" : "") +
+                          "; --queues " + std::to_string(options.queues) + " needs a multiqueue backend");
     }
   }
   if ((offered & kBlkFeatureRo) != 0) {
     return hv::fail(hv::ErrorKind::Unsupported, kOp,
                     std::string("the backend is read-only (VIRTIO_BLK_F_RO); ") +
-                        (is_read(options.pattern) ? "read modes write the pattern they check first" : "writes need a writable device"));
+                        (is_read(options.pattern) ? "read modes write the pattern they check first"
+                                                  : "writes need a writable device"));
   }
   // The config space from its start, as QEMU's frontend reads it: qemu-storage-daemon 7.2 answers
   // GET_CONFIG with the space's first bytes whatever offset is asked for.
   auto config = frontend_.get_config(0, kConfigBytes);
   if (!config) return tl::unexpected(config.error());
-  const std::uint64_t sectors = from_le<std::uint64_t>(*config, 0);  // capacity, in 512-byte sectors
+  const std::uint64_t sectors = from_le<std::uint64_t>(*config, 0);                  // capacity, in 512-byte sectors
   if (options.queues > 1 && from_le<std::uint16_t>(*config, 34) < options.queues) {  // num_queues
     return hv::fail(hv::ErrorKind::Unsupported, kOp,
                     "the backend's num_queues is " + std::to_string(from_le<std::uint16_t>(*config, 34)) +
@@ -137,7 +140,8 @@ hv::Result<void> BlkTarget::start_rings() {
     auto used_host = host_address(*memory_, ring.used_ring());
     auto avail_host = host_address(*memory_, ring.available_ring());
     if (!desc_host || !used_host || !avail_host) return hv::fail(hv::ErrorKind::Internal, kOp, "ring address");
-    if (auto r = frontend_.set_vring_addr(hv::vhost::VringAddr{l.index, 0, *desc_host, *used_host, *avail_host, 0}); !r) {
+    if (auto r = frontend_.set_vring_addr(hv::vhost::VringAddr{l.index, 0, *desc_host, *used_host, *avail_host, 0});
+        !r) {
       return r;
     }
     if (auto r = frontend_.set_vring_kick(l.index, q.kick.fd()); !r) return r;

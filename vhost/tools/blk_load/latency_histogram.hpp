@@ -19,7 +19,7 @@ namespace hvload {
 
 class LatencyHistogram {
  public:
-  static constexpr unsigned kSubBucketBits = 6;  // 64 buckets per power of two
+  static constexpr unsigned kSubBucketBits = 6;                                     // 64 buckets per power of two
   static constexpr std::uint64_t kExactBelow = std::uint64_t{2} << kSubBucketBits;  // 128
   static constexpr unsigned kMaxExponent = 40;                                      // 2^40 ns and up: last bucket
   // The exact ones, 64 per power of two from 2^7 to 2^39, and one for 2^40 ns and up.

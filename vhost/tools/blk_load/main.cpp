@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   const std::span<char*> args(argv, static_cast<std::size_t>(argc));
   auto parsed = hvload::parse_args(std::vector<std::string>(args.begin() + 1, args.end()));
   if (!parsed) {
-    std::cerr << "vhost-user-blk-load: " << parsed.error().message() << "\n" << hvload::usage_text();
+    std::cerr << "vhost-user-blk-load: " << parsed.error().message() << " (--help lists the options)\n";
     return kExitUsage;
   }
   if (parsed->help) {

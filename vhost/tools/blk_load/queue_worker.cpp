@@ -90,9 +90,9 @@ hv::Result<void> QueueWorker::complete(const SplitRingDriver::Used& used, Latenc
   const auto now = std::chrono::steady_clock::now();
   const std::uint32_t s = used.id / 3;
   if (used.id % 3 != 0 || s >= iodepth_ || !slots_.at(s).busy) {
-    return hv::fail(hv::ErrorKind::ProtocolViolation, kOp,
-                    where() + ": the backend used descriptor " + std::to_string(used.id) +
-                        ", which heads no request in flight");
+    return hv::fail(
+        hv::ErrorKind::ProtocolViolation, kOp,
+        where() + ": the backend used descriptor " + std::to_string(used.id) + ", which heads no request in flight");
   }
   Slot& slot = slots_.at(s);
   const auto& l = queue_.layout;
@@ -112,12 +112,14 @@ hv::Result<void> QueueWorker::complete(const SplitRingDriver::Used& used, Latenc
     auto data = memory_->view(l.data + l.data_stride * s, block_size_);
     if (!data) return tl::unexpected(data.error());
     if (auto bad = first_mismatch(*data, sector_of(slot.block))) {
-      return hv::fail(hv::ErrorKind::ProtocolViolation, kOp,
-                      where() + ": sector " + std::to_string(*bad) + " read back does not hold the pattern written to it");
+      return hv::fail(
+          hv::ErrorKind::ProtocolViolation, kOp,
+          where() + ": sector " + std::to_string(*bad) + " read back does not hold the pattern written to it");
     }
   }
   if (latency != nullptr) {
-    latency->record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.submitted).count()));
+    latency->record(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.submitted).count()));
   }
   slot.busy = false;
   free_.push_back(s);

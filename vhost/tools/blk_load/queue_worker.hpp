@@ -59,7 +59,9 @@ class QueueWorker {
   hv::Result<void> submit(std::uint32_t slot, const Request& request);
   hv::Result<void> complete(const SplitRingDriver::Used& used, LatencyHistogram* latency);
   hv::Result<void> wait_for_completion(std::uint32_t in_flight);
-  [[nodiscard]] std::uint64_t sector_of(std::uint64_t block) const noexcept { return block * block_size_ / kSectorSize; }
+  [[nodiscard]] std::uint64_t sector_of(std::uint64_t block) const noexcept {
+    return block * block_size_ / kSectorSize;
+  }
   [[nodiscard]] std::string where() const;
   std::uint64_t random() noexcept;
 
@@ -72,7 +74,7 @@ class QueueWorker {
   std::uint64_t blocks_;       // whole blocks in the used range
   std::uint64_t slice_first_;  // this queue's slice: sequential runs and the prefill
   std::uint64_t slice_blocks_;
-  std::uint64_t cursor_ = 0;   // next block of a sequential run, relative to the slice
+  std::uint64_t cursor_ = 0;  // next block of a sequential run, relative to the slice
   std::uint64_t rng_state_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;

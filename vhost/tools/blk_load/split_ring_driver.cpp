@@ -14,8 +14,7 @@ std::uint64_t SplitRingDriver::footprint(std::uint16_t size) noexcept {
   return page_up(table_and_avail) + page_up(6 + 8ULL * size);
 }
 
-SplitRingDriver::SplitRingDriver(std::shared_ptr<const hv::GuestMemory> memory, std::uint64_t base,
-                                 std::uint16_t size)
+SplitRingDriver::SplitRingDriver(std::shared_ptr<const hv::GuestMemory> memory, std::uint64_t base, std::uint16_t size)
     : memory_(std::move(memory)), base_(base), size_(size) {}
 
 std::uint64_t SplitRingDriver::used_ring() const noexcept { return base_ + page_up(16ULL * size_ + 6 + 2ULL * size_); }

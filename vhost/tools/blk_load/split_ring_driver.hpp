@@ -38,8 +38,8 @@ class SplitRingDriver {
   [[nodiscard]] std::uint64_t available_ring() const noexcept { return base_ + 16ULL * size_; }
   [[nodiscard]] std::uint64_t used_ring() const noexcept;
 
-  hv::Result<void> set_descriptor(std::uint16_t index, std::uint64_t address, std::uint32_t length,
-                                  std::uint16_t flags, std::uint16_t next) const;
+  hv::Result<void> set_descriptor(std::uint16_t index, std::uint64_t address, std::uint32_t length, std::uint16_t flags,
+                                  std::uint16_t next) const;
   // Puts `head` in the next available slot; the device sees it after publish().
   hv::Result<void> add(std::uint16_t head);
   // Publishes what add() queued (a release store of the available index) and says whether the device

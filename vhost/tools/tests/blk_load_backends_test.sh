@@ -2,7 +2,8 @@
 # vhost-user-blk-load against the backends it is for, for about a second each: our daemon
 # (hvkit-vhost-user-blk) and qemu-storage-daemon's vhost-user-blk export (skipped without it). Each run
 # must print the documented JSON with iops > 0 and no error (every completion is checked by the tool:
-# status, used length, and the sector pattern of every read). No timing thresholds.
+# status, used length, and the sector pattern of every read); a read of data the tool did not write
+# must be caught. No timing thresholds (the one sleep only lets the pattern be written first).
 #
 #   blk_load_backends_test.sh LOAD_GENERATOR OUR_DAEMON
 set -uo pipefail
@@ -55,6 +56,20 @@ if [ "$status" -ne 3 ] || ! grep -q "needs a multiqueue backend" "$dir/err"; the
   fail "ours --queues 2: exit $status: $(cat "$dir/err")"
 else
   echo "ok: ours --queues 2 refused: $(cat "$dir/err")"
+fi
+
+# Every read is checked: the image is overwritten with zeros behind the daemon's back while reads
+# run (after the pattern was written), so a read returns zeros and the tool must exit 1 naming the sector.
+"$load" --socket "$dir/ours.sock" --rw randread --iodepth 4 --size 4194304 --seconds 20 >/dev/null 2>"$dir/err" &
+reader=$!
+sleep 2
+dd if=/dev/zero of="$dir/ours.img" bs=1M count=4 conv=notrunc status=none
+wait "$reader"
+status=$?
+if [ "$status" -ne 1 ] || ! grep -qE "queue 0: sector [0-9]+ read back does not hold the pattern written to it" "$dir/err"; then
+  fail "zeroed image: exit $status: $(cat "$dir/err")"
+else
+  echo "ok: zeroed image detected: $(cat "$dir/err")"
 fi
 
 if ! command -v qemu-storage-daemon >/dev/null 2>&1; then
