@@ -49,6 +49,8 @@ declare -A allow=(
   [vhost]="hypervisor virtio hv/dev/bus_device.hpp hv/dev/interrupt_line.hpp hv/dev/byte_sink.hpp hv/dev/i2c_bus.hpp"
   # The daemons are programs: they build a device from its parts (an I2C adapter's buses) and serve it.
   [vhost/daemons]="hypervisor devices virtio vhost"
+  # Tools that drive a vhost-user backend as a frontend would (the load generator): the library only.
+  [vhost/tools]="hypervisor virtio vhost"
   [conformance]="hypervisor"
   [vmm]="$everything_public"
   [hvctl]="$everything_public"
@@ -74,6 +76,7 @@ classify() {
     mshv/sim/*) layer=mshv/sim ;;
     mshv/*) layer=mshv ;;
     vhost/daemons/*) layer=vhost/daemons ;;
+    vhost/tools/*) layer=vhost/tools ;;
     hypervisor/* | kvm/* | backends/* | devices/* | virtio/* | vhost/* | conformance/* | vmm/* | hvctl/* | bench/* | examples/*)
       layer="${1%%/*}" ;;
     *) layer="" ;;

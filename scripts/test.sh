@@ -68,6 +68,7 @@ cmake --install build/dev --prefix "$prefix"
 # needs no GSL (no installed header includes it, the package config does not ask for it).
 test -f "$prefix/include/hv/version.hpp" || { echo "packaging: hv/version.hpp not installed" >&2; exit 1; }
 test -f "$prefix/share/doc/hvkit/hvkit-sbom.spdx.json" || { echo "packaging: SBOM not installed" >&2; exit 1; }
+test -x "$prefix/bin/vhost-user-blk-load" || { echo "packaging: vhost-user-blk-load not installed" >&2; exit 1; }
 if grep -rlE '#include [<"]gsl/' "$prefix/include" || grep -l 'GSL' "$prefix"/lib/cmake/hvkit/*.cmake; then
   echo "packaging: the installed package depends on GSL (above)" >&2
   exit 1
