@@ -462,7 +462,8 @@ std::uint64_t VhostUserDevice::offered_features() const noexcept {
 }
 
 void VhostUserDevice::watch_calls(std::vector<std::pair<std::uint16_t, EventFd>> own, int stop_fd, UniqueFd socket,
-                                  const virtio::DeviceSignals& signals, std::shared_ptr<const GuestMemory> memory,
+                                  const virtio::DeviceSignals& signals,
+                                  const std::shared_ptr<const GuestMemory>& memory,
                                   std::vector<std::optional<UsedRingWatch>> watches) {
   bool broken = false;  // reported once: the driver resets the device (a new activation, a new thread)
   std::vector<pollfd> fds;

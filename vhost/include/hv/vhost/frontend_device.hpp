@@ -172,7 +172,7 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   std::vector<std::pair<std::uint16_t, virtio::Queue>> stop_locked(std::optional<Error>& error);
   void stop_call_thread();
   void watch_calls(std::vector<std::pair<std::uint16_t, EventFd>> calls, int stop_fd, UniqueFd socket,
-                   const virtio::DeviceSignals& signals, std::shared_ptr<const GuestMemory> memory,
+                   const virtio::DeviceSignals& signals, const std::shared_ptr<const GuestMemory>& memory,
                    std::vector<std::optional<UsedRingWatch>> watches);
   // The backend went away: report it once per connection; reconnect, or signal needs_reset.
   void lost(const Error& error, const virtio::DeviceSignals* signals);
