@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
+#include <utility>
 
 #include "hv/unique_fd.hpp"
 
@@ -177,6 +178,17 @@ std::vector<pid_t> DeviceSupervisor::pids() const {
   return running;
 }
 
+bool DeviceSupervisor::on_give_up(const std::string& socket, std::function<void()> callback) {
+  const std::lock_guard lock(mutex_);
+  for (auto& child : children_) {
+    if (child->socket == socket) {
+      child->give_up = std::move(callback);
+      return true;
+    }
+  }
+  return false;
+}
+
 void DeviceSupervisor::watch() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -211,9 +223,10 @@ void DeviceSupervisor::reap(Child& child) {
   (void)::unlink(child.socket.c_str());
   if (child.restarts.size() >= kMaxRestarts) {
     std::fprintf(stderr,
-                 "hvctl run: %s: device process %d died (%s); %zu restarts within %lld s, giving up: the device has "
-                 "no backend now, the guest keeps running\n",
+                 "hvctl run: %s: device process %d died (%s); %zu restarts within %lld s, giving up: the device "
+                 "needs a reset (DEVICE_NEEDS_RESET) and stays without a backend, the guest keeps running\n",
                  label, dead, how.c_str(), child.restarts.size(), static_cast<long long>(kRestartWindow.count()));
+    if (child.give_up) std::exchange(child.give_up, nullptr)();
     return;
   }
   std::fprintf(stderr, "hvctl run: %s: device process %d died (%s); restarting\n", label, dead, how.c_str());

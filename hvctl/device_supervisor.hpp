@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,7 +30,8 @@ struct DeviceProcessSpec {
 class DeviceSupervisor {
  public:
   // A child that dies abnormally (a signal, a nonzero exit) more often than this within the window is
-  // not started again: something is wrong with it, and the guest keeps running without the device.
+  // not started again: something is wrong with it. Its device is given up on (on_give_up: it needs a
+  // reset) and the guest keeps running without it.
   static constexpr std::size_t kMaxRestarts = 5;
   static constexpr std::chrono::seconds kRestartWindow{60};
   // How long start() waits for a new daemon's socket, and the destructor for SIGTERM to work.
@@ -49,6 +51,12 @@ class DeviceSupervisor {
   // watched: an abnormal death is reported on stderr and the daemon started again on the same path.
   tl::expected<std::string, std::string> start(DeviceProcessSpec spec);
 
+  // What to do when the daemon listening at `socket` (start()'s answer) is given up on (kMaxRestarts):
+  // VhostUserDevice::give_up, which makes the device need a reset. Called once, from the watcher
+  // thread with the supervisor's lock held (it must not call back into the supervisor). False for a
+  // socket this supervisor did not start.
+  bool on_give_up(const std::string& socket, std::function<void()> callback);
+
   // The pids of the children running now (for tests and logs).
   [[nodiscard]] std::vector<pid_t> pids() const;
 
@@ -59,6 +67,7 @@ class DeviceSupervisor {
     std::string socket;
     pid_t pid = 0;  // 0: not running (gave up, or ended with status 0)
     std::deque<std::chrono::steady_clock::time_point> restarts;
+    std::function<void()> give_up;  // on_give_up()'s
   };
 
   void watch();             // the watcher thread

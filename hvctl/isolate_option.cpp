@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "hv/vhost/channel.hpp"
+#include "hv/vhost/frontend_device.hpp"
 
 namespace hvctl {
 
@@ -48,7 +49,13 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> start_is
     return tl::unexpected(
         VhostUserError{prefix + "--isolate: cannot connect to " + *socket + ": " + channel.error().to_string(), false});
   }
-  return attach_vhost_user(device.vhost_option, device.label, *socket, std::move(*channel), reconnect);
+  auto attached = attach_vhost_user(device.vhost_option, device.label, *socket, std::move(*channel), reconnect);
+  if (!attached) return tl::unexpected(attached.error());
+  // Weak: the devices may go before the supervisor's watcher does.
+  (void)supervisor.on_give_up(*socket, [weak = std::weak_ptr<hv::vhost::VhostUserDevice>(*attached)] {
+    if (auto live = weak.lock()) live->give_up();
+  });
+  return std::shared_ptr<hv::virtio::VirtioDevice>(std::move(*attached));
 }
 
 }  // namespace hvctl

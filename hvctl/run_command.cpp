@@ -79,13 +79,17 @@ const char* const kUsage =
     "for the --vhost-user-* options after it), for as long as it takes, restarts the device's rings on\n"
     "the new backend where the guest's used rings show them and reports \"reconnected\". With\n"
     "--vhost-user-reconnect 0 (or a packed ring) the device needs a reset (DEVICE_NEEDS_RESET) instead.\n"
+    "A backend that leaves a split ring unusable (a used index ahead of the available one, a used\n"
+    "element naming a descriptor past the ring) is reported (\"the backend broke a ring\") and the device\n"
+    "needs a reset; the guest keeps running. hvctl never reads used lengths: the guest bounds those.\n"
     "--isolate runs each --blk and --rng device out of process instead: hvctl starts a vhost-user daemon\n"
-    "for it (hvkit-vhost-user-blk --blk-file PATH [--read-only], hvkit-vhost-user-rng; from DIR, by\n"
-    "default hvctl's own directory; one missing: exit 2; serial=ID cannot be given) listening in a new\n"
+    "for it (hvkit-vhost-user-blk --blk-file PATH [--read-only] [--serial=ID], hvkit-vhost-user-rng;\n"
+    "from DIR, by default hvctl's own directory; one missing: exit 2) listening in a new\n"
     "private directory (mode 0700, under $TMPDIR or /tmp), attaches it as --vhost-user-* would (with the\n"
     "--vhost-user-reconnect in force before the device's option), and restarts a daemon that dies by a\n"
     "signal or a nonzero exit (\"device process PID died (signal N); restarting\"; at most 5 times a\n"
-    "minute, then the device stays without a backend while the guest runs). The daemons' standard input\n"
+    "minute, then \"giving up\": the device needs a reset (DEVICE_NEEDS_RESET) and stays without a backend\n"
+    "while the guest runs). The daemons' standard input\n"
     "is /dev/null, their output goes to hvctl's stderr; hvctl ends them (SIGTERM, SIGKILL after 2 s) and\n"
     "removes the directories when it exits, and they die with hvctl if it is killed.\n"
     "--console-max-bytes N and --console-rate BYTES_PER_S limit the guest's output through the UART and\n"
@@ -250,15 +254,13 @@ struct LocalDevice {
   std::chrono::milliseconds reconnect{};
 };
 
-// The daemon's command line for `local`, or why --isolate cannot run it.
-tl::expected<IsolatedDevice, std::string> isolated_device(const LocalDevice& local) {
+// The daemon's command line for `local`.
+IsolatedDevice isolated_device(const LocalDevice& local) {
   if (!local.disk) return IsolatedDevice{local.label, "hvkit-vhost-user-rng", "--vhost-user-rng", {}};
-  if (!local.disk->options.serial.empty()) {
-    return tl::unexpected(local.label + ": --isolate cannot give the disk a serial (hvkit-vhost-user-blk has no " +
-                          "serial option); drop serial=ID or --isolate");
-  }
   IsolatedDevice device{local.label, "hvkit-vhost-user-blk", "--vhost-user-blk", {"--blk-file", local.disk->path}};
   if (local.disk->options.read_only) device.args.emplace_back("--read-only");
+  // One word, in the --name=value form: an ID that starts with '-' is not read as an option.
+  if (!local.disk->options.serial.empty()) device.args.push_back("--serial=" + local.disk->options.serial);
   return device;
 }
 
@@ -520,11 +522,7 @@ int run_command(std::span<const std::string_view> args) {
   if (isolate) {
     if (local_devices.empty()) return usage_error("--isolate needs a --blk or --rng to run out of process");
     std::vector<IsolatedDevice> devices;
-    for (const auto& local : local_devices) {
-      auto device = isolated_device(local);
-      if (!device) return usage_error(device.error());
-      devices.push_back(std::move(*device));
-    }
+    for (const auto& local : local_devices) devices.push_back(isolated_device(local));
     const std::string directory = daemons ? *daemons : own_directory();
     supervisor = std::make_unique<DeviceSupervisor>();
     for (std::size_t n = 0; n < devices.size(); ++n) {

@@ -15,10 +15,12 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_
   // line's mistake; a backend that answers but breaks the protocol is the host's.
   auto channel = hv::vhost::Channel::connect(path);
   if (!channel) return tl::unexpected(VhostUserError{label + ": cannot connect: " + channel.error().to_string()});
-  return attach_vhost_user(option, label, path, std::move(*channel), reconnect);
+  auto device = attach_vhost_user(option, label, path, std::move(*channel), reconnect);
+  if (!device) return tl::unexpected(device.error());
+  return std::shared_ptr<hv::virtio::VirtioDevice>(std::move(*device));
 }
 
-tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> attach_vhost_user(
+tl::expected<std::shared_ptr<hv::vhost::VhostUserDevice>, VhostUserError> attach_vhost_user(
     std::string_view option, std::string_view label, const std::string& socket, hv::vhost::Channel channel,
     std::chrono::milliseconds reconnect) {
   const std::string prefix = std::string(label) + ": ";
@@ -42,6 +44,11 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> attach_v
         "hvctl run: %sthe backend refused to start the device (%s); it needs a reset, the guest keeps running\n",
         prefix.c_str(), error.to_string().c_str());
   };
+  options.on_ring_broken = [prefix](const hv::Error& error) {
+    std::fprintf(stderr,
+                 "hvctl run: %sthe backend broke a ring (%s); the device needs a reset, the guest keeps running\n",
+                 prefix.c_str(), error.to_string().c_str());
+  };
   options.reconnect_interval = reconnect;
   auto frontend = hv::vhost::Frontend::start(std::move(channel));
   if (!frontend) {
@@ -49,7 +56,7 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> attach_v
   }
   auto device = hv::vhost::VhostUserDevice::create(std::move(*frontend), std::move(options), socket);
   if (!device) return tl::unexpected(VhostUserError{prefix + device.error().to_string(), false});
-  return std::shared_ptr<hv::virtio::VirtioDevice>(std::move(*device));
+  return std::move(*device);
 }
 
 }  // namespace hvctl

@@ -12,6 +12,7 @@
 #include <tl/expected.hpp>
 
 #include "hv/vhost/channel.hpp"
+#include "hv/vhost/frontend_device.hpp"
 #include "hv/virtio/device.hpp"
 
 namespace hvctl {
@@ -31,8 +32,8 @@ tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> connect_
     std::string_view option, std::string_view socket, std::chrono::milliseconds reconnect);
 
 // The same on a channel already connected to `socket`; the reports name `label` ("--blk disk.img")
-// instead of "OPTION SOCKET".
-tl::expected<std::shared_ptr<hv::virtio::VirtioDevice>, VhostUserError> attach_vhost_user(
+// instead of "OPTION SOCKET". The device itself, for --isolate's give-up.
+tl::expected<std::shared_ptr<hv::vhost::VhostUserDevice>, VhostUserError> attach_vhost_user(
     std::string_view option, std::string_view label, const std::string& socket, hv::vhost::Channel channel,
     std::chrono::milliseconds reconnect);
 

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "hv/virtio/mmio_transport.hpp"
+#include "used_ring_watch.hpp"
 
 namespace hv::vhost {
 namespace {
@@ -214,9 +215,21 @@ void VhostUserDevice::write_config(std::uint64_t offset, std::span<const std::ui
   std::memcpy(std::span(config_).subspan(offset).data(), data.data(), data.size());
 }
 
+void VhostUserDevice::give_up() {
+  {
+    std::lock_guard wake(reconnect_mutex_);
+    given_up_ = true;
+    reconnect_wanted_ = false;
+  }
+  reconnect_wake_.notify_all();
+  std::lock_guard lock(mutex_);
+  lost_ = true;  // a connection still up is not used again either: its backend is the one given up on
+  if (memory_) signals_.broken();
+}
+
 void VhostUserDevice::lost(const Error& error, const virtio::DeviceSignals* signals) {
   if (lost_.exchange(true)) return;
-  const bool reconnecting = options_.reconnect_interval.count() > 0 && resumable_;
+  const bool reconnecting = options_.reconnect_interval.count() > 0 && resumable_ && !given_up_;
   if (options_.on_disconnect) options_.on_disconnect(error, reconnecting);
   if (reconnecting) {
     {
@@ -281,6 +294,8 @@ Result<void> VhostUserDevice::activate(std::shared_ptr<const GuestMemory> memory
                                        std::vector<std::pair<std::uint16_t, virtio::Queue>> queues,
                                        virtio::DeviceSignals signals) {
   if (memory == nullptr) return fail(ErrorKind::InvalidArgument, kOp, "activate without guest memory");
+  // The transport signals needs_reset for the failed activation.
+  if (given_up_) return fail(ErrorKind::Unavailable, kOp, "the backend was given up on");
   std::lock_guard lock(mutex_);
   if (!vrings_.empty() || call_thread_.joinable()) {
     std::optional<Error> ignored;  // activated twice without a reset: stop the old rings first
@@ -329,17 +344,23 @@ Result<void> VhostUserDevice::start_call_thread() {
   auto stop_event = EventFd::create();
   if (!stop_event) return tl::unexpected(stop_event.error());
   std::vector<std::pair<std::uint16_t, EventFd>> calls;
+  std::vector<std::optional<UsedRingWatch>> watches;
   for (const auto& vring : vrings_) {
     auto call = EventFd::duplicate(vring.call.fd());
     if (!call) return tl::unexpected(call.error());
     calls.emplace_back(vring.index, std::move(*call));
+    // Each split ring watched from where it stood when it was handed over (a packed ring's used side
+    // is its descriptor ring: not watched). Built here, under the lock: the thread never takes it.
+    const auto* split = std::get_if<virtio::SplitQueue>(&vring.queue.layout());
+    auto& watch = watches.emplace_back();
+    if (split != nullptr) watch.emplace(split->config(), split->state().next_used);
   }
   UniqueFd socket(::fcntl(frontend_.socket_fd(), F_DUPFD_CLOEXEC, 0));
   if (!socket) return tl::unexpected(Error::from_errno(kOp, errno, "duplicating the backend socket"));
   stop_event_ = std::move(*stop_event);
   try {
     call_thread_ = std::thread(&VhostUserDevice::watch_calls, this, std::move(calls), stop_event_->fd(),
-                               std::move(socket), signals_);
+                               std::move(socket), signals_, memory_, std::move(watches));
   } catch (const std::system_error& e) {
     stop_event_.reset();
     return fail(ErrorKind::ResourceExhausted, kOp, std::string("cannot start the call thread: ") + e.what());
@@ -350,10 +371,12 @@ Result<void> VhostUserDevice::start_call_thread() {
 void VhostUserDevice::reconnect_loop() {
   std::unique_lock lock(reconnect_mutex_);
   for (;;) {
-    reconnect_wake_.wait(lock, [&] { return shutting_down_ || reconnect_wanted_; });
-    if (shutting_down_) return;
+    reconnect_wake_.wait(lock, [&] { return shutting_down_ || reconnect_wanted_ || given_up_; });
+    if (shutting_down_ || given_up_) return;
     // Every attempt after an interval (QEMU's chardev waits `reconnect` seconds first too).
-    if (reconnect_wake_.wait_for(lock, options_.reconnect_interval, [&] { return shutting_down_; })) return;
+    if (reconnect_wake_.wait_for(lock, options_.reconnect_interval, [&] { return shutting_down_ || given_up_; })) {
+      return;
+    }
     lock.unlock();
     (void)try_reconnect();  // success clears reconnect_wanted_; otherwise the next interval
     lock.lock();
@@ -409,7 +432,7 @@ bool VhostUserDevice::try_reconnect() {
   std::lock_guard lock(mutex_);
   {
     std::lock_guard wake(reconnect_mutex_);
-    if (shutting_down_) return false;
+    if (shutting_down_ || given_up_) return false;
   }
   if (generation != generation_) return false;  // reset or activated meanwhile: next time, from that state
   stop_call_thread();                           // the old one ended at the hang-up, or ends now
@@ -439,7 +462,10 @@ std::uint64_t VhostUserDevice::offered_features() const noexcept {
 }
 
 void VhostUserDevice::watch_calls(std::vector<std::pair<std::uint16_t, EventFd>> own, int stop_fd, UniqueFd socket,
-                                  const virtio::DeviceSignals& signals) {
+                                  const virtio::DeviceSignals& signals,
+                                  const std::shared_ptr<const GuestMemory>& memory,
+                                  std::vector<std::optional<UsedRingWatch>> watches) {
+  bool broken = false;  // reported once: the driver resets the device (a new activation, a new thread)
   std::vector<pollfd> fds;
   fds.reserve(own.size() + 2);
   for (const auto& [index, event] : own) fds.push_back({event.fd(), POLLIN, 0});
@@ -457,6 +483,15 @@ void VhostUserDevice::watch_calls(std::vector<std::pair<std::uint16_t, EventFd>>
     for (std::size_t i = 0; i < own.size(); ++i) {
       if ((fds[i].revents & POLLIN) == 0) continue;
       (void)own[i].second.consume();  // Busy when another reader emptied it: nothing to do then
+      if (broken) continue;           // the device needs a reset: nothing more of this backend's is passed on
+      if (memory && watches[i]) {
+        if (auto ring = watches[i]->check(*memory); !ring) {
+          broken = true;
+          if (options_.on_ring_broken) options_.on_ring_broken(ring.error());
+          signals.broken();
+          continue;
+        }
+      }
       if (signals.used_buffers) signals.used_buffers(own[i].first);
     }
     if (fds.back().revents != 0) {

@@ -28,7 +28,8 @@ namespace pf = protocol_feature;
 
 constexpr std::uint32_t code(Request r) { return static_cast<std::uint32_t>(r); }
 constexpr std::uint64_t kRings = 0x10000;
-constexpr std::uint64_t kUsedIndex = kRings + 0x2000 + 2;  // the split ring's used->idx
+constexpr std::uint64_t kAvailIndex = kRings + 0x1000 + 2;  // the split ring's avail->idx
+constexpr std::uint64_t kUsedIndex = kRings + 0x2000 + 2;   // the split ring's used->idx
 
 // A listening socket whose every accepted connection is served by a ScriptedBackend: scripts[i] for
 // the i-th connection, the last one for all after it.
@@ -208,7 +209,9 @@ TEST_F(VhostReconnectTest, CrashedBackendIsReplacedWithTheSameStartSequenceAtThe
   const ino_t region = inode(*first->last(Request::SetInflightFd));
   ASSERT_NE(region, 0U);
 
-  // The backend completed three requests, then died; the guest made more available meanwhile.
+  // The backend completed three requests, then died; the guest made more available meanwhile (a
+  // ring the call thread's check accepts: the used index never ahead of the available one).
+  ASSERT_TRUE(memory_->store<std::uint16_t>(kAvailIndex, 10, std::memory_order_release));
   ASSERT_TRUE(memory_->store<std::uint16_t>(kUsedIndex, 3, std::memory_order_release));
   first->die();
   ASSERT_TRUE(eventually([&] { return device->reconnects() == 1; }));

@@ -3,10 +3,17 @@
 // backend made negotiation fail (exit 4). A "blk" case runs virtio_blk_await_reset: the guest makes
 // the device live, and exits 6 (its check 6: Status is not DRIVER_OK) when activation failed and the
 // device needs a reset, or 0 once a live device turns DEVICE_NEEDS_RESET and it reset it; --timeout
-// ends anything else (124), so a hang shows as 124, a crash as a signal.
+// ends anything else (124), so a hang shows as 124, a crash as a signal. A used-ring case runs
+// virtio_blk_await_answer: 30 when the VMM passed the backend's answer on as an interrupt, 0 when it
+// found the ring broken and the device needs a reset (and the guest reset it).
 #include "hostile_backend_attacks.hpp"
 
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -176,39 +183,97 @@ void floods_calls_then_dies(ScriptedBackend& b) {
   b.die();
 }
 
+// Used-ring entries written into guest memory (the guest virtio_blk_await_answer makes one GET_ID
+// request available): the backend maps the memory SET_MEM_TABLE handed it, waits for the guest's
+// kick, writes used element 0 (`id`, `len`) and the used index `used_index`, and calls.
+bool write_used(ScriptedBackend& b, std::uint32_t id, std::uint32_t len, std::uint16_t used_index) {
+  if (!wait_live(b)) return false;
+  auto table = b.last(Request::SetMemTable);
+  auto addr = b.last(Request::SetVringAddr);
+  auto kick = b.last(Request::SetVringKick);
+  auto call = b.last(Request::SetVringCall);
+  if (!table || !addr || !kick || !call || kick->fds.size() != 1 || call->fds.size() != 1) return false;
+  hv::vhost::MemoryTableHeader header{};
+  hv::vhost::VringAddr ring{};
+  if (table->payload.size() < sizeof header || addr->payload.size() < sizeof ring) return false;
+  std::memcpy(&header, table->payload.data(), sizeof header);
+  std::memcpy(&ring, addr->payload.data(), sizeof ring);
+  for (std::uint32_t i = 0; i < header.count && i < table->fds.size(); ++i) {
+    hv::vhost::MemoryRegion region{};
+    const std::size_t at = sizeof header + i * sizeof region;
+    if (table->payload.size() < at + sizeof region) return false;
+    std::memcpy(&region, table->payload.data() + at, sizeof region);
+    if (ring.used < region.user_address || ring.used - region.user_address + 8 > region.size) continue;
+    void* base = ::mmap(nullptr, region.size, PROT_READ | PROT_WRITE, MAP_SHARED, table->fds[i].get(),
+                        static_cast<off_t>(region.mmap_offset));
+    if (base == MAP_FAILED) return false;
+    pollfd p{kick->fds[0].get(), POLLIN, 0};
+    const bool kicked = ::poll(&p, 1, 10000) == 1;
+    if (kicked) {
+      auto* used = static_cast<std::uint8_t*>(base) + (ring.used - region.user_address);
+      const std::array<std::uint32_t, 2> element{id, len};
+      std::memcpy(used + 4, element.data(), sizeof element);
+      std::atomic_ref<std::uint16_t>(*reinterpret_cast<std::uint16_t*>(used + 2))  // NOLINT: the ring's layout
+          .store(used_index, std::memory_order_release);
+      const std::uint64_t one = 1;
+      (void)::write(call->fds[0].get(), &one, sizeof one);
+    }
+    ::munmap(base, region.size);
+    return kicked;
+  }
+  return false;
+}
+constexpr std::uint16_t kRing = 256;  // virtio_blk_await_answer's queue size
+void answers_well(ScriptedBackend& b) { (void)write_used(b, 0, 21, 1); }
+void used_id_past_ring(ScriptedBackend& b) { (void)write_used(b, kRing, 21, 1); }
+void used_len_past_chain(ScriptedBackend& b) { (void)write_used(b, 0, 0xffffffffU, 1); }
+void used_index_jumps(ScriptedBackend& b) { (void)write_used(b, 0, 21, kRing + 2); }
+
+constexpr const char* kHalt = "halt_only";
+constexpr const char* kAwaitReset = "virtio_blk_await_reset";
+constexpr const char* kAwaitAnswer = "virtio_blk_await_answer";
+constexpr int kAnswered = 30;  // virtio_blk_await_answer: the device's answer came as an interrupt
 constexpr const char* kNegotiation = "negotiation failed";
 constexpr const char* kWentAway = "the backend went away";
 
 constexpr std::array kAttacks{
-    BackendAttack{"control_rng", "rng", rng, nullptr, 0, nullptr},
-    BackendAttack{"get_features_reply_short", "rng", features_reply_short, nullptr, 4, kNegotiation},
-    BackendAttack{"get_features_reply_for_another_request", "rng", features_reply_for_another_request, nullptr, 4,
+    BackendAttack{"control_rng", "rng", kHalt, rng, nullptr, 0, nullptr},
+    BackendAttack{"get_features_reply_short", "rng", kHalt, features_reply_short, nullptr, 4, kNegotiation},
+    BackendAttack{"get_features_reply_for_another_request", "rng", kHalt, features_reply_for_another_request, nullptr,
+                  4, kNegotiation},
+    BackendAttack{"get_features_reply_without_reply_flag", "rng", kHalt, features_reply_without_reply_flag, nullptr, 4,
                   kNegotiation},
-    BackendAttack{"get_features_reply_without_reply_flag", "rng", features_reply_without_reply_flag, nullptr, 4,
+    BackendAttack{"get_features_reply_version_2", "rng", kHalt, features_reply_version_2, nullptr, 4, kNegotiation},
+    BackendAttack{"get_features_reply_above_4096", "rng", kHalt, features_reply_above_4096, nullptr, 4, kNegotiation},
+    BackendAttack{"get_features_without_version_1", "rng", kHalt, features_without_version_1, nullptr, 4, "VERSION_1"},
+    BackendAttack{"get_features_every_bit", "rng", kHalt, features_every_bit, nullptr, 0, nullptr},
+    BackendAttack{"get_protocol_features_reply_long", "rng", kHalt, protocol_features_reply_long, nullptr, 4,
                   kNegotiation},
-    BackendAttack{"get_features_reply_version_2", "rng", features_reply_version_2, nullptr, 4, kNegotiation},
-    BackendAttack{"get_features_reply_above_4096", "rng", features_reply_above_4096, nullptr, 4, kNegotiation},
-    BackendAttack{"get_features_without_version_1", "rng", features_without_version_1, nullptr, 4, "VERSION_1"},
-    BackendAttack{"get_features_every_bit", "rng", features_every_bit, nullptr, 0, nullptr},
-    BackendAttack{"get_protocol_features_reply_long", "rng", protocol_features_reply_long, nullptr, 4, kNegotiation},
-    BackendAttack{"get_queue_num_zero", "rng", queue_num_zero, nullptr, 4, kNegotiation},
-    BackendAttack{"get_queue_num_huge", "rng", queue_num_huge, nullptr, 4, kNegotiation},
-    BackendAttack{"silent_at_get_features", "rng", silent_at_features, nullptr, 4, kNegotiation},
-    BackendAttack{"closes_mid_reply", "rng", closes_mid_reply, nullptr, 4, kNegotiation},
-    BackendAttack{"closes_at_set_owner", "rng", closes_at_set_owner, nullptr, 4, kNegotiation},
-    BackendAttack{"refuses_set_owner", "rng", refuses_set_owner, nullptr, 4, kNegotiation},
-    BackendAttack{"control_blk", "blk", blk, dies_once_live, 0, kWentAway},
-    BackendAttack{"get_config_reply_longer", "blk", config_reply_longer, nullptr, 4, "GET_CONFIG"},
-    BackendAttack{"get_config_reply_shorter", "blk", config_reply_shorter, nullptr, 4, "GET_CONFIG"},
-    BackendAttack{"get_config_reply_other_size", "blk", config_reply_lies_about_size, nullptr, 4, "GET_CONFIG"},
-    BackendAttack{"get_inflight_fd_huge", "blk", inflight_huge, nullptr, 6, kWentAway},
-    BackendAttack{"get_inflight_fd_not_mappable", "blk", inflight_not_mappable, nullptr, 6, kWentAway},
-    BackendAttack{"get_inflight_fd_file_shorter", "blk", inflight_file_shorter, nullptr, 6, kWentAway},
-    BackendAttack{"silent_at_set_vring_kick", "blk", silent_at_kick, nullptr, 6, kWentAway},
-    BackendAttack{"refuses_set_vring_addr", "blk", refuses_ring_address, nullptr, 6,
+    BackendAttack{"get_queue_num_zero", "rng", kHalt, queue_num_zero, nullptr, 4, kNegotiation},
+    BackendAttack{"get_queue_num_huge", "rng", kHalt, queue_num_huge, nullptr, 4, kNegotiation},
+    BackendAttack{"silent_at_get_features", "rng", kHalt, silent_at_features, nullptr, 4, kNegotiation},
+    BackendAttack{"closes_mid_reply", "rng", kHalt, closes_mid_reply, nullptr, 4, kNegotiation},
+    BackendAttack{"closes_at_set_owner", "rng", kHalt, closes_at_set_owner, nullptr, 4, kNegotiation},
+    BackendAttack{"refuses_set_owner", "rng", kHalt, refuses_set_owner, nullptr, 4, kNegotiation},
+    BackendAttack{"control_blk", "blk", kAwaitReset, blk, dies_once_live, 0, kWentAway},
+    BackendAttack{"get_config_reply_longer", "blk", kAwaitReset, config_reply_longer, nullptr, 4, "GET_CONFIG"},
+    BackendAttack{"get_config_reply_shorter", "blk", kAwaitReset, config_reply_shorter, nullptr, 4, "GET_CONFIG"},
+    BackendAttack{"get_config_reply_other_size", "blk", kAwaitReset, config_reply_lies_about_size, nullptr, 4,
+                  "GET_CONFIG"},
+    BackendAttack{"get_inflight_fd_huge", "blk", kAwaitReset, inflight_huge, nullptr, 6, kWentAway},
+    BackendAttack{"get_inflight_fd_not_mappable", "blk", kAwaitReset, inflight_not_mappable, nullptr, 6, kWentAway},
+    BackendAttack{"get_inflight_fd_file_shorter", "blk", kAwaitReset, inflight_file_shorter, nullptr, 6, kWentAway},
+    BackendAttack{"silent_at_set_vring_kick", "blk", kAwaitReset, silent_at_kick, nullptr, 6, kWentAway},
+    BackendAttack{"refuses_set_vring_addr", "blk", kAwaitReset, refuses_ring_address, nullptr, 6,
                   "the backend refused to start the device"},
-    BackendAttack{"closes_mid_reply_at_mem_table", "blk", closes_at_mem_table, nullptr, 6, kWentAway},
-    BackendAttack{"floods_calls_then_dies", "blk", blk, floods_calls_then_dies, 0, kWentAway},
+    BackendAttack{"closes_mid_reply_at_mem_table", "blk", kAwaitReset, closes_at_mem_table, nullptr, 6, kWentAway},
+    BackendAttack{"control_used_ring", "blk", kAwaitAnswer, blk, answers_well, kAnswered, nullptr},
+    BackendAttack{"used_id_past_ring", "blk", kAwaitAnswer, blk, used_id_past_ring, 0, "names descriptor 256"},
+    // The VMM never reads a used length (used_ring_watch.hpp): the guest gets it as written.
+    BackendAttack{"used_len_past_chain", "blk", kAwaitAnswer, blk, used_len_past_chain, kAnswered, nullptr},
+    BackendAttack{"used_index_jumps_past_available", "blk", kAwaitAnswer, blk, used_index_jumps, 0,
+                  "past the available index"},
+    BackendAttack{"floods_calls_then_dies", "blk", kAwaitReset, blk, floods_calls_then_dies, 0, kWentAway},
 };
 
 }  // namespace

@@ -1,9 +1,11 @@
 #pragma once
 // The hostile backend's catalogue: each case is a scripted backend (scripted_backend.hpp) with one
-// hostile answer, listening where `hvctl run --backend kvm --vhost-user-rng|blk SOCKET` connects, and
+// hostile answer, listening where `hvctl run --backend B --vhost-user-DEVICE SOCKET` connects, and
 // what hvctl must do about it: the exit status README's table gives (4: negotiation failed; the
 // guest's own status once the machine runs) and a stderr line naming the socket. `during` runs while
-// hvctl runs (a flood, a hang-up once the device is live).
+// hvctl runs (a flood, a hang-up once the device is live, used-ring entries written into guest
+// memory). The test runs every case on each hypervisor backend (kvm, mshv-sim), and a negotiation
+// case against every device that needs no configuration space (rng and i2c).
 
 #include <span>
 
@@ -13,7 +15,10 @@ namespace hvtest {
 
 struct BackendAttack {
   const char* name;
-  const char* device;  // "rng" (guest halt_only: negotiation only) or "blk" (guest virtio_blk_await_reset)
+  // "rng": negotiation only, run as --vhost-user-rng and as --vhost-user-i2c (guest halt_only);
+  // "blk": --vhost-user-blk, with `guest`.
+  const char* device;
+  const char* guest;  // HVKIT_TEST_GUESTS/GUEST.bin
   void (*script)(hv::vhost::testing::ScriptedBackend::Script&);
   void (*during)(hv::vhost::testing::ScriptedBackend&);  // may be nullptr
   int exit_status;

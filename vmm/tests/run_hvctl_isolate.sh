@@ -16,11 +16,18 @@
 #          end with exit 0 and every sector of the image holding its last round (zeros around them)
 #   kill   the stress guest on --isolate --blk and --rng; hvctl itself is killed with SIGKILL mid-run:
 #          both daemons must be gone within 5 s (PR_SET_PDEATHSIG), no process left behind
+#   serial the virtio_blk_get_id guest on --isolate --blk IMAGE,serial=ID: the daemon gets --serial
+#          and the guest's GET_ID reads the ID back ("id=[ID]"), exit 0
+#   giveup the virtio_blk_await_reset guest on --isolate --blk, from a directory whose
+#          hvkit-vhost-user-blk runs the real daemon once, kills it (SIGKILL) 3 s later and exits 1,
+#          and on every restart exits 1 at once: hvctl must restart it 5 times, report that it gives
+#          up and that the device needs a reset, the guest must see DEVICE_NEEDS_RESET (its line,
+#          exit 0) and hvctl exit with it
 # Every mode also requires that no process hvctl started outlives it, and (but kill, where hvctl
 # cannot clean up) that its private directories are gone. Prints PASSED / FAILED: / SKIPPED:.
 set -u
 if [ $# -ne 5 ]; then
-  echo "usage: $0 blk|rng|crash|kill HVCTL BACKEND DAEMONS GUEST" >&2
+  echo "usage: $0 blk|rng|crash|kill|serial|giveup HVCTL BACKEND DAEMONS GUEST" >&2
   exit 2
 fi
 mode=$1 hvctl=$2 backend=$3 daemons=$4 guest=$5
@@ -120,6 +127,23 @@ case $mode in
   rng) args=("${common[@]}" --rng "$guest") ;;
   crash) args=("${common[@]}" --blk "$image" "$guest") ;;
   kill) args=("${common[@]}" --blk "$image" --rng "$guest") ;;
+  serial) args=("${common[@]}" --blk "$image,serial=-hvkit serial 01" "$guest") ;;
+  giveup)
+    # A daemon that keeps dying: the real one once (the device goes live on it), then nothing.
+    mkdir "$dir/fake" || exit 1
+    cat > "$dir/fake/hvkit-vhost-user-blk" << EOF
+#!/bin/bash
+if [ -e "$dir/fake/started" ]; then exit 1; fi
+touch "$dir/fake/started"
+"$daemons/hvkit-vhost-user-blk" "\$@" &
+sleep 3
+kill -9 \$!
+wait
+exit 1
+EOF
+    chmod +x "$dir/fake/hvkit-vhost-user-blk"
+    args=(run --backend "$backend" --timeout 200 --isolate --isolate-daemons "$dir/fake" --load 0x1000
+      --blk "$image" "$guest") ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 echo "$hvctl ${args[*]}"
@@ -183,4 +207,15 @@ case $mode in
     [ "$(grep -c "^hvkit-vhost-user-blk: listening on " "$dir/err")" = 2 ] || fail "expected two daemons listening"
     check_stress_image
     echo "PASSED: device process $old killed mid-I/O, restarted as $new, nothing lost" ;;
+  serial)
+    grep -q "^id=\[-hvkit serial 01\]$" "$dir/out" || fail "the guest did not read the serial back with GET_ID"
+    grep -q "^hvkit-vhost-user-blk: listening on " "$dir/err" || fail "the disk was not served out of process"
+    echo "PASSED: --isolate --blk IMAGE,serial=ID: GET_ID through hvkit-vhost-user-blk --serial" ;;
+  giveup)
+    [ "$(grep -c ': device process [0-9]* died (exit status 1); restarting$' "$dir/err")" = 5 ] ||
+      fail "expected 5 restarts"
+    grep -q "^hvctl run: --blk $image: device process [0-9]* died (exit status 1); 5 restarts within 60 s, giving up: the device needs a reset (DEVICE_NEEDS_RESET)" "$dir/err" ||
+      fail "hvctl did not report giving up"
+    grep -q "^virtio-blk: device needs reset$" "$dir/out" || fail "the guest did not see DEVICE_NEEDS_RESET"
+    echo "PASSED: a daemon that keeps dying is given up on; the device needs a reset, the guest ran on" ;;
 esac

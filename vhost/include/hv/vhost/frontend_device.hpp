@@ -27,6 +27,10 @@
 // With INFLIGHT_SHMFD the first start asks the backend for its in-flight region (GET_INFLIGHT_FD) and
 // every start hands it back (SET_INFLIGHT_FD, before SET_MEM_TABLE), so a restarted backend finds the
 // dead one's record; a driver reset drops it (as QEMU does).
+//
+// The backend writes the used rings itself; the VMM takes nothing from them but the used index (a
+// reconnect's SET_VRING_BASE). After each call the call thread checks the split rings the backend
+// wrote (used_ring_watch.hpp) and a ring no driver can use makes the device need a reset.
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +49,8 @@
 #include "hv/virtio/device.hpp"
 
 namespace hv::vhost {
+
+class UsedRingWatch;  // used_ring_watch.hpp (private to the library)
 
 struct VhostUserDeviceOptions {
   std::uint32_t device_id = 0;  // virtio device ID: 2 block, 4 entropy
@@ -66,6 +72,10 @@ struct VhostUserDeviceOptions {
   // connection still up (a REPLY_ACK status that is not 0): the transport then sets DEVICE_NEEDS_RESET
   // without a word, so this is the VMM's one chance to say why. A lost connection is on_disconnect's.
   std::function<void(const Error&)> on_activation_failed;
+  // Called, from the call thread, when a backend's call finds a split ring in a state no driver can use
+  // (used_ring_watch.hpp: a used index ahead of the available one, a used element naming a
+  // descriptor past the ring): the device then signals needs_reset, once per activation.
+  std::function<void(const Error&)> on_ring_broken;
   // For the connections a reconnect makes.
   FrontendOptions frontend;
 };
@@ -124,6 +134,11 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   // in-flight record, with INFLIGHT_SHMFD, is the backend's to read; the frontend never reads it).
   Result<std::vector<std::pair<std::uint16_t, virtio::Queue>>> stop() override;
 
+  // The backend is not coming back (a supervisor gave up restarting it): no more reconnect attempts,
+  // an active device signals needs_reset (DEVICE_NEEDS_RESET for the driver) and, like a lost backend
+  // without reconnect, every later activation fails and signals it again. Any thread; idempotent.
+  void give_up();
+
   // Whether the backend connection still works (false during a reconnect).
   [[nodiscard]] bool connected() const;
   // How many times a reconnect succeeded.
@@ -157,7 +172,8 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   std::vector<std::pair<std::uint16_t, virtio::Queue>> stop_locked(std::optional<Error>& error);
   void stop_call_thread();
   void watch_calls(std::vector<std::pair<std::uint16_t, EventFd>> calls, int stop_fd, UniqueFd socket,
-                   const virtio::DeviceSignals& signals);
+                   const virtio::DeviceSignals& signals, const std::shared_ptr<const GuestMemory>& memory,
+                   std::vector<std::optional<UsedRingWatch>> watches);
   // The backend went away: report it once per connection; reconnect, or signal needs_reset.
   void lost(const Error& error, const virtio::DeviceSignals* signals);
   // After a failed request: whether it broke the connection (then report it).
@@ -186,6 +202,7 @@ class VhostUserDevice final : public virtio::VirtioDevice {
   std::condition_variable reconnect_wake_;
   bool reconnect_wanted_ = false;
   bool shutting_down_ = false;
+  std::atomic<bool> given_up_{false};  // give_up(): lost() no longer reconnects
   std::thread reconnect_thread_;
 };
 
