@@ -1,7 +1,9 @@
 // hvkit-init: the static init of hvkit's test kernel (PID 1 of its initramfs). No libc: raw system
-// calls. It prints one line on its console (fd 1, the /dev/console the kernel opened for it), then
-// writes its status to the debug-exit port, which ends the VM: 0 when the line was written whole,
-// 1 when not. Should the VM not end (no debug-exit device at that port), it says so and reboots.
+// calls. It prints one line on its console (fd 1, the /dev/console the kernel opened for it), waits
+// until the UART has sent it (the tty layer transmits from a buffer, on interrupts: ending the VM
+// right after write() cut the line short on two vCPUs), then writes its status to the debug-exit
+// port, which ends the VM: 0 when the line was written whole and drained, 1 when not. Should the VM
+// not end (no debug-exit device at that port), it says so and reboots.
 //
 // The port comes from the kernel command line: the kernel hands init each unknown NAME=VALUE
 // parameter as an environment variable, so `hvkit_exit_port=0xf4` selects QEMU's isa-debug-exit
@@ -9,7 +11,8 @@
 // exits with the status itself).
 typedef unsigned long u64;
 
-enum { kSysWrite = 1, kSysIopl = 172, kSysReboot = 169 };
+enum { kSysWrite = 1, kSysIoctl = 16, kSysIopl = 172, kSysReboot = 169 };
+enum { kTcsbrk = 0x5409 };  // with a non-zero argument: tcdrain(), wait until the output is sent
 enum { kDefaultPort = 0x501 };
 
 static long syscall3(long nr, long a, long b, long c) {
@@ -60,7 +63,8 @@ __attribute__((used, noreturn)) void init_main(long* sp) {
   for (; *envp != 0; ++envp)
     if (starts_with(*envp, "hvkit_exit_port=")) port = port_from(*envp + length("hvkit_exit_port="));
 
-  const unsigned status = (unsigned)write_all("hvkit-init: hello from userspace\n");
+  unsigned status = (unsigned)write_all("hvkit-init: hello from userspace\n");
+  if (syscall3(kSysIoctl, 1, kTcsbrk, 1) != 0) status = 1;
   if (syscall3(kSysIopl, 3, 0, 0) == 0) {
     __asm__ volatile("outl %0, %w1" : : "a"(status), "Nd"((unsigned short)port));
   }
