@@ -41,14 +41,21 @@ static int starts_with(const char* s, const char* prefix) {
 // A port number in decimal or 0x-hex, below 0x10000; anything else is the default.
 static unsigned port_from(const char* s) {
   unsigned base = 10, value = 0;
-  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) base = 16, s += 2;
+  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    s += 2;
+  }
   if (*s == '\0') return kDefaultPort;
   for (; *s != '\0'; ++s) {
     unsigned digit;
-    if (*s >= '0' && *s <= '9') digit = (unsigned)(*s - '0');
-    else if (base == 16 && *s >= 'a' && *s <= 'f') digit = (unsigned)(*s - 'a' + 10);
-    else if (base == 16 && *s >= 'A' && *s <= 'F') digit = (unsigned)(*s - 'A' + 10);
-    else return kDefaultPort;
+    if (*s >= '0' && *s <= '9')
+      digit = (unsigned)(*s - '0');
+    else if (base == 16 && *s >= 'a' && *s <= 'f')
+      digit = (unsigned)(*s - 'a' + 10);
+    else if (base == 16 && *s >= 'A' && *s <= 'F')
+      digit = (unsigned)(*s - 'A' + 10);
+    else
+      return kDefaultPort;
     value = value * base + digit;
     if (value > 0xffff) return kDefaultPort;
   }

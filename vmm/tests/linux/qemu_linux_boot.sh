@@ -24,7 +24,8 @@ done
 # that qboot (microvm's firmware) writes when ACPI is off. The PIT, PIC and RTC stay off: kvm-clock
 # is the clock, the local APIC timer the tick. The init writes its status to QEMU's isa-debug-exit
 # at 0xf4 (hvkit_exit_port on the command line), QEMU then exits with (status << 1) | 1;
-# -no-reboot makes a panic (panic=-1) or the init's fallback reboot end QEMU too.
+# -no-reboot makes a panic (panic=-1) or the init's fallback reboot end QEMU too, except on nested
+# KVM on PVM, where the kernel's triple-fault reboot is an emulation failure (docs/linux-boot.md).
 here=$(cd "$(dirname "$0")" && pwd)
 exec bash "$here/boot_check.sh" --vcpus "$vcpus" --expect-status 1 -- \
   "$qemu" -M microvm,acpi=off,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on \
