@@ -16,6 +16,10 @@ packages=(
   libseccomp-dev
   # QEMU for the interop tests: vmm/tests/qemu_virtio_blk.sh, and vhost-user, issue #15
   qemu-system-x86 qemu-utils
+  # The Linux test kernel, vmm/tests/linux and docs/linux-boot.md, issue #21: the kernel's source,
+  # xz-utils to unpack it, patch for the test kernel's patches, and what the kernel's build needs:
+  # flex and bison for Kconfig, bc for the timeconst header, libelf-dev for objtool
+  linux-source-6.1 xz-utils patch flex bison bc libelf-dev
 )
 
 case "${1:-}" in
