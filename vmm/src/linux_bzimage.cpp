@@ -1,6 +1,5 @@
 #include "hv/vmm/linux_bzimage.hpp"
 
-#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -26,22 +25,16 @@ constexpr std::uint64_t kMaxAlignment = 1ULL << 30;
 template <class T>
 T read(std::span<const std::uint8_t> bytes, std::size_t offset) {
   T v{};
-  std::memcpy(&v, bytes.data() + offset, sizeof v);  // callers have checked offset + sizeof(T) <= size
+  std::memcpy(&v, &bytes[offset], sizeof v);  // callers have checked offset + sizeof(T) <= size
   return v;
 }
 
 template <class T, std::size_t N>
 void put(std::array<std::uint8_t, N>& out, std::size_t offset, T value) {
-  std::memcpy(out.data() + offset, &value, sizeof value);  // offsets are constants inside `out`
+  std::memcpy(std::span(out).subspan(offset, sizeof value).data(), &value, sizeof value);
 }
 
 tl::unexpected<Error> invalid(const std::string& why) { return fail(ErrorKind::InvalidArgument, kOp, why); }
-
-std::string hex(std::uint64_t v) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(v));
-  return text;
-}
 
 }  // namespace
 
@@ -110,7 +103,7 @@ Result<std::array<std::uint8_t, kBootParamsSize>> build_boot_params(const BzImag
     return fail(ErrorKind::InvalidArgument, "build_boot_params", "setup header longer than boot_params has room for");
   }
   std::array<std::uint8_t, kBootParamsSize> out{};
-  std::memcpy(out.data() + kSetupSects, header.setup_header.data(), header.setup_header.size());
+  std::memcpy(&out[kSetupSects], header.setup_header.data(), header.setup_header.size());
   out[kTypeOfLoader] = 0xff;  // "undefined": hvkit has no assigned loader id
   out[kLoadflags] |= kLoadedHigh;
   put<std::uint32_t>(out, kCmdLinePtr, cmdline_address);

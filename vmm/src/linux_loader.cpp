@@ -1,7 +1,6 @@
 #include "hv/vmm/linux_loader.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <string>
 
 #include "hv/vmm/e820.hpp"
@@ -17,12 +16,6 @@ namespace {
 
 constexpr const char* kOp = "plan_linux_boot";
 constexpr std::uint64_t kFourGiB = 4ULL << 30;
-
-std::string hex(std::uint64_t v) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(v));
-  return text;
-}
 
 tl::unexpected<Error> out_of_range(const std::string& why) { return fail(ErrorKind::OutOfRange, kOp, why); }
 

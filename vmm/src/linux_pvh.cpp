@@ -17,13 +17,13 @@ constexpr std::size_t kNoteHeader = 12;  // namesz, descsz, type
 template <class T>
 T read(std::span<const std::uint8_t> bytes, std::size_t offset) {
   T v{};
-  std::memcpy(&v, bytes.data() + offset, sizeof v);  // callers have checked offset + sizeof(T) <= size
+  std::memcpy(&v, &bytes[offset], sizeof v);  // callers have checked offset + sizeof(T) <= size
   return v;
 }
 
 template <class T>
 void put(std::vector<std::uint8_t>& out, std::size_t offset, T value) {
-  std::memcpy(out.data() + offset, &value, sizeof value);  // offsets are constants inside `out`
+  std::memcpy(&out[offset], &value, sizeof value);  // offsets are constants inside `out`
 }
 
 constexpr std::uint64_t align4(std::uint64_t n) { return (n + 3) & ~std::uint64_t{3}; }
@@ -47,7 +47,7 @@ Result<std::optional<std::uint32_t>> search_notes(std::span<const std::uint8_t> 
       return invalid(where + ": name or descriptor runs past the segment (namesz " + std::to_string(namesz) +
                      ", descsz " + std::to_string(descsz) + ")");
     }
-    const bool xen = namesz == 4 && std::memcmp(notes.data() + name_at, "Xen", 4) == 0;
+    const bool xen = namesz == 4 && std::memcmp(&notes[name_at], "Xen", 4) == 0;
     if (xen && type == kXenElfnotePhys32Entry) {
       std::uint64_t entry = 0;
       if (descsz == 4) {

@@ -20,7 +20,7 @@ constexpr std::uint32_t kCpuFeatures = 0x201;   // FPU and APIC
 constexpr std::uint64_t kBelowOneMiB = 0x100000;
 
 void put_bytes(std::vector<std::uint8_t>& out, std::size_t offset, const void* bytes, std::size_t n) {
-  std::memcpy(out.data() + offset, bytes, n);  // offsets are computed from mp_table_size, inside `out`
+  std::memcpy(&out[offset], bytes, n);  // offsets are computed from mp_table_size, inside `out`
 }
 template <class T>
 void put(std::vector<std::uint8_t>& out, std::size_t offset, T value) {
