@@ -56,6 +56,7 @@ const char* const kUsage =
     "                 [--vhost-user-i2c SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
     "                 [--console-filter auto|on|off] [IMAGE]\n"
+    "       hvctl run [options] --kernel PATH [--initrd PATH] [--cmdline TEXT]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
     "embedded demo guest (one vCPU, long mode: --mode real, --load, --entry and --vcpus need an IMAGE).\n"
     "Devices: 16550A UART at port 0x3f8 on stdin/stdout, i8042 at 0x60/0x64, CMOS RTC at 0x70/0x71,\n"
@@ -67,7 +68,8 @@ const char* const kUsage =
     "runs: ,ro disks may share an image, a read-write one may not, in this or any other process;\n"
     "repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer reads)\n"
     "attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its own\n"
-    "interrupt line (unconnected here: drivers poll the used ring). RAM must end below 0xd0000000.\n"
+    "interrupt line (unconnected, so drivers poll the used ring, except with --kernel: GSI 16 + n).\n"
+    "RAM must end below 0xd0000000.\n"
     "--vhost-user-blk SOCKET, --vhost-user-rng SOCKET and --vhost-user-i2c SOCKET (repeatable) attach a\n"
     "block, entropy or I2C adapter device served by a vhost-user backend process listening at the Unix\n"
     "socket SOCKET (qemu-storage-daemon, hvkit-vhost-user-blk, hvkit-vhost-user-rng,\n"
@@ -104,6 +106,16 @@ const char* const kUsage =
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
     "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
     "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
+    "--kernel PATH boots a Linux kernel instead of IMAGE (docs/linux-boot.md): a vmlinux ELF64 with a PVH\n"
+    "entry note (entered in 32-bit protected mode, EBX = hvm_start_info) or a bzImage of boot protocol\n"
+    "2.12 or later with a 64-bit entry (entered in long mode, RSI = boot_params); --initrd PATH is handed\n"
+    "over as the PVH module or the bzImage ramdisk, at the top of RAM; --cmdline TEXT is the command line\n"
+    "(at most the kernel's cmdline_size bytes; 2047 for PVH). An MP table describes --vcpus CPUs (1 to\n"
+    "254), the LAPIC and the IOAPIC; the in-kernel irqchip and, where the backend has one (kvm), the\n"
+    "in-kernel PIT are on, the UART interrupts on IRQ 4, vCPU 0 boots and the others wait for INIT/SIPI.\n"
+    "RAM (--memory) must end at or below 0xc0000000. A kernel hvkit cannot boot is a usage error (2).\n"
+    "This host's nested KVM needs \"noxsave clearcpuid=308,534,151,59,131 nofsgsbase nopcid noinvpcid\" on\n"
+    "a real kernel's command line (docs/linux-boot.md).\n"
     "--timeout ends the run after SECONDS (1 to 31536000); SIGINT and SIGTERM stop the machine cleanly.\n"
     "Exit status (a guest can write any of these to debug-exit too; the message on stderr tells which):\n"
     "  N        the guest wrote N (0-255) to debug-exit: \"guest wrote N to debug-exit\"\n"
@@ -140,23 +152,24 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 // Reads the guest image. Only a regular file of 1 byte to 1 GiB is accepted: a directory or a FIFO is
 // refused from fstat (the open does not wait for a FIFO's writer), and nothing is allocated before
 // the size is known.
-std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std::string& error) {
+std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std::string& error,
+                                                    const std::string& what = "IMAGE") {
   const hv::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   struct stat st {};
   if (!fd || ::fstat(fd.get(), &st) != 0) {
-    error = "cannot open IMAGE " + path + ": " + std::strerror(errno);
+    error = "cannot open " + what + " " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }
   if (S_ISDIR(st.st_mode)) {
-    error = "IMAGE " + path + " is a directory";
+    error = what + " " + path + " is a directory";
     return std::nullopt;
   }
   if (!S_ISREG(st.st_mode)) {
-    error = "IMAGE " + path + " is not a regular file";
+    error = what + " " + path + " is not a regular file";
     return std::nullopt;
   }
   if (st.st_size <= 0 || static_cast<std::uint64_t>(st.st_size) > kMaxImageBytes) {
-    error = "IMAGE " + path + ": size " + std::to_string(st.st_size) + " is not between 1 byte and 1 GiB";
+    error = what + " " + path + ": size " + std::to_string(st.st_size) + " is not between 1 byte and 1 GiB";
     return std::nullopt;
   }
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
@@ -165,8 +178,8 @@ std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std
     const ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      error =
-          "cannot read IMAGE " + path + (n < 0 ? std::string(": ") + std::strerror(errno) : ": it shrank while read");
+      error = "cannot read " + what + " " + path +
+              (n < 0 ? std::string(": ") + std::strerror(errno) : ": it shrank while read");
       return std::nullopt;
     }
     done += static_cast<std::size_t>(n);
@@ -375,6 +388,33 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
   return std::nullopt;
 }
 
+// Checks the --kernel options and fills config.linux_boot: why they cannot apply (a usage error, found
+// before any backend is opened), or nullopt.
+std::optional<std::string> linux_boot_options(hv::vmm::MachineConfig& config, const std::string& kernel_path,
+                                              const std::string& initrd_path, const std::optional<std::string>& cmdline,
+                                              const std::string& image_path) {
+  if (!image_path.empty()) return "--kernel boots a kernel instead of an IMAGE: give one or the other";
+  if (config.mode == hv::vmm::BootMode::Real) return "--mode real cannot apply to --kernel (the boot protocol decides)";
+  if (config.load_address) return "--load cannot apply to --kernel (the kernel's headers place it)";
+  if (config.entry) return "--entry cannot apply to --kernel (the kernel's headers give it)";
+  std::string error;
+  auto kernel = read_image(kernel_path, error, "--kernel");
+  if (!kernel) return error;
+  hv::vmm::LinuxBoot boot{.kernel = std::move(*kernel), .initrd = {}};
+  if (!initrd_path.empty()) {
+    auto initrd = read_image(initrd_path, error, "--initrd");
+    if (!initrd) return error;
+    boot.initrd = std::move(*initrd);
+  }
+  config.cmdline = cmdline.value_or("");
+  auto plan =
+      hv::vmm::plan_linux_boot(boot.kernel, boot.initrd.size(), config.cmdline, config.memory_bytes, config.vcpus);
+  if (!plan) return "--kernel " + kernel_path + ": " + std::string(plan.error().message());
+  // (kLinuxMaxRam keeps RAM below the virtio and --testdev windows.)
+  config.linux_boot = std::move(boot);
+  return std::nullopt;
+}
+
 // The guest's debug-exit value as hvctl's exit status: 0 to 255 pass through; a larger value cannot
 // be an exit status and becomes 255, so that no nonzero write (256 modulo 256) ever reads as success.
 int debug_exit_status(std::uint32_t value) {
@@ -405,6 +445,8 @@ int run_command(std::span<const std::string_view> args) {
   std::vector<LocalDevice> local_devices;  // the --blk and --rng given, for --isolate
   bool isolate = false;
   std::optional<std::string> daemons;  // --isolate-daemons
+  std::string kernel_path, initrd_path;
+  std::optional<std::string> cmdline;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -503,6 +545,14 @@ int run_command(std::span<const std::string_view> args) {
         filter_mode = FilterMode::Off;
       else
         return usage_error("--console-filter takes auto, on or off");
+    } else if (a == "--kernel" || a == "--initrd") {
+      auto v = value();
+      if (!v || v->empty()) return usage_error(std::string(a) + " takes a PATH");
+      (a == "--kernel" ? kernel_path : initrd_path) = *v;
+    } else if (a == "--cmdline") {
+      auto v = value();
+      if (!v) return usage_error("--cmdline takes the kernel command line (one argument; quote it)");
+      cmdline = std::string(*v);
     } else if (!a.empty() && a[0] != '-' && image_path.empty()) {
       image_path = a;
     } else {
@@ -510,14 +560,21 @@ int run_command(std::span<const std::string_view> args) {
     }
   }
 
-  const bool demo = image_path.empty();
-  if (!demo) {
+  if (!kernel_path.empty()) {
+    if (auto why = linux_boot_options(config, kernel_path, initrd_path, cmdline, image_path)) return usage_error(*why);
+  } else if (!initrd_path.empty() || cmdline) {
+    return usage_error(std::string(initrd_path.empty() ? "--cmdline" : "--initrd") + " needs --kernel");
+  }
+  const bool demo = image_path.empty() && !config.linux_boot;
+  if (!demo && !config.linux_boot) {
     std::string error;
     auto bytes = read_image(image_path, error);
     if (!bytes) return usage_error(error);
     config.image = std::move(*bytes);
   }
-  if (auto why = inapplicable_option(config, demo)) return usage_error(*why);
+  if (!config.linux_boot) {
+    if (auto why = inapplicable_option(config, demo)) return usage_error(*why);
+  }
   if (daemons && !isolate) return usage_error("--isolate-daemons needs --isolate");
   if (isolate) {
     if (local_devices.empty()) return usage_error("--isolate needs a --blk or --rng to run out of process");
@@ -568,6 +625,17 @@ int run_command(std::span<const std::string_view> args) {
                                                     : std::static_pointer_cast<hv::dev::ByteSink>(stdout_sink),
                                              limits);
   config.console = console;
+  if (config.linux_boot) {
+    // Linux needs interrupts (UART on IRQ 4, the timer): the in-kernel irqchip always, and the PIT where
+    // the backend has one. MSHV has none; the kernel then calibrates and ticks with the LAPIC timer.
+    config.in_kernel_irqchip = true;
+    config.in_kernel_pit = (*hypervisor)->capability(hv::Capability::InKernelPit).has_value();
+    if (!config.in_kernel_pit) {
+      std::fprintf(stderr,
+                   "hvctl run: note: this backend has no in-kernel PIT (nor PIC or IOAPIC); a Linux guest must use "
+                   "the LAPIC timer (docs/linux-boot.md)\n");
+    }
+  }
   std::shared_ptr<hv::virtio::ConsoleDevice> virtio_console;
   if (console_slot) {
     // The virtio console shares the UART's output limits and takes the host's input instead of it.

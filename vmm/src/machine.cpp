@@ -61,7 +61,8 @@ Result<std::unique_ptr<Machine>> Machine::create(Hypervisor& hypervisor, const M
     return fail(ErrorKind::InvalidArgument, op, "memory must be at least 1 MiB and page-aligned");
   }
   std::unique_ptr<Machine> m(new Machine());
-  auto vm = hypervisor.create_vm({.in_kernel_irqchip = config.in_kernel_irqchip, .in_kernel_pit = false});
+  auto vm =
+      hypervisor.create_vm({.in_kernel_irqchip = config.in_kernel_irqchip, .in_kernel_pit = config.in_kernel_pit});
   if (!vm) return tl::unexpected(vm.error());
   m->vm_ = std::move(*vm);
   auto ram = GuestRegion::create(0, config.memory_bytes, Backing::Memfd);
@@ -151,6 +152,7 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
 
 Result<void> Machine::load_and_enter(const MachineConfig& config) {
   constexpr const char* op = "Machine::load";
+  if (config.linux_boot) return load_linux_kernel(config);
   if (config.image.empty()) return fail(ErrorKind::InvalidArgument, op, "no guest image");
   const bool real = config.mode == BootMode::Real;
   Result<LoadedImage> loaded =
@@ -180,6 +182,21 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
     if (auto r = x86::enter_long_mode(memory(), *vcpus_[i], tables, entry, tables - i * kStackSize); !r) return r;
   }
   return {};
+}
+
+// Only vCPU 0 is entered: the others, with the in-kernel irqchip, wait for the INIT/SIPI the kernel
+// sends them; without it they would run from the reset state, so a Linux guest gets one vCPU.
+Result<void> Machine::load_linux_kernel(const MachineConfig& config) {
+  constexpr const char* op = "Machine::load";
+  if (!config.image.empty()) return fail(ErrorKind::InvalidArgument, op, "linux_boot and an image cannot be combined");
+  if (vcpus_.size() > 1 && !config.in_kernel_irqchip) {
+    return fail(ErrorKind::InvalidArgument, op,
+                "a Linux guest with more than one vCPU needs in_kernel_irqchip (its APs wait for INIT/SIPI)");
+  }
+  auto entry = load_linux(memory(), *config.linux_boot, config.cmdline, config.memory_bytes,
+                          static_cast<std::uint32_t>(vcpus_.size()));
+  if (!entry) return tl::unexpected(entry.error());
+  return enter_linux(memory(), *vcpus_[0], *entry);
 }
 
 void Machine::request_stop(MachineExit exit) {

@@ -22,6 +22,7 @@
 #include "hv/event_fd.hpp"
 #include "hv/virtio/device.hpp"
 #include "hv/virtio/mmio_transport.hpp"
+#include "hv/vmm/linux_loader.hpp"
 
 namespace hv::vmm {
 
@@ -31,13 +32,19 @@ struct MachineConfig {
   std::uint64_t memory_bytes = 64ULL << 20;
   std::uint32_t vcpus = 1;
   BootMode mode = BootMode::Long;
-  std::vector<std::uint8_t> image;            // raw binary or ELF64
+  std::vector<std::uint8_t> image;  // raw binary or ELF64
+  std::string cmdline;              // the kernel command line (linux_boot)
+  // Boots a Linux kernel instead of `image` (which must then be empty): PVH vmlinux or bzImage,
+  // with an optional initrd, `cmdline` and an MP table (hv/vmm/linux_loader.hpp). Only vCPU 0 is
+  // entered; more than one vCPU needs in_kernel_irqchip, whose APs wait for INIT/SIPI.
+  std::optional<LinuxBoot> linux_boot;
   std::optional<std::uint64_t> load_address;  // raw images; default 0x7c00 (real) or 0x100000 (long)
   std::optional<std::uint64_t> entry;         // default: the load address or ELF e_entry
   bool testdev = false;                       // scratch MMIO at 0xd8000000 and PIO at 0xe0
   // UART interrupts through IRQ 4. HLT then waits in the kernel (the machine no longer ends when all
   // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
   bool in_kernel_irqchip = false;
+  bool in_kernel_pit = false;              // the i8254 PIT in the kernel (needs in_kernel_irqchip; KVM only)
   std::shared_ptr<dev::ByteSink> console;  // UART output; required (the UART shares it)
   // virtio-mmio devices, in this order at kVirtioBase + kVirtioStride * n; each has its own
   // interrupt line (GSI kVirtioFirstGsi + n with in_kernel_irqchip, unconnected otherwise: poll).
@@ -88,6 +95,7 @@ class Machine {
  private:
   Machine() = default;
   Result<void> load_and_enter(const MachineConfig& config);
+  Result<void> load_linux_kernel(const MachineConfig& config);
   Result<void> add_devices(const MachineConfig& config);
   void vcpu_loop(std::size_t index);
   Result<void> add_virtio_doorbells(std::size_t device, const std::shared_ptr<virtio::MmioTransport>& transport,
