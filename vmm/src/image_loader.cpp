@@ -76,6 +76,7 @@ Result<LoadedImage> walk_elf64(std::span<const std::uint8_t> image, Segment segm
   const auto entry = field<std::uint64_t>(image, kEEntry);
   LoadedImage loaded{.entry = 0, .lowest = std::numeric_limits<std::uint64_t>::max(), .highest = 0};
   bool entry_found = false;
+  bool entry_is_physical = false;  // e_entry lies in no segment's virtual range, but in one's physical range
   for (std::size_t i = 0; i < phnum; ++i) {
     const auto ph = image.subspan(phoff + i * kPhdrSize, kPhdrSize);
     if (field<std::uint32_t>(ph, kPType) != kPtLoad) continue;
@@ -98,6 +99,13 @@ Result<LoadedImage> walk_elf64(std::span<const std::uint8_t> image, Segment segm
       loaded.entry = paddr + (entry - vaddr);
       entry_found = true;
     }
+    // Linux's vmlinux links at high virtual addresses but gives e_entry as a physical address (its
+    // startup_64 at the load address): accept that when no segment's virtual range holds the entry.
+    if (entry >= paddr && entry - paddr < memsz) entry_is_physical = true;
+  }
+  if (!entry_found && entry_is_physical) {
+    loaded.entry = entry;
+    entry_found = true;
   }
   if (loaded.highest == 0 && loaded.lowest == std::numeric_limits<std::uint64_t>::max()) {
     return invalid("no loadable segment");

@@ -74,6 +74,18 @@ TEST_F(Loader, LoadsSegmentsZeroFillsAndTranslatesTheEntry) {
   EXPECT_EQ(*memory.read_obj<std::uint32_t>(0x200010), 0U);
 }
 
+// Linux's vmlinux: linked high, but e_entry is the physical address of startup_64 (no segment's
+// virtual range holds it). The entry is taken as physical; an entry in neither range is still refused.
+TEST_F(Loader, AVmlinuxStylePhysicalEntryIsTakenAsPhysical) {
+  const Segment high{.vaddr = 0xffffffff81000000ULL, .paddr = 0x200000, .filesz = 8, .memsz = 0x20};
+  auto loaded = hv::vmm::load_elf64(memory, make_elf(0x200000, {high}, {1, 2, 3, 4, 5, 6, 7, 8}));
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  EXPECT_EQ(loaded->entry, 0x200000U);
+  auto nowhere = hv::vmm::plan_elf64(make_elf(0x300000, {high}, {1, 2, 3, 4, 5, 6, 7, 8}));
+  ASSERT_FALSE(nowhere);
+  EXPECT_NE(nowhere.error().to_string().find("outside every loaded segment"), std::string::npos);
+}
+
 TEST_F(Loader, RejectsHostileHeaders) {
   const std::vector<std::uint8_t> payload(16, 0x90);
   const Segment ok{.vaddr = 0x100000, .paddr = 0x100000, .filesz = 16, .memsz = 16};

@@ -24,7 +24,9 @@ bool looks_like_elf(std::span<const std::uint8_t> image) noexcept;
 Result<LoadedImage> load_raw(const GuestMemory& memory, std::span<const std::uint8_t> image, std::uint64_t address);
 
 // ELF64, little-endian, x86-64, ET_EXEC. Segments load at p_paddr; the entry is e_entry translated
-// from the virtual to the physical address of the PT_LOAD segment that contains it.
+// from the virtual to the physical address of the PT_LOAD segment that contains it, or, where no
+// segment's virtual range contains it, e_entry itself if a segment's physical range does (Linux's
+// vmlinux: linked high, e_entry physical).
 Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::uint8_t> image);
 
 // Where load_elf64 would put `image` (entry, lowest and highest byte), from the same header checks,
