@@ -270,6 +270,8 @@ hv::Result<ThreadFilter> compile_thread_filter(const std::vector<SyscallRule>& r
 
 hv::Result<void> ThreadFilter::load_on_this_thread() const {
   if (program_.empty()) return {};
+  // The kernel's struct has a non-const pointer; seccomp(2) only reads the program.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
   sock_fprog program{static_cast<unsigned short>(program_.size()), const_cast<sock_filter*>(program_.data())};
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): syscall(2) is variadic in C; seccomp(2)'s three arguments.
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
