@@ -1,6 +1,7 @@
 #include "daemon_cli.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -78,9 +79,19 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
   SandboxOptions sandbox;
   sandbox.enabled = !options.has("--no-sandbox");
   sandbox.debug = options.has("--sandbox-debug");
-  sandbox.user = options.value("--user");
   if (!sandbox.enabled && (sandbox.debug || options.has("--user"))) {
     return usage_error(spec, "--no-sandbox cannot be combined with --sandbox-debug or --user");
+  }
+  // Resolved now, before the device's files and the socket exist: a name that is not a user leaves
+  // nothing behind (a socket at PATH nobody serves).
+  if (options.has("--user")) {
+    auto who = parse_user(options.value("--user"));
+    if (!who) return usage_error(spec, who.error().to_string());
+    if (::geteuid() != 0) {
+      std::cerr << spec.name << ": --user: needs the daemon started as root\n";
+      return 1;
+    }
+    sandbox.user = *who;
   }
   int fd = -1;
   if (has_fd) {
@@ -104,6 +115,15 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
     std::cerr << spec.name << ": " << error << "\n";
     return 1;
   }
+  DevicePolicy policy;
+  if (sandbox.enabled && spec.sandbox_policy) {
+    auto made = spec.sandbox_policy(options);
+    if (!made) {
+      std::cerr << spec.name << ": " << made.error().to_string() << "\n";
+      return 1;
+    }
+    policy = std::move(*made);
+  }
   hv::UniqueFd socket;
   if (has_path) {
     auto listening = hv::vhost::listen_unix(options.value("--socket-path"));
@@ -119,14 +139,14 @@ int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args) {
   (void)std::signal(SIGPIPE, SIG_IGN);  // cannot fail for SIGPIPE and SIG_IGN
   const auto log = [&spec](const std::string& line) { std::cerr << spec.name << ": " << line << std::endl; };
   // Confined before the first message: from here on the daemon only serves.
-  auto confined = confine(sandbox, SandboxNeeds{spec.sandbox_syscalls, device->queue_count()}, spec.name);
+  auto confined = confine(sandbox, SandboxNeeds{std::move(policy), device->queue_count()}, spec.name);
   if (!confined) {
     log(confined.error().to_string());
     return 1;
   }
-  log(*confined);
+  log(confined->summary);
   log(has_path ? "listening on " + options.value("--socket-path") : "serving descriptor " + options.value("--fd"));
-  auto served = hv::vhost::serve_frontends(device, std::move(socket), log);
+  auto served = hv::vhost::serve_frontends(device, std::move(socket), log, confined->on_ring_thread);
   if (!served) {
     log(served.error().to_string());
     return 1;

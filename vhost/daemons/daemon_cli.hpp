@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "hv/virtio/device.hpp"
-#include "sandbox_seccomp.hpp"
+#include "hv/error.hpp"
+#include "sandbox_policies.hpp"
 
 namespace hvd {
 
@@ -47,14 +48,16 @@ struct DaemonSpec {
   std::set<std::string> repeatable_options;
   // Builds the device from the parsed options; an error message (printed, exit 1) or the device.
   std::function<std::shared_ptr<hv::virtio::VirtioDevice>(const DaemonOptions&, std::string&)> make_device;
-  // The system calls its device makes while serving, beyond the common ones (sandbox_policies.hpp).
-  std::vector<SyscallRule> sandbox_syscalls;
+  // The system calls its device makes while serving, beyond the common ones (sandbox_policies.hpp),
+  // once the device is built: the descriptors of its files are known then.
+  std::function<hv::Result<DevicePolicy>(const DaemonOptions&)> sandbox_policy;
 };
 
-// Parses `args`, prints what is asked for, builds the device, opens the socket, confines the process
-// (sandbox.hpp; unless --no-sandbox), serves frontends until the socket fails. The exit status:
-// 0 (--help, --print-capabilities, a --fd connection that ended), 1 (the device, socket or sandbox could
-// not be set up, or the listening socket failed), 2 (a usage error).
+// Parses `args` (and resolves --user), prints what is asked for, builds the device, opens the socket,
+// confines the process (sandbox.hpp; unless --no-sandbox), serves frontends until the socket fails.
+// The exit status: 0 (--help, --print-capabilities, a --fd connection that ended), 1 (--user without
+// root, or the device, socket or sandbox could not be set up, or the listening socket failed), 2 (a
+// usage error, an unknown --user among them). Nothing is created before the usage is checked.
 int run_daemon(const DaemonSpec& spec, const std::vector<std::string>& args);
 
 }  // namespace hvd

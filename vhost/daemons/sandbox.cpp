@@ -1,12 +1,14 @@
 #include "sandbox.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <system_error>
 #include <thread>
@@ -34,6 +36,18 @@ int highest_open_fd() {
   return highest;
 }
 
+// Opens /dev/null until it lands above `highest`: every free number up to it is then taken.
+hv::Result<std::vector<hv::UniqueFd>> fill_descriptor_gaps(int highest) {
+  std::vector<hv::UniqueFd> placeholders;
+  for (;;) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic in C.
+    hv::UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) return hv::fail_errno("sandbox: /dev/null", errno);
+    if (fd.get() > highest) return placeholders;  // closed again: it was past the last gap
+    placeholders.push_back(std::move(fd));
+  }
+}
+
 hv::Result<void> lower_limit(int resource, rlim_t value, const char* name) {
   rlimit current{};
   if (::getrlimit(resource, &current) != 0) return hv::fail_errno("sandbox: getrlimit", errno, name);
@@ -56,25 +70,29 @@ std::size_t open_file_limit(int highest_fd, std::size_t rings) {
   return static_cast<std::size_t>(std::max(highest_fd, 2)) + 1 + session + kMargin;
 }
 
-hv::Result<std::string> confine(const SandboxOptions& options, const SandboxNeeds& needs, const std::string& program) {
-  if (!options.enabled) return std::string("sandbox off (--no-sandbox)");
+hv::Result<Confinement> confine(const SandboxOptions& options, const SandboxNeeds& needs, const std::string& program) {
+  Confinement result;
+  if (!options.enabled) {
+    result.summary = "sandbox off (--no-sandbox)";
+    return result;
+  }
   const bool root = ::geteuid() == 0;
-  Identity who{::getuid(), ::getgid()};
-  if (!options.user.empty()) {
-    if (!root) return hv::fail(hv::ErrorKind::PermissionDenied, "sandbox: --user", "needs the daemon started as root");
-    auto parsed = parse_user(options.user);
-    if (!parsed) return tl::unexpected(parsed.error());
-    who = *parsed;
+  if (options.user && !root) {
+    return hv::fail(hv::ErrorKind::PermissionDenied, "sandbox: --user", "needs the daemon started as root");
   }
   // A core dump would hold the guest memory the frontend shared.
   if (auto r = lower_limit(RLIMIT_CORE, 0, "RLIMIT_CORE"); !r) return tl::unexpected(r.error());
-  const std::size_t files = open_file_limit(highest_open_fd(), needs.rings);
+  const int last_setup_fd = std::max(highest_open_fd(), STDERR_FILENO);
+  auto placeholders = fill_descriptor_gaps(last_setup_fd);
+  if (!placeholders) return tl::unexpected(placeholders.error());
+  result.placeholders = std::move(*placeholders);
+  const std::size_t files = open_file_limit(last_setup_fd, needs.rings);
   if (auto r = lower_limit(RLIMIT_NOFILE, files, "RLIMIT_NOFILE"); !r) return tl::unexpected(r.error());
 
   auto bounding = drop_bounding_set();
   if (!bounding) return tl::unexpected(bounding.error());
-  if (!options.user.empty()) {
-    if (auto r = switch_user(who); !r) return tl::unexpected(r.error());
+  if (options.user) {
+    if (auto r = switch_user(*options.user); !r) return tl::unexpected(r.error());
   }
   if (auto r = clear_capabilities(); !r) return tl::unexpected(r.error());
   if (auto r = set_no_new_privs(); !r) return tl::unexpected(r.error());
@@ -94,19 +112,33 @@ hv::Result<std::string> confine(const SandboxOptions& options, const SandboxNeed
   if (!abi) return tl::unexpected(abi.error());
 
   const std::string ids = "uid " + std::to_string(::getuid()) + " gid " + std::to_string(::getgid());
-  std::vector<SyscallRule> rules = base_syscalls();
-  rules.insert(rules.end(), needs.syscalls.begin(), needs.syscalls.end());
+  // The ring workers' filter is compiled now, while the process may still read back what libseccomp
+  // exports; each worker loads it on itself when it starts (BackendSession::ThreadStart).
+  std::vector<SyscallRule> ring_rules = ring_worker_syscalls(last_setup_fd);
+  ring_rules.insert(ring_rules.end(), needs.policy.ring_syscalls.begin(), needs.policy.ring_syscalls.end());
+  auto ring_filter = compile_thread_filter(ring_rules, options.debug);
+  if (!ring_filter) return tl::unexpected(ring_filter.error());
+  std::vector<SyscallRule> rules = base_syscalls(last_setup_fd);
+  rules.insert(rules.end(), needs.policy.syscalls.begin(), needs.policy.syscalls.end());
   auto calls = install_seccomp(rules, options.debug, program);
   if (!calls) return tl::unexpected(calls.error());
+  auto shared_filter = std::make_shared<const ThreadFilter>(std::move(*ring_filter));
+  result.on_ring_thread = [shared_filter, program] {
+    if (auto loaded = shared_filter->load_on_this_thread(); !loaded) {
+      std::cerr << program << ": " << loaded.error().to_string() << std::endl;
+      std::_Exit(1);  // a ring worker runs confined or not at all
+    }
+  };
 
-  std::string summary = "sandboxed: seccomp allows " + std::to_string(*calls) + " system calls" +
-                        (options.debug ? " (--sandbox-debug: a forbidden one is logged)" : "") + "; ";
-  summary += *abi == 0 ? "no Landlock in this kernel, file system not restricted; "
-                       : "Landlock ABI " + std::to_string(*abi) + ": no file-system access; ";
-  summary += ids + ", no capabilities" + (*bounding ? "" : " (bounding set kept: not root)") + "; at most " +
-             std::to_string(files) + " open files";
-  if (kSanitizerBuild) summary += "; sanitizer build: widened for its runtime";
-  return summary;
+  result.summary = "sandboxed: seccomp allows " + std::to_string(*calls) + " system calls, a ring worker " +
+                   std::to_string(shared_filter->calls()) + " of them" +
+                   (options.debug ? " (--sandbox-debug: a forbidden one is logged)" : "") + "; ";
+  result.summary += *abi == 0 ? "no Landlock in this kernel, file system not restricted; "
+                              : "Landlock ABI " + std::to_string(*abi) + ": no file-system access; ";
+  result.summary += ids + ", no capabilities" + (*bounding ? "" : " (bounding set kept: not root)") + "; at most " +
+                    std::to_string(files) + " open files";
+  if (kSanitizerBuild) result.summary += "; sanitizer build: widened for its runtime";
+  return result;
 }
 
 }  // namespace hvd

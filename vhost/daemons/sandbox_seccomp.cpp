@@ -1,13 +1,18 @@
-// libseccomp and the SIGSYS handler of --sandbox-debug. The filter is built by name and loaded on every
-// thread (TSYNC); the debug mode's names are resolved before it is loaded, since a signal handler may
-// not allocate (seccomp_syscall_resolve_num_arch does).
+// libseccomp and the SIGSYS handler of --sandbox-debug. The process filter is built by name and loaded
+// on every thread (TSYNC); a thread role's filter is built the same way, exported as BPF, and loaded
+// later by the thread itself with a raw seccomp(2) (the kernel's ABI: struct sock_fprog). The debug
+// mode's names are resolved before anything is loaded, since a signal handler may not allocate
+// (seccomp_syscall_resolve_num_arch does).
 #include "sandbox_seccomp.hpp"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,13 +23,16 @@
 #include <memory>
 #include <string_view>
 
+#include "hv/unique_fd.hpp"
 #include "sandbox_sanitizer.hpp"
 
 namespace hvd {
 namespace {
 
+constexpr const char* kOp = "sandbox: seccomp";
 constexpr ArgCondition no_exec(unsigned index) { return {index, PROT_EXEC, 0}; }
-constexpr ArgCondition equals(unsigned index, std::uint64_t value) { return {index, ~std::uint64_t{0}, value}; }
+constexpr ArgCondition equals(unsigned index, std::uint64_t value) { return arg_equals(index, value); }
+constexpr std::uint64_t kStderr = STDERR_FILENO;
 
 // The debug mode's state, written once before the filter is loaded and only read by the handler: a
 // signal handler can reach no other state.
@@ -87,9 +95,49 @@ hv::Result<void> prepare_debug(const std::string& program) {
   return {};
 }
 
+// Rules for `name` on stderr and on descriptors above `last_setup_fd` (two rules: one comparison per
+// argument).
+void stderr_or_new(std::vector<SyscallRule>& rules, const char* name, int last_setup_fd) {
+  rules.push_back({name, {equals(0, kStderr)}});
+  rules.push_back({name, {arg_above(0, static_cast<std::uint64_t>(last_setup_fd))}});
+}
+
+using Context = std::unique_ptr<void, decltype(&seccomp_release)>;
+
+// The libseccomp context for `rules` and how many distinct calls they allow. clone3 fails with ENOSYS.
+hv::Result<std::pair<Context, std::size_t>> build(const std::vector<SyscallRule>& rules, bool debug) {
+  Context ctx(seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS), &seccomp_release);
+  if (!ctx) return hv::fail(hv::ErrorKind::SystemError, kOp, "seccomp_init failed");
+  std::vector<std::string> names;
+  for (const auto& rule : rules) {
+    const int nr = seccomp_syscall_resolve_name(rule.name.c_str());
+    if (nr == __NR_SCMP_ERROR) return hv::fail(hv::ErrorKind::Internal, kOp, "unknown system call " + rule.name);
+    std::vector<scmp_arg_cmp> conditions;
+    for (const auto& c : rule.when) {
+      scmp_arg_cmp condition{};  // SCMP_CMP64 is a C compound literal
+      condition.arg = c.index;
+      condition.op = c.above ? SCMP_CMP_GT : SCMP_CMP_MASKED_EQ;
+      condition.datum_a = c.above ? c.value : c.mask;
+      condition.datum_b = c.above ? 0 : c.value;
+      conditions.push_back(condition);
+    }
+    if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ALLOW, nr, static_cast<unsigned>(conditions.size()),
+                                             conditions.data());
+        r != 0) {
+      return hv::fail_errno(kOp, -r, "rule for " + rule.name);
+    }
+    if (std::find(names.begin(), names.end(), rule.name) == names.end()) names.push_back(rule.name);
+  }
+  // glibc's pthread_create tries clone3 first, whose flags live in memory a filter cannot read.
+  if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr); r != 0) {
+    return hv::fail_errno(kOp, -r, "clone3");
+  }
+  return std::make_pair(std::move(ctx), names.size());
+}
+
 }  // namespace
 
-std::vector<SyscallRule> base_syscalls() {
+std::vector<SyscallRule> base_syscalls(int last_setup_fd) {
   std::vector<SyscallRule> rules = {
       // The vhost-user socket: accept a frontend, its messages (with descriptors), and poll with a timeout.
       {"accept4", {}},
@@ -99,10 +147,8 @@ std::vector<SyscallRule> base_syscalls() {
       {"poll", {}},
       {"ppoll", {}},
       {"getsockopt", {equals(1, SOL_SOCKET)}},  // serve_frontends: is the socket listening?
-      // Eventfds (kicks, calls, errors, the kick threads' stop event), the log on stderr, closing.
+      // Eventfds (kicks, calls, errors, the kick threads' stop event), closing.
       {"read", {}},
-      {"write", {}},
-      {"writev", {}},
       {"close", {}},
       {"eventfd2", {}},
       // A received descriptor's checks: its /proc/self/fd link and its type and size.
@@ -123,7 +169,6 @@ std::vector<SyscallRule> base_syscalls() {
       {"mremap", {}},
       {"brk", {}},
       {"memfd_create", {}},
-      {"ftruncate", {}},
       // Threads: the kick threads and the devices' own (clone with CLONE_THREAD only: no new process).
       {"clone", {{0, CLONE_THREAD, CLONE_THREAD}}},
       {"futex", {}},
@@ -139,48 +184,99 @@ std::vector<SyscallRule> base_syscalls() {
       {"clock_gettime", {}},
       {"exit", {}},
       {"exit_group", {}},
+      // A ring thread loading its own, narrower filter: a new filter can only take calls away (the
+      // strictest action of all a thread's filters wins); no flags, so no TSYNC onto other threads
+      // and no listener.
+      {"seccomp", {equals(0, SECCOMP_SET_MODE_FILTER), equals(1, 0)}},
   };
+  // Eventfds (calls, errors, the kick threads' stop event), the log on stderr; the inflight region's
+  // new memfd sized: never a file opened at setup (the image, an EEPROM file, a log file as stdout).
+  stderr_or_new(rules, "write", last_setup_fd);
+  stderr_or_new(rules, "writev", last_setup_fd);
+  rules.push_back({"ftruncate", {arg_above(0, static_cast<std::uint64_t>(last_setup_fd))}});
+  const auto more = sanitizer_syscalls();
+  rules.insert(rules.end(), more.begin(), more.end());
+  return rules;
+}
+
+std::vector<SyscallRule> ring_worker_syscalls(int last_setup_fd) {
+  // MAP_PRIVATE | MAP_ANONYMOUS under the mapping-type bits: the allocator's memory, never a file's.
+  constexpr std::uint64_t kTypeAndAnonymous = MAP_TYPE | MAP_ANONYMOUS;
+  std::vector<SyscallRule> rules = {
+      // The kick (and the stop event), then the device's work.
+      {"poll", {}},
+      {"ppoll", {}},
+      {"read", {}},
+      // Locks (the device's, the call table's), the allocator, a failed assertion's abort().
+      {"futex", {}},
+      {"sched_yield", {}},
+      {"mmap", {no_exec(2), {3, kTypeAndAnonymous, MAP_PRIVATE | MAP_ANONYMOUS}}},
+      {"mprotect", {no_exec(2)}},
+      {"munmap", {}},
+      {"madvise", {}},
+      {"mremap", {}},
+      {"brk", {}},
+      {"gettid", {}},
+      {"getpid", {}},
+      {"rt_sigprocmask", {}},
+      {"rt_sigreturn", {}},
+      {"restart_syscall", {}},
+      {"tgkill", {equals(0, static_cast<std::uint64_t>(::getpid()))}},
+      {"clock_gettime", {}},
+      // The thread's end; the process's (--sandbox-debug's handler, a fatal error).
+      {"exit", {}},
+      {"exit_group", {}},
+  };
+  stderr_or_new(rules, "write", last_setup_fd);  // the call and error eventfds; stderr
   const auto more = sanitizer_syscalls();
   rules.insert(rules.end(), more.begin(), more.end());
   return rules;
 }
 
 hv::Result<std::size_t> install_seccomp(const std::vector<SyscallRule>& rules, bool debug, const std::string& program) {
-  constexpr const char* op = "sandbox: seccomp";
   if (debug) {
     if (auto prepared = prepare_debug(program); !prepared) return tl::unexpected(prepared.error());
   }
-  const std::unique_ptr<void, decltype(&seccomp_release)> ctx(
-      seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS), &seccomp_release);
-  if (!ctx) return hv::fail(hv::ErrorKind::SystemError, op, "seccomp_init failed");
+  auto built = build(rules, debug);
+  if (!built) return tl::unexpected(built.error());
+  auto& [ctx, calls] = *built;
   if (const int r = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1); r != 0)
-    return hv::fail_errno(op, -r, "TSYNC");
-  std::vector<std::string> names;
-  for (const auto& rule : rules) {
-    const int nr = seccomp_syscall_resolve_name(rule.name.c_str());
-    if (nr == __NR_SCMP_ERROR) return hv::fail(hv::ErrorKind::Internal, op, "unknown system call " + rule.name);
-    std::vector<scmp_arg_cmp> conditions;
-    for (const auto& c : rule.when) {
-      scmp_arg_cmp condition{};  // SCMP_CMP64 is a C compound literal
-      condition.arg = c.index;
-      condition.op = SCMP_CMP_MASKED_EQ;
-      condition.datum_a = c.mask;
-      condition.datum_b = c.value;
-      conditions.push_back(condition);
-    }
-    if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ALLOW, nr, static_cast<unsigned>(conditions.size()),
-                                             conditions.data());
-        r != 0) {
-      return hv::fail_errno(op, -r, "rule for " + rule.name);
-    }
-    if (std::find(names.begin(), names.end(), rule.name) == names.end()) names.push_back(rule.name);
+    return hv::fail_errno(kOp, -r, "TSYNC");
+  if (const int r = seccomp_load(ctx.get()); r != 0) return hv::fail_errno(kOp, -r, "seccomp_load");
+  return calls;
+}
+
+hv::Result<ThreadFilter> compile_thread_filter(const std::vector<SyscallRule>& rules, bool debug) {
+  auto built = build(rules, debug);
+  if (!built) return tl::unexpected(built.error());
+  auto& [ctx, calls] = *built;
+  // libseccomp 2.5 exports to a descriptor only.
+  const hv::UniqueFd out(::memfd_create("hvkit-seccomp-bpf", MFD_CLOEXEC));
+  if (!out) return hv::fail_errno(kOp, errno, "memfd_create");
+  if (const int r = seccomp_export_bpf(ctx.get(), out.get()); r != 0) return hv::fail_errno(kOp, -r, "export");
+  struct stat st {};
+  if (::fstat(out.get(), &st) != 0) return hv::fail_errno(kOp, errno, "fstat");
+  const auto bytes = static_cast<std::size_t>(st.st_size);
+  if (bytes == 0 || bytes % sizeof(sock_filter) != 0 || bytes / sizeof(sock_filter) > BPF_MAXINSNS) {
+    return hv::fail(hv::ErrorKind::Internal, kOp, "exported filter of " + std::to_string(bytes) + " bytes");
   }
-  // glibc's pthread_create tries clone3 first, whose flags live in memory a filter cannot read.
-  if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr); r != 0) {
-    return hv::fail_errno(op, -r, "clone3");
-  }
-  if (const int r = seccomp_load(ctx.get()); r != 0) return hv::fail_errno(op, -r, "seccomp_load");
-  return names.size();
+  ThreadFilter filter;
+  filter.program_.resize(bytes / sizeof(sock_filter));
+  if (::pread(out.get(), filter.program_.data(), bytes, 0) != static_cast<ssize_t>(bytes))
+    return hv::fail_errno(kOp, errno, "read back");
+  filter.calls_ = calls;
+  return filter;
+}
+
+hv::Result<void> ThreadFilter::load_on_this_thread() const {
+  if (program_.empty()) return {};
+  // The kernel's struct has a non-const pointer; seccomp(2) only reads the program.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
+  sock_fprog program{static_cast<unsigned short>(program_.size()), const_cast<sock_filter*>(program_.data())};
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): syscall(2) is variadic in C; seccomp(2)'s three arguments.
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
+    return hv::fail_errno(kOp, errno, "load a thread's filter");
+  return {};
 }
 
 }  // namespace hvd

@@ -21,7 +21,11 @@ int main(int argc, char** argv) {
       "                          (none: an empty ID, 20 NUL bytes)\n";
   spec.value_options = {"--blk-file", "--serial"};
   spec.flag_options = {"--read-only"};
-  spec.sandbox_syscalls = hvd::blk_syscalls();
+  spec.sandbox_policy = [](const hvd::DaemonOptions& options) -> hv::Result<hvd::DevicePolicy> {
+    auto image = hvd::descriptors_of(options.value("--blk-file"));
+    if (!image) return tl::unexpected(image.error());
+    return hvd::blk_policy(*image);
+  };
   spec.make_device = [](const hvd::DaemonOptions& options,
                         std::string& error) -> std::shared_ptr<hv::virtio::VirtioDevice> {
     if (!options.has("--blk-file")) {

@@ -66,7 +66,17 @@ int main(int argc, char** argv) {
       "                          repeatable\n";
   spec.value_options = {"--device-list", "--eeprom"};
   spec.repeatable_options = {"--eeprom"};
-  spec.sandbox_syscalls = hvd::i2c_syscalls();
+  spec.sandbox_policy = [](const hvd::DaemonOptions& options) -> hv::Result<hvd::DevicePolicy> {
+    std::vector<int> eeprom_fds;  // the backing files, written back while serving
+    for (const auto& eeprom : options.all("--eeprom")) {
+      const auto eq = eeprom.find('=');
+      if (eq == std::string::npos) continue;  // in memory only
+      auto fds = hvd::descriptors_of(eeprom.substr(eq + 1));
+      if (!fds) return tl::unexpected(fds.error());
+      eeprom_fds.insert(eeprom_fds.end(), fds->begin(), fds->end());
+    }
+    return hvd::i2c_policy(eeprom_fds);
+  };
   spec.make_device = [](const hvd::DaemonOptions& options,
                         std::string& error) -> std::shared_ptr<hv::virtio::VirtioDevice> {
     if (!options.has("--device-list") && !options.has("--eeprom")) {

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
       "\n"
       "Serves virtio-rng (bytes from getrandom(2)) to one vhost-user frontend at a time; after one\n"
       "disconnects the device is reset and the next is accepted.\n";
-  spec.sandbox_syscalls = hvd::rng_syscalls();
+  spec.sandbox_policy = [](const hvd::DaemonOptions&) -> hv::Result<hvd::DevicePolicy> { return hvd::rng_policy(); };
   spec.make_device = [](const hvd::DaemonOptions&, std::string&) {
     return std::shared_ptr<hv::virtio::VirtioDevice>(std::make_shared<hv::virtio::RngDevice>());
   };

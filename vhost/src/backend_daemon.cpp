@@ -42,9 +42,9 @@ Result<UniqueFd> listen_unix(const std::string& path) {
 }
 
 Result<void> serve_frontends(const std::shared_ptr<virtio::VirtioDevice>& device, UniqueFd socket,
-                             const BackendSession::Logger& log) {
+                             const BackendSession::Logger& log, const BackendSession::ThreadStart& on_ring_thread) {
   if (!is_listening(socket.get())) {
-    BackendSession session(device, Channel(std::move(socket)), log);
+    BackendSession session(device, Channel(std::move(socket)), log, on_ring_thread);
     auto ended = session.run();
     log(ended ? "the frontend disconnected" : "session ended: " + ended.error().to_string());
     return {};
@@ -57,7 +57,7 @@ Result<void> serve_frontends(const std::shared_ptr<virtio::VirtioDevice>& device
     }
     log("frontend connected");
     {
-      BackendSession session(device, Channel(std::move(connection)), log);
+      BackendSession session(device, Channel(std::move(connection)), log, on_ring_thread);
       auto ended = session.run();
       log(ended ? "the frontend disconnected; device reset, waiting for the next"
                 : "session ended: " + ended.error().to_string() + "; device reset, waiting for the next");

@@ -34,16 +34,18 @@ void wait_for_kicks(int kick, int stop, const std::function<void()>& on_kick) {
 
 }  // namespace
 
-Result<void> KickWorker::start(int kick_fd, std::function<void()> on_kick) {
+Result<void> KickWorker::start(int kick_fd, std::function<void()> on_kick, std::function<void()> on_start) {
   stop();
   kick_ = UniqueFd(duplicate(kick_fd));
   if (!kick_) return fail_errno("vhost-user kick thread", errno, "dup");
   stop_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_) return fail_errno("vhost-user kick thread", errno, "eventfd");
   try {
-    thread_ = std::thread([kick = kick_.get(), halt = stop_.get(), on_kick = std::move(on_kick)] {
-      wait_for_kicks(kick, halt, on_kick);
-    });
+    thread_ = std::thread(
+        [kick = kick_.get(), halt = stop_.get(), on_kick = std::move(on_kick), on_start = std::move(on_start)] {
+          if (on_start) on_start();
+          wait_for_kicks(kick, halt, on_kick);
+        });
   } catch (const std::system_error& e) {
     return fail(ErrorKind::ResourceExhausted, "vhost-user kick thread", e.what());
   }

@@ -21,7 +21,8 @@ namespace hv::vhost {
 // A thread that waits (poll) on a ring's kick eventfd and a stop eventfd of its own, and calls
 // `on_kick` for each kick. It owns a duplicate of the kick descriptor, so the frontend replacing the
 // ring's kick cannot close it underneath. A kick descriptor that reports an error or hang-up ends the
-// thread (the ring then sleeps until its next SET_VRING_KICK); it never spins.
+// thread (the ring then sleeps until its next SET_VRING_KICK); it never spins. `on_start`, when set,
+// runs first thing on the new thread, before it waits (BackendSession::ThreadStart).
 class KickWorker {
  public:
   KickWorker() = default;
@@ -29,7 +30,7 @@ class KickWorker {
   KickWorker(const KickWorker&) = delete;
   KickWorker& operator=(const KickWorker&) = delete;
 
-  Result<void> start(int kick_fd, std::function<void()> on_kick);
+  Result<void> start(int kick_fd, std::function<void()> on_kick, std::function<void()> on_start = {});
   // Returns once the thread has ended (an on_kick in progress completes first).
   void stop() noexcept;
   [[nodiscard]] bool running() const noexcept { return thread_.joinable(); }

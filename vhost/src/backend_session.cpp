@@ -60,8 +60,12 @@ std::uint64_t split_used_bytes(std::uint16_t n) { return 6 + 8 * std::uint64_t{n
 
 }  // namespace
 
-BackendSession::BackendSession(std::shared_ptr<virtio::VirtioDevice> device, Channel channel, Logger log)
-    : device_(std::move(device)), channel_(std::move(channel)), log_(std::move(log)) {
+BackendSession::BackendSession(std::shared_ptr<virtio::VirtioDevice> device, Channel channel, Logger log,
+                               ThreadStart on_ring_thread)
+    : device_(std::move(device)),
+      channel_(std::move(channel)),
+      log_(std::move(log)),
+      on_ring_thread_(std::move(on_ring_thread)) {
   Expects(device_ != nullptr);
   calls_ = std::make_shared<CallTable>(device_->queue_count());
   for (std::uint16_t i = 0; i < device_->queue_count(); ++i) rings_.push_back(std::make_unique<BackendRing>());
@@ -567,7 +571,8 @@ Result<void> BackendSession::restart_device(bool force) {
   } else {
     active_ = true;
     for (const std::uint16_t i : started) {
-      auto worker = rings_[i]->worker.start(rings_[i]->kick.get(), [device = device_, i] { device->notify(i); });
+      auto worker = rings_[i]->worker.start(
+          rings_[i]->kick.get(), [device = device_, i] { device->notify(i); }, on_ring_thread_);
       if (!worker) return tl::unexpected(worker.error());
       device_->notify(i);  // what the driver made available before the ring (re)started
     }

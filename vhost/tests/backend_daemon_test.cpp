@@ -1,6 +1,7 @@
 // The installed daemons as programs: hvkit-vhost-user-blk started on a temporary image with
 // --socket-path, driven by a scripted frontend through the socket (a read and a write end to end),
-// then a second frontend after the first disconnected (the device reset in between, the image kept);
+// then a second frontend after the first disconnected (the device reset in between, the image kept),
+// and every thread of it under the sandbox's filter, the ring worker under one more of its own;
 // hvkit-vhost-user-rng handed a connected socket with --fd, serving it and exiting 0 when it closes.
 #include <gtest/gtest.h>
 
@@ -9,9 +10,11 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -143,6 +146,58 @@ TEST_F(BlkDaemonTest, ServesReadsAndWritesAndTheNextFrontend) {
   const std::string log = daemon_log();
   EXPECT_NE(log.find("listening on " + socket_), std::string::npos) << log;
   EXPECT_NE(log.find("device reset, waiting for the next"), std::string::npos) << log;
+}
+
+// The value of `name` in a /proc status file ("" if it has none).
+std::string status_field(const std::string& status_path, const std::string& name) {
+  std::istringstream status(read_file(status_path));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(name + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", name.size() + 1));
+  }
+  return {};
+}
+
+// Each task of the process: its id and its status file's path.
+std::map<std::string, std::string> tasks_of(pid_t pid) {
+  std::map<std::string, std::string> tasks;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return tasks;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string name = &entry->d_name[0];
+    if (name != "." && name != "..") tasks[name] = dir + "/" + name + "/status";
+  }
+  ::closedir(d);
+  return tasks;
+}
+
+// docs/sandbox.md: every thread runs under the process's filter (Seccomp 2), and the ring worker (the
+// kick thread) under one more, its own narrower list, loaded when it started: Seccomp_filters (Linux
+// 5.9) counts them. The main thread and the device's I/O thread have the process's only.
+TEST_F(BlkDaemonTest, EveryThreadIsFilteredAndTheRingWorkerNarrower) {
+  connect();
+  negotiate(0);
+  MockSplitDriver driver(memory_, kRings, 16);
+  start_split(driver);
+  ASSERT_EQ(request(driver, 0, 5, kData), 0);  // the ring worker and the I/O thread are running
+  const std::string main_status = "/proc/" + std::to_string(pid_) + "/status";
+  const std::string main_filters = status_field(main_status, "Seccomp_filters");
+  const auto tasks = tasks_of(pid_);
+  ASSERT_GE(tasks.size(), 3U) << daemon_log();  // main, the I/O thread, the ring worker
+  int narrower = 0;
+  for (const auto& [tid, status] : tasks) {
+    EXPECT_EQ(status_field(status, "Seccomp"), "2") << "task " << tid;
+    if (main_filters.empty()) continue;  // a kernel before 5.9 does not count them
+    const std::string filters = status_field(status, "Seccomp_filters");
+    if (filters == std::to_string(std::stoi(main_filters) + 1)) {
+      ++narrower;
+    } else {
+      EXPECT_EQ(filters, main_filters) << "task " << tid;
+    }
+  }
+  if (main_filters.empty()) GTEST_SKIP() << "no Seccomp_filters in /proc/PID/status (Linux before 5.9)";
+  EXPECT_EQ(main_filters, "1");
+  EXPECT_EQ(narrower, 1) << "one ring, one ring worker with its own filter";
 }
 
 TEST(RngDaemon, ServesAConnectedDescriptorAndExitsWhenItCloses) {

@@ -53,15 +53,17 @@ class SessionTest : public ::testing::Test, public hvtest::ScriptedFrontend {
   void SetUp() override { make_ram(); }
   void TearDown() override { finish(); }
 
-  void start(std::shared_ptr<hv::virtio::VirtioDevice> device) {
+  void start(std::shared_ptr<hv::virtio::VirtioDevice> device, hv::vhost::BackendSession::ThreadStart on_ring = {}) {
     auto pair = Channel::pair();
     ASSERT_TRUE(pair);
     frontend_ = std::make_unique<Channel>(std::move(pair->first));
-    session_ = std::make_unique<hv::vhost::BackendSession>(std::move(device), std::move(pair->second),
-                                                           [this](const std::string& line) {
-                                                             std::lock_guard lock(log_mutex_);
-                                                             log_.push_back(line);
-                                                           });
+    session_ = std::make_unique<hv::vhost::BackendSession>(
+        std::move(device), std::move(pair->second),
+        [this](const std::string& line) {
+          std::lock_guard lock(log_mutex_);
+          log_.push_back(line);
+        },
+        std::move(on_ring));
     thread_ = std::thread([this] { result_ = session_->run(); });
   }
   // Closes the frontend's end and waits for the session to end.
@@ -184,6 +186,36 @@ TEST_P(RingLayout, RngRequestsCompleteAndGetVringBaseReportsThePosition) {
   std::array<std::uint8_t, 32> bytes{};
   ASSERT_TRUE(memory_.read(kData, bytes));
   EXPECT_TRUE(std::any_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b != 0; }));
+}
+
+// The thread-start hook (what the daemons narrow their seccomp filter with) runs on every ring thread
+// the session starts, once per start, and on no other thread: not the session's, not the caller's
+// (a thread id may be reused once its thread ended, so the two starts' ids are not compared).
+TEST_F(SessionTest, TheRingThreadHookRunsFirstOnEachRingThread) {
+  std::mutex mutex;
+  std::vector<std::thread::id> hooked;
+  start(std::make_shared<hv::virtio::RngDevice>(), [&] {
+    const std::lock_guard lock(mutex);
+    hooked.push_back(std::this_thread::get_id());
+  });
+  negotiate(0);
+  const BufferSpec buffer{kData, 32, true};
+  MockSplitDriver driver(memory_, kRings, 16);
+  start_split(driver);
+  driver.make_available(driver.add_chain(std::span(&buffer, 1)));
+  ASSERT_TRUE(kick_and_wait()) << logged();
+  EXPECT_EQ(vring_base(0), 1U);  // stops the ring: its thread ends
+  start_split(driver, 1);        // a new ring thread
+  driver.make_available(driver.add_chain(std::span(&buffer, 1)));
+  ASSERT_TRUE(kick_and_wait()) << logged();
+  const std::thread::id session_thread = thread_.get_id();
+  finish();
+  const std::lock_guard lock(mutex);
+  ASSERT_EQ(hooked.size(), 2U);
+  for (const auto id : hooked) {
+    EXPECT_NE(id, session_thread);
+    EXPECT_NE(id, std::this_thread::get_id());
+  }
 }
 
 // QEMU 7.2 sends a packed ring's SET_VRING_BASE with the used position in the high half: 0x80008000

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Each daemon, started on a socket as the interop tests start it, is confined before it serves: its
-# /proc/PID/status shows the seccomp filter (Seccomp: 2), no_new_privs and no capabilities (effective,
-# permitted, and when started as root the bounding set); with --no-sandbox none of it (Seccomp: 0).
-# As root, --user 65534:65534 leaves it running as that uid and gid.
+# /proc/PID/status shows the seccomp filter (Seccomp: 2, on every task in /proc/PID/task), no_new_privs
+# and no capabilities (effective, permitted, and when started as root the bounding set); with
+# --no-sandbox none of it (Seccomp: 0). As root, --user 65534:65534 leaves it running as that uid and
+# gid. An unknown --user is a usage error (exit 2) found before the socket exists.
 #   sandbox_status_test.sh BLK_DAEMON RNG_DAEMON I2C_DAEMON
 set -uo pipefail
 if [ "$#" -ne 3 ]; then
@@ -59,8 +60,15 @@ stop() {
 }
 
 confined() {
-  local label=$1
+  local label=$1 task got
   expect "$label" Seccomp 2
+  for task in /proc/"$pid"/task/*; do
+    got=$(sed -n 's/^Seccomp:[[:space:]]*//p' "$task/status")
+    if [ "$got" != 2 ]; then
+      echo "FAILED: $label: task ${task##*/}: Seccomp is '$got', expected 2"
+      failures=$((failures + 1))
+    fi
+  done
   expect "$label" NoNewPrivs 1
   expect "$label" CapEff 0000000000000000
   expect "$label" CapPrm 0000000000000000
@@ -91,6 +99,16 @@ if [ "$(id -u)" = 0 ]; then
   stop
 else
   echo "skipped: --user (needs root)"
+fi
+rm -f "$dir/sock"
+"$rng" --socket-path "$dir/sock" --user no-such-user-hvkit >"$dir/log" 2>&1
+status=$?
+if [ "$status" != 2 ] || [ -e "$dir/sock" ] || ! grep -q "no user 'no-such-user-hvkit'" "$dir/log"; then
+  echo "FAILED: unknown --user: exit $status, socket $([ -e "$dir/sock" ] && echo created || echo absent):"
+  cat "$dir/log"
+  failures=$((failures + 1))
+else
+  echo "ok: unknown --user: exit 2, no socket"
 fi
 if [ "$failures" -ne 0 ]; then
   echo "FAILED: $failures checks"

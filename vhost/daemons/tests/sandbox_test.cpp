@@ -1,12 +1,16 @@
 // The daemons' sandbox (vhost/daemons/sandbox.hpp) applied in a child process: each daemon's policy lets
-// through what it serves with and kills the process on anything else; --sandbox-debug names the call;
-// Landlock closes the file system; --user cannot be undone. Death tests: each confines a forked child.
+// through what it serves with and kills the process on anything else; a ring worker (a thread that ran
+// the confinement's ring-thread hook) is held to its narrower list; write-type calls reach only their
+// files; --sandbox-debug names the call; Landlock closes the file system; --user cannot be undone.
+// Death tests: each confines a forked child.
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -30,8 +35,9 @@ namespace {
 using hvd::SandboxNeeds;
 using hvd::SandboxOptions;
 
-// Confines this (child) process as the daemon `needs` describes, or exits 3 saying why.
-void confine_as(const SandboxNeeds& needs, bool debug = false) {
+// Confines this (child) process as the daemon `needs` describes, or exits 3 saying why. The result
+// is kept for as long as the child runs, as the daemon keeps it.
+hvd::Confinement confine_as(const SandboxNeeds& needs, bool debug = false) {
   SandboxOptions options;
   options.debug = debug;
   auto confined = hvd::confine(options, needs, "sandbox-test");
@@ -39,11 +45,33 @@ void confine_as(const SandboxNeeds& needs, bool debug = false) {
     (void)std::fprintf(stderr, "confine: %s\n", confined.error().to_string().c_str());
     std::_Exit(3);
   }
+  return std::move(*confined);
 }
 
-const SandboxNeeds kBlk{hvd::blk_syscalls(), 1};
-const SandboxNeeds kRng{hvd::rng_syscalls(), 1};
-const SandboxNeeds kI2c{hvd::i2c_syscalls(), 1};
+// A new temporary file, open for reading and writing (already unlinked), or exits 3.
+int scratch_file() {
+  std::string path = "/tmp/hvkit-sandbox-test-XXXXXX";
+  const int fd = ::mkstemp(path.data());
+  if (fd < 0 || ::ftruncate(fd, 4096) != 0) std::_Exit(3);
+  ::unlink(path.c_str());
+  return fd;
+}
+
+SandboxNeeds blk_with(int image) { return {hvd::blk_policy({image}), 1}; }
+const SandboxNeeds kBlk{hvd::blk_policy({}), 1};  // no image: only the calls on no descriptor
+const SandboxNeeds kRng{hvd::rng_policy(), 1};
+const SandboxNeeds kI2c{hvd::i2c_policy({}), 1};
+
+// Runs `work` on a new thread that first ran the confinement's ring-thread hook (as a kick thread
+// does), and joins it.
+template <typename Work>
+void on_ring_worker(const hvd::Confinement& confined, Work work) {
+  std::thread worker([&] {
+    confined.on_ring_thread();
+    work();
+  });
+  worker.join();
+}
 
 class SandboxDeathTest : public ::testing::Test {
  protected:
@@ -52,13 +80,13 @@ class SandboxDeathTest : public ::testing::Test {
 
 TEST_F(SandboxDeathTest, EachDaemonServesWithWhatItsPolicyAllows) {
   const auto serve_blk = [] {
-    confine_as(kBlk);
+    const int image = scratch_file();
+    const auto confined = confine_as(blk_with(image));
     std::array<char, 8> bytes{};
-    const int fd = STDERR_FILENO;
-    (void)::pread(fd, bytes.data(), bytes.size(), 0);  // any result: the call is allowed
-    (void)::fdatasync(fd);
-    (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1);
-    std::_Exit(0);
+    const bool served = ::pread(image, bytes.data(), bytes.size(), 0) == 8 &&
+                        ::pwrite(image, bytes.data(), bytes.size(), 8) == 8 && ::fdatasync(image) == 0;
+    (void)::fallocate(image, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1);  // any result: allowed
+    std::_Exit(served ? 0 : 4);
   };
   EXPECT_EXIT(serve_blk(), ::testing::ExitedWithCode(0), "");
   const auto serve_rng = [] {
@@ -112,8 +140,9 @@ TEST_F(SandboxDeathTest, ArgumentFiltersNarrowAnAllowedCall) {
   };
   EXPECT_EXIT(other_ioctl(), ::testing::KilledBySignal(SIGSYS), "");
   const auto grow_image = [] {  // fallocate without FALLOC_FL_KEEP_SIZE could grow the image
-    confine_as(kBlk);
-    (void)::fallocate(STDERR_FILENO, 0, 0, 4096);
+    const int image = scratch_file();
+    const auto confined = confine_as(blk_with(image));
+    (void)::fallocate(image, 0, 0, 8192);
     std::_Exit(0);
   };
   EXPECT_EXIT(grow_image(), ::testing::KilledBySignal(SIGSYS), "");
@@ -130,6 +159,140 @@ TEST_F(SandboxDeathTest, ArgumentFiltersNarrowAnAllowedCall) {
     std::_Exit(0);
   };
   EXPECT_EXIT(other_daemons_call(), ::testing::KilledBySignal(SIGSYS), "");
+}
+
+// pwrite64, fdatasync and fallocate reach the image only; write, writev and ftruncate stderr and
+// descriptors made after confinement (eventfds, the inflight memfd), never a file opened at setup.
+TEST_F(SandboxDeathTest, WriteCallsReachOnlyTheirFiles) {
+  const auto pwrite_elsewhere = [] {
+    const int image = scratch_file();
+    const int other = scratch_file();
+    const auto confined = confine_as(blk_with(image));
+    (void)::pwrite(other, "x", 1, 0);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(pwrite_elsewhere(), ::testing::KilledBySignal(SIGSYS), "");
+  const auto truncate_image = [] {
+    const int image = scratch_file();
+    const auto confined = confine_as(blk_with(image));
+    (void)::ftruncate(image, 0);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(truncate_image(), ::testing::KilledBySignal(SIGSYS), "");
+  const auto write_image = [] {  // write(2) at the file offset: not a way around pwrite64's rule
+    const int image = scratch_file();
+    const auto confined = confine_as(blk_with(image));
+    (void)::write(image, "x", 1);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(write_image(), ::testing::KilledBySignal(SIGSYS), "");
+  const auto new_descriptors = [] {  // what the session makes while serving stays writable
+    const auto confined = confine_as(kRng);
+    const int region = ::memfd_create("inflight", MFD_CLOEXEC);
+    const int event = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    const std::uint64_t one = 1;
+    const bool ok = region >= 0 && ::ftruncate(region, 4096) == 0 && event >= 0 &&
+                    ::write(event, &one, sizeof one) == sizeof one && ::write(STDERR_FILENO, "", 0) == 0;
+    std::_Exit(ok ? 0 : 4);
+  };
+  EXPECT_EXIT(new_descriptors(), ::testing::ExitedWithCode(0), "");
+}
+
+// A ring worker does what a kick needs: poll and read the kick, the device's work, write the call.
+TEST_F(SandboxDeathTest, ARingWorkerServesAKick) {
+  const auto rng_kick = [] {
+    const auto confined = confine_as(kRng);
+    const int kick = ::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+    const int call = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    bool ok = false;
+    on_ring_worker(confined, [&] {
+      pollfd fds{kick, POLLIN, 0};
+      std::uint64_t count = 0;
+      std::array<unsigned char, 16> bytes{};
+      const std::uint64_t one = 1;
+      ok = ::poll(&fds, 1, 0) == 1 && ::read(kick, &count, sizeof count) == sizeof count &&
+           ::getrandom(bytes.data(), bytes.size(), 0) == 16 && ::write(call, &one, sizeof one) == sizeof one;
+    });
+    std::_Exit(ok ? 0 : 4);
+  };
+  EXPECT_EXIT(rng_kick(), ::testing::ExitedWithCode(0), "");
+  const auto i2c_write_back = [] {
+    const int eeprom = scratch_file();
+    const auto confined = confine_as({hvd::i2c_policy({eeprom}), 1});
+    bool ok = false;
+    on_ring_worker(confined, [&] { ok = ::pwrite(eeprom, "x", 1, 0) == 1; });
+    std::_Exit(ok ? 0 : 4);
+  };
+  EXPECT_EXIT(i2c_write_back(), ::testing::ExitedWithCode(0), "");
+}
+
+// What the control thread may do and a ring worker may not: vhost-user messages, new memory from a
+// descriptor, new descriptors, new threads. The same call passes on the control thread.
+TEST_F(SandboxDeathTest, ARingWorkerIsHeldToItsNarrowerList) {
+  const auto receive = [](bool on_ring) {
+    std::array<int, 2> pair{};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair.data()) != 0) std::_Exit(3);
+    const auto confined = confine_as(kRng);
+    const auto try_receive = [&] {
+      std::array<char, 4> byte{};
+      (void)::recv(pair[0], byte.data(), byte.size(), MSG_DONTWAIT);
+      msghdr message{};
+      (void)::recvmsg(pair[0], &message, MSG_DONTWAIT);
+    };
+    if (on_ring) {
+      on_ring_worker(confined, try_receive);
+    } else {
+      try_receive();
+    }
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(receive(false), ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(receive(true), ::testing::KilledBySignal(SIGSYS), "");
+  const auto map_a_descriptor = [] {  // guest memory is mapped by the control thread only
+    const auto confined = confine_as(kRng);
+    const int region = ::memfd_create("region", MFD_CLOEXEC);
+    if (region < 0 || ::ftruncate(region, 4096) != 0) std::_Exit(3);
+    on_ring_worker(confined, [&] { (void)::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, region, 0); });
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(map_a_descriptor(), ::testing::KilledBySignal(SIGSYS), "");
+  const auto new_descriptor = [] {
+    const auto confined = confine_as(kRng);
+    on_ring_worker(confined, [] { (void)::eventfd(0, EFD_CLOEXEC); });
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(new_descriptor(), ::testing::KilledBySignal(SIGSYS), "");
+  const auto new_thread = [] {
+    const auto confined = confine_as(kRng);
+    on_ring_worker(confined, [] { std::thread([] {}).join(); });
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(new_thread(), ::testing::KilledBySignal(SIGSYS), "");
+  const auto blk_ring_reads = [] {  // blk's kick only wakes its I/O thread: the image is not the worker's
+    const int image = scratch_file();
+    const auto confined = confine_as(blk_with(image));
+    on_ring_worker(confined, [&] {
+      std::array<char, 8> bytes{};
+      (void)::pread(image, bytes.data(), bytes.size(), 0);
+    });
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(blk_ring_reads(), ::testing::KilledBySignal(SIGSYS), "");
+}
+
+TEST_F(SandboxDeathTest, DebugModeNamesTheForbiddenCallOfARingWorker) {
+  const auto receive = [] {
+    std::array<int, 2> pair{};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair.data()) != 0) std::_Exit(3);
+    const auto confined = confine_as(kBlk, true);
+    on_ring_worker(confined, [&] {
+      msghdr message{};
+      (void)::recvmsg(pair[0], &message, MSG_DONTWAIT);
+    });
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(receive(), ::testing::ExitedWithCode(hvd::kForbiddenCallExit),
+              "sandbox-test: sandbox: forbidden system call 47 \\(recvmsg\\)");
 }
 
 TEST_F(SandboxDeathTest, DebugModeNamesTheForbiddenCallAndExits) {

@@ -19,8 +19,9 @@ namespace hv::vhost {
 Result<UniqueFd> listen_unix(const std::string& path);
 
 // Serves `socket` with `device` until the socket fails (an error) or, for a connected socket, the one
-// frontend leaves (success). Each ended session is logged, with its reason, through `log`.
+// frontend leaves (success). Each ended session is logged, with its reason, through `log`; each
+// session's ring threads run `on_ring_thread` first (BackendSession::ThreadStart).
 Result<void> serve_frontends(const std::shared_ptr<virtio::VirtioDevice>& device, UniqueFd socket,
-                             const BackendSession::Logger& log);
+                             const BackendSession::Logger& log, const BackendSession::ThreadStart& on_ring_thread = {});
 
 }  // namespace hv::vhost

@@ -30,7 +30,8 @@
 // reply the session cannot give (GET_VRING_BASE on a ring that does not exist), or a message the
 // channel cannot frame, ends the session. Threat model: docs/threat-model/vhost-user.md, "Backend".
 //
-// Threads: run() (or handle()) on one thread; the session's own kick threads; the device's threads.
+// Threads: run() (or handle()) on one thread; the session's own kick threads (each runs the
+// ThreadStart hook first); the device's threads.
 
 #include <cstdint>
 #include <functional>
@@ -63,9 +64,15 @@ class BackendSession {
  public:
   // Where the session reports what went wrong (one line each); stderr when not set.
   using Logger = std::function<void(const std::string&)>;
+  // Runs first thing on each ring (kick) thread the session starts, before the thread waits for its
+  // first kick: where a daemon narrows what that thread may do (the vhost-user daemons load a
+  // tighter seccomp filter, docs/sandbox.md). The library itself knows nothing of what it does. It
+  // returns only if the thread may serve the ring; to refuse, it ends the process.
+  using ThreadStart = std::function<void()>;
 
   // `device` may not be null. The session resets the device when it ends (destructor).
-  BackendSession(std::shared_ptr<virtio::VirtioDevice> device, Channel channel, Logger log = {});
+  BackendSession(std::shared_ptr<virtio::VirtioDevice> device, Channel channel, Logger log = {},
+                 ThreadStart on_ring_thread = {});
   ~BackendSession();
   BackendSession(const BackendSession&) = delete;
   BackendSession& operator=(const BackendSession&) = delete;
@@ -121,6 +128,7 @@ class BackendSession {
   std::shared_ptr<virtio::VirtioDevice> device_;
   Channel channel_;
   Logger log_;
+  ThreadStart on_ring_thread_;
   BackendMemoryTable memory_;
   std::vector<std::unique_ptr<BackendRing>> rings_;
   std::shared_ptr<CallTable> calls_;
