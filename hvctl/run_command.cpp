@@ -317,7 +317,8 @@ std::optional<std::string> isa_debug_exit_conflict(const hv::vmm::MachineConfig&
                            {hv::dev::I8042::kBase, hv::dev::I8042::kSize, "the i8042"},
                            {hv::dev::CmosRtc::kBase, hv::dev::CmosRtc::kSize, "the CMOS RTC"},
                            {hv::dev::DebugExit::kDefaultPort, hv::dev::DebugExit::kSize, "the debug-exit"}};
-  if (config.testdev) taken.push_back({hv::dev::ScratchDevice::kPioBase, hv::dev::ScratchDevice::kPioSize, "--testdev"});
+  if (config.testdev)
+    taken.push_back({hv::dev::ScratchDevice::kPioBase, hv::dev::ScratchDevice::kPioSize, "--testdev"});
   const std::uint64_t port = *config.isa_debug_exit_port;
   if (port > 0x10000 - hv::dev::DebugExit::kSize) return "--isa-debug-exit takes a port from 0 to 0xfffc (4 ports)";
   for (const auto& t : taken) {
@@ -330,7 +331,8 @@ std::optional<std::string> isa_debug_exit_conflict(const hv::vmm::MachineConfig&
 
 // --multiboot: what cannot apply to a Multiboot kernel, or a kernel that cannot load in this RAM.
 std::optional<std::string> inapplicable_multiboot_option(const hv::vmm::MachineConfig& config, const std::string& ram) {
-  if (config.mode == hv::vmm::BootMode::Real) return "--mode real cannot apply to --multiboot: the kernel starts in protected mode";
+  if (config.mode == hv::vmm::BootMode::Real)
+    return "--mode real cannot apply to --multiboot: the kernel starts in protected mode";
   if (config.load_address) return "--load cannot apply to --multiboot: the kernel's segments load at their addresses";
   if (config.entry) return "--entry cannot apply to --multiboot: the kernel's ELF header names its entry";
   auto planned = hv::vmm::plan_multiboot(config.image);
@@ -465,7 +467,7 @@ int run_command(std::span<const std::string_view> args) {
   FilterMode filter_mode = FilterMode::Auto;
   std::vector<LocalDevice> local_devices;  // the --blk and --rng given, for --isolate
   bool isolate = false;
-  std::optional<std::string> daemons;  // --isolate-daemons
+  std::optional<std::string> daemons;     // --isolate-daemons
   std::vector<std::string> module_paths;  // --module
   std::optional<std::string> cmdline;     // --cmdline
   for (std::size_t i = 0; i < args.size(); ++i) {

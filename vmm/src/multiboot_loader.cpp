@@ -36,6 +36,8 @@ constexpr std::uint64_t kMmap = kModuleTable + kMaxMultibootModules * kModuleEnt
 constexpr std::uint64_t kBootLoaderName = kMmap + 2 * kMmapEntrySize + 16;               // 0x11c0
 constexpr std::uint64_t kStrings = 0x1200;
 constexpr std::string_view kLoaderName = "hvkit";
+static_assert(kMultibootInfoBase + kInfoSize <= kModuleTable && kBootLoaderName + kLoaderName.size() < kStrings &&
+              kMmap + 2 * kMmapEntrySize <= kBootLoaderName);
 
 template <class T>
 T field(std::span<const std::uint8_t> bytes, std::size_t offset) {
@@ -90,7 +92,8 @@ Result<LoadedImage> walk_elf32(std::span<const std::uint8_t> image, Segment segm
     const std::string name = "segment " + std::to_string(i);
     if (memsz == 0) continue;
     if (filesz > memsz) return invalid(name + ": file size exceeds memory size");
-    if (offset > image.size() || filesz > image.size() - offset) return invalid(name + ": file bytes lie outside the file");
+    if (offset > image.size() || filesz > image.size() - offset)
+      return invalid(name + ": file bytes lie outside the file");
     if (paddr + memsz > kFourGiB) return invalid(name + ": ends above 4 GiB");
     if (paddr < kMultibootInfoEnd && paddr + memsz > kMultibootGdt) {
       return out_of_range(name + " (" + hex(paddr) + " to " + hex(paddr + memsz - 1) +
@@ -140,15 +143,15 @@ Result<MultibootHeader> find_multiboot_header(std::span<const std::uint8_t> imag
     const auto checksum = field<std::uint32_t>(image, offset + 8);
     if (static_cast<std::uint32_t>(kMultibootHeaderMagic + flags + checksum) != 0) continue;  // not a header
     if ((flags & (1U << 16)) != 0) {
-      return invalid("the Multiboot header asks for the a.out kludge (flag 16, load addresses in the header), "
-                     "which this loader does not support: give an ELF32 kernel without flag 16");
+      return invalid(
+          "the Multiboot header asks for the a.out kludge (flag 16, load addresses in the header), "
+          "which this loader does not support: give an ELF32 kernel without flag 16");
     }
     if ((flags & (1U << 2)) != 0) {
       return invalid("the Multiboot header requires a video mode (flag 2); this machine has no display");
     }
     if (const std::uint32_t unknown = flags & 0xffff & ~kMultibootHonouredFlags; unknown != 0) {
-      return invalid("the Multiboot header requires features this loader does not know (flags " + hex(unknown) +
-                     ")");
+      return invalid("the Multiboot header requires features this loader does not know (flags " + hex(unknown) + ")");
     }
     return MultibootHeader{.offset = offset, .flags = flags};
   }
@@ -198,7 +201,8 @@ Result<MultibootBoot> load_multiboot(const GuestMemory& memory, std::uint64_t ra
   }
 
   auto loaded = walk_elf32(
-      image, [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) -> Result<void> {
+      image,
+      [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) -> Result<void> {
         if (!memory.slice(target.start(), 1) || !memory.slice(target.last(), 1)) {
           return fail(ErrorKind::OutOfRange, kOp, "segment " + std::to_string(index) + " does not fit in guest RAM");
         }
@@ -259,8 +263,8 @@ Result<MultibootBoot> load_multiboot(const GuestMemory& memory, std::uint64_t ra
   put<std::uint32_t>(area, info + kInfoMmapAddr, static_cast<std::uint32_t>(kMmap));
   put<std::uint32_t>(area, info + kInfoBootLoaderName, static_cast<std::uint32_t>(kBootLoaderName));
   if (auto r = memory.write(kMultibootInfoBase, area, CrossRegion::Allow); !r) return tl::unexpected(r.error());
-  return MultibootBoot{.image = *loaded, .info = static_cast<std::uint32_t>(kMultibootInfoBase),
-                       .modules_end = modules_end};
+  return MultibootBoot{
+      .image = *loaded, .info = static_cast<std::uint32_t>(kMultibootInfoBase), .modules_end = modules_end};
 }
 
 }  // namespace hv::vmm

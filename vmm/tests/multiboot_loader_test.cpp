@@ -115,7 +115,7 @@ TEST_F(MultibootLoader, LoadsSegmentsZeroesBssAndWritesTheInformationBlock) {
   EXPECT_EQ(u32(0x202ffc), 0U);           // last bss word
   EXPECT_EQ(u32(0x203000), 0x5a5a5a5aU);  // beyond memsz: untouched
   const std::uint64_t info = boot->info;
-  EXPECT_EQ(u32(info) & 0x24d, 0x24dU);   // memory, cmdline, mods, mmap, loader name
+  EXPECT_EQ(u32(info) & 0x24d, 0x24dU);  // memory, cmdline, mods, mmap, loader name
   EXPECT_EQ(u32(info + 4), 639U);
   EXPECT_EQ(u32(info + 8), (kRam >> 10) - 1024);
   EXPECT_EQ(string_at(u32(info + 16)), "kernel.elf a b");

@@ -54,8 +54,8 @@ struct MultibootModule {
 };
 
 struct MultibootBoot {
-  LoadedImage image;          // entry (physical, below 4 GiB), lowest and highest byte of the kernel
-  std::uint32_t info = 0;     // the information block's address, for EBX
+  LoadedImage image;              // entry (physical, below 4 GiB), lowest and highest byte of the kernel
+  std::uint32_t info = 0;         // the information block's address, for EBX
   std::uint64_t modules_end = 0;  // one past the last module byte (kMultibootModulesBase without modules)
 };
 
