@@ -20,8 +20,10 @@
 # the rest of qemu_params (CPU models and flags, -machine options) is not applied on either side and is
 # listed under "not applied". Tests for i386 only or for TCG only are left out.
 #
-# Results: exit status 1 ((0 << 1) | 1) is PASS, 155 ((77 << 1) | 1, every test skipped) is SKIP,
-# anything else FAIL with the test's first FAIL line or the runner's last message; --timeout S
+# Results: exit status 1 ((0 << 1) | 1) is PASS, 77 (what kvm-unit-tests exits with when its tests
+# skip: it writes 38) is SKIP with the last line, anything else FAIL with the test's first FAIL line or
+# the runner's last message (for a timeout, the last line: QEMU stops a guest KVM cannot run with
+# "KVM internal error" and waits, where hvctl exits 4 naming the instruction); --timeout S
 # (default 30 s, or the cfg's timeout when lower) ends a run as FAIL "timeout".
 set -u -o pipefail
 
@@ -74,13 +76,15 @@ parse_cfg() {
 # classify STATUS OUTPUT_FILE: prints PASS, SKIP or "FAIL (reason)".
 classify() {
   local status=$1 out=$2 reason
+  local last
+  last=$(grep -a -v '^\s*$' "$out" | tail -n1 | cut -c1-90)
   case $status in
     1) echo PASS; return ;;
-    155) echo SKIP; return ;;
-    124) echo "FAIL (timeout)"; return ;;
+    77) echo "SKIP (${last//|//})"; return ;;
+    124 | 137) echo "FAIL (timeout; last: ${last//|//})"; return ;;
   esac
-  reason=$(grep -a -m1 '^FAIL' "$out" | cut -c1-70)
-  [ -n "$reason" ] || reason=$(grep -a -v '^\s*$' "$out" | tail -n1 | cut -c1-70)
+  reason=$(grep -a -m1 '^FAIL' "$out" | cut -c1-90)
+  [ -n "$reason" ] || reason=$last
   echo "FAIL (status $status: ${reason//|//})"
 }
 

@@ -6,7 +6,9 @@
 #   3: mem_lower is not 639 KiB     4: mem_upper is not 15360 KiB (16 MiB - 1 MiB)
 #   5: not exactly one module       6: the module's bytes differ from module.txt
 #   7: the command line's arguments (after the image's name) are not "mbtest 42"
-#   8: the bss is not zero          9: the stack or segments are not flat 32-bit protected mode
+#   8: the bss is not zero          9: paging is on
+#  10: masking the PICs (ports 0x21, 0xa1) or probing PCI configuration (0xcf8/0xcfc) did not go on,
+#      or the probe did not read all-ones (no PCI bus), as kvm-unit-tests does at start-up
 # It prints "cmdline=<the command line>" and "module=<the module's string>" on the UART.
 	.code32
 	.set MB_MAGIC, 0x1BADB002
@@ -94,6 +96,17 @@ _start:
 	cmpl $0, bss_word
 	jne fail
 	cmpl $0, bss_word + 4092
+	jne fail
+	mov $10, %ecx
+	mov $0xff, %al
+	out %al, $0x21
+	out %al, $0xa1
+	mov $0xcf8, %dx
+	mov $0x80000000, %eax
+	outl %eax, %dx
+	mov $0xcfc, %dx
+	inl %dx, %eax
+	cmp $0xffffffff, %eax
 	jne fail
 	xor %ecx, %ecx
 fail:
