@@ -77,13 +77,18 @@ parse_cfg() {
 classify() {
   local status=$1 out=$2 reason
   local last
-  last=$(grep -a -v '^\s*$' "$out" | tail -n1 | cut -c1-90)
+  last=$(tr -d '\r' <"$out" | grep -a -v '^\s*$' | tail -n1 | cut -c1-90)
   case $status in
     1) echo PASS; return ;;
     77) echo "SKIP (${last//|//})"; return ;;
-    124 | 137) echo "FAIL (timeout; last: ${last//|//})"; return ;;
+    124 | 137)
+      # QEMU reports "KVM internal error" and waits; its own "terminating on signal" says nothing.
+      last=$(grep -a -v -e '^\s*$' -e 'terminating on signal' "$out" | grep -a -m1 -i 'internal error' || true)
+      [ -n "$last" ] || last=$(grep -a -v -e '^\s*$' -e 'terminating on signal' "$out" | tail -n1 | cut -c1-90)
+      echo "FAIL (timeout; last: ${last//|//})"
+      return ;;
   esac
-  reason=$(grep -a -m1 '^FAIL' "$out" | cut -c1-90)
+  reason=$(tr -d '\r' <"$out" | grep -a -m1 '^FAIL' | cut -c1-90)
   [ -n "$reason" ] || reason=$last
   echo "FAIL (status $status: ${reason//|//})"
 }
