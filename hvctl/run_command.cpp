@@ -30,6 +30,10 @@
 #include "hv/virtio/rng.hpp"
 #include "hv/vmm/image_loader.hpp"
 #include "hv/vmm/machine.hpp"
+#include "hv/vmm/multiboot_loader.hpp"
+#include "hv/dev/cmos_rtc.hpp"
+#include "hv/dev/debug_exit.hpp"
+#include "hv/dev/i8042.hpp"
 #include "hv/x86_boot.hpp"
 #include "isolate_option.hpp"
 #include "stop_watcher.hpp"
@@ -47,6 +51,7 @@ constexpr std::uint64_t kFourGiB = 4ULL << 30;
 constexpr std::uint64_t kStackSize = 0x10000;  // Machine's long-mode stack per vCPU (README: 64 KiB)
 constexpr std::uint64_t kMaxTimeoutSeconds = 365ULL * 24 * 3600;
 constexpr std::uint64_t kMaxReconnectMs = 60000;
+constexpr std::uint64_t kMaxModuleBytes = 1ULL << 30;  // all --module files together
 
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
@@ -55,7 +60,8 @@ const char* const kUsage =
     "                 [--vhost-user-reconnect MS] [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
     "                 [--vhost-user-i2c SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
-    "                 [--console-filter auto|on|off] [IMAGE]\n"
+    "                 [--console-filter auto|on|off] [--isa-debug-exit PORT]\n"
+    "                 [IMAGE | --multiboot IMAGE [--module FILE]... [--cmdline TEXT]]\n"
     "       hvctl run [options] --kernel PATH [--initrd PATH] [--cmdline TEXT]\n"
     "Boots IMAGE (a regular file: raw binary, or ELF64 by its PT_LOAD segments) or, without IMAGE, the\n"
     "embedded demo guest (one vCPU, long mode: --mode real, --load, --entry and --vcpus need an IMAGE).\n"
@@ -103,6 +109,15 @@ const char* const kUsage =
     "window titles, DCS, SOS, PM, APC; in 7-bit, C1 and UTF-8 C1 forms), ESC % coding switches and\n"
     "malformed UTF-8; text, CR, LF, TAB, BS and CSI sequences (colours, cursor) pass. off passes every\n"
     "byte. Dropped bytes are counted on stderr when the run ends.\n"
+    "--multiboot IMAGE boots a Multiboot (version 1) kernel, an ELF32 executable, as GRUB or QEMU's -kernel\n"
+    "would: vCPU 0 enters it in 32-bit protected mode with paging off, EAX = 0x2BADB002 and EBX = the\n"
+    "information block (memory sizes, the command line \"IMAGE TEXT\" or \"IMAGE\", the modules, a memory\n"
+    "map); the interrupt controllers are in the kernel and the other vCPUs wait for the guest's INIT/SIPI.\n"
+    "--module FILE (up to 16, 1 GiB in all) is loaded page-aligned from 1 MiB (after the kernel when it\n"
+    "does not fit below it) with the string FILE. --mode, --load and --entry do not apply.\n"
+    "--isa-debug-exit PORT adds QEMU's isa-debug-exit (4 ports from PORT): a write of v ends the run with\n"
+    "exit status ((v << 1) | 1) & 255, as QEMU's process would, so tests written for QEMU run unchanged\n"
+    "(kvm-unit-tests: --isa-debug-exit 0xf4). Unclaimed ports read as all-ones and ignore writes.\n"
     "Long mode (default): identity paging over the first 4 GiB, raw images load at 0x100000; the entry\n"
     "must be in RAM and below 4 GiB. Real mode: one vCPU, raw images load at 0x7c00, the entry must be\n"
     "below 64 KiB. --load applies to raw images only. A raw image must fit in RAM at its load address.\n"
@@ -119,6 +134,7 @@ const char* const kUsage =
     "--timeout ends the run after SECONDS (1 to 31536000); SIGINT and SIGTERM stop the machine cleanly.\n"
     "Exit status (a guest can write any of these to debug-exit too; the message on stderr tells which):\n"
     "  N        the guest wrote N (0-255) to debug-exit: \"guest wrote N to debug-exit\"\n"
+    "  odd N    the guest wrote v to --isa-debug-exit: N = ((v << 1) | 1) & 255\n"
     "  255      the guest wrote a value above 255 to debug-exit\n"
     "  0        every vCPU halted\n"
     "  2        usage error, found before any backend is opened: a bad or inapplicable option, an\n"
@@ -305,6 +321,44 @@ std::string hex(std::uint64_t value) {
   return text;
 }
 
+// The fixed port devices of hv::vmm::Machine (README): an --isa-debug-exit over one is refused.
+std::optional<std::string> isa_debug_exit_conflict(const hv::vmm::MachineConfig& config) {
+  if (!config.isa_debug_exit_port) return std::nullopt;
+  struct Ports {
+    std::uint64_t base, size;
+    const char* name;
+  };
+  std::vector<Ports> taken{{0x3f8, 8, "the UART"},
+                           {hv::dev::I8042::kBase, hv::dev::I8042::kSize, "the i8042"},
+                           {hv::dev::CmosRtc::kBase, hv::dev::CmosRtc::kSize, "the CMOS RTC"},
+                           {hv::dev::DebugExit::kDefaultPort, hv::dev::DebugExit::kSize, "the debug-exit"}};
+  if (config.testdev)
+    taken.push_back({hv::dev::ScratchDevice::kPioBase, hv::dev::ScratchDevice::kPioSize, "--testdev"});
+  const std::uint64_t port = *config.isa_debug_exit_port;
+  if (port > 0x10000 - hv::dev::DebugExit::kSize) return "--isa-debug-exit takes a port from 0 to 0xfffc (4 ports)";
+  for (const auto& t : taken) {
+    if (port < t.base + t.size && t.base < port + hv::dev::DebugExit::kSize) {
+      return "--isa-debug-exit " + hex(port) + " overlaps " + t.name + " at " + hex(t.base);
+    }
+  }
+  return std::nullopt;
+}
+
+// --multiboot: what cannot apply to a Multiboot kernel, or a kernel that cannot load in this RAM.
+std::optional<std::string> inapplicable_multiboot_option(const hv::vmm::MachineConfig& config, const std::string& ram) {
+  if (config.mode == hv::vmm::BootMode::Real)
+    return "--mode real cannot apply to --multiboot: the kernel starts in protected mode";
+  if (config.load_address) return "--load cannot apply to --multiboot: the kernel's segments load at their addresses";
+  if (config.entry) return "--entry cannot apply to --multiboot: the kernel's ELF header names its entry";
+  auto planned = hv::vmm::plan_multiboot(config.image);
+  if (!planned) return "--multiboot IMAGE cannot be loaded: " + std::string(planned.error().message());
+  if (planned->highest >= config.memory_bytes) {
+    return "--multiboot IMAGE's segments (" + hex(planned->lowest) + " to " + hex(planned->highest) +
+           ") do not fit in RAM: " + ram;
+  }
+  return std::nullopt;
+}
+
 // Why an option given cannot apply to this guest (refused as a usage error before any backend is
 // opened, rather than ignored or left to fail inside the guest), or nullopt.
 std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& config, bool demo) {
@@ -324,6 +378,7 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
     return "with --testdev, RAM must end below " + hex(hv::dev::ScratchDevice::kMmioBase) +
            " (the scratch window): " + ram;
   }
+  if (auto why = isa_debug_exit_conflict(config)) return why;
   if (demo) {
     // The demo guest is a one-vCPU long-mode program with its own load address and entry.
     if (real) return "--mode real needs an IMAGE: the demo guest runs in long mode";
@@ -332,6 +387,7 @@ std::optional<std::string> inapplicable_option(const hv::vmm::MachineConfig& con
     if (config.vcpus > 1) return "--vcpus needs an IMAGE: the demo guest runs on one vCPU";
     return std::nullopt;
   }
+  if (config.multiboot) return inapplicable_multiboot_option(config, ram);
   // Without INIT/SIPI every vCPU would start at the same IP on the same stack.
   if (real && config.vcpus > 1)
     return "--vcpus " + std::to_string(config.vcpus) + " cannot apply: real mode runs one vCPU";
@@ -417,6 +473,15 @@ std::optional<std::string> linux_boot_options(hv::vmm::MachineConfig& config, co
 
 // The guest's debug-exit value as hvctl's exit status: 0 to 255 pass through; a larger value cannot
 // be an exit status and becomes 255, so that no nonzero write (256 modulo 256) ever reads as success.
+// QEMU's isa-debug-exit: the process exits with (value << 1) | 1, of which the shell sees the low 8
+// bits; always odd, so never a success by accident.
+int isa_debug_exit_status(std::uint32_t value) {
+  const int status = static_cast<int>(((value << 1) | 1) & 0xff);
+  std::fprintf(stderr, "hvctl run: guest wrote %u to isa-debug-exit: exit status %d ((v << 1) | 1, as QEMU)\n", value,
+               status);
+  return status;
+}
+
 int debug_exit_status(std::uint32_t value) {
   if (value <= kMaxGuestStatus) {
     std::fprintf(stderr, "hvctl run: guest wrote %u to debug-exit\n", value);
@@ -444,9 +509,10 @@ int run_command(std::span<const std::string_view> args) {
   FilterMode filter_mode = FilterMode::Auto;
   std::vector<LocalDevice> local_devices;  // the --blk and --rng given, for --isolate
   bool isolate = false;
-  std::optional<std::string> daemons;  // --isolate-daemons
-  std::string kernel_path, initrd_path;
-  std::optional<std::string> cmdline;
+  std::optional<std::string> daemons;     // --isolate-daemons
+  std::string kernel_path, initrd_path;   // --kernel, --initrd
+  std::vector<std::string> module_paths;  // --module
+  std::optional<std::string> cmdline;     // --cmdline
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::optional<std::string_view> {
@@ -489,6 +555,25 @@ int run_command(std::span<const std::string_view> args) {
       if (!v || *v == 0 || *v > kMaxTimeoutSeconds)
         return usage_error("--timeout takes whole seconds from 1 to 31536000");
       timeout = std::chrono::seconds(*v);
+    } else if (a == "--multiboot") {
+      auto v = value();
+      if (!v || v->empty()) return usage_error("--multiboot takes an IMAGE");
+      if (!image_path.empty()) return usage_error("--multiboot IMAGE and an IMAGE cannot both be given");
+      image_path = *v;
+      config.multiboot = true;
+    } else if (a == "--module") {
+      auto v = value();
+      if (!v || v->empty()) return usage_error("--module takes a FILE");
+      if (module_paths.size() == hv::vmm::kMaxMultibootModules) return usage_error("at most 16 --module files");
+      module_paths.emplace_back(*v);
+    } else if (a == "--cmdline") {
+      auto v = value();
+      if (!v) return usage_error("--cmdline takes the kernel command line (one argument; quote it)");
+      cmdline = std::string(*v);
+    } else if (a == "--isa-debug-exit") {
+      auto v = number();
+      if (!v || *v > 0xfffc) return usage_error("--isa-debug-exit takes a port from 0 to 0xfffc (4 ports)");
+      config.isa_debug_exit_port = static_cast<std::uint16_t>(*v);
     } else if (a == "--testdev") {
       config.testdev = true;
     } else if (a == "--blk") {
@@ -549,11 +634,7 @@ int run_command(std::span<const std::string_view> args) {
       auto v = value();
       if (!v || v->empty()) return usage_error(std::string(a) + " takes a PATH");
       (a == "--kernel" ? kernel_path : initrd_path) = *v;
-    } else if (a == "--cmdline") {
-      auto v = value();
-      if (!v) return usage_error("--cmdline takes the kernel command line (one argument; quote it)");
-      cmdline = std::string(*v);
-    } else if (!a.empty() && a[0] != '-' && image_path.empty()) {
+    } else if (!a.empty() && a[0] != '-' && image_path.empty() && !config.multiboot) {
       image_path = a;
     } else {
       return usage_error("unknown option '" + std::string(a) + "'");
@@ -561,9 +642,12 @@ int run_command(std::span<const std::string_view> args) {
   }
 
   if (!kernel_path.empty()) {
+    if (config.multiboot) return usage_error("--kernel and --multiboot cannot both be given: give one or the other");
     if (auto why = linux_boot_options(config, kernel_path, initrd_path, cmdline, image_path)) return usage_error(*why);
-  } else if (!initrd_path.empty() || cmdline) {
-    return usage_error(std::string(initrd_path.empty() ? "--cmdline" : "--initrd") + " needs --kernel");
+  } else if (!initrd_path.empty()) {
+    return usage_error("--initrd needs --kernel");
+  } else if (cmdline && !config.multiboot) {
+    return usage_error("--cmdline needs --kernel or --multiboot");
   }
   const bool demo = image_path.empty() && !config.linux_boot;
   if (!demo && !config.linux_boot) {
@@ -571,6 +655,27 @@ int run_command(std::span<const std::string_view> args) {
     auto bytes = read_image(image_path, error);
     if (!bytes) return usage_error(error);
     config.image = std::move(*bytes);
+  }
+  if (!config.multiboot && !module_paths.empty()) return usage_error("--module needs --multiboot");
+  if (config.multiboot) {
+    // The kernel's command line starts with its own name, as GRUB's and QEMU's do.
+    config.cmdline = image_path + (cmdline && !cmdline->empty() ? " " + *cmdline : "");
+    if (config.cmdline.size() > hv::vmm::kMaxMultibootCmdline) {
+      return usage_error("--multiboot IMAGE and --cmdline together take at most 4096 bytes");
+    }
+    if (config.cmdline.find('\0') != std::string::npos) return usage_error("--cmdline cannot contain a NUL byte");
+    std::uint64_t module_bytes = 0;
+    for (const auto& path : module_paths) {
+      std::string error;
+      auto bytes = read_image(path, error);
+      if (!bytes) return usage_error("--module: " + error);
+      module_bytes += bytes->size();
+      if (module_bytes > kMaxModuleBytes) return usage_error("--module files take more than 1 GiB together");
+      config.multiboot_modules.push_back({std::move(*bytes), path});
+    }
+    // The other vCPUs wait in the kernel's LAPIC for the guest's INIT/SIPI; the PIC (masked by most
+    // test kernels through ports 0x21/0xa1) is the kernel's too.
+    config.in_kernel_irqchip = true;
   }
   if (!config.linux_boot) {
     if (auto why = inapplicable_option(config, demo)) return usage_error(*why);
@@ -695,6 +800,7 @@ int run_command(std::span<const std::string_view> args) {
   using Reason = hv::vmm::MachineExit::Reason;
   switch (exit.reason) {
     case Reason::DebugExit: return debug_exit_status(exit.status);
+    case Reason::IsaDebugExit: return isa_debug_exit_status(exit.status);
     case Reason::Halted: return 0;
     case Reason::Shutdown:
     case Reason::Reset: std::fprintf(stderr, "hvctl run: %s\n", exit.message.c_str()); return kGuestFailed;

@@ -28,7 +28,9 @@ constexpr std::uint32_t kPtLoad = 1;
 
 tl::unexpected<Error> invalid(std::string_view why) { return fail(ErrorKind::InvalidArgument, kOp, why); }
 
-Result<void> zero_fill(const GuestMemory& memory, std::uint64_t address, std::uint64_t size) {
+}  // namespace
+
+Result<void> zero_guest_range(const GuestMemory& memory, std::uint64_t address, std::uint64_t size) {
   static constexpr std::array<std::uint8_t, 4096> kZeros{};
   while (size > 0) {
     const std::size_t n = std::min<std::uint64_t>(size, kZeros.size());
@@ -38,8 +40,6 @@ Result<void> zero_fill(const GuestMemory& memory, std::uint64_t address, std::ui
   }
   return {};
 }
-
-}  // namespace
 
 bool looks_like_elf(std::span<const std::uint8_t> image) noexcept {
   return image.size() >= 4 && image[0] == 0x7f && image[1] == 'E' && image[2] == 'L' && image[3] == 'F';
@@ -133,7 +133,7 @@ Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::u
         if (!bytes.empty()) {
           if (auto r = memory.write(target.start(), bytes, CrossRegion::Allow); !r) return r;
         }
-        return zero_fill(memory, target.start() + bytes.size(), target.size() - bytes.size());
+        return zero_guest_range(memory, target.start() + bytes.size(), target.size() - bytes.size());
       });
 }
 

@@ -13,6 +13,7 @@
 #include "hv/dev/scratch_device.hpp"
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/vmm/image_loader.hpp"
+#include "hv/vmm/multiboot_loader.hpp"
 #include "hv/x86_boot.hpp"
 
 namespace hv::vmm {
@@ -111,6 +112,17 @@ Result<void> Machine::add_devices(const MachineConfig& config) {
       !r) {
     return r;
   }
+  if (config.isa_debug_exit_port) {
+    auto on_isa_exit = [this](std::uint32_t value) {
+      request_stop({MachineExit::Reason::IsaDebugExit, value, "isa-debug-exit " + std::to_string(value)});
+    };
+    if (auto r = devices_->add_pio(std::make_shared<dev::DebugExit>(on_isa_exit), *config.isa_debug_exit_port,
+                                   dev::DebugExit::kSize);
+        !r) {
+      return fail(r.error().kind(), "Machine::create",
+                  "isa-debug-exit at " + hex(*config.isa_debug_exit_port) + ": " + r.error().to_string());
+    }
+  }
   if (!config.virtio.empty()) {
     if (config.virtio.size() > kMaxVirtioDevices) {
       return fail(ErrorKind::InvalidArgument, "Machine::create", "at most 8 virtio devices");
@@ -154,6 +166,7 @@ Result<void> Machine::load_and_enter(const MachineConfig& config) {
   constexpr const char* op = "Machine::load";
   if (config.linux_boot) return load_linux_kernel(config);
   if (config.image.empty()) return fail(ErrorKind::InvalidArgument, op, "no guest image");
+  if (config.multiboot) return load_and_enter_multiboot(config);
   const bool real = config.mode == BootMode::Real;
   Result<LoadedImage> loaded =
       looks_like_elf(config.image)
@@ -197,6 +210,31 @@ Result<void> Machine::load_linux_kernel(const MachineConfig& config) {
                           static_cast<std::uint32_t>(vcpus_.size()));
   if (!entry) return tl::unexpected(entry.error());
   return enter_linux(memory(), *vcpus_[0], *entry);
+}
+
+Result<void> Machine::load_and_enter_multiboot(const MachineConfig& config) {
+  constexpr const char* op = "Machine::load";
+  if (config.load_address || config.entry || config.mode != BootMode::Long) {
+    return fail(ErrorKind::InvalidArgument, op, "a Multiboot kernel has its own load addresses, entry and mode");
+  }
+  // Without the in-kernel LAPIC nothing would hold the other vCPUs until the guest's INIT/SIPI.
+  if (vcpus_.size() > 1 && !config.in_kernel_irqchip) {
+    return fail(ErrorKind::InvalidArgument, op, "a Multiboot kernel on more than one vCPU needs in_kernel_irqchip");
+  }
+  if (config.multiboot_modules.size() > kMaxMultibootModules) {
+    return fail(ErrorKind::InvalidArgument, op, "at most 16 Multiboot modules");
+  }
+  std::vector<MultibootModule> modules;
+  for (const auto& module : config.multiboot_modules) modules.push_back({module.bytes, module.cmdline});
+  auto boot = load_multiboot(memory(), config.memory_bytes, config.image, config.cmdline, modules);
+  if (!boot) return tl::unexpected(boot.error());
+  GeneralRegisters registers;
+  registers.rax = kMultibootBootloaderMagic;
+  registers.rbx = boot->info;
+  // Only the bootstrap processor enters the kernel; the others keep the state the hypervisor gave them
+  // (with the in-kernel LAPIC: waiting for INIT/SIPI).
+  return x86::enter_protected_mode(memory(), *vcpus_[0], kMultibootGdt, static_cast<std::uint32_t>(boot->image.entry),
+                                   registers);
 }
 
 void Machine::request_stop(MachineExit exit) {

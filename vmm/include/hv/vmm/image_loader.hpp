@@ -21,6 +21,9 @@ inline constexpr std::size_t kMaxElfSegments = 64;
 
 bool looks_like_elf(std::span<const std::uint8_t> image) noexcept;
 
+// Writes `size` zero bytes at `address` (across adjacent regions), in 4 KiB steps: a bss.
+Result<void> zero_guest_range(const GuestMemory& memory, std::uint64_t address, std::uint64_t size);
+
 Result<LoadedImage> load_raw(const GuestMemory& memory, std::span<const std::uint8_t> image, std::uint64_t address);
 
 // ELF64, little-endian, x86-64, ET_EXEC. Segments load at p_paddr; the entry is e_entry translated

@@ -33,7 +33,9 @@ struct MachineConfig {
   std::uint32_t vcpus = 1;
   BootMode mode = BootMode::Long;
   std::vector<std::uint8_t> image;  // raw binary or ELF64
-  std::string cmdline;              // the kernel command line (linux_boot)
+  // The kernel's command line: with `linux_boot`, the Linux command line; with `multiboot`, the whole
+  // string the kernel receives (by convention "IMAGE ARGS", which hvctl builds).
+  std::string cmdline;
   // Boots a Linux kernel instead of `image` (which must then be empty): PVH vmlinux or bzImage,
   // with an optional initrd, `cmdline` and an MP table (hv/vmm/linux_loader.hpp). Only vCPU 0 is
   // entered; more than one vCPU needs in_kernel_irqchip, whose APs wait for INIT/SIPI.
@@ -41,6 +43,19 @@ struct MachineConfig {
   std::optional<std::uint64_t> load_address;  // raw images; default 0x7c00 (real) or 0x100000 (long)
   std::optional<std::uint64_t> entry;         // default: the load address or ELF e_entry
   bool testdev = false;                       // scratch MMIO at 0xd8000000 and PIO at 0xe0
+  // `image` is a Multiboot (version 1) kernel, an ELF32 executable (hv/vmm/multiboot_loader.hpp):
+  // vCPU 0 enters it in 32-bit protected mode, paging off, EAX = 0x2BADB002, EBX = the information
+  // block; `mode`, `load_address` and `entry` do not apply. With more than one vCPU it needs
+  // in_kernel_irqchip: the others wait for the guest's INIT/SIPI.
+  bool multiboot = false;
+  struct MultibootModuleFile {
+    std::vector<std::uint8_t> bytes;
+    std::string cmdline;  // the module's string in the information block
+  };
+  std::vector<MultibootModuleFile> multiboot_modules;  // at most kMaxMultibootModules, in this order
+  // QEMU's isa-debug-exit at this port (4 bytes): a write of v ends the machine with
+  // Reason::IsaDebugExit and status v (QEMU then exits with (v << 1) | 1). The debug-exit at 0x501 stays.
+  std::optional<std::uint16_t> isa_debug_exit_port;
   // UART interrupts through IRQ 4. HLT then waits in the kernel (the machine no longer ends when all
   // vCPUs halt) and vCPUs other than 0 wait for INIT/SIPI, which this machine does not send.
   bool in_kernel_irqchip = false;
@@ -64,9 +79,9 @@ inline constexpr std::chrono::milliseconds kConsoleFlushInterval{10};
 // timeout, a signal; the Machine never stops itself for that reason); its status and message are
 // whatever the requester chose.
 struct MachineExit {
-  enum class Reason : std::uint8_t { DebugExit, Halted, Shutdown, Reset, Error, Stopped };
+  enum class Reason : std::uint8_t { DebugExit, IsaDebugExit, Halted, Shutdown, Reset, Error, Stopped };
   Reason reason = Reason::Error;
-  std::uint32_t status = 0;  // the debug-exit value; 0 when halted; the requester's for Stopped
+  std::uint32_t status = 0;  // the (isa-)debug-exit value; 0 when halted; the requester's for Stopped
   std::string message;
 };
 
@@ -96,6 +111,7 @@ class Machine {
   Machine() = default;
   Result<void> load_and_enter(const MachineConfig& config);
   Result<void> load_linux_kernel(const MachineConfig& config);
+  Result<void> load_and_enter_multiboot(const MachineConfig& config);
   Result<void> add_devices(const MachineConfig& config);
   void vcpu_loop(std::size_t index);
   Result<void> add_virtio_doorbells(std::size_t device, const std::shared_ptr<virtio::MmioTransport>& transport,
