@@ -104,7 +104,8 @@ void stderr_or_new(std::vector<SyscallRule>& rules, const char* name, int last_s
 
 using Context = std::unique_ptr<void, decltype(&seccomp_release)>;
 
-// The libseccomp context for `rules` and how many distinct calls they allow. clone3 fails with ENOSYS.
+// The libseccomp context for `rules` and how many distinct calls they allow. clone3 fails with ENOSYS,
+// open and openat with EACCES.
 hv::Result<std::pair<Context, std::size_t>> build(const std::vector<SyscallRule>& rules, bool debug) {
   Context ctx(seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS), &seccomp_release);
   if (!ctx) return hv::fail(hv::ErrorKind::SystemError, kOp, "seccomp_init failed");
@@ -131,6 +132,14 @@ hv::Result<std::pair<Context, std::size_t>> build(const std::vector<SyscallRule>
   // glibc's pthread_create tries clone3 first, whose flags live in memory a filter cannot read.
   if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr); r != 0) {
     return hv::fail_errno(kOp, -r, "clone3");
+  }
+  // glibc's allocator opens /proc/sys/vm/overcommit_memory the first time it shrinks a thread's arena,
+  // at any moment of a long run; a failed open only makes it keep the memory. Opening a path fails
+  // with EACCES rather than killing the daemon (Landlock leaves no path to open in any case).
+  for (const int nr : {SCMP_SYS(open), SCMP_SYS(openat)}) {
+    if (const int r = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(EACCES), nr, 0, nullptr); r != 0) {
+      return hv::fail_errno(kOp, -r, "open");
+    }
   }
   return std::make_pair(std::move(ctx), names.size());
 }

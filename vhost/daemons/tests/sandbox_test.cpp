@@ -316,6 +316,29 @@ TEST_F(SandboxDeathTest, ChangingIdentityIsForbidden) {
   EXPECT_EXIT(become_root(), ::testing::KilledBySignal(SIGSYS), "");
 }
 
+// glibc's allocator opens /proc/sys/vm/overcommit_memory when it first shrinks a thread's arena, at
+// any moment of a daemon's life: the open fails (EACCES), on the control thread and on a ring worker,
+// and the daemon lives on.
+TEST_F(SandboxDeathTest, OpeningAPathFailsInsteadOfKilling) {
+  const auto open_overcommit = [](bool on_ring) {
+    const auto confined = confine_as(kRng);
+    bool refused = false;
+    const auto try_open = [&] {
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic in C.
+      const int fd = ::open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+      refused = fd < 0 && errno == EACCES;
+    };
+    if (on_ring) {
+      on_ring_worker(confined, try_open);
+    } else {
+      try_open();
+    }
+    std::_Exit(refused ? 0 : 4);
+  };
+  EXPECT_EXIT(open_overcommit(false), ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(open_overcommit(true), ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(SandboxDeathTest, LandlockLeavesNoPathToOpen) {
   if (hvd::landlock_abi() == 0) GTEST_SKIP() << "this kernel has no Landlock";
   const auto open_after = [] {
