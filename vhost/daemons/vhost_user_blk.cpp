@@ -1,22 +1,44 @@
 // hvkit-vhost-user-blk: virtio-blk on a host file, served to a vhost-user frontend (QEMU's
 // -device vhost-user-blk, hvctl --vhost-user-blk). docs/vhost-user.md, "Backend daemons".
 #include <span>
+#include <string>
 
 #include "daemon_cli.hpp"
 #include "sandbox_policies.hpp"
 #include "hv/virtio/block.hpp"
+
+namespace {
+
+// --num-queues: decimal digits only (no sign, no spaces), 1..BlockDevice::kMaxQueues.
+bool parse_queue_count(const std::string& text, std::uint16_t& out) {
+  if (text.empty() || text.size() > 2) return false;
+  unsigned value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > hv::virtio::BlockDevice::kMaxQueues) return false;
+  out = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   hvd::DaemonSpec spec;
   spec.name = "hvkit-vhost-user-blk";
   spec.capabilities = R"({"type": "block", "features": ["read-only", "blk-file"]})";
   spec.usage =
-      "--blk-file FILE [--read-only]\n"
+      "--blk-file FILE [--read-only] [--num-queues N]\n"
       "Serves virtio-blk on FILE (a regular file, locked against a second writer) to one vhost-user\n"
       "frontend at a time; after one disconnects the device is reset and the next is accepted.\n"
       "  --blk-file FILE         the disk image (its size in whole 512-byte sectors is the capacity)\n"
-      "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n";
-  spec.value_options = {"--blk-file"};
+      "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n"
+      "  --num-queues N          request queues, 1 to " +
+      std::to_string(hv::virtio::BlockDevice::kMaxQueues) +
+      " (default 1); more than one offers VIRTIO_BLK_F_MQ,\n"
+      "                          each queue served by a thread of its own\n";
+  spec.value_options = {"--blk-file", "--num-queues"};
   spec.flag_options = {"--read-only"};
   spec.sandbox_syscalls = hvd::blk_syscalls();
   spec.make_device = [](const hvd::DaemonOptions& options,
@@ -25,7 +47,13 @@ int main(int argc, char** argv) {
       error = "--blk-file FILE is required";
       return nullptr;
     }
-    auto disk = hv::virtio::BlockDevice::open(options.value("--blk-file"), options.has("--read-only"));
+    hv::virtio::BlockOptions blk{.read_only = options.has("--read-only"), .serial = {}, .num_queues = 1};
+    if (options.has("--num-queues") && !parse_queue_count(options.value("--num-queues"), blk.num_queues)) {
+      error = "--num-queues '" + options.value("--num-queues") + "': 1 to " +
+              std::to_string(hv::virtio::BlockDevice::kMaxQueues);
+      return nullptr;
+    }
+    auto disk = hv::virtio::BlockDevice::open(options.value("--blk-file"), blk);
     if (!disk) {
       error = disk.error().to_string();
       return nullptr;
