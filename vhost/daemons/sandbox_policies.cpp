@@ -7,8 +7,9 @@ namespace hvd {
 
 std::vector<SyscallRule> blk_syscalls() {
   return {
-      {"pread64", {}},
-      {"pwrite64", {}},
+      {"preadv", {}},    // IN data, straight into guest memory
+      {"pwritev", {}},   // OUT data, straight from guest memory
+      {"pwrite64", {}},  // WRITE_ZEROES where fallocate cannot zero
       {"fdatasync", {}},
       {"fallocate", {{1, FALLOC_FL_KEEP_SIZE, FALLOC_FL_KEEP_SIZE}}},  // punch holes, zero ranges: never grow
   };

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -55,12 +56,23 @@ TEST_F(SandboxDeathTest, EachDaemonServesWithWhatItsPolicyAllows) {
     confine_as(kBlk);
     std::array<char, 8> bytes{};
     const int fd = STDERR_FILENO;
-    (void)::pread(fd, bytes.data(), bytes.size(), 0);  // any result: the call is allowed
+    const iovec iov{bytes.data(), bytes.size()};
+    (void)::preadv(fd, &iov, 1, 0);  // any result: the call is allowed
+    (void)::pwritev(fd, &iov, 1, 0);
+    (void)::pwrite(fd, bytes.data(), 0, 0);
     (void)::fdatasync(fd);
     (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1);
     std::_Exit(0);
   };
   EXPECT_EXIT(serve_blk(), ::testing::ExitedWithCode(0), "");
+  // The data path is preadv/pwritev: plain pread is no longer part of the blk daemon's policy.
+  const auto blk_pread = [] {
+    confine_as(kBlk);
+    std::array<char, 8> bytes{};
+    (void)::pread(STDERR_FILENO, bytes.data(), bytes.size(), 0);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(blk_pread(), ::testing::KilledBySignal(SIGSYS), "");
   const auto serve_rng = [] {
     confine_as(kRng);
     std::array<unsigned char, 16> bytes{};

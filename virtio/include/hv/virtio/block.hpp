@@ -12,7 +12,13 @@
 // is reached, so one request over the byte budget still completes), signals the used buffers after
 // each pass, and goes on with another pass by itself while the queue holds requests: a driver never
 // has to notify again for what it already made available. A reset (or the device's destruction)
-// stops the running request at its next 64 KiB chunk and drops the rest with the queue.
+// stops the running request at its next batch and drops the rest with the queue.
+//
+// IN and OUT data move straight between guest memory and the file: preadv/pwritev over the chain's
+// buffers as host views (ChainIo::writable_views / readable_views, every buffer inside one region as
+// before), in batches of at most 256 pieces and 1 MiB, short transfers continued
+// (hv/virtio/file_scatter.hpp). No bounce buffer: a buffer that is not inside one region was refused
+// by the copying path too.
 //
 // The image is opened without following it into a FIFO or device (it must be a regular file) and
 // locked with an open-file-description lock on the whole file (write lock read-write, read lock
@@ -94,7 +100,7 @@ class BlockDevice final : public VirtioDevice {
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
   // Wakes queue `index`'s I/O thread; constant time whatever the driver made available.
   void notify(std::uint16_t index) override;
-  // Returns once no I/O thread holds anything: a request in progress stops at its next 64 KiB chunk
+  // Returns once no I/O thread holds anything: a request in progress stops at its next batch (at most 1 MiB)
   // and is not returned to the driver (the queue it belonged to is gone).
   void reset() override;
   // Lets each I/O thread finish the pass in progress (every request it took completes and is used; at
