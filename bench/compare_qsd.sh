@@ -6,7 +6,7 @@
 #                        [--tmpfs-dir DIR] [--disk-dir DIR] [--raw FILE]
 #
 # For each storage (a file on tmpfs, a file on a disk file system) it creates one image and starts both
-# backends on that same file at once: our daemon (--blk-file, sandboxed as shipped) and
+# backends on that same file at once: our daemon (--blk-file, --num-queues 2, sandboxed as shipped) and
 #   qemu-storage-daemon --blockdev driver=file,filename=IMG,aio=io_uring,locking=off,node-name=f
 #                       --export type=vhost-user-blk,node-name=f,num-queues=2,writable=on,...
 # (aio=io_uring with the default cache mode, i.e. buffered through the page cache as our daemon's
@@ -16,8 +16,8 @@
 # is run with vhost-user-blk-load (--seconds S each) against one backend and then the other, the
 # order swapped every round (A B, B A, ...). It prints one row per point: the medians over the rounds
 # of IOPS and p99 latency for each backend, and ours/qsd for both (IOPS: > 1 is ours faster; p99:
-# < 1 is ours lower). A point a backend cannot serve (our daemon has one queue: --queues 2 exits 3)
-# shows n/a. Any other failure of a run (a failed request, a data mismatch) fails the script.
+# < 1 is ours lower). A point a backend cannot serve (the load generator exits 3: a daemon with too
+# few queues) shows n/a. Any other failure of a run (a failed request, a data mismatch) fails the script.
 #   --load PATH      default: build/dev/vhost/tools/blk_load/vhost-user-blk-load
 #   --daemon PATH    default: build/dev/vhost/daemons/hvkit-vhost-user-blk
 #   --seconds S (2), --rounds R (3), --size BYTES (image size, 64 MiB)
@@ -87,7 +87,7 @@ for storage in tmpfs disk; do
   dir="$(mktemp -d "$base/compare_qsd.XXXXXX")"
   dirs+=("$dir")
   truncate -s "$size" "$dir/image"
-  start "$dir/ours.log" "$dir/ours.sock" "$daemon" --socket-path "$dir/ours.sock" --blk-file "$dir/image"
+  start "$dir/ours.log" "$dir/ours.sock" "$daemon" --socket-path "$dir/ours.sock" --blk-file "$dir/image" --num-queues 2
   start "$dir/qsd.log" "$dir/qsd.sock" qemu-storage-daemon \
     --blockdev "driver=file,node-name=f,filename=$dir/image,aio=io_uring,locking=off" \
     --export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$dir/qsd.sock,writable=on,num-queues=2"

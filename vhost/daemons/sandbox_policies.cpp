@@ -47,8 +47,9 @@ void on_each(std::vector<SyscallRule>& rules, const char* name, const std::vecto
 
 DevicePolicy blk_policy(const std::vector<int>& image_fds) {
   DevicePolicy policy;
-  on_each(policy.syscalls, "pread64", image_fds);
-  on_each(policy.syscalls, "pwrite64", image_fds);
+  on_each(policy.syscalls, "preadv", image_fds);     // IN data, straight into guest memory
+  on_each(policy.syscalls, "pwritev", image_fds);    // OUT data, straight from guest memory
+  on_each(policy.syscalls, "pwrite64", image_fds);   // WRITE_ZEROES where fallocate cannot zero
   on_each(policy.syscalls, "fdatasync", image_fds);  // FLUSH, and writes without a write cache
   // Punch holes, zero ranges: never grow.
   on_each(policy.syscalls, "fallocate", image_fds, {{1, FALLOC_FL_KEEP_SIZE, FALLOC_FL_KEEP_SIZE}});

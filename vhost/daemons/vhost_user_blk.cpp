@@ -2,24 +2,46 @@
 // -device vhost-user-blk, hvctl --vhost-user-blk). docs/vhost-user.md, "Backend daemons".
 #include <algorithm>
 #include <span>
+#include <string>
 
 #include "daemon_cli.hpp"
 #include "sandbox_policies.hpp"
 #include "hv/virtio/block.hpp"
+
+namespace {
+
+// --num-queues: decimal digits only (no sign, no spaces), 1..BlockDevice::kMaxQueues.
+bool parse_queue_count(const std::string& text, std::uint16_t& out) {
+  if (text.empty() || text.size() > 2) return false;
+  unsigned value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > hv::virtio::BlockDevice::kMaxQueues) return false;
+  out = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   hvd::DaemonSpec spec;
   spec.name = "hvkit-vhost-user-blk";
   spec.capabilities = R"({"type": "block", "features": ["read-only", "blk-file"]})";
   spec.usage =
-      "--blk-file FILE [--read-only] [--serial ID]\n"
+      "--blk-file FILE [--read-only] [--serial ID] [--num-queues N]\n"
       "Serves virtio-blk on FILE (a regular file, locked against a second writer) to one vhost-user\n"
       "frontend at a time; after one disconnects the device is reset and the next is accepted.\n"
       "  --blk-file FILE         the disk image (its size in whole 512-byte sectors is the capacity)\n"
       "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n"
       "  --serial ID             the ID the driver reads with GET_ID: 1 to 20 printable ASCII characters\n"
-      "                          (none: an empty ID, 20 NUL bytes)\n";
-  spec.value_options = {"--blk-file", "--serial"};
+      "                          (none: an empty ID, 20 NUL bytes)\n"
+      "  --num-queues N          request queues, 1 to " +
+      std::to_string(hv::virtio::BlockDevice::kMaxQueues) +
+      " (default 1); more than one offers VIRTIO_BLK_F_MQ,\n"
+      "                          each queue served by a thread of its own\n";
+  spec.value_options = {"--blk-file", "--serial", "--num-queues"};
   spec.flag_options = {"--read-only"};
   spec.sandbox_policy = [](const hvd::DaemonOptions& options) -> hv::Result<hvd::DevicePolicy> {
     auto image = hvd::descriptors_of(options.value("--blk-file"));
@@ -40,8 +62,13 @@ int main(int argc, char** argv) {
       error = "--serial ID takes 1 to 20 printable ASCII characters";
       return nullptr;
     }
-    auto disk = hv::virtio::BlockDevice::open(options.value("--blk-file"),
-                                              {.read_only = options.has("--read-only"), .serial = serial});
+    hv::virtio::BlockOptions blk{.read_only = options.has("--read-only"), .serial = serial, .num_queues = 1};
+    if (options.has("--num-queues") && !parse_queue_count(options.value("--num-queues"), blk.num_queues)) {
+      error = "--num-queues '" + options.value("--num-queues") + "': 1 to " +
+              std::to_string(hv::virtio::BlockDevice::kMaxQueues);
+      return nullptr;
+    }
+    auto disk = hv::virtio::BlockDevice::open(options.value("--blk-file"), blk);
     if (!disk) {
       error = disk.error().to_string();
       return nullptr;

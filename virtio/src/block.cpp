@@ -1,13 +1,17 @@
 #include "hv/virtio/block.hpp"
+#include "hv/virtio/file_scatter.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <span>
+#include <string>
 #include <system_error>
 
 namespace hv::virtio {
@@ -20,9 +24,16 @@ constexpr std::uint8_t kOk = 0, kIoError = 1, kUnsupported = 2;
 constexpr std::uint8_t kAbandoned = 0xff;  // internal: a reset stopped the request
 // Feature bits (§5.2.3).
 constexpr std::uint64_t kSizeMaxFeature = 1ULL << 1, kSegMaxFeature = 1ULL << 2, kReadOnlyFeature = 1ULL << 5,
-                        kFlushFeature = 1ULL << 9, kDiscardFeature = 1ULL << 13, kWriteZeroesFeature = 1ULL << 14;
-constexpr std::uint32_t kUnmap = 1;  // write-zeroes segment flag (§5.2.6)
-constexpr std::size_t kChunk = std::size_t{64} * 1024;
+                        kFlushFeature = 1ULL << 9, kMultiqueueFeature = 1ULL << 12, kDiscardFeature = 1ULL << 13,
+                        kWriteZeroesFeature = 1ULL << 14;
+constexpr std::uint32_t kUnmap = 1;                     // write-zeroes segment flag (§5.2.6)
+constexpr std::size_t kChunk = std::size_t{64} * 1024;  // written zeroes, where fallocate cannot
+// IN and OUT data go straight between guest memory and the file, one preadv/pwritev per batch of at
+// most kBatchSegments buffer pieces and kBatchBytes bytes: the iovec array stays on the stack, and a
+// reset is seen between batches (a 128 MiB request stops within 1 MiB).
+constexpr std::size_t kBatchSegments = 256;
+static_assert(kBatchSegments <= IOV_MAX);
+constexpr std::uint64_t kBatchBytes = std::uint64_t{1} << 20;
 
 struct RequestHeader {
   std::uint32_t type;
@@ -59,16 +70,8 @@ bool full_pwrite(int fd, std::span<const std::uint8_t> data, std::uint64_t offse
   return true;
 }
 
-bool full_pread(int fd, std::span<std::uint8_t> data, std::uint64_t offset) {
-  while (!data.empty()) {
-    const ssize_t n = ::pread(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // the file shrank under us: an I/O error, not stale data
-    data = data.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return true;
-}
+ssize_t preadv_at(int fd, const iovec* iov, int count, off_t offset) { return ::preadv(fd, iov, count, offset); }
+ssize_t pwritev_at(int fd, const iovec* iov, int count, off_t offset) { return ::pwritev(fd, iov, count, offset); }
 
 bool fallocate_ok(int fd, int mode, std::uint64_t offset, std::uint64_t length) {
   return ::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0;
@@ -86,6 +89,7 @@ int ofd_lock(int fd, struct flock& lock) { return ::fcntl(fd, F_OFD_SETLK, &lock
 BlockDevice::BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity)
     : file_(std::move(file)), read_only_(options.read_only), capacity_(capacity) {
   std::copy(options.serial.begin(), options.serial.end(), id_.begin());
+  for (std::uint16_t i = 0; i < options.num_queues; ++i) lanes_.push_back(std::make_unique<Lane>());
 }
 
 Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, const BlockOptions& options) {
@@ -93,6 +97,9 @@ Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, 
   if (options.serial.size() > kSerialBytes ||
       !std::all_of(options.serial.begin(), options.serial.end(), [](char c) { return c >= 0x20 && c <= 0x7e; })) {
     return fail(ErrorKind::InvalidArgument, op, "the serial must be at most 20 printable ASCII characters");
+  }
+  if (options.num_queues == 0 || options.num_queues > kMaxQueues) {
+    return fail(ErrorKind::InvalidArgument, op, "the queue count must be 1 to " + std::to_string(kMaxQueues));
   }
   // The file type first, from a path descriptor: opening a FIFO would wait for a writer, and opening a
   // device runs its driver (a watchdog, a tape). Only a regular file is ever opened for I/O.
@@ -132,17 +139,28 @@ Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, 
 
 BlockDevice::~BlockDevice() {
   abandon_ = true;
-  {
-    std::lock_guard lock(wake_mutex_);
-    exiting_ = true;
+  for (auto& lane : lanes_) {
+    {
+      std::lock_guard lock(lane->wake_mutex);
+      lane->exiting = true;
+    }
+    lane->wake.notify_all();
   }
-  wake_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (auto& lane : lanes_) {
+    if (lane->worker.joinable()) lane->worker.join();
+  }
+}
+
+std::vector<std::unique_lock<std::mutex>> BlockDevice::lock_all_lanes() {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(lanes_.size());
+  for (auto& lane : lanes_) locks.emplace_back(lane->io_mutex);
+  return locks;
 }
 
 std::uint64_t BlockDevice::features() const noexcept {
   return kSizeMaxFeature | kSegMaxFeature | kFlushFeature | kDiscardFeature | kWriteZeroesFeature |
-         (read_only_ ? kReadOnlyFeature : 0);
+         (read_only_ ? kReadOnlyFeature : 0) | (lanes_.size() > 1 ? kMultiqueueFeature : 0);
 }
 
 void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data) {
@@ -152,13 +170,15 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
   std::memcpy(config.data(), &capacity_, 8);
   put32(8, kSizeMax);
   put32(12, kSegmentMax);
-  put32(20, kSectorSize);             // blk_size
-  put32(36, kMaxDiscardSectors);      // max_discard_sectors
-  put32(40, kMaxDiscardSegments);     // max_discard_seg
-  put32(44, 1);                       // discard_sector_alignment
-  put32(48, kMaxWriteZeroesSectors);  // max_write_zeroes_sectors
-  put32(52, kMaxDiscardSegments);     // max_write_zeroes_seg
-  config[56] = 1;                     // write_zeroes_may_unmap: with "unmap", write-zeroes punches a hole
+  put32(20, kSectorSize);  // blk_size
+  const auto queues = static_cast<std::uint16_t>(lanes_.size());
+  std::memcpy(config.data() + 34, &queues, 2);  // num_queues (read by a driver with VIRTIO_BLK_F_MQ)
+  put32(36, kMaxDiscardSectors);                // max_discard_sectors
+  put32(40, kMaxDiscardSegments);               // max_discard_seg
+  put32(44, 1);                                 // discard_sector_alignment
+  put32(48, kMaxWriteZeroesSectors);            // max_write_zeroes_sectors
+  put32(52, kMaxDiscardSegments);               // max_write_zeroes_seg
+  config[56] = 1;                               // write_zeroes_may_unmap: with "unmap", write-zeroes punches a hole
   std::fill(data.begin(), data.end(), std::uint8_t{0});
   if (offset >= config.size()) return;
   const std::size_t n = std::min<std::size_t>(data.size(), config.size() - offset);
@@ -167,88 +187,107 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
 
 Result<void> BlockDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                                    std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
-  std::lock_guard lock(io_mutex_);
-  if (!memory) return fail(ErrorKind::InvalidArgument, "virtio-blk activate", "no guest memory");
-  if (queues.size() != 1 || queues.front().first != 0) {
-    return fail(ErrorKind::ProtocolViolation, "virtio-blk activate", "the request queue (0) must be ready");
+  constexpr const char* op = "virtio-blk activate";
+  const auto locks = lock_all_lanes();
+  if (!memory) return fail(ErrorKind::InvalidArgument, op, "no guest memory");
+  if (queues.empty()) return fail(ErrorKind::ProtocolViolation, op, "no request queue is ready");
+  std::vector<bool> seen(lanes_.size(), false);
+  for (const auto& entry : queues) {
+    if (entry.first >= lanes_.size() || seen[entry.first]) {
+      return fail(ErrorKind::ProtocolViolation, op,
+                  "queue " + std::to_string(entry.first) + " is not a request queue of this device, or given twice");
+    }
+    seen[entry.first] = true;
   }
-  if (!worker_.joinable()) {
+  for (const auto& entry : queues) {
+    Lane& lane = *lanes_[entry.first];
+    if (lane.worker.joinable()) continue;
     try {
-      worker_ = std::thread([this] { run(); });
+      lane.worker = std::thread([this, &lane, index = entry.first] { run(lane, index); });
     } catch (const std::system_error& e) {
-      return fail(ErrorKind::ResourceExhausted, "virtio-blk activate",
-                  std::string("cannot start the I/O thread: ") + e.what());
+      return fail(ErrorKind::ResourceExhausted, op, std::string("cannot start an I/O thread: ") + e.what());
     }
   }
   write_cache_visible_ = (features & kFlushFeature) != 0;
   memory_ = std::move(memory);
-  queue_.emplace(queues.front().second);
+  for (auto& lane : lanes_) lane->queue.reset();
+  for (auto& entry : queues) lanes_[entry.first]->queue.emplace(entry.second);
   signals_ = std::move(signals);
   broken_ = false;
   return {};
 }
 
 void BlockDevice::notify(std::uint16_t index) {
-  if (index != 0) return;
+  if (index >= lanes_.size()) return;
   {
     std::lock_guard lock(stats_mutex_);
     ++stats_.notifications;
   }
+  Lane& lane = *lanes_[index];
   {
-    std::lock_guard lock(wake_mutex_);
-    kicked_ = true;
+    std::lock_guard lock(lane.wake_mutex);
+    lane.kicked = true;
   }
-  wake_.notify_one();
+  lane.wake.notify_one();
 }
 
 void BlockDevice::reset() {
-  abandon_ = true;  // the request in progress stops at its next chunk, so the lock below comes soon
+  abandon_ = true;  // the requests in progress stop at their next chunk, so the locks below come soon
   {
-    std::lock_guard lock(io_mutex_);
-    queue_.reset();
+    const auto locks = lock_all_lanes();
+    for (auto& lane : lanes_) lane->queue.reset();
     memory_ = nullptr;
     signals_ = {};
     broken_ = false;
-    abandon_ = false;  // no pass runs while io_mutex_ is held
+    abandon_ = false;  // no pass runs while every io_mutex is held
   }
-  std::lock_guard lock(wake_mutex_);
-  kicked_ = false;  // what was notified belonged to the queue that is gone
+  for (auto& lane : lanes_) {
+    std::lock_guard lock(lane->wake_mutex);
+    lane->kicked = false;  // what was notified belonged to the queue that is gone
+  }
 }
 
 Result<std::vector<std::pair<std::uint16_t, Queue>>> BlockDevice::stop() {
   std::vector<std::pair<std::uint16_t, Queue>> queues;
   {
-    // A pass holds io_mutex_ from its first pop to its last add_used: once we hold it, nothing taken is
-    // outstanding. Unlike reset(), abandon_ stays clear, so the pass completes its requests.
-    std::lock_guard lock(io_mutex_);
-    if (queue_) queues.emplace_back(0, *queue_);
-    queue_.reset();
+    // A pass holds its lane's io_mutex from its first pop to its last add_used: once we hold them all,
+    // nothing taken is outstanding. Unlike reset(), abandon_ stays clear, so the passes complete their
+    // requests.
+    const auto locks = lock_all_lanes();
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+      Lane& lane = *lanes_[i];
+      if (lane.queue) queues.emplace_back(static_cast<std::uint16_t>(i), *lane.queue);
+      lane.queue.reset();
+    }
     memory_ = nullptr;
     signals_ = {};
     broken_ = false;
   }
-  std::lock_guard lock(wake_mutex_);
-  kicked_ = false;  // what was notified stays available in the returned queue, for whoever reactivates it
+  for (auto& lane : lanes_) {
+    std::lock_guard lock(lane->wake_mutex);
+    lane->kicked = false;  // what was notified stays available in the returned queue, for whoever reactivates it
+  }
   return queues;
 }
 
-void BlockDevice::run() {
-  std::unique_lock lock(wake_mutex_);
+void BlockDevice::run(Lane& lane, std::uint16_t index) {
+  std::unique_lock lock(lane.wake_mutex);
   for (;;) {
-    wake_.wait(lock, [this] { return kicked_ || exiting_; });
-    if (exiting_) return;
-    kicked_ = false;
+    lane.wake.wait(lock, [&lane] { return lane.kicked || lane.exiting; });
+    if (lane.exiting) return;
+    lane.kicked = false;
     lock.unlock();
-    const bool more = serve_pass();
+    const bool more = serve_pass(lane, index);
     lock.lock();
     // Re-arm: what the pass left in the queue is served without the driver notifying again.
-    if (more) kicked_ = true;
+    if (more) lane.kicked = true;
   }
 }
 
-bool BlockDevice::serve_pass() {
-  std::lock_guard lock(io_mutex_);
-  if (!queue_ || broken_) return false;
+bool BlockDevice::serve_pass(Lane& lane, std::uint16_t index) {
+  std::lock_guard lock(lane.io_mutex);
+  if (!lane.queue || broken_) return false;
+  Queue& queue = *lane.queue;
   std::uint32_t requests = 0;
   std::uint64_t bytes = 0;
   const auto stop = [&](bool more) {
@@ -256,8 +295,9 @@ bool BlockDevice::serve_pass() {
     return more;
   };
   while (requests < kPassRequests && bytes < kPassBytes) {
-    if (abandon_) return stop(false);  // a reset is waiting for io_mutex_
-    auto taken = queue_->pop_into(*memory_, request_);
+    if (abandon_) return stop(false);  // a reset is waiting for io_mutex
+    if (broken_) break;                // another queue broke the protocol: the device stops
+    auto taken = queue.pop_into(*memory_, lane.request);
     if (!taken) {
       // The driver broke the queue protocol: the device stops until it is reset.
       broken_ = true;
@@ -265,13 +305,13 @@ bool BlockDevice::serve_pass() {
       return stop(false);
     }
     if (!*taken) break;  // the queue is empty
-    const Outcome outcome = execute(*memory_, request_);
+    const Outcome outcome = execute(*memory_, lane.request);
     if (outcome.abandoned) {
       std::lock_guard stats(stats_mutex_);
       ++stats_.abandoned;
       return stop(false);
     }
-    if (auto r = queue_->add_used(*memory_, request_, outcome.written); !r) {
+    if (auto r = queue.add_used(*memory_, lane.request, outcome.written); !r) {
       broken_ = true;
       signals_.broken();
       return stop(false);
@@ -279,7 +319,7 @@ bool BlockDevice::serve_pass() {
     ++requests;
     bytes += outcome.bytes;
   }
-  if (requests > 0) signals_.used(0, *queue_, *memory_);
+  if (requests > 0) signals_.used(index, queue, *memory_);
   return stop(requests == kPassRequests || bytes >= kPassBytes);
 }
 
@@ -298,30 +338,55 @@ BlockDevice::Stats BlockDevice::stats() const {
 }
 
 std::uint8_t BlockDevice::read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written) {
-  // Not zeroed: every byte used is first filled by pread or from guest memory; zeroing 64 KiB per
-  // request would be pure cost. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
-  std::array<std::uint8_t, kChunk> buffer;
+  // Each element is set before it is used. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+  std::array<GuestSegment, kBatchSegments> segments;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): likewise
+  std::array<iovec, kBatchSegments> iov;
+  const int fd = file_.get();
   for (std::uint64_t done = 0; done < bytes;) {
     if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes - done));
-    if (!full_pread(file_.get(), std::span(buffer).first(n), sector * kSectorSize + done)) return kIoError;
-    if (!io.write(done, std::span(buffer).first(n))) return kIoError;  // memory changed under the request
-    done += n;
+    // The checks of ChainIo::write: the range inside the chain, each piece inside one writable region.
+    auto count = io.writable_views(done, std::min(kBatchBytes, bytes - done), segments);
+    if (!count || *count == 0) return kIoError;  // memory changed under the request
+    std::uint64_t batch = 0;
+    for (std::size_t i = 0; i < *count; ++i) {
+      iov.at(i) = iovec{segments.at(i).host.data(), segments.at(i).host.size()};
+      batch += segments.at(i).host.size();
+    }
+    // A short read (the file shrank under us) is an I/O error, not stale data.
+    if (!transfer_all(std::span(iov).first(*count), sector * kSectorSize + done,
+                      [fd](const iovec* v, int n, off_t at) { return preadv_at(fd, v, n, at); })) {
+      return kIoError;
+    }
+    io.mark_written(std::span(segments).first(*count));
+    done += batch;
     written = static_cast<std::uint32_t>(done);
   }
   return kOk;
 }
 
 std::uint8_t BlockDevice::write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes) {
-  // Not zeroed: every byte used is first filled by pread or from guest memory; zeroing 64 KiB per
-  // request would be pure cost. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
-  std::array<std::uint8_t, kChunk> buffer;
+  // Each element is set before it is used. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+  std::array<std::span<const std::uint8_t>, kBatchSegments> views;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): likewise
+  std::array<iovec, kBatchSegments> iov;
+  const int fd = file_.get();
   for (std::uint64_t done = 0; done < bytes;) {
     if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes - done));
-    if (!io.read(sizeof(RequestHeader) + done, std::span(buffer).first(n))) return kIoError;
-    if (!full_pwrite(file_.get(), std::span(buffer).first(n), sector * kSectorSize + done)) return kIoError;
-    done += n;
+    auto count = io.readable_views(sizeof(RequestHeader) + done, std::min(kBatchBytes, bytes - done), views);
+    if (!count || *count == 0) return kIoError;
+    std::uint64_t batch = 0;
+    for (std::size_t i = 0; i < *count; ++i) {
+      // pwritev only reads through iov_base, which is not const in the C ABI.
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
+      iov.at(i) = iovec{const_cast<std::uint8_t*>(views.at(i).data()), views.at(i).size()};
+      batch += views.at(i).size();
+    }
+    if (!transfer_all(std::span(iov).first(*count), sector * kSectorSize + done,
+                      [fd](const iovec* v, int n, off_t at) { return pwritev_at(fd, v, n, at); })) {
+      return kIoError;
+    }
+    done += batch;
   }
   return kOk;
 }

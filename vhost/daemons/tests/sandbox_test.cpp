@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -83,12 +84,22 @@ TEST_F(SandboxDeathTest, EachDaemonServesWithWhatItsPolicyAllows) {
     const int image = scratch_file();
     const auto confined = confine_as(blk_with(image));
     std::array<char, 8> bytes{};
-    const bool served = ::pread(image, bytes.data(), bytes.size(), 0) == 8 &&
-                        ::pwrite(image, bytes.data(), bytes.size(), 8) == 8 && ::fdatasync(image) == 0;
+    const iovec iov{bytes.data(), bytes.size()};
+    const bool served = ::preadv(image, &iov, 1, 0) == 8 && ::pwritev(image, &iov, 1, 8) == 8 &&
+                        ::pwrite(image, bytes.data(), bytes.size(), 16) == 8 && ::fdatasync(image) == 0;
     (void)::fallocate(image, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1);  // any result: allowed
     std::_Exit(served ? 0 : 4);
   };
   EXPECT_EXIT(serve_blk(), ::testing::ExitedWithCode(0), "");
+  // The data path is preadv/pwritev: plain pread is no longer part of the blk daemon's policy.
+  const auto blk_pread = [] {
+    const int image = scratch_file();
+    const auto confined = confine_as(blk_with(image));
+    std::array<char, 8> bytes{};
+    (void)::pread(image, bytes.data(), bytes.size(), 0);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(blk_pread(), ::testing::KilledBySignal(SIGSYS), "");
   const auto serve_rng = [] {
     confine_as(kRng);
     std::array<unsigned char, 16> bytes{};
@@ -273,7 +284,8 @@ TEST_F(SandboxDeathTest, ARingWorkerIsHeldToItsNarrowerList) {
     const auto confined = confine_as(blk_with(image));
     on_ring_worker(confined, [&] {
       std::array<char, 8> bytes{};
-      (void)::pread(image, bytes.data(), bytes.size(), 0);
+      const iovec iov{bytes.data(), bytes.size()};
+      (void)::preadv(image, &iov, 1, 0);
     });
     std::_Exit(0);
   };

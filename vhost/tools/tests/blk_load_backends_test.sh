@@ -49,7 +49,7 @@ wait_for_socket "$dir/ours.sock" "${pids[-1]}" "$dir/ours.log"
 for rw in randread randwrite read write; do
   run_load "ours $rw iodepth 4" --socket "$dir/ours.sock" --rw "$rw" --bs 4096 --iodepth 4 --queues 1 --seconds 1
 done
-# Our daemon serves one queue: two is refused with exit 3 and the reason, before any I/O.
+# Our daemon serves one queue by default: two is refused with exit 3 and the reason, before any I/O.
 "$load" --socket "$dir/ours.sock" --rw randread --iodepth 4 --queues 2 --seconds 1 >/dev/null 2>"$dir/err"
 status=$?
 if [ "$status" -ne 3 ] || ! grep -q "needs a multiqueue backend" "$dir/err"; then
@@ -57,6 +57,14 @@ if [ "$status" -ne 3 ] || ! grep -q "needs a multiqueue backend" "$dir/err"; the
 else
   echo "ok: ours --queues 2 refused: $(cat "$dir/err")"
 fi
+# With --num-queues 2 it offers VIRTIO_BLK_F_MQ and serves both queues, every read checked.
+truncate -s 64M "$dir/ours-mq.img"
+"$daemon" --socket-path "$dir/ours-mq.sock" --blk-file "$dir/ours-mq.img" --num-queues 2 >"$dir/ours-mq.log" 2>&1 &
+pids+=($!)
+wait_for_socket "$dir/ours-mq.sock" "${pids[-1]}" "$dir/ours-mq.log"
+for rw in randread randwrite; do
+  run_load "ours $rw iodepth 4 queues 2" --socket "$dir/ours-mq.sock" --rw "$rw" --bs 4096 --iodepth 4 --queues 2 --seconds 1
+done
 
 # Every read is checked: the image is overwritten with zeros behind the daemon's back while reads
 # run (after the pattern was written), so a read returns zeros and the tool must exit 1 naming the sector.
