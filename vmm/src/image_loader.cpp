@@ -28,8 +28,7 @@ constexpr std::uint32_t kPtLoad = 1;
 
 tl::unexpected<Error> invalid(std::string_view why) { return fail(ErrorKind::InvalidArgument, kOp, why); }
 
-}  // namespace
-
+// Writes `size` zero bytes at `address` (across adjacent regions), in 4 KiB steps: a bss.
 Result<void> zero_guest_range(const GuestMemory& memory, std::uint64_t address, std::uint64_t size) {
   static constexpr std::array<std::uint8_t, 4096> kZeros{};
   while (size > 0) {
@@ -40,6 +39,8 @@ Result<void> zero_guest_range(const GuestMemory& memory, std::uint64_t address, 
   }
   return {};
 }
+
+}  // namespace
 
 bool looks_like_elf(std::span<const std::uint8_t> image) noexcept {
   return image.size() >= 4 && image[0] == 0x7f && image[1] == 'E' && image[2] == 'L' && image[3] == 'F';
@@ -121,20 +122,24 @@ Result<LoadedImage> plan_elf64(std::span<const std::uint8_t> image) {
                     [](std::size_t, const AddressRange&, std::span<const std::uint8_t>) -> Result<void> { return {}; });
 }
 
+Result<void> load_segment(const GuestMemory& memory, const char* op, std::size_t index, const AddressRange& target,
+                          std::span<const std::uint8_t> bytes) {
+  // The whole segment must be guest RAM before anything is written (memsz is checked by the writes
+  // below chunk by chunk, but a segment far larger than RAM should fail before doing any work).
+  if (!memory.slice(target.start(), 1) || !memory.slice(target.last(), 1)) {
+    return fail(ErrorKind::OutOfRange, op, "segment " + std::to_string(index) + " does not fit in guest RAM");
+  }
+  if (!bytes.empty()) {
+    if (auto r = memory.write(target.start(), bytes, CrossRegion::Allow); !r) return r;
+  }
+  return zero_guest_range(memory, target.start() + bytes.size(), target.size() - bytes.size());
+}
+
 Result<LoadedImage> load_elf64(const GuestMemory& memory, std::span<const std::uint8_t> image) {
-  return walk_elf64(
-      image,
-      [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) -> Result<void> {
-        // The whole segment must be guest RAM before anything is written (memsz is checked by the writes
-        // below chunk by chunk, but a segment far larger than RAM should fail before doing any work).
-        if (!memory.slice(target.start(), 1) || !memory.slice(target.last(), 1)) {
-          return fail(ErrorKind::OutOfRange, kOp, "segment " + std::to_string(index) + " does not fit in guest RAM");
-        }
-        if (!bytes.empty()) {
-          if (auto r = memory.write(target.start(), bytes, CrossRegion::Allow); !r) return r;
-        }
-        return zero_guest_range(memory, target.start() + bytes.size(), target.size() - bytes.size());
-      });
+  return walk_elf64(image,
+                    [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) {
+                      return load_segment(memory, kOp, index, target, bytes);
+                    });
 }
 
 }  // namespace hv::vmm

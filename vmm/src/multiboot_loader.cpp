@@ -200,16 +200,9 @@ Result<MultibootBoot> load_multiboot(const GuestMemory& memory, std::uint64_t ra
                         hex(std::min(ram_bytes, kFourGiB)));
   }
 
-  auto loaded = walk_elf32(
-      image,
-      [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) -> Result<void> {
-        if (!memory.slice(target.start(), 1) || !memory.slice(target.last(), 1)) {
-          return fail(ErrorKind::OutOfRange, kOp, "segment " + std::to_string(index) + " does not fit in guest RAM");
-        }
-        if (!bytes.empty()) {
-          if (auto r = memory.write(target.start(), bytes, CrossRegion::Allow); !r) return r;
-        }
-        return zero_guest_range(memory, target.start() + bytes.size(), target.size() - bytes.size());
+  auto loaded =
+      walk_elf32(image, [&memory](std::size_t index, const AddressRange& target, std::span<const std::uint8_t> bytes) {
+        return load_segment(memory, kOp, index, target, bytes);
       });
   if (!loaded) return tl::unexpected(loaded.error());
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "hv/address_range.hpp"
 #include "hv/error.hpp"
 #include "hv/guest_memory.hpp"
 
@@ -21,8 +22,11 @@ inline constexpr std::size_t kMaxElfSegments = 64;
 
 bool looks_like_elf(std::span<const std::uint8_t> image) noexcept;
 
-// Writes `size` zero bytes at `address` (across adjacent regions), in 4 KiB steps: a bss.
-Result<void> zero_guest_range(const GuestMemory& memory, std::uint64_t address, std::uint64_t size);
+// Writes one loadable ELF segment (ELF64 here, ELF32 for Multiboot): checks that the first and last
+// byte of `target` are guest RAM before writing anything, copies `bytes` (the file's part) to its start
+// and zeroes the rest (the bss). `op` names the loader in an error, `index` the segment.
+Result<void> load_segment(const GuestMemory& memory, const char* op, std::size_t index, const AddressRange& target,
+                          std::span<const std::uint8_t> bytes);
 
 Result<LoadedImage> load_raw(const GuestMemory& memory, std::span<const std::uint8_t> image, std::uint64_t address);
 
