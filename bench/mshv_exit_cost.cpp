@@ -74,7 +74,8 @@ Measured measure(const std::vector<std::uint8_t>& code, const char* message, std
   if (!vcpu) return Measured::failed(vcpu.error().to_string());
   hv::GuestMemory memory;
   if (auto r = memory.add_region(*ram); !r) return Measured::failed(r.error().to_string());
-  if (auto r = hv::x86::enter_long_mode(memory, **vcpu, kTables, kCode, 0x8000); !r) return Measured::failed(r.error().to_string());
+  if (auto r = hv::x86::enter_long_mode(memory, **vcpu, kTables, kCode, 0x8000); !r)
+    return Measured::failed(r.error().to_string());
   counting->reset();
   Handler handler(**vcpu, exits);
   auto exit = (*vcpu)->run(handler);
@@ -129,22 +130,42 @@ int main() {
       // in al, dx ; jmp back
       {"PIO read (in al, dx)", "exit", {0xec, 0xeb, 0xfd}, "X64_IO_PORT_INTERCEPT", kExits, kExits, "0 (1)", "1 (2)"},
       // mov ebx, 0xd0000000 ; mov [rbx], eax ; jmp back (0xd0000000 is no RAM)
-      {"MMIO write (mov [rbx], eax)", "exit", {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x89, 0x03, 0xeb, 0xfc},
-       "UNMAPPED_GPA", kExits, kExits, "0 or 1 (1 to 3)", "3 or 4 (4 to 6)"},
+      {"MMIO write (mov [rbx], eax)",
+       "exit",
+       {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x89, 0x03, 0xeb, 0xfc},
+       "UNMAPPED_GPA",
+       kExits,
+       kExits,
+       "0 or 1 (1 to 3)",
+       "3 or 4 (4 to 6)"},
       // mov ebx, 0xd0000000 ; mov eax, [rbx] ; jmp back
-      {"MMIO read (mov eax, [rbx])", "exit", {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x8b, 0x03, 0xeb, 0xfc},
-       "UNMAPPED_GPA", kExits, kExits, "0 or 1 (1 to 3)", "3 or 4 (4 to 6)"},
+      {"MMIO read (mov eax, [rbx])",
+       "exit",
+       {0xbb, 0x00, 0x00, 0x00, 0xd0, 0x8b, 0x03, 0xeb, 0xfc},
+       "UNMAPPED_GPA",
+       kExits,
+       kExits,
+       "0 or 1 (1 to 3)",
+       "3 or 4 (4 to 6)"},
       // mov rcx, 0x40000 ; mov rsi, 0x100000 ; mov dx, 0x80 ; rep outsb ; hlt
-      {"string IO (rep outsb, bytes)", "4 KiB page",
-       {0x48, 0xc7, 0xc1, 0x00, 0x00, 0x04, 0x00, 0x48, 0xc7, 0xc6, 0x00, 0x00, 0x10, 0x00, 0x66, 0xba, 0x80, 0x00,
-        0xf3, 0x6e, 0xf4},
-       "X64_IO_PORT_INTERCEPT", 0, kStringBytes / 4096.0, "4096 (4096-8192)", "4096 (4096-8192)"},
+      {"string IO (rep outsb, bytes)",
+       "4 KiB page",
+       {0x48, 0xc7, 0xc1, 0x00, 0x00, 0x04, 0x00, 0x48, 0xc7, 0xc6, 0x00,
+        0x00, 0x10, 0x00, 0x66, 0xba, 0x80, 0x00, 0xf3, 0x6e, 0xf4},
+       "X64_IO_PORT_INTERCEPT",
+       0,
+       kStringBytes / 4096.0,
+       "4096 (4096-8192)",
+       "4096 (4096-8192)"},
   };
-  std::printf("MSHV cost per exit: hvkit's backend on mshv-sim (counted: hv::mshv::CountingSystem) beside\n"
-              "Cloud Hypervisor's MSHV backend (from its source, cloud-hypervisor ae44c297 + mshv-ioctls 1032a5de).\n"
-              "Each exit counts the RUN_VP that delivered it; 64-bit guest; %llu exits per row, string IO 64 pages.\n\n",
-              static_cast<unsigned long long>(kExits));
-  std::printf("| exit | per | hvkit ioctls | hvkit hypercalls | hvkit by hypercall | CH hypercalls (ioctls), register page | CH, no register page |\n");
+  std::printf(
+      "MSHV cost per exit: hvkit's backend on mshv-sim (counted: hv::mshv::CountingSystem) beside\n"
+      "Cloud Hypervisor's MSHV backend (from its source, cloud-hypervisor ae44c297 + mshv-ioctls 1032a5de).\n"
+      "Each exit counts the RUN_VP that delivered it; 64-bit guest; %llu exits per row, string IO 64 pages.\n\n",
+      static_cast<unsigned long long>(kExits));
+  std::printf(
+      "| exit | per | hvkit ioctls | hvkit hypercalls | hvkit by hypercall | CH hypercalls (ioctls), register page | "
+      "CH, no register page |\n");
   std::printf("|---|---|---:|---:|---|---|---|\n");
   int failures = 0;
   for (const auto& row : rows) {
@@ -158,13 +179,15 @@ int main() {
     // A loop's last kicked exit is complete before run() returns: every intercept counted is whole.
     const double per = row.exits == 0 ? row.units : static_cast<double>(m.intercepts);
     std::printf("| %s | %s | %.3f | %.3f | %s | %s | %s |\n", row.exit, row.unit,
-                static_cast<double>(m.calls.total_ioctls()) / per, static_cast<double>(m.calls.total_hypercalls()) / per,
-                breakdown(m.calls, per).c_str(), row.ch_page, row.ch_no_page);
+                static_cast<double>(m.calls.total_ioctls()) / per,
+                static_cast<double>(m.calls.total_hypercalls()) / per, breakdown(m.calls, per).c_str(), row.ch_page,
+                row.ch_no_page);
   }
   std::printf(
       "\nCloud Hypervisor (hypervisor/src/mshv/ at ae44c2971c83, mshv-ioctls at rust-vmm/mshv 1032a5dedff0):\n"
       "- The register page is mapped at VP creation when the kernel offers it (mshv-ioctls vm.rs:244-266).\n"
-      "- PIO: RIP and RAX go to the register page, else one SET_VP_REGISTERS (mod.rs:1750-1785, advance_rip_update_rax;\n"
+      "- PIO: RIP and RAX go to the register page, else one SET_VP_REGISTERS (mod.rs:1750-1785, "
+      "advance_rip_update_rax;\n"
       "  io_port.rs:85-109).\n"
       "- MMIO: registers read from the page (emulator.rs:217-245; mshv-ioctls vcpu.rs:421-427), else GET of the\n"
       "  general and of 18 special registers; one TRANSLATE unless the message's GVA->GPA is valid and on the same\n"

@@ -20,7 +20,7 @@
 namespace hv::mshv::abi {
 
 inline constexpr std::uint64_t kVpMmapOffsetRegisters = 0;  // MSHV_VP_MMAP_OFFSET_REGISTERS, in host pages
-inline constexpr std::uint16_t kRegisterPageVersion1 = 1;    // HV_VP_REGISTER_PAGE_VERSION_1
+inline constexpr std::uint16_t kRegisterPageVersion1 = 1;   // HV_VP_REGISTER_PAGE_VERSION_1
 // Bits of `dirty` (HV_X64_REGISTER_CLASS_*): which classes the VMM wrote.
 inline constexpr std::uint32_t kRegisterClassGeneral = 0, kRegisterClassIp = 1, kRegisterClassXmm = 2,
                                kRegisterClassSegment = 3, kRegisterClassFlags = 4;
@@ -34,8 +34,8 @@ struct HvVpRegisterPage {
   std::uint64_t rip;
   std::uint64_t rflags;
   std::uint8_t reserved[8];
-  HvRegisterValue xmm[6];  // XMM0-5 (hv_u128: low u64, high u64)
-  HvSegmentRegister segments[6];  // ES CS SS DS FS GS
+  HvRegisterValue xmm[6];                       // XMM0-5 (hv_u128: low u64, high u64)
+  HvSegmentRegister segments[6];                // ES CS SS DS FS GS
   std::uint64_t cr0, cr3, cr4, cr8, efer, dr7;  // read only through the page
   std::uint64_t pending_interruption;
   std::uint64_t interrupt_state;

@@ -72,8 +72,8 @@ TEST(MshvRegisterPageGolden, StructToBytesMatchesTheTable) {
   for (std::size_t n = 0; n < 6; ++n) page.xmm[n] = {tag(160 + 16 * n, 8), tag(168 + 16 * n, 8)};
   for (std::size_t n = 0; n < 6; ++n) {
     const std::size_t s = 256 + 16 * n;
-    page.segments[n] = {tag(s, 8), static_cast<std::uint32_t>(tag(s + 8, 4)), static_cast<std::uint16_t>(tag(s + 12, 2)),
-                        static_cast<std::uint16_t>(tag(s + 14, 2))};
+    page.segments[n] = {tag(s, 8), static_cast<std::uint32_t>(tag(s + 8, 4)),
+                        static_cast<std::uint16_t>(tag(s + 12, 2)), static_cast<std::uint16_t>(tag(s + 14, 2))};
   }
   page.cr0 = tag(352, 8);
   page.cr3 = tag(360, 8);
@@ -99,7 +99,7 @@ TEST(MshvRegisterPageGolden, BytesAtTheDocumentedOffsetsReadBackThroughTheStruct
   const auto put64 = [&](std::size_t off, std::uint64_t v) { std::memcpy(raw.data() + off, &v, 8); };
   const std::uint16_t version = abi::kRegisterPageVersion1;
   std::memcpy(raw.data(), &version, 2);
-  raw[2] = 1;  // isvalid
+  raw[2] = 1;                         // isvalid
   put64(8, 0x1111);                   // rax
   put64(8 + 8, 0x2222);               // rcx
   put64(8 + 6 * 8, 0x3333);           // rsi
@@ -119,8 +119,8 @@ TEST(MshvRegisterPageGolden, BytesAtTheDocumentedOffsetsReadBackThroughTheStruct
   EXPECT_EQ(page.isvalid, 1);
   EXPECT_EQ(page.gp_registers[abi::reg::kRax - abi::reg::kRax], 0x1111U);
   EXPECT_EQ(page.gp_registers[(abi::reg::kRax + 1) - abi::reg::kRax], 0x2222U);  // RCX
-  EXPECT_EQ(page.gp_registers[6], 0x3333U);                                       // RSI
-  EXPECT_EQ(page.gp_registers[7], 0x4444U);                                       // RDI
+  EXPECT_EQ(page.gp_registers[6], 0x3333U);                                      // RSI
+  EXPECT_EQ(page.gp_registers[7], 0x4444U);                                      // RDI
   EXPECT_EQ(page.rip, 0xffffffff81000000ULL);
   EXPECT_EQ(page.rflags, 0x246U);
   EXPECT_EQ(page.segments[abi::kRegisterPageSegmentCs].selector, 0x10);
