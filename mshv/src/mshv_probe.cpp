@@ -234,7 +234,7 @@ Result<ProbeReport> run_probe(std::shared_ptr<MshvSystem> system) {
   if (!system) return fail(ErrorKind::InvalidArgument, "mshv-probe", "no system");
   ProbeReport report;
   report.system = system->describe();
-  Session session(system, report);
+  Session session(std::move(system), report);
   if (auto r = session.create(); !r) return tl::unexpected(r.error());
   if (auto r = session.set_up_guest(); !r) {
     report.error = describe(r.error());
