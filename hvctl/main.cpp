@@ -8,6 +8,7 @@
 #include "hv/version.hpp"
 #include "conformance_command.hpp"
 #include "info_command.hpp"
+#include "mshv_probe_command.hpp"
 #include "run_command.hpp"
 
 namespace {
@@ -23,6 +24,9 @@ void usage(std::FILE* out) {
                "                   none ran)\n"
                "  run [options] [IMAGE]\n"
                "                   boot IMAGE (or the demo guest) with the legacy devices; see hvctl run --help\n"
+               "  mshv-probe [--backend mshv|mshv-sim] [--json]\n"
+               "                   a scripted session on MSHV that prints the hypervisor's raw answers (for\n"
+               "                   a first run on a Hyper-V root partition); see hvctl mshv-probe --help\n"
                "  version          print \"hvctl <version>\" (also --version)\n"
                "  help             this text\n"
                "\n"
@@ -43,6 +47,7 @@ int main(int argc, char** argv) {
   if (command == "info") return hvctl::info_command(rest);
   if (command == "conformance") return hvctl::conformance_command(rest);
   if (command == "run") return hvctl::run_command(rest);
+  if (command == "mshv-probe") return hvctl::mshv_probe_command(rest);
   if (command == "version" || command == "--version") {
     std::printf("hvctl %s\n", HVKIT_VERSION_STRING);
     return 0;

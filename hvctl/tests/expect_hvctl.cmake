@@ -5,6 +5,11 @@ if(NOT "${SKIP_IF_EXISTS}" STREQUAL "" AND EXISTS "${SKIP_IF_EXISTS}")
   message(STATUS "SKIPPED: ${SKIP_IF_EXISTS} exists on this host")
   return()
 endif()
+# SKIP_IF_MISSING: a path the expectation needs (/dev/kvm for a run on mshv-sim).
+if(NOT "${SKIP_IF_MISSING}" STREQUAL "" AND NOT EXISTS "${SKIP_IF_MISSING}")
+  message(STATUS "SKIPPED: ${SKIP_IF_MISSING} does not exist on this host")
+  return()
+endif()
 # MAKE_FILE: a path made a sparse regular file of MAKE_FILE_SIZE bytes before the run (an IMAGE to refuse).
 if(NOT "${MAKE_FILE}" STREQUAL "")
   file(REMOVE "${MAKE_FILE}")

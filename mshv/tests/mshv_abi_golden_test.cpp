@@ -7,7 +7,7 @@
 // bytes are its documented offset + 1, so the golden array reads 01 02 03 ... and a failure names the
 // byte that moved. The message tests go the other way: a 256-byte RUN_VP buffer written as the kernel
 // would (header at 0, payload at 16) is copied into the structs and every field is read back.
-// The register page (§10.1) is left out: docs/mshv-abi.md records its layout as disputed.
+// The register page (§10.1) has its own golden tests: mshv_register_page_golden_test.cpp.
 #include <array>
 #include <cstdint>
 #include <cstring>

@@ -1,0 +1,56 @@
+#pragma once
+// A short scripted session on an MSHV system, driven through the ABI itself rather than through the
+// backend, so that what the hypervisor says arrives unedited: one IO intercept and one memory
+// intercept (the raw messages and the registers around them), HLT (the RIP in the HALT message
+// against the HLT's address, and RIP after it), and dirty-page tracking turned on and off. One run on
+// a Hyper-V root partition settles the open questions of docs/mshv.md; `hvctl mshv-probe` prints it.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hv/error.hpp"
+#include "hv/mshv/system.hpp"
+
+namespace hv::mshv {
+
+using NamedValues = std::vector<std::pair<std::string, std::uint64_t>>;
+
+struct ProbeIntercept {
+  std::string step;                       // "io", "memory", "halt"
+  std::string message_type;               // "X64_IO_PORT_INTERCEPT", ...
+  std::vector<std::uint8_t> message;      // the 256 bytes MSHV_RUN_VP returned
+  std::uint64_t instruction_address = 0;  // where the script's instruction is
+  std::uint64_t header_rip = 0;           // the intercept header's RIP
+  std::uint8_t instruction_length = 0;    // the header's bits 0-3
+  NamedValues registers_at_intercept;     // read right after the message
+  NamedValues registers_after;            // read after the probe completed the instruction (not for halt)
+};
+
+struct ProbeDirtyLog {
+  std::uint64_t pages = 0;                     // of the one RAM region
+  std::string enable;                          // "ok" or the error
+  std::vector<std::uint8_t> first_bitmap;      // DIRTY/CLEAR right after enabling (bit n: page n)
+  std::string first_bitmap_error;              // empty when read
+  std::vector<std::uint8_t> after_run_bitmap;  // DIRTY/CLEAR after the guest stored to one page
+  std::string after_run_bitmap_error;
+  std::uint64_t stored_page = 0;  // the page the guest wrote
+  std::string disable_directly;   // clearing GPA_PAGE_ACCESS_TRACKING with dirty bits cleared
+  std::string set_all_dirty;      // GPAP op SET on the region ("not tried" if the above worked)
+  std::string disable_after_set;
+};
+
+struct ProbeReport {
+  std::string system;  // MshvSystem::describe()
+  std::vector<ProbeIntercept> intercepts;
+  ProbeDirtyLog dirty_log;
+  std::string error;  // empty when the whole script ran; otherwise where it stopped
+};
+
+// Fails only when the device cannot be opened or no partition can be made; later failures are in
+// the report's `error`, with everything seen before them.
+Result<ProbeReport> run_probe(std::shared_ptr<MshvSystem> system);
+
+}  // namespace hv::mshv
