@@ -10,15 +10,15 @@
 
 namespace {
 
-// --num-queues: decimal digits only (no sign, no spaces), 1..BlockDevice::kMaxQueues.
-bool parse_queue_count(const std::string& text, std::uint16_t& out) {
+// --num-queues, --queue-depth: decimal digits only (no sign, no spaces), 1..max.
+bool parse_count(const std::string& text, unsigned max, std::uint16_t& out) {
   if (text.empty() || text.size() > 2) return false;
   unsigned value = 0;
   for (const char c : text) {
     if (c < '0' || c > '9') return false;
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
-  if (value == 0 || value > hv::virtio::BlockDevice::kMaxQueues) return false;
+  if (value == 0 || value > max) return false;
   out = static_cast<std::uint16_t>(value);
   return true;
 }
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   spec.name = "hvkit-vhost-user-blk";
   spec.capabilities = R"({"type": "block", "features": ["read-only", "blk-file"]})";
   spec.usage =
-      "--blk-file FILE [--read-only] [--serial ID] [--num-queues N]\n"
+      "--blk-file FILE [--read-only] [--serial ID] [--num-queues N] [--queue-depth N]\n"
       "Serves virtio-blk on FILE (a regular file, locked against a second writer) to one vhost-user\n"
       "frontend at a time; after one disconnects the device is reset and the next is accepted.\n"
       "  --blk-file FILE         the disk image (its size in whole 512-byte sectors is the capacity)\n"
@@ -40,8 +40,12 @@ int main(int argc, char** argv) {
       "  --num-queues N          request queues, 1 to " +
       std::to_string(hv::virtio::BlockDevice::kMaxQueues) +
       " (default 1); more than one offers VIRTIO_BLK_F_MQ,\n"
-      "                          each queue served by a thread of its own\n";
-  spec.value_options = {"--blk-file", "--serial", "--num-queues"};
+      "                          each queue served by worker threads of its own\n"
+      "  --queue-depth N         requests of one queue in flight at once: the worker threads per queue,\n"
+      "                          1 to " +
+      std::to_string(hv::virtio::BlockDevice::kMaxQueueDepth) + " (default " +
+      std::to_string(hv::virtio::BlockOptions{}.queue_depth) + ")\n";
+  spec.value_options = {"--blk-file", "--serial", "--num-queues", "--queue-depth"};
   spec.flag_options = {"--read-only"};
   spec.sandbox_policy = [](const hvd::DaemonOptions& options) -> hv::Result<hvd::DevicePolicy> {
     auto image = hvd::descriptors_of(options.value("--blk-file"));
@@ -62,10 +66,19 @@ int main(int argc, char** argv) {
       error = "--serial ID takes 1 to 20 printable ASCII characters";
       return nullptr;
     }
-    hv::virtio::BlockOptions blk{.read_only = options.has("--read-only"), .serial = serial, .num_queues = 1};
-    if (options.has("--num-queues") && !parse_queue_count(options.value("--num-queues"), blk.num_queues)) {
+    hv::virtio::BlockOptions blk;
+    blk.read_only = options.has("--read-only");
+    blk.serial = serial;
+    if (options.has("--num-queues") &&
+        !parse_count(options.value("--num-queues"), hv::virtio::BlockDevice::kMaxQueues, blk.num_queues)) {
       error = "--num-queues '" + options.value("--num-queues") + "': 1 to " +
               std::to_string(hv::virtio::BlockDevice::kMaxQueues);
+      return nullptr;
+    }
+    if (options.has("--queue-depth") &&
+        !parse_count(options.value("--queue-depth"), hv::virtio::BlockDevice::kMaxQueueDepth, blk.queue_depth)) {
+      error = "--queue-depth '" + options.value("--queue-depth") + "': 1 to " +
+              std::to_string(hv::virtio::BlockDevice::kMaxQueueDepth);
       return nullptr;
     }
     auto disk = hv::virtio::BlockDevice::open(options.value("--blk-file"), blk);

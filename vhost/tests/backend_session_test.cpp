@@ -297,6 +297,49 @@ TEST_P(RingLayout, BlockReadsAndWritesTheImage) {
   EXPECT_EQ(vring_base(0), packed ? (9U | hv::vhost::kPackedWrapBit) : 3U);
 }
 
+// EVENT_IDX on the blk backend (virtio 1.2 §2.7.10): the driver's used_event says after which used
+// index it wants the next call, and the backend writes the call eventfd only when a batch of
+// completions crosses it. Eight requests of one kick, completed by several workers, with used_event
+// 7: one call, not eight (the eventfd's counter adds up every write). Then used_event 8 (the next
+// completion) and one more request: its own call.
+TEST_F(SessionTest, EventIdxBatchesTheCallsOfABlockRing) {
+  std::string path = "/tmp/hvkit-vhost-evidx-XXXXXX";
+  const int fd = ::mkstemp(path.data());
+  ASSERT_EQ(::ftruncate(fd, 1 << 20), 0);
+  ::close(fd);
+  auto disk = hv::virtio::BlockDevice::open(path, false);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(disk);
+  const std::shared_ptr<hv::virtio::BlockDevice> device = *disk;
+  start(device);
+  negotiate(hv::virtio::kFeatureEventIdx);
+  MockSplitDriver driver(memory_, kRings, 16, /*event_idx=*/true);
+  start_split(driver);
+  const auto get_id = [&](std::uint16_t i) {
+    const std::uint64_t header = kData + 16ULL * i, id = kData + 0x400 + 32ULL * i, status = kData + 0x800 + i;
+    ASSERT_TRUE(memory_.write_obj(header, std::array<std::uint64_t, 2>{8, 0}));  // GET_ID
+    const std::array<BufferSpec, 3> request{{{header, 16, false}, {id, 20, true}, {status, 1, true}}};
+    driver.make_available(driver.add_chain(request));
+  };
+  const auto served = [&](std::uint64_t n) {
+    // A worker counts a request after its call (if any) was written.
+    for (int i = 0; i < 30000 && device->stats().requests < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return device->stats().requests == n;
+  };
+  driver.set_used_event(7);  // call me once the used index passes 7, i.e. at the 8th completion
+  for (std::uint16_t i = 0; i < 8; ++i) get_id(i);
+  ASSERT_TRUE(kick_.signal());
+  ASSERT_TRUE(served(8)) << logged();
+  EXPECT_EQ(driver.used_index(), 8);
+  EXPECT_EQ(call_.consume().value_or(0), 1U) << "one call for the batch of eight completions";
+  driver.set_used_event(8);
+  get_id(8);
+  ASSERT_TRUE(kick_.signal());
+  ASSERT_TRUE(served(9)) << logged();
+  EXPECT_EQ(call_.consume().value_or(0), 1U);
+}
+
 INSTANTIATE_TEST_SUITE_P(SplitAndPacked, RingLayout, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? "Packed" : "Split"; });
 

@@ -87,7 +87,7 @@ int ofd_lock(int fd, struct flock& lock) { return ::fcntl(fd, F_OFD_SETLK, &lock
 }  // namespace
 
 BlockDevice::BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity)
-    : file_(std::move(file)), read_only_(options.read_only), capacity_(capacity) {
+    : file_(std::move(file)), read_only_(options.read_only), capacity_(capacity), queue_depth_(options.queue_depth) {
   std::copy(options.serial.begin(), options.serial.end(), id_.begin());
   for (std::uint16_t i = 0; i < options.num_queues; ++i) lanes_.push_back(std::make_unique<Lane>());
 }
@@ -100,6 +100,9 @@ Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, 
   }
   if (options.num_queues == 0 || options.num_queues > kMaxQueues) {
     return fail(ErrorKind::InvalidArgument, op, "the queue count must be 1 to " + std::to_string(kMaxQueues));
+  }
+  if (options.queue_depth == 0 || options.queue_depth > kMaxQueueDepth) {
+    return fail(ErrorKind::InvalidArgument, op, "the queue depth must be 1 to " + std::to_string(kMaxQueueDepth));
   }
   // The file type first, from a path descriptor: opening a FIFO would wait for a writer, and opening a
   // device runs its driver (a watchdog, a tape). Only a regular file is ever opened for I/O.
@@ -141,20 +144,27 @@ BlockDevice::~BlockDevice() {
   abandon_ = true;
   for (auto& lane : lanes_) {
     {
-      std::lock_guard lock(lane->wake_mutex);
+      std::lock_guard lock(lane->mutex);
       lane->exiting = true;
     }
     lane->wake.notify_all();
   }
   for (auto& lane : lanes_) {
-    if (lane->worker.joinable()) lane->worker.join();
+    for (auto& worker : lane->workers) {
+      if (worker.joinable()) worker.join();
+    }
   }
 }
 
-std::vector<std::unique_lock<std::mutex>> BlockDevice::lock_all_lanes() {
+std::vector<std::unique_lock<std::mutex>> BlockDevice::drain_all_lanes() {
   std::vector<std::unique_lock<std::mutex>> locks;
   locks.reserve(lanes_.size());
-  for (auto& lane : lanes_) locks.emplace_back(lane->io_mutex);
+  for (auto& lane : lanes_) {
+    std::unique_lock lock(lane->mutex);
+    lane->draining = true;  // released by the caller: the lane takes nothing new until then
+    lane->drained.wait(lock, [&lane] { return lane->in_flight == 0; });
+    locks.push_back(std::move(lock));
+  }
   return locks;
 }
 
@@ -188,12 +198,25 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
 Result<void> BlockDevice::activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                                    std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) {
   constexpr const char* op = "virtio-blk activate";
-  const auto locks = lock_all_lanes();
-  if (!memory) return fail(ErrorKind::InvalidArgument, op, "no guest memory");
-  if (queues.empty()) return fail(ErrorKind::ProtocolViolation, op, "no request queue is ready");
+  auto locks = drain_all_lanes();
+  const auto release = [&] {
+    for (auto& lane : lanes_) {
+      lane->draining = false;
+      lane->wake.notify_all();  // a notification that came while the lane drained
+    }
+  };
+  if (!memory) {
+    release();
+    return fail(ErrorKind::InvalidArgument, op, "no guest memory");
+  }
+  if (queues.empty()) {
+    release();
+    return fail(ErrorKind::ProtocolViolation, op, "no request queue is ready");
+  }
   std::vector<bool> seen(lanes_.size(), false);
   for (const auto& entry : queues) {
     if (entry.first >= lanes_.size() || seen[entry.first]) {
+      release();
       return fail(ErrorKind::ProtocolViolation, op,
                   "queue " + std::to_string(entry.first) + " is not a request queue of this device, or given twice");
     }
@@ -201,11 +224,15 @@ Result<void> BlockDevice::activate(std::shared_ptr<const GuestMemory> memory, st
   }
   for (const auto& entry : queues) {
     Lane& lane = *lanes_[entry.first];
-    if (lane.worker.joinable()) continue;
-    try {
-      lane.worker = std::thread([this, &lane, index = entry.first] { run(lane, index); });
-    } catch (const std::system_error& e) {
-      return fail(ErrorKind::ResourceExhausted, op, std::string("cannot start an I/O thread: ") + e.what());
+    // Started here, on the thread that activates (a vhost-user daemon's control thread, already
+    // confined: the workers inherit its seccomp filter), and only once per queue.
+    while (lane.workers.size() < queue_depth_) {
+      try {
+        lane.workers.emplace_back([this, &lane, index = entry.first] { work(lane, index); });
+      } catch (const std::system_error& e) {
+        release();
+        return fail(ErrorKind::ResourceExhausted, op, std::string("cannot start a worker thread: ") + e.what());
+      }
     }
   }
   write_cache_visible_ = (features & kFlushFeature) != 0;
@@ -214,6 +241,7 @@ Result<void> BlockDevice::activate(std::shared_ptr<const GuestMemory> memory, st
   for (auto& entry : queues) lanes_[entry.first]->queue.emplace(entry.second);
   signals_ = std::move(signals);
   broken_ = false;
+  release();
   return {};
 }
 
@@ -225,111 +253,104 @@ void BlockDevice::notify(std::uint16_t index) {
   }
   Lane& lane = *lanes_[index];
   {
-    std::lock_guard lock(lane.wake_mutex);
+    std::lock_guard lock(lane.mutex);
     lane.kicked = true;
   }
   lane.wake.notify_one();
 }
 
 void BlockDevice::reset() {
-  abandon_ = true;  // the requests in progress stop at their next chunk, so the locks below come soon
+  abandon_ = true;  // the requests in progress stop at their next batch, so the drain below ends soon
   {
-    const auto locks = lock_all_lanes();
-    for (auto& lane : lanes_) lane->queue.reset();
+    const auto locks = drain_all_lanes();
+    for (auto& lane : lanes_) {
+      lane->queue.reset();
+      lane->kicked = false;  // what was notified belonged to the queue that is gone
+      lane->draining = false;
+    }
     memory_ = nullptr;
     signals_ = {};
     broken_ = false;
-    abandon_ = false;  // no pass runs while every io_mutex is held
-  }
-  for (auto& lane : lanes_) {
-    std::lock_guard lock(lane->wake_mutex);
-    lane->kicked = false;  // what was notified belonged to the queue that is gone
+    abandon_ = false;  // no request is in flight and none can be taken (no queue)
   }
 }
 
 Result<std::vector<std::pair<std::uint16_t, Queue>>> BlockDevice::stop() {
   std::vector<std::pair<std::uint16_t, Queue>> queues;
-  {
-    // A pass holds its lane's io_mutex from its first pop to its last add_used: once we hold them all,
-    // nothing taken is outstanding. Unlike reset(), abandon_ stays clear, so the passes complete their
-    // requests.
-    const auto locks = lock_all_lanes();
-    for (std::size_t i = 0; i < lanes_.size(); ++i) {
-      Lane& lane = *lanes_[i];
-      if (lane.queue) queues.emplace_back(static_cast<std::uint16_t>(i), *lane.queue);
-      lane.queue.reset();
-    }
-    memory_ = nullptr;
-    signals_ = {};
-    broken_ = false;
+  // Once every lane is drained, nothing taken is outstanding: every request in flight completed and
+  // was used (unlike reset(), abandon_ stays clear).
+  const auto locks = drain_all_lanes();
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    Lane& lane = *lanes_[i];
+    if (lane.queue) queues.emplace_back(static_cast<std::uint16_t>(i), *lane.queue);
+    lane.queue.reset();
+    lane.kicked = false;  // what was notified stays available in the returned queue, for whoever reactivates it
+    lane.draining = false;
   }
-  for (auto& lane : lanes_) {
-    std::lock_guard lock(lane->wake_mutex);
-    lane->kicked = false;  // what was notified stays available in the returned queue, for whoever reactivates it
-  }
+  memory_ = nullptr;
+  signals_ = {};
+  broken_ = false;
   return queues;
 }
 
-void BlockDevice::run(Lane& lane, std::uint16_t index) {
-  std::unique_lock lock(lane.wake_mutex);
+void BlockDevice::work(Lane& lane, std::uint16_t index) {
+  DescriptorChain request;  // this worker's one request: popped into, so its storage is reused
+  std::unique_lock lock(lane.mutex);
   for (;;) {
-    lane.wake.wait(lock, [&lane] { return lane.kicked || lane.exiting; });
+    lane.wake.wait(lock, [&] { return lane.exiting || (lane.kicked && !lane.draining && lane.queue && !broken_); });
     if (lane.exiting) return;
-    lane.kicked = false;
-    lock.unlock();
-    const bool more = serve_pass(lane, index);
-    lock.lock();
-    // Re-arm: what the pass left in the queue is served without the driver notifying again.
-    if (more) lane.kicked = true;
-  }
-}
-
-bool BlockDevice::serve_pass(Lane& lane, std::uint16_t index) {
-  std::lock_guard lock(lane.io_mutex);
-  if (!lane.queue || broken_) return false;
-  Queue& queue = *lane.queue;
-  std::uint32_t requests = 0;
-  std::uint64_t bytes = 0;
-  const auto stop = [&](bool more) {
-    record_pass(requests, bytes);
-    return more;
-  };
-  while (requests < kPassRequests && bytes < kPassBytes) {
-    if (abandon_) return stop(false);  // a reset is waiting for io_mutex
-    if (broken_) break;                // another queue broke the protocol: the device stops
-    auto taken = queue.pop_into(*memory_, lane.request);
+    Queue& queue = *lane.queue;
+    const GuestMemory& memory = *memory_;
+    auto taken = queue.pop_into(memory, request);
     if (!taken) {
       // The driver broke the queue protocol: the device stops until it is reset.
       broken_ = true;
+      lane.kicked = false;
       signals_.broken();
-      return stop(false);
+      continue;
     }
-    if (!*taken) break;  // the queue is empty
-    const Outcome outcome = execute(*memory_, lane.request);
-    if (outcome.abandoned) {
-      std::lock_guard stats(stats_mutex_);
-      ++stats_.abandoned;
-      return stop(false);
+    if (!*taken) {
+      lane.kicked = false;  // the ring is empty (with EVENT_IDX, pop_into asked for the next notification)
+      continue;
     }
-    if (auto r = queue.add_used(*memory_, lane.request, outcome.written); !r) {
-      broken_ = true;
-      signals_.broken();
-      return stop(false);
+    ++lane.in_flight;
+    const std::uint32_t in_flight = lane.in_flight;
+    // More in the ring: another worker takes it while this one works (an error shows at its pop).
+    if (auto more = queue.more_available(memory); !more || *more) lane.wake.notify_one();
+    lock.unlock();
+    const Outcome outcome = execute(memory, request);
+    bool wanted = false;
+    lock.lock();
+    if (!outcome.abandoned) {
+      if (auto r = queue.add_used(memory, request, outcome.written); !r) {
+        broken_ = true;
+        lane.kicked = false;
+        signals_.broken();
+      } else {
+        auto w = queue.should_notify(memory);
+        wanted = w && *w;
+      }
     }
-    ++requests;
-    bytes += outcome.bytes;
+    if (wanted) {
+      // The interrupt outside the lock: the ring is published, and the request still counts as in
+      // flight, so no reset or stop can take the signals away meanwhile.
+      lock.unlock();
+      if (signals_.used_buffers) signals_.used_buffers(index);
+      lock.lock();
+    }
+    record(!outcome.abandoned, in_flight);
+    if (--lane.in_flight == 0) lane.drained.notify_all();
   }
-  if (requests > 0) signals_.used(index, queue, *memory_);
-  return stop(requests == kPassRequests || bytes >= kPassBytes);
 }
 
-void BlockDevice::record_pass(std::uint32_t requests, std::uint64_t bytes) {
-  if (requests == 0) return;
+void BlockDevice::record(bool used, std::uint32_t in_flight) {
   std::lock_guard lock(stats_mutex_);
-  ++stats_.passes;
-  stats_.requests += requests;
-  stats_.max_pass_requests = std::max(stats_.max_pass_requests, requests);
-  stats_.max_pass_bytes = std::max(stats_.max_pass_bytes, bytes);
+  if (used) {
+    ++stats_.requests;
+  } else {
+    ++stats_.abandoned;
+  }
+  stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight);
 }
 
 BlockDevice::Stats BlockDevice::stats() const {

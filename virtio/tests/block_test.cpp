@@ -4,7 +4,8 @@
 // the serial only; write-zeroes bounded, without overlapping segments, and punching holes for
 // "unmap"; the image refused unless a regular file and locked against a second writer; and the full
 // path through the virtio-mmio transport and a mock driver: one notification serves every request
-// made available, in bounded passes, and a reset or the device's end stops a flood at once.
+// made available, with a bounded number in flight, and a reset or the device's end stops a flood at
+// once. Requests in flight concurrently: block_concurrency_test.cpp.
 #include <gtest/gtest.h>
 
 #include "device_test_support.hpp"
@@ -28,129 +29,9 @@
 #include "hv/virtio/mmio_transport.hpp"
 #include "hv/virtio/testing/mock_split_driver.hpp"
 
+#include "block_test_support.hpp"
+
 namespace {
-
-using namespace hv::virtio;
-using hv::virtio::testing::BufferSpec;
-using hv::virtio::testing::MockSplitDriver;
-using Clock = std::chrono::steady_clock;
-
-constexpr std::uint64_t kRings = 0x10000, kHeader = 0x20000, kData = 0x30000, kIndirect = 0x40000, kStatus = 0x80000,
-                        kBig = 0x100000;  // kBig: 1 MiB up to the end of RAM
-constexpr std::uint64_t kMemoryBytes = 0x200000;
-constexpr std::uint64_t kDiskBytes = 1 << 20;  // 2048 sectors
-constexpr std::uint64_t kMiB = 1 << 20;
-constexpr std::uint32_t kUnmap = 1;
-
-class TempDisk {
- public:
-  explicit TempDisk(std::uint64_t bytes = kDiskBytes, const std::string& dir = "/tmp") {
-    std::string name = dir + "/hvkit-blk-XXXXXX";
-    fd_ = ::mkstemp(name.data());
-    path_ = name;
-    if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) fd_ = -1;
-  }
-  ~TempDisk() {
-    if (fd_ >= 0) ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  TempDisk(const TempDisk&) = delete;
-  TempDisk& operator=(const TempDisk&) = delete;
-  std::vector<std::uint8_t> read(std::uint64_t offset, std::size_t n) const {
-    std::vector<std::uint8_t> out(n);
-    EXPECT_EQ(::pread(fd_, out.data(), n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
-    return out;
-  }
-  void write(std::uint64_t offset, const std::vector<std::uint8_t>& bytes) const {
-    EXPECT_EQ(::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset)),
-              static_cast<ssize_t>(bytes.size()));
-    ::fsync(fd_);
-  }
-  std::uint64_t allocated_blocks() const {
-    struct stat st {};
-    EXPECT_EQ(::fstat(fd_, &st), 0);
-    return static_cast<std::uint64_t>(st.st_blocks);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
-using Line = hvtest::RecordingLine;
-using hvtest::wait_until;
-
-class BlockTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const hv::RegionSpec spec{0, kMemoryBytes};
-    memory_ = std::move(*hv::GuestMemory::create(std::span(&spec, 1)));
-  }
-  void put_header(std::uint32_t type, std::uint64_t sector, std::uint64_t at = kHeader) {
-    ASSERT_TRUE(memory_.write_obj(at, type));
-    ASSERT_TRUE(memory_.write_obj<std::uint32_t>(at + 4, 0));
-    ASSERT_TRUE(memory_.write_obj(at + 8, sector));
-  }
-  void put_segments(const std::vector<std::array<std::uint64_t, 2>>& segments) {
-    // {sector, sectors | flags << 32} per segment, as the spec lays them out.
-    for (std::size_t i = 0; i < segments.size(); ++i) ASSERT_TRUE(memory_.write_obj(kData + 16 * i, segments[i]));
-  }
-  static std::array<std::uint64_t, 2> segment(std::uint64_t sector, std::uint32_t sectors, std::uint32_t flags = 0) {
-    return {sector, std::uint64_t{sectors} | std::uint64_t{flags} << 32};
-  }
-  std::uint8_t status() { return memory_.read_obj<std::uint8_t>(kStatus).value(); }
-  static DescriptorChain chain(std::vector<Buffer> buffers) {
-    DescriptorChain c;
-    for (const auto& b : buffers) (b.device_writable ? c.writable_bytes : c.readable_bytes) += b.length;
-    c.buffers = std::move(buffers);
-    return c;
-  }
-  // A WRITE_ZEROES or DISCARD request with `count` segments at kData.
-  std::uint8_t segments_request(BlockDevice& dev, std::uint32_t type, std::size_t count) {
-    put_header(type, 0);
-    EXPECT_TRUE(memory_.write_obj<std::uint8_t>(kStatus, 0xaa));
-    dev.handle(
-        memory_,
-        chain({{kHeader, 16, false}, {kData, static_cast<std::uint32_t>(16 * count), false}, {kStatus, 1, true}}));
-    return status();
-  }
-  std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
-    std::vector<std::uint8_t> p(n);
-    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(seed + i * 7 + i / 512);
-    return p;
-  }
-  // Takes `transport` through the driver's initialization with queue 0 at `driver`'s rings.
-  static void start(MmioTransport& transport, const MockSplitDriver& driver, std::uint16_t size) {
-    const auto c = driver.config();
-    const std::vector<std::pair<std::uint64_t, std::uint32_t>> writes = {
-        {0x70, 1},
-        {0x70, 3},
-        {0x24, 0},
-        {0x20, 1U << 28},  // INDIRECT_DESC
-        {0x24, 1},
-        {0x20, 1},  // VERSION_1
-        {0x70, 11},
-        {0x30, 0},
-        {0x38, size},
-        {0x80, static_cast<std::uint32_t>(c.descriptor_table)},
-        {0x90, static_cast<std::uint32_t>(c.available_ring)},
-        {0xa0, static_cast<std::uint32_t>(c.used_ring)},
-        {0x44, 1},
-        {0x70, 15}};
-    for (const auto& [reg, value] : writes) write_register(transport, reg, value);
-    ASSERT_EQ(transport.status(), 15U);
-  }
-  static void write_register(MmioTransport& transport, std::uint64_t offset, std::uint32_t v) {
-    std::uint8_t b[4];
-    std::memcpy(b, &v, 4);
-    transport.write(offset, b);
-  }
-  // The transport and the device share the memory; the tests use it through memory_.
-  std::shared_ptr<hv::GuestMemory> shared_memory_ = std::make_shared<hv::GuestMemory>();
-  hv::GuestMemory& memory_ = *shared_memory_;
-  TempDisk disk_;
-};
 
 TEST_F(BlockTest, WriteThenReadInDifferentFramings) {
   auto dev = BlockDevice::open(disk_.path(), false);
@@ -556,10 +437,9 @@ TEST_F(BlockTest, ThroughTheMmioTransport) {
   EXPECT_EQ(disk_.read(5 * 512, 512), pattern(512, 77));
 }
 
-// One notification for a full queue: the I/O thread serves all 256 requests (none lost, the driver
-// never notifies again), in passes of at most kPassRequests requests and kPassBytes bytes (plus the
-// request that crosses the budget).
-TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
+// One notification for a full queue: the workers serve all 256 requests (none lost, the driver never
+// notifies again), never more of them in flight at once than the queue depth.
+TEST_F(BlockTest, OneNotificationServesEveryRequestWithBoundedConcurrency) {
   auto line = std::make_shared<Line>();
   auto dev = BlockDevice::open(disk_.path(), false);
   ASSERT_TRUE(dev);
@@ -571,16 +451,16 @@ TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
   for (int i = 0; i < 256; ++i) driver.make_available(driver.add_indirect_chain(read_all));
   write_register(transport, 0x50, 0);
   ASSERT_TRUE(wait_until([&] { return driver.used_index() == 256; })) << driver.used_index();
-  // The I/O thread records a pass's statistics after publishing its used buffers.
+  // A worker records a request after publishing it as used.
   ASSERT_TRUE(wait_until([&] { return (*dev)->stats().requests == 256; })) << (*dev)->stats().requests;
   for (std::uint16_t i = 0; i < 256; ++i) EXPECT_EQ(driver.used(i).length, (1U << 20) + 1) << i;
   EXPECT_EQ(status(), 0);
   auto stats = (*dev)->stats();
   EXPECT_EQ(stats.notifications, 1U);
   EXPECT_EQ(stats.requests, 256U);
-  EXPECT_LE(stats.max_pass_bytes, BlockDevice::kPassBytes + kMiB);
-  EXPECT_GE(stats.passes, 256 * kMiB / (BlockDevice::kPassBytes + kMiB));
-  // Now 256 requests that move no data (FLUSH): the request budget bounds each pass.
+  EXPECT_GE(stats.max_in_flight, 1U);
+  EXPECT_LE(stats.max_in_flight, BlockOptions{}.queue_depth);
+  // Now 256 requests that move no data (FLUSH).
   driver.reset_descriptors();
   put_header(4, 0, kHeader + 0x100);
   const BufferSpec flush[] = {{kHeader + 0x100, 16, false}, {kStatus, 1, true}};
@@ -592,8 +472,8 @@ TEST_F(BlockTest, OneNotificationServesEveryRequestInBoundedPasses) {
   stats = (*dev)->stats();
   EXPECT_EQ(stats.notifications, 2U);
   EXPECT_EQ(stats.requests, 512U);
-  EXPECT_LE(stats.max_pass_requests, BlockDevice::kPassRequests);
-  EXPECT_GE(stats.passes - before.passes, 256 / BlockDevice::kPassRequests);
+  EXPECT_LE(stats.max_in_flight, BlockOptions{}.queue_depth);
+  EXPECT_EQ(stats.abandoned, before.abandoned);
   EXPECT_TRUE(line->level.load());
 }
 
@@ -752,70 +632,4 @@ TEST_F(BlockTest, MultiqueueIsOfferedOnlyWithMoreThanOneQueue) {
     ASSERT_FALSE(dev) << bad;
     EXPECT_EQ(dev.error().kind(), hv::ErrorKind::InvalidArgument);
   }
-}
-
-// Two queues, each with its own driver and I/O thread, notified together: each writes its own half of
-// the disk and reads it back through the same queue; every request completes with the right data and
-// the right queue is signalled. Run under tsan, this is also the check that the queues share nothing
-// unsynchronized.
-TEST_F(BlockTest, TwoQueuesServeRequestsConcurrently) {
-  constexpr std::uint16_t kRequests = 32;
-  constexpr std::uint32_t kBytes = 4096;
-  auto dev = BlockDevice::open(disk_.path(), BlockOptions{.read_only = false, .serial = {}, .num_queues = 2});
-  ASSERT_TRUE(dev);
-  MockSplitDriver drivers[2] = {{memory_, kRings, 128}, {memory_, kRings + 0x4000, 128}};
-  std::vector<std::pair<std::uint16_t, Queue>> queues;
-  for (std::uint16_t q = 0; q < 2; ++q)
-    queues.emplace_back(q, Queue(*SplitQueue::create(memory_, drivers[q].config())));
-  std::array<std::atomic<int>, 2> signalled{};
-  DeviceSignals signals;
-  signals.used_buffers = [&](std::uint16_t index) { signalled.at(index)++; };
-  ASSERT_TRUE((*dev)->activate(shared_memory_, 1ULL << 9, std::move(queues), signals));
-  // Queue q: headers at kHeader + q * 0x1000, statuses at kStatus + q * 0x100, data at kBig + q * 0x40000
-  // (writes) and kBig + 0x80000 + q * 0x40000 (reads); sectors from q * 1024.
-  const auto header_at = [](std::uint16_t q, std::uint16_t i) { return kHeader + q * 0x1000 + i * 32; };
-  const auto status_at = [](std::uint16_t q, std::uint16_t i) { return kStatus + q * 0x100 + i; };
-  const auto data_at = [](bool read, std::uint16_t q, std::uint16_t i) {
-    return kBig + (read ? 0x80000 : 0) + q * 0x40000 + std::uint64_t{i} * kBytes;
-  };
-  const auto sector = [](std::uint16_t q, std::uint16_t i) { return q * 1024 + i * (kBytes / 512); };
-  const auto submit = [&](bool read) {
-    for (std::uint16_t q = 0; q < 2; ++q) {
-      for (std::uint16_t i = 0; i < kRequests; ++i) {
-        put_header(read ? 0 : 1, sector(q, i), header_at(q, i));
-        ASSERT_TRUE(memory_.write_obj<std::uint8_t>(status_at(q, i), 0xaa));
-        if (!read) {
-          ASSERT_TRUE(memory_.write(data_at(false, q, i), pattern(kBytes, static_cast<std::uint8_t>(q * 64 + i))));
-        }
-        const BufferSpec request[] = {
-            {header_at(q, i), 16, false}, {data_at(read, q, i), kBytes, read}, {status_at(q, i), 1, true}};
-        drivers[q].make_available(drivers[q].add_chain(request));
-      }
-    }
-    (*dev)->notify(0);
-    (*dev)->notify(1);
-  };
-  submit(false);
-  for (auto& d : drivers) ASSERT_TRUE(wait_until([&] { return d.used_index() == kRequests; })) << d.used_index();
-  for (auto& d : drivers) d.reset_descriptors();
-  submit(true);
-  for (auto& d : drivers) ASSERT_TRUE(wait_until([&] { return d.used_index() == 2 * kRequests; })) << d.used_index();
-  for (std::uint16_t q = 0; q < 2; ++q) {
-    EXPECT_GT(signalled.at(q).load(), 0) << q;
-    for (std::uint16_t i = 0; i < kRequests; ++i) {
-      const auto expected = pattern(kBytes, static_cast<std::uint8_t>(q * 64 + i));
-      EXPECT_EQ(drivers[q].used(i).length, 1U) << q << ' ' << i;
-      EXPECT_EQ(drivers[q].used(kRequests + i).length, kBytes + 1) << q << ' ' << i;
-      EXPECT_EQ(memory_.read_obj<std::uint8_t>(status_at(q, i)).value(), 0) << q << ' ' << i;
-      EXPECT_EQ(disk_.read(sector(q, i) * 512ULL, kBytes), expected) << q << ' ' << i;
-      std::vector<std::uint8_t> back(kBytes);
-      ASSERT_TRUE(memory_.read(data_at(true, q, i), back));
-      EXPECT_EQ(back, expected) << q << ' ' << i;
-    }
-  }
-  // A queue the device does not have, or one given twice, is refused.
-  (*dev)->reset();
-  std::vector<std::pair<std::uint16_t, Queue>> bad;
-  bad.emplace_back(2, Queue(*SplitQueue::create(memory_, drivers[0].config())));
-  EXPECT_FALSE((*dev)->activate(shared_memory_, 0, std::move(bad), DeviceSignals{}));
 }

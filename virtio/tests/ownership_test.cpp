@@ -152,16 +152,18 @@ class TempFile {
 };
 
 // The creator of the memory (here: the test, standing in for a transport and a VMM that both let
-// go) drops it while the block device's I/O thread is between two passes of one notification: the
-// first pass (kPassRequests writes) is held inside its used-buffer signal until the memory is
-// dropped, the second pass reads the remaining requests' headers and data from guest memory. Only
-// the device's shared_ptr keeps that memory alive; every write must reach the disk.
-TEST(Ownership, BlockIoThreadKeepsMemoryTheCreatorDropsBetweenPasses) {
-  constexpr std::uint16_t kRequests = BlockDevice::kPassRequests + 20;  // 3 descriptors each: 252 of 256
+// go) drops it while the block device's worker is between two requests of one notification: the
+// worker (one: queue depth 1) is held inside the used-buffer signal of its first request until the
+// memory is dropped, then reads the remaining requests' headers and data from guest memory. Only the
+// device's shared_ptr keeps that memory alive; every write must reach the disk.
+TEST(Ownership, BlockWorkerKeepsMemoryTheCreatorDropsBetweenRequests) {
+  constexpr std::uint16_t kRequests = 84;  // 3 descriptors each: 252 of 256
   constexpr std::uint32_t kBytes = 4096;
   TempFile disk(std::uint64_t{kRequests} * kBytes);
   ASSERT_TRUE(disk.ok());
-  auto opened = BlockDevice::open(disk.path(), false);
+  BlockOptions one_worker;
+  one_worker.queue_depth = 1;
+  auto opened = BlockDevice::open(disk.path(), one_worker);
   ASSERT_TRUE(opened) << opened.error().to_string();
   const std::shared_ptr<BlockDevice> device = std::move(*opened);
 
@@ -207,10 +209,10 @@ TEST(Ownership, BlockIoThreadKeepsMemoryTheCreatorDropsBetweenPasses) {
 
   device->notify(0);
   ASSERT_EQ(first_pass.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-  EXPECT_EQ(used_index(*memory, config), BlockDevice::kPassRequests) << "held after exactly one pass";
+  EXPECT_EQ(used_index(*memory, config), 1) << "held after exactly one request";
   const std::weak_ptr<hv::GuestMemory> watch = memory;
   memory.reset();  // the last pointer outside the device
-  ASSERT_FALSE(watch.expired()) << "the device keeps the memory its I/O thread works on";
+  ASSERT_FALSE(watch.expired()) << "the device keeps the memory its worker works on";
   memory_dropped.set_value();
 
   ASSERT_TRUE(hvtest::wait_until([&] { return device->stats().requests == kRequests; }));

@@ -71,16 +71,19 @@ void MockSplitDriver::make_available(std::uint16_t head) {
   set_avail_index(avail_index_);
 }
 
+// The index fields a device reads while it runs (on its own threads) are shared words: atomic
+// accesses, as a real driver's (and what ThreadSanitizer needs to see the entries ordered).
 void MockSplitDriver::set_avail_index(std::uint16_t index) {
-  must(memory_.write_obj(config_.available_ring + 2, index));
+  must(memory_.store<std::uint16_t>(config_.available_ring + 2, index, std::memory_order_release));
 }
 void MockSplitDriver::set_avail_flags(std::uint16_t flags) { must(memory_.write_obj(config_.available_ring, flags)); }
 void MockSplitDriver::set_used_event(std::uint16_t index) {
-  must(memory_.write_obj(config_.available_ring + 4 + 2ULL * config_.size, index));
+  must(
+      memory_.store<std::uint16_t>(config_.available_ring + 4 + 2ULL * config_.size, index, std::memory_order_seq_cst));
 }
 
 std::uint16_t MockSplitDriver::used_index() const {
-  return memory_.read_obj<std::uint16_t>(config_.used_ring + 2).value();
+  return memory_.load<std::uint16_t>(config_.used_ring + 2, std::memory_order_acquire).value();
 }
 
 MockSplitDriver::UsedElement MockSplitDriver::used(std::uint16_t position) const {

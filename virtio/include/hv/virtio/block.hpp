@@ -3,17 +3,22 @@
 // write-zeroes, with every sector range checked against the capacity, read-only images, and requests
 // framed any way the spec allows (header, data and status split across descriptors arbitrarily).
 //
-// Requests run on the device's own I/O threads, one per request queue, never in the thread that
-// notifies (a vCPU thread or the VMM's doorbell thread): notify() only wakes the queue's thread. With
-// more than one queue (BlockOptions::num_queues, VIRTIO_BLK_F_MQ) the queues run concurrently and
-// independently: each has its own thread, lock and request, and the file is only read and written at
-// explicit offsets (no shared file position). Each thread serves its queue in passes of at
-// most kPassRequests requests or kPassBytes bytes (a pass stops before the next request once either
-// is reached, so one request over the byte budget still completes), signals the used buffers after
-// each pass, and goes on with another pass by itself while the queue holds requests: a driver never
-// has to notify again for what it already made available. A reset (or the device's destruction)
-// stops the running request at its next batch and drops the rest with the queue.
-//
+// Requests run on the device's own I/O threads, never in the thread that notifies (a vCPU thread or
+// the VMM's doorbell thread): notify() only wakes them. Each request queue has a small pool of
+// BlockOptions::queue_depth worker threads, so up to that many requests of one queue are in flight at
+// once (never more than the queue size: a driver cannot make more available), each worker taking one
+// request, carrying it out without any lock held, and returning it as used as soon as it is done: out
+// of order, as virtio allows. The ring itself (pop, add_used, the interrupt decision) is touched only
+// under the queue's lock, so it has one writer at a time; the interrupt itself is raised after the
+// lock is dropped. A worker that takes a request wakes another when the ring holds more, and keeps
+// taking requests while there are some: a driver never has to notify again for what it already made
+// available. With more than one queue (BlockOptions::num_queues, VIRTIO_BLK_F_MQ) the queues run
+// concurrently and independently, and the file is only read and written at explicit offsets (no
+// shared file position). A FLUSH covers the writes completed (used) before it was taken (§5.2.6.3):
+// those reached the file before their used element was written; writes still in flight beside it are
+// not waited for. A reset (or the device's destruction) stops the running requests at their next
+// batch and waits for every worker to let go of its request; stop() waits for them to complete.
+
 // IN and OUT data move straight between guest memory and the file: preadv/pwritev over the chain's
 // buffers as host views (ChainIo::writable_views / readable_views, every buffer inside one region as
 // before), in batches of at most 256 pieces and 1 MiB, short transfers continued
@@ -50,6 +55,8 @@ struct BlockOptions {
   // Request queues, 1..BlockDevice::kMaxQueues. More than one offers VIRTIO_BLK_F_MQ with num_queues in
   // the configuration space; one (the default) offers neither, as before multiqueue existed.
   std::uint16_t num_queues = 1;
+  // Requests of one queue in flight at once: the worker threads per queue, 1..BlockDevice::kMaxQueueDepth.
+  std::uint16_t queue_depth = 4;
 };
 
 class BlockDevice final : public VirtioDevice {
@@ -67,19 +74,22 @@ class BlockDevice final : public VirtioDevice {
   // keeps what a command line or VMM configuration can make the device start small. 8 covers the
   // queue counts qemu-storage-daemon is usually given; more threads than host cores buy nothing.
   static constexpr std::uint16_t kMaxQueues = 8;
-  // One pass of the I/O thread (see above).
-  static constexpr std::uint32_t kPassRequests = 64;
-  static constexpr std::uint64_t kPassBytes = 32ULL << 20;
+  // Worker threads (requests in flight) per queue: each holds at most one request of at most
+  // kMaxRequestBytes, stopped by a reset within one 1 MiB batch. More than a few threads per host core
+  // buy nothing for a file in the page cache; a slow disk is better served by more.
+  static constexpr std::uint16_t kMaxQueueDepth = 32;
 
   // Opens `path`, which must be a regular file (a FIFO or device is refused without being opened),
   // and locks it; Busy when another open file description holds a conflicting lock. The capacity is
-  // the file size in whole sectors. InvalidArgument for a serial that is not printable ASCII or a
-  // queue count outside 1..kMaxQueues.
+  // the file size in whole sectors. InvalidArgument for a serial that is not printable ASCII, a
+  // queue count outside 1..kMaxQueues or a queue depth outside 1..kMaxQueueDepth.
   static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, const BlockOptions& options);
   static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, bool read_only) {
-    return open(path, BlockOptions{.read_only = read_only, .serial = {}, .num_queues = 1});
+    BlockOptions options;
+    options.read_only = read_only;
+    return open(path, options);
   }
-  // Stops the I/O thread (the running request ends at its next chunk) and releases the lock.
+  // Stops the worker threads (the running requests end at their next batch) and releases the lock.
   ~BlockDevice() override;
   BlockDevice(const BlockDevice&) = delete;
   BlockDevice& operator=(const BlockDevice&) = delete;
@@ -92,62 +102,61 @@ class BlockDevice final : public VirtioDevice {
   [[nodiscard]] std::uint16_t queue_max_size() const noexcept override { return 256; }
   void read_config(std::uint64_t offset, std::span<std::uint8_t> data) override;
   void write_config(std::uint64_t, std::span<const std::uint8_t>) override {}  // writeback toggling not offered
-  // Starts the I/O thread of each queue in `queues` on its first activation (ResourceExhausted if one
-  // cannot be started); any non-empty set of distinct queues below queue_count() may be activated
-  // (a driver without VIRTIO_BLK_F_MQ uses queue 0 alone). The I/O threads use `memory` (which the
+  // Starts the worker threads of each queue in `queues` on its first activation (ResourceExhausted if
+  // one cannot be started); any non-empty set of distinct queues below queue_count() may be activated
+  // (a driver without VIRTIO_BLK_F_MQ uses queue 0 alone). The workers use `memory` (which the
   // device shares) until reset().
   Result<void> activate(std::shared_ptr<const GuestMemory> memory, std::uint64_t features,
                         std::vector<std::pair<std::uint16_t, Queue>> queues, DeviceSignals signals) override;
-  // Wakes queue `index`'s I/O thread; constant time whatever the driver made available.
+  // Wakes a worker of queue `index`; constant time whatever the driver made available.
   void notify(std::uint16_t index) override;
-  // Returns once no I/O thread holds anything: a request in progress stops at its next batch (at most 1 MiB)
-  // and is not returned to the driver (the queue it belonged to is gone).
+  // Returns once no worker holds a request: a request in progress stops at its next batch (at most
+  // 1 MiB) and is not returned to the driver (the queue it belonged to is gone); one whose last batch
+  // was already under way completes and is used before reset() returns. Nothing is used afterwards.
   void reset() override;
-  // Lets each I/O thread finish the pass in progress (every request it took completes and is used; at
-  // most kPassRequests requests or kPassBytes bytes), then returns the active request queues with
-  // their positions; the threads stay, idle, for the next activation.
+  // Takes no new request, waits until every request in flight (at most queue_depth per queue) has
+  // completed and is used, then returns the active request queues with their positions; the workers
+  // stay, idle, for the next activation.
   Result<std::vector<std::pair<std::uint16_t, Queue>>> stop() override;
 
   [[nodiscard]] std::uint64_t capacity_sectors() const noexcept { return capacity_; }
   [[nodiscard]] bool broken() const noexcept { return broken_.load(); }
 
-  // What the I/O threads have done since the device was opened, all queues together (for tests and
-  // the VMM's logs).
+  // What the workers have done since the device was opened, all queues together (for tests and the
+  // VMM's logs).
   struct Stats {
-    std::uint64_t notifications = 0;      // notify() calls for a request queue
-    std::uint64_t passes = 0;             // passes that served at least one request
-    std::uint64_t requests = 0;           // requests returned to the driver as used
-    std::uint64_t abandoned = 0;          // requests stopped by a reset or the device's destruction
-    std::uint32_t max_pass_requests = 0;  // the most requests one pass served
-    std::uint64_t max_pass_bytes = 0;     // the most data or zeroed bytes one pass moved
+    std::uint64_t notifications = 0;  // notify() calls for a request queue
+    std::uint64_t requests = 0;       // requests returned to the driver as used
+    std::uint64_t abandoned = 0;      // requests stopped by a reset or the device's destruction
+    std::uint32_t max_in_flight = 0;  // the most requests of one queue taken and not yet used at once
   };
   [[nodiscard]] Stats stats() const;
 
   // Handles one request synchronously and returns the bytes written into the chain (data + status).
-  // Public for the request fuzz target and tests; the I/O thread is the normal path. `memory` is
+  // Public for the request fuzz target and tests; the workers are the normal path. `memory` is
   // used only during the call.
   std::uint32_t handle(const GuestMemory& memory, const DescriptorChain& chain);
 
  private:
   struct Outcome {
     std::uint32_t written = 0;  // bytes written into the chain, the status included
-    std::uint64_t bytes = 0;    // data moved or zeroed, for the pass budget
+    std::uint64_t bytes = 0;    // data moved or zeroed
     bool abandoned = false;     // a reset stopped it: not to be returned as used
   };
-  // One request queue and its I/O thread.
+  // One request queue and its worker threads.
   struct Lane {
-    // The thread's wake-up state; never held during I/O.
-    std::mutex wake_mutex;
-    std::condition_variable wake;
-    bool kicked = false;   // a notification, or the thread's own re-arm, not yet served
-    bool exiting = false;  // the destructor runs
-    std::thread worker;    // started by the queue's first activation
-    // Held by the lane's thread for one pass, and (every lane's, in index order) by activate(),
-    // reset() and stop(). Lock order: the lanes' io_mutex, then the transport's register lock
-    // (signals); wake_mutex is never held with io_mutex.
-    std::mutex io_mutex;
+    // Everything below; held only to take a request, to return one as used (and decide on the
+    // interrupt), and by activate(), reset() and stop() — never during I/O. Lock order: a lane's
+    // mutex (lanes in index order), then the transport's (the broken signal); stats_mutex_ last.
+    std::mutex mutex;
+    std::condition_variable wake;     // workers: kicked, or exiting
+    std::condition_variable drained;  // activate/reset/stop: in_flight reached 0
+    bool kicked = false;              // the ring may hold requests: a notification, or a worker that found more
+    bool draining = false;            // activate/reset/stop waits for in_flight to reach 0: take nothing new
+    bool exiting = false;             // the destructor runs
+    std::uint32_t in_flight = 0;      // requests taken from the ring and not yet returned (or abandoned)
     std::optional<Queue> queue;
-    DescriptorChain request;  // the request being served: popped into (Queue::pop_into), so its storage is reused
+    std::vector<std::thread> workers;  // started by the queue's first activation
   };
   BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity);
   Outcome execute(const GuestMemory& memory, const DescriptorChain& chain);
@@ -158,25 +167,25 @@ class BlockDevice final : public VirtioDevice {
   [[nodiscard]] bool in_range(std::uint64_t sector, std::uint64_t sectors) const noexcept {
     return sector <= capacity_ && sectors <= capacity_ - sector;
   }
-  // Every lane's io_mutex, in index order: no pass runs while they are held.
-  std::vector<std::unique_lock<std::mutex>> lock_all_lanes();
-  void run(Lane& lane, std::uint16_t index);         // a lane's I/O thread
-  bool serve_pass(Lane& lane, std::uint16_t index);  // one pass; true when it stopped at its budget
-  void record_pass(std::uint32_t requests, std::uint64_t bytes);
+  // Every lane drained (no request in flight, none taken meanwhile) and its mutex held, in index order.
+  std::vector<std::unique_lock<std::mutex>> drain_all_lanes();
+  void work(Lane& lane, std::uint16_t index);  // a worker thread of a lane
+  void record(bool used, std::uint32_t in_flight);
 
   UniqueFd file_;
   const bool read_only_;
   const std::uint64_t capacity_;
   std::array<std::uint8_t, kSerialBytes> id_{};
+  const std::uint16_t queue_depth_;
   std::vector<std::unique_ptr<Lane>> lanes_;  // one per queue, fixed at open()
 
-  // What every lane's requests need: written only with every lane's io_mutex held, read by a pass
-  // under its own lane's.
-  std::shared_ptr<const GuestMemory> memory_;  // shared: the creator may drop it while a pass runs
+  // What every lane's requests need: written only with every lane drained and its mutex held; read by
+  // a worker that holds a request (taken under its lane's mutex, so after the write).
+  std::shared_ptr<const GuestMemory> memory_;  // shared: the creator may drop it while a request runs
   DeviceSignals signals_;
   bool write_cache_visible_ = false;  // FLUSH negotiated: the driver flushes; otherwise writes are synced
   std::atomic<bool> broken_{false};   // a queue broke the protocol: every queue stops until a reset
-  std::atomic<bool> abandon_{false};  // reset or destruction: the running requests stop at their next chunk
+  std::atomic<bool> abandon_{false};  // reset or destruction: the running requests stop at their next batch
 
   mutable std::mutex stats_mutex_;
   Stats stats_;

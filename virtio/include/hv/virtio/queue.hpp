@@ -26,6 +26,13 @@ class Queue {
       return pop_logged(memory, chain);
     return std::visit([&](auto& q) { return q.pop_into(memory, chain); }, q_);
   }
+  // Whether another pop_into() would take a chain (a hint; true when it cannot tell cheaply: a packed
+  // ring, or chains to replay from an in-flight log).
+  Result<bool> more_available(const GuestMemory& memory) {
+    auto* split = std::get_if<SplitQueue>(&q_);
+    if (split == nullptr || inflight_) return true;
+    return split->more_available(memory);
+  }
   // Returns `chain` as used with `written` bytes written into its device-writable buffers.
   Result<void> add_used(const GuestMemory& memory, const DescriptorChain& chain, std::uint32_t written) {
     if (auto* split = std::get_if<SplitQueue>(&q_)) {

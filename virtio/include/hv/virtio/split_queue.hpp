@@ -82,6 +82,14 @@ class SplitQueue {
   Result<void> chain_at(const GuestMemory& memory, std::uint16_t head, DescriptorChain& chain) const {
     return parse_chain(memory, head, chain);
   }
+  // Whether the driver has made a chain available that pop() has not taken yet (reads the available
+  // index only when the last value read is used up). A hint for a device with several workers: wake
+  // another one or not. An error as pop()'s: the index ran more than a queue ahead.
+  Result<bool> more_available(const GuestMemory& memory) {
+    auto count = pending(memory);
+    if (!count) return tl::unexpected(count.error());
+    return *count != 0;
+  }
   // Returns chain `head` as used with `written` bytes written into its device-writable buffers.
   // Inline: a device calls it once per request, and it is two stores after one lookup.
   Result<void> add_used(const GuestMemory& memory, std::uint16_t head, std::uint32_t written) {
