@@ -370,7 +370,10 @@ struct HvInterceptHeader {  // hv_x64_intercept_message_header: the first 40 pay
   std::uint64_t rflags;
 };
 inline constexpr std::uint8_t kAccessRead = 0, kAccessWrite = 1, kAccessExecute = 2;
-inline constexpr std::uint16_t kExecStateCr0Pe = 1U << 2, kExecStateEferLma = 1U << 4;
+// hv_x64_vp_execution_state (Linux include/hyperv/hvhdk.h): bits 0-1 CPL, 2 CR0.PE, 3 CR0.AM, 4 EFER.LMA,
+// 5 debug active, 6 interruption pending (the intercept happened while an event was being delivered).
+inline constexpr std::uint16_t kExecStateCr0Pe = 1U << 2, kExecStateEferLma = 1U << 4,
+                               kExecStateInterruptionPending = 1U << 6;
 
 struct HvIoPortIntercept {  // HVMSG_X64_IO_PORT_INTERCEPT payload (128 bytes)
   HvInterceptHeader header;

@@ -116,6 +116,15 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
                 "the guest executes from GPA " + hex(m.guest_physical_address) + ", which is not RAM (RIP " +
                     hex(m.header.rip) + ")");
   }
+  // An access made while the hypervisor was delivering an event (the IDT, the stack or the TSS in
+  // device memory), not by the instruction at RIP: emulating that instruction would make the wrong
+  // access. OpenVMM (virt_support_x86emu) does not emulate these either; resuming would only repeat
+  // the intercept. An error from run() naming the GPA; no device sees an access.
+  if ((m.header.execution_state & abi::kExecStateInterruptionPending) != 0) {
+    return fail(ErrorKind::Unsupported, kRun,
+                "an event delivery (not the instruction at RIP " + hex(m.header.rip) + ") touched GPA " +
+                    hex(m.guest_physical_address) + ", which is not RAM");
+  }
   const auto mode = cpu_mode(m.header);
   // The message carries RIP, RFLAGS and CS but not the other registers the instruction may use.
   const auto names = general_register_names();
@@ -183,6 +192,12 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
   // instruction that stops at the iteration limit leaves RIP on itself and the guest continues it.
   GeneralRegisters after = before;
   InterceptMemory memory(*this, *memory_, io);
+  // The hypervisor's own translation of the intercepted access, when it says it made one (Cloud
+  // Hypervisor hypervisor/src/mshv/mod.rs, QEMU target/i386/mshv and OpenVMM use it the same way):
+  // one TRANSLATE_VIRTUAL_ADDRESS hypercall less per MMIO exit.
+  if ((m.memory_access_info & abi::kMemoryAccessGvaGpaValid) != 0) {
+    memory.know(m.guest_virtual_address, m.guest_physical_address, m.header.intercept_access_type == abi::kAccessWrite);
+  }
   auto done = x86::execute(*insn, mode, segments, after, memory);
   if (!done) {
     return fail(done.error().kind(), kRun,

@@ -44,7 +44,9 @@ Segment to_segment(const abi::HvRegisterValue& v) {
   out.l = (s.attributes & (1U << 13)) != 0;
   out.db = (s.attributes & (1U << 14)) != 0;
   out.g = (s.attributes & (1U << 15)) != 0;
-  out.unusable = !out.present;  // no such bit in Hyper-V: derived, as the interface documents
+  // Hyper-V has no "unusable" bit: reported as 0, as rust-vmm mshv-ioctls (x86_64/regs.rs) and QEMU
+  // (target/i386/mshv) do. A not-present segment is unusable to the CPU either way.
+  out.unusable = false;
   return out;
 }
 
@@ -53,8 +55,9 @@ abi::HvRegisterValue from_segment(const Segment& s) {
   out.base = s.base;
   out.limit = s.limit;
   out.selector = s.selector;
-  // An unusable segment goes over as not present: the only way Hyper-V can say it.
-  const bool present = s.present && !s.unusable;
+  // `unusable` is dropped, as rust-vmm mshv-ioctls and QEMU drop it: P goes over as given (a VMM that
+  // means "unusable" clears P, as KVM's own state does for such segments).
+  const bool present = s.present;
   out.attributes = static_cast<std::uint16_t>((s.type & 0xfU) | (s.s ? 1U << 4 : 0U) | ((s.dpl & 3U) << 5) |
                                               (present ? 1U << 7 : 0U) | (s.avl ? 1U << 12 : 0U) |
                                               (s.l ? 1U << 13 : 0U) | (s.db ? 1U << 14 : 0U) | (s.g ? 1U << 15 : 0U));

@@ -28,22 +28,11 @@ Result<Exit> MshvVcpu::run_guest(IoHandler& io) {
       case abi::kMsgX64IoPortIntercept: handled = on_io_intercept(payload, io); break;
       case abi::kMsgUnmappedGpa:
       case abi::kMsgGpaIntercept: handled = on_memory_intercept(payload, io); break;
-      case abi::kMsgX64Halt: {
-        // The header's RIP is the HLT's [§9.3]; whether the hypervisor has moved past it is not
-        // documented (§14), so RIP is advanced here unless it already was.
-        abi::HvInterceptHeader h{};
-        std::memcpy(&h, payload, sizeof h);
-        const std::uint32_t rip_name = reg::kRip;
-        abi::HvRegisterValue rip{};
-        if (auto r = get_vp_registers(vp_, index_, std::span(&rip_name, 1), std::span(&rip, 1)); !r)
-          return tl::unexpected(r.error());
-        if (rip.low == h.rip) {
-          const abi::HvRegisterAssoc past =
-              assoc(reg::kRip, h.rip + std::max<std::uint8_t>(h.instruction_length_and_cr8 & 0xf, 1));
-          if (auto r = set(std::span(&past, 1)); !r) return tl::unexpected(r.error());
-        }
-        return HaltExit{};
-      }
+      // The hypervisor has completed the HLT: RIP is already past it, and nothing is done to it here.
+      // Every upstream user of the message leaves RIP alone (Cloud Hypervisor, Hyperlight, QEMU's
+      // mshv and, over the same hypervisor through WHP, QEMU's whpx_handle_halt, which resumes the
+      // VP later without touching RIP); docs/mshv.md, "HLT".
+      case abi::kMsgX64Halt: return HaltExit{};
       case abi::kMsgUnrecoverableException: return ShutdownExit{};
       case abi::kMsgUnsupportedFeature: {
         // vp_index u32, feature_code u32, feature_parameter u64 [§9.2]

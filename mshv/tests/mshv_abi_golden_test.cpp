@@ -265,6 +265,7 @@ TEST(MshvAbiGolden, MessageTypesAndInterceptBits) {  // §9.1-§9.5
   EXPECT_EQ(abi::kAccessExecute, 2u);
   EXPECT_EQ(abi::kExecStateCr0Pe, 1u << 2);
   EXPECT_EQ(abi::kExecStateEferLma, 1u << 4);
+  EXPECT_EQ(abi::kExecStateInterruptionPending, 1u << 6);  // hvhdk.h hv_x64_vp_execution_state
   EXPECT_EQ(abi::kIoAccessSizeMask, 0x7u);
   EXPECT_EQ(abi::kIoAccessString, 1u << 3);
   EXPECT_EQ(abi::kIoAccessRep, 1u << 4);

@@ -83,7 +83,9 @@ void apply_segment_attributes(std::uint16_t a, Segment& s) {
   s.l = (a >> 13) & 1;
   s.db = (a >> 14) & 1;
   s.g = (a >> 15) & 1;
-  s.unusable = !s.present;  // Hyper-V has no "unusable" bit [docs/mshv-abi.md §7.1]
+  // Hyper-V has no "unusable" bit [docs/mshv-abi.md §7.1]; the inner KVM vCPU wants one, and a
+  // not-present segment is what it means.
+  s.unusable = !s.present;
 }
 
 bool RegisterBatch::load_general() {
