@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "hv/x86_instruction.hpp"
+#include "hv/x86_rules.hpp"
 
 namespace hv::x86::detail {
 
@@ -14,13 +15,11 @@ inline constexpr std::uint64_t kParity = 1U << 2;
 inline constexpr std::uint64_t kAdjust = 1U << 4;
 inline constexpr std::uint64_t kZero = 1U << 6;
 inline constexpr std::uint64_t kSign = 1U << 7;
-inline constexpr std::uint64_t kDirection = 1U << 10;
+inline constexpr std::uint64_t kDirection = kRflagsDirection;
 inline constexpr std::uint64_t kOverflow = 1U << 11;
 inline constexpr std::uint64_t kStatusFlags = kCarry | kParity | kAdjust | kZero | kSign | kOverflow;
 
-constexpr std::uint64_t width_mask(std::uint8_t size) noexcept {
-  return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1;
-}
+using x86::width_mask;  // hv/x86_rules.hpp
 
 constexpr std::uint64_t sign_extend(std::uint64_t v, std::uint8_t from) noexcept {
   if (from >= 8) return v;

@@ -5,6 +5,7 @@
 #include <gsl/gsl>
 
 #include "hv/x86_instruction.hpp"
+#include "hv/x86_rules.hpp"
 
 namespace hv::x86 {
 
@@ -30,6 +31,7 @@ class Reader {
   [[nodiscard]] bool ok() const noexcept { return !overrun_; }
   [[nodiscard]] bool hit_limit() const noexcept { return overrun_ && truncated_at_limit_; }
   [[nodiscard]] std::size_t position() const noexcept { return pos_; }
+  [[nodiscard]] std::span<const std::uint8_t> rest() const noexcept { return bytes_.subspan(pos_); }
   std::uint8_t peek() noexcept { return pos_ < bytes_.size() ? bytes_[pos_] : fail_byte(); }
   std::uint8_t byte() noexcept {
     const std::uint8_t b = peek();
@@ -56,20 +58,6 @@ class Reader {
   bool truncated_at_limit_ = false;
 };
 
-struct Prefixes {
-  bool operand_size = false;  // 66
-  bool address_size = false;  // 67
-  bool lock = false;          // F0
-  RepPrefix rep = RepPrefix::None;
-  bool segment_override = false;
-  SegmentRegister segment = SegmentRegister::Ds;
-  std::uint8_t rex = 0;  // 0 when absent
-  [[nodiscard]] bool rex_w() const noexcept { return (rex & 8) != 0; }
-  [[nodiscard]] std::uint8_t rex_r() const noexcept { return (rex & 4) != 0 ? 8 : 0; }
-  [[nodiscard]] std::uint8_t rex_x() const noexcept { return (rex & 2) != 0 ? 8 : 0; }
-  [[nodiscard]] std::uint8_t rex_b() const noexcept { return (rex & 1) != 0 ? 8 : 0; }
-};
-
 class Decoder {
  public:
   Decoder(std::span<const std::uint8_t> bytes, CpuMode mode) noexcept : in_(bytes), mode_(mode) {}
@@ -92,14 +80,7 @@ class Decoder {
     const bool wide = mode_ != CpuMode::Real16;
     return (wide != p_.operand_size) ? 4 : 2;
   }
-  [[nodiscard]] std::uint8_t address_size() const noexcept {
-    switch (mode_) {
-      case CpuMode::Real16: return p_.address_size ? 4 : 2;
-      case CpuMode::Protected32: return p_.address_size ? 2 : 4;
-      case CpuMode::Long64: return p_.address_size ? 4 : 8;
-    }
-    return 8;
-  }
+  [[nodiscard]] std::uint8_t address_size() const noexcept { return x86::address_size(mode_, p_.address_size); }
 
   Reader in_;
   CpuMode mode_;
@@ -108,57 +89,8 @@ class Decoder {
 };
 
 void Decoder::read_prefixes() {
-  for (;;) {
-    const std::uint8_t b = in_.peek();
-    if (!in_.ok()) return;
-    switch (b) {
-      case 0x66: p_.operand_size = true; break;
-      case 0x67: p_.address_size = true; break;
-      case 0xf0: p_.lock = true; break;
-      case 0xf2: p_.rep = RepPrefix::Repne; break;
-      case 0xf3: p_.rep = RepPrefix::Rep; break;
-      case 0x26:
-        p_.segment = SegmentRegister::Es;
-        p_.segment_override = true;
-        break;
-      case 0x2e:
-        p_.segment = SegmentRegister::Cs;
-        p_.segment_override = true;
-        break;
-      case 0x36:
-        p_.segment = SegmentRegister::Ss;
-        p_.segment_override = true;
-        break;
-      case 0x3e:
-        p_.segment = SegmentRegister::Ds;
-        p_.segment_override = true;
-        break;
-      case 0x64:
-        p_.segment = SegmentRegister::Fs;
-        p_.segment_override = true;
-        break;
-      case 0x65:
-        p_.segment = SegmentRegister::Gs;
-        p_.segment_override = true;
-        break;
-      default:
-        // REX counts only directly before the opcode; a legacy prefix after it cancels it.
-        if (mode_ == CpuMode::Long64 && (b & 0xf0) == 0x40) {
-          in_.byte();
-          p_.rex = b;
-          const std::uint8_t next = in_.peek();
-          if (!in_.ok() || (next & 0xf0) == 0x40) return;  // a second REX is the opcode's problem (invalid)
-          if (next == 0x66 || next == 0x67 || next == 0xf0 || next == 0xf2 || next == 0xf3 || next == 0x26 ||
-              next == 0x2e || next == 0x36 || next == 0x3e || next == 0x64 || next == 0x65) {
-            p_.rex = 0;
-            continue;
-          }
-          return;
-        }
-        return;
-    }
-    in_.byte();
-  }
+  p_ = scan_prefixes(in_.rest(), mode_);
+  for (std::uint8_t i = 0; i < p_.length; ++i) in_.byte();
 }
 
 Operand Decoder::register_operand(std::uint8_t index, std::uint8_t size) const noexcept {

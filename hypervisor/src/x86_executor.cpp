@@ -249,8 +249,7 @@ Result<Execution> execute(const Instruction& insn, CpuMode mode, const SegmentBa
   auto result = dispatch(access, limits);
   if (!result) return result;
   if (result->complete) {
-    out.rip += insn.length;
-    if (mode != CpuMode::Long64) out.rip &= detail::width_mask(mode == CpuMode::Real16 ? 2 : 4);
+    out.rip = next_instruction_pointer(out.rip, insn.length, mode);
   }
   regs = out;
   return result;

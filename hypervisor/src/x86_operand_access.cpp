@@ -31,11 +31,7 @@ std::uint64_t OperandAccess::reg(std::uint8_t index) const noexcept {
 void OperandAccess::set_reg(std::uint8_t index, std::uint8_t size, std::uint64_t value) noexcept {
   std::uint64_t* r = gpr(regs_, index);
   if (r == nullptr) return;
-  if (size == 4) {
-    *r = value & 0xffffffff;
-  } else {
-    *r = (*r & ~width_mask(size)) | (value & width_mask(size));
-  }
+  *r = write_register(*r, value, size);
 }
 
 std::uint64_t OperandAccess::linear(SegmentRegister segment, std::uint64_t offset) const noexcept {

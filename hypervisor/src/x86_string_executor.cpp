@@ -9,8 +9,6 @@ namespace hv::x86::detail {
 namespace {
 
 constexpr std::uint8_t kRcx = 1;
-constexpr std::uint8_t kRsi = 6;
-constexpr std::uint8_t kRdi = 7;
 
 bool uses_source(Mnemonic m) { return m == Mnemonic::Movs || m == Mnemonic::Lods || m == Mnemonic::Cmps; }
 bool uses_destination(Mnemonic m) { return m != Mnemonic::Lods; }
@@ -50,9 +48,9 @@ Result<void> element(OperandAccess& a) {
 void advance(OperandAccess& a) {
   const Instruction& insn = a.instruction();
   const bool down = (a.registers().rflags & kDirection) != 0;
-  const std::uint64_t step = down ? -std::uint64_t{insn.operand_size} : std::uint64_t{insn.operand_size};
-  if (uses_source(insn.mnemonic)) a.set_reg(kRsi, insn.address_size, a.reg(kRsi) + step);
-  if (uses_destination(insn.mnemonic)) a.set_reg(kRdi, insn.address_size, a.reg(kRdi) + step);
+  GeneralRegisters& r = a.registers();
+  if (uses_source(insn.mnemonic)) r.rsi = step_string_index(r.rsi, insn.operand_size, insn.address_size, down);
+  if (uses_destination(insn.mnemonic)) r.rdi = step_string_index(r.rdi, insn.operand_size, insn.address_size, down);
 }
 
 }  // namespace

@@ -12,7 +12,8 @@ namespace hv::kvm::detail {
 
 // The kick signal when VmOptions::kick_signal is 0.
 int default_kick_signal() noexcept;
-// Installs the empty handler for `sig` once per process; Busy if the VMM already handles `sig`.
+// hv/detail/kick_signal.hpp: the installer every backend shares (one handler, so two backends in one
+// process may use the same signal).
 Result<int> install_kick_signal(int sig);
 // Blocks `sig` in the calling thread and returns the thread's mask as it should be inside KVM_RUN:
 // the previous mask without `sig`.

@@ -293,6 +293,29 @@ struct HvTableRegister {  // hv_x64_table_register
   std::uint16_t limit;
   std::uint64_t base;
 };
+// The two x87/SSE control-status registers (Linux include/hyperv/hvgdk_mini.h, union
+// hv_x64_fp_control_status_register and hv_x64_xmm_control_status_register; the Hyper-V TLFS
+// HV_X64_FP_CONTROL_STATUS_REGISTER). 32-bit guests see last_fp_rip as EIP:CS and last_fp_rdp as DP:DS.
+struct HvFpControlStatusRegister {  // reg::kFpControlStatus
+  std::uint16_t fp_control;         // FCW
+  std::uint16_t fp_status;          // FSW
+  std::uint8_t fp_tag;              // abridged (FXSAVE) tag word
+  std::uint8_t reserved;
+  std::uint16_t last_fp_op;  // FOP
+  std::uint64_t last_fp_rip;
+};
+struct HvXmmControlStatusRegister {  // reg::kXmmControlStatus
+  std::uint64_t last_fp_rdp;
+  std::uint32_t xmm_status_control;       // MXCSR
+  std::uint32_t xmm_status_control_mask;  // MXCSR_MASK
+};
+static_assert(sizeof(HvFpControlStatusRegister) == 16 && offsetof(HvFpControlStatusRegister, fp_status) == 2 &&
+              offsetof(HvFpControlStatusRegister, fp_tag) == 4 && offsetof(HvFpControlStatusRegister, reserved) == 5 &&
+              offsetof(HvFpControlStatusRegister, last_fp_op) == 6 &&
+              offsetof(HvFpControlStatusRegister, last_fp_rip) == 8);
+static_assert(sizeof(HvXmmControlStatusRegister) == 16 &&
+              offsetof(HvXmmControlStatusRegister, xmm_status_control) == 8 &&
+              offsetof(HvXmmControlStatusRegister, xmm_status_control_mask) == 12);
 static_assert(sizeof(HvSegmentRegister) == 16 && offsetof(HvSegmentRegister, limit) == 8 &&
               offsetof(HvSegmentRegister, selector) == 12 && offsetof(HvSegmentRegister, attributes) == 14);
 static_assert(sizeof(HvTableRegister) == 16 && offsetof(HvTableRegister, limit) == 6 &&
@@ -347,7 +370,10 @@ struct HvInterceptHeader {  // hv_x64_intercept_message_header: the first 40 pay
   std::uint64_t rflags;
 };
 inline constexpr std::uint8_t kAccessRead = 0, kAccessWrite = 1, kAccessExecute = 2;
-inline constexpr std::uint16_t kExecStateCr0Pe = 1U << 2, kExecStateEferLma = 1U << 4;
+// hv_x64_vp_execution_state (Linux include/hyperv/hvhdk.h): bits 0-1 CPL, 2 CR0.PE, 3 CR0.AM, 4 EFER.LMA,
+// 5 debug active, 6 interruption pending (the intercept happened while an event was being delivered).
+inline constexpr std::uint16_t kExecStateCr0Pe = 1U << 2, kExecStateEferLma = 1U << 4,
+                               kExecStateInterruptionPending = 1U << 6;
 
 struct HvIoPortIntercept {  // HVMSG_X64_IO_PORT_INTERCEPT payload (128 bytes)
   HvInterceptHeader header;

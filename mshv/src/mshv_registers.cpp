@@ -44,7 +44,9 @@ Segment to_segment(const abi::HvRegisterValue& v) {
   out.l = (s.attributes & (1U << 13)) != 0;
   out.db = (s.attributes & (1U << 14)) != 0;
   out.g = (s.attributes & (1U << 15)) != 0;
-  out.unusable = !out.present;  // no such bit in Hyper-V: derived, as the interface documents
+  // Hyper-V has no "unusable" bit: reported as 0, as rust-vmm mshv-ioctls (x86_64/regs.rs) and QEMU
+  // (target/i386/mshv) do. A not-present segment is unusable to the CPU either way.
+  out.unusable = false;
   return out;
 }
 
@@ -53,8 +55,9 @@ abi::HvRegisterValue from_segment(const Segment& s) {
   out.base = s.base;
   out.limit = s.limit;
   out.selector = s.selector;
-  // An unusable segment goes over as not present: the only way Hyper-V can say it.
-  const bool present = s.present && !s.unusable;
+  // `unusable` is dropped, as rust-vmm mshv-ioctls and QEMU drop it: P goes over as given (a VMM that
+  // means "unusable" clears P, as KVM's own state does for such segments).
+  const bool present = s.present;
   out.attributes = static_cast<std::uint16_t>((s.type & 0xfU) | (s.s ? 1U << 4 : 0U) | ((s.dpl & 3U) << 5) |
                                               (present ? 1U << 7 : 0U) | (s.avl ? 1U << 12 : 0U) |
                                               (s.l ? 1U << 13 : 0U) | (s.db ? 1U << 14 : 0U) | (s.g ? 1U << 15 : 0U));
@@ -201,18 +204,17 @@ std::vector<std::uint32_t> fpu_register_names() {
 FpuState to_fpu(std::span<const abi::HvRegisterValue> v) {
   FpuState f;
   for (gsl::index i = 0; i < std::ssize(f.fpr); ++i) std::memcpy(gsl::at(f.fpr, i).data(), &v[i], 16);
-  // FP control/status [§7.1]: fcw, fsw, abridged tag, reserved, last opcode, last FP RIP.
-  std::uint8_t b[16];
-  std::memcpy(b, &v[8], 16);
-  std::memcpy(&f.fcw, b + 0, 2);
-  std::memcpy(&f.fsw, b + 2, 2);
-  f.ftwx = b[4];
-  std::memcpy(&f.last_opcode, b + 6, 2);
-  std::memcpy(&f.last_ip, b + 8, 8);
-  // XMM control/status: last FP RDP, MXCSR, MXCSR mask.
-  std::memcpy(b, &v[9], 16);
-  std::memcpy(&f.last_dp, b + 0, 8);
-  std::memcpy(&f.mxcsr, b + 8, 4);
+  abi::HvFpControlStatusRegister fp{};
+  std::memcpy(&fp, &v[8], sizeof fp);
+  f.fcw = fp.fp_control;
+  f.fsw = fp.fp_status;
+  f.ftwx = fp.fp_tag;
+  f.last_opcode = fp.last_fp_op;
+  f.last_ip = fp.last_fp_rip;
+  abi::HvXmmControlStatusRegister sse{};
+  std::memcpy(&sse, &v[9], sizeof sse);
+  f.last_dp = sse.last_fp_rdp;
+  f.mxcsr = sse.xmm_status_control;
   for (gsl::index i = 0; i < std::ssize(f.xmm); ++i) std::memcpy(gsl::at(f.xmm, i).data(), &v[10 + i], 16);
   return f;
 }
@@ -221,17 +223,17 @@ std::vector<abi::HvRegisterAssoc> from_fpu(const FpuState& f) {
   std::vector<abi::HvRegisterAssoc> out;
   std::uint32_t name = reg::kFpMmx0;  // FP_MMX0..7 are consecutive names
   for (const auto& fpr : f.fpr) out.push_back(assoc_raw(name++, raw(fpr.data())));
-  std::uint8_t b[16] = {};
-  std::memcpy(b + 0, &f.fcw, 2);
-  std::memcpy(b + 2, &f.fsw, 2);
-  b[4] = f.ftwx;
-  std::memcpy(b + 6, &f.last_opcode, 2);
-  std::memcpy(b + 8, &f.last_ip, 8);
-  out.push_back(assoc_raw(reg::kFpControlStatus, raw(b)));
-  std::memset(b, 0, sizeof b);
-  std::memcpy(b + 0, &f.last_dp, 8);
-  std::memcpy(b + 8, &f.mxcsr, 4);
-  out.push_back(assoc_raw(reg::kXmmControlStatus, raw(b)));
+  abi::HvFpControlStatusRegister fp{};
+  fp.fp_control = f.fcw;
+  fp.fp_status = f.fsw;
+  fp.fp_tag = f.ftwx;
+  fp.last_fp_op = f.last_opcode;
+  fp.last_fp_rip = f.last_ip;
+  out.push_back(assoc_raw(reg::kFpControlStatus, raw(&fp)));
+  abi::HvXmmControlStatusRegister sse{};
+  sse.last_fp_rdp = f.last_dp;
+  sse.xmm_status_control = f.mxcsr;  // mask 0, as rust-vmm mshv-ioctls writes it
+  out.push_back(assoc_raw(reg::kXmmControlStatus, raw(&sse)));
   name = reg::kXmm0;  // XMM0..15 are consecutive names
   for (const auto& xmm : f.xmm) out.push_back(assoc_raw(name++, raw(xmm.data())));
   return out;

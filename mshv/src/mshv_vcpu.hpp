@@ -1,22 +1,21 @@
 #pragma once
-// A VP. run() completes each intercept the MSHV way: there is no "complete" ioctl, so the backend
+// A VP. Its concerns live in one file each: mshv_run.cpp (the RUN_VP loop and the messages it
+// answers), mshv_port_io.cpp (IN/OUT/INS/OUTS), mshv_mmio.cpp (memory intercepts, emulated once),
+// mshv_translate.cpp (guest-virtual addresses), mshv_kick.cpp (kick()), mshv_vcpu.cpp (register,
+// MSR and CPUID passthrough). run() completes each intercept the MSHV way: there is no "complete" ioctl, so the backend
 // moves the data (between the IoHandler and RAX or guest memory), writes the registers and advances
 // RIP itself before the next RUN_VP [docs/mshv-abi.md §12.1]. Memory intercepts are decoded once and
 // executed once with hvkit's x86 emulator, whose device accesses go straight to the IoHandler in the
 // order the instruction makes them; nothing is replayed and nothing is left pending between run()s.
 
 #include <array>
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <vector>
 
 #include "hv/hypervisor.hpp"
 #include "hv/x86_emulator.hpp"
 #include "mshv_calls.hpp"
+#include "mshv_kick.hpp"
 #include "mshv_memory.hpp"
 
 namespace hv::mshv::detail {
@@ -26,17 +25,16 @@ class MshvVcpu final : public Vcpu {
   // Two steps, so that nothing throws and a failure costs no VP (MSHV never destroys one): construct,
   // start_kick_resender(), and only then create the VP and attach() its descriptor.
   MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory, int kick_signal) noexcept;
-  // ResourceExhausted when no thread can be started (EAGAIN: RLIMIT_NPROC, the kernel's thread limit),
-  // else the errno's kind. Never throws.
-  Result<void> start_kick_resender() noexcept;
+  // KickResender::start(): never throws.
+  Result<void> start_kick_resender() noexcept { return kicks_.start(); }
   void attach(MshvFd vp) noexcept { vp_ = std::move(vp); }
-  ~MshvVcpu() override;
-  // Pinned: the resender thread holds `this`.
+  ~MshvVcpu() override = default;
+  // Pinned: the resender thread holds its member.
   MshvVcpu(const MshvVcpu&) = delete;
   MshvVcpu& operator=(const MshvVcpu&) = delete;
 
   [[nodiscard]] std::uint32_t id() const noexcept override { return index_; }
-  void kick() noexcept override;
+  void kick() noexcept override { kicks_.kick(); }
 
   Result<GeneralRegisters> get_registers() const override;
   Result<void> set_registers(const GeneralRegisters& regs) override;
@@ -66,7 +64,6 @@ class MshvVcpu final : public Vcpu {
   Result<void> on_string_io(const abi::HvIoPortIntercept& m, IoHandler& io);
   Result<void> on_memory_intercept(const std::uint8_t* payload, IoHandler& io);
   Result<void> set(std::span<const abi::HvRegisterAssoc> assocs) const;
-  void resend_kicks();
 
   MshvFd vp_;
   std::uint32_t index_;
@@ -74,23 +71,7 @@ class MshvVcpu final : public Vcpu {
   std::array<std::uint64_t, 1> internal_data_{};  // the words an InternalErrorExit's data points at
   std::vector<CpuidEntry> cpuid_;
 
-  // Kick protocol: MSHV_RUN_VP has no immediate_exit, so a signal that lands just before the ioctl
-  // would be lost; a resender thread repeats it until run() acknowledges the kick.
-  std::atomic<bool> kick_pending_{false};
-  std::atomic<pid_t> running_tid_{0};
-  std::mutex kick_mutex_;
-  std::condition_variable kick_cv_;
-  bool stopping_ = false;
-  int kick_signal_;  // VmOptions::kick_signal, resolved and installed
-  std::thread resender_;
+  KickResender kicks_;  // on VmOptions::kick_signal, resolved and installed
 };
-
-// The MSHV kick signal when VmOptions::kick_signal is 0: SIGRTMIN + 1.
-int default_mshv_kick_signal() noexcept;
-// Installs the no-op handler for the MSHV kick signal `sig`, once per process; Busy if the VMM
-// already handles `sig`.
-Result<int> install_mshv_kick_signal(int sig);
-// Unblocks `sig` in the calling thread, once per thread and signal.
-void unblock_kick_signal_in_this_thread(int sig) noexcept;
 
 }  // namespace hv::mshv::detail

@@ -265,6 +265,7 @@ TEST(MshvAbiGolden, MessageTypesAndInterceptBits) {  // §9.1-§9.5
   EXPECT_EQ(abi::kAccessExecute, 2u);
   EXPECT_EQ(abi::kExecStateCr0Pe, 1u << 2);
   EXPECT_EQ(abi::kExecStateEferLma, 1u << 4);
+  EXPECT_EQ(abi::kExecStateInterruptionPending, 1u << 6);  // hvhdk.h hv_x64_vp_execution_state
   EXPECT_EQ(abi::kIoAccessSizeMask, 0x7u);
   EXPECT_EQ(abi::kIoAccessString, 1u << 3);
   EXPECT_EQ(abi::kIoAccessRep, 1u << 4);
@@ -634,6 +635,45 @@ TEST(MshvAbiGolden, HvTableRegister) {  // §7.1 hv_x64_table_register, 16 bytes
   for (std::size_t i = 0; i < 3; ++i) put16(want, 2 * i, tag16(2 * i));  // pad[3] u16
   put16(want, 6, tag16(6));                                              // limit u16
   put64(want, 8, tag64(8));                                              // base u64
+  EXPECT_TRUE(matches_golden(s, want));
+}
+
+// Linux include/hyperv/hvgdk_mini.h: union hv_x64_fp_control_status_register (fp_control u16 @0,
+// fp_status u16 @2, fp_tag u8 @4, reserved u8 @5, last_fp_op u16 @6, last_fp_rip u64 @8), as the
+// Hyper-V TLFS's HV_X64_FP_CONTROL_STATUS_REGISTER.
+TEST(MshvAbiGolden, HvFpControlStatusRegister) {  // 16 bytes
+  abi::HvFpControlStatusRegister s;
+  poison(s);
+  s.fp_control = tag16(0);
+  s.fp_status = tag16(2);
+  s.fp_tag = tag8(4);
+  s.reserved = tag8(5);
+  s.last_fp_op = tag16(6);
+  s.last_fp_rip = tag64(8);
+
+  std::array<std::uint8_t, 16> want{};
+  put16(want, 0, tag16(0));  // fp_control u16
+  put16(want, 2, tag16(2));  // fp_status u16
+  put8(want, 4, tag8(4));    // fp_tag u8
+  put8(want, 5, tag8(5));    // reserved u8
+  put16(want, 6, tag16(6));  // last_fp_op u16
+  put64(want, 8, tag64(8));  // last_fp_rip u64 (EIP u32 + CS u16 for 32-bit guests)
+  EXPECT_TRUE(matches_golden(s, want));
+}
+
+// Linux include/hyperv/hvgdk_mini.h: union hv_x64_xmm_control_status_register (last_fp_rdp u64 @0,
+// xmm_status_control u32 @8, xmm_status_control_mask u32 @12).
+TEST(MshvAbiGolden, HvXmmControlStatusRegister) {  // 16 bytes
+  abi::HvXmmControlStatusRegister s;
+  poison(s);
+  s.last_fp_rdp = tag64(0);
+  s.xmm_status_control = tag32(8);
+  s.xmm_status_control_mask = tag32(12);
+
+  std::array<std::uint8_t, 16> want{};
+  put64(want, 0, tag64(0));    // last_fp_rdp u64
+  put32(want, 8, tag32(8));    // xmm_status_control (MXCSR) u32
+  put32(want, 12, tag32(12));  // xmm_status_control_mask u32
   EXPECT_TRUE(matches_golden(s, want));
 }
 

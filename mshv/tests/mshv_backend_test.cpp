@@ -169,6 +169,8 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
         abi::HvInputTranslateVirtualAddress in{};
         std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
         if (in.gva_page == kWatchedPage) ++watched_translations;
+        ++translations;
+        translate_flags |= in.control_flags;
       }
     }
     const long result = inner_->ioctl(fd, request, arg);
@@ -191,6 +193,8 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
 
   static constexpr std::uint64_t kWatchedPage = 1;  // the guest's code, at 0x1000
   int watched_translations = 0;
+  int translations = 0;               // every HVCALL_TRANSLATE_VIRTUAL_ADDRESS the backend made
+  std::uint64_t translate_flags = 0;  // the control flags of all of them, ORed
 
  private:
   std::shared_ptr<hv::mshv::MshvSystem> inner_;
@@ -538,6 +542,128 @@ TEST(MshvBackend, AHypercallThatCompletesFewerRepsOrFailsIsAnError) {
 
   tamper = Tamper::None;
   EXPECT_TRUE(g.vcpu->get_registers());
+}
+
+// ---- What upstream users of MSHV do (issue 20; docs/mshv.md) -----------------------------------------
+
+// HLT: the hypervisor has completed it, and mshv-sim says so as the header's RIP (the VP's, past the HLT).
+// The backend leaves RIP alone, as every upstream VMM does: each HLT is one HaltExit and RIP moves by one.
+TEST(MshvUpstream, HaltLeavesRipWhereTheHypervisorPutIt) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  CodeGuest g = boot_code(*simulator, {0xf4, 0xf4, 0xf4});  // hlt ; hlt ; hlt
+  ASSERT_TRUE(g.vcpu);
+  for (std::uint64_t n = 1; n <= 2; ++n) {
+    SCOPED_TRACE(n);
+    auto exit = run_ignoring_io(*g.vcpu);
+    ASSERT_TRUE(exit) << exit.error().to_string();
+    EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+    auto regs = g.vcpu->get_registers();
+    ASSERT_TRUE(regs);
+    EXPECT_EQ(regs->rip, 0x1000 + n) << "RIP moved past the HLT a second time";
+  }
+}
+
+// An MMIO store at 0xd0000000 (from kMmioStore): the message carries the hypervisor's GVA -> GPA, so the
+// backend emulates it without a single TRANSLATE_VIRTUAL_ADDRESS, and the translations it does make
+// never ask for PRIVILEGE_EXEMPT.
+TEST(MshvUpstream, AnMmioExitUsesTheMessagesTranslationAndNoHypercall) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  int valid = 0;
+  auto system = std::make_shared<TamperingSystem>(*simulator, [&](hv::mshv::abi::HvMessage& message) {
+    namespace abi = hv::mshv::abi;
+    if (message.header.message_type != abi::kMsgUnmappedGpa) return;
+    abi::HvMemoryIntercept m{};
+    std::memcpy(&m, message.payload, sizeof m);
+    if ((m.memory_access_info & abi::kMemoryAccessGvaGpaValid) != 0 && m.guest_virtual_address == 0xd0000000U) ++valid;
+  });
+  CodeGuest g = boot_code(system, kMmioStore);
+  ASSERT_TRUE(g.vcpu);
+  system->translations = 0;
+  hv::testing::RecordingIo io;
+  auto exit = g.vcpu->run(io);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(valid, 1) << "mshv-sim did not report the GVA of the store";
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(hv::testing::Space::Mmio, 0xd0000000U, hv::AccessDirection::Write));
+  EXPECT_EQ(system->translations, 0) << "translated an address the message had already translated";
+
+  // Without the message's translation (cleared below), the backend translates, with VALIDATE_* only.
+  auto again = hv::mshv::make_simulator();
+  ASSERT_TRUE(again);
+  auto stripped = std::make_shared<TamperingSystem>(*again, [](hv::mshv::abi::HvMessage& message) {
+    namespace abi = hv::mshv::abi;
+    if (message.header.message_type != abi::kMsgUnmappedGpa) return;
+    abi::HvMemoryIntercept m{};
+    std::memcpy(&m, message.payload, sizeof m);
+    m.memory_access_info = 0;
+    std::memcpy(message.payload, &m, sizeof m);
+  });
+  CodeGuest h = boot_code(stripped, kMmioStore);
+  ASSERT_TRUE(h.vcpu);
+  stripped->translations = 0;
+  hv::testing::RecordingIo io2;
+  auto exit2 = h.vcpu->run(io2);
+  ASSERT_TRUE(exit2) << exit2.error().to_string();
+  EXPECT_EQ(stripped->translations, 1);
+  EXPECT_EQ(stripped->translate_flags, hv::mshv::abi::kTranslateValidateWrite)
+      << "flags other than VALIDATE_WRITE (PRIVILEGE_EXEMPT?) for a store";
+}
+
+// A memory intercept with "interruption pending" in its execution state: the access was the event
+// delivery's, not the instruction's at RIP. Emulating that instruction would make a device access the
+// guest never made; the backend makes none and reports the GPA.
+TEST(MshvUpstream, AnInterceptDuringEventDeliveryIsNotEmulated) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  namespace abi = hv::mshv::abi;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  auto system = std::make_shared<TamperingSystem>(*simulator, [](abi::HvMessage& message) {
+    if (message.header.message_type != abi::kMsgUnmappedGpa) return;
+    abi::HvMemoryIntercept m{};
+    std::memcpy(&m, message.payload, sizeof m);
+    m.header.execution_state |= abi::kExecStateInterruptionPending;
+    std::memcpy(message.payload, &m, sizeof m);
+  });
+  CodeGuest g = boot_code(system, kMmioStore);
+  ASSERT_TRUE(g.vcpu);
+  hv::testing::RecordingIo io;
+  auto exit = g.vcpu->run(io);
+  ASSERT_FALSE(exit) << "accepted: " << hv::exit_name(*exit);
+  EXPECT_EQ(exit.error().kind(), hv::ErrorKind::Unsupported) << exit.error().to_string();
+  EXPECT_NE(exit.error().message().find("0xd0000000"), std::string::npos) << exit.error().to_string();
+  EXPECT_TRUE(io.accesses.empty()) << "the instruction at RIP was emulated";
+  auto regs = g.vcpu->get_registers();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rip, kStoreRip) << "RIP moved past an instruction that did not run";
+}
+
+// Hyper-V has no "unusable" bit: the backend reads it as 0 and drops it on write, as rust-vmm
+// mshv-ioctls and QEMU do. A present segment marked unusable stays present; a not-present one does not
+// read back as unusable.
+TEST(MshvUpstream, SegmentUnusableIsIgnoredBothWays) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  CodeGuest g = boot_code(*simulator, {0xf4});
+  ASSERT_TRUE(g.vcpu);
+  auto sregs = g.vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  sregs->fs.present = true;
+  sregs->fs.unusable = true;
+  sregs->gs.present = false;
+  sregs->gs.unusable = false;
+  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  auto back = g.vcpu->get_special_registers();
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->fs.present) << "unusable turned a present segment into a not-present one";
+  EXPECT_FALSE(back->fs.unusable);
+  EXPECT_FALSE(back->gs.present);
+  EXPECT_FALSE(back->gs.unusable) << "a bit Hyper-V does not have was reported";
 }
 
 // A kick that arrives while the vCPU's thread is outside run() (here: in its own nanosleep) must not

@@ -30,7 +30,9 @@ struct Segment {
   bool l = false;   // 64-bit code segment
   bool g = false;   // limit granularity 4 KiB
   bool avl = false;
-  bool unusable = false;  // VMX's "segment unusable"; backends without it derive it as !present
+  // VMX's "segment unusable" (KVM). MSHV has no such bit: it reads false and is ignored on write, as
+  // rust-vmm mshv-ioctls and QEMU handle it; a segment with present = false is unusable either way.
+  bool unusable = false;
   bool operator==(const Segment&) const = default;
 };
 

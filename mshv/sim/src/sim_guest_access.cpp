@@ -1,6 +1,11 @@
 #include "sim_guest_access.hpp"
 
+#include <array>
 #include <cstring>
+#include <gsl/gsl>
+
+#include "hv/x86_instruction.hpp"
+#include "hv/x86_rules.hpp"
 
 namespace hv::mshv::sim {
 
@@ -83,6 +88,55 @@ std::size_t fetch_instruction(const SpecialRegisters& sregs, std::uint64_t linea
     got += n;
   }
   return got;
+}
+
+namespace {
+
+x86::CpuMode cpu_mode(const SpecialRegisters& sregs) {
+  if ((sregs.efer & kEferLma) != 0 && sregs.cs.l) return x86::CpuMode::Long64;
+  if ((sregs.cr0 & 1) != 0 && sregs.cs.db) return x86::CpuMode::Protected32;
+  return x86::CpuMode::Real16;
+}
+
+std::uint64_t segment_base(const SpecialRegisters& sregs, x86::SegmentRegister segment) {
+  const std::array<const Segment*, 6> segments = {&sregs.es, &sregs.cs, &sregs.ss, &sregs.ds, &sregs.fs, &sregs.gs};
+  return gsl::at(segments, static_cast<gsl::index>(segment))->base;
+}
+
+std::uint64_t gpr(const GeneralRegisters& r, std::uint8_t index) {
+  const std::array<std::uint64_t, 16> table = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+                                               r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  return index < table.size() ? gsl::at(table, index) : 0;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> intercepted_gva(std::span<const std::uint8_t> bytes, const GeneralRegisters& regs,
+                                             const SpecialRegisters& sregs, std::uint64_t gpa,
+                                             const PhysicalReader& read) {
+  const auto mode = cpu_mode(sregs);
+  const auto insn = x86::decode(bytes, mode);
+  if (!insn) return std::nullopt;
+  for (const x86::Operand* operand : {&insn->source, &insn->destination}) {
+    if (operand->kind != x86::Operand::Kind::Memory) continue;
+    const x86::MemoryOperand& m = operand->memory;
+    auto offset = static_cast<std::uint64_t>(m.displacement);
+    if (m.base == x86::kRipBase) {
+      offset += x86::next_instruction_pointer(regs.rip, insn->length, mode);
+    } else if (m.base != x86::kNoRegister) {
+      offset += gpr(regs, m.base);
+    }
+    if (m.index != x86::kNoRegister) offset += gpr(regs, m.index) * m.scale;
+    offset &= x86::width_mask(insn->address_size);
+    const bool based =
+        mode != x86::CpuMode::Long64 || m.segment == x86::SegmentRegister::Fs || m.segment == x86::SegmentRegister::Gs;
+    std::uint64_t linear = offset + (based ? segment_base(sregs, m.segment) : 0);
+    if (mode != x86::CpuMode::Long64) linear &= 0xffffffffULL;
+    std::uint64_t translated = 0;
+    if (translate(sregs, linear, false, read, translated) == TranslateResult::Success && translated == gpa)
+      return linear;
+  }
+  return std::nullopt;
 }
 
 IoInstruction decode_io_instruction(std::span<const std::uint8_t> bytes, bool long_mode) {

@@ -26,6 +26,15 @@ TranslateResult translate(const SpecialRegisters& sregs, std::uint64_t linear, b
 std::size_t fetch_instruction(const SpecialRegisters& sregs, std::uint64_t linear, const PhysicalReader& read,
                               std::span<std::uint8_t, 16> out);
 
+// The guest-virtual address of the memory intercept at `gpa` by the instruction in `bytes` (run with
+// `regs` and `sregs`): the linear address of the instruction's memory operand that translates to
+// exactly `gpa`, if one does. The hypervisor reports it in the message (GVA valid, GVA->GPA valid)
+// for an access made through a linear address; nullopt where the simulator cannot name one (an
+// instruction hvkit's decoder does not know, an access the operand's first byte does not start).
+std::optional<std::uint64_t> intercepted_gva(std::span<const std::uint8_t> bytes, const GeneralRegisters& regs,
+                                             const SpecialRegisters& sregs, std::uint64_t gpa,
+                                             const PhysicalReader& read);
+
 struct IoInstruction {
   std::uint8_t length = 0;  // 0: not an IN/OUT/INS/OUTS
   bool string = false;

@@ -83,7 +83,9 @@ void apply_segment_attributes(std::uint16_t a, Segment& s) {
   s.l = (a >> 13) & 1;
   s.db = (a >> 14) & 1;
   s.g = (a >> 15) & 1;
-  s.unusable = !s.present;  // Hyper-V has no "unusable" bit [docs/mshv-abi.md §7.1]
+  // Hyper-V has no "unusable" bit [docs/mshv-abi.md §7.1]; the inner KVM vCPU wants one, and a
+  // not-present segment is what it means.
+  s.unusable = !s.present;
 }
 
 bool RegisterBatch::load_general() {
@@ -139,20 +141,19 @@ std::uint16_t RegisterBatch::get(std::uint32_t name, abi::HvRegisterValue& value
     } else if (name >= reg::kFpMmx0 && name < reg::kFpMmx0 + 8) {
       std::memcpy(&value, gsl::at(fpu_->fpr, name - reg::kFpMmx0).data(), 16);
     } else if (name == reg::kFpControlStatus) {
-      std::uint8_t b[16] = {};
-      std::memcpy(b + 0, &fpu_->fcw, 2);
-      std::memcpy(b + 2, &fpu_->fsw, 2);
-      b[4] = fpu_->ftwx;
-      std::memcpy(b + 6, &fpu_->last_opcode, 2);
-      std::memcpy(b + 8, &fpu_->last_ip, 8);
-      std::memcpy(&value, b, 16);
+      abi::HvFpControlStatusRegister fp{};
+      fp.fp_control = fpu_->fcw;
+      fp.fp_status = fpu_->fsw;
+      fp.fp_tag = fpu_->ftwx;
+      fp.last_fp_op = fpu_->last_opcode;
+      fp.last_fp_rip = fpu_->last_ip;
+      std::memcpy(&value, &fp, sizeof fp);
     } else {
-      std::uint8_t b[16] = {};
-      std::memcpy(b + 0, &fpu_->last_dp, 8);
-      std::memcpy(b + 8, &fpu_->mxcsr, 4);
-      const std::uint32_t mxcsr_mask = 0xffff;
-      std::memcpy(b + 12, &mxcsr_mask, 4);
-      std::memcpy(&value, b, 16);
+      abi::HvXmmControlStatusRegister xmm{};
+      xmm.last_fp_rdp = fpu_->last_dp;
+      xmm.xmm_status_control = fpu_->mxcsr;
+      xmm.xmm_status_control_mask = 0xffff;
+      std::memcpy(&value, &xmm, sizeof xmm);
     }
     return abi::kHvStatusSuccess;
   }
@@ -209,14 +210,18 @@ std::uint16_t RegisterBatch::set(std::uint32_t name, const abi::HvRegisterValue&
     } else if (name >= reg::kFpMmx0 && name < reg::kFpMmx0 + 8) {
       std::memcpy(gsl::at(fpu_->fpr, name - reg::kFpMmx0).data(), b, 16);
     } else if (name == reg::kFpControlStatus) {
-      std::memcpy(&fpu_->fcw, b + 0, 2);
-      std::memcpy(&fpu_->fsw, b + 2, 2);
-      fpu_->ftwx = b[4];
-      std::memcpy(&fpu_->last_opcode, b + 6, 2);
-      std::memcpy(&fpu_->last_ip, b + 8, 8);
+      abi::HvFpControlStatusRegister fp{};
+      std::memcpy(&fp, b, sizeof fp);
+      fpu_->fcw = fp.fp_control;
+      fpu_->fsw = fp.fp_status;
+      fpu_->ftwx = fp.fp_tag;
+      fpu_->last_opcode = fp.last_fp_op;
+      fpu_->last_ip = fp.last_fp_rip;
     } else {
-      std::memcpy(&fpu_->last_dp, b + 0, 8);
-      std::memcpy(&fpu_->mxcsr, b + 8, 4);
+      abi::HvXmmControlStatusRegister xmm{};
+      std::memcpy(&xmm, b, sizeof xmm);
+      fpu_->last_dp = xmm.last_fp_rdp;
+      fpu_->mxcsr = xmm.xmm_status_control;
     }
     fpu_dirty_ = true;
     return abi::kHvStatusSuccess;

@@ -99,7 +99,8 @@ void Vp::fill_header(const GeneralRegisters& before, const SpecialRegisters& sre
   h.rflags = before.rflags;
 }
 
-// A message whose payload is the intercept header alone (HALT, UNRECOVERABLE_EXCEPTION).
+// A message whose payload is the intercept header alone (HALT, UNRECOVERABLE_EXCEPTION); `regs` gives
+// its RIP and RFLAGS.
 long Vp::header_only_message(const GeneralRegisters& before, const SpecialRegisters& sregs, std::uint32_t type,
                              std::uint8_t length, abi::HvMessage& message) const {
   abi::HvInterceptHeader h{};
@@ -156,7 +157,13 @@ long Vp::build_memory_intercept(const GeneralRegisters& before, const MmioAccess
   p.instruction_byte_count = static_cast<std::uint8_t>(got);
   std::memcpy(p.instruction_bytes, bytes.data(), got);
   p.guest_physical_address = mmio.address;
-  p.memory_access_info = 0;  // KVM does not report the GVA: GVA not valid, the VMM translates
+  // KVM does not report the GVA; the simulator names it from the instruction's memory operand, as the
+  // hypervisor reports it for an access made through a linear address. Where it cannot, both bits
+  // stay clear and the VMM translates.
+  if (auto gva = intercepted_gva(std::span(bytes).first(got), before, *sregs, mmio.address, read)) {
+    p.guest_virtual_address = *gva;
+    p.memory_access_info = abi::kMemoryAccessGvaValid | abi::kMemoryAccessGvaGpaValid;
+  }
   // A write to a read-only region is a GPA intercept; an access with no region at all is unmapped.
   message.header.message_type = partition_->is_ram(mmio.address) ? abi::kMsgGpaIntercept : abi::kMsgUnmappedGpa;
   message.header.payload_size = sizeof p;
@@ -215,10 +222,11 @@ long Vp::run(abi::RunVp& out) {
                           : build_memory_intercept(*before, *first.mmio(), message);
       if (result == 0 && !vcpu_->set_registers(*before)) result = -EIO;
     } else if (std::holds_alternative<HaltExit>(*exit)) {
-      // Without the hypervisor LAPIC, HLT reaches the VMM; RIP is left past it [INF].
+      // Without the hypervisor LAPIC, HLT reaches the VMM, completed (docs/mshv.md, "HLT").
       auto sregs = vcpu_->get_special_registers();
-      if (!sregs) return -EIO;
-      result = header_only_message(*before, *sregs, abi::kMsgX64Halt, 1, message);
+      auto now = vcpu_->get_registers();
+      if (!sregs || !now) return -EIO;
+      result = header_only_message(*now, *sregs, abi::kMsgX64Halt, 1, message);
     } else if (std::holds_alternative<ShutdownExit>(*exit) || std::holds_alternative<SystemEventExit>(*exit)) {
       auto sregs = vcpu_->get_special_registers();
       if (!sregs) return -EIO;
@@ -241,7 +249,9 @@ long Vp::run(abi::RunVp& out) {
           };
           std::array<std::uint8_t, 16> bytes{};
           if (fetch_instruction(*sregs, sregs->cs.base + before->rip, read, bytes) >= 1 && bytes[0] == 0xf4) {
-            result = header_only_message(*before, *sregs, abi::kMsgX64Halt, 1, message);
+            // The hypervisor has completed the HLT: the VP's RIP is past it, and the message's header
+            // shows the VP as it stands, RIP included (docs/mshv.md, "HLT": unverified on hardware).
+            result = header_only_message(*after, *sregs, abi::kMsgX64Halt, 1, message);
           }
         }
       }
