@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "hv/backend_registry.hpp"
+#include "hv/mshv/kernel_notes.hpp"
+#include "host_facts.hpp"
 #include "json_writer.hpp"
 
 namespace hvctl {
@@ -29,12 +31,17 @@ struct BackendReport {
   hv::BackendStatus status;
   std::uint32_t api_version = 0;
   std::vector<CapabilityRow> capabilities;
+  std::optional<std::string> kernel_note;  // the real /dev/mshv backend only
 };
+
+// Known /dev/mshv kernel bugs on this host's kernel (hv/mshv/kernel_notes.hpp), shown with the mshv backends.
+std::optional<std::string> mshv_kernel_note() { return hv::mshv::kernel_hazard(read_host_facts().kernel); }
 
 std::vector<BackendReport> collect() {
   std::vector<BackendReport> reports;
   for (auto& status : hv::list_backends()) {
-    BackendReport report{status, 0, {}};
+    BackendReport report{status, 0, {}, {}};
+    if (status.name == "mshv") report.kernel_note = mshv_kernel_note();
     if (status.availability.available) {
       auto hypervisor = hv::open_hypervisor(status.name);
       if (!hypervisor) {
@@ -58,6 +65,7 @@ void print_json(const std::vector<BackendReport>& reports) {
   w.begin_object().key("backends").begin_array();
   for (const auto& r : reports) {
     w.begin_object().key("name").value(r.status.name).key("available").value(r.status.availability.available);
+    if (r.kernel_note) w.key("kernel_warning").value(*r.kernel_note);
     if (!r.status.availability.available) {
       w.key("reason").value(r.status.availability.reason);
     } else {
@@ -86,6 +94,7 @@ void print_json(const std::vector<BackendReport>& reports) {
 void print_text(const std::vector<BackendReport>& reports) {
   if (reports.empty()) std::printf("no backends registered\n");
   for (const auto& r : reports) {
+    if (r.kernel_note) std::printf("%-10s warning: %s\n", r.status.name.c_str(), r.kernel_note->c_str());
     if (!r.status.availability.available) {
       std::printf("%-10s unavailable: %s\n", r.status.name.c_str(), r.status.availability.reason.c_str());
       continue;

@@ -263,6 +263,27 @@ inline constexpr std::uint32_t kPropertyTimeFreeze = 0x00030003;
 inline constexpr std::uint32_t kPropertyGpaPageAccessTracking = 0x00050005;
 inline constexpr std::uint32_t kPropertyUnimplementedMsrAction = 0x00050017;
 inline constexpr std::uint32_t kPropertyMaxXsaveDataSize = 0x00060008;
+// UNIMPLEMENTED_MSR_ACTION values (hvhdk.h HV_UNIMPLEMENTED_MSR_ACTION_*): #GP, or writes ignored and reads 0.
+inline constexpr std::uint64_t kUnimplementedMsrActionFault = 0, kUnimplementedMsrActionIgnoreWriteReadZero = 1;
+
+// HVCALL_REGISTER_INTERCEPT_RESULT input for a CPUID result (Linux include/hyperv/hvhdk.h
+// hv_input_register_intercept_result with hv_register_x64_cpuid_result_parameters; all __packed,
+// 60 bytes, the parameters at +16). The hypervisor returns (its own value & ~mask) | (value & mask).
+struct [[gnu::packed]] HvCpuidResultParameters {
+  std::uint32_t input_eax;        // leaf
+  std::uint32_t input_ecx;        // subleaf
+  std::uint8_t subleaf_specific;  // 1: only this subleaf
+  std::uint8_t always_override;   // 1: also when the hypervisor would answer itself
+  std::uint16_t padding;
+  std::uint32_t eax, eax_mask, ebx, ebx_mask, ecx, ecx_mask, edx, edx_mask;
+};
+struct [[gnu::packed]] HvInputRegisterInterceptResult {
+  std::uint64_t partition_id;  // the kernel overwrites it; leave 0
+  std::uint32_t vp_index;
+  std::uint32_t intercept_type;  // kInterceptTypeX64Cpuid
+  HvCpuidResultParameters parameters;
+};
+inline constexpr std::uint32_t kInterceptTypeX64Cpuid = 2;  // HV_INTERCEPT_TYPE_X64_CPUID
 
 static_assert(sizeof(HvInputVpRegistersHeader) == 16 && offsetof(HvInputVpRegistersHeader, vp_index) == 8 &&
               offsetof(HvInputVpRegistersHeader, input_vtl) == 12);
@@ -278,6 +299,15 @@ static_assert(sizeof(HvInputAssertVirtualInterrupt) == 32 && offsetof(HvInputAss
 static_assert(sizeof(HvInputTranslateVirtualAddress) == 32 &&
               offsetof(HvInputTranslateVirtualAddress, control_flags) == 16 &&
               offsetof(HvInputTranslateVirtualAddress, gva_page) == 24);
+static_assert(sizeof(HvCpuidResultParameters) == 44 && offsetof(HvCpuidResultParameters, input_ecx) == 4 &&
+              offsetof(HvCpuidResultParameters, subleaf_specific) == 8 &&
+              offsetof(HvCpuidResultParameters, always_override) == 9 && offsetof(HvCpuidResultParameters, eax) == 12 &&
+              offsetof(HvCpuidResultParameters, eax_mask) == 16 && offsetof(HvCpuidResultParameters, ebx) == 20 &&
+              offsetof(HvCpuidResultParameters, ecx) == 28 && offsetof(HvCpuidResultParameters, edx) == 36 &&
+              offsetof(HvCpuidResultParameters, edx_mask) == 40);
+static_assert(sizeof(HvInputRegisterInterceptResult) == 60 && offsetof(HvInputRegisterInterceptResult, vp_index) == 8 &&
+              offsetof(HvInputRegisterInterceptResult, intercept_type) == 12 &&
+              offsetof(HvInputRegisterInterceptResult, parameters) == 16);
 static_assert(sizeof(HvOutputTranslateVirtualAddress) == 16 &&
               offsetof(HvOutputTranslateVirtualAddress, gpa_page) == 8);
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "mshv_cpuid.hpp"
 #include "mshv_registers.hpp"
 
 namespace hv::mshv::detail {
@@ -89,30 +90,9 @@ Result<void> MshvVcpu::set_msrs(std::span<const MsrEntry> entries) {
   return {};
 }
 
-// CPUID results are registered per leaf with HVCALL_REGISTER_INTERCEPT_RESULT (type X64_CPUID) [§6].
+// CPUID results are registered per leaf with HVCALL_REGISTER_INTERCEPT_RESULT (mshv_cpuid.cpp) [§6].
 Result<void> MshvVcpu::set_cpuid(std::span<const CpuidEntry> entries) {
-  for (const auto& e : entries) {
-    std::uint8_t in[60] = {};
-    const std::uint32_t type = 2;  // HV_INTERCEPT_TYPE_X64_CPUID
-    std::memcpy(in + 8, &index_, 4);
-    std::memcpy(in + 12, &type, 4);
-    std::uint8_t* p = in + 16;
-    const std::uint32_t all = 0xffffffff;
-    std::memcpy(p + 0, &e.function, 4);
-    std::memcpy(p + 4, &e.index, 4);
-    p[8] = e.index_significant ? 1 : 0;
-    p[9] = 1;  // always override
-    std::memcpy(p + 12, &e.eax, 4);
-    std::memcpy(p + 16, &all, 4);
-    std::memcpy(p + 20, &e.ebx, 4);
-    std::memcpy(p + 24, &all, 4);
-    std::memcpy(p + 28, &e.ecx, 4);
-    std::memcpy(p + 32, &all, 4);
-    std::memcpy(p + 36, &e.edx, 4);
-    std::memcpy(p + 40, &all, 4);
-    auto r = hypercall(vp_, abi::kHvcallRegisterInterceptResult, 0, in, {}, "HVCALL_REGISTER_INTERCEPT_RESULT");
-    if (!r) return tl::unexpected(r.error());
-  }
+  if (auto r = register_cpuid_results(vp_, index_, entries); !r) return r;
   cpuid_.assign(entries.begin(), entries.end());
   return {};
 }

@@ -13,6 +13,13 @@ namespace {
 
 constexpr std::uint8_t bit(std::uint8_t n) { return static_cast<std::uint8_t>(1U << n); }
 
+// A hypervisor status for a well-formed ASSERT_VIRTUAL_INTERRUPT: the target could not take the
+// interrupt. A malformed call (bad input or code) is the backend's bug and stays an error.
+bool undeliverable(const Error& error) {
+  const auto status = error.hypervisor_status();
+  return status && *status != abi::kHvStatusInvalidHypercallInput && *status != abi::kHvStatusInvalidHypercallCode;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<MshvVm>> MshvVm::create(const std::shared_ptr<MshvSystem>& system, const VmOptions& options) {
@@ -27,17 +34,31 @@ Result<std::unique_ptr<MshvVm>> MshvVm::create(const std::shared_ptr<MshvSystem>
   if (device_fd < 0) return fail_errno("open " + system->describe(), -device_fd);
   const MshvFd device(system, device_fd);
   abi::CreatePartition args{};
-  // The hypervisor's LAPIC (and x2APIC) is what interrupts are delivered to: the MSHV counterpart of
-  // an in-kernel irqchip. Only flags every 6.15+ kernel knows [§3.1].
-  if (options.in_kernel_irqchip) args.pt_flags = (1ULL << abi::kPtBitLapic) | (1ULL << abi::kPtBitX2apic);
+  // GPA super pages (2 MiB mappings where the memory allows), as Cloud Hypervisor, QEMU and OpenVMM
+  // request. The hypervisor's LAPIC (and x2APIC) is what interrupts are delivered to: the MSHV
+  // counterpart of an in-kernel irqchip. Only flags every 6.15+ kernel knows [§3.1].
+  args.pt_flags = 1ULL << abi::kPtBitGpaSuperPages;
+  if (options.in_kernel_irqchip) args.pt_flags |= (1ULL << abi::kPtBitLapic) | (1ULL << abi::kPtBitX2apic);
   args.pt_isolation = abi::kPtIsolationNone;
   auto fd = device.call(abi::kCreatePartition, &args, op);
   if (!fd) return tl::unexpected(fd.error());
   auto vm = std::unique_ptr<MshvVm>(new MshvVm(MshvFd(system, static_cast<int>(*fd)), resolved));
-  if (auto r = vm->partition_.call(abi::kInitializePartition, nullptr, "MSHV_INITIALIZE_PARTITION"); !r) {
+  if (auto r = vm->set_up_partition(); !r) return tl::unexpected(r.error());
+  return vm;
+}
+
+// The order every upstream VMM follows (docs/mshv.md "Partition setup").
+Result<void> MshvVm::set_up_partition() {
+  // Early property, only settable before INITIALIZE: no Hyper-V enlightenments for the guest (the
+  // synthetic feature bank off, as Hyperlight sets it), the same guest view as hvkit's KVM backend.
+  if (auto r = set_property(abi::kPropertySyntheticProcFeatures, 0, "set SYNTHETIC_PROC_FEATURES"); !r) return r;
+  if (auto r = partition_.call(abi::kInitializePartition, nullptr, "MSHV_INITIALIZE_PARTITION"); !r) {
     return tl::unexpected(r.error());
   }
-  return vm;
+  // After INITIALIZE, as Cloud Hypervisor does: an MSR the hypervisor does not implement reads 0 and
+  // ignores writes instead of raising #GP in the guest.
+  return set_property(abi::kPropertyUnimplementedMsrAction, abi::kUnimplementedMsrActionIgnoreWriteReadZero,
+                      "set UNIMPLEMENTED_MSR_ACTION");
 }
 
 Result<void> MshvVm::set_property(std::uint32_t code, std::uint64_t value, const char* operation) const {
@@ -97,13 +118,23 @@ Result<void> MshvVm::unmap_region(MemorySlot slot) {
   std::lock_guard lock(mutex_);
   auto region = memory_->region(slot.id);
   if (!region) return fail(ErrorKind::NotFound, "Vm::unmap_memory", "no slot " + std::to_string(slot.id));
+  // The last logged slot turns tracking off first, while the slot is still mapped: a refusal then
+  // leaves everything as it was (the slot mapped and logged), where unmapping first would have lost
+  // the slot with tracking still on.
+  const bool last_logged = dirty_slots_.size() == 1 && dirty_slots_.count(slot.id) == 1;
+  if (last_logged) {
+    if (auto r = tracking_off_locked(); !r) return r;
+  }
   const std::uint8_t flags = static_cast<std::uint8_t>(bit(abi::kSetMemBitUnmap));
-  if (auto r = set_memory(*region, flags, "MSHV_SET_GUEST_MEMORY (unmap)"); !r) return r;
+  if (auto r = set_memory(*region, flags, "MSHV_SET_GUEST_MEMORY (unmap)"); !r) {
+    // Still mapped and logged: tracking back on. Every page is dirty now (set before turning it off,
+    // and again by the hypervisor on enabling), so the next fetch reports too much, never too little.
+    if (last_logged && set_property(abi::kPropertyGpaPageAccessTracking, 1, "enable dirty tracking")) tracking_ = true;
+    return r;
+  }
   memory_->remove(slot.id);
   slots_.erase(slot.id);
-  if (dirty_slots_.erase(slot.id) != 0 && dirty_slots_.empty()) {
-    return set_property(abi::kPropertyGpaPageAccessTracking, 0, "disable dirty tracking");
-  }
+  dirty_slots_.erase(slot.id);
   return {};
 }
 
@@ -134,18 +165,41 @@ Result<void> MshvVm::require_lapic(const char* operation) const {
   return {};
 }
 
+// The kernel's fast path for a signalled irqfd (Linux drivers/hv/mshv_eventfd.c,
+// mshv_try_assert_irq_fast, on root-scheduler hosts) indexes the partition's VP array with the
+// route's physical APIC id and dereferences the entry without a NULL check: an irqfd whose route
+// names an APIC id with no VP can crash the host. Refused on both sides: routes and irqfds.
+// APIC id = VP index, as hvkit creates them (docs/mshv.md).
+Result<void> MshvVm::check_irqfd_route_locked(std::uint32_t gsi, std::uint32_t address_lo,
+                                              const char* operation) const {
+  if ((address_lo & 4) != 0) return {};  // logical destination: the fast path is not taken
+  const std::uint32_t apic_id = (address_lo >> 12) & 0xff;
+  if (vp_indices_.count(apic_id) != 0) return {};
+  return fail(ErrorKind::InvalidArgument, operation,
+              "GSI " + std::to_string(gsi) + " routes to APIC id " + std::to_string(apic_id) +
+                  ", which has no vCPU: an irqfd signal there can crash the host's MSHV driver; create the vCPU first");
+}
+
 Result<void> MshvVm::register_irqfd(const EventFd& event, std::uint32_t gsi) {
-  if (auto r = require_lapic("Vm::register_irqfd"); !r) return r;
+  constexpr const char* op = "Vm::register_irqfd";
+  if (auto r = require_lapic(op); !r) return r;
+  std::lock_guard lock(mutex_);
+  if (auto route = routes_.find(gsi); route != routes_.end()) {
+    if (auto r = check_irqfd_route_locked(gsi, route->second, op); !r) return r;
+  }
   abi::UserIrqfd args{event.fd(), 0, gsi, 0};
   auto r = partition_.call(abi::kIrqfd, &args, "MSHV_IRQFD");
   if (!r) return tl::unexpected(r.error());
+  irqfd_gsis_.insert(gsi);
   return {};
 }
 
 Result<void> MshvVm::unregister_irqfd(const EventFd& event, std::uint32_t gsi) {
+  std::lock_guard lock(mutex_);
   abi::UserIrqfd args{event.fd(), 0, gsi, 1U << abi::kIrqfdBitDeassign};
   auto r = partition_.call(abi::kIrqfd, &args, "MSHV_IRQFD (deassign)");
   if (!r) return tl::unexpected(r.error());
+  if (auto it = irqfd_gsis_.find(gsi); it != irqfd_gsis_.end()) irqfd_gsis_.erase(it);
   return {};
 }
 
@@ -196,7 +250,9 @@ Result<void> MshvVm::signal_msi(const MsiMessage& message) {
   std::uint8_t bytes[sizeof in];
   std::memcpy(bytes, &in, sizeof in);
   auto r = hypercall(partition_, abi::kHvcallAssertVirtualInterrupt, 0, bytes, {}, "HVCALL_ASSERT_VIRTUAL_INTERRUPT");
-  if (!r) return tl::unexpected(r.error());
+  if (!r && !undeliverable(r.error())) return tl::unexpected(r.error());
+  // An interrupt the target cannot take now (its LAPIC still software-disabled, Hyperlight's finding)
+  // is dropped, as KVM drops an MSI to a disabled LAPIC and OpenVMM drops a failed request.
   return {};
 }
 
@@ -204,6 +260,8 @@ Result<void> MshvVm::set_gsi_routing(std::span<const GsiRoute> routes) {
   constexpr const char* op = "Vm::set_gsi_routing";
   if (auto r = require_lapic(op); !r) return r;
   if (routes.size() > abi::kMaxGuestIrqs) return fail(ErrorKind::InvalidArgument, op, "more than 4096 routes");
+  std::lock_guard lock(mutex_);
+  std::map<std::uint32_t, std::uint32_t> next_routes;
   std::vector<std::uint8_t> table(sizeof(abi::UserIrqTableHeader) + routes.size() * sizeof(abi::UserIrqEntry));
   abi::UserIrqTableHeader header{static_cast<std::uint32_t>(routes.size()), 0};
   std::memcpy(table.data(), &header, sizeof header);
@@ -214,10 +272,15 @@ Result<void> MshvVm::set_gsi_routing(std::span<const GsiRoute> routes) {
     if ((msi->message.address >> 32) != 0)
       return fail(ErrorKind::InvalidArgument, op, "MSI address_hi must be 0 on MSHV");
     const abi::UserIrqEntry e{msi->gsi, static_cast<std::uint32_t>(msi->message.address), 0, msi->message.data};
+    if (irqfd_gsis_.count(e.gsi) != 0) {
+      if (auto r = check_irqfd_route_locked(e.gsi, e.address_lo, op); !r) return r;
+    }
+    next_routes[e.gsi] = e.address_lo;
     std::memcpy(table.data() + sizeof header + i * sizeof e, &e, sizeof e);
   }
   auto r = partition_.call(abi::kSetMsiRouting, table.data(), "MSHV_SET_MSI_ROUTING");
   if (!r) return tl::unexpected(r.error());
+  routes_ = std::move(next_routes);  // the table is replaced as a whole [§11]
   return {};
 }
 
@@ -230,12 +293,60 @@ Result<void> MshvVm::start_dirty_log(MemorySlot slot) {
   return enable_dirty_log_locked(slot.id);
 }
 
+// MSHV_GET_GPAP_ACCESS_BITMAP over a whole slot: the dirty bits into `bytes`, then `op` applied to them.
+Result<void> MshvVm::access_bitmap_locked(const GuestRegion& region, std::uint8_t op,
+                                          std::vector<std::uint8_t>& bytes) const {
+  const std::uint64_t pages = region.size() / kPageSize;
+  bytes.assign((pages + 7) / 8, 0);
+  abi::GpapAccessBitmap args{};
+  args.access_type = abi::kGpapAccessTypeDirty;
+  args.access_op = op;
+  args.page_count = pages;
+  args.gpap_base = region.guest_base() >> 12;
+  args.bitmap_ptr = user_address(bytes.data());  // the kernel fills it by address
+  auto r = partition_.call(abi::kGetGpapAccessBitmap, &args, "MSHV_GET_GPAP_ACCESS_BITMAP");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+// The hypervisor refuses to clear GPA_PAGE_ACCESS_TRACKING while a tracked page's dirty bit is
+// clear, so every writable slot is set all dirty first (GPAP op SET), as Cloud Hypervisor
+// (hypervisor/src/mshv/mod.rs, stop_dirty_log: "a requirement from Microsoft Hypervisor") and rust-vmm
+// mshv-ioctls (src/ioctls/vm.rs, disable_dirty_page_tracking) do. Called only when no slot is logged
+// any more, or about to be: setting the bits loses nothing anyone will fetch.
+Result<void> MshvVm::tracking_off_locked() {
+  if (!tracking_) return {};
+  std::vector<std::uint8_t> scratch;
+  for (const auto& [slot, read_only] : slots_) {
+    if (read_only) continue;  // never written by the guest: no dirty bit to clear
+    auto region = memory_->region(slot);
+    if (!region) continue;
+    if (auto r = access_bitmap_locked(*region, abi::kGpapAccessOpSet, scratch); !r) return r;
+  }
+  if (auto r = set_property(abi::kPropertyGpaPageAccessTracking, 0, "disable dirty tracking"); !r) return r;
+  tracking_ = false;
+  return {};
+}
+
 Result<void> MshvVm::enable_dirty_log_locked(std::uint32_t slot) {
-  if (!memory_->region(slot))
-    return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot));
+  auto region = memory_->region(slot);
+  if (!region) return fail(ErrorKind::NotFound, "Vm::enable_dirty_log", "no slot " + std::to_string(slot));
+  if (dirty_slots_.count(slot) != 0) return {};
   // Tracking is partition-wide [§11]: on with the first logged slot.
-  if (dirty_slots_.empty()) {
+  const bool turned_on = !tracking_;
+  if (turned_on) {
     if (auto r = set_property(abi::kPropertyGpaPageAccessTracking, 1, "enable dirty tracking"); !r) return r;
+    tracking_ = true;
+  }
+  // The first bitmap after enabling reports every page dirty (Hyperlight issue #689), and a slot
+  // that was logged before, or mapped while tracking was on, has bits of its own: one fetch with
+  // CLEAR starts the slot's log empty, so the first fetch reports exactly what the guest wrote since.
+  if (auto it = slots_.find(slot); it != slots_.end() && !it->second) {  // writable
+    std::vector<std::uint8_t> scratch;
+    if (auto r = access_bitmap_locked(*region, abi::kGpapAccessOpClear, scratch); !r) {
+      if (turned_on) (void)tracking_off_locked();  // back as it was; the fetch error is the one to report
+      return r;
+    }
   }
   dirty_slots_.insert(slot);
   memory_->set_logging(slot, true);
@@ -244,9 +355,13 @@ Result<void> MshvVm::enable_dirty_log_locked(std::uint32_t slot) {
 
 Result<void> MshvVm::stop_dirty_log(MemorySlot slot) {
   std::lock_guard lock(mutex_);
-  if (dirty_slots_.erase(slot.id) == 0) return {};
+  if (dirty_slots_.count(slot.id) == 0) return {};
+  // Tracking off first: refused, the slot stays logged and nothing has changed.
+  if (dirty_slots_.size() == 1) {
+    if (auto r = tracking_off_locked(); !r) return r;
+  }
+  dirty_slots_.erase(slot.id);
   memory_->set_logging(slot.id, false);
-  if (dirty_slots_.empty()) return set_property(abi::kPropertyGpaPageAccessTracking, 0, "disable dirty tracking");
   return {};
 }
 
@@ -258,15 +373,8 @@ Result<DirtyBitmap> MshvVm::fetch_guest_dirty_log(MemorySlot slot) {
   if (dirty_slots_.count(slot.id) == 0)
     return fail(ErrorKind::InvalidArgument, op, "dirty logging is off for this slot");
   const std::uint64_t pages = region->size() / kPageSize;
-  std::vector<std::uint8_t> bytes((pages + 7) / 8);
-  abi::GpapAccessBitmap args{};
-  args.access_type = abi::kGpapAccessTypeDirty;
-  args.access_op = abi::kGpapAccessOpClear;
-  args.page_count = pages;
-  args.gpap_base = region->guest_base() >> 12;
-  args.bitmap_ptr = user_address(bytes.data());  // the kernel fills it by address
-  auto r = partition_.call(abi::kGetGpapAccessBitmap, &args, "MSHV_GET_GPAP_ACCESS_BITMAP");
-  if (!r) return tl::unexpected(r.error());
+  std::vector<std::uint8_t> bytes;
+  if (auto r = access_bitmap_locked(*region, abi::kGpapAccessOpClear, bytes); !r) return tl::unexpected(r.error());
   DirtyBitmap out;
   out.guest_base = region->guest_base();
   out.pages = pages;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "hv/hypervisor.hpp"
 #include "mshv_calls.hpp"
@@ -38,7 +39,12 @@ class MshvVm final : public Vm {
   Result<void> ioeventfd(const EventFd& event, const IoEventAddress& where, bool deassign) const;
   Result<void> set_property(std::uint32_t code, std::uint64_t value, const char* operation) const;
   Result<void> require_lapic(const char* operation) const;
-  Result<void> enable_dirty_log_locked(std::uint32_t slot);  // mutex_ held
+  Result<void> set_up_partition();
+  // mutex_ held:
+  Result<void> enable_dirty_log_locked(std::uint32_t slot);
+  Result<void> tracking_off_locked();
+  Result<void> access_bitmap_locked(const GuestRegion& region, std::uint8_t op, std::vector<std::uint8_t>& bytes) const;
+  Result<void> check_irqfd_route_locked(std::uint32_t gsi, std::uint32_t address_lo, const char* operation) const;
 
   MshvFd partition_;
   VmOptions options_;
@@ -46,8 +52,11 @@ class MshvVm final : public Vm {
   std::mutex mutex_;                     // guards the members below
   std::map<std::uint32_t, bool> slots_;  // slot -> read_only
   std::set<std::uint32_t> dirty_slots_;
-  std::uint32_t next_slot_ = 0;
+  bool tracking_ = false;  // GPA_PAGE_ACCESS_TRACKING as last set
   std::set<std::uint32_t> vp_indices_;
+  std::map<std::uint32_t, std::uint32_t> routes_;  // GSI -> MSI address_lo, as last set
+  std::multiset<std::uint32_t> irqfd_gsis_;        // one entry per registered irqfd
+  std::uint32_t next_slot_ = 0;
 };
 
 }  // namespace hv::mshv::detail

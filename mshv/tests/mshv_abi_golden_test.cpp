@@ -574,6 +574,43 @@ TEST(MshvAbiGolden, HvInputAssertVirtualInterrupt) {  // §6, 32 bytes
   EXPECT_TRUE(matches_golden(s, want));
 }
 
+// Linux include/hyperv/hvhdk.h: hv_input_register_intercept_result (__packed) with
+// hv_register_x64_cpuid_result_parameters at +16; 60 bytes.
+TEST(MshvAbiGolden, HvInputRegisterInterceptResultForCpuid) {
+  abi::HvInputRegisterInterceptResult s;
+  poison(s);
+  s.partition_id = tag64(0);
+  s.vp_index = tag32(8);
+  s.intercept_type = tag32(12);
+  s.parameters.input_eax = tag32(16);
+  s.parameters.input_ecx = tag32(20);
+  s.parameters.subleaf_specific = tag8(24);
+  s.parameters.always_override = tag8(25);
+  s.parameters.padding = tag16(26);
+  s.parameters.eax = tag32(28);
+  s.parameters.eax_mask = tag32(32);
+  s.parameters.ebx = tag32(36);
+  s.parameters.ebx_mask = tag32(40);
+  s.parameters.ecx = tag32(44);
+  s.parameters.ecx_mask = tag32(48);
+  s.parameters.edx = tag32(52);
+  s.parameters.edx_mask = tag32(56);
+
+  std::array<std::uint8_t, 60> want{};
+  put64(want, 0, tag64(0));                                                     // partition_id
+  put32(want, 8, tag32(8));                                                     // vp_index
+  put32(want, 12, tag32(12));                                                   // intercept_type
+  put32(want, 16, tag32(16));                                                   // input.eax (leaf)
+  put32(want, 20, tag32(20));                                                   // input.ecx (subleaf)
+  put8(want, 24, tag8(24));                                                     // input.subleaf_specific
+  put8(want, 25, tag8(25));                                                     // input.always_override
+  put16(want, 26, tag16(26));                                                   // input.padding
+  for (std::size_t off = 28; off < 60; off += 4) put32(want, off, tag32(off));  // eax, eax_mask, ... edx_mask
+  EXPECT_TRUE(matches_golden(s, want));
+  EXPECT_EQ(abi::kInterceptTypeX64Cpuid, 2u);
+  EXPECT_EQ(abi::kUnimplementedMsrActionIgnoreWriteReadZero, 1u);
+}
+
 TEST(MshvAbiGolden, HvInputTranslateVirtualAddress) {  // §6, 32 bytes
   abi::HvInputTranslateVirtualAddress s;
   poison(s);

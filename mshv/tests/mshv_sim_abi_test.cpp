@@ -1072,4 +1072,94 @@ TEST_F(MshvSimAccessBitmap, DISABLED_AccessedTypeAndSubRangesAreAccepted) {
   EXPECT_EQ(ioctl(pt_, abi::kGetGpapAccessBitmap, accessed), 0) << "ACCESSED, whole region";
 }
 
+// ---- Upstream practice the simulator models (docs/mshv.md "Upstream practice") ----------------------------
+
+class MshvSimUpstream : public MshvSim {
+ protected:
+  HvcallResult set_property(int fd, std::uint32_t code, std::uint64_t value) {
+    std::vector<std::uint8_t> in;
+    append(in, abi::HvInputSetPartitionProperty{0, code, 0, value});
+    return hvcall(fd, abi::kHvcallSetPartitionProperty, 0, in);
+  }
+  long bitmap(std::uint64_t gpa, std::uint64_t pages, std::uint8_t op, std::vector<std::uint8_t>& bits) {
+    bits.assign((pages + 7) / 8, 0xee);
+    abi::GpapAccessBitmap a{};
+    a.access_type = abi::kGpapAccessTypeDirty;
+    a.access_op = op;
+    a.page_count = pages;
+    a.gpap_base = gpa >> 12;
+    a.bitmap_ptr = reinterpret_cast<std::uint64_t>(bits.data());
+    return ioctl(pt_, abi::kGetGpapAccessBitmap, a);
+  }
+};
+
+// SYNTHETIC_PROC_FEATURES before INITIALIZE only; UNIMPLEMENTED_MSR_ACTION after it only, 0 or 1.
+TEST_F(MshvSimUpstream, EarlyAndLatePartitionPropertiesAreOrderChecked) {
+  const long pt = create_partition(0);
+  ASSERT_GE(pt, 0);
+  pt_ = static_cast<int>(pt);
+  auto early_msr = set_property(pt_, abi::kPropertyUnimplementedMsrAction, 1);
+  EXPECT_EQ(early_msr.call.status, abi::kHvStatusInvalidPartitionState);
+  EXPECT_EQ(set_property(pt_, abi::kPropertySyntheticProcFeatures, 0).call.status, abi::kHvStatusSuccess);
+  ASSERT_EQ(initialize(pt_), 0);
+  EXPECT_EQ(set_property(pt_, abi::kPropertySyntheticProcFeatures, 0).call.status, abi::kHvStatusInvalidPartitionState);
+  EXPECT_EQ(set_property(pt_, abi::kPropertyUnimplementedMsrAction, 2).call.status,
+            abi::kHvStatusPropertyValueOutOfRange);
+  EXPECT_EQ(set_property(pt_, abi::kPropertyUnimplementedMsrAction, 1).call.status, abi::kHvStatusSuccess);
+}
+
+// Tracking on: the first bitmap has every page dirty. Off: refused while a page is clean, until SET.
+TEST_F(MshvSimUpstream, TrackingStartsAllDirtyAndCannotBeTurnedOffWhileAPageIsClean) {
+  ASSERT_NO_FATAL_FAILURE(make_partition(0, /*with_vp=*/false));
+  auto& ram = allocate(4 * kHostPage);
+  ASSERT_EQ(set_guest_memory(pt_, mem_region(0x100000, ram.address(), ram.size(), kWritable | kExecutable)), 0);
+  ASSERT_EQ(set_property(pt_, abi::kPropertyGpaPageAccessTracking, 1).call.status, abi::kHvStatusSuccess);
+  std::vector<std::uint8_t> bits;
+  ASSERT_EQ(bitmap(0x100000, 4, abi::kGpapAccessOpClear, bits), 0);
+  EXPECT_EQ(bits[0], 0x0f) << "the first bitmap after enabling reports every page dirty";
+  ASSERT_EQ(bitmap(0x100000, 4, abi::kGpapAccessOpNoop, bits), 0);
+  EXPECT_EQ(bits[0], 0x00);  // cleared; NOOP acts as SET [§11]
+  ASSERT_EQ(bitmap(0x100000, 4, abi::kGpapAccessOpClear, bits), 0);
+  EXPECT_EQ(bits[0], 0x0f);
+  auto refused = set_property(pt_, abi::kPropertyGpaPageAccessTracking, 0);
+  EXPECT_EQ(refused.call.status, abi::kHvStatusInvalidPartitionState);
+  EXPECT_LT(refused.rc, 0);
+  ASSERT_EQ(bitmap(0x100000, 4, abi::kGpapAccessOpSet, bits), 0);  // still on: the bitmap still answers
+  EXPECT_EQ(set_property(pt_, abi::kPropertyGpaPageAccessTracking, 0).call.status, abi::kHvStatusSuccess);
+  EXPECT_EQ(bitmap(0x100000, 4, abi::kGpapAccessOpSet, bits), -EINVAL);  // off
+}
+
+// ASSERT_VIRTUAL_INTERRUPT of a fixed interrupt to a VP whose LAPIC is software-disabled (a new VP's) fails.
+TEST_F(MshvSimUpstream, AnInterruptToASoftwareDisabledLapicIsInvalidVpState) {
+  ASSERT_NO_FATAL_FAILURE(make_partition(kPtLapic | kPtX2apic));
+  abi::HvInputAssertVirtualInterrupt fixed{};
+  fixed.control = abi::kInterruptTypeFixed;
+  fixed.dest_addr = 0;
+  fixed.vector = 0x30;
+  std::vector<std::uint8_t> in;
+  append(in, fixed);
+  EXPECT_EQ(hvcall(pt_, abi::kHvcallAssertVirtualInterrupt, 0, in).call.status, abi::kHvStatusInvalidVpState);
+}
+
+// An irqfd whose route has a physical destination without a VP arms the kernel's NULL dereference: ENXIO.
+TEST_F(MshvSimUpstream, ArmingAnIrqfdOnARouteToAMissingVpIsEnxio) {
+  ASSERT_NO_FATAL_FAILURE(make_partition(kPtLapic | kPtX2apic));  // VP 0 only
+  const auto table = [](std::uint32_t gsi, std::uint32_t apic_id) {
+    std::vector<std::uint8_t> t;
+    append(t, abi::UserIrqTableHeader{1, 0});
+    append(t, abi::UserIrqEntry{gsi, 0xfee00000U | (apic_id << 12), 0, 0x30});
+    return t;
+  };
+  auto to_missing = table(9, 5);
+  ASSERT_EQ(ioctl(pt_, abi::kSetMsiRouting, to_missing.data()), 0);  // no irqfd yet: harmless
+  OwnedEventfd e;
+  ASSERT_GE(e.fd(), 0);
+  auto args = irqfd_args(e.fd(), 9);
+  EXPECT_EQ(ioctl(pt_, abi::kIrqfd, args), -ENXIO);
+  auto to_vp0 = table(9, 0);
+  ASSERT_EQ(ioctl(pt_, abi::kSetMsiRouting, to_vp0.data()), 0);
+  ASSERT_EQ(ioctl(pt_, abi::kIrqfd, args), 0);
+  EXPECT_EQ(ioctl(pt_, abi::kSetMsiRouting, to_missing.data()), -ENXIO);
+}
+
 }  // namespace

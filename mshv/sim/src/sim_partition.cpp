@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <array>
+#include <algorithm>
 #include <cstring>
 
 #include "sim_vp.hpp"
@@ -28,6 +29,13 @@ bool mapped(std::uint64_t address, std::uint64_t size) {
     done += n;
   }
   return true;
+}
+
+std::vector<std::uint64_t> all_dirty(std::uint64_t bytes) {
+  const std::uint64_t pages = bytes / kPage;
+  std::vector<std::uint64_t> words((pages + 63) / 64, ~std::uint64_t{0});
+  if (pages % 64 != 0) words.back() = (std::uint64_t{1} << (pages % 64)) - 1;
+  return words;
 }
 
 bool all_zero(std::span<const std::uint8_t> bytes) {
@@ -110,7 +118,9 @@ long Partition::set_guest_memory(const abi::UserMemRegion& r) {
                            .log_dirty = writable && properties_[abi::kPropertyGpaPageAccessTracking] == 1};
   auto slot = vm_->map_memory(*region, options);
   if (!slot) return slot.error().kind() == ErrorKind::Overlap ? -EEXIST : -EINVAL;
-  regions_.push_back({gpa, r.size, r.userspace_addr, r.flags, *slot});
+  // Tracked from the start with every page dirty, as on enabling [INF: by analogy with Hyperlight #689].
+  regions_.push_back({gpa, r.size, r.userspace_addr, r.flags, *slot,
+                      options.log_dirty ? all_dirty(r.size) : std::vector<std::uint64_t>{}});
   return 0;
 }
 
@@ -149,6 +159,16 @@ long Partition::apply_routing() {
   return vm_->set_gsi_routing(routes) ? 0 : -EINVAL;
 }
 
+// Linux drivers/hv/mshv_eventfd.c, mshv_try_assert_irq_fast: a signalled irqfd whose route has a
+// physical destination indexes pt_vp_array[apic id] and dereferences it without a NULL check (on
+// root-scheduler hosts with direct injection). The simulator cannot see KVM deliver the signal, so it
+// refuses to arm the hazard with ENXIO, an errno the real kernel never returns here: the real one accepts
+// and may crash the host later. (The simulator's APIC id = VP index, as KVM's default.)
+bool Partition::irqfd_hazard(const abi::UserIrqEntry& route) const {
+  if ((route.address_lo & 4) != 0) return false;  // logical destination: no fast path
+  return vps_.count((route.address_lo >> 12) & 0xff) == 0;
+}
+
 long Partition::set_msi_routing(const void* table) {
   abi::UserIrqTableHeader header{};
   std::memcpy(&header, table, sizeof header);
@@ -163,7 +183,10 @@ long Partition::set_msi_routing(const void* table) {
   }
   std::lock_guard lock(mutex_);
   if (!lapic()) return -EINVAL;  // no interrupt controller to deliver to [INF]
-  routes_ = std::move(routes);   // the table is replaced as a whole [§11]
+  for (const auto& fd : irqfds_) {
+    if (auto it = routes.find(fd.gsi); it != routes.end() && irqfd_hazard(it->second)) return -ENXIO;
+  }
+  routes_ = std::move(routes);  // the table is replaced as a whole [§11]
   return apply_routing();
 }
 
@@ -183,6 +206,7 @@ long Partition::irqfd(const abi::UserIrqfd& args) {
   }
   if ((args.flags & (1U << abi::kIrqfdBitResample)) != 0) return -EINVAL;  // needs a level route; not simulated
   if (!lapic()) return -EINVAL;
+  if (auto it = routes_.find(args.gsi); it != routes_.end() && irqfd_hazard(it->second)) return -ENXIO;
   for (const auto& existing : irqfds_) {
     if (existing.fd == args.fd) return -EBUSY;  // same eventfd twice [§11]
   }
@@ -233,23 +257,70 @@ long Partition::ioeventfd(const abi::UserIoeventfd& args) {
   return 0;
 }
 
+bool Partition::merge_guest_writes(Region& r) {
+  auto log = vm_->fetch_and_clear_dirty_log(r.slot);
+  if (!log) return false;
+  for (std::size_t i = 0; i < r.dirty.size() && i < log->bits.size(); ++i) r.dirty[i] |= log->bits[i];
+  return true;
+}
+
 long Partition::gpap_access_bitmap(abi::GpapAccessBitmap& args) {
   std::lock_guard lock(mutex_);
   if (!all_zero(args.rsvd) || args.access_type != abi::kGpapAccessTypeDirty || args.bitmap_ptr == 0) return -EINVAL;
+  if (args.access_op > abi::kGpapAccessOpSet) return -EINVAL;
   if (properties_[abi::kPropertyGpaPageAccessTracking] != 1) return -EINVAL;  // tracking not enabled [§11, INF]
   for (auto& r : regions_) {
-    if (args.gpap_base != r.gpa >> 12 || args.page_count != r.size >> 12) continue;
-    auto log = vm_->fetch_and_clear_dirty_log(r.slot);
-    if (!log) return -EINVAL;
-    // One bit per page, u8 granularity [§3.2]; KVM's log is in u64 words.
+    if (args.gpap_base != r.gpa >> 12 || args.page_count != r.size >> 12 || r.dirty.empty()) continue;
+    if (!merge_guest_writes(r)) return -EINVAL;
+    // One bit per page, u8 granularity [§3.2]; the model keeps u64 words.
     const auto out = user_bytes(args.bitmap_ptr, (args.page_count + 7) / 8);  // the caller's buffer, by address
     std::memset(out.data(), 0, out.size());
     for (std::uint64_t page = 0; page < args.page_count; ++page) {
-      if (log->is_dirty(page)) out[page / 8] = static_cast<std::uint8_t>(out[page / 8] | (1U << (page % 8)));
+      if ((r.dirty[page / 64] >> (page % 64)) & 1U)
+        out[page / 8] = static_cast<std::uint8_t>(out[page / 8] | (1U << (page % 8)));
+    }
+    // Then the operation on the bits: CLEAR, or SET (NOOP acts as SET [§11]).
+    if (args.access_op == abi::kGpapAccessOpClear) {
+      std::fill(r.dirty.begin(), r.dirty.end(), 0);
+    } else {
+      r.dirty = all_dirty(r.size);
     }
     return 0;
   }
   return -EINVAL;  // the simulator answers whole regions only [INF]
+}
+
+// GPA_PAGE_ACCESS_TRACKING. On: every page starts dirty, so the first bitmap reports all of them
+// (Hyperlight issue #689). Off: refused while a tracked page's dirty bit is clear -- Cloud Hypervisor
+// (hypervisor/src/mshv/mod.rs, stop_dirty_log) and rust-vmm mshv-ioctls (src/ioctls/vm.rs,
+// disable_dirty_page_tracking: "otherwise this hypercall will be failed") set them all first. Neither
+// names the status; the simulator answers HV_STATUS_INVALID_PARTITION_STATE and leaves tracking on.
+std::uint16_t Partition::set_page_access_tracking(std::uint64_t value) {
+  if (value > 1) return abi::kHvStatusInvalidParameter;
+  const bool on = properties_[abi::kPropertyGpaPageAccessTracking] == 1;
+  if (value == 1) {
+    if (on) return abi::kHvStatusSuccess;
+    for (auto& r : regions_) {
+      if ((r.flags & (1U << abi::kSetMemBitWritable)) == 0) continue;
+      if (!vm_->enable_dirty_log(r.slot)) return abi::kHvStatusInvalidParameter;
+      r.dirty = all_dirty(r.size);
+    }
+    properties_[abi::kPropertyGpaPageAccessTracking] = 1;
+    return abi::kHvStatusSuccess;
+  }
+  if (!on) return abi::kHvStatusSuccess;
+  for (auto& r : regions_) {
+    if (r.dirty.empty()) continue;
+    if (!merge_guest_writes(r)) return abi::kHvStatusInvalidParameter;
+    if (r.dirty != all_dirty(r.size)) return abi::kHvStatusInvalidPartitionState;
+  }
+  for (auto& r : regions_) {
+    if (r.dirty.empty()) continue;
+    if (!vm_->disable_dirty_log(r.slot)) return abi::kHvStatusInvalidParameter;
+    r.dirty.clear();
+  }
+  properties_[abi::kPropertyGpaPageAccessTracking] = 0;
+  return abi::kHvStatusSuccess;
 }
 
 std::uint16_t Partition::partition_property(abi::RootHvcall& call, bool set) {
@@ -258,13 +329,22 @@ std::uint16_t Partition::partition_property(abi::RootHvcall& call, bool set) {
     abi::HvInputSetPartitionProperty in{};
     std::memcpy(&in, user_pointer(call.in_ptr), sizeof in);
     std::lock_guard lock(mutex_);
-    if (in.property_code == abi::kPropertyGpaPageAccessTracking) {
-      if (in.property_value > 1) return abi::kHvStatusInvalidParameter;
-      for (auto& r : regions_) {
-        if ((r.flags & (1U << abi::kSetMemBitWritable)) == 0) continue;
-        auto done = in.property_value == 1 ? vm_->enable_dirty_log(r.slot) : vm_->disable_dirty_log(r.slot);
-        if (!done) return abi::kHvStatusInvalidParameter;
-      }
+    switch (in.property_code) {
+      case abi::kPropertyGpaPageAccessTracking: return set_page_access_tracking(in.property_value);
+      // An early property: set before INITIALIZE_PARTITION, as Cloud Hypervisor, rust-vmm, QEMU and
+      // Hyperlight do (hyperlight src/hyperlight_host/src/hypervisor/hyperv_linux.rs); afterwards the
+      // simulator refuses it [INF: the status].
+      case abi::kPropertySyntheticProcFeatures:
+        if (initialized_) return abi::kHvStatusInvalidPartitionState;
+        break;
+      // Cloud Hypervisor sets it after INITIALIZE (hypervisor/src/mshv/mod.rs); the simulator holds
+      // VMMs to that order [INF], and to the two values hvhdk.h defines.
+      case abi::kPropertyUnimplementedMsrAction:
+        if (!initialized_) return abi::kHvStatusInvalidPartitionState;
+        if (in.property_value > abi::kUnimplementedMsrActionIgnoreWriteReadZero)
+          return abi::kHvStatusPropertyValueOutOfRange;
+        break;
+      default: break;
     }
     properties_[in.property_code] = in.property_value;
     return abi::kHvStatusSuccess;
@@ -351,6 +431,15 @@ std::uint16_t Partition::assert_interrupt(abi::RootHvcall& call) {
     return abi::kHvStatusInvalidParameter;
   }
   if (in.vector > 0xff || in.dest_addr > 0xff) return abi::kHvStatusInvalidParameter;
+  // Hyperlight (src/hyperlight_host/src/hypervisor/hyperv_linux.rs): the LAPIC starts software-disabled
+  // (SVR bit 8 clear) and "request_virtual_interrupt would fail" until it is enabled. No status is
+  // named; the simulator answers HV_STATUS_INVALID_VP_STATE for a fixed or lowest-priority interrupt to
+  // a VP (physical destination) whose LAPIC is software-disabled. (An NMI ignores the SVR.)
+  if (type != abi::kInterruptTypeNmi && (in.control & abi::kInterruptControlLogical) == 0) {
+    if (auto vp = find_vp(static_cast<std::uint32_t>(in.dest_addr)); vp != nullptr && !vp->lapic_software_enabled()) {
+      return abi::kHvStatusInvalidVpState;
+    }
+  }
   // Delivered as the equivalent MSI: destination in address bits 19:12, vector and type in data.
   MsiMessage msi;
   msi.address = 0xfee00000ULL | (in.dest_addr << 12) | ((in.control & abi::kInterruptControlLogical) != 0 ? 4 : 0);
@@ -358,6 +447,38 @@ std::uint16_t Partition::assert_interrupt(abi::RootHvcall& call) {
                                         ((in.control & abi::kInterruptControlLevel) != 0 ? 1U << 15 : 0));
   std::lock_guard lock(mutex_);
   return vm_->signal_msi(msi) ? abi::kHvStatusSuccess : abi::kHvStatusInvalidParameter;
+}
+
+// CPUID results only (intercept type X64_CPUID) [§6]. The hypervisor answers (its value & ~mask) |
+// (value & mask) (Linux include/hyperv/hvhdk.h, hv_register_x64_cpuid_result_parameters; rust-vmm
+// mshv-ioctls and QEMU pass mask = value for that reason). The simulator's "own value" is the partition's
+// default CPUID; the VP applies the result before its next run.
+std::uint16_t Partition::register_intercept_result(abi::RootHvcall& call) {
+  abi::HvInputRegisterInterceptResult in{};
+  std::memcpy(&in, user_pointer(call.in_ptr), sizeof in);
+  auto vp = find_vp(in.vp_index);
+  if (vp == nullptr) return abi::kHvStatusInvalidVpIndex;
+  if (in.intercept_type != abi::kInterceptTypeX64Cpuid) return abi::kHvStatusInvalidParameter;
+  const auto& p = in.parameters;
+  CpuidEntry own{.function = p.input_eax, .index = p.input_ecx, .index_significant = p.subleaf_specific != 0};
+  for (const auto& d : cpuid_defaults_) {
+    if (d.function == p.input_eax && (!d.index_significant || d.index == p.input_ecx)) {
+      own = d;
+      break;
+    }
+  }
+  const auto merge = [](std::uint32_t mine, std::uint32_t value, std::uint32_t mask) {
+    return (mine & ~mask) | (value & mask);
+  };
+  CpuidEntry entry{.function = p.input_eax,
+                   .index = p.input_ecx,
+                   .index_significant = p.subleaf_specific != 0,
+                   .eax = merge(own.eax, p.eax, p.eax_mask),
+                   .ebx = merge(own.ebx, p.ebx, p.ebx_mask),
+                   .ecx = merge(own.ecx, p.ecx, p.ecx_mask),
+                   .edx = merge(own.edx, p.edx, p.edx_mask)};
+  vp->register_cpuid(entry);
+  return abi::kHvStatusSuccess;
 }
 
 long Partition::hvcall(abi::RootHvcall& call, bool via_vp) {
@@ -376,33 +497,10 @@ long Partition::hvcall(abi::RootHvcall& call, bool via_vp) {
     case abi::kHvcallAssertVirtualInterrupt: status = assert_interrupt(call); break;
     case abi::kHvcallGetPartitionProperty: status = partition_property(call, false); break;
     case abi::kHvcallSetPartitionProperty: status = partition_property(call, true); break;
-    case abi::kHvcallRegisterInterceptResult: {
-      // CPUID results only (intercept type X64_CPUID = 2, parameters at byte 16) [§6].
-      std::uint8_t in[60] = {};
-      if (call.in_sz < sizeof in) return -EINVAL;
-      std::memcpy(in, user_pointer(call.in_ptr), sizeof in);
-      std::uint32_t vp_index = 0, type = 0, fields[11] = {};
-      std::memcpy(&vp_index, in + 8, 4);
-      std::memcpy(&type, in + 12, 4);
-      std::memcpy(fields, in + 16, sizeof fields);
-      auto vp = find_vp(vp_index);
-      if (vp == nullptr) {
-        status = abi::kHvStatusInvalidVpIndex;
-      } else if (type != 2) {
-        status = abi::kHvStatusInvalidParameter;
-      } else {
-        CpuidEntry entry;
-        entry.function = fields[0];
-        entry.index = fields[1];
-        entry.index_significant = (fields[2] & 0xff) != 0;
-        entry.eax = fields[3];
-        entry.ebx = fields[5];
-        entry.ecx = fields[7];
-        entry.edx = fields[9];
-        vp->register_cpuid(entry);
-      }
+    case abi::kHvcallRegisterInterceptResult:
+      if (call.in_sz < sizeof(abi::HvInputRegisterInterceptResult)) return -EINVAL;
+      status = register_intercept_result(call);
       break;
-    }
     case abi::kHvcallInstallIntercept:
     case abi::kHvcallClearVirtualInterrupt:
     case abi::kHvcallGetGpaPagesAccessStates:

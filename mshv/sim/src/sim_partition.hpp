@@ -34,7 +34,9 @@ inline std::span<std::uint8_t> user_bytes(std::uint64_t address, std::size_t siz
 
 class Partition : public std::enable_shared_from_this<Partition> {
  public:
-  Partition(std::uint64_t pt_flags, std::unique_ptr<Vm> vm) : pt_flags_(pt_flags), vm_(std::move(vm)) {}
+  // `cpuid_defaults`: what the simulated hypervisor answers CPUID with before a VMM registers results.
+  Partition(std::uint64_t pt_flags, std::unique_ptr<Vm> vm, std::vector<CpuidEntry> cpuid_defaults)
+      : pt_flags_(pt_flags), vm_(std::move(vm)), cpuid_defaults_(std::move(cpuid_defaults)) {}
   ~Partition();
   // Pinned: its VPs and KVM objects refer to it.
   Partition(const Partition&) = delete;
@@ -62,6 +64,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
     std::uint64_t gpa = 0, size = 0, userspace_addr = 0;
     std::uint8_t flags = 0;
     MemorySlot slot;
+    // The hypervisor's dirty bit per page (u64 words) while tracking is on; empty otherwise. KVM's log
+    // (the guest's writes) is merged in whenever the simulator looks at it.
+    std::vector<std::uint64_t> dirty;
   };
   struct Irqfd {
     int fd = -1;  // the caller's number, for DEASSIGN
@@ -77,6 +82,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::uint16_t assert_interrupt(abi::RootHvcall& call);
   std::uint16_t partition_property(abi::RootHvcall& call, bool set);
   long apply_routing();
+  std::uint16_t register_intercept_result(abi::RootHvcall& call);
+  std::uint16_t set_page_access_tracking(std::uint64_t value);  // mutex_ held
+  bool merge_guest_writes(Region& r);                           // mutex_ held; false if KVM's log failed
+  bool irqfd_hazard(const abi::UserIrqEntry& route) const;      // mutex_ held
 
   mutable std::mutex mutex_;
   std::uint64_t pt_flags_;
@@ -88,6 +97,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::vector<Irqfd> irqfds_;
   std::vector<Ioeventfd> ioeventfds_;
   std::map<std::uint32_t, std::uint64_t> properties_;
+  std::vector<CpuidEntry> cpuid_defaults_;
 };
 
 }  // namespace hv::mshv::sim

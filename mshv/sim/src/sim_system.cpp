@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <variant>
+#include <vector>
 
 #include "hv/kvm/kvm.hpp"
 #include "hv/mshv/simulator.hpp"
@@ -66,7 +67,13 @@ class SimSystem final : public MshvSystem {
     options.in_kernel_irqchip = (args.pt_flags & (1ULL << abi::kPtBitLapic)) != 0;
     auto vm = kvm_->create_vm(options);
     if (!vm) return -ENOMEM;
-    return add(std::make_shared<sim::Partition>(args.pt_flags, std::move(*vm)));
+    // The simulated hypervisor's own CPUID: what KVM supports, without KVM's paravirtual leaves
+    // (0x40000000-0x400000FF), which a Hyper-V partition does not show. What real MSHV answers there with
+    // SYNTHETIC_PROC_FEATURES = 0 is not known (docs/mshv.md).
+    auto cpuid = kvm_->supported_cpuid();
+    std::vector<CpuidEntry> defaults = cpuid ? *cpuid : std::vector<CpuidEntry>{};
+    std::erase_if(defaults, [](const CpuidEntry& e) { return e.function >= 0x40000000 && e.function <= 0x400000ff; });
+    return add(std::make_shared<sim::Partition>(args.pt_flags, std::move(*vm), std::move(defaults)));
   }
 
   long partition_ioctl(sim::Partition& p, std::uint32_t request, void* arg) {

@@ -190,6 +190,11 @@ long Vp::apply_cpuid() {
   return 0;
 }
 
+bool Vp::lapic_software_enabled() const {
+  auto lapic = vcpu_->get_lapic();
+  return lapic && (lapic->regs[0xf1] & 1U) != 0;  // SVR at 0xF0, bit 8
+}
+
 void Vp::register_cpuid(const CpuidEntry& entry) {
   std::lock_guard lock(mutex_);
   cpuid_overrides_.push_back(entry);

@@ -41,6 +41,9 @@ class Vp {
   // CPUID results registered with HVCALL_REGISTER_INTERCEPT_RESULT, applied before the next run.
   void register_cpuid(const CpuidEntry& entry);
   std::uint16_t translate(std::uint64_t gva, bool write, std::uint64_t& gpa, std::uint32_t& result);
+  // Whether the LAPIC's SVR has the APIC software-enable bit (8) set; read without the VP's lock (KVM
+  // serializes it with the running vCPU).
+  bool lapic_software_enabled() const;
   std::shared_ptr<Partition> partition() const { return partition_; }
   std::uint32_t index() const noexcept { return index_; }
 
