@@ -1,6 +1,7 @@
 // [§n] cites a section of docs/mshv-abi.md, the ABI facts this file relies on.
 #include "mshv_vm.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <variant>
@@ -15,9 +16,13 @@ constexpr std::uint8_t bit(std::uint8_t n) { return static_cast<std::uint8_t>(1U
 
 // A hypervisor status for a well-formed ASSERT_VIRTUAL_INTERRUPT: the target could not take the
 // interrupt. A malformed call (bad input or code) is the backend's bug and stays an error.
+// Only HV_STATUS_INVALID_VP_STATE, the status mshv-sim gives for a software-disabled LAPIC: any other
+// status (a bad parameter such as an INIT or SIPI delivery mode, no memory, access denied) is an error
+// the caller must see. If the probe finds that Hyper-V answers the disabled-LAPIC case with another
+// status, that one joins it here.
 bool undeliverable(const Error& error) {
   const auto status = error.hypervisor_status();
-  return status && *status != abi::kHvStatusInvalidHypercallInput && *status != abi::kHvStatusInvalidHypercallCode;
+  return status && *status == abi::kHvStatusInvalidVpState;
 }
 
 }  // namespace
@@ -190,7 +195,7 @@ Result<void> MshvVm::register_irqfd(const EventFd& event, std::uint32_t gsi) {
   abi::UserIrqfd args{event.fd(), 0, gsi, 0};
   auto r = partition_.call(abi::kIrqfd, &args, "MSHV_IRQFD");
   if (!r) return tl::unexpected(r.error());
-  irqfd_gsis_.insert(gsi);
+  irqfds_.insert({event.fd(), gsi});
   return {};
 }
 
@@ -199,8 +204,14 @@ Result<void> MshvVm::unregister_irqfd(const EventFd& event, std::uint32_t gsi) {
   abi::UserIrqfd args{event.fd(), 0, gsi, 1U << abi::kIrqfdBitDeassign};
   auto r = partition_.call(abi::kIrqfd, &args, "MSHV_IRQFD (deassign)");
   if (!r) return tl::unexpected(r.error());
-  if (auto it = irqfd_gsis_.find(gsi); it != irqfd_gsis_.end()) irqfd_gsis_.erase(it);
+  // The kernel answers 0 to a deassign that matches nothing: forget only an irqfd that was registered
+  // with this descriptor, so a stray or repeated unregister cannot lift the APIC-id guard of a live one.
+  if (auto it = irqfds_.find({event.fd(), gsi}); it != irqfds_.end()) irqfds_.erase(it);
   return {};
+}
+
+bool MshvVm::has_irqfd_locked(std::uint32_t gsi) const {
+  return std::any_of(irqfds_.begin(), irqfds_.end(), [gsi](const auto& irqfd) { return irqfd.second == gsi; });
 }
 
 Result<void> MshvVm::ioeventfd(const EventFd& event, const IoEventAddress& where, bool deassign) const {
@@ -272,7 +283,7 @@ Result<void> MshvVm::set_gsi_routing(std::span<const GsiRoute> routes) {
     if ((msi->message.address >> 32) != 0)
       return fail(ErrorKind::InvalidArgument, op, "MSI address_hi must be 0 on MSHV");
     const abi::UserIrqEntry e{msi->gsi, static_cast<std::uint32_t>(msi->message.address), 0, msi->message.data};
-    if (irqfd_gsis_.count(e.gsi) != 0) {
+    if (has_irqfd_locked(e.gsi)) {
       if (auto r = check_irqfd_route_locked(e.gsi, e.address_lo, op); !r) return r;
     }
     next_routes[e.gsi] = e.address_lo;
@@ -318,7 +329,9 @@ Result<void> MshvVm::tracking_off_locked() {
   if (!tracking_) return {};
   std::vector<std::uint8_t> scratch;
   for (const auto& [slot, read_only] : slots_) {
-    if (read_only) continue;  // never written by the guest: no dirty bit to clear
+    // A read-only slot's bits are never cleared by the backend (its fetch does not reach the
+    // hypervisor: the guest cannot write it), so they are still set from enabling.
+    if (read_only) continue;
     auto region = memory_->region(slot);
     if (!region) continue;
     if (auto r = access_bitmap_locked(*region, abi::kGpapAccessOpSet, scratch); !r) return r;
@@ -372,9 +385,20 @@ Result<DirtyBitmap> MshvVm::fetch_guest_dirty_log(MemorySlot slot) {
   if (!region) return fail(ErrorKind::NotFound, op, "no slot " + std::to_string(slot.id));
   if (dirty_slots_.count(slot.id) == 0)
     return fail(ErrorKind::InvalidArgument, op, "dirty logging is off for this slot");
+  // After a failed unmap whose tracking could not be turned back on, the hypervisor would answer
+  // with a bitmap nobody kept: refuse rather than report pages clean that may not be.
+  if (!tracking_)
+    return fail(ErrorKind::Unsupported, op,
+                "dirty tracking is off after a failed unmap; stop and restart logging for this slot");
   const std::uint64_t pages = region->size() / kPageSize;
-  std::vector<std::uint8_t> bytes;
-  if (auto r = access_bitmap_locked(*region, abi::kGpapAccessOpClear, bytes); !r) return tl::unexpected(r.error());
+  std::vector<std::uint8_t> bytes((pages + 7) / 8, 0);
+  // A read-only slot: the guest cannot write it and the backend does not, so nothing is dirty, and its
+  // bits stay set for turning tracking off (Cloud Hypervisor tracks read-only slots too).
+  const auto kind = slots_.find(slot.id);
+  const bool read_only = kind != slots_.end() && kind->second;
+  if (!read_only) {
+    if (auto r = access_bitmap_locked(*region, abi::kGpapAccessOpClear, bytes); !r) return tl::unexpected(r.error());
+  }
   DirtyBitmap out;
   out.guest_base = region->guest_base();
   out.pages = pages;

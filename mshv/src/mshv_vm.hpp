@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "hv/hypervisor.hpp"
@@ -45,6 +46,7 @@ class MshvVm final : public Vm {
   Result<void> tracking_off_locked();
   Result<void> access_bitmap_locked(const GuestRegion& region, std::uint8_t op, std::vector<std::uint8_t>& bytes) const;
   Result<void> check_irqfd_route_locked(std::uint32_t gsi, std::uint32_t address_lo, const char* operation) const;
+  [[nodiscard]] bool has_irqfd_locked(std::uint32_t gsi) const;  // an irqfd is registered on `gsi`
 
   MshvFd partition_;
   VmOptions options_;
@@ -54,8 +56,8 @@ class MshvVm final : public Vm {
   std::set<std::uint32_t> dirty_slots_;
   bool tracking_ = false;  // GPA_PAGE_ACCESS_TRACKING as last set
   std::set<std::uint32_t> vp_indices_;
-  std::map<std::uint32_t, std::uint32_t> routes_;  // GSI -> MSI address_lo, as last set
-  std::multiset<std::uint32_t> irqfd_gsis_;        // one entry per registered irqfd
+  std::map<std::uint32_t, std::uint32_t> routes_;        // GSI -> MSI address_lo, as last set
+  std::multiset<std::pair<int, std::uint32_t>> irqfds_;  // (eventfd, GSI) per registered irqfd
   std::uint32_t next_slot_ = 0;
 };
 

@@ -77,7 +77,7 @@ class Recorder final : public hv::mshv::MshvSystem {
       std::lock_guard lock(mutex_);
       calls_.push_back(c);
       if (refuse_ && refuse_(c)) {
-        refuse_ = nullptr;  // once
+        if (!refuse_always_) refuse_ = nullptr;  // once
         return -EIO;
       }
     }
@@ -96,6 +96,13 @@ class Recorder final : public hv::mshv::MshvSystem {
   void refuse_next(std::function<bool(const Call&)> match) {
     std::lock_guard lock(mutex_);
     refuse_ = std::move(match);
+    refuse_always_ = false;
+  }
+  // Every call `match` selects fails with EIO until refuse_next() or refuse_every() replaces it.
+  void refuse_every(std::function<bool(const Call&)> match) {
+    std::lock_guard lock(mutex_);
+    refuse_ = std::move(match);
+    refuse_always_ = true;
   }
 
  private:
@@ -103,6 +110,7 @@ class Recorder final : public hv::mshv::MshvSystem {
   std::mutex mutex_;
   std::vector<Call> calls_;
   std::function<bool(const Call&)> refuse_;
+  bool refuse_always_ = false;
 };
 
 bool have_kvm() { return hv::mshv::probe_simulator().available; }
@@ -288,6 +296,50 @@ TEST(MshvDirtyLog, UnmappingTheLastLoggedSlotTurnsTrackingOffFirstAndLosesNothin
   EXPECT_TRUE(log->dirty_addresses().empty());
 }
 
+// A logged read-only slot: its fetch never clears the hypervisor's bits (the guest cannot write it), so
+// turning tracking off needs nothing from it, and the log reports nothing.
+TEST(MshvDirtyLog, AReadOnlyLoggedSlotFetchesEmptyAndTrackingStillTurnsOff) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  LoggedVm v = logged_vm();
+  ASSERT_TRUE(v.logged);
+  auto rom = hv::GuestRegion::create(0xa00000, 4 * hv::kPageSize);
+  ASSERT_TRUE(rom);
+  auto rom_slot = v.s.vm->map_memory(*rom, {.read_only = true});
+  ASSERT_TRUE(rom_slot) << rom_slot.error().to_string();
+  auto on = v.s.vm->enable_dirty_log(*rom_slot);
+  ASSERT_TRUE(on) << on.error().to_string();
+  v.s.recorder->clear();
+  auto log = v.s.vm->fetch_and_clear_dirty_log(*rom_slot);
+  ASSERT_TRUE(log) << log.error().to_string();
+  EXPECT_TRUE(log->dirty_addresses().empty());
+  const auto calls = v.s.recorder->calls();
+  EXPECT_EQ(index_of(calls, [](const Call& c) { return c.request == abi::kGetGpapAccessBitmap; }), -1)
+      << "the read-only slot's bits were cleared in the hypervisor";
+  ASSERT_TRUE(v.s.vm->disable_dirty_log(*rom_slot));
+  auto off = v.s.vm->disable_dirty_log(v.slot);
+  EXPECT_TRUE(off) << off.error().to_string();
+}
+
+// An unmap that fails after tracking went off, and tracking that cannot be turned back on: the slot
+// stays mapped and logged, but its log is refused (the hypervisor kept none) instead of reading clean.
+TEST(MshvDirtyLog, AFetchAfterAFailedUnmapWithTrackingOffIsRefused) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  LoggedVm v = logged_vm();
+  ASSERT_TRUE(v.logged);
+  v.s.recorder->refuse_every(
+      [](const Call& c) { return is_unmap(c) || is_property(c, abi::kPropertyGpaPageAccessTracking, 1); });
+  EXPECT_FALSE(v.s.vm->unmap_memory(v.slot));
+  auto log = v.s.vm->fetch_and_clear_dirty_log(v.slot);
+  ASSERT_FALSE(log) << "a log was fetched with tracking off";
+  EXPECT_NE(log.error().to_string().find("dirty tracking is off"), std::string::npos) << log.error().to_string();
+  // Stopping and restarting the slot's log recovers.
+  v.s.recorder->refuse_next([](const Call&) { return false; });
+  ASSERT_TRUE(v.s.vm->disable_dirty_log(v.slot));
+  ASSERT_TRUE(v.s.vm->enable_dirty_log(v.slot));
+  auto again = v.s.vm->fetch_and_clear_dirty_log(v.slot);
+  EXPECT_TRUE(again) << again.error().to_string();
+}
+
 // ---- A guest --------------------------------------------------------------------------------------------
 
 constexpr std::uint64_t kRam = 0x400000;
@@ -370,8 +422,14 @@ TEST(MshvInterrupts, AnMsiToASoftwareDisabledLapicIsDroppedAsOnKvm) {
   const auto calls = s.recorder->calls();
   EXPECT_GE(index_of(calls, [](const Call& c) { return c.hvcall == abi::kHvcallAssertVirtualInterrupt; }), 0)
       << "the interrupt was not even asserted";
-  // A malformed request is still an error.
+  // A malformed request is still an error: an address outside the MSI window (refused before any
+  // hypercall), and an INIT delivery mode the hypervisor refuses with INVALID_PARAMETER -- only the
+  // disabled-LAPIC status is dropped.
   EXPECT_FALSE(s.vm->signal_msi({.address = 0x12345000, .data = 0x30}));
+  auto init = s.vm->signal_msi({.address = 0xfee00000, .data = 0x500});
+  ASSERT_FALSE(init) << "a refused INIT-mode MSI was reported delivered";
+  EXPECT_NE(init.error().to_string().find("HVCALL_ASSERT_VIRTUAL_INTERRUPT"), std::string::npos)
+      << init.error().to_string();
 }
 
 // An irqfd whose route names an APIC id with no vCPU could crash the host (Linux
@@ -401,6 +459,12 @@ TEST(MshvInterrupts, AnIrqfdRoutedToAnApicIdWithoutAVcpuIsRefused) {
   ASSERT_FALSE(moved);
   EXPECT_EQ(moved.error().kind(), hv::ErrorKind::InvalidArgument) << moved.error().to_string();
   EXPECT_NE(moved.error().to_string().find("APIC id 7, which has no vCPU"), std::string::npos);
+  // A stray unregister (another descriptor: the kernel answers 0) does not lift the guard of the live
+  // irqfd on GSI 6.
+  ASSERT_TRUE(s.vm->unregister_irqfd(*event5, 6));
+  auto after_stray = s.vm->set_gsi_routing(std::vector<hv::GsiRoute>{route(6, 7)});
+  ASSERT_FALSE(after_stray) << "a stray unregister lifted the APIC-id guard of a live irqfd";
+  EXPECT_EQ(after_stray.error().kind(), hv::ErrorKind::InvalidArgument) << after_stray.error().to_string();
   // With the vCPU there, the same route is fine; logical destinations never take the fast path.
   ASSERT_TRUE(s.vm->create_vcpu(7));
   EXPECT_TRUE(s.vm->set_gsi_routing(std::vector<hv::GsiRoute>{route(6, 7)}));
