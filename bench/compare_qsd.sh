@@ -3,7 +3,7 @@
 # (docs/benchmarks.md, "vhost-user-blk against qemu-storage-daemon"; issue #18).
 #
 #   bench/compare_qsd.sh [--load PATH] [--daemon PATH] [--seconds S] [--rounds R] [--size BYTES]
-#                        [--tmpfs-dir DIR] [--disk-dir DIR] [--raw FILE]
+#                        [--tmpfs-dir DIR] [--disk-dir DIR] [--raw FILE] [--direct]
 #
 # For each storage (a file on tmpfs, a file on a disk file system) it creates one image and starts both
 # backends on that same file at once: our daemon (--blk-file, --num-queues 2, sandboxed as shipped) and
@@ -23,13 +23,21 @@
 #   --seconds S (2), --rounds R (3), --size BYTES (image size, 64 MiB)
 #   --tmpfs-dir DIR  default /dev/shm;  --disk-dir DIR  default build/ of this repository
 #   --raw FILE       also write every run's JSON line, tab-separated after its point, to FILE
+#   --direct         both backends bypass the page cache: our daemon --direct (O_DIRECT), qsd
+#                    cache.direct=on on its --blockdev (a fair pair; both open the one image O_DIRECT)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 load="$repo/build/dev/vhost/tools/blk_load/vhost-user-blk-load"
 daemon="$repo/build/dev/vhost/daemons/hvkit-vhost-user-blk"
 seconds=2 rounds=3 size=$((64 << 20)) tmpfs_dir=/dev/shm disk_dir="$repo/build" raw=""
+ours_direct=() qsd_cache=""
 usage() { sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ "$#" -gt 0 ]; do
+  if [ "$1" = --direct ]; then
+    ours_direct=(--direct) qsd_cache=",cache.direct=on"
+    shift
+    continue
+  fi
   [ "$#" -ge 2 ] || usage
   case "$1" in
     --load) load="$2" ;;
@@ -87,9 +95,10 @@ for storage in tmpfs disk; do
   dir="$(mktemp -d "$base/compare_qsd.XXXXXX")"
   dirs+=("$dir")
   truncate -s "$size" "$dir/image"
-  start "$dir/ours.log" "$dir/ours.sock" "$daemon" --socket-path "$dir/ours.sock" --blk-file "$dir/image" --num-queues 2
+  start "$dir/ours.log" "$dir/ours.sock" "$daemon" --socket-path "$dir/ours.sock" --blk-file "$dir/image" --num-queues 2 \
+    "${ours_direct[@]}"
   start "$dir/qsd.log" "$dir/qsd.sock" qemu-storage-daemon \
-    --blockdev "driver=file,node-name=f,filename=$dir/image,aio=io_uring,locking=off" \
+    --blockdev "driver=file,node-name=f,filename=$dir/image,aio=io_uring,locking=off$qsd_cache" \
     --export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$dir/qsd.sock,writable=on,num-queues=2"
   for round in $(seq "$rounds"); do
     for rw in randread randwrite; do

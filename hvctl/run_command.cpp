@@ -56,8 +56,9 @@ constexpr std::uint64_t kMaxModuleBytes = 1ULL << 30;  // all --module files tog
 const char* const kUsage =
     "usage: hvctl run [--backend NAME] [--memory MiB] [--vcpus N] [--mode real|long] [--load ADDR]\n"
     "                 [--entry ADDR] [--timeout SECONDS] [--testdev]\n"
-    "                 [--blk PATH[,ro|,rw][,serial=ID]]... [--rng] [--isolate [--isolate-daemons DIR]]\n"
-    "                 [--vhost-user-reconnect MS] [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
+    "                 [--blk PATH[,ro|,rw][,serial=ID][,direct=on]]... [--rng]\n"
+    "                 [--isolate [--isolate-daemons DIR]] [--vhost-user-reconnect MS]\n"
+    "                 [--vhost-user-blk SOCKET]... [--vhost-user-rng SOCKET]...\n"
     "                 [--vhost-user-i2c SOCKET]...\n"
     "                 [--console] [--console-max-bytes N] [--console-rate BYTES_PER_S]\n"
     "                 [--console-filter auto|on|off] [--isa-debug-exit PORT]\n"
@@ -70,7 +71,8 @@ const char* const kUsage =
     "window at 0xd8000000 and a 4-byte scratch port at 0xe0.\n"
     "Virtio (virtio-mmio version 2, one 4 KiB window each): --blk (a disk on the regular file PATH,\n"
     "read-write, or read-only with ,ro; ,serial=ID gives the ID the guest reads with GET_ID, 1 to 20\n"
-    "printable ASCII characters, none by default; PATH cannot contain ','; PATH is locked while hvctl\n"
+    "printable ASCII characters, none by default; ,direct=on opens PATH with O_DIRECT (no host page\n"
+    "cache); PATH cannot contain ','; PATH is locked while hvctl\n"
     "runs: ,ro disks may share an image, a read-write one may not, in this or any other process;\n"
     "repeatable), --rng and --console (one port on stdin/stdout, which the UART then no longer reads)\n"
     "attach devices at guest-physical 0xd0000000 + 0x1000 * n in the order given, each with its own\n"
@@ -91,8 +93,8 @@ const char* const kUsage =
     "element naming a descriptor past the ring) is reported (\"the backend broke a ring\") and the device\n"
     "needs a reset; the guest keeps running. hvctl never reads used lengths: the guest bounds those.\n"
     "--isolate runs each --blk and --rng device out of process instead: hvctl starts a vhost-user daemon\n"
-    "for it (hvkit-vhost-user-blk --blk-file PATH [--read-only] [--serial=ID], hvkit-vhost-user-rng;\n"
-    "from DIR, by default hvctl's own directory; one missing: exit 2) listening in a new\n"
+    "for it (hvkit-vhost-user-blk --blk-file PATH [--read-only] [--direct] [--serial=ID],\n"
+    "hvkit-vhost-user-rng; from DIR, by default hvctl's own directory; one missing: exit 2) listening in a new\n"
     "private directory (mode 0700, under $TMPDIR or /tmp), attaches it as --vhost-user-* would (with the\n"
     "--vhost-user-reconnect in force before the device's option), and restarts a daemon that dies by a\n"
     "signal or a nonzero exit (\"device process PID died (signal N); restarting\"; at most 5 times a\n"
@@ -204,7 +206,7 @@ std::optional<std::vector<std::uint8_t>> read_image(const std::string& path, std
 }
 
 // `--blk PATH[,FLAG]...`: everything after the first ',' is a comma-separated list of flags (ro, rw,
-// serial=ID), so a file name that contains ',' cannot be given. The file type is checked by
+// serial=ID, direct=on|off), so a file name that contains ',' cannot be given. The file type is checked by
 // BlockDevice::open without opening anything but a regular file (a FIFO would wait for a writer), and
 // the image is locked there: a second --blk of one image, or one another process has, is refused.
 // Why a --blk was refused, and whether that is the command line's mistake (a usage error) or the host's.
@@ -237,7 +239,7 @@ tl::expected<Disk, DiskError> open_disk(std::string_view spec) {
   const std::string path(spec.substr(0, comma));
   const std::string prefix = "--blk " + std::string(spec) + ": ";
   hv::virtio::BlockOptions options;
-  bool access_given = false, serial_given = false;
+  bool access_given = false, serial_given = false, direct_given = false;
   constexpr std::string_view kSerial = "serial=";
   for (std::string_view rest = spec.substr(std::min(comma, spec.size())); !rest.empty();) {
     rest.remove_prefix(1);  // the ',' before this flag
@@ -247,6 +249,10 @@ tl::expected<Disk, DiskError> open_disk(std::string_view spec) {
       if (access_given) return tl::unexpected(DiskError{prefix + "ro or rw can be given once"});
       access_given = true;
       options.read_only = flag == "ro";
+    } else if (flag == "direct=on" || flag == "direct=off") {
+      if (direct_given) return tl::unexpected(DiskError{prefix + "direct= can be given once"});
+      direct_given = true;
+      options.direct = flag == "direct=on";
     } else if (flag.substr(0, kSerial.size()) == kSerial) {
       const std::string_view id = flag.substr(kSerial.size());
       if (serial_given) return tl::unexpected(DiskError{prefix + "serial= can be given once"});
@@ -257,8 +263,9 @@ tl::expected<Disk, DiskError> open_disk(std::string_view spec) {
       }
       options.serial = id;
     } else {
-      return tl::unexpected(DiskError{prefix + "unknown flag '" + std::string(flag) +
-                                      "' (flags: ro, rw, serial=ID; a PATH containing ',' cannot be given)"});
+      return tl::unexpected(
+          DiskError{prefix + "unknown flag '" + std::string(flag) +
+                    "' (flags: ro, rw, serial=ID, direct=on|off; a PATH containing ',' cannot be given)"});
     }
   }
   if (path.empty()) return tl::unexpected(DiskError{prefix + "no PATH"});
@@ -288,6 +295,7 @@ IsolatedDevice isolated_device(const LocalDevice& local) {
   if (!local.disk) return IsolatedDevice{local.label, "hvkit-vhost-user-rng", "--vhost-user-rng", {}};
   IsolatedDevice device{local.label, "hvkit-vhost-user-blk", "--vhost-user-blk", {"--blk-file", local.disk->path}};
   if (local.disk->options.read_only) device.args.emplace_back("--read-only");
+  if (local.disk->options.direct) device.args.emplace_back("--direct");
   // One word, in the --name=value form: an ID that starts with '-' is not read as an option.
   if (!local.disk->options.serial.empty()) device.args.push_back("--serial=" + local.disk->options.serial);
   return device;
@@ -578,7 +586,7 @@ int run_command(std::span<const std::string_view> args) {
       config.testdev = true;
     } else if (a == "--blk") {
       auto v = value();
-      if (!v) return usage_error("--blk takes PATH[,ro|,rw][,serial=ID]");
+      if (!v) return usage_error("--blk takes PATH[,ro|,rw][,serial=ID][,direct=on]");
       auto disk = open_disk(*v);
       if (!disk && !disk.error().usage) {
         std::fprintf(stderr, "hvctl run: %s\n", disk.error().message.c_str());

@@ -30,11 +30,13 @@ int main(int argc, char** argv) {
   spec.name = "hvkit-vhost-user-blk";
   spec.capabilities = R"({"type": "block", "features": ["read-only", "blk-file"]})";
   spec.usage =
-      "--blk-file FILE [--read-only] [--serial ID] [--num-queues N] [--queue-depth N]\n"
+      "--blk-file FILE [--read-only] [--direct] [--serial ID] [--num-queues N] [--queue-depth N]\n"
       "Serves virtio-blk on FILE (a regular file, locked against a second writer) to one vhost-user\n"
       "frontend at a time; after one disconnects the device is reset and the next is accepted.\n"
       "  --blk-file FILE         the disk image (its size in whole 512-byte sectors is the capacity)\n"
       "  --read-only             open FILE read-only and offer VIRTIO_BLK_F_RO\n"
+      "  --direct                open FILE with O_DIRECT (no host page cache); guest buffers direct I/O\n"
+      "                          cannot take are copied through an aligned buffer\n"
       "  --serial ID             the ID the driver reads with GET_ID: 1 to 20 printable ASCII characters\n"
       "                          (none: an empty ID, 20 NUL bytes)\n"
       "  --num-queues N          request queues, 1 to " +
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
       std::to_string(hv::virtio::BlockDevice::kMaxQueueDepth) + " (default " +
       std::to_string(hv::virtio::BlockOptions{}.queue_depth) + ")\n";
   spec.value_options = {"--blk-file", "--serial", "--num-queues", "--queue-depth"};
-  spec.flag_options = {"--read-only"};
+  spec.flag_options = {"--read-only", "--direct"};
   spec.sandbox_policy = [](const hvd::DaemonOptions& options) -> hv::Result<hvd::DevicePolicy> {
     auto image = hvd::descriptors_of(options.value("--blk-file"));
     if (!image) return tl::unexpected(image.error());
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     }
     hv::virtio::BlockOptions blk;
     blk.read_only = options.has("--read-only");
+    blk.direct = options.has("--direct");
     blk.serial = serial;
     if (options.has("--num-queues") &&
         !parse_count(options.value("--num-queues"), hv::virtio::BlockDevice::kMaxQueues, blk.num_queues)) {

@@ -1,5 +1,6 @@
 #include "hv/virtio/block.hpp"
 #include "hv/virtio/file_scatter.hpp"
+#include "aligned_buffer.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -24,8 +26,8 @@ constexpr std::uint8_t kOk = 0, kIoError = 1, kUnsupported = 2;
 constexpr std::uint8_t kAbandoned = 0xff;  // internal: a reset stopped the request
 // Feature bits (§5.2.3).
 constexpr std::uint64_t kSizeMaxFeature = 1ULL << 1, kSegMaxFeature = 1ULL << 2, kReadOnlyFeature = 1ULL << 5,
-                        kFlushFeature = 1ULL << 9, kMultiqueueFeature = 1ULL << 12, kDiscardFeature = 1ULL << 13,
-                        kWriteZeroesFeature = 1ULL << 14;
+                        kBlkSizeFeature = 1ULL << 6, kFlushFeature = 1ULL << 9, kMultiqueueFeature = 1ULL << 12,
+                        kDiscardFeature = 1ULL << 13, kWriteZeroesFeature = 1ULL << 14;
 constexpr std::uint32_t kUnmap = 1;                     // write-zeroes segment flag (§5.2.6)
 constexpr std::size_t kChunk = std::size_t{64} * 1024;  // written zeroes, where fallocate cannot
 // IN and OUT data go straight between guest memory and the file, one preadv/pwritev per batch of at
@@ -84,10 +86,30 @@ int get_flags(int fd) { return ::fcntl(fd, F_GETFL); }
 int ofd_lock(int fd, struct flock& lock) { return ::fcntl(fd, F_OFD_SETLK, &lock); }
 // NOLINTEND(cppcoreguidelines-pro-type-vararg)
 
+// The memory and offset alignments direct I/O on `fd` needs (statx STATX_DIOALIGN), or `fallback` for
+// both where the file system does not report them (tmpfs, before it learns to).
+std::pair<std::uint32_t, std::uint32_t> direct_alignment(int fd, std::uint32_t fallback) {
+  struct statx sx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 || (sx.stx_mask & STATX_DIOALIGN) == 0 ||
+      sx.stx_dio_mem_align == 0 || sx.stx_dio_offset_align == 0) {
+    return {fallback, fallback};
+  }
+  return {sx.stx_dio_mem_align, sx.stx_dio_offset_align};
+}
+
+bool power_of_two_at_most(std::uint32_t value, std::uint32_t max) {
+  return value != 0 && (value & (value - 1)) == 0 && value <= max;
+}
+
 }  // namespace
 
-BlockDevice::BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity)
-    : file_(std::move(file)), read_only_(options.read_only), capacity_(capacity), queue_depth_(options.queue_depth) {
+BlockDevice::BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity, DirectAlignment alignment)
+    : file_(std::move(file)),
+      read_only_(options.read_only),
+      capacity_(capacity),
+      queue_depth_(options.queue_depth),
+      dio_memory_align_(alignment.memory),
+      dio_offset_align_(alignment.offset) {
   std::copy(options.serial.begin(), options.serial.end(), id_.begin());
   for (std::uint16_t i = 0; i < options.num_queues; ++i) lanes_.push_back(std::make_unique<Lane>());
 }
@@ -113,7 +135,11 @@ Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, 
   if (!S_ISREG(before.st_mode)) return fail(ErrorKind::InvalidArgument, op, path + " is not a regular file");
   // O_NONBLOCK and the identity check: if the path was swapped for a FIFO meanwhile, the open does not
   // wait and the file is refused.
-  UniqueFd file(open_file(path, (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  UniqueFd file(open_file(path, (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                                    (options.direct ? O_DIRECT : 0)));
+  if (!file && options.direct && errno == EINVAL) {
+    return fail(ErrorKind::InvalidArgument, op, "the file system of " + path + " does not support O_DIRECT (direct)");
+  }
   if (!file) return fail_errno("open " + path, errno);
   struct stat st {};
   if (::fstat(file.get(), &st) != 0) return fail_errno("fstat " + path, errno);
@@ -124,6 +150,17 @@ Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, 
   if (flags < 0 || set_flags(file.get(), flags & ~O_NONBLOCK) != 0) return fail_errno("fcntl " + path, errno);
   // One writer per image, or any number of readers: an open-file-description lock, so two devices in
   // this process conflict as two processes do. It goes with the descriptor.
+  DirectAlignment alignment;
+  if (options.direct) {
+    const auto [memory, offset] = direct_alignment(file.get(), kMaxDirectAlignment);
+    if (!power_of_two_at_most(memory, kMaxDirectAlignment) || !power_of_two_at_most(offset, kMaxDirectAlignment)) {
+      return fail(ErrorKind::InvalidArgument, op,
+                  path + ": direct I/O needs an alignment (memory " + std::to_string(memory) + ", offset " +
+                      std::to_string(offset) + ") above " + std::to_string(kMaxDirectAlignment));
+    }
+    // Sectors are the unit of every request: a smaller offset alignment is met by all of them.
+    alignment = {memory, std::max(offset, kSectorSize)};
+  }
   struct flock lock {};
   lock.l_type = options.read_only ? F_RDLCK : F_WRLCK;
   lock.l_whence = SEEK_SET;
@@ -137,7 +174,7 @@ Result<std::shared_ptr<BlockDevice>> BlockDevice::open(const std::string& path, 
     return fail_errno("lock " + path, errno);
   }
   return std::shared_ptr<BlockDevice>(
-      new BlockDevice(std::move(file), options, static_cast<std::uint64_t>(st.st_size) / kSectorSize));
+      new BlockDevice(std::move(file), options, static_cast<std::uint64_t>(st.st_size) / kSectorSize, alignment));
 }
 
 BlockDevice::~BlockDevice() {
@@ -170,7 +207,8 @@ std::vector<std::unique_lock<std::mutex>> BlockDevice::drain_all_lanes() {
 
 std::uint64_t BlockDevice::features() const noexcept {
   return kSizeMaxFeature | kSegMaxFeature | kFlushFeature | kDiscardFeature | kWriteZeroesFeature |
-         (read_only_ ? kReadOnlyFeature : 0) | (lanes_.size() > 1 ? kMultiqueueFeature : 0);
+         (read_only_ ? kReadOnlyFeature : 0) | (lanes_.size() > 1 ? kMultiqueueFeature : 0) |
+         (dio_offset_align_ > kSectorSize ? kBlkSizeFeature : 0);
 }
 
 void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data) {
@@ -180,7 +218,8 @@ void BlockDevice::read_config(std::uint64_t offset, std::span<std::uint8_t> data
   std::memcpy(config.data(), &capacity_, 8);
   put32(8, kSizeMax);
   put32(12, kSegmentMax);
-  put32(20, kSectorSize);  // blk_size
+  // blk_size: with direct I/O that needs more than a sector, the unit the driver must keep to.
+  put32(20, std::max(dio_offset_align_, kSectorSize));
   const auto queues = static_cast<std::uint16_t>(lanes_.size());
   std::memcpy(config.data() + 34, &queues, 2);  // num_queues (read by a driver with VIRTIO_BLK_F_MQ)
   put32(36, kMaxDiscardSectors);                // max_discard_sectors
@@ -295,6 +334,7 @@ Result<std::vector<std::pair<std::uint16_t, Queue>>> BlockDevice::stop() {
 
 void BlockDevice::work(Lane& lane, std::uint16_t index) {
   DescriptorChain request;  // this worker's one request: popped into, so its storage is reused
+  AlignedBuffer bounce(kBatchBytes, kMaxDirectAlignment);  // direct I/O of unaligned buffers, on first use
   std::unique_lock lock(lane.mutex);
   for (;;) {
     lane.wake.wait(lock, [&] { return lane.exiting || (lane.kicked && !lane.draining && lane.queue && !broken_); });
@@ -318,7 +358,7 @@ void BlockDevice::work(Lane& lane, std::uint16_t index) {
     // More in the ring: another worker takes it while this one works (an error shows at its pop).
     if (auto more = queue.more_available(memory); !more || *more) lane.wake.notify_one();
     lock.unlock();
-    const Outcome outcome = execute(memory, request);
+    const Outcome outcome = execute(memory, request, bounce);
     bool wanted = false;
     lock.lock();
     if (!outcome.abandoned) {
@@ -353,12 +393,30 @@ void BlockDevice::record(bool used, std::uint32_t in_flight) {
   stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight);
 }
 
+void BlockDevice::count_bounce() {
+  std::lock_guard lock(stats_mutex_);
+  ++stats_.bounced;
+}
+
+bool BlockDevice::direct_ready(std::span<const iovec> pieces, std::uint64_t total) const noexcept {
+  if (dio_memory_align_ == 0) return true;
+  // Each piece's address at the memory alignment and its length, like the batch's, a multiple of the
+  // offset alignment: what the block layer checks of every segment of a direct I/O.
+  const std::uint64_t length_unit = std::max(dio_memory_align_, dio_offset_align_);
+  if (total % dio_offset_align_ != 0) return false;
+  return std::all_of(pieces.begin(), pieces.end(), [&](const iovec& piece) {
+    return std::bit_cast<std::uintptr_t>(piece.iov_base) % dio_memory_align_ == 0 && piece.iov_len % length_unit == 0;
+  });
+  return true;
+}
+
 BlockDevice::Stats BlockDevice::stats() const {
   std::lock_guard lock(stats_mutex_);
   return stats_;
 }
 
-std::uint8_t BlockDevice::read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written) {
+std::uint8_t BlockDevice::read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written,
+                                       AlignedBuffer& bounce) {
   // Each element is set before it is used. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   std::array<GuestSegment, kBatchSegments> segments;
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): likewise
@@ -367,12 +425,29 @@ std::uint8_t BlockDevice::read_sectors(ChainIo& io, std::uint64_t sector, std::u
   for (std::uint64_t done = 0; done < bytes;) {
     if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
     // The checks of ChainIo::write: the range inside the chain, each piece inside one writable region.
-    auto count = io.writable_views(done, std::min(kBatchBytes, bytes - done), segments);
+    const std::uint64_t want = std::min(kBatchBytes, bytes - done);
+    auto count = io.writable_views(done, want, segments);
     if (!count || *count == 0) return kIoError;  // memory changed under the request
     std::uint64_t batch = 0;
     for (std::size_t i = 0; i < *count; ++i) {
       iov.at(i) = iovec{segments.at(i).host.data(), segments.at(i).host.size()};
       batch += segments.at(i).host.size();
+    }
+    if (!direct_ready(std::span(iov).first(*count), batch)) {
+      // Direct I/O cannot take these buffers: the whole batch (a multiple of the offset alignment)
+      // into the aligned bounce buffer, then copied to the chain with ChainIo::write's checks.
+      const std::span<std::uint8_t> buffer = bounce.get();
+      if (buffer.size() < want) return kIoError;
+      std::array<iovec, 1> one{iovec{buffer.data(), static_cast<std::size_t>(want)}};
+      if (!transfer_all(std::span(one), sector * kSectorSize + done,
+                        [fd](const iovec* v, int n, off_t at) { return preadv_at(fd, v, n, at); }) ||
+          !io.write(done, buffer.first(static_cast<std::size_t>(want)))) {
+        return kIoError;
+      }
+      count_bounce();
+      done += want;
+      written = static_cast<std::uint32_t>(done);
+      continue;
     }
     // A short read (the file shrank under us) is an I/O error, not stale data.
     if (!transfer_all(std::span(iov).first(*count), sector * kSectorSize + done,
@@ -386,7 +461,7 @@ std::uint8_t BlockDevice::read_sectors(ChainIo& io, std::uint64_t sector, std::u
   return kOk;
 }
 
-std::uint8_t BlockDevice::write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes) {
+std::uint8_t BlockDevice::write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, AlignedBuffer& bounce) {
   // Each element is set before it is used. NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   std::array<std::span<const std::uint8_t>, kBatchSegments> views;
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): likewise
@@ -394,7 +469,8 @@ std::uint8_t BlockDevice::write_sectors(ChainIo& io, std::uint64_t sector, std::
   const int fd = file_.get();
   for (std::uint64_t done = 0; done < bytes;) {
     if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
-    auto count = io.readable_views(sizeof(RequestHeader) + done, std::min(kBatchBytes, bytes - done), views);
+    const std::uint64_t want = std::min(kBatchBytes, bytes - done);
+    auto count = io.readable_views(sizeof(RequestHeader) + done, want, views);
     if (!count || *count == 0) return kIoError;
     std::uint64_t batch = 0;
     for (std::size_t i = 0; i < *count; ++i) {
@@ -402,6 +478,20 @@ std::uint8_t BlockDevice::write_sectors(ChainIo& io, std::uint64_t sector, std::
       // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
       iov.at(i) = iovec{const_cast<std::uint8_t*>(views.at(i).data()), views.at(i).size()};
       batch += views.at(i).size();
+    }
+    if (!direct_ready(std::span(iov).first(*count), batch)) {
+      // The batch copied into the aligned bounce buffer (ChainIo::read's checks), then written.
+      const std::span<std::uint8_t> buffer = bounce.get();
+      if (buffer.size() < want) return kIoError;
+      std::array<iovec, 1> one{iovec{buffer.data(), static_cast<std::size_t>(want)}};
+      if (!io.read(sizeof(RequestHeader) + done, buffer.first(static_cast<std::size_t>(want))) ||
+          !transfer_all(std::span(one), sector * kSectorSize + done,
+                        [fd](const iovec* v, int n, off_t at) { return pwritev_at(fd, v, n, at); })) {
+        return kIoError;
+      }
+      count_bounce();
+      done += want;
+      continue;
     }
     if (!transfer_all(std::span(iov).first(*count), sector * kSectorSize + done,
                       [fd](const iovec* v, int n, off_t at) { return pwritev_at(fd, v, n, at); })) {
@@ -425,7 +515,7 @@ std::uint8_t BlockDevice::zero_range(std::uint64_t offset, std::uint64_t length,
     (void)fallocate_ok(fd, FALLOC_FL_KEEP_SIZE, offset, length);
     return kOk;
   }
-  static const std::array<std::uint8_t, kChunk> zeros{};
+  alignas(kMaxDirectAlignment) static const std::array<std::uint8_t, kChunk> zeros{};  // O_DIRECT-ready
   for (std::uint64_t done = 0; done < length;) {
     if (abandon_.load(std::memory_order_relaxed)) return kAbandoned;
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, length - done));
@@ -480,7 +570,8 @@ std::uint8_t BlockDevice::discard_or_zero(ChainIo& io, bool zero, std::uint64_t&
   return kOk;
 }
 
-BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const DescriptorChain& chain) {
+BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const DescriptorChain& chain,
+                                          AlignedBuffer& bounce) {
   ChainIo io(memory, chain);
   Outcome outcome;
   // The status is the last writable byte; without one the request cannot even be answered.
@@ -494,18 +585,18 @@ BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const Descr
     switch (header.type) {
       case kIn:
         if (in_bytes % kSectorSize != 0 || in_bytes > kMaxRequestBytes ||
-            !in_range(header.sector, in_bytes / kSectorSize))
+            !in_range(header.sector, in_bytes / kSectorSize) || !direct_aligned(header.sector, in_bytes))
           break;
         outcome.bytes = in_bytes;
-        status = read_sectors(io, header.sector, in_bytes, outcome.written);
+        status = read_sectors(io, header.sector, in_bytes, outcome.written, bounce);
         break;
       case kOut:
         if (read_only_ || out_bytes % kSectorSize != 0 || out_bytes > kMaxRequestBytes ||
-            !in_range(header.sector, out_bytes / kSectorSize)) {
+            !in_range(header.sector, out_bytes / kSectorSize) || !direct_aligned(header.sector, out_bytes)) {
           break;
         }
         outcome.bytes = out_bytes;
-        status = write_sectors(io, header.sector, out_bytes);
+        status = write_sectors(io, header.sector, out_bytes, bounce);
         break;
       case kFlush: status = read_only_ || ::fdatasync(file_.get()) == 0 ? kOk : kIoError; break;
       case kGetId: {
@@ -535,7 +626,8 @@ BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const Descr
 }
 
 std::uint32_t BlockDevice::handle(const GuestMemory& memory, const DescriptorChain& chain) {
-  return execute(memory, chain).written;
+  AlignedBuffer bounce(kBatchBytes, kMaxDirectAlignment);
+  return execute(memory, chain, bounce).written;
 }
 
 }  // namespace hv::virtio

@@ -96,7 +96,10 @@ hv::Result<void> BlkTarget::negotiate(const LoadOptions& options) {
                     "the device (" + std::to_string(used_bytes_) + " bytes used) holds fewer --bs blocks than queues");
   }
   // A Linux guest's choice: FLUSH when offered, so both kinds of backend cache writes the same way.
-  features_ = hv::virtio::kFeatureVersion1 | (offered & kBlkFeatureFlush) | (options.queues > 1 ? kBlkFeatureMq : 0);
+  // EVENT_IDX as a Linux guest takes it (unless --no-event-idx): the backend then skips the calls
+  // the driver did not ask for (split_ring_driver.hpp).
+  features_ = hv::virtio::kFeatureVersion1 | (offered & kBlkFeatureFlush) | (options.queues > 1 ? kBlkFeatureMq : 0) |
+              (options.event_idx ? offered & kRingFeatureEventIdx : 0);
   return frontend_.set_features(features_);
 }
 
@@ -115,6 +118,7 @@ hv::Result<void> BlkTarget::lay_out(const LoadOptions& options) {
     next += page_up(17ULL * options.iodepth);
     l.data = next;
     l.data_stride = stride;
+    l.event_idx = (features_ & kRingFeatureEventIdx) != 0;
     next += stride * options.iodepth;
     auto kick = hv::EventFd::create();
     if (!kick) return tl::unexpected(kick.error());

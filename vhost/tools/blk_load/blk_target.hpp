@@ -20,6 +20,7 @@ namespace hvload {
 inline constexpr std::uint64_t kBlkFeatureRo = 1ULL << 5;
 inline constexpr std::uint64_t kBlkFeatureFlush = 1ULL << 9;
 inline constexpr std::uint64_t kBlkFeatureMq = 1ULL << 12;
+inline constexpr std::uint64_t kRingFeatureEventIdx = 1ULL << 29;  // VIRTIO_RING_F_EVENT_IDX
 
 // Where one queue's parts are in the shared memory (guest addresses).
 struct QueueLayout {
@@ -30,6 +31,7 @@ struct QueueLayout {
   std::uint64_t statuses = 0;     // 1 byte per request slot
   std::uint64_t data = 0;         // data_stride bytes per request slot
   std::uint64_t data_stride = 0;  // the block size rounded up to 4 KiB, so every buffer is page-aligned
+  bool event_idx = false;         // VIRTIO_RING_F_EVENT_IDX negotiated
 };
 
 struct TargetQueue {

@@ -63,7 +63,8 @@ std::string_view to_string(AccessPattern p) noexcept {
 
 std::string usage_text() {
   return "usage: vhost-user-blk-load --socket PATH --rw randread|randwrite|read|write [--bs BYTES]\n"
-         "                           [--iodepth N] [--queues Q] [--seconds S] [--size BYTES] [--json]\n"
+         "                           [--iodepth N] [--queues Q] [--seconds S] [--size BYTES] [--no-event-idx]\n"
+         "                           [--json]\n"
          "A vhost-user frontend with a virtio-blk driver and no guest: keeps N requests in flight on each\n"
          "of Q queues of the vhost-user-blk backend at PATH for S seconds, checks every completion, and\n"
          "prints IOPS, MiB/s and latency percentiles.\n"
@@ -78,6 +79,8 @@ std::string usage_text() {
          " (default 1; more than one needs a multiqueue backend)\n"
          "  --seconds S        how long to measure, e.g. 10 or 1.5 (default 5)\n"
          "  --size BYTES       use only the first BYTES of the device (default: all of it)\n"
+         "  --no-event-idx     do not negotiate VIRTIO_RING_F_EVENT_IDX (default: used when offered, so the\n"
+         "                     backend notifies and interrupts only when asked; without it, every time)\n"
          "  --json             print {\"iops\":…, \"mib_per_s\":…, \"lat_us\":{\"p50\":…, \"p99\":…, \"p999\":…}}\n"
          "Every written sector holds a pattern derived from its number; read modes first write that pattern\n"
          "over the used range, then check every sector they read. Writes do not check what the device stored.\n"
@@ -104,6 +107,11 @@ hv::Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
     if (name == "--json") {
       if (value) return usage_error("--json takes no value");
       o.json = true;
+      continue;
+    }
+    if (name == "--no-event-idx") {
+      if (value) return usage_error("--no-event-idx takes no value");
+      o.event_idx = false;
       continue;
     }
     static const std::set<std::string> kValued = {"--socket", "--rw",      "--bs",  "--iodepth",

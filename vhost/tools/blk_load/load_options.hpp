@@ -40,6 +40,8 @@ struct LoadOptions {
   std::uint32_t milliseconds = 5000;  // --seconds, which takes a decimal fraction ("1.5")
   std::optional<std::uint64_t> size;  // --size: the bytes of the device to use (default: all of it)
   bool json = false;
+  // --no-event-idx clears it: VIRTIO_RING_F_EVENT_IDX is negotiated when the backend offers it.
+  bool event_idx = true;
 };
 
 struct ParsedArgs {

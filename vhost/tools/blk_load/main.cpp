@@ -51,11 +51,12 @@ int run(const hvload::LoadOptions& options) {
   }
   if (auto r = target->stop(); !r) return report_error(r.error());
   hvload::LatencyHistogram latency;
-  std::uint64_t requests = 0;
+  std::uint64_t requests = 0, calls = 0;
   std::chrono::nanoseconds elapsed{};
   for (const auto& result : results) {
     latency.merge(result.latency);
     requests += result.completed;
+    calls += result.calls;
     elapsed = std::max(elapsed, result.elapsed);
   }
   const auto summary = hvload::summarize(latency, requests, elapsed, options.block_size);
@@ -65,7 +66,8 @@ int run(const hvload::LoadOptions& options) {
     std::cout << "vhost-user-blk-load: " << hvload::to_string(options.pattern) << " bs " << options.block_size
               << " iodepth " << options.iodepth << " queues " << options.queues << " on " << options.socket << " ("
               << target->used_bytes() << " of " << target->capacity_bytes() << " bytes)\n"
-              << hvload::format_text(summary);
+              << hvload::format_text(summary) << "calls: " << calls << " for " << requests << " completions (EVENT_IDX "
+              << ((target->negotiated_features() & hvload::kRingFeatureEventIdx) != 0 ? "on" : "off") << ")\n";
   }
   return 0;
 }

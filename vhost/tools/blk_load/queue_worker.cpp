@@ -24,7 +24,7 @@ QueueWorker::QueueWorker(std::shared_ptr<const hv::GuestMemory> memory, const Ta
                          const LoadOptions& options, std::uint64_t used_bytes)
     : memory_(std::move(memory)),
       queue_(target_queue),
-      ring_(memory_, target_queue.layout.rings, target_queue.layout.ring_size),
+      ring_(memory_, target_queue.layout.rings, target_queue.layout.ring_size, target_queue.layout.event_idx),
       pattern_(options.pattern),
       block_size_(options.block_size),
       iodepth_(options.iodepth),
@@ -126,7 +126,7 @@ hv::Result<void> QueueWorker::complete(const SplitRingDriver::Used& used, Latenc
   return {};
 }
 
-hv::Result<void> QueueWorker::wait_for_completion(std::uint32_t in_flight) {
+hv::Result<void> QueueWorker::wait_for_completion(std::uint32_t in_flight, std::uint64_t& calls) {
   auto woken = queue_.call.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(kStallLimit));
   if (!woken) return tl::unexpected(woken.error());
   if (!*woken) {
@@ -134,12 +134,14 @@ hv::Result<void> QueueWorker::wait_for_completion(std::uint32_t in_flight) {
                     where() + ": no completion for " + std::to_string(kStallLimit.count()) + " s with " +
                         std::to_string(in_flight) + " request(s) in flight");
   }
-  (void)queue_.call.consume();  // Busy if a racing read emptied it: nothing lost, the ring is read next
+  // Busy if a racing read emptied it: nothing lost, the ring is read next.
+  if (auto n = queue_.call.consume()) calls += *n;
   return {};
 }
 
 template <class Next>
-hv::Result<void> QueueWorker::run(Next next, LatencyHistogram* latency, std::uint64_t& completed) {
+hv::Result<void> QueueWorker::run(Next next, LatencyHistogram* latency, std::uint64_t& completed,
+                                  std::uint64_t& calls) {
   bool more = true;
   auto in_flight = [&] { return static_cast<std::uint32_t>(iodepth_ - free_.size()); };
   auto fill = [&]() -> hv::Result<void> {
@@ -174,9 +176,14 @@ hv::Result<void> QueueWorker::run(Next next, LatencyHistogram* latency, std::uin
     }
     if (any) {
       if (auto r = fill(); !r) return r;
-    } else if (auto r = wait_for_completion(in_flight()); !r) {
-      return r;
+      continue;
     }
+    // Everything used is consumed: ask for the next interrupt (EVENT_IDX), and consume what came
+    // meanwhile rather than wait for an interrupt that was asked for too late.
+    auto used_meanwhile = ring_.arm();
+    if (!used_meanwhile) return tl::unexpected(used_meanwhile.error());
+    if (*used_meanwhile) continue;
+    if (auto r = wait_for_completion(in_flight(), calls); !r) return r;
   }
   return {};
 }
@@ -184,12 +191,13 @@ hv::Result<void> QueueWorker::run(Next next, LatencyHistogram* latency, std::uin
 hv::Result<void> QueueWorker::prefill() {
   std::uint64_t block = 0;
   std::uint64_t done = 0;
+  std::uint64_t calls = 0;
   return run(
       [&]() -> std::optional<Request> {
         if (block == slice_blocks_) return std::nullopt;
         return Request{true, slice_first_ + block++};
       },
-      nullptr, done);
+      nullptr, done, calls);
 }
 
 hv::Result<void> QueueWorker::measure(std::chrono::milliseconds duration, QueueResult& result) {
@@ -204,7 +212,7 @@ hv::Result<void> QueueWorker::measure(std::chrono::milliseconds duration, QueueR
         cursor_ = (cursor_ + 1) % slice_blocks_;
         return Request{write, block};
       },
-      &result.latency, result.completed);
+      &result.latency, result.completed, result.calls);
   result.elapsed = std::chrono::steady_clock::now() - start;
   return r;
 }

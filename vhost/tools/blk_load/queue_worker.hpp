@@ -22,6 +22,7 @@ struct QueueResult {
   std::uint64_t completed = 0;
   std::chrono::nanoseconds elapsed{};  // from the first submission to the last completion
   LatencyHistogram latency;
+  std::uint64_t calls = 0;  // the backend's call eventfd signals the driver consumed (its interrupts)
 };
 
 class QueueWorker {
@@ -55,10 +56,10 @@ class QueueWorker {
     std::chrono::steady_clock::time_point submitted;
   };
   template <class Next>
-  hv::Result<void> run(Next next, LatencyHistogram* latency, std::uint64_t& completed);
+  hv::Result<void> run(Next next, LatencyHistogram* latency, std::uint64_t& completed, std::uint64_t& calls);
   hv::Result<void> submit(std::uint32_t slot, const Request& request);
   hv::Result<void> complete(const SplitRingDriver::Used& used, LatencyHistogram* latency);
-  hv::Result<void> wait_for_completion(std::uint32_t in_flight);
+  hv::Result<void> wait_for_completion(std::uint32_t in_flight, std::uint64_t& calls);
   [[nodiscard]] std::uint64_t sector_of(std::uint64_t block) const noexcept {
     return block * block_size_ / kSectorSize;
   }

@@ -3,8 +3,11 @@
 // vhost-user backend: the descriptor table, the available ring it writes, the used ring it reads.
 // The load generator's own, small on purpose (hv/virtio/testing's MockSplitDriver is test code, which
 // a shipped program may not use): descriptors are written once per request slot and reused, so all
-// that moves per request is one available entry and one used entry. No EVENT_IDX: the driver honours
-// VRING_USED_F_NO_NOTIFY and asks for every interrupt, as a Linux guest does without that feature.
+// that moves per request is one available entry and one used entry. Without VIRTIO_RING_F_EVENT_IDX
+// the driver honours VRING_USED_F_NO_NOTIFY and asks for every interrupt. With it (`event_idx`) it
+// notifies only when the device's avail_event asks (§2.7.10), and asks for an interrupt as a Linux
+// guest does: used_event set to the next used entry only when it has consumed everything and is about
+// to wait (arm()), so completions that come while it is busy cost the backend no call at all.
 //
 // The backend is another process: what it writes to the used ring is checked by the caller.
 
@@ -31,7 +34,8 @@ class SplitRingDriver {
 
   // Rings at `base` (page-aligned) in `memory`, `size` a power of two; the rings start zeroed
   // (a fresh memfd).
-  SplitRingDriver(std::shared_ptr<const hv::GuestMemory> memory, std::uint64_t base, std::uint16_t size);
+  SplitRingDriver(std::shared_ptr<const hv::GuestMemory> memory, std::uint64_t base, std::uint16_t size,
+                  bool event_idx = false);
 
   [[nodiscard]] std::uint16_t size() const noexcept { return size_; }
   [[nodiscard]] std::uint64_t descriptor_table() const noexcept { return base_; }
@@ -43,8 +47,14 @@ class SplitRingDriver {
   // Puts `head` in the next available slot; the device sees it after publish().
   hv::Result<void> add(std::uint16_t head);
   // Publishes what add() queued (a release store of the available index) and says whether the device
-  // wants a notification (VRING_USED_F_NO_NOTIFY clear, read after a full fence).
+  // wants a notification, read after a full fence: VRING_USED_F_NO_NOTIFY clear or, with EVENT_IDX,
+  // avail_event among the entries published since the last publish().
   hv::Result<bool> publish();
+  // Before waiting for an interrupt, with everything used consumed: with EVENT_IDX, asks for one at
+  // the next used entry (used_event); then, after a full fence, says whether the device used more
+  // meanwhile (then consume it instead of waiting: its interrupt may not come). Without EVENT_IDX
+  // nothing is written; the same check.
+  hv::Result<bool> arm();
   // The next used element, if the device returned one since the last call (acquire).
   hv::Result<std::optional<Used>> next_used();
 
@@ -52,7 +62,9 @@ class SplitRingDriver {
   std::shared_ptr<const hv::GuestMemory> memory_;
   std::uint64_t base_;
   std::uint16_t size_;
+  bool event_idx_;
   std::uint16_t avail_index_ = 0;  // next available index (what publish() stores)
+  std::uint16_t published_ = 0;    // the available index the last publish() stored
   std::uint16_t used_seen_ = 0;    // used entries consumed
 };
 

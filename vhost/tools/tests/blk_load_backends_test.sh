@@ -65,6 +65,20 @@ wait_for_socket "$dir/ours-mq.sock" "${pids[-1]}" "$dir/ours-mq.log"
 for rw in randread randwrite; do
   run_load "ours $rw iodepth 4 queues 2" --socket "$dir/ours-mq.sock" --rw "$rw" --bs 4096 --iodepth 4 --queues 2 --seconds 1
 done
+# The runs above negotiate EVENT_IDX (both backends offer it); one without it, every completion checked.
+run_load "ours randread iodepth 8 queues 2 --no-event-idx" --socket "$dir/ours-mq.sock" --rw randread --bs 4096 \
+  --iodepth 8 --queues 2 --seconds 1 --no-event-idx
+
+# --direct (O_DIRECT, sandboxed as always): the same checked I/O without the host page cache.
+truncate -s 64M "$dir/ours-direct.img"
+"$daemon" --socket-path "$dir/ours-direct.sock" --blk-file "$dir/ours-direct.img" --direct --num-queues 2 \
+  >"$dir/ours-direct.log" 2>&1 &
+pids+=($!)
+wait_for_socket "$dir/ours-direct.sock" "${pids[-1]}" "$dir/ours-direct.log"
+for rw in randwrite randread; do
+  run_load "ours --direct $rw iodepth 4 queues 2" --socket "$dir/ours-direct.sock" --rw "$rw" --bs 4096 --iodepth 4 \
+    --queues 2 --seconds 1
+done
 
 # Every read is checked: the image is overwritten with zeros behind the daemon's back while reads
 # run (after the pattern was written), so a read returns zeros and the tool must exit 1 naming the sector.
@@ -92,6 +106,8 @@ else
   for rw in randread randwrite; do
     run_load "qsd $rw iodepth 4 queues 2" --socket "$dir/qsd.sock" --rw "$rw" --bs 4096 --iodepth 4 --queues 2 --seconds 1
   done
+  run_load "qsd randread iodepth 8 queues 2 --no-event-idx" --socket "$dir/qsd.sock" --rw randread --bs 4096 \
+    --iodepth 8 --queues 2 --seconds 1 --no-event-idx
 fi
 [ "$failures" -eq 0 ] || exit 1
 echo "all runs passed"

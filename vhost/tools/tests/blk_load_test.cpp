@@ -130,11 +130,68 @@ TEST(SplitRingDriver, FootprintKeepsTheUsedRingOnItsOwnPage) {
   EXPECT_EQ(SplitRingDriver::footprint(1024), 32768U);  // 16384 + 2054 -> 20480; 8198 -> 12288
 }
 
+// A Result<bool> as an optional, which gtest compares and prints.
+std::optional<bool> got(const hv::Result<bool>& r) { return r ? std::optional<bool>(*r) : std::nullopt; }
+
+// A ring of 8 in fresh memory, with what the device would write done by hand.
+struct RingFixture {
+  static constexpr std::uint16_t kSize = 8;
+  std::shared_ptr<hv::GuestMemory> memory = [] {
+    const hv::RegionSpec spec{0, SplitRingDriver::footprint(kSize)};
+    return std::make_shared<hv::GuestMemory>(std::move(*hv::GuestMemory::create(std::span(&spec, 1))));
+  }();
+  SplitRingDriver ring;
+  explicit RingFixture(bool event_idx) : ring(memory, 0, kSize, event_idx) {}
+  void set_avail_event(std::uint16_t v) { ASSERT_TRUE(memory->write_obj(ring.used_ring() + 4 + 8 * kSize, v)); }
+  void set_used_index(std::uint16_t v) { ASSERT_TRUE(memory->write_obj(ring.used_ring() + 2, v)); }
+  std::uint16_t used_event() { return memory->read_obj<std::uint16_t>(ring.available_ring() + 4 + 2 * kSize).value(); }
+};
+
+// With EVENT_IDX the driver notifies only when its publish crosses the device's avail_event
+// (vring_need_event), whatever VRING_USED_F_NO_NOTIFY says.
+TEST(SplitRingDriver, EventIdxNotifiesOnlyWhenAvailEventIsCrossed) {
+  RingFixture f(true);
+  f.set_avail_event(2);  // the device wants to hear of entry 2 (the third)
+  ASSERT_TRUE(f.ring.add(0));
+  ASSERT_TRUE(f.ring.add(3));
+  EXPECT_EQ(got(f.ring.publish()), std::optional<bool>(false));  // entries 0 and 1
+  ASSERT_TRUE(f.ring.add(6));
+  EXPECT_EQ(got(f.ring.publish()), std::optional<bool>(true));  // entry 2
+  ASSERT_TRUE(f.ring.add(0));
+  EXPECT_EQ(got(f.ring.publish()), std::optional<bool>(false));            // entry 3: the device has not asked again
+  ASSERT_TRUE(f.memory->write_obj<std::uint16_t>(f.ring.used_ring(), 1));  // NO_NOTIFY: ignored with EVENT_IDX
+  f.set_avail_event(4);
+  ASSERT_TRUE(f.ring.add(3));
+  EXPECT_EQ(got(f.ring.publish()), std::optional<bool>(true));
+}
+
+// arm() asks for an interrupt at the next used entry (used_event = what was consumed) and says whether
+// the device used more meanwhile; without EVENT_IDX it writes nothing.
+TEST(SplitRingDriver, ArmSetsUsedEventAndSeesWhatCameMeanwhile) {
+  RingFixture f(true);
+  EXPECT_EQ(got(f.ring.arm()), std::optional<bool>(false));
+  EXPECT_EQ(f.used_event(), 0U);
+  f.set_used_index(2);  // two completions, no interrupt consumed
+  EXPECT_EQ(got(f.ring.arm()), std::optional<bool>(true));
+  ASSERT_TRUE(f.ring.next_used().value());
+  ASSERT_TRUE(f.ring.next_used().value());
+  EXPECT_FALSE(f.ring.next_used().value());
+  EXPECT_EQ(got(f.ring.arm()), std::optional<bool>(false));
+  EXPECT_EQ(f.used_event(), 2U);  // interrupt when entry 2 is used
+
+  RingFixture plain(false);
+  plain.set_used_index(1);
+  EXPECT_EQ(got(plain.ring.arm()), std::optional<bool>(true));
+  ASSERT_TRUE(plain.ring.next_used().value());
+  EXPECT_EQ(got(plain.ring.arm()), std::optional<bool>(false));
+  EXPECT_EQ(plain.used_event(), 0U);
+}
+
 hv::Result<ParsedArgs> parse(std::vector<std::string> args) { return parse_args(args); }
 
 TEST(LoadOptions, ParsesEveryOption) {
   auto p = parse({"--socket", "/tmp/s", "--rw=randwrite", "--bs", "8192", "--iodepth", "32", "--queues", "2",
-                  "--seconds", "1.5", "--size", "1048576", "--json"});
+                  "--seconds", "1.5", "--size", "1048576", "--json", "--no-event-idx"});
   ASSERT_TRUE(p) << p.error().to_string();
   const LoadOptions& o = p->options;
   EXPECT_EQ(o.socket, "/tmp/s");
@@ -145,6 +202,7 @@ TEST(LoadOptions, ParsesEveryOption) {
   EXPECT_EQ(o.milliseconds, 1500U);
   EXPECT_EQ(o.size, std::optional<std::uint64_t>(1048576));
   EXPECT_TRUE(o.json);
+  EXPECT_FALSE(o.event_idx);
   EXPECT_FALSE(p->help);
 }
 
@@ -156,6 +214,7 @@ TEST(LoadOptions, DefaultsAndHelp) {
   EXPECT_EQ(p->options.queues, 1U);
   EXPECT_EQ(p->options.milliseconds, 5000U);
   EXPECT_FALSE(p->options.json);
+  EXPECT_TRUE(p->options.event_idx);
   auto help = parse({"--help", "--rw", "nonsense"});
   ASSERT_FALSE(help);  // a bad value is still a usage error...
   auto help_only = parse({"--help"});

@@ -25,6 +25,16 @@
 // (hv/virtio/file_scatter.hpp). No bounce buffer: a buffer that is not inside one region was refused
 // by the copying path too.
 //
+// With BlockOptions::direct the image is opened O_DIRECT (no host page cache). Direct I/O needs the
+// file offsets and lengths aligned to the file's direct-I/O offset alignment and the buffers to its
+// memory alignment (statx STATX_DIOALIGN; a file system that does not report them, tmpfs among them,
+// is taken to need 4096 for both). A batch whose guest buffers are all aligned goes straight to the
+// file as above; any other batch goes through the worker's own aligned bounce buffer (at most 1 MiB,
+// allocated on first use), so a guest's unaligned buffers still read and write correctly. An offset
+// alignment above 512 is offered to the driver as blk_size (VIRTIO_BLK_F_BLK_SIZE), and an IN or OUT
+// request not aligned to it is an I/O error: the device never reads, modifies and writes a block,
+// which would lose a concurrent write of a neighbouring sector.
+//
 // The image is opened without following it into a FIFO or device (it must be a regular file) and
 // locked with an open-file-description lock on the whole file (write lock read-write, read lock
 // read-only), so two devices, in this process or another, never write one image. Threat model:
@@ -40,6 +50,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/uio.h>
 
 #include "hv/unique_fd.hpp"
 #include "hv/virtio/chain_io.hpp"
@@ -57,7 +69,12 @@ struct BlockOptions {
   std::uint16_t num_queues = 1;
   // Requests of one queue in flight at once: the worker threads per queue, 1..BlockDevice::kMaxQueueDepth.
   std::uint16_t queue_depth = 4;
+  // O_DIRECT: reads and writes bypass the host page cache. FLUSH still calls fdatasync (the disk's own
+  // write cache). open() fails with InvalidArgument when the file system refuses O_DIRECT.
+  bool direct = false;
 };
+
+class AlignedBuffer;  // virtio/src/aligned_buffer.hpp
 
 class BlockDevice final : public VirtioDevice {
  public:
@@ -78,11 +95,16 @@ class BlockDevice final : public VirtioDevice {
   // kMaxRequestBytes, stopped by a reset within one 1 MiB batch. More than a few threads per host core
   // buy nothing for a file in the page cache; a slow disk is better served by more.
   static constexpr std::uint16_t kMaxQueueDepth = 32;
+  // The largest direct-I/O alignment (memory or offset) open() accepts with BlockOptions::direct, and
+  // the one assumed where the file system does not report it.
+  static constexpr std::uint32_t kMaxDirectAlignment = 4096;
 
   // Opens `path`, which must be a regular file (a FIFO or device is refused without being opened),
   // and locks it; Busy when another open file description holds a conflicting lock. The capacity is
   // the file size in whole sectors. InvalidArgument for a serial that is not printable ASCII, a
-  // queue count outside 1..kMaxQueues or a queue depth outside 1..kMaxQueueDepth.
+  // queue count outside 1..kMaxQueues or a queue depth outside 1..kMaxQueueDepth; with
+  // BlockOptions::direct, also for a file system without O_DIRECT or with an alignment above
+  // kMaxDirectAlignment.
   static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, const BlockOptions& options);
   static Result<std::shared_ptr<BlockDevice>> open(const std::string& path, bool read_only) {
     BlockOptions options;
@@ -121,6 +143,9 @@ class BlockDevice final : public VirtioDevice {
 
   [[nodiscard]] std::uint64_t capacity_sectors() const noexcept { return capacity_; }
   [[nodiscard]] bool broken() const noexcept { return broken_.load(); }
+  // With BlockOptions::direct: the alignments direct I/O on the image needs (0 without it).
+  [[nodiscard]] std::uint32_t direct_memory_alignment() const noexcept { return dio_memory_align_; }
+  [[nodiscard]] std::uint32_t direct_offset_alignment() const noexcept { return dio_offset_align_; }
 
   // What the workers have done since the device was opened, all queues together (for tests and the
   // VMM's logs).
@@ -129,6 +154,7 @@ class BlockDevice final : public VirtioDevice {
     std::uint64_t requests = 0;       // requests returned to the driver as used
     std::uint64_t abandoned = 0;      // requests stopped by a reset or the device's destruction
     std::uint32_t max_in_flight = 0;  // the most requests of one queue taken and not yet used at once
+    std::uint64_t bounced = 0;        // direct I/O batches copied through a bounce buffer (unaligned buffers)
   };
   [[nodiscard]] Stats stats() const;
 
@@ -158,14 +184,27 @@ class BlockDevice final : public VirtioDevice {
     std::optional<Queue> queue;
     std::vector<std::thread> workers;  // started by the queue's first activation
   };
-  BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity);
-  Outcome execute(const GuestMemory& memory, const DescriptorChain& chain);
-  std::uint8_t read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written);
-  std::uint8_t write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes);
+  struct DirectAlignment {
+    std::uint32_t memory = 0;  // 0: not opened O_DIRECT
+    std::uint32_t offset = 0;
+  };
+  BlockDevice(UniqueFd file, const BlockOptions& options, std::uint64_t capacity, DirectAlignment alignment);
+  Outcome execute(const GuestMemory& memory, const DescriptorChain& chain, AlignedBuffer& bounce);
+  std::uint8_t read_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, std::uint32_t& written,
+                            AlignedBuffer& bounce);
+  std::uint8_t write_sectors(ChainIo& io, std::uint64_t sector, std::uint64_t bytes, AlignedBuffer& bounce);
+  // Whether direct I/O can take these host pieces as they are (always, without O_DIRECT).
+  [[nodiscard]] bool direct_ready(std::span<const iovec> pieces, std::uint64_t total) const noexcept;
+  void count_bounce();
   std::uint8_t discard_or_zero(ChainIo& io, bool zero, std::uint64_t& bytes);
   std::uint8_t zero_range(std::uint64_t offset, std::uint64_t length, bool unmap);
   [[nodiscard]] bool in_range(std::uint64_t sector, std::uint64_t sectors) const noexcept {
     return sector <= capacity_ && sectors <= capacity_ - sector;
+  }
+  // An IN or OUT request direct I/O can carry out without reading, modifying and writing a block.
+  [[nodiscard]] bool direct_aligned(std::uint64_t sector, std::uint64_t bytes) const noexcept {
+    return dio_offset_align_ == 0 ||
+           ((sector * kSectorSize) % dio_offset_align_ == 0 && bytes % dio_offset_align_ == 0);
   }
   // Every lane drained (no request in flight, none taken meanwhile) and its mutex held, in index order.
   std::vector<std::unique_lock<std::mutex>> drain_all_lanes();
@@ -177,6 +216,8 @@ class BlockDevice final : public VirtioDevice {
   const std::uint64_t capacity_;
   std::array<std::uint8_t, kSerialBytes> id_{};
   const std::uint16_t queue_depth_;
+  const std::uint32_t dio_memory_align_;  // 0 without O_DIRECT
+  const std::uint32_t dio_offset_align_;
   std::vector<std::unique_ptr<Lane>> lanes_;  // one per queue, fixed at open()
 
   // What every lane's requests need: written only with every lane drained and its mutex held; read by
