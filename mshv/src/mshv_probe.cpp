@@ -45,13 +45,6 @@ abi::HvRegisterValue segment(std::uint16_t attributes) {
   return v;
 }
 
-abi::HvRegisterAssoc assoc_value(std::uint32_t name, const abi::HvRegisterValue& value) {
-  abi::HvRegisterAssoc a{};
-  a.name = name;
-  a.value = value;
-  return a;
-}
-
 class Session {
  public:
   Session(std::shared_ptr<MshvSystem> system, ProbeReport& report) : system_(std::move(system)), report_(report) {}
@@ -88,9 +81,12 @@ class Session {
     if (!fd) return tl::unexpected(fd.error());
     vp_ = MshvFd(system_, static_cast<int>(*fd));
     // Real mode at kCode with flat 64 KiB segments (CS: code, accessed; the others: data, accessed).
-    const std::array assocs = {assoc_value(reg::kCs, segment(0x9b)), assoc_value(reg::kDs, segment(0x93)),
-                               assoc_value(reg::kEs, segment(0x93)), assoc_value(reg::kSs, segment(0x93)),
-                               detail::assoc(reg::kRip, kCode),      detail::assoc(reg::kRflags, 0x2),
+    const std::array assocs = {detail::assoc_raw(reg::kCs, segment(0x9b)),
+                               detail::assoc_raw(reg::kDs, segment(0x93)),
+                               detail::assoc_raw(reg::kEs, segment(0x93)),
+                               detail::assoc_raw(reg::kSs, segment(0x93)),
+                               detail::assoc(reg::kRip, kCode),
+                               detail::assoc(reg::kRflags, 0x2),
                                detail::assoc(reg::kRax, 0)};
     return detail::set_vp_registers(vp_, 0, assocs);
   }

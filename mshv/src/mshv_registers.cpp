@@ -21,13 +21,6 @@ abi::HvRegisterValue raw(const void* bytes) {
   return v;
 }
 
-abi::HvRegisterAssoc assoc_raw(std::uint32_t name, const abi::HvRegisterValue& value) {
-  abi::HvRegisterAssoc a{};
-  a.name = name;
-  a.value = value;
-  return a;
-}
-
 // hv_x64_segment_register.attributes: the low 16 bits of VMX access rights [§7.1].
 Segment to_segment(const abi::HvRegisterValue& v) {
   abi::HvSegmentRegister s{};
@@ -78,6 +71,13 @@ abi::HvRegisterValue from_table(const DescriptorTable& t) {
 }
 
 }  // namespace
+
+abi::HvRegisterAssoc assoc_raw(std::uint32_t name, const abi::HvRegisterValue& value) {
+  abi::HvRegisterAssoc a{};
+  a.name = name;
+  a.value = value;
+  return a;
+}
 
 abi::HvRegisterAssoc assoc(std::uint32_t name, std::uint64_t value) { return assoc_raw(name, {value, 0}); }
 

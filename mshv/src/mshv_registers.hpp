@@ -40,5 +40,6 @@ std::vector<abi::HvRegisterAssoc> from_fpu(const FpuState& fpu);
 std::optional<std::uint32_t> msr_register_name(std::uint32_t index);
 
 abi::HvRegisterAssoc assoc(std::uint32_t name, std::uint64_t value);
+abi::HvRegisterAssoc assoc_raw(std::uint32_t name, const abi::HvRegisterValue& value);  // all 128 bits
 
 }  // namespace hv::mshv::detail
