@@ -525,7 +525,7 @@ std::uint8_t BlockDevice::zero_range(std::uint64_t offset, std::uint64_t length,
   return kOk;
 }
 
-std::uint8_t BlockDevice::discard_or_zero(ChainIo& io, bool zero, std::uint64_t& bytes) {
+std::uint8_t BlockDevice::discard_or_zero(ChainIo& io, bool zero) {
   if (read_only_) return kIoError;
   const std::uint64_t payload = io.readable() - sizeof(RequestHeader);
   if (payload == 0 || payload % sizeof(DiscardSegment) != 0 || payload / sizeof(DiscardSegment) > kMaxDiscardSegments)
@@ -555,7 +555,6 @@ std::uint8_t BlockDevice::discard_or_zero(ChainIo& io, bool zero, std::uint64_t&
     total += std::uint64_t{s.sectors} * kSectorSize;
   }
   if (zero && total > kMaxRequestBytes) return kIoError;  // implied by the limits above; kept explicit
-  bytes = total;
   for (const auto& s : std::span(segments).first(count)) {
     if (s.sectors == 0) continue;
     const std::uint64_t offset = s.sector * kSectorSize;
@@ -587,7 +586,6 @@ BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const Descr
         if (in_bytes % kSectorSize != 0 || in_bytes > kMaxRequestBytes ||
             !in_range(header.sector, in_bytes / kSectorSize) || !direct_aligned(header.sector, in_bytes))
           break;
-        outcome.bytes = in_bytes;
         status = read_sectors(io, header.sector, in_bytes, outcome.written, bounce);
         break;
       case kOut:
@@ -595,7 +593,6 @@ BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const Descr
             !in_range(header.sector, out_bytes / kSectorSize) || !direct_aligned(header.sector, out_bytes)) {
           break;
         }
-        outcome.bytes = out_bytes;
         status = write_sectors(io, header.sector, out_bytes, bounce);
         break;
       case kFlush: status = read_only_ || ::fdatasync(file_.get()) == 0 ? kOk : kIoError; break;
@@ -609,8 +606,8 @@ BlockDevice::Outcome BlockDevice::execute(const GuestMemory& memory, const Descr
         }
         break;
       }
-      case kDiscard: status = discard_or_zero(io, false, outcome.bytes); break;
-      case kWriteZeroes: status = discard_or_zero(io, true, outcome.bytes); break;
+      case kDiscard: status = discard_or_zero(io, false); break;
+      case kWriteZeroes: status = discard_or_zero(io, true); break;
       default: status = kUnsupported; break;
     }
     if (status == kAbandoned) {

@@ -166,7 +166,6 @@ class BlockDevice final : public VirtioDevice {
  private:
   struct Outcome {
     std::uint32_t written = 0;  // bytes written into the chain, the status included
-    std::uint64_t bytes = 0;    // data moved or zeroed
     bool abandoned = false;     // a reset stopped it: not to be returned as used
   };
   // One request queue and its worker threads.
@@ -196,7 +195,7 @@ class BlockDevice final : public VirtioDevice {
   // Whether direct I/O can take these host pieces as they are (always, without O_DIRECT).
   [[nodiscard]] bool direct_ready(std::span<const iovec> pieces, std::uint64_t total) const noexcept;
   void count_bounce();
-  std::uint8_t discard_or_zero(ChainIo& io, bool zero, std::uint64_t& bytes);
+  std::uint8_t discard_or_zero(ChainIo& io, bool zero);
   std::uint8_t zero_range(std::uint64_t offset, std::uint64_t length, bool unmap);
   [[nodiscard]] bool in_range(std::uint64_t sector, std::uint64_t sectors) const noexcept {
     return sector <= capacity_ && sectors <= capacity_ - sector;
