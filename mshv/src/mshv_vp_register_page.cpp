@@ -26,7 +26,7 @@ constexpr std::uint32_t kNoClass = 0xffffffff;
 
 std::optional<Slot> slot(std::uint32_t name) noexcept {
   if (name >= reg::kRax && name < reg::kRax + 16)
-    return Slot{offsetof(Page, gp_registers) + 8 * (name - reg::kRax), 8, abi::kRegisterClassGeneral};
+    return Slot{offsetof(Page, gp_registers) + std::size_t{8} * (name - reg::kRax), 8, abi::kRegisterClassGeneral};
   if (name == reg::kRip) return Slot{offsetof(Page, rip), 8, abi::kRegisterClassIp};
   if (name == reg::kRflags) return Slot{offsetof(Page, rflags), 8, abi::kRegisterClassFlags};
   // ES CS SS DS FS GS: the page's order is the register names' order.

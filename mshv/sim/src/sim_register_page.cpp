@@ -4,6 +4,7 @@
 #include "sim_register_page.hpp"
 
 #include <cstring>
+#include <gsl/gsl>
 
 #include "mshv_register_page.hpp"
 #include "sim_registers.hpp"
@@ -40,13 +41,16 @@ void fill_register_page(std::span<std::uint8_t> bytes, const GeneralRegisters& r
   page.dirty = 0;
   GeneralRegisters r = regs;
   const auto g = gprs(r);
-  for (std::size_t i = 0; i < g.size(); ++i) page.gp_registers[i] = *g[i];
+  const auto page_gprs = std::span(page.gp_registers);
+  for (gsl::index i = 0; i < std::ssize(g); ++i) page_gprs[static_cast<std::size_t>(i)] = *gsl::at(g, i);
   page.rip = regs.rip;
   page.rflags = regs.rflags;
   SpecialRegisters s = sregs;
   const auto segs = segments(s);
-  for (std::size_t i = 0; i < segs.size(); ++i) {
-    page.segments[i] = {segs[i]->base, segs[i]->limit, segs[i]->selector, segment_attributes(*segs[i])};
+  const auto page_segments = std::span(page.segments);
+  for (gsl::index i = 0; i < std::ssize(segs); ++i) {
+    const Segment& seg = *gsl::at(segs, i);
+    page_segments[static_cast<std::size_t>(i)] = {seg.base, seg.limit, seg.selector, segment_attributes(seg)};
   }
   page.cr0 = sregs.cr0;
   page.cr3 = sregs.cr3;
@@ -70,7 +74,8 @@ bool apply_register_page(std::span<std::uint8_t> bytes, Vcpu& vcpu) {
     if (ok) {
       if (general) {
         const auto g = gprs(*regs);
-        for (std::size_t i = 0; i < g.size(); ++i) *g[i] = page.gp_registers[i];
+        const auto page_gprs = std::span(page.gp_registers);
+        for (gsl::index i = 0; i < std::ssize(g); ++i) *gsl::at(g, i) = page_gprs[static_cast<std::size_t>(i)];
       }
       if (ip) regs->rip = page.rip;
       if (flags) regs->rflags = page.rflags;
@@ -82,12 +87,14 @@ bool apply_register_page(std::span<std::uint8_t> bytes, Vcpu& vcpu) {
     ok = sregs.has_value();
     if (ok) {
       const auto segs = segments(*sregs);
-      for (std::size_t i = 0; i < segs.size(); ++i) {
-        const auto& in = page.segments[i];
-        segs[i]->base = in.base;
-        segs[i]->limit = in.limit;
-        segs[i]->selector = in.selector;
-        apply_segment_attributes(in.attributes, *segs[i]);
+      const auto page_segments = std::span(page.segments);
+      for (gsl::index i = 0; i < std::ssize(segs); ++i) {
+        const auto& in = page_segments[static_cast<std::size_t>(i)];
+        Segment& seg = *gsl::at(segs, i);
+        seg.base = in.base;
+        seg.limit = in.limit;
+        seg.selector = in.selector;
+        apply_segment_attributes(in.attributes, seg);
       }
       ok = vcpu.set_special_registers(*sregs).has_value();
     }
