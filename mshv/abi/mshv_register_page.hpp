@@ -3,7 +3,8 @@
 // mapped from the VP descriptor at MSHV_VP_MMAP_OFFSET_REGISTERS (0) × the host page size. While
 // `isvalid` is set it holds the VP's state at its last intercept; the VMM reads registers from it and
 // writes them back by setting the register class's bit in `dirty`, which the hypervisor applies at
-// the next RUN_VP — no HVCALL_GET/SET_VP_REGISTERS for these registers. hvkit does not map it yet.
+// the next RUN_VP — no HVCALL_GET/SET_VP_REGISTERS for these registers. The backend maps it per VP
+// (mshv/src/mshv_vp_register_page.cpp); mshv-sim provides one (mshv/sim/src/sim_register_page.cpp).
 //
 // Layout: struct hv_vp_register_page of Linux include/hyperv/hvhdk.h with the 8-byte pad after RFLAGS
 // that commit 48fcc895403c ("mshv: add a missing padding field", 2026-04, in 7.0- and 6.18-stable)
@@ -19,8 +20,9 @@
 
 namespace hv::mshv::abi {
 
-inline constexpr std::uint64_t kVpMmapOffsetRegisters = 0;  // MSHV_VP_MMAP_OFFSET_REGISTERS, in host pages
-inline constexpr std::uint16_t kRegisterPageVersion1 = 1;   // HV_VP_REGISTER_PAGE_VERSION_1
+// MSHV_VP_MMAP_OFFSET_*, in host pages (Linux include/uapi/linux/mshv.h; mshv_vp_mmap).
+inline constexpr std::uint64_t kVpMmapOffsetRegisters = 0, kVpMmapOffsetInterceptMessage = 1, kVpMmapOffsetGhcb = 2;
+inline constexpr std::uint16_t kRegisterPageVersion1 = 1;  // HV_VP_REGISTER_PAGE_VERSION_1
 // Bits of `dirty` (HV_X64_REGISTER_CLASS_*): which classes the VMM wrote.
 inline constexpr std::uint32_t kRegisterClassGeneral = 0, kRegisterClassIp = 1, kRegisterClassXmm = 2,
                                kRegisterClassSegment = 3, kRegisterClassFlags = 4;

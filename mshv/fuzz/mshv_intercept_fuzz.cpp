@@ -1,10 +1,14 @@
 // The MSHV backend's exit path on messages a fuzzer writes: a fake /dev/mshv (an MshvSystem) returns
 // fuzzer-chosen intercept messages from RUN_VP, register values from GET_VP_REGISTERS and results
-// from TRANSLATE_VIRTUAL_ADDRESS; the VMM side answers reads with fuzzer-chosen bytes (sometimes the
+// from TRANSLATE_VIRTUAL_ADDRESS, and the VP register page's bytes (isvalid included) at each intercept;
+// the VMM side answers reads with fuzzer-chosen bytes (sometimes the
 // wrong number). Invariants: no crash or sanitizer report, exits are well-formed (IO sizes 1/2/4 and
 // data = size x count; MMIO sizes 1/2/4/8 and data = size), and every run ends.
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <span>
 
 #include "../../hypervisor/fuzz/fuzz_input.hpp"
 #include "hv/guest_memory.hpp"
@@ -21,6 +25,11 @@ class FuzzedSystem final : public hv::mshv::MshvSystem {
   int open_device() noexcept override { return 100; }
   void close(int) noexcept override {}
   [[nodiscard]] std::string describe() const override { return "fuzz"; }
+  // A register page whose bytes (isvalid and the registers included) the input writes at every intercept.
+  hv::mshv::PageMapping map_vp_page(int fd, std::uint64_t offset) noexcept override {
+    if (fd != 102 || offset != 0) return {nullptr, ENODEV};
+    return {std::make_unique<Page>(page_), 0};
+  }
   long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {
     if (fd == 100 && request == abi::kCreatePartition) return 101;
     if (fd == 101 && request == abi::kInitializePartition) return 0;
@@ -40,12 +49,25 @@ class FuzzedSystem final : public hv::mshv::MshvSystem {
       std::memcpy(run->msg_buf, &type, 4);
       const auto payload = in_.bytes(sizeof run->msg_buf - 16);
       std::memcpy(run->msg_buf + 16, payload.data(), payload.size());
+      const auto page = in_.bytes(424);
+      std::memcpy(page_->data(), page.data(), page.size());
       return in_.take<std::uint8_t>() == 0xee ? -EINTR : 0;
     }
     return -ENOTTY;
   }
 
  private:
+  using Storage = std::array<std::uint8_t, 4096>;
+  class Page final : public hv::mshv::MappedPage {
+   public:
+    explicit Page(std::shared_ptr<Storage> storage) : storage_(std::move(storage)) {}
+    [[nodiscard]] std::span<std::uint8_t> bytes() const noexcept override { return *storage_; }
+
+   private:
+    std::shared_ptr<Storage> storage_;
+  };
+  std::shared_ptr<Storage> page_ = std::make_shared<Storage>();
+
   long hvcall(abi::RootHvcall& call) {
     if (call.out_ptr != 0 && call.out_sz > 0) {
       // Register values and translations straight from the input (bounded by the output page).

@@ -81,6 +81,16 @@ void CountingSystem::close(int fd) noexcept {
   inner_->close(fd);
 }
 
+PageMapping CountingSystem::map_vp_page(int vp_fd, std::uint64_t page_offset) noexcept {
+  PageMapping mapping = inner_->map_vp_page(vp_fd, page_offset);
+  std::lock_guard lock(mutex_);
+  ++totals_.vp_page_mappings;
+  if (const auto open = open_intercept_.find(vp_fd); open != open_intercept_.end()) {
+    ++per_intercept_[open->second].calls.vp_page_mappings;
+  }
+  return mapping;
+}
+
 std::string CountingSystem::describe() const { return inner_->describe() + " (counted)"; }
 
 CallCounts CountingSystem::totals() const {

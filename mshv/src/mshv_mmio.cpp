@@ -129,7 +129,7 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
   // The message carries RIP, RFLAGS and CS but not the other registers the instruction may use.
   const auto names = general_register_names();
   GeneralRegisterValues values{};
-  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
+  if (auto r = get(names, values); !r) return tl::unexpected(r.error());
   GeneralRegisters before = to_general(values);
   before.rip = m.header.rip;
   before.rflags = m.header.rflags;
@@ -181,7 +181,7 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
                                                        x86::SegmentRegister::Ds, x86::SegmentRegister::Fs,
                                                        x86::SegmentRegister::Gs};
     std::array<abi::HvRegisterValue, 5> seg_values{};
-    if (auto r = get_vp_registers(vp_, index_, seg_names, seg_values); !r) return tl::unexpected(r.error());
+    if (auto r = get(seg_names, seg_values); !r) return tl::unexpected(r.error());
     for (gsl::index i = 0; i < std::ssize(which); ++i) {
       abi::HvSegmentRegister s{};
       std::memcpy(&s, &gsl::at(seg_values, i), sizeof s);

@@ -13,14 +13,35 @@ namespace hv::mshv::detail {
 MshvVcpu::MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory, int kick_signal) noexcept
     : index_(index), memory_(std::move(memory)), kicks_(kick_signal) {}
 
-Result<void> MshvVcpu::set(std::span<const abi::HvRegisterAssoc> assocs) const {
+void MshvVcpu::attach(MshvFd vp) noexcept {
+  vp_ = std::move(vp);
+  page_ = map_register_page(vp_.system(), vp_.get());
+}
+
+// The register page where rust-vmm mshv-ioctls uses it (VcpuFd::get_regs/set_regs: the page while
+// `isvalid`, else the hypercalls) [§10.1]. A VMM's get_registers/set_registers between two run()s
+// take the same path as the exit handlers, so each sees what the other wrote: a RIP advanced in the
+// page and not yet applied is what get_registers returns.
+Result<void> MshvVcpu::get(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> values) const {
+  if (page_.valid() && VpRegisterPage::readable(names)) {
+    page_.read(names, values);
+    return {};
+  }
+  return get_vp_registers(vp_, index_, names, values);
+}
+
+Result<void> MshvVcpu::set(std::span<const abi::HvRegisterAssoc> assocs) {
+  if (page_.valid() && VpRegisterPage::writable(assocs)) {
+    page_.write(assocs);
+    return {};
+  }
   return set_vp_registers(vp_, index_, assocs);
 }
 
 Result<GeneralRegisters> MshvVcpu::get_registers() const {
   const auto names = general_register_names();
   GeneralRegisterValues values{};
-  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return tl::unexpected(r.error());
+  if (auto r = get(names, values); !r) return tl::unexpected(r.error());
   return to_general(values);
 }
 

@@ -17,6 +17,7 @@
 #include "mshv_calls.hpp"
 #include "mshv_kick.hpp"
 #include "mshv_memory.hpp"
+#include "mshv_vp_register_page.hpp"
 
 namespace hv::mshv::detail {
 
@@ -27,7 +28,8 @@ class MshvVcpu final : public Vcpu {
   MshvVcpu(std::uint32_t index, std::shared_ptr<PartitionMemory> memory, int kick_signal) noexcept;
   // KickResender::start(): never throws.
   Result<void> start_kick_resender() noexcept { return kicks_.start(); }
-  void attach(MshvFd vp) noexcept { vp_ = std::move(vp); }
+  // Takes the VP's descriptor and maps its register page, if the system has one for it.
+  void attach(MshvFd vp) noexcept;
   ~MshvVcpu() override = default;
   // Pinned: the resender thread holds its member.
   MshvVcpu(const MshvVcpu&) = delete;
@@ -63,9 +65,13 @@ class MshvVcpu final : public Vcpu {
   Result<void> on_io_intercept(const std::uint8_t* payload, IoHandler& io);
   Result<void> on_string_io(const abi::HvIoPortIntercept& m, IoHandler& io);
   Result<void> on_memory_intercept(const std::uint8_t* payload, IoHandler& io);
-  Result<void> set(std::span<const abi::HvRegisterAssoc> assocs) const;
+  // Registers of this VP: through the register page while it is valid and holds every one of them
+  // (no hypercall), else HVCALL_GET/SET_VP_REGISTERS.
+  Result<void> get(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> values) const;
+  Result<void> set(std::span<const abi::HvRegisterAssoc> assocs);
 
   MshvFd vp_;
+  VpRegisterPage page_;
   std::uint32_t index_;
   std::shared_ptr<PartitionMemory> memory_;
   std::array<std::uint64_t, 1> internal_data_{};  // the words an InternalErrorExit's data points at

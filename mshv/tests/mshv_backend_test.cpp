@@ -189,6 +189,9 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
     return result;
   }
   void close(int fd) noexcept override { inner_->close(fd); }
+  hv::mshv::PageMapping map_vp_page(int vp_fd, std::uint64_t page_offset) noexcept override {
+    return inner_->map_vp_page(vp_fd, page_offset);
+  }
   [[nodiscard]] std::string describe() const override { return inner_->describe(); }
 
   static constexpr std::uint64_t kWatchedPage = 1;  // the guest's code, at 0x1000

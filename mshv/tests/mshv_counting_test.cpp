@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -37,6 +38,7 @@ class FixedSystem final : public hv::mshv::MshvSystem {
     return result;
   }
   void close(int) noexcept override {}
+  hv::mshv::PageMapping map_vp_page(int, std::uint64_t) noexcept override { return {nullptr, ENODEV}; }
   [[nodiscard]] std::string describe() const override { return "fixed"; }
 };
 
@@ -125,6 +127,9 @@ class MessageRecorder final : public hv::mshv::MshvSystem {
     return r;
   }
   void close(int fd) noexcept override { inner_->close(fd); }
+  hv::mshv::PageMapping map_vp_page(int vp_fd, std::uint64_t page_offset) noexcept override {
+    return inner_->map_vp_page(vp_fd, page_offset);
+  }
   [[nodiscard]] std::string describe() const override { return inner_->describe(); }
   std::uint8_t memory_access_info = 0;
 
@@ -142,12 +147,28 @@ struct CountedGuest {
   std::unique_ptr<hv::Vm> vm;
   std::unique_ptr<hv::Vcpu> vcpu;
   std::shared_ptr<hv::GuestRegion> ram;
+  std::uint64_t page_mappings = 0;  // map_vp_page calls during setup
 };
 
+// The VP register page as mshv-sim offers it: mapped and valid at each intercept (the backend reads
+// and writes registers there), refused (ENODEV) or never valid (both: the hypercalls).
+enum class RegisterPage { Valid, Refused, Invalid };
+hv::mshv::SimulatorOptions options(RegisterPage page) {
+  return {.register_page = page != RegisterPage::Refused, .register_page_valid = page == RegisterPage::Valid};
+}
+std::string name(const ::testing::TestParamInfo<RegisterPage>& info) {
+  switch (info.param) {
+    case RegisterPage::Valid: return "RegisterPage";
+    case RegisterPage::Refused: return "NoRegisterPage";
+    case RegisterPage::Invalid: return "InvalidRegisterPage";
+  }
+  return "unknown";
+}
+
 // `code` at 0x1000 in 64-bit mode (as a Linux guest runs), the backend over counting(recorder(mshv-sim)).
-CountedGuest boot(const std::vector<std::uint8_t>& code) {
+CountedGuest boot(const std::vector<std::uint8_t>& code, RegisterPage page) {
   CountedGuest g;
-  auto simulator = hv::mshv::make_simulator();
+  auto simulator = hv::mshv::make_simulator(options(page));
   EXPECT_TRUE(simulator);
   if (!simulator) return g;
   g.recorder = std::make_shared<MessageRecorder>(*simulator);
@@ -174,51 +195,62 @@ CountedGuest boot(const std::vector<std::uint8_t>& code) {
   hv::GuestMemory memory;
   EXPECT_TRUE(memory.add_region(g.ram));
   EXPECT_TRUE(hv::x86::enter_long_mode(memory, *g.vcpu, kTables, 0x1000, 0x8000));
+  g.page_mappings = g.counting->totals().vp_page_mappings;
   g.counting->reset();  // setup is not the cost of an exit
   return g;
 }
 
 bool have_kvm() { return hv::mshv::probe_simulator().available; }
 
+class MshvExitCost : public ::testing::TestWithParam<RegisterPage> {
+ protected:
+  // Register reads and writes go through the page, at no hypercall.
+  [[nodiscard]] bool page() const { return GetParam() == RegisterPage::Valid; }
+};
+
 // mov edx, 0x80 ; out dx, al ; in al, dx ; mov ebx, 0xd0000000 ; mov [rbx], eax ; hlt
 const std::vector<std::uint8_t> kPioAndMmio = {0xba, 0x80, 0x00, 0x00, 0x00, 0xee, 0xec, 0xbb,
                                                0x00, 0x00, 0x00, 0xd0, 0x89, 0x03, 0xf4};
 
-TEST(MshvExitCost, PioAndMmioInterceptsCostWhatTheBackendsPathMakes) {
+TEST_P(MshvExitCost, PioAndMmioInterceptsCostWhatTheBackendsPathMakes) {
   if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
-  CountedGuest g = boot(kPioAndMmio);
+  CountedGuest g = boot(kPioAndMmio, GetParam());
   ASSERT_TRUE(g.vcpu);
+  // One mapping attempt per VP, at creation, whether the system grants it or not.
+  EXPECT_EQ(g.page_mappings, 1U);
   hv::testing::RecordingIo io;
   auto exit = g.vcpu->run(io);
   ASSERT_TRUE(exit) << exit.error().to_string();
   ASSERT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
   ASSERT_EQ(io.accesses.size(), 3U);
   const auto costs = g.counting->per_intercept();
+  const std::uint64_t sets = page() ? 0 : 1;
 
-  // OUT and IN: each the RUN_VP that delivered it and one SET_VP_REGISTERS (OUT: RIP; IN: RIP and
-  // RAX in the same call). The message carries RAX and RIP, so nothing is read.
+  // OUT and IN: each the RUN_VP that delivered it and, without the page, one SET_VP_REGISTERS (OUT:
+  // RIP; IN: RIP and RAX in the same call); with it, RIP and RAX go into the page. The message carries
+  // RAX and RIP, so nothing is read.
   ASSERT_TRUE(costs.contains(abi::kMsgX64IoPortIntercept));
   const auto& pio = costs.at(abi::kMsgX64IoPortIntercept);
   EXPECT_EQ(pio.intercepts, 2U);
   EXPECT_EQ(pio.calls.ioctl(abi::kRunVp), 2U);
-  EXPECT_EQ(pio.calls.hypercall(abi::kHvcallSetVpRegisters), 2U);
-  EXPECT_EQ(pio.calls.total_hypercalls(), 2U);
-  EXPECT_EQ(pio.calls.total_ioctls(), 4U);
+  EXPECT_EQ(pio.calls.hypercall(abi::kHvcallSetVpRegisters), 2 * sets);
+  EXPECT_EQ(pio.calls.total_hypercalls(), 2 * sets);
+  EXPECT_EQ(pio.calls.total_ioctls(), 2 + 2 * sets);
 
-  // The store to unmapped 0xd0000000: one GET_VP_REGISTERS of the general registers (the message
-  // has only RIP, RFLAGS and CS; 18 names fit one call), no segment registers (64-bit mode, a DS
-  // operand: base 0), one TRANSLATE of the store's page unless the message carried a valid GVA->GPA
-  // pair, and one SET_VP_REGISTERS of what changed (RIP only: a store changes no register).
+  // The store to unmapped 0xd0000000: the general registers (the message has only RIP, RFLAGS and CS;
+  // 18 names fit one GET_VP_REGISTERS, or the page), no segment registers (64-bit mode, a DS operand:
+  // base 0), one TRANSLATE of the store's page unless the message carried a valid GVA->GPA pair, and
+  // what changed written back (RIP only: a store changes no register) in one SET or into the page.
   ASSERT_TRUE(costs.contains(abi::kMsgUnmappedGpa));
   const auto& mmio = costs.at(abi::kMsgUnmappedGpa);
   const std::uint64_t translations = (g.recorder->memory_access_info & abi::kMemoryAccessGvaGpaValid) != 0 ? 0 : 1;
   EXPECT_EQ(mmio.intercepts, 1U);
   EXPECT_EQ(mmio.calls.ioctl(abi::kRunVp), 1U);
-  EXPECT_EQ(mmio.calls.hypercall(abi::kHvcallGetVpRegisters), 1U);
+  EXPECT_EQ(mmio.calls.hypercall(abi::kHvcallGetVpRegisters), sets);
   EXPECT_EQ(mmio.calls.hypercall(abi::kHvcallTranslateVirtualAddress), translations);
-  EXPECT_EQ(mmio.calls.hypercall(abi::kHvcallSetVpRegisters), 1U);
-  EXPECT_EQ(mmio.calls.total_hypercalls(), 2U + translations);
-  EXPECT_EQ(mmio.calls.total_ioctls(), 3U + translations);
+  EXPECT_EQ(mmio.calls.hypercall(abi::kHvcallSetVpRegisters), sets);
+  EXPECT_EQ(mmio.calls.total_hypercalls(), 2 * sets + translations);
+  EXPECT_EQ(mmio.calls.total_ioctls(), 1 + 2 * sets + translations);
 
   // Only the exits' calls: the HALT's are its own, and the guest made no others.
   ASSERT_TRUE(costs.contains(abi::kMsgX64Halt));
@@ -226,11 +258,12 @@ TEST(MshvExitCost, PioAndMmioInterceptsCostWhatTheBackendsPathMakes) {
   std::uint64_t charged = 0;
   for (const auto& [type, cost] : costs) charged += cost.calls.total_ioctls();
   EXPECT_EQ(charged, g.counting->totals().total_ioctls()) << "every call of run() belongs to an intercept";
+  EXPECT_EQ(g.counting->totals().vp_page_mappings, 0U) << "the page is mapped once, not per exit";
 
-  // The VMM's own call after run() is no intercept's.
+  // The VMM's own call after run() is no intercept's (and with the page no call at all).
   g.counting->end_intercepts();
   ASSERT_TRUE(g.vcpu->get_registers());
-  EXPECT_EQ(g.counting->totals().total_ioctls(), charged + 1);
+  EXPECT_EQ(g.counting->totals().total_ioctls(), charged + sets);
   EXPECT_EQ(g.counting->per_intercept().at(abi::kMsgX64Halt).calls.total_ioctls(),
             costs.at(abi::kMsgX64Halt).calls.total_ioctls());
 }
@@ -243,10 +276,10 @@ const std::vector<std::uint8_t> kRepOutsb = {0x48, 0xc7, 0xc1, 0x00, 0x00, 0x04,
 // The backend moves at most 64 KiB per intercept, so the 256 KiB take four IO intercepts (the guest
 // re-executes the REP for the rest). Each: its RUN_VP, one TRANSLATE per page it touches (16, the
 // translation kept for the page's 4096 elements), no segment read (64-bit mode, no override: DS base
-// 0), and one SET_VP_REGISTERS of RSI, RCX (and RIP on the last).
-TEST(MshvExitCost, StringIoCostsOneTranslationPerPageAndOneRegisterWritePerIntercept) {
+// 0), and RSI, RCX (and RIP on the last) written in one SET_VP_REGISTERS or into the page.
+TEST_P(MshvExitCost, StringIoCostsOneTranslationPerPageAndOneRegisterWritePerIntercept) {
   if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
-  CountedGuest g = boot(kRepOutsb);
+  CountedGuest g = boot(kRepOutsb, GetParam());
   ASSERT_TRUE(g.vcpu);
   hv::testing::RecordingIo io;
   auto exit = g.vcpu->run(io);
@@ -257,12 +290,16 @@ TEST(MshvExitCost, StringIoCostsOneTranslationPerPageAndOneRegisterWritePerInter
   ASSERT_TRUE(costs.contains(abi::kMsgX64IoPortIntercept));
   const auto& string_io = costs.at(abi::kMsgX64IoPortIntercept);
   constexpr std::uint64_t kIntercepts = 0x40000 / 0x10000, kPages = 0x40000 / 4096;
+  const std::uint64_t sets = page() ? 0 : kIntercepts;
   EXPECT_EQ(string_io.intercepts, kIntercepts);
   EXPECT_EQ(string_io.calls.hypercall(abi::kHvcallTranslateVirtualAddress), kPages);
-  EXPECT_EQ(string_io.calls.hypercall(abi::kHvcallSetVpRegisters), kIntercepts);
+  EXPECT_EQ(string_io.calls.hypercall(abi::kHvcallSetVpRegisters), sets);
   EXPECT_EQ(string_io.calls.hypercall(abi::kHvcallGetVpRegisters), 0U);
-  EXPECT_EQ(string_io.calls.total_hypercalls(), kPages + kIntercepts);
-  EXPECT_EQ(string_io.calls.total_ioctls(), kPages + 2 * kIntercepts);
+  EXPECT_EQ(string_io.calls.total_hypercalls(), kPages + sets);
+  EXPECT_EQ(string_io.calls.total_ioctls(), kPages + kIntercepts + sets);
 }
+
+INSTANTIATE_TEST_SUITE_P(Simulator, MshvExitCost,
+                         ::testing::Values(RegisterPage::Valid, RegisterPage::Refused, RegisterPage::Invalid), name);
 
 }  // namespace

@@ -46,6 +46,9 @@ class Recorder final : public hv::mshv::MshvSystem {
   explicit Recorder(std::shared_ptr<hv::mshv::MshvSystem> inner) : inner_(std::move(inner)) {}
   int open_device() noexcept override { return inner_->open_device(); }
   void close(int fd) noexcept override { inner_->close(fd); }
+  hv::mshv::PageMapping map_vp_page(int vp_fd, std::uint64_t page_offset) noexcept override {
+    return inner_->map_vp_page(vp_fd, page_offset);
+  }
   [[nodiscard]] std::string describe() const override { return inner_->describe(); }
 
   long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {

@@ -129,6 +129,8 @@ TEST(MshvRegisterPageGolden, BytesAtTheDocumentedOffsetsReadBackThroughTheStruct
   EXPECT_EQ(page.efer, 0xd01U);
   // The mmap offset and the dirty bits a VMM sets after writing RIP and a GPR.
   EXPECT_EQ(abi::kVpMmapOffsetRegisters, 0U);
+  EXPECT_EQ(abi::kVpMmapOffsetInterceptMessage, 1U);
+  EXPECT_EQ(abi::kVpMmapOffsetGhcb, 2U);
   EXPECT_EQ((1U << abi::kRegisterClassGeneral) | (1U << abi::kRegisterClassIp), 0x3U);
   EXPECT_EQ(1U << abi::kRegisterClassSegment, 0x8U);
   EXPECT_EQ(1U << abi::kRegisterClassFlags, 0x10U);

@@ -5,12 +5,14 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <variant>
 #include <vector>
 
 #include "hv/kvm/kvm.hpp"
 #include "hv/mshv/simulator.hpp"
 #include "mshv_abi.hpp"
+#include "mshv_register_page.hpp"
 #include "sim_partition.hpp"
 #include "sim_vp.hpp"
 
@@ -21,9 +23,40 @@ namespace {
 struct DeviceHandle {};
 using Handle = std::variant<DeviceHandle, std::shared_ptr<sim::Partition>, std::shared_ptr<sim::Vp>>;
 
+// A mapping of a VP's register page: the VP's own storage, kept alive by the mapping as the kernel's
+// page reference keeps an mmap()ed page.
+class SimMappedPage final : public MappedPage {
+ public:
+  explicit SimMappedPage(std::shared_ptr<sim::RegisterPageStorage> storage) : storage_(std::move(storage)) {}
+  [[nodiscard]] std::span<std::uint8_t> bytes() const noexcept override { return storage_->bytes; }
+
+ private:
+  std::shared_ptr<sim::RegisterPageStorage> storage_;
+};
+
 class SimSystem final : public MshvSystem {
  public:
-  explicit SimSystem(std::unique_ptr<Hypervisor> kvm) : kvm_(std::move(kvm)) {}
+  SimSystem(std::unique_ptr<Hypervisor> kvm, SimulatorOptions options) : kvm_(std::move(kvm)), options_(options) {}
+
+  // Linux mshv_vp_mmap: only a VP descriptor can be mapped (the others have no mmap: ENODEV); offset
+  // REGISTERS gives the register page, or ENODEV for a VP without one; INTERCEPT_MESSAGE is not
+  // simulated (ENODEV) and GHCB exists only in encrypted partitions (ENODEV); any other offset is EINVAL.
+  PageMapping map_vp_page(int vp_fd, std::uint64_t page_offset) noexcept override {
+    Handle handle;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = handles_.find(vp_fd);
+      if (it == handles_.end()) return {nullptr, EBADF};
+      handle = it->second;
+    }
+    const auto* vp = std::get_if<std::shared_ptr<sim::Vp>>(&handle);
+    if (vp == nullptr) return {nullptr, ENODEV};
+    if (page_offset > abi::kVpMmapOffsetGhcb) return {nullptr, EINVAL};
+    if (page_offset != abi::kVpMmapOffsetRegisters || !options_.register_page) return {nullptr, ENODEV};
+    std::unique_ptr<MappedPage> page(new (std::nothrow) SimMappedPage((*vp)->register_page()));
+    if (!page) return {nullptr, ENOMEM};
+    return {std::move(page), 0};
+  }
 
   int open_device() noexcept override { return add(DeviceHandle{}); }
 
@@ -84,6 +117,7 @@ class SimSystem final : public MshvSystem {
         std::memcpy(&args, arg, sizeof args);
         std::shared_ptr<sim::Vp> vp;
         if (long r = p.create_vp(args, vp); r != 0) return r;
+        vp->set_register_page_valid(options_.register_page_valid);
         return add(std::move(vp));
       }
       case abi::kSetGuestMemory: {
@@ -146,6 +180,7 @@ class SimSystem final : public MshvSystem {
   }
 
   std::unique_ptr<Hypervisor> kvm_;
+  SimulatorOptions options_;
   std::mutex mutex_;
   std::map<int, Handle> handles_;
   int next_fd_ = 1 << 24;
@@ -159,10 +194,10 @@ BackendAvailability probe_simulator() {
   return {true, {}};
 }
 
-Result<std::shared_ptr<MshvSystem>> make_simulator() {
+Result<std::shared_ptr<MshvSystem>> make_simulator(SimulatorOptions options) {
   auto kvm = hv::kvm::open();
   if (!kvm) return tl::unexpected(kvm.error());
-  return std::shared_ptr<MshvSystem>(std::make_shared<SimSystem>(std::move(*kvm)));
+  return std::shared_ptr<MshvSystem>(std::make_shared<SimSystem>(std::move(*kvm), options));
 }
 
 }  // namespace hv::mshv

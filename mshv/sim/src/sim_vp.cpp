@@ -208,6 +208,9 @@ long Vp::run(abi::RunVp& out) {
     if (!kvm::set_single_step(*vcpu_, true)) return -EIO;
     stepping_ = true;
   }
+  // The dirty classes of the register page go into the VP before it runs, and the page is the
+  // hypervisor's until the next intercept (isvalid 0) [§10.1].
+  if (!apply_register_page(register_page_->bytes, *vcpu_)) return -EIO;
   abi::HvMessage message{};
   SignalWindow signals;
   for (;;) {
@@ -263,6 +266,11 @@ long Vp::run(abi::RunVp& out) {
     }
     if (result < 0) return result;
     if (result == 0) {
+      // The VP's state at the intercept (for IO and memory: as before the instruction) on the page.
+      auto regs = vcpu_->get_registers();
+      auto sregs = vcpu_->get_special_registers();
+      if (!regs || !sregs) return -EIO;
+      fill_register_page(register_page_->bytes, *regs, *sregs, register_page_valid_);
       message.header.sender = 0;
       std::memcpy(out.msg_buf, &message, sizeof message);
       return 0;

@@ -10,6 +10,7 @@
 
 #include "hv/hypervisor.hpp"
 #include "mshv_abi.hpp"
+#include "sim_register_page.hpp"
 
 namespace hv::mshv::sim {
 
@@ -45,6 +46,13 @@ class Vp {
   // serializes it with the running vCPU).
   bool lapic_software_enabled() const;
   std::shared_ptr<Partition> partition() const { return partition_; }
+  // The VP's register page, shared with every mapping of it (a mapping outlives the descriptor).
+  std::shared_ptr<RegisterPageStorage> register_page() const { return register_page_; }
+  // SimulatorOptions::register_page_valid: false keeps isvalid 0 after every intercept.
+  void set_register_page_valid(bool valid) {
+    std::lock_guard lock(mutex_);
+    register_page_valid_ = valid;
+  }
   std::uint32_t index() const noexcept { return index_; }
 
  private:
@@ -63,6 +71,8 @@ class Vp {
   bool stepping_ = false;
   std::vector<CpuidEntry> cpuid_overrides_;
   bool cpuid_dirty_ = false;
+  std::shared_ptr<RegisterPageStorage> register_page_ = std::make_shared<RegisterPageStorage>();
+  bool register_page_valid_ = true;
 };
 
 }  // namespace hv::mshv::sim

@@ -17,6 +17,9 @@ namespace hv::mshv {
 struct CallCounts {
   std::map<std::uint32_t, std::uint64_t> ioctls;      // by request number, failed calls included
   std::map<std::uint16_t, std::uint64_t> hypercalls;  // MSHV_ROOT_HVCALL by hypercall code
+  // map_vp_page calls (mmap of a VP page), failed ones included. Reading and writing a mapped register
+  // page makes no system call and no hypercall: nothing counts it.
+  std::uint64_t vp_page_mappings = 0;
   [[nodiscard]] std::uint64_t ioctl(std::uint32_t request) const;
   [[nodiscard]] std::uint64_t hypercall(std::uint16_t code) const;
   [[nodiscard]] std::uint64_t total_ioctls() const;
@@ -38,6 +41,7 @@ class CountingSystem final : public MshvSystem {
   int open_device() noexcept override;
   long ioctl(int fd, std::uint32_t request, void* arg) noexcept override;
   void close(int fd) noexcept override;
+  PageMapping map_vp_page(int vp_fd, std::uint64_t page_offset) noexcept override;
   [[nodiscard]] std::string describe() const override;
 
   [[nodiscard]] CallCounts totals() const;

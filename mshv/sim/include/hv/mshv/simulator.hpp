@@ -12,8 +12,17 @@
 
 namespace hv::mshv {
 
+// What the simulated kernel and hypervisor offer, for testing a VMM's fallbacks.
+struct SimulatorOptions {
+  // Each VP has a register page to map (docs/mshv-abi.md §10.1). false: mapping it fails with ENODEV,
+  // as Linux mshv_vp_mmap answers for a VP without one (an encrypted partition's).
+  bool register_page = true;
+  // The page's isvalid is set at each intercept. false: it stays 0, so the VMM must use the hypercalls.
+  bool register_page_valid = true;
+};
+
 // Available wherever KVM is.
 BackendAvailability probe_simulator();
-Result<std::shared_ptr<MshvSystem>> make_simulator();
+Result<std::shared_ptr<MshvSystem>> make_simulator(SimulatorOptions options = {});
 
 }  // namespace hv::mshv
