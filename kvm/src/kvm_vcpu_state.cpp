@@ -3,6 +3,8 @@
 // (KVM_GET/SET_DEBUGREGS), each through hvkit's own types (Documentation/virt/kvm/api.rst).
 #include <string>
 
+#include <gsl/util>
+
 #include "hv/vcpu_state_checks.hpp"
 #include "kvm_abi.hpp"
 #include "kvm_ioctl.hpp"
@@ -123,7 +125,7 @@ Result<ExtendedControlRegisters> KvmVcpu::get_xcrs() const {
   kvm_xcrs k{};
   if (auto r = kvm_ioctl(fd_.get(), abi::kGetXcrs, "KVM_GET_XCRS", &k); !r) return tl::unexpected(r.error());
   for (__u32 i = 0; i < k.nr_xcrs && i < KVM_MAX_XCRS; ++i) {
-    if (k.xcrs[i].xcr == 0) return ExtendedControlRegisters{.xcr0 = k.xcrs[i].value};
+    if (gsl::at(k.xcrs, i).xcr == 0) return ExtendedControlRegisters{.xcr0 = gsl::at(k.xcrs, i).value};
   }
   return fail(ErrorKind::Internal, "KVM_GET_XCRS", "the kernel reported no XCR0");
 }
@@ -143,10 +145,9 @@ Result<void> KvmVcpu::set_xcrs(const ExtendedControlRegisters& xcrs) {
 
 Result<DebugRegisters> KvmVcpu::get_debug_registers() const {
   kvm_debugregs k{};
-  if (auto r = kvm_ioctl(fd_.get(), abi::kGetDebugRegs, "KVM_GET_DEBUGREGS", &k); !r)
-    return tl::unexpected(r.error());
+  if (auto r = kvm_ioctl(fd_.get(), abi::kGetDebugRegs, "KVM_GET_DEBUGREGS", &k); !r) return tl::unexpected(r.error());
   DebugRegisters d;
-  for (std::size_t i = 0; i < d.dr.size(); ++i) d.dr.at(i) = k.db[i];
+  for (gsl::index i = 0; i < std::ssize(d.dr); ++i) gsl::at(d.dr, i) = gsl::at(k.db, i);
   d.dr6 = k.dr6;
   d.dr7 = k.dr7;
   return d;
@@ -155,7 +156,7 @@ Result<DebugRegisters> KvmVcpu::get_debug_registers() const {
 Result<void> KvmVcpu::set_debug_registers(const DebugRegisters& debug) {
   if (auto r = check_debug_registers(debug, "Vcpu::set_debug_registers"); !r) return r;
   kvm_debugregs k{};  // flags and reserved must be 0
-  for (std::size_t i = 0; i < debug.dr.size(); ++i) k.db[i] = debug.dr.at(i);
+  for (gsl::index i = 0; i < std::ssize(debug.dr); ++i) gsl::at(k.db, i) = gsl::at(debug.dr, i);
   k.dr6 = debug.dr6;
   k.dr7 = debug.dr7;
   if (auto r = kvm_ioctl(fd_.get(), abi::kSetDebugRegs, "KVM_SET_DEBUGREGS", &k); !r) return tl::unexpected(r.error());

@@ -42,7 +42,8 @@ Result<EventRegisters> to_event_registers(const VcpuEvents& e) {
   if (e.exception.injected) {
     out.pending_interruption = encode_event(pi::kTypeException, e.exception.vector);
     if (e.exception.has_error_code) {
-      out.pending_interruption |= pi::kDeliverErrorCode | (std::uint64_t{e.exception.error_code} << pi::kErrorCodeShift);
+      out.pending_interruption |=
+          pi::kDeliverErrorCode | (std::uint64_t{e.exception.error_code} << pi::kErrorCodeShift);
     }
   } else if (e.nmi_injected) {
     out.pending_interruption = encode_event(pi::kTypeNmi, kNmiVector);
@@ -64,9 +65,7 @@ Result<VcpuEvents> from_event_registers(const EventRegisters& r) {
   const std::uint64_t vector = (p >> pi::kVectorShift) & pi::kVectorMask;
   if (vector > 0xff) return fail(ErrorKind::Internal, kOp, "pending interruption vector " + hex(vector) + " > 255");
   switch (type) {
-    case pi::kTypeInterrupt:
-      e.interrupt = {.injected = true, .vector = static_cast<std::uint8_t>(vector)};
-      return e;
+    case pi::kTypeInterrupt: e.interrupt = {.injected = true, .vector = static_cast<std::uint8_t>(vector)}; return e;
     case pi::kTypeNmi: e.nmi_injected = true; return e;
     case pi::kTypeException:
       e.exception = {.injected = true,
@@ -75,8 +74,9 @@ Result<VcpuEvents> from_event_registers(const EventRegisters& r) {
                      .error_code = static_cast<std::uint32_t>(p >> pi::kErrorCodeShift)};
       return e;
     default:
-      return fail(ErrorKind::Unsupported, kOp,
-                  "pending interruption of type " + std::to_string(type) + " (a software event) has no hvkit equivalent");
+      return fail(
+          ErrorKind::Unsupported, kOp,
+          "pending interruption of type " + std::to_string(type) + " (a software event) has no hvkit equivalent");
   }
 }
 
@@ -97,8 +97,9 @@ Result<MpState> from_internal_activity(std::uint64_t value) {
   if (value == 0) return MpState::Runnable;
   if (value == ia::kStartupSuspend) return MpState::InitReceived;
   if (value == ia::kHaltSuspend) return MpState::Halted;
-  return fail(ErrorKind::Unsupported, "Vcpu::get_mp_state",
-              "internal activity state " + hex(value) + " (idle suspend, or more than one bit) has no hvkit equivalent");
+  return fail(
+      ErrorKind::Unsupported, "Vcpu::get_mp_state",
+      "internal activity state " + hex(value) + " (idle suspend, or more than one bit) has no hvkit equivalent");
 }
 
 // --- The VP's registers -------------------------------------------------------------------------------
