@@ -45,8 +45,9 @@ Result<void> check_vcpu_events(const VcpuEvents& events, std::string_view operat
   const auto& e = events.exception;
   if (!e.injected) return {};
   if (e.vector >= kExceptionVectors || e.vector == kNmiVector) {
-    return fail(ErrorKind::InvalidArgument, operation,
-                "exception vector " + std::to_string(e.vector) + " is not an exception (0-31, and NMI is nmi_injected)");
+    return fail(
+        ErrorKind::InvalidArgument, operation,
+        "exception vector " + std::to_string(e.vector) + " is not an exception (0-31, and NMI is nmi_injected)");
   }
   if (e.has_error_code && !pushes_error_code(e.vector)) {
     return fail(ErrorKind::InvalidArgument, operation,

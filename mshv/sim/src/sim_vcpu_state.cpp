@@ -94,9 +94,9 @@ std::uint16_t RegisterBatch::get_vcpu_state(std::uint32_t name, abi::HvRegisterV
       if (!e) return abi::kHvStatusInvalidVpState;
       events_ = *e;
     }
-    value.low = name == reg::kPendingInterruption
-                    ? pending_interruption(*events_)
-                    : (events_->interrupt_shadow ? is::kInterruptShadow : 0) | (events_->nmi_masked ? is::kNmiMasked : 0);
+    value.low = name == reg::kPendingInterruption ? pending_interruption(*events_)
+                                                  : (events_->interrupt_shadow ? is::kInterruptShadow : 0) |
+                                                        (events_->nmi_masked ? is::kNmiMasked : 0);
     return abi::kHvStatusSuccess;
   }
   if (name == reg::kInternalActivityState) {
