@@ -83,6 +83,17 @@ constexpr auto kCases = std::to_array<CaseInfo>({
      reset_state_runs_the_reset_vector},
     {"error_bad_sizes", "bad ioeventfd, region and guest-memory access sizes are refused; the VM still runs",
      error_bad_sizes},
+    {"vcpu_events_roundtrip",
+     "an injected exception (with error code), interrupt or NMI, NMI masking and the interrupt shadow read back "
+     "as set; bad vectors are refused",
+     vcpu_events_roundtrip},
+    {"injected_interrupt_reaches_handler", "an interrupt injected as vCPU state runs the guest's handler with IF = 0",
+     injected_interrupt_reaches_handler},
+    {"mp_state_roundtrip", "MP states halted, INIT-received and runnable read back as set", mp_state_roundtrip},
+    {"xcrs_roundtrip", "XCR0 = x87 | SSE reads back as set; XCR0 without x87, or AVX without SSE, is refused",
+     xcrs_roundtrip},
+    {"debug_registers_roundtrip", "DR0-DR3, DR6 and DR7 read back as set; DR7 bits 63:32 are refused",
+     debug_registers_roundtrip},
 });
 }  // namespace
 

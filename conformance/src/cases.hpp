@@ -31,7 +31,9 @@ namespace hv::conformance::cases {
   X(msi_interrupt_reaches_handler)                                                   \
   X(error_overlapping_region) X(error_vcpu_id) X(error_bad_sizes)                   \
   X(vcpu_keeps_memory_alive) X(error_aliased_host_memory)                            \
-  X(dirty_log_includes_device_writes) X(reset_state_runs_the_reset_vector)
+  X(dirty_log_includes_device_writes) X(reset_state_runs_the_reset_vector)            \
+  X(vcpu_events_roundtrip) X(injected_interrupt_reaches_handler) X(mp_state_roundtrip) \
+  X(xcrs_roundtrip) X(debug_registers_roundtrip)
 // clang-format on
 
 #define HVCONF_DECLARE(name) CaseResult name(Hypervisor& hypervisor);

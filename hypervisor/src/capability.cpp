@@ -16,6 +16,10 @@ std::string_view to_string(Capability capability) noexcept {
     case Capability::Xsave: return "xsave";
     case Capability::MaxVcpus: return "max_vcpus";
     case Capability::MaxMemorySlots: return "max_memory_slots";
+    case Capability::VcpuEvents: return "vcpu_events";
+    case Capability::MpState: return "mp_state";
+    case Capability::Xcrs: return "xcrs";
+    case Capability::DebugRegisters: return "debug_registers";
   }
   return "unknown";
 }

@@ -63,6 +63,29 @@ static_assert(sizeof(kvm_msi) == 32);
 static_assert(sizeof(kvm_irq_routing_entry) == 48);
 static_assert(sizeof(kvm_irq_level) == 8);
 static_assert(sizeof(kvm_pit_config) == 64);
+// vCPU state for snapshots (Documentation/virt/kvm/api.rst 4.31-4.32, 4.38-4.39, 4.41-4.42, 4.60-4.61).
+static_assert(sizeof(kvm_vcpu_events) == 64);
+static_assert(offsetof(kvm_vcpu_events, exception.injected) == 0 && offsetof(kvm_vcpu_events, exception.nr) == 1 &&
+              offsetof(kvm_vcpu_events, exception.has_error_code) == 2 &&
+              offsetof(kvm_vcpu_events, exception.pending) == 3 &&
+              offsetof(kvm_vcpu_events, exception.error_code) == 4);
+static_assert(offsetof(kvm_vcpu_events, interrupt.injected) == 8 && offsetof(kvm_vcpu_events, interrupt.nr) == 9 &&
+              offsetof(kvm_vcpu_events, interrupt.soft) == 10 && offsetof(kvm_vcpu_events, interrupt.shadow) == 11);
+static_assert(offsetof(kvm_vcpu_events, nmi.injected) == 12 && offsetof(kvm_vcpu_events, nmi.pending) == 13 &&
+              offsetof(kvm_vcpu_events, nmi.masked) == 14);
+static_assert(offsetof(kvm_vcpu_events, sipi_vector) == 16 && offsetof(kvm_vcpu_events, flags) == 20 &&
+              offsetof(kvm_vcpu_events, smi) == 24 && offsetof(kvm_vcpu_events, exception_has_payload) == 55 &&
+              offsetof(kvm_vcpu_events, exception_payload) == 56);
+static_assert(KVM_VCPUEVENT_VALID_NMI_PENDING == 1 && KVM_VCPUEVENT_VALID_SIPI_VECTOR == 2 &&
+              KVM_VCPUEVENT_VALID_SHADOW == 4 && KVM_VCPUEVENT_VALID_SMM == 8);
+static_assert(KVM_X86_SHADOW_INT_MOV_SS == 1 && KVM_X86_SHADOW_INT_STI == 2);
+static_assert(sizeof(kvm_mp_state) == 4);
+static_assert(KVM_MP_STATE_RUNNABLE == 0 && KVM_MP_STATE_UNINITIALIZED == 1 && KVM_MP_STATE_INIT_RECEIVED == 2 &&
+              KVM_MP_STATE_HALTED == 3 && KVM_MP_STATE_SIPI_RECEIVED == 4);
+static_assert(sizeof(kvm_xcr) == 16 && offsetof(kvm_xcr, value) == 8);
+static_assert(sizeof(kvm_xcrs) == 392 && offsetof(kvm_xcrs, xcrs) == 8 && KVM_MAX_XCRS == 16);
+static_assert(sizeof(kvm_debugregs) == 128 && offsetof(kvm_debugregs, dr6) == 32 &&
+              offsetof(kvm_debugregs, dr7) == 40 && offsetof(kvm_debugregs, flags) == 48);
 
 // kvm_run: the shared page the exit path decodes.
 static_assert(sizeof(kvm_run) == 2352);
@@ -122,6 +145,14 @@ HVKIT_KVM_IOCTL(kGetXsave, 0x9000AEA4, _IOR(KVMIO, 0xa4, Xsave));
 HVKIT_KVM_IOCTL(kSetXsave, 0x5000AEA5, _IOW(KVMIO, 0xa5, Xsave));
 HVKIT_KVM_IOCTL(kSignalMsi, 0x4020AEA5, _IOW(KVMIO, 0xa5, kvm_msi));
 HVKIT_KVM_IOCTL(kSetGuestDebug, 0x4048AE9B, _IOW(KVMIO, 0x9b, kvm_guest_debug));
+HVKIT_KVM_IOCTL(kGetMpState, 0x8004AE98, _IOR(KVMIO, 0x98, kvm_mp_state));
+HVKIT_KVM_IOCTL(kSetMpState, 0x4004AE99, _IOW(KVMIO, 0x99, kvm_mp_state));
+HVKIT_KVM_IOCTL(kGetVcpuEvents, 0x8040AE9F, _IOR(KVMIO, 0x9f, kvm_vcpu_events));
+HVKIT_KVM_IOCTL(kSetVcpuEvents, 0x4040AEA0, _IOW(KVMIO, 0xa0, kvm_vcpu_events));
+HVKIT_KVM_IOCTL(kGetDebugRegs, 0x8080AEA1, _IOR(KVMIO, 0xa1, kvm_debugregs));
+HVKIT_KVM_IOCTL(kSetDebugRegs, 0x4080AEA2, _IOW(KVMIO, 0xa2, kvm_debugregs));
+HVKIT_KVM_IOCTL(kGetXcrs, 0x8188AEA6, _IOR(KVMIO, 0xa6, kvm_xcrs));
+HVKIT_KVM_IOCTL(kSetXcrs, 0x4188AEA7, _IOW(KVMIO, 0xa7, kvm_xcrs));
 HVKIT_KVM_IOCTL(kGetXsave2, 0x9000AECF, _IOR(KVMIO, 0xcf, Xsave));
 #undef HVKIT_KVM_IOCTL
 
@@ -132,6 +163,7 @@ static_assert(KVM_CAP_IOEVENTFD == 36 && KVM_CAP_IRQ_ROUTING == 25 && KVM_CAP_IR
 static_assert(KVM_CAP_XSAVE == 55 && KVM_CAP_MAX_VCPUS == 66 && KVM_CAP_SIGNAL_MSI == 77);
 static_assert(KVM_CAP_READONLY_MEM == 81 && KVM_CAP_IMMEDIATE_EXIT == 136 && KVM_CAP_XSAVE2 == 208);
 static_assert(KVM_CAP_MAX_VCPU_ID == 128);
+static_assert(KVM_CAP_MP_STATE == 14 && KVM_CAP_VCPU_EVENTS == 41 && KVM_CAP_DEBUGREGS == 50 && KVM_CAP_XCRS == 56);
 
 static_assert(KVM_MEM_LOG_DIRTY_PAGES == 1 && KVM_MEM_READONLY == 2);
 static_assert(KVM_IOEVENTFD_FLAG_DATAMATCH == 1 && KVM_IOEVENTFD_FLAG_PIO == 2 && KVM_IOEVENTFD_FLAG_DEASSIGN == 4);

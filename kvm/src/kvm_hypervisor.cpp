@@ -34,6 +34,10 @@ CapabilityQuery query_for(Capability c) noexcept {
     case Capability::Xsave: return {KVM_CAP_XSAVE, "KVM_CAP_XSAVE"};
     case Capability::MaxVcpus: return {KVM_CAP_MAX_VCPUS, "KVM_CAP_MAX_VCPUS"};
     case Capability::MaxMemorySlots: return {KVM_CAP_NR_MEMSLOTS, "KVM_CAP_NR_MEMSLOTS"};
+    case Capability::VcpuEvents: return {KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"};
+    case Capability::MpState: return {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"};
+    case Capability::Xcrs: return {KVM_CAP_XCRS, "KVM_CAP_XCRS"};
+    case Capability::DebugRegisters: return {KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS"};
   }
   return {0, nullptr};
 }

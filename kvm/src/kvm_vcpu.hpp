@@ -62,6 +62,15 @@ class KvmVcpu final : public Vcpu {
   Result<std::vector<CpuidEntry>> get_cpuid() const override;
   Result<LapicState> get_lapic() const override;
   Result<void> set_lapic(const LapicState& lapic) override;
+  // kvm_vcpu_state.cpp
+  Result<VcpuEvents> get_vcpu_events() const override;
+  Result<void> set_vcpu_events(const VcpuEvents& events) override;
+  Result<MpState> get_mp_state() const override;
+  Result<void> set_mp_state(MpState state) override;
+  Result<ExtendedControlRegisters> get_xcrs() const override;
+  Result<void> set_xcrs(const ExtendedControlRegisters& xcrs) override;
+  Result<DebugRegisters> get_debug_registers() const override;
+  Result<void> set_debug_registers(const DebugRegisters& debug) override;
   Result<void> set_single_step(bool enabled);
   // The seam through which kvm/tests make KVM_RUN fail as a kernel may (EAGAIN without end); the
   // library never calls it. Call before run(), from the thread that will call run().

@@ -359,7 +359,8 @@ inline constexpr std::uint32_t kFpControlStatus = 0x00030018, kXmmControlStatus 
 inline constexpr std::uint32_t kCr0 = 0x00040000, kCr2 = 0x00040001, kCr3 = 0x00040002, kCr4 = 0x00040003,
                                kCr8 = 0x00040004;
 inline constexpr std::uint32_t kXfem = 0x00040005;
-inline constexpr std::uint32_t kDr0 = 0x00050000, kDr7 = 0x00050005;
+inline constexpr std::uint32_t kDr0 = 0x00050000, kDr1 = 0x00050001, kDr2 = 0x00050002, kDr3 = 0x00050003,
+                               kDr6 = 0x00050004, kDr7 = 0x00050005;
 inline constexpr std::uint32_t kEs = 0x00060000, kCs = 0x00060001, kSs = 0x00060002, kDs = 0x00060003, kFs = 0x00060004,
                                kGs = 0x00060005, kLdtr = 0x00060006, kTr = 0x00060007;
 inline constexpr std::uint32_t kIdtr = 0x00070000, kGdtr = 0x00070001;
@@ -368,7 +369,49 @@ inline constexpr std::uint32_t kTsc = 0x00080000, kEfer = 0x00080001, kKernelGsB
                                kSysenterEip = 0x00080006, kSysenterEsp = 0x00080007, kStar = 0x00080008,
                                kLstar = 0x00080009, kCstar = 0x0008000A, kSfmask = 0x0008000B, kTscAux = 0x0008007B;
 inline constexpr std::uint32_t kPendingInterruption = 0x00010002, kInterruptState = 0x00010003;
+inline constexpr std::uint32_t kPendingEvent0 = 0x00010004, kPendingEvent1 = 0x00010005;
+inline constexpr std::uint32_t kInternalActivityState = 0x00000004;
 }  // namespace reg
+
+// ---- vCPU event and activity registers [§7.1; HVK hvgdk_mini.h, hvhdk.h] ---------------------------
+// Bit fields of u64 registers, as shifts and masks (C++ bit-field order is the compiler's, not the ABI's).
+// HV_REGISTER_PENDING_INTERRUPTION (union hv_x64_pending_interruption_register): the event the VP is
+// delivering on its next entry.
+namespace pending_interruption {
+inline constexpr std::uint64_t kPending = 1ULL << 0;
+inline constexpr unsigned kTypeShift = 1;  // 3 bits: kType*
+inline constexpr std::uint64_t kTypeMask = 0x7;
+inline constexpr std::uint64_t kDeliverErrorCode = 1ULL << 4;
+inline constexpr unsigned kInstructionLengthShift = 5;  // 4 bits (software events)
+inline constexpr std::uint64_t kNestedEvent = 1ULL << 9;
+inline constexpr std::uint64_t kReservedMask = 0x3FULL << 10;  // bits 10-15
+inline constexpr unsigned kVectorShift = 16;                   // 16 bits
+inline constexpr std::uint64_t kVectorMask = 0xFFFF;
+inline constexpr unsigned kErrorCodeShift = 32;  // 32 bits
+// HV_X64_PENDING_INTERRUPT / _NMI / _EXCEPTION (hvhdk.h)
+inline constexpr std::uint64_t kTypeInterrupt = 0, kTypeNmi = 2, kTypeException = 3;
+}  // namespace pending_interruption
+// HV_REGISTER_INTERRUPT_STATE (union hv_x64_interrupt_state_register).
+namespace interrupt_state {
+inline constexpr std::uint64_t kInterruptShadow = 1ULL << 0, kNmiMasked = 1ULL << 1;
+inline constexpr std::uint64_t kReservedMask = ~0x3ULL;
+}  // namespace interrupt_state
+// HV_REGISTER_INTERNAL_ACTIVITY_STATE (union hv_internal_activity_register).
+namespace internal_activity {
+inline constexpr std::uint64_t kStartupSuspend = 1ULL << 0, kHaltSuspend = 1ULL << 1, kIdleSuspend = 1ULL << 2;
+inline constexpr std::uint64_t kReservedMask = ~0x7ULL;
+}  // namespace internal_activity
+// HV_REGISTER_PENDING_EVENT0/1 (union hv_x64_pending_exception_event, 128 bits): bit 0 of the low u64
+// is event_pending, bits 1-3 event_type.
+namespace pending_event {
+inline constexpr std::uint64_t kPending = 1ULL << 0;
+}  // namespace pending_event
+static_assert(pending_interruption::kReservedMask == 0xFC00ULL);
+static_assert((pending_interruption::kPending | (pending_interruption::kTypeMask << pending_interruption::kTypeShift) |
+               pending_interruption::kDeliverErrorCode | (0xFULL << pending_interruption::kInstructionLengthShift) |
+               pending_interruption::kNestedEvent | pending_interruption::kReservedMask |
+               (pending_interruption::kVectorMask << pending_interruption::kVectorShift)) == 0xFFFFFFFFULL,
+              "the pending-interruption fields tile the low 32 bits");
 
 // ---- Intercept messages [§9] ---------------------------------------------------------------------
 struct HvMessageHeader {

@@ -25,7 +25,13 @@ class MshvHypervisor final : public Hypervisor {
       case Capability::Irqfd:
       case Capability::Ioeventfd:
       case Capability::MsiSignal:
-      case Capability::InKernelIrqchip: return 1;
+      case Capability::InKernelIrqchip:
+      // Hyper-V registers [docs/mshv-abi.md §7]: pending interruption and interrupt state, internal
+      // activity state, XFEM, DR0-DR3/DR6/DR7.
+      case Capability::VcpuEvents:
+      case Capability::MpState:
+      case Capability::Xcrs:
+      case Capability::DebugRegisters: return 1;
       case Capability::GsiRouting: return abi::kMaxGuestIrqs;
       case Capability::MaxVcpus: return abi::kMaxVps;
       case Capability::IoeventfdPio: return fail(ErrorKind::Unsupported, "capability", "MSHV ioeventfds are MMIO only");

@@ -52,6 +52,15 @@ class MshvVcpu final : public Vcpu {
   Result<std::vector<CpuidEntry>> get_cpuid() const override;
   Result<LapicState> get_lapic() const override;
   Result<void> set_lapic(const LapicState& lapic) override;
+  // mshv_vcpu_state.cpp
+  Result<VcpuEvents> get_vcpu_events() const override;
+  Result<void> set_vcpu_events(const VcpuEvents& events) override;
+  Result<MpState> get_mp_state() const override;
+  Result<void> set_mp_state(MpState state) override;
+  Result<ExtendedControlRegisters> get_xcrs() const override;
+  Result<void> set_xcrs(const ExtendedControlRegisters& xcrs) override;
+  Result<DebugRegisters> get_debug_registers() const override;
+  Result<void> set_debug_registers(const DebugRegisters& debug) override;
 
   // Guest-virtual -> guest-physical through HVCALL_TRANSLATE_VIRTUAL_ADDRESS.
   Result<std::uint64_t> translate(std::uint64_t gva, bool write) const;

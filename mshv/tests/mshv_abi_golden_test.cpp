@@ -130,6 +130,10 @@ TEST(MshvAbiGolden, RegisterNames) {  // §7.2
   EXPECT_EQ(reg::kCr8, 0x00040004u);
   EXPECT_EQ(reg::kXfem, 0x00040005u);
   EXPECT_EQ(reg::kDr0, 0x00050000u);
+  EXPECT_EQ(reg::kDr1, 0x00050001u);
+  EXPECT_EQ(reg::kDr2, 0x00050002u);
+  EXPECT_EQ(reg::kDr3, 0x00050003u);
+  EXPECT_EQ(reg::kDr6, 0x00050004u);
   EXPECT_EQ(reg::kDr7, 0x00050005u);
   EXPECT_EQ(reg::kEs, 0x00060000u);
   EXPECT_EQ(reg::kCs, 0x00060001u);
@@ -156,6 +160,39 @@ TEST(MshvAbiGolden, RegisterNames) {  // §7.2
   EXPECT_EQ(reg::kTscAux, 0x0008007Bu);
   EXPECT_EQ(reg::kPendingInterruption, 0x00010002u);
   EXPECT_EQ(reg::kInterruptState, 0x00010003u);
+  EXPECT_EQ(reg::kPendingEvent0, 0x00010004u);
+  EXPECT_EQ(reg::kPendingEvent1, 0x00010005u);
+  EXPECT_EQ(reg::kInternalActivityState, 0x00000004u);
+}
+
+// §7.1: the u64 event and activity registers, built from the header's shifts and masks and compared
+// with values written down from the document's bit tables.
+TEST(MshvAbiGolden, PendingInterruptionBits) {
+  namespace pi = abi::pending_interruption;
+  // #GP (13) with error code 0x1234: bit 0 pending, type 3 in bits 1-3, bit 4 error code valid,
+  // vector in 16-31, error code in 32-63.
+  const std::uint64_t gp = pi::kPending | (pi::kTypeException << pi::kTypeShift) | pi::kDeliverErrorCode |
+                           (std::uint64_t{13} << pi::kVectorShift) | (std::uint64_t{0x1234} << pi::kErrorCodeShift);
+  EXPECT_EQ(gp, 0x00001234000D0017u);
+  EXPECT_EQ(pi::kPending | (pi::kTypeNmi << pi::kTypeShift) | (std::uint64_t{2} << pi::kVectorShift), 0x00020005u);
+  EXPECT_EQ(pi::kPending | (pi::kTypeInterrupt << pi::kTypeShift) | (std::uint64_t{0x41} << pi::kVectorShift),
+            0x00410001u);
+  EXPECT_EQ(std::uint64_t{0xF} << pi::kInstructionLengthShift, 0x1E0u);  // bits 5-8
+  EXPECT_EQ(pi::kNestedEvent, 0x200u);                                   // bit 9
+  EXPECT_EQ(pi::kTypeInterrupt, 0u);
+  EXPECT_EQ(pi::kTypeNmi, 2u);
+  EXPECT_EQ(pi::kTypeException, 3u);
+}
+
+TEST(MshvAbiGolden, InterruptStateAndInternalActivityBits) {
+  EXPECT_EQ(abi::interrupt_state::kInterruptShadow, 0x1u);
+  EXPECT_EQ(abi::interrupt_state::kNmiMasked, 0x2u);
+  EXPECT_EQ(abi::interrupt_state::kReservedMask, ~std::uint64_t{3});
+  EXPECT_EQ(abi::internal_activity::kStartupSuspend, 0x1u);
+  EXPECT_EQ(abi::internal_activity::kHaltSuspend, 0x2u);
+  EXPECT_EQ(abi::internal_activity::kIdleSuspend, 0x4u);
+  EXPECT_EQ(abi::internal_activity::kReservedMask, ~std::uint64_t{7});
+  EXPECT_EQ(abi::pending_event::kPending, 0x1u);
 }
 
 TEST(MshvAbiGolden, UapiFlagValues) {  // §1, §3.1, §3.2

@@ -38,11 +38,16 @@ enum class Capability : std::uint8_t {
   Xsave,            // Vcpu::get_xsave / set_xsave
   MaxVcpus,         // value: most vCPUs per VM
   MaxMemorySlots,   // value: most mapped regions per VM
+  VcpuEvents,       // Vcpu::get_vcpu_events / set_vcpu_events
+  MpState,          // Vcpu::get_mp_state / set_mp_state
+  Xcrs,             // Vcpu::get_xcrs / set_xcrs
+  DebugRegisters,   // Vcpu::get_debug_registers / set_debug_registers
 };
 inline constexpr std::array kAllCapabilities = {
     Capability::ReadOnlyMemory, Capability::DirtyLog,  Capability::Irqfd,      Capability::Ioeventfd,
     Capability::IoeventfdPio,   Capability::MsiSignal, Capability::GsiRouting, Capability::InKernelIrqchip,
-    Capability::InKernelPit,    Capability::Xsave,     Capability::MaxVcpus,   Capability::MaxMemorySlots};
+    Capability::InKernelPit,    Capability::Xsave,     Capability::MaxVcpus,   Capability::MaxMemorySlots,
+    Capability::VcpuEvents,     Capability::MpState,   Capability::Xcrs,       Capability::DebugRegisters};
 std::string_view to_string(Capability capability) noexcept;
 
 struct VmOptions {
@@ -119,6 +124,26 @@ class Vcpu {
   // Unsupported unless the VM has an in-kernel irqchip.
   virtual Result<LapicState> get_lapic() const = 0;
   virtual Result<void> set_lapic(const LapicState& lapic) = 0;
+
+  // The rest of a vCPU's state for a snapshot. Each is a Capability (the backend may lack it, and says
+  // why with Unsupported); the defaults here are that answer for a backend that has not implemented
+  // it. Each set_ checks its input first (hv/vcpu_state_checks.hpp): InvalidArgument, not the errno of a
+  // kernel that refused it.
+  //
+  // Events being delivered and what blocks delivery. Set them after set_registers: KVM's
+  // KVM_SET_REGS drops a pending exception. MSHV holds one injected event (exception, NMI or
+  // interrupt) at a time and no latched NMI outside its APIC: more is Unsupported there.
+  virtual Result<VcpuEvents> get_vcpu_events() const;
+  virtual Result<void> set_vcpu_events(const VcpuEvents& events);
+  // Anything but Runnable needs the in-kernel irqchip on KVM (Unsupported without); MSHV has no
+  // Uninitialized and no SipiReceived state (Unsupported).
+  virtual Result<MpState> get_mp_state() const;
+  virtual Result<void> set_mp_state(MpState state);
+  // XCR0 must be valid for XSETBV and, where the vCPU's CPUID has leaf 0xD, within what it offers.
+  virtual Result<ExtendedControlRegisters> get_xcrs() const;
+  virtual Result<void> set_xcrs(const ExtendedControlRegisters& xcrs);
+  virtual Result<DebugRegisters> get_debug_registers() const;
+  virtual Result<void> set_debug_registers(const DebugRegisters& debug);
 
  protected:
   Vcpu() = default;

@@ -104,6 +104,55 @@ struct CpuidEntry {
   bool operator==(const CpuidEntry&) const = default;
 };
 
+// Events the vCPU is in the middle of delivering, and what blocks delivery (the "vCPU events" of a
+// snapshot). An "injected" event is delivered through the IDT on the next entry, before any guest
+// instruction; it is state KVM and MSHV keep outside the registers.
+struct InjectedException {
+  bool injected = false;
+  std::uint8_t vector = 0;      // 0-31, not 2 (an NMI is `VcpuEvents::nmi_injected`)
+  bool has_error_code = false;  // only vectors that push one: 8, 10-14, 17, 21, 29, 30
+  std::uint32_t error_code = 0;
+  bool operator==(const InjectedException&) const = default;
+};
+struct InjectedInterrupt {
+  bool injected = false;
+  std::uint8_t vector = 0;
+  bool operator==(const InjectedInterrupt&) const = default;
+};
+struct VcpuEvents {
+  InjectedException exception;
+  InjectedInterrupt interrupt;  // an external interrupt already acknowledged from the (A)PIC
+  bool nmi_injected = false;
+  bool nmi_pending = false;       // latched, not yet being delivered (KVM only: MSHV keeps it in its APIC)
+  bool nmi_masked = false;        // an NMI handler is running (blocking by NMI until IRET)
+  bool interrupt_shadow = false;  // the instruction just executed was STI or MOV SS / POP SS
+  bool operator==(const VcpuEvents&) const = default;
+};
+
+// The multiprocessing state of a vCPU (Intel SDM vol. 3 §9.4, "MP initialization"): whether it runs,
+// waits in HLT, or waits for INIT / SIPI as an application processor does before it is started.
+enum class MpState : std::uint8_t {
+  Runnable,       // executing instructions
+  Uninitialized,  // an AP that has not received INIT
+  InitReceived,   // an AP that received INIT and waits for a SIPI ("wait-for-SIPI")
+  Halted,         // in HLT, waiting for an interrupt
+  SipiReceived,   // an AP that received its SIPI and starts at the SIPI vector on the next entry
+};
+
+// The extended control registers XSETBV writes; XCR0 (XFEM) is the only one architecturally defined.
+struct ExtendedControlRegisters {
+  std::uint64_t xcr0 = 1;  // bit 0 (x87) is always set
+  bool operator==(const ExtendedControlRegisters&) const = default;
+};
+
+// DR0-DR3 (breakpoint addresses), DR6 (status) and DR7 (control), at their reset values.
+struct DebugRegisters {
+  std::array<std::uint64_t, 4> dr{};
+  std::uint64_t dr6 = 0xffff0ff0;
+  std::uint64_t dr7 = 0x400;
+  bool operator==(const DebugRegisters&) const = default;
+};
+
 // The local APIC's 1 KiB register page as the architecture lays it out.
 struct LapicState {
   std::array<std::uint8_t, 1024> regs{};

@@ -157,6 +157,7 @@ std::uint16_t RegisterBatch::get(std::uint32_t name, abi::HvRegisterValue& value
     }
     return abi::kHvStatusSuccess;
   }
+  if (is_vcpu_state(name)) return get_vcpu_state(name, value);
   if (auto index = msr_index(name)) {
     MsrEntry entry{*index, 0};
     if (!vcpu_.get_msrs(std::span(&entry, 1))) return abi::kHvStatusInvalidParameter;
@@ -226,6 +227,7 @@ std::uint16_t RegisterBatch::set(std::uint32_t name, const abi::HvRegisterValue&
     fpu_dirty_ = true;
     return abi::kHvStatusSuccess;
   }
+  if (is_vcpu_state(name)) return set_vcpu_state(name, value);
   if (auto index = msr_index(name)) {
     const MsrEntry entry{*index, value.low};
     auto done = vcpu_.set_msrs(std::span(&entry, 1));
@@ -244,6 +246,8 @@ bool RegisterBatch::commit() {
   if (general_dirty_ && general_) ok = static_cast<bool>(vcpu_.set_registers(*general_)) && ok;
   if (fpu_dirty_ && fpu_) ok = static_cast<bool>(vcpu_.set_fpu(*fpu_)) && ok;
   special_dirty_ = general_dirty_ = fpu_dirty_ = false;
+  // After the general registers: KVM_SET_REGS drops a pending exception.
+  ok = commit_vcpu_state() && ok;
   return ok;
 }
 

@@ -292,6 +292,9 @@ std::uint16_t Vp::get_registers(std::span<const std::uint32_t> names, std::span<
 
 std::uint16_t Vp::set_registers(std::span<const abi::HvRegisterAssoc> assocs, std::uint16_t& done) {
   std::lock_guard lock(mutex_);
+  // CPUID results registered so far are the VP's CPUID from now on: the inner KVM vCPU checks XFEM
+  // (XCR0) against its leaf 0xD.
+  if (apply_cpuid() != 0) return abi::kHvStatusInvalidVpState;
   RegisterBatch batch(*vcpu_);
   done = 0;
   std::uint16_t status = abi::kHvStatusSuccess;
