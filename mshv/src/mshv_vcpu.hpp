@@ -51,7 +51,8 @@ class MshvVcpu final : public Vcpu {
   Result<LapicState> get_lapic() const override;
   Result<void> set_lapic(const LapicState& lapic) override;
 
-  // Guest-virtual -> guest-physical through HVCALL_TRANSLATE_VIRTUAL_ADDRESS.
+  // Guest-virtual -> guest-physical through HVCALL_TRANSLATE_VIRTUAL_ADDRESS; for a page that is not
+  // accessible RAM (no GPA promised), through the guest's own page tables.
   Result<std::uint64_t> translate(std::uint64_t gva, bool write) const;
 
  protected:
@@ -64,6 +65,7 @@ class MshvVcpu final : public Vcpu {
   Result<void> on_string_io(const abi::HvIoPortIntercept& m, IoHandler& io);
   Result<void> on_memory_intercept(const std::uint8_t* payload, IoHandler& io);
   Result<void> set(std::span<const abi::HvRegisterAssoc> assocs) const;
+  Result<std::uint64_t> walk_guest_page_tables(std::uint64_t gva, bool write) const;
 
   MshvFd vp_;
   std::uint32_t index_;

@@ -614,6 +614,53 @@ TEST(MshvUpstream, AnMmioExitUsesTheMessagesTranslationAndNoHypercall) {
       << "flags other than VALIDATE_WRITE (PRIVILEGE_EXEMPT?) for a store";
 }
 
+// A store through a guest-virtual address whose page the guest maps to a device page elsewhere
+// (virtual 0xd0000000 -> physical 0xe0000000), without the message's GVA -> GPA: the validated
+// translation is not SUCCESS (a device page), and mshv-sim, like the TLFS, promises no GpaPage then
+// (it writes kSimUnpromisedGpaPage). The device access goes to the GPA of the guest's own page tables.
+TEST(MshvUpstream, ADevicePageIsTranslatedThroughTheGuestsPageTablesNotTheUnpromisedGpaPage) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  namespace abi = hv::mshv::abi;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  int stripped = 0;
+  auto system = std::make_shared<TamperingSystem>(*simulator, [&](abi::HvMessage& message) {
+    if (message.header.message_type != abi::kMsgUnmappedGpa) return;
+    abi::HvMemoryIntercept m{};
+    std::memcpy(&m, message.payload, sizeof m);
+    EXPECT_EQ(m.guest_physical_address, 0xe0000000U);
+    m.memory_access_info = 0;
+    std::memcpy(message.payload, &m, sizeof m);
+    ++stripped;
+  });
+  CodeGuest g = boot_code(system, kMmioStore);
+  ASSERT_TRUE(g.vcpu);
+  // Our own tables at 0x300000: 2 MiB identity at 0 (code, stack) and 0xd0000000 -> 0xe0000000.
+  std::uint8_t* ram = g.ram->host().data();
+  const auto entry = [&](std::uint64_t table, std::uint64_t index, std::uint64_t value) {
+    std::memcpy(ram + table + index * 8, &value, sizeof value);
+  };
+  entry(0x300000, 0, 0x301000 | 3);
+  entry(0x301000, 0, 0x302000 | 3);
+  entry(0x302000, 0, 0x000000 | 0x83);
+  entry(0x301000, 3, 0x303000 | 3);
+  entry(0x303000, (0xd0000000U >> 21) & 0x1ff, 0xe0000000U | 0x83);
+  auto sregs = g.vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  sregs->cr3 = 0x300000;
+  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  system->translations = 0;
+  hv::testing::RecordingIo io;
+  auto exit = g.vcpu->run(io);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(stripped, 1);
+  EXPECT_EQ(system->translations, 1);
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(hv::testing::Space::Mmio, 0xe0000000U, hv::AccessDirection::Write))
+      << "the device access went to " << std::hex << io.accesses[0].address;
+}
+
 // A memory intercept with "interruption pending" in its execution state: the access was the event
 // delivery's, not the instruction's at RIP. Emulating that instruction would make a device access the
 // guest never made; the backend makes none and reports the GPA.

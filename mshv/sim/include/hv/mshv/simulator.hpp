@@ -5,6 +5,7 @@
 // the other side of the MSHV backend's contract and shares no code with it above the ABI definitions.
 // docs/mshv.md says what it models and what it does not.
 
+#include <cstdint>
 #include <memory>
 
 #include "hv/backend_registry.hpp"
@@ -15,5 +16,9 @@ namespace hv::mshv {
 // Available wherever KVM is.
 BackendAvailability probe_simulator();
 Result<std::shared_ptr<MshvSystem>> make_simulator();
+
+// The GpaPage mshv-sim's HVCALL_TRANSLATE_VIRTUAL_ADDRESS writes with any result but SUCCESS (the
+// TLFS promises the field only with SUCCESS): bits 51:12 all ones, a page no guest maps.
+inline constexpr std::uint64_t kSimUnpromisedGpaPage = 0xffffffffffULL;
 
 }  // namespace hv::mshv
