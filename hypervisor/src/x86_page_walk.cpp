@@ -1,5 +1,6 @@
 #include "hv/x86_page_walk.hpp"
 
+#include <array>
 #include <cstring>
 
 namespace hv::x86 {
@@ -16,10 +17,10 @@ constexpr std::uint64_t kAddressMask = 0x000ffffffffff000ULL;  // bits 51:12 of 
 constexpr std::uint64_t kPdpteReserved = 0x1e6;
 
 bool read_entry(const PhysicalRead& read, std::uint64_t gpa, std::size_t size, std::uint64_t& entry) {
-  std::uint8_t bytes[8] = {};
-  if (!read(gpa, std::span(bytes, size))) return false;
+  std::array<std::uint8_t, 8> bytes{};
+  if (!read(gpa, std::span(bytes).first(size))) return false;
   entry = 0;
-  std::memcpy(&entry, bytes, size);
+  std::memcpy(&entry, bytes.data(), size);
   return true;
 }
 
