@@ -17,6 +17,13 @@ namespace hv::mshv {
 BackendAvailability probe_simulator();
 Result<std::shared_ptr<MshvSystem>> make_simulator();
 
+// Fault injection, for a case KVM does not let the simulator produce: the next memory intercept
+// message `system` (a make_simulator() system) builds carries execution state bit 6, interruption
+// pending, which the hypervisor sets when the access was made while it delivered an event (the IDT,
+// stack or TSS in device memory), not by the instruction at RIP. docs/mshv.md, "Intercepts during
+// event delivery".
+Result<void> sim_inject_interruption_pending(MshvSystem& system);
+
 // The GpaPage mshv-sim's HVCALL_TRANSLATE_VIRTUAL_ADDRESS writes with any result but SUCCESS (the
 // TLFS promises the field only with SUCCESS): bits 51:12 all ones, a page no guest maps.
 inline constexpr std::uint64_t kSimUnpromisedGpaPage = 0xffffffffffULL;
