@@ -47,8 +47,8 @@ TEST(X86PageWalk, PagingOffIsIdentityAndOutsideLongModeTruncatedTo32Bits) {
 // 32-bit paging: a 4 KiB page, a 4 MiB page (with PSE, PSE-36 high bits), PS ignored without PSE.
 TEST(X86PageWalk, ThirtyTwoBitPaging) {
   Physical m;
-  m.put32(0x10000 + 0x300 * 4, 0x11000 | kP | kRw);       // PDE for 0xc0000000
-  m.put32(0x11000 + 0x005 * 4, 0x7000 | kP | kRw);        // PTE for 0xc0005000
+  m.put32(0x10000 + 0x300 * 4, 0x11000 | kP | kRw);                   // PDE for 0xc0000000
+  m.put32(0x11000 + 0x005 * 4, 0x7000 | kP | kRw);                    // PTE for 0xc0005000
   m.put32(0x10000 + 0x301 * 4, 0x00c00000 | (0x3 << 13) | kP | kPs);  // 4 MiB at 0x3'00c00000
   PagingRegisters r{.cr0 = kPg, .cr3 = 0x10000};
   auto small = walk(m, r, 0xc0005123);
@@ -78,7 +78,7 @@ TEST(X86PageWalk, PaePaging) {
 // Long mode, 4 and 5 levels, 1 GiB / 2 MiB / 4 KiB pages, canonical addresses.
 TEST(X86PageWalk, FourAndFiveLevelPaging) {
   Physical m;
-  m.put64(0x10000, 0x11000 | kP | kRw);                  // PML4[0]
+  m.put64(0x10000, 0x11000 | kP | kRw);                   // PML4[0]
   m.put64(0x11000 + 1 * 8, 0x40000000 | kP | kRw | kPs);  // PDPT[1]: 1 GiB at 1 GiB
   m.put64(0x11000, 0x12000 | kP | kRw);                   // PDPT[0]
   m.put64(0x12000 + 2 * 8, 0x200000 | kP | kRw | kPs);    // PD[2]: 2 MiB
@@ -106,10 +106,10 @@ TEST(X86PageWalk, AccessChecks) {
   m.put64(0x10000, 0x11000 | kP | kRw | kUs);
   m.put64(0x11000, 0x12000 | kP | kRw | kUs);
   m.put64(0x12000, 0x13000 | kP | kRw | kUs);
-  m.put64(0x13000 + 1 * 8, 0x1000 | kP);               // supervisor, read-only
-  m.put64(0x13000 + 2 * 8, 0x2000 | kP | kRw | kUs);   // user, writable
-  m.put64(0x13000 + 3 * 8, 0x3000 | kP | kRw | kNx);   // NX
-  m.put64(0x13000 + 4 * 8, 0x700000);                  // a PT that is not in RAM below
+  m.put64(0x13000 + 1 * 8, 0x1000 | kP);              // supervisor, read-only
+  m.put64(0x13000 + 2 * 8, 0x2000 | kP | kRw | kUs);  // user, writable
+  m.put64(0x13000 + 3 * 8, 0x3000 | kP | kRw | kNx);  // NX
+  m.put64(0x13000 + 4 * 8, 0x700000);                 // a PT that is not in RAM below
   PagingRegisters r{.cr0 = kPg, .cr3 = 0x10000, .cr4 = kPae, .efer = kLma};
   // Read-only: a supervisor write passes without CR0.WP, not with it; a user write never does.
   EXPECT_EQ(walk(m, r, 0x1000, true).result, PageWalkResult::Success);
