@@ -69,6 +69,13 @@ std::string to_json(const std::string& backend, const hv::mshv::ProbeReport& r) 
     w.end_object();
   }
   w.end_array();
+  w.key("device_translations").begin_array();
+  for (const auto& t : r.device_translations) {
+    w.begin_object().key("gva").value(hex_number(t.gva)).key("flags").value(t.flags).key("status").value(t.status);
+    w.key("result_code").value(std::uint64_t{t.result_code}).key("gpa_page").value(hex_number(t.gpa_page));
+    w.end_object();
+  }
+  w.end_array();
   const auto& d = r.dirty_log;
   w.key("dirty_log").begin_object().key("pages").value(d.pages).key("enable").value(d.enable);
   w.key("first_bitmap").value(d.first_bitmap_error.empty() ? hex_bytes(d.first_bitmap) : d.first_bitmap_error);
@@ -91,6 +98,11 @@ void print_text(const std::string& backend, const hv::mshv::ProbeReport& r) {
                 static_cast<unsigned>(i.instruction_length));
     for (const auto& [name, value] : i.registers_at_intercept)
       std::printf("  at intercept %s = %s\n", name.c_str(), hex_number(value).c_str());
+  }
+  for (const auto& t : r.device_translations) {
+    std::printf("translate device page %s (%s): %s, result %u, GPA page %s\n", hex_number(t.gva).c_str(),
+                t.flags.c_str(), t.status.c_str(), static_cast<unsigned>(t.result_code),
+                hex_number(t.gpa_page).c_str());
   }
   const auto& d = r.dirty_log;
   std::printf(

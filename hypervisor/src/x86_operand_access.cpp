@@ -35,12 +35,7 @@ void OperandAccess::set_reg(std::uint8_t index, std::uint8_t size, std::uint64_t
 }
 
 std::uint64_t OperandAccess::linear(SegmentRegister segment, std::uint64_t offset) const noexcept {
-  std::uint64_t address = offset & width_mask(insn_.address_size);
-  if (mode_ != CpuMode::Long64 || segment == SegmentRegister::Fs || segment == SegmentRegister::Gs) {
-    address += segments_[static_cast<std::size_t>(segment)];
-  }
-  if (mode_ != CpuMode::Long64) address &= 0xffffffff;
-  return address;
+  return linear_address(mode_, segment, segments_[static_cast<std::size_t>(segment)], offset, insn_.address_size);
 }
 
 Result<Location> OperandAccess::resolve(const Operand& o, std::int64_t extra_displacement) const {

@@ -91,4 +91,15 @@ TEST(X86Rules, PrefixScanStopsAtTheSpanAndAt15Bytes) {
   EXPECT_EQ(hv::x86::scan_prefixes({}, CpuMode::Long64).length, 0);
 }
 
+// SDM Vol. 3 3.4: outside 64-bit mode base + offset is a 32-bit linear address (it wraps at 4 GiB);
+// in 64-bit mode only FS and GS have a base, and nothing wraps.
+TEST(X86Rules, LinearAddressesWrapAt4GiBOutside64BitMode) {
+  using hv::x86::SegmentRegister;
+  EXPECT_EQ(hv::x86::linear_address(CpuMode::Protected32, SegmentRegister::Es, 0xfffff000, 0x3000, 4), 0x2000U);
+  EXPECT_EQ(hv::x86::linear_address(CpuMode::Real16, SegmentRegister::Ds, 0xffff0, 0x1'0010, 2), 0xffff0U + 0x10);
+  EXPECT_EQ(hv::x86::linear_address(CpuMode::Long64, SegmentRegister::Es, 0xfffff000, 0x3000, 8), 0x3000U);
+  EXPECT_EQ(hv::x86::linear_address(CpuMode::Long64, SegmentRegister::Gs, 0xfffff000, 0x3000, 8), 0x1'0000'2000ULL);
+  EXPECT_EQ(hv::x86::wrap_linear(CpuMode::Protected32, 0x1'0000'0001ULL), 1U);
+}
+
 }  // namespace

@@ -46,11 +46,13 @@ class PageTranslations {
 };
 
 // Copies one string IO element between guest-virtual `gva` and `data` (OUTS reads guest memory, INS
-// writes it), translating each page it touches: an element may straddle two pages.
-Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory, std::uint64_t gva,
+// writes it), translating each page it touches: an element may straddle two pages (and, outside
+// 64-bit mode, wrap from the last byte below 4 GiB to 0).
+Result<void> copy_element(PageTranslations& pages, const PartitionMemory& memory, x86::CpuMode mode, std::uint64_t gva,
                           std::span<std::uint8_t> data) {
   const std::size_t first = std::min<std::size_t>(data.size(), 4096 - (gva & 0xfff));
-  for (const auto& [at, part] : {std::pair{gva, data.first(first)}, std::pair{gva + first, data.subspan(first)}}) {
+  const std::uint64_t second = x86::wrap_linear(mode, gva + first);
+  for (const auto& [at, part] : {std::pair{gva, data.first(first)}, std::pair{second, data.subspan(first)}}) {
     if (part.empty()) continue;
     auto gpa = pages.translate(at);
     if (!gpa) return tl::unexpected(gpa.error());
@@ -133,14 +135,14 @@ Result<void> MshvVcpu::on_string_io(const abi::HvIoPortIntercept& m, IoHandler& 
   for (; done < budget; ++done) {
     std::array<std::uint8_t, 4> data{};
     const auto element = std::span(data).first(size);
-    const std::uint64_t gva = segment_base + (index & index_mask);
+    const std::uint64_t gva = x86::linear_address(mode, segment, segment_base, index, address_size);
     Result<void> moved;
     if (in) {
       data.fill(0xff);
       io.pio_read(m.port_number, element);
-      moved = copy_element(pages, *memory_, gva, element);
+      moved = copy_element(pages, *memory_, mode, gva, element);
     } else {
-      moved = copy_element(pages, *memory_, gva, element);
+      moved = copy_element(pages, *memory_, mode, gva, element);
       if (moved) io.pio_write(m.port_number, element);
     }
     // An element that cannot move: the ones before it stand; the guest re-executes the instruction

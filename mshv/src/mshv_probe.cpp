@@ -24,7 +24,8 @@ using detail::MshvFd;
 constexpr std::uint64_t kRamSize = 0x8000;  // GPA 0..0x8000; 0x9000 is no RAM
 constexpr std::uint64_t kCode = 0x1000;
 constexpr std::uint64_t kOutAddress = 0x1002, kMovAddress = 0x1004, kAfterMov = 0x1007, kHltAddress = 0x100c;
-constexpr std::uint64_t kStoredPage = 2;  // mov byte [0x2000], 0xa5
+constexpr std::uint64_t kStoredPage = 2;       // mov byte [0x2000], 0xa5
+constexpr std::uint64_t kDevicePage = 0x9000;  // mov [0x9000], al: no RAM
 // mov al, 0x5a ; out 0x80, al ; mov [0x9000], al ; mov byte [0x2000], 0xa5 ; hlt ; jmp $
 constexpr std::array<std::uint8_t, 15> kScript = {0xb0, 0x5a, 0xe6, 0x80, 0xa2, 0x00, 0x90, 0xc6,
                                                   0x06, 0x00, 0x20, 0xa5, 0xf4, 0xeb, 0xfe};
@@ -122,6 +123,8 @@ class Session {
     if (auto r = complete(*io, (*io)->header_rip + (*io)->instruction_length); !r) return r;
     auto memory = intercept("memory", kMovAddress, {abi::kMsgUnmappedGpa, abi::kMsgGpaIntercept});
     if (!memory) return tl::unexpected(memory.error());
+    translate_device_page(abi::kTranslateValidateRead, "validate_read");
+    translate_device_page(0, "none");
     if (auto r = complete(*memory, kAfterMov); !r) return r;
     auto halt = intercept("halt", kHltAddress, {abi::kMsgX64Halt});
     if (!halt) return tl::unexpected(halt.error());
@@ -157,6 +160,26 @@ class Session {
       return {};
     }
     return bits;
+  }
+
+  // One translation of the device page kDevicePage; a failed hypercall is recorded, not fatal.
+  void translate_device_page(std::uint64_t flags, const char* name) {
+    ProbeTranslation& t = report_.device_translations.emplace_back();
+    t.flags = name;
+    t.gva = kDevicePage;
+    abi::HvInputTranslateVirtualAddress in{};
+    in.control_flags = flags;
+    in.gva_page = kDevicePage >> 12;
+    std::array<std::uint8_t, sizeof in> input{};
+    std::memcpy(input.data(), &in, sizeof in);
+    std::array<std::uint8_t, sizeof(abi::HvOutputTranslateVirtualAddress)> output{};
+    auto r = detail::hypercall(vp_, abi::kHvcallTranslateVirtualAddress, 0, input, output,
+                               "HVCALL_TRANSLATE_VIRTUAL_ADDRESS");
+    t.status = r ? "ok" : describe(r.error());
+    abi::HvOutputTranslateVirtualAddress out{};
+    std::memcpy(&out, output.data(), sizeof out);
+    t.result_code = out.result_code;
+    t.gpa_page = out.gpa_page;
   }
 
   Result<NamedValues> registers() {

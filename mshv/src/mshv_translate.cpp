@@ -1,12 +1,40 @@
 // [§n] cites a section of docs/mshv-abi.md, the ABI facts this file relies on.
-// Guest-virtual addresses of intercepted instructions, through HVCALL_TRANSLATE_VIRTUAL_ADDRESS [§6].
+// Guest-virtual addresses of intercepted instructions, through HVCALL_TRANSLATE_VIRTUAL_ADDRESS [§6],
+// and, where that gives no address (a device page), the guest's own page tables.
+#include <array>
 #include <cstring>
 #include <string>
 
+#include "hv/x86_page_walk.hpp"
 #include "mshv_intercept.hpp"
+#include "mshv_registers.hpp"
 #include "mshv_vcpu.hpp"
 
 namespace hv::mshv::detail {
+
+namespace reg = abi::reg;
+
+namespace {
+
+const char* to_string(x86::PageWalkResult r) {
+  switch (r) {
+    case x86::PageWalkResult::Success: return "success";
+    case x86::PageWalkResult::PageNotPresent: return "page not present";
+    case x86::PageWalkResult::PrivilegeViolation: return "privilege violation";
+    case x86::PageWalkResult::InvalidPageTableFlags: return "invalid page table flags";
+    case x86::PageWalkResult::TableNotReadable: return "a page table outside RAM";
+  }
+  return "unknown";
+}
+
+// The results that say the guest's page tables gave a GPA which is not accessible RAM: unmapped (a
+// device), mapped without the access (a read-only region's write) or claimed by an intercept [§6].
+bool gpa_result(std::uint32_t code) {
+  return code == abi::kTranslateResultGpaUnmapped || code == abi::kTranslateResultGpaNoReadAccess ||
+         code == abi::kTranslateResultGpaNoWriteAccess || code == abi::kTranslateResultIntercept;
+}
+
+}  // namespace
 
 Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
   abi::HvInputTranslateVirtualAddress in{};
@@ -23,22 +51,39 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
   if (!r) return tl::unexpected(r.error());
   abi::HvOutputTranslateVirtualAddress out{};
   std::memcpy(&out, output, sizeof out);
-  // The guest's page tables gave a GPA: RAM, unmapped (MMIO), mapped without the access (a
-  // read-only region's write), or claimed by an intercept [§6]; the backend routes the GPA itself. Cloud Hypervisor and
-  // QEMU take only SUCCESS, relying on the message's own translation for the intercepted access; hvkit also takes the
-  // GPA results, which mshv-sim reports for device pages, so that an instruction's second device access (MOVS between
-  // devices, an access split over two pages) still has an address (docs/mshv.md, "Translations"). Anything else is a
-  // guest page fault hvkit cannot inject.
-  const bool gpa_valid =
-      out.result_code == abi::kTranslateResultSuccess || out.result_code == abi::kTranslateResultGpaUnmapped ||
-      out.result_code == abi::kTranslateResultGpaNoReadAccess ||
-      out.result_code == abi::kTranslateResultGpaNoWriteAccess || out.result_code == abi::kTranslateResultIntercept;
-  if (!gpa_valid) {
+  // Only SUCCESS promises a GPA (the TLFS: GpaPage "valid if success"; Cloud Hypervisor and QEMU take
+  // nothing else). A device page is not SUCCESS, and an instruction's second device access (MOVS
+  // between two devices, an access split over two pages) still needs its address: then the guest's
+  // page tables are walked here, as OpenVMM's virt_mshv does for every address but the message's
+  // (virt_support_x86emu translate.rs). docs/mshv.md, "Translations".
+  if (out.result_code == abi::kTranslateResultSuccess) return (out.gpa_page << 12) | (gva & 0xfff);
+  if (gpa_result(out.result_code)) return walk_guest_page_tables(gva, write);
+  return fail(ErrorKind::InvalidArgument, kRun,
+              "guest address " + hex(gva) + " does not translate for " + (write ? "writing" : "reading") +
+                  " (HV_TRANSLATE_GVA result " + std::to_string(out.result_code) + "): a guest page fault");
+}
+
+Result<std::uint64_t> MshvVcpu::walk_guest_page_tables(std::uint64_t gva, bool write) const {
+  const std::array<std::uint32_t, 6> names = {reg::kCr0, reg::kCr3, reg::kCr4, reg::kEfer, reg::kRflags, reg::kSs};
+  std::array<abi::HvRegisterValue, names.size()> values{};
+  // Through get(), so an RFLAGS written into the register page and not yet applied is the one walked with.
+  if (auto r = get(names, values); !r) return tl::unexpected(r.error());
+  abi::HvSegmentRegister ss{};
+  std::memcpy(&ss, &values[5], sizeof ss);
+  const x86::PagingRegisters regs{.cr0 = values[0].low,
+                                  .cr3 = values[1].low,
+                                  .cr4 = values[2].low,
+                                  .efer = values[3].low,
+                                  .rflags = values[4].low,
+                                  .cpl = static_cast<std::uint8_t>((ss.attributes >> 5) & 3)};
+  const auto walk = x86::walk_page_tables(
+      regs, gva, write, [this](std::uint64_t gpa, std::span<std::uint8_t> out) { return memory_->read(gpa, out); });
+  if (walk.result != x86::PageWalkResult::Success) {
     return fail(ErrorKind::InvalidArgument, kRun,
                 "guest address " + hex(gva) + " does not translate for " + (write ? "writing" : "reading") +
-                    " (HV_TRANSLATE_GVA result " + std::to_string(out.result_code) + "): a guest page fault");
+                    " in the guest's page tables (" + to_string(walk.result) + "): a guest page fault");
   }
-  return (out.gpa_page << 12) | (gva & 0xfff);
+  return walk.gpa;
 }
 
 }  // namespace hv::mshv::detail

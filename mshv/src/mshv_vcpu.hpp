@@ -62,7 +62,8 @@ class MshvVcpu final : public Vcpu {
   Result<DebugRegisters> get_debug_registers() const override;
   Result<void> set_debug_registers(const DebugRegisters& debug) override;
 
-  // Guest-virtual -> guest-physical through HVCALL_TRANSLATE_VIRTUAL_ADDRESS.
+  // Guest-virtual -> guest-physical through HVCALL_TRANSLATE_VIRTUAL_ADDRESS; for a page that is not
+  // accessible RAM (no GPA promised), through the guest's own page tables.
   Result<std::uint64_t> translate(std::uint64_t gva, bool write) const;
 
  protected:
@@ -78,6 +79,7 @@ class MshvVcpu final : public Vcpu {
   // (no hypercall), else HVCALL_GET/SET_VP_REGISTERS.
   Result<void> get(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> values) const;
   Result<void> set(std::span<const abi::HvRegisterAssoc> assocs);
+  Result<std::uint64_t> walk_guest_page_tables(std::uint64_t gva, bool write) const;
 
   MshvFd vp_;
   VpRegisterPage page_;

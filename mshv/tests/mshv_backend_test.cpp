@@ -169,6 +169,7 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
         abi::HvInputTranslateVirtualAddress in{};
         std::memcpy(&in, reinterpret_cast<const void*>(call.in_ptr), sizeof in);
         if (in.gva_page == kWatchedPage) ++watched_translations;
+        highest_gva_page = std::max(highest_gva_page, in.gva_page);
         ++translations;
         translate_flags |= in.control_flags;
       }
@@ -196,8 +197,9 @@ class TamperingSystem final : public hv::mshv::MshvSystem {
 
   static constexpr std::uint64_t kWatchedPage = 1;  // the guest's code, at 0x1000
   int watched_translations = 0;
-  int translations = 0;               // every HVCALL_TRANSLATE_VIRTUAL_ADDRESS the backend made
-  std::uint64_t translate_flags = 0;  // the control flags of all of them, ORed
+  int translations = 0;                // every HVCALL_TRANSLATE_VIRTUAL_ADDRESS the backend made
+  std::uint64_t translate_flags = 0;   // the control flags of all of them, ORed
+  std::uint64_t highest_gva_page = 0;  // the highest page any of them asked for
 
  private:
   std::shared_ptr<hv::mshv::MshvSystem> inner_;
@@ -399,6 +401,57 @@ TEST(MshvBackend, AStringElementAcrossPagesUsesEachPagesOwnFrame) {
   ASSERT_TRUE(regs);
   EXPECT_EQ(regs->rsi, 0x11002U);
   EXPECT_EQ(regs->rdi, 0x11002U);
+}
+
+// 32-bit protected mode, ES base 0xfffff000: INSB to ES:EDI = 0x3000 writes linear 0x2000 (the sum
+// wraps at 4 GiB), and ES: OUTSL from ES:ESI = 0x4ffe reads linear 0x3ffe. The backend asks the
+// hypervisor only for 32-bit addresses (mshv-sim, like the CPU, truncates a longer one itself; the
+// hypervisor promises nothing for it).
+TEST(MshvBackend, StringIoAddressesWrapAt4GiBOutside64BitMode) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  auto system = std::make_shared<TamperingSystem>(*simulator, [](hv::mshv::abi::HvMessage&) {});
+  // mov $0x3000, %edi ; mov $0x80, %edx ; insb ; mov $0x4ffe, %esi ; es outsl ; hlt
+  CodeGuest g = boot_code(system, {0xbf, 0x00, 0x30, 0x00, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6c, 0xbe, 0xfe, 0x4f,
+                                   0x00, 0x00, 0x26, 0x6f, 0xf4});
+  ASSERT_TRUE(g.vcpu);
+  auto sregs = g.vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  sregs->cr0 = 0x11;  // PE, ET: no paging
+  sregs->cr4 = 0;
+  sregs->efer = 0;
+  const auto flat = [](std::uint8_t type, std::uint16_t selector) {
+    return hv::Segment{.base = 0,
+                       .limit = 0xffffffff,
+                       .selector = selector,
+                       .type = type,
+                       .dpl = 0,
+                       .present = true,
+                       .db = true,
+                       .s = true,
+                       .l = false,
+                       .g = true};
+  };
+  sregs->cs = flat(0xb, 0x8);
+  sregs->ds = sregs->ss = sregs->fs = sregs->gs = flat(0x3, 0x10);
+  sregs->es = flat(0x3, 0x18);
+  sregs->es.base = 0xfffff000;
+  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  std::uint8_t* ram = g.ram->host().data();
+  ram[0x2000] = 0xee;
+  const std::array<std::uint8_t, 4> source = {0x11, 0x22, 0x33, 0x44};  // at linear 0x3ffe, across a page
+  std::memcpy(ram + 0x3ffe, source.data(), source.size());
+  hv::testing::RecordingIo io([](hv::testing::Space, std::uint64_t, std::span<std::uint8_t> data) {
+    std::fill(data.begin(), data.end(), std::uint8_t{0xa5});
+  });
+  auto exit = g.vcpu->run(io);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  EXPECT_EQ(ram[0x2000], 0xa5) << "INSB did not land at the wrapped linear address 0x2000";
+  ASSERT_EQ(io.accesses.size(), 2U);
+  EXPECT_EQ(io.accesses[1].data, (std::vector<std::uint8_t>{0x11, 0x22, 0x33, 0x44}));
+  EXPECT_LT(system->highest_gva_page, std::uint64_t{1} << 20) << "asked to translate a linear address above 4 GiB";
 }
 
 // An IO intercept that says its instruction is 0 bytes long would make RIP + 0 the next RIP: the same
@@ -617,6 +670,53 @@ TEST(MshvUpstream, AnMmioExitUsesTheMessagesTranslationAndNoHypercall) {
       << "flags other than VALIDATE_WRITE (PRIVILEGE_EXEMPT?) for a store";
 }
 
+// A store through a guest-virtual address whose page the guest maps to a device page elsewhere
+// (virtual 0xd0000000 -> physical 0xe0000000), without the message's GVA -> GPA: the validated
+// translation is not SUCCESS (a device page), and mshv-sim, like the TLFS, promises no GpaPage then
+// (it writes kSimUnpromisedGpaPage). The device access goes to the GPA of the guest's own page tables.
+TEST(MshvUpstream, ADevicePageIsTranslatedThroughTheGuestsPageTablesNotTheUnpromisedGpaPage) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  namespace abi = hv::mshv::abi;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  int stripped = 0;
+  auto system = std::make_shared<TamperingSystem>(*simulator, [&](abi::HvMessage& message) {
+    if (message.header.message_type != abi::kMsgUnmappedGpa) return;
+    abi::HvMemoryIntercept m{};
+    std::memcpy(&m, message.payload, sizeof m);
+    EXPECT_EQ(m.guest_physical_address, 0xe0000000U);
+    m.memory_access_info = 0;
+    std::memcpy(message.payload, &m, sizeof m);
+    ++stripped;
+  });
+  CodeGuest g = boot_code(system, kMmioStore);
+  ASSERT_TRUE(g.vcpu);
+  // Our own tables at 0x300000: 2 MiB identity at 0 (code, stack) and 0xd0000000 -> 0xe0000000.
+  std::uint8_t* ram = g.ram->host().data();
+  const auto entry = [&](std::uint64_t table, std::uint64_t index, std::uint64_t value) {
+    std::memcpy(ram + table + index * 8, &value, sizeof value);
+  };
+  entry(0x300000, 0, 0x301000 | 3);
+  entry(0x301000, 0, 0x302000 | 3);
+  entry(0x302000, 0, 0x000000 | 0x83);
+  entry(0x301000, 3, 0x303000 | 3);
+  entry(0x303000, (0xd0000000U >> 21) & 0x1ff, 0xe0000000U | 0x83);
+  auto sregs = g.vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  sregs->cr3 = 0x300000;
+  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  system->translations = 0;
+  hv::testing::RecordingIo io;
+  auto exit = g.vcpu->run(io);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_EQ(stripped, 1);
+  EXPECT_EQ(system->translations, 1);
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(hv::testing::Space::Mmio, 0xe0000000U, hv::AccessDirection::Write))
+      << "the device access went to " << std::hex << io.accesses[0].address;
+}
+
 // A memory intercept with "interruption pending" in its execution state: the access was the event
 // delivery's, not the instruction's at RIP. Emulating that instruction would make a device access the
 // guest never made; the backend makes none and reports the GPA.
@@ -625,15 +725,17 @@ TEST(MshvUpstream, AnInterceptDuringEventDeliveryIsNotEmulated) {
   namespace abi = hv::mshv::abi;
   auto simulator = hv::mshv::make_simulator();
   ASSERT_TRUE(simulator);
-  auto system = std::make_shared<TamperingSystem>(*simulator, [](abi::HvMessage& message) {
+  // mshv-sim's fault injection sets the bit in the message it builds; the test only checks it arrived.
+  int pending = 0;
+  auto system = std::make_shared<TamperingSystem>(*simulator, [&](abi::HvMessage& message) {
     if (message.header.message_type != abi::kMsgUnmappedGpa) return;
     abi::HvMemoryIntercept m{};
     std::memcpy(&m, message.payload, sizeof m);
-    m.header.execution_state |= abi::kExecStateInterruptionPending;
-    std::memcpy(message.payload, &m, sizeof m);
+    if ((m.header.execution_state & abi::kExecStateInterruptionPending) != 0) ++pending;
   });
   CodeGuest g = boot_code(system, kMmioStore);
   ASSERT_TRUE(g.vcpu);
+  ASSERT_TRUE(hv::mshv::sim_inject_interruption_pending(**simulator));
   hv::testing::RecordingIo io;
   auto exit = g.vcpu->run(io);
   ASSERT_FALSE(exit) << "accepted: " << hv::exit_name(*exit);
@@ -643,6 +745,15 @@ TEST(MshvUpstream, AnInterceptDuringEventDeliveryIsNotEmulated) {
   auto regs = g.vcpu->get_registers();
   ASSERT_TRUE(regs);
   EXPECT_EQ(regs->rip, kStoreRip) << "RIP moved past an instruction that did not run";
+  EXPECT_EQ(pending, 1);
+  // The injection marks one intercept: run again, the same store is an ordinary MMIO write.
+  auto again = g.vcpu->run(io);
+  ASSERT_TRUE(again) << again.error().to_string();
+  ASSERT_EQ(io.accesses.size(), 1U);
+  EXPECT_TRUE(io.accesses[0].is(hv::testing::Space::Mmio, 0xd0000000U, hv::AccessDirection::Write));
+  EXPECT_EQ(pending, 1);
+  // Only a simulator injects faults.
+  EXPECT_FALSE(hv::mshv::sim_inject_interruption_pending(*system));
 }
 
 // Hyper-V has no "unusable" bit: the backend reads it as 0 and drops it on write, as rust-vmm

@@ -2,7 +2,8 @@
 // Architectural x86 rules that hvkit's emulator and the backends' own instruction completions (MSHV's
 // IN/OUT/INS/OUTS, which the emulator does not decode) must apply the same way: operand widths, the
 // register-write rule, the address size a 67h prefix selects, the legacy/REX prefix scan, RIP wrap-
-// around and the DF step of a string index. One copy, so the two cannot drift apart.
+// around, linear addresses (segment base, 4 GiB wrap) and the DF step of a string index. One copy, so the two cannot
+// drift apart.
 
 #include <cstdint>
 #include <span>
@@ -39,6 +40,21 @@ constexpr std::uint8_t address_size(CpuMode mode, bool address_override) noexcep
 constexpr std::uint64_t next_instruction_pointer(std::uint64_t rip, std::uint8_t length, CpuMode mode) noexcept {
   const std::uint64_t next = rip + length;
   return mode == CpuMode::Long64 ? next : next & width_mask(mode == CpuMode::Real16 ? 2 : 4);
+}
+
+// A linear address outside 64-bit mode has 32 bits: segment base + offset wraps at 4 GiB.
+constexpr std::uint64_t wrap_linear(CpuMode mode, std::uint64_t address) noexcept {
+  return mode == CpuMode::Long64 ? address : address & 0xffffffffULL;
+}
+
+// The linear address of `offset` (an effective address, cut to `address_size` bytes) in `segment`
+// with base `segment_base`: in 64-bit mode only FS and GS add their base; outside it the sum wraps.
+constexpr std::uint64_t linear_address(CpuMode mode, SegmentRegister segment, std::uint64_t segment_base,
+                                       std::uint64_t offset, std::uint8_t address_size) noexcept {
+  std::uint64_t address = offset & width_mask(address_size);
+  if (mode != CpuMode::Long64 || segment == SegmentRegister::Fs || segment == SegmentRegister::Gs)
+    address += segment_base;
+  return wrap_linear(mode, address);
 }
 
 // A string index register (RSI/RDI) after one element of `element_size` bytes in the direction DF

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "sim_vp.hpp"
+#include "hv/mshv/simulator.hpp"
 
 namespace hv::mshv::sim {
 
@@ -408,8 +409,10 @@ std::uint16_t Partition::translate(abi::RootHvcall& call) {
   const std::uint16_t status =
       vp->translate(in.gva_page << 12, (in.control_flags & abi::kTranslateValidateWrite) != 0, gpa, out.result_code);
   if (status != abi::kHvStatusSuccess) return status;
-  out.gpa_page = gpa >> 12;
-  if (out.result_code == abi::kTranslateResultSuccess) {
+  // The GPA checks only with VALIDATE_READ/WRITE: without them the call only walks the page tables
+  // (unverified, docs/mshv.md "Translations"; `hvctl mshv-probe` prints both answers).
+  const bool validate = (in.control_flags & (abi::kTranslateValidateRead | abi::kTranslateValidateWrite)) != 0;
+  if (out.result_code == abi::kTranslateResultSuccess && validate) {
     const bool write = (in.control_flags & abi::kTranslateValidateWrite) != 0;
     if (!is_ram(gpa)) {
       out.result_code = abi::kTranslateResultGpaUnmapped;
@@ -417,6 +420,9 @@ std::uint16_t Partition::translate(abi::RootHvcall& call) {
       out.result_code = abi::kTranslateResultGpaNoWriteAccess;  // a read-only region [§6]
     }
   }
+  // The TLFS promises GpaPage only with SUCCESS. What the hypervisor leaves there otherwise is
+  // unknown; the simulator writes a page no guest maps, so that a VMM relying on it goes wrong here.
+  out.gpa_page = out.result_code == abi::kTranslateResultSuccess ? gpa >> 12 : kSimUnpromisedGpaPage;
   std::memcpy(user_pointer(call.out_ptr), &out, sizeof out);
   return abi::kHvStatusSuccess;
 }

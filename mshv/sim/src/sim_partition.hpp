@@ -4,6 +4,7 @@
 // irqfds, ioeventfds and partition properties. Every entry point validates its arguments the way
 // docs/mshv-abi.md says the kernel does and returns the kernel's result: >= 0, or -errno.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,11 +33,21 @@ inline std::span<std::uint8_t> user_bytes(std::uint64_t address, std::size_t siz
   return {static_cast<std::uint8_t*>(user_pointer(address)), size};
 }
 
+// Faults a test asks for through hv/mshv/simulator.hpp, shared by the partitions of one simulator.
+struct FaultInjection {
+  // The next memory intercept carries execution state bit 6 (interruption pending).
+  std::atomic<bool> interruption_pending{false};
+};
+
 class Partition : public std::enable_shared_from_this<Partition> {
  public:
   // `cpuid_defaults`: what the simulated hypervisor answers CPUID with before a VMM registers results.
-  Partition(std::uint64_t pt_flags, std::unique_ptr<Vm> vm, std::vector<CpuidEntry> cpuid_defaults)
-      : pt_flags_(pt_flags), vm_(std::move(vm)), cpuid_defaults_(std::move(cpuid_defaults)) {}
+  Partition(std::uint64_t pt_flags, std::unique_ptr<Vm> vm, std::vector<CpuidEntry> cpuid_defaults,
+            std::shared_ptr<FaultInjection> faults)
+      : pt_flags_(pt_flags),
+        vm_(std::move(vm)),
+        cpuid_defaults_(std::move(cpuid_defaults)),
+        faults_(std::move(faults)) {}
   ~Partition();
   // Pinned: its VPs and KVM objects refer to it.
   Partition(const Partition&) = delete;
@@ -58,6 +69,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   bool is_writable(std::uint64_t gpa) const;
   bool lapic() const noexcept { return (pt_flags_ & (1ULL << abi::kPtBitLapic)) != 0; }
   std::shared_ptr<Vp> find_vp(std::uint32_t index) const;
+  FaultInjection& faults() const noexcept { return *faults_; }
 
  private:
   struct Region {
@@ -98,6 +110,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::vector<Ioeventfd> ioeventfds_;
   std::map<std::uint32_t, std::uint64_t> properties_;
   std::vector<CpuidEntry> cpuid_defaults_;
+  std::shared_ptr<FaultInjection> faults_;
 };
 
 }  // namespace hv::mshv::sim

@@ -67,6 +67,8 @@ class SimSystem final : public MshvSystem {
 
   [[nodiscard]] std::string describe() const override { return "mshv-sim"; }
 
+  void inject_interruption_pending() noexcept { faults_->interruption_pending = true; }
+
   long ioctl(int fd, std::uint32_t request, void* arg) noexcept override {
     Handle handle;
     {
@@ -106,7 +108,7 @@ class SimSystem final : public MshvSystem {
     auto cpuid = kvm_->supported_cpuid();
     std::vector<CpuidEntry> defaults = cpuid ? *cpuid : std::vector<CpuidEntry>{};
     std::erase_if(defaults, [](const CpuidEntry& e) { return e.function >= 0x40000000 && e.function <= 0x400000ff; });
-    return add(std::make_shared<sim::Partition>(args.pt_flags, std::move(*vm), std::move(defaults)));
+    return add(std::make_shared<sim::Partition>(args.pt_flags, std::move(*vm), std::move(defaults), faults_));
   }
 
   long partition_ioctl(sim::Partition& p, std::uint32_t request, void* arg) {
@@ -183,6 +185,7 @@ class SimSystem final : public MshvSystem {
   SimulatorOptions options_;
   std::mutex mutex_;
   std::map<int, Handle> handles_;
+  std::shared_ptr<sim::FaultInjection> faults_ = std::make_shared<sim::FaultInjection>();
   int next_fd_ = 1 << 24;
 };
 
@@ -192,6 +195,14 @@ BackendAvailability probe_simulator() {
   auto kvm = hv::kvm::probe();
   if (!kvm.available) return {false, "mshv-sim runs on KVM: " + kvm.reason};
   return {true, {}};
+}
+
+Result<void> sim_inject_interruption_pending(MshvSystem& system) {
+  auto* sim = dynamic_cast<SimSystem*>(&system);
+  if (sim == nullptr)
+    return fail(ErrorKind::InvalidArgument, "mshv-sim", "fault injection on a system that is not mshv-sim");
+  sim->inject_interruption_pending();
+  return {};
 }
 
 Result<std::shared_ptr<MshvSystem>> make_simulator(SimulatorOptions options) {

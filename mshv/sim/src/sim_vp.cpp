@@ -154,6 +154,9 @@ long Vp::build_memory_intercept(const GeneralRegisters& before, const MmioAccess
   // The length field is not the decoded instruction's here; VMMs decode the bytes [§12.1].
   fill_header(before, *sregs, 0, mmio.direction == AccessDirection::Write ? abi::kAccessWrite : abi::kAccessRead,
               p.header);
+  // Fault injection (hv/mshv/simulator.hpp): KVM gives the simulator no intercept during event delivery.
+  if (partition_->faults().interruption_pending.exchange(false))
+    p.header.execution_state |= abi::kExecStateInterruptionPending;
   p.instruction_byte_count = static_cast<std::uint8_t>(got);
   std::memcpy(p.instruction_bytes, bytes.data(), got);
   p.guest_physical_address = mmio.address;

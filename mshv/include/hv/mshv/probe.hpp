@@ -42,9 +42,21 @@ struct ProbeDirtyLog {
   std::string disable_after_set;
 };
 
+// HVCALL_TRANSLATE_VIRTUAL_ADDRESS of the device page 0x9000 (no RAM; real mode, so GVA = GPA) while
+// the VP stands at the memory intercept: what the hypervisor answers for a device page with
+// VALIDATE_READ and with no flags, and what it leaves in GpaPage (docs/mshv.md, "Translations").
+struct ProbeTranslation {
+  std::uint64_t gva = 0;
+  std::string flags;   // "validate_read" or "none"
+  std::string status;  // "ok" or the hypercall's error
+  std::uint32_t result_code = 0;
+  std::uint64_t gpa_page = 0;
+};
+
 struct ProbeReport {
   std::string system;  // MshvSystem::describe()
   std::vector<ProbeIntercept> intercepts;
+  std::vector<ProbeTranslation> device_translations;
   ProbeDirtyLog dirty_log;
   std::string error;  // empty when the whole script ran; otherwise where it stopped
 };

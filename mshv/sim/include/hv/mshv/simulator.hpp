@@ -5,6 +5,7 @@
 // the other side of the MSHV backend's contract and shares no code with it above the ABI definitions.
 // docs/mshv.md says what it models and what it does not.
 
+#include <cstdint>
 #include <memory>
 
 #include "hv/backend_registry.hpp"
@@ -24,5 +25,16 @@ struct SimulatorOptions {
 // Available wherever KVM is.
 BackendAvailability probe_simulator();
 Result<std::shared_ptr<MshvSystem>> make_simulator(SimulatorOptions options = {});
+
+// Fault injection, for a case KVM does not let the simulator produce: the next memory intercept
+// message `system` (a make_simulator() system) builds carries execution state bit 6, interruption
+// pending, which the hypervisor sets when the access was made while it delivered an event (the IDT,
+// stack or TSS in device memory), not by the instruction at RIP. docs/mshv.md, "Intercepts during
+// event delivery".
+Result<void> sim_inject_interruption_pending(MshvSystem& system);
+
+// The GpaPage mshv-sim's HVCALL_TRANSLATE_VIRTUAL_ADDRESS writes with any result but SUCCESS (the
+// TLFS promises the field only with SUCCESS): bits 51:12 all ones, a page no guest maps.
+inline constexpr std::uint64_t kSimUnpromisedGpaPage = 0xffffffffffULL;
 
 }  // namespace hv::mshv
