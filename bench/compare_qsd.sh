@@ -4,6 +4,7 @@
 #
 #   bench/compare_qsd.sh [--load PATH] [--daemon PATH] [--seconds S] [--rounds R] [--size BYTES]
 #                        [--tmpfs-dir DIR] [--disk-dir DIR] [--raw FILE] [--direct]
+#                        [--storage tmpfs|disk] [--ours-arg ARG]...
 #
 # For each storage (a file on tmpfs, a file on a disk file system) it creates one image and starts both
 # backends on that same file at once: our daemon (--blk-file, --num-queues 2, sandboxed as shipped) and
@@ -25,13 +26,16 @@
 #   --raw FILE       also write every run's JSON line, tab-separated after its point, to FILE
 #   --direct         both backends bypass the page cache: our daemon --direct (O_DIRECT), qsd
 #                    cache.direct=on on its --blockdev (a fair pair; both open the one image O_DIRECT)
+#   --storage S      only that storage (default: both)
+#   --ours-arg ARG   one more argument for our daemon (repeatable), e.g. --queue-depth 8 to compare
+#                    one of its settings
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 load="$repo/build/dev/vhost/tools/blk_load/vhost-user-blk-load"
 daemon="$repo/build/dev/vhost/daemons/hvkit-vhost-user-blk"
 seconds=2 rounds=3 size=$((64 << 20)) tmpfs_dir=/dev/shm disk_dir="$repo/build" raw=""
-ours_direct=() qsd_cache=""
-usage() { sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+ours_direct=() qsd_cache="" storages="tmpfs disk" ours_extra=()
+usage() { sed -n '5,7p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ "$#" -gt 0 ]; do
   if [ "$1" = --direct ]; then
     ours_direct=(--direct) qsd_cache=",cache.direct=on"
@@ -48,6 +52,8 @@ while [ "$#" -gt 0 ]; do
     --tmpfs-dir) tmpfs_dir="$2" ;;
     --disk-dir) disk_dir="$2" ;;
     --raw) raw="$2" ;;
+    --storage) [[ "$2" =~ ^(tmpfs|disk)$ ]] || usage; storages="$2" ;;
+    --ours-arg) ours_extra+=("$2") ;;
     *) usage ;;
   esac
   shift 2
@@ -90,13 +96,13 @@ one_run() {  # one_run STORAGE BACKEND SOCKET RW QD Q ROUND
   [ -z "$raw" ] || printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$4" "$5" "$6" "$2" "$7" "$out" >>"$raw"
 }
 
-for storage in tmpfs disk; do
+for storage in $storages; do
   base="$tmpfs_dir"; [ "$storage" = disk ] && base="$disk_dir"
   dir="$(mktemp -d "$base/compare_qsd.XXXXXX")"
   dirs+=("$dir")
   truncate -s "$size" "$dir/image"
   start "$dir/ours.log" "$dir/ours.sock" "$daemon" --socket-path "$dir/ours.sock" --blk-file "$dir/image" --num-queues 2 \
-    "${ours_direct[@]}"
+    "${ours_direct[@]}" "${ours_extra[@]}"
   start "$dir/qsd.log" "$dir/qsd.sock" qemu-storage-daemon \
     --blockdev "driver=file,node-name=f,filename=$dir/image,aio=io_uring,locking=off$qsd_cache" \
     --export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$dir/qsd.sock,writable=on,num-queues=2"

@@ -186,6 +186,11 @@ std::vector<SyscallRule> base_syscalls(int last_setup_fd) {
       {"set_robust_list", {}},
       {"rseq", {}},
       {"sched_yield", {}},
+      // glibc's allocator asks the calling thread's CPU set (get_nprocs: sched_getaffinity(0, ...)) once,
+      // when a thread needs an arena and 8 exist already: with a blk daemon's worker pools (two queues of
+      // four) beside the kick threads, any thread may be that one. Only the caller's own (pid 0): a read
+      // of nothing but its CPU mask.
+      {"sched_getaffinity", {equals(0, 0)}},
       {"gettid", {}},
       {"getpid", {}},
       {"rt_sigprocmask", {}},
@@ -221,6 +226,7 @@ std::vector<SyscallRule> ring_worker_syscalls(int last_setup_fd) {
       // Locks (the device's, the call table's), the allocator, a failed assertion's abort().
       {"futex", {}},
       {"sched_yield", {}},
+      {"sched_getaffinity", {equals(0, 0)}},  // the allocator's arena limit (see above)
       {"mmap", {no_exec(2), {3, kTypeAndAnonymous, MAP_PRIVATE | MAP_ANONYMOUS}}},
       {"mprotect", {no_exec(2)}},
       {"munmap", {}},

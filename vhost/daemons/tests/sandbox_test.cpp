@@ -4,6 +4,7 @@
 // files; --sandbox-debug names the call; Landlock closes the file system; --user cannot be undone.
 // Death tests: each confines a forked child.
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -235,6 +236,37 @@ TEST_F(SandboxDeathTest, ARingWorkerServesAKick) {
     std::_Exit(ok ? 0 : 4);
   };
   EXPECT_EXIT(i2c_write_back(), ::testing::ExitedWithCode(0), "");
+}
+
+// glibc's allocator reads the calling thread's CPU set once, from whichever thread first needs a ninth
+// arena: every thread may read its own (pid 0), no thread another process's.
+TEST_F(SandboxDeathTest, EveryThreadMayReadItsOwnCpuSetOnly) {
+  const auto own_cpu_set = [](bool on_ring) {
+    const auto confined = confine_as(kBlk);
+    bool ok = false;
+    const auto read_own = [&] {
+      cpu_set_t set{};
+      ok = ::sched_getaffinity(0, sizeof set, &set) == 0;
+    };
+    if (on_ring) {
+      on_ring_worker(confined, read_own);
+    } else {
+      read_own();
+    }
+    std::_Exit(ok ? 0 : 3);
+  };
+  EXPECT_EXIT(own_cpu_set(false), ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(own_cpu_set(true), ::testing::ExitedWithCode(0), "");
+  if (hvd::kSanitizerBuild)
+    GTEST_SKIP() << "sanitizer builds allow sched_getaffinity with any pid (the sanitizer runtime)";
+  const auto parents_cpu_set = [] {
+    const pid_t parent = ::getppid();
+    confine_as(kBlk);
+    cpu_set_t set{};
+    (void)::sched_getaffinity(parent, sizeof set, &set);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(parents_cpu_set(), ::testing::KilledBySignal(SIGSYS), "");
 }
 
 // What the control thread may do and a ring worker may not: vhost-user messages, new memory from a
