@@ -19,7 +19,8 @@ const char* const kUsage =
     "256-byte messages in hex, RIP/RAX/RFLAGS right after each and after the probe completed it), an\n"
     "HLT (the RIP in the HALT message beside the HLT's address, and RIP after it), and dirty-page\n"
     "tracking (the first bitmap after enabling, the bitmap after one guest store, whether turning it\n"
-    "off works directly or only after marking every page dirty). --backend mshv (the default) is\n"
+    "off works directly or only after marking every page dirty), and the VP register page (whether it\n"
+    "maps; isvalid and RIP at each intercept and after a SET_VP_REGISTERS). --backend mshv (the default) is\n"
     "/dev/mshv on a Hyper-V root partition; mshv-sim is hvkit's simulator, for comparison.\n"
     "Exit status: 0 when the whole script ran; 1 when it stopped early (what it saw is printed, with\n"
     "the error); 2 on a usage error; 5 when the backend is unavailable here (nothing ran).\n";
@@ -85,7 +86,19 @@ std::string to_json(const std::string& backend, const hv::mshv::ProbeReport& r) 
   w.key("disable_directly").value(d.disable_directly);
   w.key("set_all_dirty").value(d.set_all_dirty);
   w.key("disable_after_set").value(d.disable_after_set);
-  w.end_object().end_object();
+  w.end_object();
+  w.key("register_page").begin_object().key("mapping").value(r.register_page.mapping);
+  w.key("samples").begin_array();
+  for (const auto& p : r.register_page.samples) {
+    w.begin_object().key("step").value(p.step);
+    w.key("isvalid").value(std::uint64_t{p.isvalid}).key("rip").value(hex_number(p.rip));
+    if (p.after_set) {
+      w.key("isvalid_after_set_vp_registers").value(std::uint64_t{p.isvalid_after_set});
+      w.key("rip_after_set_vp_registers").value(hex_number(p.rip_after_set));
+    }
+    w.end_object();
+  }
+  w.end_array().end_object().end_object();
   return w.str();
 }
 
@@ -112,6 +125,16 @@ void print_text(const std::string& backend, const hv::mshv::ProbeReport& r) {
       static_cast<unsigned long long>(d.stored_page),
       d.after_run_bitmap_error.empty() ? hex_bytes(d.after_run_bitmap).c_str() : d.after_run_bitmap_error.c_str(),
       d.disable_directly.c_str(), d.set_all_dirty.c_str(), d.disable_after_set.c_str());
+  std::printf("register page: %s\n", r.register_page.mapping.c_str());
+  for (const auto& p : r.register_page.samples) {
+    std::printf("  at %s: isvalid %u, RIP %s", p.step.c_str(), static_cast<unsigned>(p.isvalid),
+                hex_number(p.rip).c_str());
+    if (p.after_set) {
+      std::printf("; after SET_VP_REGISTERS(RIP): isvalid %u, RIP %s", static_cast<unsigned>(p.isvalid_after_set),
+                  hex_number(p.rip_after_set).c_str());
+    }
+    std::printf("\n");
+  }
   std::printf("(--json adds the raw messages)\n");
 }
 

@@ -4,6 +4,7 @@
 // script says (it emulates nothing): the questions are what the hypervisor reports, not how hvkit
 // handles it. [§n] cites docs/mshv-abi.md.
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "hv/mshv/probe.hpp"
 #include "mshv_abi.hpp"
 #include "mshv_calls.hpp"
+#include "mshv_register_page.hpp"
 #include "mshv_registers.hpp"
 
 namespace hv::mshv {
@@ -81,6 +83,15 @@ class Session {
     auto fd = partition_.call(abi::kCreateVp, &vp, "MSHV_CREATE_VP");
     if (!fd) return tl::unexpected(fd.error());
     vp_ = MshvFd(system_, static_cast<int>(*fd));
+    auto mapping = system_->map_vp_page(vp_.get(), abi::kVpMmapOffsetRegisters);
+    if (mapping.page && mapping.page->bytes().size() >= sizeof(abi::HvVpRegisterPage)) {
+      page_ = std::move(mapping.page);
+      report_.register_page.mapping = "ok";
+    } else {
+      report_.register_page.mapping = mapping.error != 0
+                                          ? fail_errno("mmap of the register page", mapping.error).value().to_string()
+                                          : std::string("a page shorter than the register page");
+    }
     // Real mode at kCode with flat 64 KiB segments (CS: code, accessed; the others: data, accessed).
     const std::array assocs = {detail::assoc_raw(reg::kCs, segment(0x9b)),
                                detail::assoc_raw(reg::kDs, segment(0x93)),
@@ -217,6 +228,11 @@ class Session {
     seen.instruction_address = address;
     seen.header_rip = ih.rip;
     seen.instruction_length = ih.instruction_length_and_cr8 & 0xf;
+    if (page_) {
+      ProbePageSample& sample = report_.register_page.samples.emplace_back();
+      sample.step = step;
+      read_page(sample.isvalid, sample.rip);
+    }
     auto regs = registers();
     if (!regs) return tl::unexpected(regs.error());
     seen.registers_at_intercept = std::move(*regs);
@@ -233,14 +249,26 @@ class Session {
   Result<void> complete(ProbeIntercept* seen, std::uint64_t next_rip) {
     const std::array rip = {detail::assoc(reg::kRip, next_rip)};
     if (auto r = detail::set_vp_registers(vp_, 0, rip); !r) return r;
+    if (page_ && !report_.register_page.samples.empty()) {
+      ProbePageSample& sample = report_.register_page.samples.back();
+      sample.after_set = true;
+      read_page(sample.isvalid_after_set, sample.rip_after_set);
+    }
     auto regs = registers();
     if (!regs) return tl::unexpected(regs.error());
     seen->registers_after = std::move(*regs);
     return {};
   }
 
+  void read_page(std::uint8_t& isvalid, std::uint64_t& rip) const {
+    const auto bytes = page_->bytes();
+    std::memcpy(&isvalid, bytes.data() + offsetof(abi::HvVpRegisterPage, isvalid), sizeof isvalid);
+    std::memcpy(&rip, bytes.data() + offsetof(abi::HvVpRegisterPage, rip), sizeof rip);
+  }
+
   std::shared_ptr<MshvSystem> system_;
   ProbeReport& report_;
+  std::unique_ptr<MappedPage> page_;  // the VP register page, when it maps
   std::shared_ptr<GuestRegion> ram_;  // outlives the partition that maps it
   MshvFd device_;
   MshvFd partition_;

@@ -2,7 +2,8 @@
 // A short scripted session on an MSHV system, driven through the ABI itself rather than through the
 // backend, so that what the hypervisor says arrives unedited: one IO intercept and one memory
 // intercept (the raw messages and the registers around them), HLT (the RIP in the HALT message
-// against the HLT's address, and RIP after it), and dirty-page tracking turned on and off. One run on
+// against the HLT's address, and RIP after it), dirty-page tracking turned on and off, and the VP
+// register page around each intercept. One run on
 // a Hyper-V root partition settles the open questions of docs/mshv.md; `hvctl mshv-probe` prints it.
 
 #include <cstdint>
@@ -53,11 +54,29 @@ struct ProbeTranslation {
   std::uint64_t gpa_page = 0;
 };
 
+// The VP register page (docs/mshv.md, "The register page"): whether it maps, and at each intercept
+// whether `isvalid` is set and the RIP it holds, then the same right after the probe wrote RIP with
+// HVCALL_SET_VP_REGISTERS (does a hypercall write update the page, leave it stale, or invalidate it?).
+struct ProbePageSample {
+  std::string step;  // the intercept's step
+  std::uint8_t isvalid = 0;
+  std::uint64_t rip = 0;
+  bool after_set = false;  // the two fields below were read (not for halt)
+  std::uint8_t isvalid_after_set = 0;
+  std::uint64_t rip_after_set = 0;
+};
+
+struct ProbeRegisterPage {
+  std::string mapping;  // "ok", or the mmap error (ENODEV: the VP has no page)
+  std::vector<ProbePageSample> samples;
+};
+
 struct ProbeReport {
   std::string system;  // MshvSystem::describe()
   std::vector<ProbeIntercept> intercepts;
   std::vector<ProbeTranslation> device_translations;
   ProbeDirtyLog dirty_log;
+  ProbeRegisterPage register_page;
   std::string error;  // empty when the whole script ran; otherwise where it stopped
 };
 
