@@ -31,9 +31,11 @@ VcpuEvents from_kvm(const kvm_vcpu_events& k) noexcept {
   return e;
 }
 
-// `current` supplies what hvkit does not model (SMM, the SIPI vector, a soft interrupt's flag); the
-// flags tell KVM to take the NMI and shadow fields from this struct and to leave the SMM and SIPI
-// state as it is.
+// `current` supplies what hvkit does not model (SMM, the SIPI vector); the flags tell KVM to take the
+// NMI and shadow fields from this struct and to leave the SMM and SIPI state as it is. An interrupt is
+// always set as external (soft = 0): hvkit's VcpuEvents has no software-interrupt kind, so an INTn
+// that KVM reported mid-delivery (soft = 1) does not survive a get/set round trip as one — a known
+// gap (docs/conformance.md, "vCPU state"); MSHV refuses software events instead.
 kvm_vcpu_events to_kvm(const VcpuEvents& e, const kvm_vcpu_events& current) noexcept {
   kvm_vcpu_events k = current;
   k.exception.injected = e.exception.injected ? 1 : 0;

@@ -66,7 +66,8 @@ Result<std::uint64_t> MshvVcpu::translate(std::uint64_t gva, bool write) const {
 Result<std::uint64_t> MshvVcpu::walk_guest_page_tables(std::uint64_t gva, bool write) const {
   const std::array<std::uint32_t, 6> names = {reg::kCr0, reg::kCr3, reg::kCr4, reg::kEfer, reg::kRflags, reg::kSs};
   std::array<abi::HvRegisterValue, names.size()> values{};
-  // Through get(), so an RFLAGS written into the register page and not yet applied is the one walked with.
+  // Through get(): the control registers by hypercall, RFLAGS from the register page while it is valid
+  // (so an RFLAGS written there and not yet applied is the one walked with).
   if (auto r = get(names, values); !r) return tl::unexpected(r.error());
   abi::HvSegmentRegister ss{};
   std::memcpy(&ss, &values[5], sizeof ss);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "mshv_cpuid.hpp"
 #include "mshv_registers.hpp"
@@ -22,20 +23,39 @@ void MshvVcpu::attach(MshvFd vp) noexcept {
 // `isvalid`, else the hypercalls) [§10.1]. A VMM's get_registers/set_registers between two run()s
 // take the same path as the exit handlers, so each sees what the other wrote: a RIP advanced in the
 // page and not yet applied is what get_registers returns.
+// A batch that mixes page and other registers keeps the page authoritative for its registers: a read
+// takes the others by hypercall and the page's own from the page (which holds writes not yet applied);
+// a write the page cannot hold goes by hypercall with the page's unapplied writes first in the same
+// call — so they land before it, in the caller's order, rather than at the next RUN_VP after it — and
+// the page's copies of the batch's registers are updated, so later reads from the page are current.
 Result<void> MshvVcpu::get(std::span<const std::uint32_t> names, std::span<abi::HvRegisterValue> values) const {
-  if (page_.valid() && VpRegisterPage::readable(names)) {
+  if (!page_.valid()) return get_vp_registers(vp_, index_, names, values);
+  if (VpRegisterPage::readable(names)) {
     page_.read(names, values);
     return {};
   }
-  return get_vp_registers(vp_, index_, names, values);
+  if (auto r = get_vp_registers(vp_, index_, names, values); !r) return r;
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    if (VpRegisterPage::on_page(names[i])) page_.read(names.subspan(i, 1), values.subspan(i, 1));
+  }
+  return {};
 }
 
 Result<void> MshvVcpu::set(std::span<const abi::HvRegisterAssoc> assocs) {
-  if (page_.valid() && VpRegisterPage::writable(assocs)) {
+  if (!page_.valid()) return set_vp_registers(vp_, index_, assocs);
+  if (VpRegisterPage::writable(assocs)) {
     page_.write(assocs);
     return {};
   }
-  return set_vp_registers(vp_, index_, assocs);
+  std::uint32_t dirty = 0;
+  std::vector<abi::HvRegisterAssoc> batch = page_.take_pending(dirty);
+  batch.insert(batch.end(), assocs.begin(), assocs.end());
+  if (auto r = set_vp_registers(vp_, index_, batch); !r) {
+    page_.restore_dirty(dirty);
+    return r;
+  }
+  page_.refresh(assocs);
+  return {};
 }
 
 Result<GeneralRegisters> MshvVcpu::get_registers() const {

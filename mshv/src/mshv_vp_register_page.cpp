@@ -81,6 +81,45 @@ void VpRegisterPage::write(std::span<const abi::HvRegisterAssoc> assocs) noexcep
   std::memcpy(bytes.data() + offsetof(Page, dirty), &dirty, sizeof dirty);
 }
 
+bool VpRegisterPage::on_page(std::uint32_t name) noexcept { return slot(name).has_value(); }
+
+std::vector<abi::HvRegisterAssoc> VpRegisterPage::take_pending(std::uint32_t& dirty) noexcept {
+  const auto bytes = page_->bytes();
+  std::memcpy(&dirty, bytes.data() + offsetof(Page, dirty), sizeof dirty);
+  std::vector<abi::HvRegisterAssoc> pending;
+  const auto add = [&](std::uint32_t name) {
+    const auto s = slot(name);
+    abi::HvRegisterAssoc a{};
+    a.name = name;
+    std::memcpy(&a.value.low, bytes.data() + s->offset, s->size);
+    pending.push_back(a);
+  };
+  if ((dirty & (1U << abi::kRegisterClassGeneral)) != 0) {
+    for (std::uint32_t n = reg::kRax; n < reg::kRax + 16; ++n) add(n);
+  }
+  if ((dirty & (1U << abi::kRegisterClassIp)) != 0) add(reg::kRip);
+  if ((dirty & (1U << abi::kRegisterClassFlags)) != 0) add(reg::kRflags);
+  const std::uint32_t none = 0;
+  std::memcpy(bytes.data() + offsetof(Page, dirty), &none, sizeof none);
+  return pending;
+}
+
+void VpRegisterPage::restore_dirty(std::uint32_t dirty) noexcept {
+  const auto bytes = page_->bytes();
+  std::uint32_t now = 0;
+  std::memcpy(&now, bytes.data() + offsetof(Page, dirty), sizeof now);
+  now |= dirty;
+  std::memcpy(bytes.data() + offsetof(Page, dirty), &now, sizeof now);
+}
+
+void VpRegisterPage::refresh(std::span<const abi::HvRegisterAssoc> assocs) noexcept {
+  const auto bytes = page_->bytes();
+  for (const auto& a : assocs) {
+    const auto s = slot(a.name);
+    if (s) std::memcpy(bytes.data() + s->offset, &a.value.low, s->size);
+  }
+}
+
 VpRegisterPage map_register_page(MshvSystem& system, int vp_fd) noexcept {
   auto mapping = system.map_vp_page(vp_fd, abi::kVpMmapOffsetRegisters);
   if (!mapping.page || mapping.page->bytes().size() < sizeof(Page)) return {};

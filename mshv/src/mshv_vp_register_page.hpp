@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "hv/mshv/system.hpp"
 #include "mshv_abi.hpp"
@@ -35,6 +36,18 @@ class VpRegisterPage {
   // load the whole class from the page at the next RUN_VP: the rest of the class must be the VP's, as
   // it is while the page is valid.
   void write(std::span<const abi::HvRegisterAssoc> assocs) noexcept;
+
+  // Whether the name has a slot on the page (a readable register).
+  [[nodiscard]] static bool on_page(std::uint32_t name) noexcept;
+  // Only while valid(): the registers written into the page and not yet applied (the registers of
+  // every class whose dirty bit is set), and the dirty bits themselves, which are cleared: the caller
+  // now applies those registers itself (in one SET_VP_REGISTERS, before what it sets after them), and
+  // gives the bits back with restore_dirty() if that fails.
+  [[nodiscard]] std::vector<abi::HvRegisterAssoc> take_pending(std::uint32_t& dirty) noexcept;
+  void restore_dirty(std::uint32_t dirty) noexcept;
+  // Only while valid(): stores the values of the assocs that have a slot, setting no dirty bit — the
+  // VP already has them (a SET_VP_REGISTERS just wrote them), and the page must not go stale.
+  void refresh(std::span<const abi::HvRegisterAssoc> assocs) noexcept;
 
  private:
   std::unique_ptr<MappedPage> page_;
