@@ -10,6 +10,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "hv/x86_rules.hpp"
 #include "mshv_intercept.hpp"
 #include "mshv_registers.hpp"
 #include "mshv_vcpu.hpp"
@@ -24,8 +25,8 @@ namespace {
 // every other guest-physical address through the VMM's IoHandler, at once and in order.
 class InterceptMemory final : public x86::LinearMemory {
  public:
-  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, IoHandler& io)
-      : vcpu_(vcpu), memory_(memory), io_(io) {}
+  InterceptMemory(const MshvVcpu& vcpu, const PartitionMemory& memory, IoHandler& io, x86::CpuMode mode)
+      : vcpu_(vcpu), memory_(memory), io_(io), mode_(mode) {}
 
   // A translation the hypervisor already made (the message's GVA -> GPA): the intercepted access
   // needs no hypercall to find its GPA.
@@ -68,7 +69,8 @@ class InterceptMemory final : public x86::LinearMemory {
     // An access that crosses into the next page: each page translated on its own.
     const std::size_t first = std::min<std::size_t>(size, 4096 - (linear & 0xfff));
     if (first < size) {
-      auto second = translate(linear + first, write);
+      // Outside 64-bit mode the next page of 0xfffff000 is 0 (the linear address wraps at 4 GiB).
+      auto second = translate(x86::wrap_linear(mode_, linear + first), write);
       if (!second) return tl::unexpected(second.error());
       const bool ram = memory_.contains(*gpa, first, write) && memory_.contains(*second, size - first, write);
       if (ram) {
@@ -101,6 +103,7 @@ class InterceptMemory final : public x86::LinearMemory {
   const MshvVcpu& vcpu_;
   const PartitionMemory& memory_;
   IoHandler& io_;
+  x86::CpuMode mode_;
   std::array<Translation, kCachedTranslations> translations_{};
   gsl::index cached_ = 0;
   gsl::index next_slot_ = 0;
@@ -144,7 +147,7 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
   if (!insn && count < bytes.size()) {
     const std::uint64_t rip_linear = m.header.cs.base + m.header.rip;
     while (count < bytes.size()) {
-      const std::uint64_t at = rip_linear + count;
+      const std::uint64_t at = x86::wrap_linear(mode, rip_linear + count);
       const std::size_t n = std::min<std::size_t>(bytes.size() - count, 4096 - (at & 0xfff));
       auto gpa = translate(at, false);
       if (!gpa || !memory_->read(*gpa, std::span(bytes).subspan(count, n))) break;
@@ -191,7 +194,7 @@ Result<void> MshvVcpu::on_memory_intercept(const std::uint8_t* payload, IoHandle
   // One execution: each device access reaches the IoHandler as the emulator makes it. A REP string
   // instruction that stops at the iteration limit leaves RIP on itself and the guest continues it.
   GeneralRegisters after = before;
-  InterceptMemory memory(*this, *memory_, io);
+  InterceptMemory memory(*this, *memory_, io, mode);
   // The hypervisor's own translation of the intercepted access, when it says it made one (Cloud
   // Hypervisor hypervisor/src/mshv/mod.rs, QEMU target/i386/mshv and OpenVMM use it the same way):
   // one TRANSLATE_VIRTUAL_ADDRESS hypercall less per MMIO exit.

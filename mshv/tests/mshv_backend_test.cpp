@@ -454,6 +454,49 @@ TEST(MshvBackend, StringIoAddressesWrapAt4GiBOutside64BitMode) {
   EXPECT_LT(system->highest_gva_page, std::uint64_t{1} << 20) << "asked to translate a linear address above 4 GiB";
 }
 
+// A device access that crosses the top of the 4 GiB linear space outside 64-bit mode: its second page
+// is linear 0, not 0x1_0000_0000 (review of the wrap fix: the MMIO path split the access unwrapped).
+TEST(MshvBackend, AnMmioAccessAcross4GiBWrapsOutside64BitMode) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  auto system = std::make_shared<TamperingSystem>(*simulator, [](hv::mshv::abi::HvMessage&) {});
+  // mov $0xffe, %esi ; mov (%esi), %eax ; hlt  — DS base 0xfffff000: linear 0xfffffffe, 4 bytes
+  CodeGuest g = boot_code(system, {0xbe, 0xfe, 0x0f, 0x00, 0x00, 0x8b, 0x06, 0xf4});
+  ASSERT_TRUE(g.vcpu);
+  auto sregs = g.vcpu->get_special_registers();
+  ASSERT_TRUE(sregs);
+  sregs->cr0 = 0x11;  // PE, ET: no paging
+  sregs->cr4 = 0;
+  sregs->efer = 0;
+  const auto flat = [](std::uint8_t type, std::uint16_t selector) {
+    return hv::Segment{.base = 0,
+                       .limit = 0xffffffff,
+                       .selector = selector,
+                       .type = type,
+                       .dpl = 0,
+                       .present = true,
+                       .db = true,
+                       .s = true,
+                       .l = false,
+                       .g = true};
+  };
+  sregs->cs = flat(0xb, 0x8);
+  sregs->es = sregs->ss = sregs->fs = sregs->gs = flat(0x3, 0x10);
+  sregs->ds = flat(0x3, 0x18);
+  sregs->ds.base = 0xfffff000;
+  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  hv::testing::RecordingIo io([](hv::testing::Space, std::uint64_t, std::span<std::uint8_t> data) {
+    std::fill(data.begin(), data.end(), std::uint8_t{0x5a});
+  });
+  auto exit = g.vcpu->run(io);
+  ASSERT_TRUE(exit) << exit.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<hv::HaltExit>(*exit)) << hv::exit_name(*exit);
+  ASSERT_FALSE(io.accesses.empty());
+  EXPECT_EQ(io.accesses[0].address, 0xfffffffeU);
+  EXPECT_LT(system->highest_gva_page, std::uint64_t{1} << 20) << "asked to translate a linear address above 4 GiB";
+}
+
 // An IO intercept that says its instruction is 0 bytes long would make RIP + 0 the next RIP: the same
 // OUT, intercepted forever. The backend refuses the message instead.
 TEST(MshvBackend, AnIoInterceptWithInstructionLengthZeroIsAnInternalError) {
