@@ -8,17 +8,7 @@
   .code64
   .globl _start
 _start:
-  lea handler(%rip), %rax
-  mov $(IDT + VECTOR * 16), %edi
-  mov %ax, (%rdi)              # offset 15:0
-  movw $0x08, 2(%rdi)          # 64-bit code selector
-  movw $0x8e00, 4(%rdi)        # present, DPL 0, 64-bit interrupt gate
-  shr $16, %rax
-  mov %ax, 6(%rdi)             # offset 31:16
-  shr $16, %rax
-  mov %eax, 8(%rdi)            # offset 63:32
-  movl $0, 12(%rdi)
-  lidt idtr(%rip)
+  load_idt_with_gate IDT, VECTOR, handler
   cli
   mov $0x12, %al
   out %al, $REPORT_PORT        # ready: the VMM injects the interrupt now
@@ -29,6 +19,3 @@ handler:
   mov $VECTOR, %al
   out %al, $REPORT_PORT
   iretq
-idtr:
-  .word 256 * 16 - 1
-  .quad IDT
