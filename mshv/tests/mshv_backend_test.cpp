@@ -403,20 +403,10 @@ TEST(MshvBackend, AStringElementAcrossPagesUsesEachPagesOwnFrame) {
   EXPECT_EQ(regs->rdi, 0x11002U);
 }
 
-// 32-bit protected mode, ES base 0xfffff000: INSB to ES:EDI = 0x3000 writes linear 0x2000 (the sum
-// wraps at 4 GiB), and ES: OUTSL from ES:ESI = 0x4ffe reads linear 0x3ffe. The backend asks the
-// hypervisor only for 32-bit addresses (mshv-sim, like the CPU, truncates a longer one itself; the
-// hypervisor promises nothing for it).
-TEST(MshvBackend, StringIoAddressesWrapAt4GiBOutside64BitMode) {
-  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
-  auto simulator = hv::mshv::make_simulator();
-  ASSERT_TRUE(simulator);
-  auto system = std::make_shared<TamperingSystem>(*simulator, [](hv::mshv::abi::HvMessage&) {});
-  // mov $0x3000, %edi ; mov $0x80, %edx ; insb ; mov $0x4ffe, %esi ; es outsl ; hlt
-  CodeGuest g = boot_code(system, {0xbf, 0x00, 0x30, 0x00, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6c, 0xbe, 0xfe, 0x4f,
-                                   0x00, 0x00, 0x26, 0x6f, 0xf4});
-  ASSERT_TRUE(g.vcpu);
-  auto sregs = g.vcpu->get_special_registers();
+// 32-bit protected mode without paging: CS a flat code segment (selector 8), the data segments flat
+// (selector 0x10), except `based` (selector 0x18), whose base is `base`.
+void enter_flat_protected_mode(hv::Vcpu& vcpu, hv::Segment hv::SpecialRegisters::*based, std::uint64_t base) {
+  auto sregs = vcpu.get_special_registers();
   ASSERT_TRUE(sregs);
   sregs->cr0 = 0x11;  // PE, ET: no paging
   sregs->cr4 = 0;
@@ -434,10 +424,26 @@ TEST(MshvBackend, StringIoAddressesWrapAt4GiBOutside64BitMode) {
                        .g = true};
   };
   sregs->cs = flat(0xb, 0x8);
-  sregs->ds = sregs->ss = sregs->fs = sregs->gs = flat(0x3, 0x10);
-  sregs->es = flat(0x3, 0x18);
-  sregs->es.base = 0xfffff000;
-  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  sregs->ds = sregs->es = sregs->ss = sregs->fs = sregs->gs = flat(0x3, 0x10);
+  (*sregs).*based = flat(0x3, 0x18);
+  ((*sregs).*based).base = base;
+  ASSERT_TRUE(vcpu.set_special_registers(*sregs));
+}
+
+// 32-bit protected mode, ES base 0xfffff000: INSB to ES:EDI = 0x3000 writes linear 0x2000 (the sum
+// wraps at 4 GiB), and ES: OUTSL from ES:ESI = 0x4ffe reads linear 0x3ffe. The backend asks the
+// hypervisor only for 32-bit addresses (mshv-sim, like the CPU, truncates a longer one itself; the
+// hypervisor promises nothing for it).
+TEST(MshvBackend, StringIoAddressesWrapAt4GiBOutside64BitMode) {
+  if (!have_kvm()) GTEST_SKIP() << hv::mshv::probe_simulator().reason;
+  auto simulator = hv::mshv::make_simulator();
+  ASSERT_TRUE(simulator);
+  auto system = std::make_shared<TamperingSystem>(*simulator, [](hv::mshv::abi::HvMessage&) {});
+  // mov $0x3000, %edi ; mov $0x80, %edx ; insb ; mov $0x4ffe, %esi ; es outsl ; hlt
+  CodeGuest g = boot_code(system, {0xbf, 0x00, 0x30, 0x00, 0x00, 0xba, 0x80, 0x00, 0x00, 0x00, 0x6c, 0xbe, 0xfe, 0x4f,
+                                   0x00, 0x00, 0x26, 0x6f, 0xf4});
+  ASSERT_TRUE(g.vcpu);
+  ASSERT_NO_FATAL_FAILURE(enter_flat_protected_mode(*g.vcpu, &hv::SpecialRegisters::es, 0xfffff000));
   std::uint8_t* ram = g.ram->host().data();
   ram[0x2000] = 0xee;
   const std::array<std::uint8_t, 4> source = {0x11, 0x22, 0x33, 0x44};  // at linear 0x3ffe, across a page
@@ -464,28 +470,7 @@ TEST(MshvBackend, AnMmioAccessAcross4GiBWrapsOutside64BitMode) {
   // mov $0xffe, %esi ; mov (%esi), %eax ; hlt  — DS base 0xfffff000: linear 0xfffffffe, 4 bytes
   CodeGuest g = boot_code(system, {0xbe, 0xfe, 0x0f, 0x00, 0x00, 0x8b, 0x06, 0xf4});
   ASSERT_TRUE(g.vcpu);
-  auto sregs = g.vcpu->get_special_registers();
-  ASSERT_TRUE(sregs);
-  sregs->cr0 = 0x11;  // PE, ET: no paging
-  sregs->cr4 = 0;
-  sregs->efer = 0;
-  const auto flat = [](std::uint8_t type, std::uint16_t selector) {
-    return hv::Segment{.base = 0,
-                       .limit = 0xffffffff,
-                       .selector = selector,
-                       .type = type,
-                       .dpl = 0,
-                       .present = true,
-                       .db = true,
-                       .s = true,
-                       .l = false,
-                       .g = true};
-  };
-  sregs->cs = flat(0xb, 0x8);
-  sregs->es = sregs->ss = sregs->fs = sregs->gs = flat(0x3, 0x10);
-  sregs->ds = flat(0x3, 0x18);
-  sregs->ds.base = 0xfffff000;
-  ASSERT_TRUE(g.vcpu->set_special_registers(*sregs));
+  ASSERT_NO_FATAL_FAILURE(enter_flat_protected_mode(*g.vcpu, &hv::SpecialRegisters::ds, 0xfffff000));
   hv::testing::RecordingIo io([](hv::testing::Space, std::uint64_t, std::span<std::uint8_t> data) {
     std::fill(data.begin(), data.end(), std::uint8_t{0x5a});
   });
